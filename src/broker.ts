@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+// Command-line entry: `node dist/broker.js -c etc/base.hocon` or `culex start -c etc/base.hocon`.
+import { parseArgs } from 'node:util'
+import { CulexError } from './errors.js'
+import { LOG_LEVELS } from './config/schema.js'
+import { Broker } from './server.js'
+import { VERSION } from './version.js'
+
+const HELP = `Usage: culex [start] [options]
+
+Starts the Culex MQTT broker.
+
+Options:
+  -c, --config FILE     HOCON configuration file (default etc/base.hocon)
+  -l, --log-level LEVEL console log level: ${LOG_LEVELS.slice(0, 6).join(', ')}
+  -h, --help            show this help
+  -v, --version         show the version
+
+Environment: EMQX_<PATH> and CULEX_<PATH> override configuration keys,
+e.g. EMQX_LISTENERS__TCP__DEFAULT__BIND="0.0.0.0:1884".
+Signals: SIGTERM or SIGINT stop the broker cleanly (DISCONNECT 0x8B to MQTT 5 clients).
+`
+
+async function main (argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c', default: 'etc/base.hocon' },
+      'log-level': { type: 'string', short: 'l' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+  })
+  if (values.help) { process.stdout.write(HELP); return 0 }
+  if (values.version) { process.stdout.write(`culex ${VERSION}\n`); return 0 }
+  const command = positionals[0] ?? 'start'
+  if (command !== 'start' || positionals.length > 1) {
+    process.stderr.write(`culex: unknown command ${positionals.join(' ')}\n\n${HELP}`)
+    return 2
+  }
+  const env = { ...process.env }
+  const level = values['log-level']
+  if (level !== undefined) {
+    if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
+    env.CULEX_LOG__CONSOLE__LEVEL = level
+  }
+  const broker = new Broker({ configFile: values.config, env })
+  await broker.start()
+  const addresses = broker.listeners.filter((l) => l.running).map((l) => `${l.id}=${l.address()!.host}:${l.address()!.port}`)
+  broker.log.notice({ version: VERSION, config: values.config, listeners: addresses.join(' ') }, 'culex started')
+  await new Promise<void>((resolve) => {
+    let stopping = false
+    const stop = (signal: string) => {
+      if (stopping) { process.exit(1) }
+      stopping = true
+      broker.log.notice({ signal }, 'stopping')
+      broker.close().then(resolve, resolve)
+    }
+    process.on('SIGTERM', () => stop('SIGTERM'))
+    process.on('SIGINT', () => stop('SIGINT'))
+  })
+  return 0
+}
+
+main(process.argv.slice(2)).then((code) => { process.exitCode = code }, (err: unknown) => {
+  const message = err instanceof CulexError ? `${err.message}` : err instanceof Error ? err.message : String(err)
+  process.stderr.write(`culex: ${message}\n`)
+  process.exitCode = err instanceof CulexError && err.code.startsWith('CULEX_ERR_CONFIG') ? 2 : 1
+})

@@ -1,0 +1,93 @@
+// Reads HOCON (file or text) or a plain object, applies EMQX_/CULEX_ environment overrides,
+// and validates against the schema. Every failure names the file:line:column or the key path at fault.
+import { readFileSync } from 'node:fs'
+import { CulexError } from '../errors.js'
+import { HoconError, parseHocon, type Origin } from './hocon/index.js'
+import { applyEnvOverrides, readEnvOverrides } from './env.js'
+import { configSchema, type CulexConfig } from './schema.js'
+
+export interface LoadOptions {
+  /** Path of a HOCON file. */
+  file?: string
+  /** HOCON text, or an already-parsed object. */
+  config?: string | Record<string, unknown>
+  /** Environment for overrides and `${?VAR}`; defaults to process.env. Pass {} to ignore it. */
+  env?: Record<string, string | undefined>
+}
+
+export interface LoadedConfig {
+  config: CulexConfig
+  /** Environment variables that were applied, for the start-up log. */
+  overrides: string[]
+  /** Environment variables ignored because their first key is not a config section. */
+  ignored: string[]
+}
+
+export function loadConfig (opts: LoadOptions = {}): LoadedConfig {
+  const env = opts.env ?? process.env
+  const { tree, origins } = readTree(opts, env)
+  const known = new Set(Object.keys(configSchema.shape))
+  const all = readEnvOverrides(env)
+  const applicable = all.filter((o) => known.has(o.path[0] ?? ''))
+  applyEnvOverrides(tree, applicable, origins)
+  const result = configSchema.safeParse(tree)
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => describeIssue(issue, origins, opts.file))
+    throw new CulexError('CULEX_ERR_CONFIG_INVALID', lines.join('\n'))
+  }
+  return {
+    config: result.data,
+    overrides: applicable.map((o) => o.name),
+    ignored: all.filter((o) => !known.has(o.path[0] ?? '')).map((o) => o.name),
+  }
+}
+
+function readTree (opts: LoadOptions, env: Record<string, string | undefined>) {
+  if (opts.file !== undefined) {
+    let text: string
+    try {
+      text = readFileSync(opts.file, 'utf8')
+    } catch (err) {
+      throw new CulexError('CULEX_ERR_CONFIG_FILE', `${opts.file}: ${(err as Error).message}`, { cause: err })
+    }
+    return parse(text, opts.file, env)
+  }
+  if (typeof opts.config === 'string') return parse(opts.config, '<config>', env)
+  return { tree: structuredClone(opts.config ?? {}), origins: new Map<string, Origin>() }
+}
+
+function parse (text: string, file: string, env: Record<string, string | undefined>) {
+  try {
+    const { value, origins } = parseHocon(text, { file, env })
+    return { tree: value, origins }
+  } catch (err) {
+    if (err instanceof HoconError) throw new CulexError('CULEX_ERR_CONFIG_PARSE', err.message, { cause: err })
+    throw err
+  }
+}
+
+interface Issue { path: PropertyKey[]; message: string; code: string; keys?: string[] }
+
+function describeIssue (issue: Issue, origins: Map<string, Origin>, file?: string): string {
+  const path = issue.path.map(String)
+  if (issue.code === 'unrecognized_keys' && issue.keys) {
+    return issue.keys.map((key) => {
+      const full = [...path, key].join('.')
+      return `${where(full, origins, file)}unknown key ${full}`
+    }).join('\n')
+  }
+  const full = path.join('.')
+  return `${where(full, origins, file)}${full || '(root)'}: ${issue.message}`
+}
+
+/** The origin of a path, or of its nearest ancestor that has one (an object's first key). */
+function where (path: string, origins: Map<string, Origin>, file?: string): string {
+  let origin = origins.get(path)
+  if (!origin) {
+    for (const [key, value] of origins) {
+      if (key.startsWith(path + '.')) { origin = value; break }
+    }
+  }
+  if (origin) return origin.line > 0 ? `${origin.file}:${origin.line}:${origin.column}: ` : `${origin.file}: `
+  return file ? `${file}: ` : ''
+}

@@ -1,0 +1,86 @@
+// Value types shared by the schema: EMQX writes durations, sizes and "infinity" as strings.
+import { z } from 'zod'
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }
+
+/** Parses `15s`, `1h30m`, `500ms` or a bare number of milliseconds; returns undefined when unreadable. */
+export function parseDuration (input: unknown): number | undefined {
+  if (typeof input === 'number') return Number.isFinite(input) && input >= 0 ? input : undefined
+  if (typeof input !== 'string') return undefined
+  const text = input.trim().toLowerCase()
+  if (/^\d+$/.test(text)) return Number(text)
+  const parts = text.match(/\d+(\.\d+)?(ms|s|m|h|d)/g)
+  if (!parts || parts.join('') !== text) return undefined
+  let total = 0
+  for (const part of parts) {
+    const [, num, unit] = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(part)!
+    total += Number(num) * DURATION_UNITS[unit!]!
+  }
+  return total
+}
+
+/** Parses `1MB`, `64KB`, `512` (bytes); units are powers of 1024 as in EMQX. */
+export function parseSize (input: unknown): number | undefined {
+  if (typeof input === 'number') return Number.isInteger(input) && input >= 0 ? input : undefined
+  if (typeof input !== 'string') return undefined
+  const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(input.trim())
+  if (!m) return undefined
+  return Math.floor(Number(m[1]) * SIZE_UNITS[(m[2] ?? 'b').toLowerCase()]!)
+}
+
+/** Duration in milliseconds. */
+export const duration = () => z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const ms = parseDuration(v)
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration such as 15s, 5m, 1h or 500ms, got ${JSON.stringify(v)}` })
+    return z.NEVER
+  }
+  return ms
+})
+
+/** Size in bytes. */
+export const size = () => z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const bytes = parseSize(v)
+  if (bytes === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a size such as 1MB, 64KB or a number of bytes, got ${JSON.stringify(v)}` })
+    return z.NEVER
+  }
+  return bytes
+})
+
+/** A non-negative integer, or `infinity` (returned as Infinity). */
+export const countOrInfinity = () => z.union([z.literal('infinity'), z.number().int().nonnegative()])
+  .transform((v) => (v === 'infinity' ? Number.POSITIVE_INFINITY : v))
+
+/** A duration, or `disabled` (returned as 0 for "off"). */
+export const durationOrDisabled = () => z.union([z.literal('disabled'), duration()])
+  .transform((v) => (v === 'disabled' ? 0 : v))
+
+/** `ip:port`, `:port`, `[::1]:port` or a bare port; returns host and port. */
+export const bind = () => z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const parsed = parseBind(v)
+  if (!parsed) {
+    ctx.addIssue({ code: 'custom', message: `expected "ip:port" or a port number, got ${JSON.stringify(v)}` })
+    return z.NEVER
+  }
+  return parsed
+})
+
+export interface BindAddress { host: string; port: number }
+
+export function parseBind (v: string | number): BindAddress | undefined {
+  const text = String(v).trim()
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d+)$/.exec(text) ?? (/^(\d+)$/.test(text) ? [text, undefined, '', text] : null)
+  if (!m) return undefined
+  const port = Number(m[3])
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return undefined
+  const host = m[1] ?? (m[2] === '' || m[2] === undefined ? '0.0.0.0' : m[2])
+  return { host, port }
+}
+
+/** Booleans as EMQX accepts them in env overrides: true/false and the strings "true"/"false". */
+export const bool = () => z.union([z.boolean(), z.enum(['true', 'false'])]).transform((v) => v === true || v === 'true')
+
+/** Integers that may come as strings from env overrides. */
+export const int = () => z.union([z.number(), z.string().regex(/^-?\d+$/)]).transform(Number).pipe(z.number().int())

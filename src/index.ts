@@ -1,0 +1,10 @@
+// The library API: `import { createBroker } from 'culex'`.
+export { Broker, createBroker, type BrokerOptions, type PublishOptions } from './server.js'
+export { loadConfig } from './config/load.js'
+export type { CulexConfig } from './config/schema.js'
+export { CulexError, ERRORS, type ErrorCode } from './errors.js'
+export type { AuthResult, AuthzAnswer, ClientInfo, Credentials, HookMap, HookName, SubscribeRequest } from './mqtt/hooks.js'
+export type { Message, PublishProperties } from './mqtt/message.js'
+export type { Listener } from './listeners/index.js'
+export { RC } from './mqtt/reason-codes.js'
+export { VERSION } from './version.js'

@@ -1,0 +1,71 @@
+// pino with EMQX's level names (notice, warning, critical), and EMQX's text or json formats.
+import { createWriteStream, mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { Writable } from 'node:stream'
+import { pino, type Logger, type LevelWithSilent, type DestinationStream } from 'pino'
+import type { CulexConfig } from './config/schema.js'
+
+export type Log = Logger<'notice' | 'warning' | 'critical'>
+
+const CUSTOM_LEVELS = { notice: 35, warning: 40, critical: 55 }
+
+const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 35: 'notice', 40: 'warning', 50: 'error', 55: 'critical', 60: 'critical' }
+
+type EmqxLevel = CulexConfig['log']['console']['level']
+
+function pinoLevel (level: EmqxLevel): LevelWithSilent | 'notice' | 'warning' | 'critical' {
+  switch (level) {
+    case 'all': return 'trace'
+    case 'none': return 'silent'
+    case 'alert':
+    case 'emergency': return 'fatal'
+    default: return level
+  }
+}
+
+/** Turns pino's JSON lines into `2026-01-01T00:00:00.000Z [warning] message key=value`. */
+class TextFormat extends Writable {
+  readonly #out: NodeJS.WritableStream
+
+  constructor (out: NodeJS.WritableStream) {
+    super({ decodeStrings: false })
+    this.#out = out
+  }
+
+  override _write (chunk: string | Buffer, _enc: BufferEncoding, done: () => void): void {
+    const line = String(chunk)
+    try {
+      const { time, level, msg, pid: _pid, hostname: _host, ...rest } = JSON.parse(line) as Record<string, unknown>
+      const fields = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      this.#out.write(`${new Date(time as number).toISOString()} [${LEVEL_NAMES[level as number] ?? level}] ${String(msg ?? '')}${fields.length ? ' ' + fields.join(' ') : ''}\n`)
+    } catch {
+      this.#out.write(line)
+    }
+    done()
+  }
+}
+
+export function createLog (config: CulexConfig['log']): Log {
+  const streams: { level: string, stream: DestinationStream }[] = []
+  const add = (handler: { enable: boolean, level: EmqxLevel, formatter: 'text' | 'json' }, out: NodeJS.WritableStream) => {
+    if (!handler.enable || handler.level === 'none') return
+    streams.push({ level: pinoLevel(handler.level), stream: handler.formatter === 'json' ? out : new TextFormat(out) })
+  }
+  add(config.console, process.stdout)
+  for (const file of Object.values(config.file)) {
+    if (!file.enable) continue
+    mkdirSync(dirname(file.path), { recursive: true })
+    add(file, createWriteStream(file.path, { flags: 'a' }))
+  }
+  const lowest = streams.length === 0 ? 'silent' : streams.map((s) => s.level).sort((a, b) => levelValue(a) - levelValue(b))[0]!
+  return pino({ level: lowest, customLevels: CUSTOM_LEVELS, base: undefined }, pino.multistream(streams as never, { levels: { ...pino.levels.values, ...CUSTOM_LEVELS } } as never)) as Log
+}
+
+function levelValue (level: string): number {
+  return (CUSTOM_LEVELS as Record<string, number>)[level] ?? pino.levels.values[level] ?? Number.POSITIVE_INFINITY
+}
+
+/** A logger that writes nothing, for embedding. */
+export function silentLog (): Log {
+  return pino({ level: 'silent', customLevels: CUSTOM_LEVELS }) as Log
+}

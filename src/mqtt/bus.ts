@@ -1,0 +1,25 @@
+// Where accepted messages go to reach subscribers. The local bus delivers in-process and synchronously;
+// a cluster bus (Redis) implements the same interface and also delivers what other nodes publish.
+import type { Message } from './message.js'
+
+export interface MessageBus {
+  /** Hands a message to every node's router, this one included. */
+  publish (message: Message): void
+  /** Called once by the core with its local router. */
+  onMessage (deliver: (message: Message) => void): void
+  close (): Promise<void>
+}
+
+export class LocalBus implements MessageBus {
+  #deliver: (message: Message) => void = () => {}
+
+  publish (message: Message): void {
+    this.#deliver(message)
+  }
+
+  onMessage (deliver: (message: Message) => void): void {
+    this.#deliver = deliver
+  }
+
+  async close (): Promise<void> {}
+}

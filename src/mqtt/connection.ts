@@ -1,0 +1,272 @@
+// One client connection: bytes in through the frame guard and mqtt-packet's parser to the handlers,
+// packets out through a corked socket so that a burst of deliveries leaves in one write.
+import type { Duplex } from 'node:stream'
+import mqtt from 'mqtt-packet'
+import type { Packet, IPublishPacket } from 'mqtt-packet'
+import { CulexError } from '../errors.js'
+import type { Core } from './core.js'
+import { dispatch } from './dispatch.js'
+import { cachedEncoding } from './encode-cache.js'
+import { FrameGuard } from './frame-guard.js'
+import type { ClientInfo } from './hooks.js'
+import { remainingExpiry, type PublishProperties } from './message.js'
+import { RC, describeReason } from './reason-codes.js'
+import type { Delivery, Session, SessionLink } from './session.js'
+
+export type ConnectionState = 'new' | 'connecting' | 'connected' | 'closed'
+
+/** What a listener knows about a connection it hands over. */
+export interface TransportInfo {
+  remoteAddress: string
+  remotePort: number
+  /** `tcp`, `ws`, `ssl`, `wss`. */
+  transport: string
+}
+
+/** The listener-level settings a connection needs. */
+export interface ListenerContext {
+  /** `tcp:default` */
+  readonly id: string
+  readonly mountpoint: string
+}
+
+// Past this many bytes waiting in the socket, QoS 0 deliveries are dropped rather than buffered.
+const SLOW_CONSUMER_BYTES = 8 * 1024 * 1024
+
+export class Connection implements SessionLink {
+  readonly core: Core
+  readonly socket: Duplex
+  readonly listener: ListenerContext
+  readonly transport: TransportInfo
+  readonly createdAt = Date.now()
+  state: ConnectionState = 'new'
+  protocolVersion: 3 | 4 | 5 = 4
+  client: ClientInfo | null = null
+  session: Session | null = null
+  /** Seconds; 0 = none. */
+  keepalive = 0
+  lastSeen = Date.now()
+  /** Mountpoint with ${clientid}/${username} expanded. */
+  mountpoint = ''
+  /** Client's Receive Maximum bounded by mqtt.max_inflight. */
+  sendWindow = 65535
+  /** Client's Maximum Packet Size; we never send larger. */
+  maxOutgoingPacket = Number.POSITIVE_INFINITY
+  /** Client's Topic Alias Maximum (aliases we may assign). */
+  aliasOutMax = 0
+  readonly aliasOut = new Map<string, number>()
+  readonly aliasIn = new Map<number, string>()
+  /** Whether reason strings and user properties may be sent (Request Problem Information). */
+  problemInfo = true
+  /** Set once a DISCONNECT that keeps the will (0x04) or discards it has been received. */
+  disconnectReceived = false
+  readonly #parser: mqtt.Parser
+  readonly #guard: FrameGuard
+  #corked = false
+  #busy = false
+  #backlog: Packet[] = []
+
+  constructor (core: Core, socket: Duplex, listener: ListenerContext, transport: TransportInfo) {
+    this.core = core
+    this.socket = socket
+    this.listener = listener
+    this.transport = transport
+    this.#guard = new FrameGuard(core.config.mqtt.max_packet_size)
+    this.#parser = mqtt.parser()
+    this.#parser.on('packet', (packet: Packet) => this.#onPacket(packet))
+    this.#parser.on('error', (err: Error) => this.#onParseError(err))
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk))
+    socket.on('error', (err: Error) => this.#finish(`socket error: ${err.message}`))
+    socket.on('close', () => this.#finish(this.state === 'closed' ? 'closed' : 'connection lost'))
+    socket.on('end', () => socket.end())
+  }
+
+  get clientId (): string { return this.client?.clientId ?? '' }
+
+  get label (): string {
+    return `${this.client?.clientId ?? '-'}@${this.transport.remoteAddress}:${this.transport.remotePort} on ${this.listener.id}`
+  }
+
+  // ---- input ----
+
+  #onData (chunk: Buffer): void {
+    if (this.state === 'closed') return
+    this.lastSeen = Date.now()
+    this.core.metrics.bytesReceived += chunk.length
+    const frameError = this.#guard.check(chunk)
+    if (frameError === 'packet_too_large') {
+      this.protocolError(new CulexError('CULEX_ERR_MQTT_PACKET_TOO_LARGE', `packet larger than mqtt.max_packet_size (${this.#guard.maxPacketSize} bytes)`))
+      return
+    }
+    if (frameError) {
+      this.protocolError(new CulexError('CULEX_ERR_MQTT_MALFORMED', 'remaining length longer than 4 bytes'))
+      return
+    }
+    this.#parser.parse(chunk)
+  }
+
+  #onPacket (packet: Packet): void {
+    if (this.state === 'closed') return
+    if (this.#busy) { this.#backlog.push(packet); return }
+    this.#handle(packet)
+  }
+
+  #handle (packet: Packet): void {
+    let result: void | Promise<void>
+    try {
+      result = dispatch(this, packet)
+    } catch (err) {
+      this.protocolError(err)
+      return
+    }
+    if (result instanceof Promise) {
+      this.#busy = true
+      this.socket.pause()
+      result.then(() => this.#resume(), (err: unknown) => { this.#busy = false; this.protocolError(err) })
+    }
+  }
+
+  #resume (): void {
+    this.#busy = false
+    while (!this.#busy && this.#backlog.length > 0 && this.state !== 'closed') this.#handle(this.#backlog.shift()!)
+    if (!this.#busy && this.state !== 'closed') this.socket.resume()
+  }
+
+  #onParseError (err: Error): void {
+    if (this.state === 'closed') return
+    if (err.message === 'Invalid protocol version' && this.state === 'new') {
+      // [MQTT-3.1.2-2]: answer an unknown protocol level with CONNACK 0x01, then close.
+      this.core.log.info({ client: this.label }, 'refused CONNECT: unsupported protocol version')
+      this.socket.write(Buffer.from([0x20, 0x02, 0x00, 0x01]))
+      this.close('unsupported protocol version')
+      return
+    }
+    this.protocolError(new CulexError('CULEX_ERR_MQTT_MALFORMED', `malformed packet: ${err.message}`))
+  }
+
+  /** Logs, sends DISCONNECT with the error's reason code where MQTT 5 allows it, and closes. */
+  protocolError (err: unknown): void {
+    if (this.state === 'closed') return
+    const culex = err instanceof CulexError ? err : null
+    if (!culex) this.core.log.error({ err, client: this.label }, 'unexpected error handling a packet')
+    const rc = culex?.reasonCode ?? RC.UNSPECIFIED_ERROR
+    const reason = culex?.message ?? 'internal error'
+    this.core.log.warning({ client: this.label, code: culex?.code, reasonCode: describeReason(rc) }, `closing connection: ${reason}`)
+    this.core.metrics.protocolErrors++
+    this.disconnect(rc, reason)
+  }
+
+  // ---- output ----
+
+  send (packet: Packet): void {
+    if (this.state === 'closed') return
+    this.write(mqtt.generate(packet, { protocolVersion: this.protocolVersion }))
+  }
+
+  write (buf: Buffer): void {
+    if (!this.#corked) {
+      this.#corked = true
+      this.socket.cork()
+      process.nextTick(uncork, this)
+    }
+    this.socket.write(buf)
+    this.core.metrics.bytesSent += buf.length
+  }
+
+  /** @internal called on the next tick after the first write of a tick */
+  flush (): void {
+    this.#corked = false
+    this.socket.uncork()
+  }
+
+  sendPublish (d: Delivery, dup: boolean): void {
+    if (this.state !== 'connected') return
+    if (d.qos === 0 && this.socket.writableLength > SLOW_CONSUMER_BYTES) {
+      this.core.metrics.messagesDropped++
+      return
+    }
+    const m = d.message
+    const v5 = this.protocolVersion === 5
+    const simple = d.qos === 0 && !this.mountpoint && m.expiresAt === 0 && d.subIds === undefined && this.aliasOutMax === 0
+    const buf = simple
+      ? cachedEncoding(m, v5, d.retain, () => this.#encodePublish(d, dup))
+      : this.#encodePublish(d, dup)
+    if (buf.length > this.maxOutgoingPacket) {
+      // [MQTT-3.1.2-25]: discard, and act as if it was sent.
+      this.core.log.debug({ client: this.label, topic: m.topic, size: buf.length }, 'message larger than the client\'s Maximum Packet Size dropped')
+      this.core.metrics.messagesDropped++
+      if (d.qos > 0) this.session?.inflight.delete(d.packetId)
+      return
+    }
+    this.write(buf)
+    this.core.metrics.messagesSent++
+  }
+
+  #encodePublish (d: Delivery, dup: boolean): Buffer {
+    const m = d.message
+    let topic = this.mountpoint && m.topic.startsWith(this.mountpoint) ? m.topic.slice(this.mountpoint.length) : m.topic
+    const packet: IPublishPacket = { cmd: 'publish', topic, payload: m.payload, qos: d.qos, retain: d.retain, dup }
+    if (d.qos > 0) packet.messageId = d.packetId
+    if (this.protocolVersion === 5) {
+      let props: PublishProperties | undefined = m.properties
+      if (m.expiresAt !== 0 || d.subIds !== undefined || this.aliasOutMax > 0) {
+        props = { ...props }
+        if (m.expiresAt !== 0) props.messageExpiryInterval = remainingExpiry(m, Date.now())
+        if (d.subIds !== undefined) props.subscriptionIdentifier = d.subIds.length === 1 ? d.subIds[0]! : d.subIds
+        if (this.aliasOutMax > 0) topic = this.#applyAlias(topic, props)
+        packet.topic = topic
+      }
+      if (props) packet.properties = props
+    }
+    return mqtt.generate(packet, { protocolVersion: this.protocolVersion })
+  }
+
+  /** Assigns aliases first come, first served until the client's maximum; later topics go in full. */
+  #applyAlias (topic: string, props: PublishProperties): string {
+    const known = this.aliasOut.get(topic)
+    if (known !== undefined) { props.topicAlias = known; return '' }
+    if (this.aliasOut.size < this.aliasOutMax) {
+      const alias = this.aliasOut.size + 1
+      this.aliasOut.set(topic, alias)
+      props.topicAlias = alias
+    }
+    return topic
+  }
+
+  sendPubrel (packetId: number): void {
+    this.send({ cmd: 'pubrel', messageId: packetId })
+  }
+
+  // ---- closing ----
+
+  /** Sends DISCONNECT (MQTT 5 only, once connected) with the reason, then closes. */
+  disconnect (reasonCode: number, reason?: string): void {
+    if (this.state === 'closed') return
+    if (this.protocolVersion === 5 && this.state === 'connected') {
+      const properties = reason && this.problemInfo ? { reasonString: reason } : undefined
+      this.send({ cmd: 'disconnect', reasonCode, ...(properties ? { properties } : {}) })
+    }
+    this.close(reason ?? describeReason(reasonCode))
+  }
+
+  /** Closes the connection once what was written has been flushed. */
+  close (reason: string): void {
+    if (this.state === 'closed') return
+    this.#finish(reason)
+    if (this.#corked) this.flush()
+    this.socket.end()
+    setTimeout(() => this.socket.destroy(), 2000).unref()
+  }
+
+  #finish (reason: string): void {
+    if (this.state === 'closed') return
+    const wasConnected = this.state === 'connected'
+    this.state = 'closed'
+    this.#backlog.length = 0
+    this.core.connectionClosed(this, reason, wasConnected)
+  }
+}
+
+function uncork (conn: Connection): void {
+  conn.flush()
+}

@@ -1,0 +1,369 @@
+// The broker's shared state and the operations handlers call on it: sessions, routing, retained
+// messages, wills and the timers that expire them. Packet-level logic lives in handlers/.
+import type { Duplex } from 'node:stream'
+import type { CulexConfig } from '../config/schema.js'
+import type { Log } from '../log.js'
+import { LocalBus, type MessageBus } from './bus.js'
+import { Connection, type ListenerContext, type TransportInfo } from './connection.js'
+import { Hooks, type ClientInfo } from './hooks.js'
+import { isExpired, type Message } from './message.js'
+import { Metrics } from './metrics.js'
+import { RC } from './reason-codes.js'
+import { Session, type Delivery } from './session.js'
+import { MemoryRetainedStore, MemorySessionStore, type RetainedStore, type SessionStore } from './store/index.js'
+import { parseShared } from './topic.js'
+import { TopicTree, type SharedGroup, type Subscription } from './topic-tree.js'
+
+export interface CoreOptions {
+  config: CulexConfig
+  log: Log
+  hooks?: Hooks
+  sessions?: SessionStore
+  retained?: RetainedStore
+  bus?: MessageBus
+}
+
+/** Session Expiry Interval meaning "never" [MQTT-3.1.2-11]. */
+export const NEVER_EXPIRES = 0xffffffff
+
+const SWEEP_INTERVAL_MS = 500
+
+export class Core {
+  readonly config: CulexConfig
+  readonly log: Log
+  readonly hooks: Hooks
+  readonly metrics = new Metrics()
+  readonly sessions: SessionStore
+  readonly retained: RetainedStore
+  readonly bus: MessageBus
+  readonly tree = new TopicTree<Session>()
+  /** Every open connection, connected or not. */
+  readonly connections = new Set<Connection>()
+  /** Connected clients by client id. */
+  readonly clients = new Map<string, Connection>()
+  readonly startedAt = Date.now()
+  closing = false
+  readonly #sweepTimer: NodeJS.Timeout
+  #routeStamp = 0
+  readonly #stamps = new WeakMap<Session, number>()
+
+  constructor (opts: CoreOptions) {
+    this.config = opts.config
+    this.log = opts.log
+    this.hooks = opts.hooks ?? new Hooks()
+    this.sessions = opts.sessions ?? new MemorySessionStore()
+    this.retained = opts.retained ?? new MemoryRetainedStore()
+    this.bus = opts.bus ?? new LocalBus()
+    this.bus.onMessage((message) => this.route(message))
+    this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS).unref()
+  }
+
+  get sessionLimits () {
+    return { maxQueue: this.config.mqtt.max_mqueue_len, storeQos0: this.config.mqtt.mqueue_store_qos0 }
+  }
+
+  accept (socket: Duplex, listener: ListenerContext, transport: TransportInfo): Connection {
+    const conn = new Connection(this, socket, listener, transport)
+    this.connections.add(conn)
+    if (this.connections.size > this.metrics.connectionsMax) this.metrics.connectionsMax = this.connections.size
+    return conn
+  }
+
+  // ---- sessions ----
+
+  /** Attaches a session to a connection that passed CONNECT; returns whether one was resumed. */
+  openSession (conn: Connection, clientId: string, cleanStart: boolean, expiryInterval: number): boolean {
+    let session = this.sessions.get(clientId)
+    if (session && cleanStart) {
+      this.endSession(session)
+      session = undefined
+    }
+    const present = session !== undefined
+    if (!session) {
+      session = new Session(clientId, this.sessionLimits)
+      this.sessions.set(session)
+    }
+    if (session.expiryTimer) { clearTimeout(session.expiryTimer); session.expiryTimer = null }
+    if (session.willTimer) {
+      // A new connection before the Will Delay Interval elapsed: the will is not sent [MQTT-3.1.3-9].
+      clearTimeout(session.willTimer)
+      session.willTimer = null
+    }
+    session.will = null
+    session.expiryInterval = expiryInterval
+    session.link = conn
+    conn.session = session
+    this.clients.set(clientId, conn)
+    return present
+  }
+
+  /** Ends a session: its subscriptions go, a pending will is sent, shared messages go to other members. */
+  endSession (session: Session): void {
+    if (session.expiryTimer) { clearTimeout(session.expiryTimer); session.expiryTimer = null }
+    if (session.willTimer) { clearTimeout(session.willTimer); session.willTimer = null }
+    if (session.will) this.publishWill(session)
+    for (const [full, sub] of session.subscriptions) this.#untrack(session, full, sub)
+    session.subscriptions.clear()
+    session.link = null
+    this.#redispatchShared(session)
+    session.clearQueue()
+    session.inflight.clear()
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId)
+  }
+
+  connectionClosed (conn: Connection, reason: string, wasConnected: boolean): void {
+    this.connections.delete(conn)
+    const session = conn.session
+    if (!wasConnected || !session || session.link !== conn) return
+    session.link = null
+    if (this.clients.get(session.clientId) === conn) this.clients.delete(session.clientId)
+    this.#redispatchShared(session)
+    if (session.will && !this.closing) this.#scheduleWill(session)
+    if (session.expiryInterval === 0) this.endSession(session)
+    else if (session.expiryInterval !== NEVER_EXPIRES) {
+      const ms = Math.min(session.expiryInterval * 1000, 2 ** 31 - 1)
+      session.expiryTimer = setTimeout(() => this.endSession(session), ms).unref()
+    }
+    this.log.info({ client: conn.label, reason }, 'client disconnected')
+    if (conn.client) this.hooks.notify('clientDisconnected', conn.client, reason)
+  }
+
+  #scheduleWill (session: Session): void {
+    const will = session.will!
+    const delay = Math.min(will.delay, session.expiryInterval)
+    if (delay === 0) { this.publishWill(session); return }
+    session.willTimer = setTimeout(() => {
+      session.willTimer = null
+      this.publishWill(session)
+    }, delay * 1000).unref()
+  }
+
+  publishWill (session: Session): void {
+    const will = session.will
+    if (!will) return
+    session.will = null
+    this.log.debug({ clientId: session.clientId, topic: will.message.topic }, 'publishing will')
+    this.publish(will.message, null)
+  }
+
+  // ---- subscriptions ----
+
+  /** Adds or replaces a subscription; returns whether it existed before (for Retain Handling 1). */
+  subscribe (session: Session, sub: Subscription<Session>): boolean {
+    const existed = session.subscriptions.has(sub.filter)
+    session.subscriptions.set(sub.filter, sub)
+    const shared = parseShared(sub.filter)
+    if (shared) this.tree.add(sub, shared.filter, shared.group)
+    else this.tree.add(sub, sub.filter)
+    return existed
+  }
+
+  unsubscribe (session: Session, filter: string): boolean {
+    const sub = session.subscriptions.get(filter)
+    if (!sub) return false
+    session.subscriptions.delete(filter)
+    this.#untrack(session, filter, sub)
+    return true
+  }
+
+  #untrack (session: Session, filter: string, _sub: Subscription<Session>): void {
+    const shared = parseShared(filter)
+    if (shared) this.tree.remove(session, shared.filter, shared.group)
+    else this.tree.remove(session, filter)
+  }
+
+  // ---- messages ----
+
+  /** Accepts a message: observers, retained store, then the bus to every node's router. */
+  publish (message: Message, client: ClientInfo | null): void {
+    if (this.hooks.published.length > 0) this.hooks.notify('published', message, client)
+    if (message.retain) this.#retain(message)
+    this.bus.publish(message)
+  }
+
+  #retain (message: Message): void {
+    const cfg = this.config.retainer
+    if (!cfg.enable) return
+    if (message.payload.length > cfg.max_payload_size) {
+      this.log.info({ topic: message.topic, size: message.payload.length }, 'retained message over retainer.max_payload_size not stored')
+      return
+    }
+    if (message.payload.length > 0 && cfg.max_retained_messages > 0 && this.retained.size >= cfg.max_retained_messages &&
+      !this.retained.get(message.topic)) {
+      this.log.info({ topic: message.topic }, 'retainer.max_retained_messages reached; retained message not stored')
+      return
+    }
+    const stored = cfg.msg_expiry_interval > 0 && message.expiresAt === 0
+      ? { ...message, expiresAt: Date.now() + cfg.msg_expiry_interval }
+      : message
+    this.retained.set(stored)
+  }
+
+  /** Delivers a message to this node's matching subscribers; returns how many sessions it reached. */
+  route (message: Message): number {
+    if (message.expiresAt !== 0 && isExpired(message, Date.now())) return 0
+    const match = this.tree.match(message.topic)
+    const subs = match.subscriptions
+    let count = 0
+    if (subs.length === 1) count += this.#deliver(subs[0]!, message, undefined)
+    else if (subs.length > 1) count += this.#deliverMany(subs, message)
+    for (let i = 0; i < match.groups.length; i++) count += this.#deliverShared(match.groups[i]!, message)
+    return count
+  }
+
+  /** Overlapping subscriptions of one client get one copy, at the highest QoS, with all their identifiers. */
+  #deliverMany (subs: Subscription<Session>[], message: Message): number {
+    const stamp = ++this.#routeStamp
+    let overlap = false
+    for (let i = 0; i < subs.length; i++) {
+      const session = subs[i]!.subscriber
+      if (this.#stamps.get(session) === stamp) { overlap = true; break }
+      this.#stamps.set(session, stamp)
+    }
+    let count = 0
+    if (!overlap) {
+      for (let i = 0; i < subs.length; i++) count += this.#deliver(subs[i]!, message, undefined)
+      return count
+    }
+    const bySession = new Map<Session, { best: Subscription<Session>, ids: number[] }>()
+    for (const sub of subs) {
+      if ((sub.nl || this.config.mqtt.ignore_loop_deliver) && message.origin === sub.subscriber.clientId) continue
+      const entry = bySession.get(sub.subscriber)
+      if (!entry) { bySession.set(sub.subscriber, { best: sub, ids: sub.id ? [sub.id] : [] }); continue }
+      if (sub.qos > entry.best.qos) entry.best = sub
+      if (sub.id) entry.ids.push(sub.id)
+    }
+    for (const { best, ids } of bySession.values()) count += this.#deliver(best, message, ids.length > 0 ? ids : undefined)
+    return count
+  }
+
+  #deliver (sub: Subscription<Session>, message: Message, ids: number[] | undefined): number {
+    const session = sub.subscriber
+    if ((sub.nl || this.config.mqtt.ignore_loop_deliver) && message.origin === session.clientId) return 0
+    session.deliver(this.#delivery(sub, message, ids ?? (sub.id ? [sub.id] : undefined), undefined))
+    return 1
+  }
+
+  #delivery (sub: Subscription<Session>, message: Message, subIds: number[] | undefined, group: SharedGroup<Session> | undefined): Delivery {
+    const qos = this.config.mqtt.upgrade_qos ? sub.qos : (message.qos < sub.qos ? message.qos : sub.qos)
+    return { message, qos, retain: sub.rap && message.retain, subIds, group, packetId: 0, state: 'publish', sentAt: 0 }
+  }
+
+  #deliverShared (group: SharedGroup<Session>, message: Message, exclude?: Session): number {
+    const member = this.#pickMember(group, message, exclude)
+    if (!member) return 0
+    member.subscriber.deliver(this.#delivery(member, message, member.id ? [member.id] : undefined, group))
+    return 1
+  }
+
+  #pickMember (group: SharedGroup<Session>, message: Message, exclude?: Session): Subscription<Session> | undefined {
+    const members = group.members
+    const n = members.length
+    if (n === 0) return undefined
+    const online = (m: Subscription<Session>) => m.subscriber.link !== null && m.subscriber !== exclude
+    switch (this.config.mqtt.shared_subscription_strategy) {
+      case 'random': {
+        const candidates = members.filter(online)
+        if (candidates.length > 0) return candidates[Math.floor(Math.random() * candidates.length)]
+        break
+      }
+      case 'hash_clientid':
+      case 'hash_topic': {
+        const key = this.config.mqtt.shared_subscription_strategy === 'hash_topic' ? message.topic : (message.origin ?? '')
+        const pick = members[hash(key) % n]!
+        if (online(pick)) return pick
+        break
+      }
+      case 'sticky': {
+        const last = members[group.next % n]!
+        if (online(last)) return last
+        break
+      }
+    }
+    for (let k = 0; k < n; k++) {
+      const idx = (group.next + k) % n
+      if (online(members[idx]!)) {
+        group.next = this.config.mqtt.shared_subscription_strategy === 'sticky' ? idx : idx + 1
+        return members[idx]
+      }
+    }
+    // Nobody online: queue on the next member (its session keeps it until it returns or expires).
+    const offline = members.filter((m) => m.subscriber !== exclude)
+    if (offline.length === 0) return undefined
+    return offline[group.next++ % offline.length]
+  }
+
+  /** A member left: what it held from a shared group goes to another online member [EMQX redispatch]. */
+  #redispatchShared (session: Session): void {
+    const held = session.takeShared()
+    for (const d of held) {
+      const group = d.group!
+      const live = this.tree.group(group.filter, group.name) ?? group
+      const member = this.#pickMember(live, d.message, session)
+      if (member && member.subscriber.link) {
+        member.subscriber.deliver(this.#delivery(member, d.message, member.id ? [member.id] : undefined, live))
+      } else if (session.link === null && this.sessions.get(session.clientId) === session && session.expiryInterval > 0) {
+        // No other member online: keep it where it was.
+        session.deliver({ ...d, packetId: 0, state: 'publish' })
+      } else {
+        session.dropped++
+        this.metrics.messagesDropped++
+      }
+    }
+  }
+
+  // ---- timers ----
+
+  #sweep (): void {
+    const now = Date.now()
+    const mqtt = this.config.mqtt
+    for (const conn of this.connections) {
+      if (conn.state === 'new' || conn.state === 'connecting') {
+        if (now - conn.createdAt > mqtt.idle_timeout) {
+          this.log.info({ client: conn.label }, 'closing connection: no CONNECT within mqtt.idle_timeout')
+          conn.close('idle timeout')
+        }
+        continue
+      }
+      if (conn.state !== 'connected') continue
+      if (conn.keepalive > 0 && now - conn.lastSeen > conn.keepalive * 1000 * mqtt.keepalive_multiplier) {
+        this.log.info({ client: conn.label, keepalive: conn.keepalive }, 'closing connection: keepalive timeout')
+        conn.disconnect(RC.KEEP_ALIVE_TIMEOUT, 'keep alive timeout')
+        continue
+      }
+      const session = conn.session!
+      if (session.awaitingRel.size > 0) {
+        for (const [id, at] of session.awaitingRel) if (now - at > mqtt.await_rel_timeout) session.awaitingRel.delete(id)
+      }
+      // MQTT 5 forbids resending except on reconnect [MQTT-4.4.0-1]; MQTT 3 clients get a retry.
+      if (conn.protocolVersion !== 5 && mqtt.retry_interval > 0 && session.inflight.size > 0) {
+        for (const d of session.inflight.values()) {
+          if (now - d.sentAt < mqtt.retry_interval) continue
+          d.sentAt = now
+          if (d.state === 'pubrel') conn.sendPubrel(d.packetId)
+          else conn.sendPublish(d, true)
+        }
+      }
+    }
+  }
+
+  /** Stops timers, sends the wills that shutdown triggers, and disconnects everyone with 0x8B. */
+  async close (): Promise<void> {
+    if (this.closing) return
+    this.closing = true
+    clearInterval(this.#sweepTimer)
+    for (const conn of this.clients.values()) if (conn.session?.will) this.publishWill(conn.session)
+    for (const session of this.sessions.values()) {
+      if (session.willTimer) { clearTimeout(session.willTimer); session.willTimer = null; this.publishWill(session) }
+      if (session.expiryTimer) { clearTimeout(session.expiryTimer); session.expiryTimer = null }
+    }
+    for (const conn of [...this.connections]) conn.disconnect(RC.SERVER_SHUTTING_DOWN, 'server shutting down')
+    await this.bus.close()
+  }
+}
+
+function hash (text: string): number {
+  let h = 0
+  for (let i = 0; i < text.length; i++) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0
+  return h >>> 0
+}

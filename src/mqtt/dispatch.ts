@@ -1,0 +1,45 @@
+// packet.cmd → handler. Packets that only a server sends, or that come out of order, are protocol errors.
+import type { Packet } from 'mqtt-packet'
+import { CulexError } from '../errors.js'
+import type { Connection } from './connection.js'
+import { handleAuth } from './handlers/auth.js'
+import { handleConnect } from './handlers/connect.js'
+import { handleDisconnect } from './handlers/disconnect.js'
+import { handlePingreq } from './handlers/pingreq.js'
+import { handlePuback } from './handlers/puback.js'
+import { handlePubcomp } from './handlers/pubcomp.js'
+import { handlePublish } from './handlers/publish.js'
+import { handlePubrec } from './handlers/pubrec.js'
+import { handlePubrel } from './handlers/pubrel.js'
+import { handleSubscribe } from './handlers/subscribe.js'
+import { handleUnsubscribe } from './handlers/unsubscribe.js'
+
+type Handler = (conn: Connection, packet: never) => void | Promise<void>
+
+const HANDLERS: Partial<Record<Packet['cmd'], Handler>> = {
+  publish: handlePublish,
+  puback: handlePuback,
+  pubrec: handlePubrec,
+  pubrel: handlePubrel,
+  pubcomp: handlePubcomp,
+  subscribe: handleSubscribe,
+  unsubscribe: handleUnsubscribe,
+  pingreq: handlePingreq,
+  disconnect: handleDisconnect,
+  auth: handleAuth,
+}
+
+export function dispatch (conn: Connection, packet: Packet): void | Promise<void> {
+  conn.core.metrics.packetsReceived++
+  if (packet.cmd === 'connect') {
+    if (conn.state !== 'new') throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', 'second CONNECT on a connection [MQTT-3.1.0-2]')
+    return handleConnect(conn, packet)
+  }
+  if (conn.state !== 'connected') {
+    // [MQTT-3.1.0-1]: the first packet must be CONNECT; nothing is sent back before it.
+    throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', `${packet.cmd.toUpperCase()} before CONNECT completed`)
+  }
+  const handler = HANDLERS[packet.cmd]
+  if (!handler) throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', `${packet.cmd.toUpperCase()} is sent only by servers`)
+  return (handler as (c: Connection, p: Packet) => void | Promise<void>)(conn, packet)
+}

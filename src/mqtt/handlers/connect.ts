@@ -1,0 +1,173 @@
+// CONNECT (spec 3.1): checked in wire order, then authenticated, then the session is attached.
+import { isUtf8 } from 'node:buffer'
+import { randomBytes } from 'node:crypto'
+import type { IConnackPacket, IConnectPacket } from 'mqtt-packet'
+import { CulexError } from '../../errors.js'
+import type { Connection } from '../connection.js'
+import { NEVER_EXPIRES } from '../core.js'
+import { runAuthenticate, type AuthResult, type ClientInfo } from '../hooks.js'
+import { createMessage } from '../message.js'
+import { RC, describeReason, v3ConnackCode } from '../reason-codes.js'
+import { topicNameError } from '../topic.js'
+
+type ConnackProps = NonNullable<IConnackPacket['properties']>
+
+export function handleConnect (conn: Connection, packet: IConnectPacket): void | Promise<void> {
+  conn.state = 'connecting'
+  conn.protocolVersion = packet.protocolVersion ?? 4
+  const refusal = checkConnect(conn, packet)
+  if (refusal) return refuse(conn, refusal.rc, refusal.reason)
+
+  const assigned = packet.clientId === '' ? `culex-${randomBytes(8).toString('hex')}` : undefined
+  const username = conn.core.config.mqtt.use_username_as_clientid ? packet.username : undefined
+  const clientId = username ?? assigned ?? packet.clientId
+  const client: ClientInfo = {
+    clientId,
+    username: packet.username,
+    protocolVersion: conn.protocolVersion,
+    listener: conn.listener.id,
+    remoteAddress: conn.transport.remoteAddress,
+    remotePort: conn.transport.remotePort,
+    connectedAt: Date.now(),
+    isSuperuser: false,
+    attrs: {},
+  }
+  conn.client = client
+  const credentials = { username: packet.username, password: packet.password }
+  if (conn.core.hooks.authenticate.length === 0) return accept(conn, packet, client, assigned !== undefined)
+  return runAuthenticate(conn.core.hooks, client, credentials).then((answer) => {
+    if (conn.state !== 'connecting') return
+    if (answer.result !== 'ok') return refuseAuth(conn, answer)
+    client.isSuperuser = answer.isSuperuser ?? false
+    if (answer.attrs) client.attrs = answer.attrs
+    accept(conn, packet, client, assigned !== undefined)
+  })
+}
+
+interface Refusal { rc: number; reason: string }
+
+function checkConnect (conn: Connection, packet: IConnectPacket): Refusal | null {
+  const v = conn.protocolVersion
+  const mqtt = conn.core.config.mqtt
+  const expectedName = v === 3 ? 'MQIsdp' : 'MQTT'
+  if (packet.protocolId !== expectedName) {
+    return { rc: RC.UNSUPPORTED_PROTOCOL_VERSION, reason: `protocol name ${String(packet.protocolId)} does not match protocol level ${v}` }
+  }
+  if (v !== 5 && packet.password !== undefined && packet.username === undefined) {
+    throw new CulexError('CULEX_ERR_MQTT_MALFORMED', 'password flag set without user name flag [MQTT-3.1.2-22]')
+  }
+  const props = packet.properties
+  if (v === 5 && props) {
+    if (props.receiveMaximum === 0) throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', 'Receive Maximum of 0')
+    if (props.maximumPacketSize === 0) throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', 'Maximum Packet Size of 0')
+    if (props.authenticationMethod !== undefined) {
+      return { rc: RC.BAD_AUTHENTICATION_METHOD, reason: `authentication method ${props.authenticationMethod} is not supported` }
+    }
+  }
+  const id = packet.clientId
+  if (id === '') {
+    if (v === 3) return { rc: RC.CLIENT_IDENTIFIER_NOT_VALID, reason: 'MQTT 3.1 requires a client identifier' }
+    if (v === 4 && !packet.clean) return { rc: RC.CLIENT_IDENTIFIER_NOT_VALID, reason: 'an empty client identifier needs clean session [MQTT-3.1.3-8]' }
+  }
+  if (Buffer.byteLength(id) > mqtt.max_clientid_len) {
+    return { rc: RC.CLIENT_IDENTIFIER_NOT_VALID, reason: `client identifier longer than mqtt.max_clientid_len (${mqtt.max_clientid_len})` }
+  }
+  if (id.includes('\uFFFD') || id.includes('\u0000')) return { rc: RC.CLIENT_IDENTIFIER_NOT_VALID, reason: 'client identifier is not valid UTF-8' }
+  if (mqtt.use_username_as_clientid && !packet.username) {
+    return { rc: RC.CLIENT_IDENTIFIER_NOT_VALID, reason: 'mqtt.use_username_as_clientid is set and the client sent no user name' }
+  }
+  const will = packet.will
+  if (will) {
+    const error = topicNameError(will.topic, mqtt.max_topic_levels)
+    if (error) return { rc: RC.TOPIC_NAME_INVALID, reason: `will topic: ${error}` }
+    if ((will.qos ?? 0) > mqtt.max_qos_allowed) return { rc: RC.QOS_NOT_SUPPORTED, reason: `will QoS above mqtt.max_qos_allowed (${mqtt.max_qos_allowed})` }
+    if (will.retain && !mqtt.retain_available) return { rc: RC.RETAIN_NOT_SUPPORTED, reason: 'retained messages are disabled' }
+    const payload = typeof will.payload === 'string' ? Buffer.from(will.payload) : will.payload
+    if (will.properties?.payloadFormatIndicator && !isUtf8(payload)) {
+      return { rc: RC.PAYLOAD_FORMAT_INVALID, reason: 'will payload is declared UTF-8 but is not' }
+    }
+  }
+  return null
+}
+
+function refuseAuth (conn: Connection, answer: Exclude<AuthResult, { result: 'ok' }>): void {
+  conn.core.metrics.authFailures++
+  const rc = answer.result === 'deny' ? (answer.reasonCode ?? RC.NOT_AUTHORIZED) : RC.NOT_AUTHORIZED
+  const reason = answer.result === 'deny' ? (answer.reason ?? 'not authorized') : 'not authorized'
+  refuse(conn, rc, reason)
+}
+
+function refuse (conn: Connection, rc: number, reason: string): void {
+  conn.core.metrics.connectionsRefused++
+  conn.core.log.info({ client: conn.label, reasonCode: describeReason(rc) }, `refused CONNECT: ${reason}`)
+  const v5 = conn.protocolVersion === 5
+  conn.send(v5
+    ? { cmd: 'connack', sessionPresent: false, reasonCode: rc, properties: { reasonString: reason } }
+    : { cmd: 'connack', sessionPresent: false, returnCode: v3ConnackCode(rc) })
+  conn.close(reason)
+}
+
+function accept (conn: Connection, packet: IConnectPacket, client: ClientInfo, assignedId: boolean): void {
+  const core = conn.core
+  const mqtt = core.config.mqtt
+  const v5 = conn.protocolVersion === 5
+  const props = packet.properties ?? {}
+  const existing = core.clients.get(client.clientId)
+  if (existing && existing !== conn) {
+    core.log.info({ client: existing.label }, 'session taken over by a new connection')
+    existing.disconnect(RC.SESSION_TAKEN_OVER, 'session taken over')
+  }
+
+  const connack: ConnackProps = {}
+  const requested = v5 ? (props.sessionExpiryInterval ?? 0) : (packet.clean ? 0 : NEVER_EXPIRES)
+  const ceiling = Math.floor(mqtt.session_expiry_interval / 1000)
+  const expiry = requested === 0 ? 0 : Math.min(requested, ceiling)
+  if (v5 && expiry !== requested) connack.sessionExpiryInterval = expiry
+  const present = core.openSession(conn, client.clientId, v5 ? packet.clean !== false : packet.clean !== false, expiry)
+  const session = conn.session!
+
+  conn.keepalive = packet.keepalive ?? 0
+  if (v5 && mqtt.server_keepalive > 0) {
+    conn.keepalive = Math.floor(mqtt.server_keepalive / 1000)
+    connack.serverKeepAlive = conn.keepalive
+  }
+  conn.sendWindow = Math.min(props.receiveMaximum ?? 65535, mqtt.max_inflight)
+  if (props.maximumPacketSize) conn.maxOutgoingPacket = props.maximumPacketSize
+  conn.aliasOutMax = props.topicAliasMaximum ?? 0
+  conn.problemInfo = props.requestProblemInformation !== false
+  conn.mountpoint = expandMountpoint(conn.listener.mountpoint, client)
+
+  if (packet.will) {
+    const w = packet.will
+    const payload = typeof w.payload === 'string' ? Buffer.from(w.payload) : w.payload
+    const { willDelayInterval, ...willProps } = w.properties ?? {}
+    const message = createMessage(conn.mountpoint + w.topic, payload, w.qos ?? 0, w.retain ?? false,
+      v5 && Object.keys(willProps).length > 0 ? willProps : undefined, client.clientId)
+    session.will = { message, delay: willDelayInterval ?? 0 }
+  }
+
+  if (v5) {
+    if (assignedId) connack.assignedClientIdentifier = client.clientId
+    if (Number.isFinite(mqtt.max_awaiting_rel) && mqtt.max_awaiting_rel < 65535) connack.receiveMaximum = Math.max(1, mqtt.max_awaiting_rel)
+    if (mqtt.max_qos_allowed < 2) connack.maximumQoS = mqtt.max_qos_allowed
+    if (!mqtt.retain_available) connack.retainAvailable = false
+    connack.maximumPacketSize = mqtt.max_packet_size
+    if (mqtt.max_topic_alias > 0) connack.topicAliasMaximum = mqtt.max_topic_alias
+    if (!mqtt.wildcard_subscription) connack.wildcardSubscriptionAvailable = false
+    if (!mqtt.shared_subscription) connack.sharedSubscriptionAvailable = false
+    if (props.requestResponseInformation && mqtt.response_information) connack.responseInformation = mqtt.response_information
+  }
+  conn.send(v5
+    ? { cmd: 'connack', sessionPresent: present, reasonCode: RC.SUCCESS, properties: connack }
+    : { cmd: 'connack', sessionPresent: present, returnCode: 0 })
+  conn.state = 'connected'
+  session.resend()
+  session.pump()
+  core.log.info({ client: conn.label, protocol: conn.protocolVersion, cleanStart: packet.clean, sessionPresent: present, keepalive: conn.keepalive }, 'client connected')
+  if (core.hooks.clientConnected.length > 0) core.hooks.notify('clientConnected', client)
+}
+
+function expandMountpoint (template: string, client: ClientInfo): string {
+  if (!template) return ''
+  return template.replaceAll('${clientid}', client.clientId).replaceAll('${username}', client.username ?? '')
+}

@@ -1,0 +1,93 @@
+// PUBLISH from a client (spec 3.3): alias, topic and QoS checks, authorization, then routing and the ack.
+import { isUtf8 } from 'node:buffer'
+import type { IPublishPacket } from 'mqtt-packet'
+import { CulexError } from '../../errors.js'
+import type { Connection } from '../connection.js'
+import { runAuthorize } from '../hooks.js'
+import { createMessage, type Message } from '../message.js'
+import { RC } from '../reason-codes.js'
+import { topicNameError } from '../topic.js'
+
+export function handlePublish (conn: Connection, packet: IPublishPacket): void | Promise<void> {
+  const core = conn.core
+  const mqtt = core.config.mqtt
+  const v5 = conn.protocolVersion === 5
+  core.metrics.messagesReceived++
+  const topic = resolveTopic(conn, packet)
+  const error = topicNameError(topic, mqtt.max_topic_levels)
+  if (error) throw new CulexError('CULEX_ERR_MQTT_TOPIC_INVALID', `PUBLISH topic ${JSON.stringify(topic)}: ${error}`)
+  if (packet.qos > mqtt.max_qos_allowed) throw new CulexError('CULEX_ERR_MQTT_QOS_NOT_SUPPORTED', `PUBLISH QoS ${packet.qos} above mqtt.max_qos_allowed (${mqtt.max_qos_allowed})`)
+  if (packet.retain && !mqtt.retain_available) throw new CulexError('CULEX_ERR_MQTT_RETAIN_NOT_SUPPORTED', 'retained messages are disabled (mqtt.retain_available)')
+  if (v5 && packet.properties?.subscriptionIdentifier !== undefined) {
+    throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', 'a client PUBLISH must not carry a Subscription Identifier [MQTT-3.3.4-6]')
+  }
+  const session = conn.session!
+  if (packet.qos === 2) {
+    const id = packet.messageId!
+    if (session.awaitingRel.has(id)) {
+      // A resent QoS 2 PUBLISH we already accepted: acknowledge again, do not route twice [MQTT-4.3.3-10].
+      conn.send({ cmd: 'pubrec', messageId: id })
+      return
+    }
+    if (session.awaitingRel.size >= mqtt.max_awaiting_rel) {
+      if (v5) throw new CulexError('CULEX_ERR_MQTT_RECEIVE_MAXIMUM', `more than ${mqtt.max_awaiting_rel} QoS 2 messages awaiting PUBREL`)
+      core.log.warning({ client: conn.label }, 'QoS 2 message dropped: mqtt.max_awaiting_rel reached')
+      core.metrics.messagesDropped++
+      return
+    }
+  }
+  const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload
+  const message = createMessage(conn.mountpoint + topic, payload, packet.qos, packet.retain,
+    v5 ? packet.properties : undefined, conn.clientId)
+  if (v5 && message.properties?.payloadFormatIndicator && !isUtf8(payload)) {
+    return reject(conn, packet, RC.PAYLOAD_FORMAT_INVALID, 'payload is declared UTF-8 but is not')
+  }
+  const hooks = core.hooks.authorizePublish
+  if (hooks.length === 0) return accept(conn, packet, message)
+  const allowed = runAuthorize(hooks, conn.client!, message)
+  if (allowed === true) return accept(conn, packet, message)
+  if (allowed === false) return reject(conn, packet, RC.NOT_AUTHORIZED, 'not authorized')
+  return allowed.then((ok) => {
+    if (conn.state !== 'connected') return
+    if (ok) accept(conn, packet, message)
+    else reject(conn, packet, RC.NOT_AUTHORIZED, 'not authorized')
+  })
+}
+
+/** Applies the Topic Alias of an MQTT 5 PUBLISH [MQTT-3.3.2-8..12]. */
+function resolveTopic (conn: Connection, packet: IPublishPacket): string {
+  const alias = packet.properties?.topicAlias
+  if (alias === undefined || conn.protocolVersion !== 5) return packet.topic
+  const max = conn.core.config.mqtt.max_topic_alias
+  if (alias === 0 || alias > max) throw new CulexError('CULEX_ERR_MQTT_TOPIC_ALIAS', `topic alias ${alias} outside 1..${max}`)
+  if (packet.topic !== '') {
+    conn.aliasIn.set(alias, packet.topic)
+    return packet.topic
+  }
+  const topic = conn.aliasIn.get(alias)
+  if (topic === undefined) throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', `unknown topic alias ${alias}`)
+  return topic
+}
+
+function accept (conn: Connection, packet: IPublishPacket, message: Message): void {
+  conn.core.publish(message, conn.client)
+  if (packet.qos === 1) conn.send({ cmd: 'puback', messageId: packet.messageId! })
+  else if (packet.qos === 2) {
+    conn.session!.awaitingRel.set(packet.messageId!, Date.now())
+    conn.send({ cmd: 'pubrec', messageId: packet.messageId! })
+  }
+}
+
+/** MQTT 5 answers a refused QoS 1/2 message with a reason code; MQTT 3 can only acknowledge or close. */
+function reject (conn: Connection, packet: IPublishPacket, rc: number, reason: string): void {
+  conn.core.metrics.messagesDropped++
+  conn.core.log.info({ client: conn.label, topic: packet.topic }, `PUBLISH refused: ${reason}`)
+  if (packet.qos === 0) return
+  const cmd = packet.qos === 1 ? 'puback' : 'pubrec'
+  if (conn.protocolVersion === 5) {
+    conn.send({ cmd, messageId: packet.messageId!, reasonCode: rc, ...(conn.problemInfo ? { properties: { reasonString: reason } } : {}) })
+  } else {
+    conn.send({ cmd, messageId: packet.messageId! })
+    if (packet.qos === 2) conn.session!.awaitingRel.set(packet.messageId!, Date.now())
+  }
+}

@@ -1,0 +1,23 @@
+// PUBREC (spec 3.5): first half of a QoS 2 delivery to the client.
+import type { IPubrecPacket } from 'mqtt-packet'
+import type { Connection } from '../connection.js'
+import { RC } from '../reason-codes.js'
+
+/** QoS 2 delivery received by the client: answer PUBREL, or drop it on an error reason code. */
+export function handlePubrec (conn: Connection, packet: IPubrecPacket): void {
+  const session = conn.session!
+  const id = packet.messageId!
+  const d = session.inflight.get(id)
+  if (!d || d.qos !== 2) {
+    if (conn.protocolVersion === 5) conn.send({ cmd: 'pubrel', messageId: id, reasonCode: RC.PACKET_IDENTIFIER_NOT_FOUND })
+    return
+  }
+  if ((packet.reasonCode ?? 0) >= 0x80) {
+    session.inflight.delete(id)
+    session.pump()
+    return
+  }
+  d.state = 'pubrel'
+  d.sentAt = Date.now()
+  conn.sendPubrel(id)
+}

@@ -1,0 +1,103 @@
+// SUBSCRIBE (spec 3.8): each filter checked and authorized, SUBACK, then the retained messages it asks for.
+import type { ISubscribePacket, ISubscription, QoS } from 'mqtt-packet'
+import { CulexError } from '../../errors.js'
+import type { Connection } from '../connection.js'
+import { runAuthorize } from '../hooks.js'
+import { isExpired } from '../message.js'
+import { RC } from '../reason-codes.js'
+import type { Session } from '../session.js'
+import { hasWildcard, parseShared, topicFilterError, SHARE_PREFIX } from '../topic.js'
+import type { Subscription } from '../topic-tree.js'
+
+/** A filter that passed the checks, awaiting authorization. */
+interface Candidate { index: number; request: ISubscription; filter: string; shared: boolean }
+
+export function handleSubscribe (conn: Connection, packet: ISubscribePacket): void | Promise<void> {
+  const codes: number[] = new Array(packet.subscriptions.length)
+  const candidates: Candidate[] = []
+  const session = conn.session!
+  let count = session.subscriptions.size
+  packet.subscriptions.forEach((request, index) => {
+    const refusal = check(conn, request)
+    if (refusal !== null) { codes[index] = refusal; return }
+    const filter = mountFilter(conn.mountpoint, request.topic)
+    if (!session.subscriptions.has(filter) && ++count > conn.core.config.mqtt.max_subscriptions) {
+      codes[index] = RC.QUOTA_EXCEEDED
+      return
+    }
+    candidates.push({ index, request, filter, shared: request.topic.startsWith(SHARE_PREFIX) })
+  })
+  const hooks = conn.core.hooks.authorizeSubscribe
+  const decisions = candidates.map((c) => hooks.length === 0 ? true : runAuthorize(hooks, conn.client!, { topic: c.filter, qos: c.request.qos }))
+  if (decisions.some((d) => d instanceof Promise)) {
+    return Promise.all(decisions).then((resolved) => {
+      if (conn.state === 'connected') finish(conn, packet, codes, candidates, resolved)
+    })
+  }
+  finish(conn, packet, codes, candidates, decisions as boolean[])
+}
+
+/** The reason code refusing one filter, or null to go on. */
+function check (conn: Connection, request: ISubscription): number | null {
+  const mqtt = conn.core.config.mqtt
+  const error = topicFilterError(request.topic, mqtt.max_topic_levels)
+  if (error) {
+    conn.core.log.info({ client: conn.label, filter: request.topic }, `SUBSCRIBE refused: ${error}`)
+    return RC.TOPIC_FILTER_INVALID
+  }
+  const shared = parseShared(request.topic)
+  if (shared) {
+    if (request.nl) throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', 'No Local on a shared subscription [MQTT-3.8.3-4]')
+    if (!mqtt.shared_subscription) return RC.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED
+  }
+  if (!mqtt.wildcard_subscription && hasWildcard(shared ? shared.filter : request.topic)) return RC.WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED
+  return null
+}
+
+function finish (conn: Connection, packet: ISubscribePacket, codes: number[], candidates: Candidate[], allowed: boolean[]): void {
+  const core = conn.core
+  const session = conn.session!
+  const subId = packet.properties?.subscriptionIdentifier ?? 0
+  const retainedFor: { sub: Subscription<Session>, existed: boolean }[] = []
+  candidates.forEach((c, i) => {
+    if (!allowed[i]) {
+      codes[c.index] = RC.NOT_AUTHORIZED
+      core.log.info({ client: conn.label, filter: c.filter }, 'SUBSCRIBE refused: not authorized')
+      return
+    }
+    const qos = Math.min(c.request.qos, core.config.mqtt.max_qos_allowed) as QoS
+    const sub: Subscription<Session> = {
+      filter: c.filter,
+      subscriber: session,
+      qos,
+      nl: c.request.nl === true,
+      rap: c.request.rap === true,
+      rh: c.request.rh ?? 0,
+      id: subId,
+    }
+    const existed = core.subscribe(session, sub)
+    codes[c.index] = qos
+    if (!c.shared) retainedFor.push({ sub, existed })
+  })
+  const v5 = conn.protocolVersion === 5
+  conn.send({ cmd: 'suback', messageId: packet.messageId!, granted: v5 ? codes : codes.map((rc) => (rc < 0x80 ? rc : 0x80)) })
+  for (const { sub, existed } of retainedFor) sendRetained(conn, sub, existed)
+}
+
+/** Retain Handling 0: always; 1: only for a new subscription; 2: never [MQTT-3.3.1-9..11]. */
+function sendRetained (conn: Connection, sub: Subscription<Session>, existed: boolean): void {
+  if (sub.rh === 2 || (sub.rh === 1 && existed)) return
+  const now = Date.now()
+  for (const message of conn.core.retained.match(sub.filter)) {
+    if (isExpired(message, now)) continue
+    const qos = (message.qos < sub.qos ? message.qos : sub.qos) as QoS
+    sub.subscriber.deliver({ message, qos, retain: true, subIds: sub.id ? [sub.id] : undefined, group: undefined, packetId: 0, state: 'publish', sentAt: 0 })
+  }
+}
+
+/** `$share/g/f` keeps its prefix in front of the mountpoint. */
+export function mountFilter (mountpoint: string, filter: string): string {
+  if (!mountpoint) return filter
+  const shared = parseShared(filter)
+  return shared ? `${SHARE_PREFIX}${shared.group}/${mountpoint}${shared.filter}` : mountpoint + filter
+}

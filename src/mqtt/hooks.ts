@@ -1,0 +1,113 @@
+// Named hook stages: the seam where authentication, authorization and observers plug in.
+// Each stage is an array; an empty stage costs one length check on the hot path.
+import type { Message } from './message.js'
+
+export interface ClientInfo {
+  clientId: string
+  username: string | undefined
+  protocolVersion: 3 | 4 | 5
+  /** `tcp:default`, `ws:default`, ... */
+  listener: string
+  remoteAddress: string
+  remotePort: number
+  connectedAt: number
+  isSuperuser: boolean
+  /** Attributes set by authenticators (EMQX client_attrs). */
+  attrs: Record<string, string>
+}
+
+export interface Credentials {
+  username: string | undefined
+  password: Buffer | undefined
+}
+
+/** EMQX's three outcomes: ok decides yes, deny decides no, ignore asks the next authenticator. */
+export type AuthResult =
+  | { result: 'ok', isSuperuser?: boolean, attrs?: Record<string, string> }
+  | { result: 'deny', reasonCode?: number, reason?: string }
+  | { result: 'ignore' }
+
+export interface SubscribeRequest { topic: string; qos: 0 | 1 | 2 }
+
+export type Awaitable<T> = T | Promise<T>
+
+export interface HookMap {
+  /** Decides CONNECT. With no hook, clients are anonymous and allowed. */
+  authenticate: (client: ClientInfo, credentials: Credentials) => Awaitable<AuthResult>
+  /** true/'allow' allows, false/'deny' denies, undefined/'ignore' asks the next hook; all ignore = allow. */
+  authorizePublish: (client: ClientInfo, message: Message) => Awaitable<AuthzAnswer>
+  authorizeSubscribe: (client: ClientInfo, request: SubscribeRequest) => Awaitable<AuthzAnswer>
+  /** After a message is accepted, before routing; the client is null for the broker's own messages. */
+  published: (message: Message, client: ClientInfo | null) => void
+  clientConnected: (client: ClientInfo) => void
+  clientDisconnected: (client: ClientInfo, reason: string) => void
+}
+
+export type AuthzAnswer = boolean | 'allow' | 'deny' | 'ignore' | undefined
+
+export type HookName = keyof HookMap
+
+export class Hooks {
+  readonly authenticate: HookMap['authenticate'][] = []
+  readonly authorizePublish: HookMap['authorizePublish'][] = []
+  readonly authorizeSubscribe: HookMap['authorizeSubscribe'][] = []
+  readonly published: HookMap['published'][] = []
+  readonly clientConnected: HookMap['clientConnected'][] = []
+  readonly clientDisconnected: HookMap['clientDisconnected'][] = []
+
+  add<K extends HookName> (name: K, fn: HookMap[K]): void {
+    const list = this[name] as HookMap[K][] | undefined
+    if (!Array.isArray(list)) throw new TypeError(`unknown hook ${String(name)}`)
+    list.push(fn)
+  }
+
+  remove<K extends HookName> (name: K, fn: HookMap[K]): void {
+    const list = this[name] as HookMap[K][]
+    const at = list.indexOf(fn)
+    if (at >= 0) list.splice(at, 1)
+  }
+
+  notify<K extends 'published' | 'clientConnected' | 'clientDisconnected'> (name: K, ...args: Parameters<HookMap[K]>): void {
+    const list = this[name] as ((...a: Parameters<HookMap[K]>) => void)[]
+    for (let i = 0; i < list.length; i++) list[i]!(...args)
+  }
+}
+
+/** Runs the authenticate chain: the first ok or deny decides; all ignore denies. */
+export async function runAuthenticate (hooks: Hooks, client: ClientInfo, credentials: Credentials): Promise<AuthResult> {
+  for (const hook of hooks.authenticate) {
+    const answer = await hook(client, credentials)
+    if (answer.result !== 'ignore') return answer
+  }
+  return hooks.authenticate.length === 0 ? { result: 'ok' } : { result: 'deny', reason: 'no authenticator accepted the client' }
+}
+
+/**
+ * Runs an authorize chain: the first allow or deny decides; all ignore allows.
+ * Returns a boolean when every hook answered synchronously, so the common case needs no promise.
+ */
+export function runAuthorize<A extends unknown[]> (
+  list: ((...args: A) => Awaitable<AuthzAnswer>)[], ...args: A
+): boolean | Promise<boolean> {
+  for (let i = 0; i < list.length; i++) {
+    const answer = list[i]!(...args)
+    if (answer instanceof Promise) return finishAsync(answer, list, i, args)
+    const decided = decide(answer)
+    if (decided !== undefined) return decided
+  }
+  return true
+}
+
+async function finishAsync<A extends unknown[]> (
+  first: Promise<AuthzAnswer>, list: ((...args: A) => Awaitable<AuthzAnswer>)[], at: number, args: A,
+): Promise<boolean> {
+  let decided = decide(await first)
+  for (let i = at + 1; decided === undefined && i < list.length; i++) decided = decide(await list[i]!(...args))
+  return decided ?? true
+}
+
+function decide (answer: AuthzAnswer): boolean | undefined {
+  if (answer === true || answer === 'allow') return true
+  if (answer === false || answer === 'deny') return false
+  return undefined
+}

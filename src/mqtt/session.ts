@@ -1,0 +1,159 @@
+// A client's session state: subscriptions, messages in flight both ways, and the queue.
+// It outlives connections when Session Expiry Interval (or clean_session = false) says so.
+import type { QoS } from 'mqtt-packet'
+import { isExpired, type Message } from './message.js'
+import type { SharedGroup, Subscription } from './topic-tree.js'
+
+/** One message on its way to this session's client. */
+export interface Delivery {
+  message: Message
+  qos: QoS
+  /** RETAIN flag as sent to this client. */
+  retain: boolean
+  /** Subscription Identifiers of the matching subscriptions (MQTT 5). */
+  subIds: number[] | undefined
+  /** The shared group it came through, so it can go to another member if this one leaves. */
+  group: SharedGroup<Session> | undefined
+  packetId: number
+  /** 'publish' until PUBREC (QoS 2), then 'pubrel'. */
+  state: 'publish' | 'pubrel'
+  sentAt: number
+}
+
+/** What a session needs from the connection currently attached to it. */
+export interface SessionLink {
+  /** How many QoS 1/2 messages may be unacknowledged at once. */
+  readonly sendWindow: number
+  sendPublish (d: Delivery, dup: boolean): void
+  sendPubrel (packetId: number): void
+}
+
+export interface WillMessage {
+  message: Message
+  /** Will Delay Interval, seconds. */
+  delay: number
+}
+
+export interface SessionLimits {
+  maxQueue: number
+  storeQos0: boolean
+}
+
+export class Session {
+  readonly clientId: string
+  link: SessionLink | null = null
+  /** Seconds the session outlives its connection; 0xFFFFFFFF = never expires. */
+  expiryInterval = 0
+  /** Full filter (with `$share/g/`) → subscription. */
+  readonly subscriptions = new Map<string, Subscription<Session>>()
+  /** Outgoing QoS 1/2 by packet id, in send order. */
+  readonly inflight = new Map<number, Delivery>()
+  /** Incoming QoS 2 packet ids awaiting PUBREL → arrival time. */
+  readonly awaitingRel = new Map<number, number>()
+  will: WillMessage | null = null
+  expiryTimer: NodeJS.Timeout | null = null
+  willTimer: NodeJS.Timeout | null = null
+  /** Messages dropped because the queue was full or they expired. */
+  dropped = 0
+  readonly #limits: SessionLimits
+  #queue: Delivery[] = []
+  #head = 0
+  #nextId = 1
+
+  constructor (clientId: string, limits: SessionLimits) {
+    this.clientId = clientId
+    this.#limits = limits
+  }
+
+  get queueLength (): number { return this.#queue.length - this.#head }
+
+  /** Sends now when the window allows, else queues (dropping the oldest beyond max_mqueue_len). */
+  deliver (d: Delivery): boolean {
+    const link = this.link
+    if (link) {
+      if (d.qos === 0) { link.sendPublish(d, false); return true }
+      if (this.queueLength === 0 && this.inflight.size < link.sendWindow) { this.#send(link, d); return true }
+    } else if (d.qos === 0 && !this.#limits.storeQos0) {
+      this.dropped++
+      return false
+    }
+    return this.#enqueue(d)
+  }
+
+  /** Fills the send window from the queue; call after an acknowledgement or on reconnect. */
+  pump (now = Date.now()): void {
+    const link = this.link
+    if (!link) return
+    while (this.queueLength > 0 && this.inflight.size < link.sendWindow) {
+      const d = this.#queue[this.#head]!
+      this.#queue[this.#head++] = undefined as never
+      if (isExpired(d.message, now)) { this.dropped++; continue }
+      if (d.qos === 0) link.sendPublish(d, false)
+      else this.#send(link, d)
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head)
+      this.#head = 0
+    }
+  }
+
+  /** Resends everything in flight, in order, as a resumed session must [MQTT-4.4.0-1]. */
+  resend (): void {
+    const link = this.link
+    if (!link) return
+    const now = Date.now()
+    for (const d of this.inflight.values()) {
+      d.sentAt = now
+      if (d.state === 'pubrel') link.sendPubrel(d.packetId)
+      else link.sendPublish(d, true)
+    }
+  }
+
+  /** Removes and returns what came through shared groups, for redispatch to another member. */
+  takeShared (): Delivery[] {
+    const out: Delivery[] = []
+    for (const [id, d] of this.inflight) {
+      if (d.group && d.state === 'publish') { out.push(d); this.inflight.delete(id) }
+    }
+    const kept: Delivery[] = []
+    for (let i = this.#head; i < this.#queue.length; i++) {
+      const d = this.#queue[i]!
+      if (d.group) out.push(d)
+      else kept.push(d)
+    }
+    this.#queue = kept
+    this.#head = 0
+    return out
+  }
+
+  clearQueue (): void {
+    this.#queue = []
+    this.#head = 0
+  }
+
+  #enqueue (d: Delivery): boolean {
+    if (this.queueLength >= this.#limits.maxQueue) {
+      if (this.#limits.maxQueue === 0) { this.dropped++; return false }
+      this.#queue[this.#head++] = undefined as never
+      this.dropped++
+    }
+    this.#queue.push(d)
+    return true
+  }
+
+  #send (link: SessionLink, d: Delivery): void {
+    d.packetId = this.#allocateId()
+    d.state = 'publish'
+    d.sentAt = Date.now()
+    this.inflight.set(d.packetId, d)
+    link.sendPublish(d, false)
+  }
+
+  #allocateId (): number {
+    for (;;) {
+      const id = this.#nextId
+      this.#nextId = id === 65535 ? 1 : id + 1
+      if (!this.inflight.has(id)) return id
+    }
+  }
+}

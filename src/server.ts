@@ -1,0 +1,115 @@
+// The embeddable broker: configuration, logger, MQTT core, $SYS and listeners, started and stopped in order.
+import type { Message } from './mqtt/message.js'
+import { loadConfig } from './config/load.js'
+import type { CulexConfig } from './config/schema.js'
+import { createListeners, type Listener } from './listeners/index.js'
+import { createLog, type Log } from './log.js'
+import { Core } from './mqtt/core.js'
+import { Hooks, type HookMap, type HookName } from './mqtt/hooks.js'
+import { createMessage, type PublishProperties } from './mqtt/message.js'
+import { SysPublisher } from './mqtt/sys.js'
+import { VERSION } from './version.js'
+
+export interface BrokerOptions {
+  /** HOCON text or a config object (EMQX keys). */
+  config?: string | Record<string, unknown>
+  /** A HOCON file; takes precedence over `config`. */
+  configFile?: string
+  /** Environment for EMQX_/CULEX_ overrides; the library ignores process.env unless given it. */
+  env?: Record<string, string | undefined>
+  /** A pino logger to use instead of the one `log` configures. */
+  logger?: Log
+  /** Hooks to install before the listeners open. */
+  hooks?: { [K in HookName]?: HookMap[K] | HookMap[K][] }
+}
+
+export interface PublishOptions {
+  qos?: 0 | 1 | 2
+  retain?: boolean
+  properties?: PublishProperties
+}
+
+export class Broker {
+  readonly config: CulexConfig
+  readonly log: Log
+  readonly hooks = new Hooks()
+  readonly core: Core
+  readonly listeners: Listener[]
+  readonly version = VERSION
+  readonly #sys: SysPublisher
+  #started = false
+
+  constructor (opts: BrokerOptions = {}) {
+    const loaded = loadConfig({ file: opts.configFile, config: opts.config, env: opts.env ?? {} })
+    this.config = loaded.config
+    this.log = opts.logger ?? createLog(this.config.log)
+    for (const name of loaded.overrides) this.log.info({ variable: name }, 'configuration overridden from the environment')
+    for (const name of loaded.ignored) this.log.warning({ variable: name }, 'environment variable ignored: its first key is not a configuration section')
+    for (const [name, fns] of Object.entries(opts.hooks ?? {})) {
+      for (const fn of Array.isArray(fns) ? fns : [fns]) this.hooks.add(name as HookName, fn as never)
+    }
+    this.core = new Core({ config: this.config, log: this.log, hooks: this.hooks })
+    this.listeners = createListeners(this.core, this.config.listeners)
+    this.#sys = new SysPublisher(this.core, VERSION)
+  }
+
+  async start (): Promise<this> {
+    if (this.#started) return this
+    this.#started = true
+    const started: Listener[] = []
+    try {
+      for (const listener of this.listeners) {
+        if (!listener.enabled) continue
+        await listener.start()
+        started.push(listener)
+        const a = listener.address()!
+        this.log.info({ listener: listener.id, address: `${a.host}:${a.port}` }, 'listener started')
+      }
+    } catch (err) {
+      await Promise.all(started.map((l) => l.stop()))
+      await this.core.close()
+      throw err
+    }
+    this.#sys.start()
+    return this
+  }
+
+  /** The listener of that type and name (`tcp`, `default` when not given). */
+  listener (type = 'tcp', name = 'default'): Listener | undefined {
+    return this.listeners.find((l) => l.type === type && l.name === name)
+  }
+
+  /** The bound port of a running listener; throws when it is not running. */
+  port (type = 'tcp', name = 'default'): number {
+    const a = this.listener(type, name)?.address()
+    if (!a) throw new Error(`listener ${type}:${name} is not running`)
+    return a.port
+  }
+
+  addHook<K extends HookName> (name: K, fn: HookMap[K]): this {
+    this.hooks.add(name, fn)
+    return this
+  }
+
+  /** Publishes as the broker itself (no client; authorization hooks are not asked). */
+  publish (topic: string, payload: string | Buffer, opts: PublishOptions = {}): Message {
+    const message = createMessage(topic, typeof payload === 'string' ? Buffer.from(payload) : payload,
+      opts.qos ?? 0, opts.retain ?? false, opts.properties)
+    this.core.publish(message, null)
+    return message
+  }
+
+  /** Stops accepting, delivers the wills shutdown triggers, sends DISCONNECT 0x8B, closes listeners. */
+  async close (): Promise<void> {
+    this.#sys.stop()
+    await this.core.close()
+    await Promise.all(this.listeners.map((l) => l.stop(1000)))
+    this.log.info('broker stopped')
+    this.log.flush?.()
+  }
+}
+
+/** Creates and starts a broker. */
+export async function createBroker (opts: BrokerOptions = {}): Promise<Broker> {
+  return new Broker(opts).start()
+}
