@@ -1,0 +1,113 @@
+// Shared test helpers: a broker on loopback ports chosen by the OS, MQTT.js clients, raw sockets.
+import { connect as netConnect, type Socket } from 'node:net'
+import { once } from 'node:events'
+import { Writable } from 'node:stream'
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import { pino } from 'pino'
+import { createBroker, type Broker, type BrokerOptions } from '../src/index.js'
+import type { Log } from '../src/log.js'
+
+export interface TestBroker {
+  broker: Broker
+  tcpPort: number
+  wsPort: number
+  /** Log lines the broker wrote (JSON objects). */
+  logs: Record<string, unknown>[]
+  close (): Promise<void>
+}
+
+/** A logger that keeps every line in memory, so tests can assert what the broker logged. */
+export function memoryLog (level = 'debug'): { log: Log, lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = []
+  const sink = new Writable({
+    write (chunk, _enc, done) {
+      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>)
+      done()
+    },
+  })
+  const log = pino({ level, customLevels: { notice: 35, warning: 40, critical: 55 } }, sink) as Log
+  return { log, lines }
+}
+
+/**
+ * Starts a broker with tcp and ws listeners on 127.0.0.1, OS-chosen ports, and the given config
+ * merged over that (a `mqtt` section, `retainer`, ...). `$SYS` is off unless the config turns it on.
+ */
+export async function startBroker (config: Record<string, unknown> = {}, opts: Omit<BrokerOptions, 'config'> = {}): Promise<TestBroker> {
+  const { log, lines } = memoryLog()
+  const merged = {
+    listeners: {
+      tcp: { default: { bind: '127.0.0.1:0' } },
+      ws: { default: { bind: '127.0.0.1:0' } },
+    },
+    sys_topics: { sys_msg_interval: 'disabled', sys_heartbeat_interval: 'disabled' },
+    ...config,
+  }
+  const broker = await createBroker({ logger: log, ...opts, config: merged })
+  return {
+    broker,
+    tcpPort: broker.port('tcp'),
+    wsPort: broker.listener('ws')?.running ? broker.port('ws') : 0,
+    logs: lines,
+    close: () => broker.close(),
+  }
+}
+
+/** An MQTT.js client connected over TCP (protocolVersion 4 unless given); resolves once CONNACK arrives. */
+export async function connectClient (port: number, opts: IClientOptions = {}): Promise<MqttClient> {
+  const client = mqtt.connect({
+    host: '127.0.0.1',
+    port,
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+    ...opts,
+  })
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve())
+    client.once('error', reject)
+    client.once('close', () => reject(new Error('closed before CONNACK')))
+  })
+  return client
+}
+
+/** Collects messages a client receives; `next()` waits for the next one (or times out). */
+export function collect (client: MqttClient) {
+  const messages: { topic: string, payload: Buffer, packet: mqtt.IPublishPacket }[] = []
+  const waiters: (() => void)[] = []
+  client.on('message', (topic, payload, packet) => {
+    messages.push({ topic, payload, packet })
+    waiters.splice(0).forEach((w) => w())
+  })
+  return {
+    messages,
+    async waitFor (count: number, timeoutMs = 3000) {
+      const deadline = Date.now() + timeoutMs
+      while (messages.length < count) {
+        if (Date.now() > deadline) throw new Error(`expected ${count} messages, got ${messages.length}`)
+        await new Promise<void>((resolve) => { waiters.push(resolve); setTimeout(resolve, 50) })
+      }
+      return messages
+    },
+  }
+}
+
+/** A raw TCP socket to the broker, for malformed input; `received` accumulates what came back. */
+export async function rawSocket (port: number): Promise<{ socket: Socket, received: () => Buffer, closed: Promise<void> }> {
+  const socket = netConnect({ host: '127.0.0.1', port })
+  const chunks: Buffer[] = []
+  socket.on('data', (c: Buffer) => chunks.push(c))
+  socket.on('error', () => {})
+  const closed = once(socket, 'close').then(() => undefined)
+  await once(socket, 'connect')
+  return { socket, received: () => Buffer.concat(chunks), closed }
+}
+
+export function delay (ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** Ends a client and waits for its socket to close. */
+export function end (client: MqttClient, force = false): Promise<void> {
+  return new Promise((resolve) => client.end(force, {}, () => resolve()))
+}
