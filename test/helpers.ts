@@ -3,6 +3,7 @@ import { connect as netConnect, type Socket } from 'node:net'
 import { once } from 'node:events'
 import { Writable } from 'node:stream'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import mqttPacket, { type Packet } from 'mqtt-packet'
 import { pino } from 'pino'
 import { createBroker, type Broker, type BrokerOptions } from '../src/index.js'
 import type { Log } from '../src/log.js'
@@ -110,4 +111,81 @@ export function delay (ms: number): Promise<void> {
 /** Ends a client and waits for its socket to close. */
 export function end (client: MqttClient, force = false): Promise<void> {
   return new Promise((resolve) => client.end(force, {}, () => resolve()))
+}
+
+/** A free loopback port: bound on port 0, then released (for processes whose port cannot be read back). */
+export async function freePort (): Promise<number> {
+  const { createServer } = await import('node:net')
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const port = (server.address() as { port: number }).port
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+/** A raw MQTT client: packets written with mqtt-packet, and every packet the broker sends parsed. */
+export interface RawMqtt {
+  socket: Socket
+  /** Every packet received so far, in order. */
+  packets: Packet[]
+  send (packet: Packet): void
+  /** The first packet of that kind not taken yet (waits up to timeoutMs). */
+  take<C extends Packet['cmd']> (cmd: C, timeoutMs?: number): Promise<Extract<Packet, { cmd: C }>>
+  closed: Promise<void>
+  isClosed (): boolean
+}
+
+export async function rawMqtt (port: number, protocolVersion: 3 | 4 | 5 = 4): Promise<RawMqtt> {
+  const { socket, closed } = await rawSocket(port)
+  const parser = mqttPacket.parser({ protocolVersion })
+  const packets: Packet[] = []
+  const taken = new Set<Packet>()
+  let isClosed = false
+  void closed.then(() => { isClosed = true })
+  parser.on('packet', (p: Packet) => packets.push(p))
+  socket.on('data', (c: Buffer) => parser.parse(c))
+  return {
+    socket,
+    packets,
+    closed,
+    isClosed: () => isClosed,
+    send: (packet) => { socket.write(mqttPacket.generate(packet, { protocolVersion })) },
+    async take (cmd, timeoutMs = 3000) {
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        const found = packets.find((p) => p.cmd === cmd && !taken.has(p))
+        if (found) { taken.add(found); return found as never }
+        if (Date.now() > deadline) throw new Error(`no ${cmd} within ${timeoutMs} ms (got ${packets.map((p) => p.cmd).join(', ') || 'nothing'})`)
+        await delay(10)
+      }
+    },
+  }
+}
+
+/** Resolves true when the promise settles within ms, false otherwise. */
+export async function within (ms: number, promise: Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms) })
+  try {
+    return await Promise.race([promise.then(() => true), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** A rawMqtt client that has sent CONNECT (clean, keepalive 0 unless given) and received its CONNACK. */
+export async function rawConnect (port: number, protocolVersion: 3 | 4 | 5, connect: Partial<mqttPacket.IConnectPacket> = {}) {
+  const raw = await rawMqtt(port, protocolVersion)
+  raw.send({
+    cmd: 'connect',
+    protocolId: protocolVersion === 3 ? 'MQIsdp' : 'MQTT',
+    protocolVersion,
+    clean: true,
+    keepalive: 0,
+    clientId: '',
+    ...connect,
+  } as mqttPacket.IConnectPacket)
+  const connack = await raw.take('connack')
+  return { raw, connack }
 }

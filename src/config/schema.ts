@@ -30,7 +30,7 @@ const log = section({
 })
 
 const mqtt = section({
-  max_packet_size: size().default(1024 * 1024).describe('Largest MQTT packet accepted, checked from the fixed header before the body is read.'),
+  max_packet_size: size().prefault('1MB').describe('Largest MQTT packet accepted, checked from the fixed header before the body is read.'),
   max_clientid_len: int().pipe(z.number().min(23).max(65535)).default(65535).describe('Longest client identifier accepted.'),
   max_topic_levels: int().pipe(z.number().min(1)).default(128).describe('Most levels in a topic name or filter.'),
   max_qos_allowed: int().pipe(z.number().min(0).max(2)).default(2).describe('Highest QoS granted to subscriptions and accepted on PUBLISH.'),
@@ -41,27 +41,28 @@ const mqtt = section({
   shared_subscription_strategy: z.enum(['round_robin', 'random', 'sticky', 'hash_clientid', 'hash_topic']).default('round_robin').describe('How a shared subscription group picks the member for each message.'),
   ignore_loop_deliver: bool().default(false).describe('Do not deliver a client its own messages (No Local for every subscription).'),
   strict_mode: bool().default(false).describe('Check UTF-8 strings in every packet strictly.'),
-  idle_timeout: duration().default(15_000).describe('Close a connection that sends no CONNECT within this time.'),
+  idle_timeout: duration().prefault('15s').describe('Close a connection that sends no CONNECT within this time.'),
   keepalive_multiplier: z.number().min(1).default(1.5).describe('A client silent for keepalive × this is disconnected.'),
-  server_keepalive: durationOrDisabled().default(0).describe('Keep Alive the broker imposes on MQTT 5 clients (seconds), or disabled.'),
+  server_keepalive: durationOrDisabled().prefault('disabled').describe('Keep Alive the broker imposes on MQTT 5 clients (seconds), or disabled.'),
   max_inflight: int().pipe(z.number().min(1).max(65535)).default(32).describe('Most unacknowledged QoS 1/2 messages sent to one client.'),
-  retry_interval: duration().default(30_000).describe('Resend an unacknowledged QoS 1/2 message after this long (0 = only on reconnect).'),
-  max_awaiting_rel: countOrInfinity().default(100).describe('Most incoming QoS 2 messages awaiting PUBREL; the Receive Maximum announced to MQTT 5 clients.'),
-  await_rel_timeout: duration().default(300_000).describe('Drop an incoming QoS 2 message whose PUBREL has not come within this time.'),
-  session_expiry_interval: duration().default(7_200_000).describe('Session expiry for MQTT 3 clients with clean_session = false, and the ceiling for MQTT 5.'),
-  max_mqueue_len: countOrInfinity().default(1000).describe('Most messages queued for one session; the oldest is dropped beyond it.'),
+  retry_interval: duration().prefault('30s').describe('Resend an unacknowledged QoS 1/2 message after this long (0 = only on reconnect).'),
+  max_awaiting_rel: countOrInfinity().prefault(100).describe('Most incoming QoS 2 messages awaiting PUBREL; the Receive Maximum announced to MQTT 5 clients.'),
+  await_rel_timeout: duration().prefault('300s').describe('Drop an incoming QoS 2 message whose PUBREL has not come within this time.'),
+  session_expiry_interval: duration().prefault('2h').describe('Session expiry for MQTT 3 clients with clean_session = false, and the ceiling for MQTT 5.'),
+  max_mqueue_len: countOrInfinity().prefault(1000).describe('Most messages queued for one session; the oldest is dropped beyond it.'),
   mqueue_store_qos0: bool().default(true).describe('Queue QoS 0 messages for offline sessions too.'),
-  max_subscriptions: countOrInfinity().default(Number.POSITIVE_INFINITY).describe('Most subscriptions per client.'),
+  max_subscriptions: countOrInfinity().prefault('infinity').describe('Most subscriptions per client.'),
   upgrade_qos: bool().default(false).describe('Deliver at the subscription QoS even when the message was published lower.'),
   use_username_as_clientid: bool().default(false).describe('Replace the client identifier with the username.'),
   response_information: z.string().default('').describe('Response Information sent to MQTT 5 clients that request it.'),
-  message_expiry_interval: countOrInfinity().default(Number.POSITIVE_INFINITY).describe('Ceiling on Message Expiry Interval (seconds) for queued and retained messages.'),
+  message_expiry_interval: countOrInfinity().prefault('infinity').describe('Ceiling on Message Expiry Interval (seconds) for queued and retained messages.'),
 })
+
+const bindField = (port: number) => bind().prefault(`0.0.0.0:${port}`).describe('Address and port, "0.0.0.0:1883", ":1883" or a port number.')
 
 const listenerCommon = {
   enable: bool().default(true).describe('Whether this listener is started.'),
-  bind: bind().describe('Address and port, "0.0.0.0:1883" or a port number.'),
-  max_connections: countOrInfinity().default(Number.POSITIVE_INFINITY).describe('Most concurrent connections; further ones are closed at accept.'),
+  max_connections: countOrInfinity().prefault('infinity').describe('Most concurrent connections; further ones are closed at accept.'),
   mountpoint: z.string().default('').describe('Prefix added to every topic of this listener\'s clients; ${clientid} and ${username} expand.'),
 }
 
@@ -73,13 +74,13 @@ const tcpOptions = section({
 
 const tcpListener = section({
   ...listenerCommon,
-  bind: listenerCommon.bind.default({ host: '0.0.0.0', port: 1883 }),
+  bind: bindField(1883),
   tcp_options: tcpOptions,
 })
 
 const wsListener = section({
   ...listenerCommon,
-  bind: listenerCommon.bind.default({ host: '0.0.0.0', port: 8083 }),
+  bind: bindField(8083),
   tcp_options: tcpOptions,
   websocket: section({
     mqtt_path: z.string().default('/mqtt').describe('HTTP path of the WebSocket endpoint.'),
@@ -97,14 +98,14 @@ const listeners = z.strictObject({
 }).prefault({ tcp: { default: {} }, ws: { default: {} } }).describe('Listeners by type and name; without this key, tcp 1883 and ws 8083.')
 
 const sysTopics = section({
-  sys_msg_interval: durationOrDisabled().default(60_000).describe('Interval of $SYS/brokers/<node>/... stats and metrics messages (disabled = none).'),
-  sys_heartbeat_interval: durationOrDisabled().default(30_000).describe('Interval of $SYS/brokers/<node>/uptime and datetime messages.'),
+  sys_msg_interval: durationOrDisabled().prefault('1m').describe('Interval of $SYS/brokers/<node>/... stats and metrics messages (disabled = none).'),
+  sys_heartbeat_interval: durationOrDisabled().prefault('30s').describe('Interval of $SYS/brokers/<node>/uptime and datetime messages.'),
 })
 
 const retainer = section({
   enable: bool().default(true).describe('Whether retained messages are stored.'),
-  max_payload_size: size().default(1024 * 1024).describe('Largest retained payload kept.'),
-  msg_expiry_interval: duration().default(0).describe('Retained messages expire after this long (0 = never).'),
+  max_payload_size: size().prefault('1MB').describe('Largest retained payload kept.'),
+  msg_expiry_interval: duration().prefault('0s').describe('Retained messages expire after this long (0 = never).'),
   max_retained_messages: int().pipe(z.number().min(0)).default(0).describe('Most retained messages (0 = no limit).'),
 })
 

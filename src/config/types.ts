@@ -1,6 +1,14 @@
 // Value types shared by the schema: EMQX writes durations, sizes and "infinity" as strings.
 import { z } from 'zod'
 
+/** The type name each factory's schema shows in docs/config.md. */
+export const TYPE_NAMES = new WeakMap<object, string>()
+
+function named<T extends z.ZodType> (name: string, schema: T): T {
+  TYPE_NAMES.set(schema, name)
+  return schema
+}
+
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }
 
@@ -30,42 +38,42 @@ export function parseSize (input: unknown): number | undefined {
 }
 
 /** Duration in milliseconds. */
-export const duration = () => z.union([z.string(), z.number()]).transform((v, ctx) => {
+export const duration = () => named('duration', z.union([z.string(), z.number()]).transform((v, ctx) => {
   const ms = parseDuration(v)
   if (ms === undefined) {
     ctx.addIssue({ code: 'custom', message: `expected a duration such as 15s, 5m, 1h or 500ms, got ${JSON.stringify(v)}` })
     return z.NEVER
   }
   return ms
-})
+}))
 
 /** Size in bytes. */
-export const size = () => z.union([z.string(), z.number()]).transform((v, ctx) => {
+export const size = () => named('size', z.union([z.string(), z.number()]).transform((v, ctx) => {
   const bytes = parseSize(v)
   if (bytes === undefined) {
     ctx.addIssue({ code: 'custom', message: `expected a size such as 1MB, 64KB or a number of bytes, got ${JSON.stringify(v)}` })
     return z.NEVER
   }
   return bytes
-})
+}))
 
 /** A non-negative integer, or `infinity` (returned as Infinity). */
-export const countOrInfinity = () => z.union([z.literal('infinity'), z.number().int().nonnegative()])
-  .transform((v) => (v === 'infinity' ? Number.POSITIVE_INFINITY : v))
+export const countOrInfinity = () => named('integer \\| infinity', z.union([z.literal('infinity'), z.number().int().nonnegative()])
+  .transform((v) => (v === 'infinity' ? Number.POSITIVE_INFINITY : v)))
 
 /** A duration, or `disabled` (returned as 0 for "off"). */
-export const durationOrDisabled = () => z.union([z.literal('disabled'), duration()])
-  .transform((v) => (v === 'disabled' ? 0 : v))
+export const durationOrDisabled = () => named('duration \\| disabled', z.union([z.literal('disabled'), duration()])
+  .transform((v) => (v === 'disabled' ? 0 : v)))
 
 /** `ip:port`, `:port`, `[::1]:port` or a bare port; returns host and port. */
-export const bind = () => z.union([z.string(), z.number()]).transform((v, ctx) => {
+export const bind = () => named('"ip:port" \\| port', z.union([z.string(), z.number()]).transform((v, ctx) => {
   const parsed = parseBind(v)
   if (!parsed) {
     ctx.addIssue({ code: 'custom', message: `expected "ip:port" or a port number, got ${JSON.stringify(v)}` })
     return z.NEVER
   }
   return parsed
-})
+}))
 
 export interface BindAddress { host: string; port: number }
 
@@ -80,7 +88,7 @@ export function parseBind (v: string | number): BindAddress | undefined {
 }
 
 /** Booleans as EMQX accepts them in env overrides: true/false and the strings "true"/"false". */
-export const bool = () => z.union([z.boolean(), z.enum(['true', 'false'])]).transform((v) => v === true || v === 'true')
+export const bool = () => named('boolean', z.union([z.boolean(), z.enum(['true', 'false'])]).transform((v) => v === true || v === 'true'))
 
 /** Integers that may come as strings from env overrides. */
-export const int = () => z.union([z.number(), z.string().regex(/^-?\d+$/)]).transform(Number).pipe(z.number().int())
+export const int = () => named('integer', z.union([z.number(), z.string().regex(/^-?\d+$/)]).transform(Number).pipe(z.number().int()))

@@ -1,0 +1,554 @@
+// Benchmark runner: Culex vs Mosquitto vs aedes in one run (`npm run bench`).
+//
+// For every scenario and broker: start a fresh broker pinned to core 0, run
+// bench/loadgen pinned to core 1, sample CPU time of both around the load
+// generator's measuring window, record the broker's peak RSS, stop the broker.
+// Results go to the console and, between the markers, to BENCHMARKS.md.
+//
+//   node bench/run.mjs [--only culex,mosquitto,aedes] [--scenarios fanin0,latency]
+//                      [--duration 4] [--no-write]
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const LOADGEN_SRC = path.join(ROOT, 'bench/loadgen.c')
+const LOADGEN_BIN = path.join(ROOT, 'bench/loadgen')
+const BENCHMARKS_MD = path.join(ROOT, 'BENCHMARKS.md')
+const MOSQUITTO = '/usr/sbin/mosquitto'
+const HOST = '127.0.0.1'
+const BROKER_CORE = '0'
+const LOADGEN_CORE = '1'
+
+// Must match the defaults of bench/loadgen.c; they only feed the method paragraph.
+const LOADGEN_DEFAULTS = { payloadBytes: 16, inflight: 300, warmupS: 1, drainS: 3, setupTimeoutS: 5 }
+const LATENCY_RATE = 5000
+const BROKER_START_TIMEOUT_MS = 10_000
+const BROKER_STOP_TIMEOUT_MS = 5_000
+// CPU used on the two benchmark cores by anything but broker and load generator.
+const INTERFERENCE_WARNING_PCT = 15
+
+const BEGIN_MARKER = '<!-- bench:begin -->'
+const END_MARKER = '<!-- bench:end -->'
+
+function throughput (name, label, unit, kind, qos) {
+  return { name, label, unit, qos, args: ['--scenario', kind, '--qos', String(qos)] }
+}
+
+const SCENARIOS = [
+  throughput('fanin0', 'Fan-in 100 → 1, QoS 0', 'msg/s', 'fanin', 0),
+  throughput('fanout0', 'Fan-out 1 → 100, QoS 0', 'deliveries/s', 'fanout', 0),
+  throughput('pairs0', '50 pairs, QoS 0', 'msg/s', 'pairs', 0),
+  throughput('fanin1', 'Fan-in 100 → 1, QoS 1', 'msg/s', 'fanin', 1),
+  throughput('fanout1', 'Fan-out 1 → 100, QoS 1', 'deliveries/s', 'fanout', 1),
+  throughput('pairs1', '50 pairs, QoS 1', 'msg/s', 'pairs', 1),
+  {
+    name: 'latency',
+    label: `Latency 1 → 1 at ${LATENCY_RATE.toLocaleString('en-US')} msg/s, QoS 0`,
+    latency: true,
+    qos: 0,
+    args: ['--scenario', 'latency', '--rate', String(LATENCY_RATE)],
+  },
+]
+
+const BROKERS = [
+  { name: 'culex', label: 'Culex', prepare: prepareCulex },
+  { name: 'mosquitto', label: 'Mosquitto', prepare: prepareMosquitto },
+  { name: 'aedes', label: 'aedes', prepare: prepareAedes },
+]
+
+// ---------- command line ----------
+
+function parseOptions () {
+  const { values } = parseArgs({
+    options: {
+      only: { type: 'string' },
+      scenarios: { type: 'string' },
+      duration: { type: 'string', default: '4' },
+      'no-write': { type: 'boolean', default: false },
+    },
+  })
+  const duration = Number(values.duration)
+  if (!(duration > 0 && duration <= 60)) throw new Error(`--duration must be a number of seconds in (0, 60], got ${values.duration}`)
+  return {
+    brokers: pickByName(BROKERS, values.only, '--only'),
+    scenarios: pickByName(SCENARIOS, values.scenarios, '--scenarios'),
+    duration,
+    write: !values['no-write'],
+    fullRun: values.only === undefined && values.scenarios === undefined,
+  }
+}
+
+function pickByName (items, list, flag) {
+  if (list === undefined) return items
+  const names = list.split(',').map((s) => s.trim()).filter(Boolean)
+  for (const name of names) {
+    if (!items.some((item) => item.name === name)) {
+      throw new Error(`${flag}: unknown name '${name}' (known: ${items.map((i) => i.name).join(', ')})`)
+    }
+  }
+  return items.filter((item) => names.includes(item.name))
+}
+
+function checkMachine () {
+  if (os.cpus().length < 2) throw new Error('the benchmark pins broker and load generator to separate cores; it needs 2 CPUs')
+  if (spawnSync('taskset', ['-V']).error) throw new Error('taskset (util-linux) is required')
+}
+
+function buildLoadgen () {
+  const upToDate = fs.existsSync(LOADGEN_BIN) && fs.statSync(LOADGEN_BIN).mtimeMs >= fs.statSync(LOADGEN_SRC).mtimeMs
+  if (upToDate) return
+  console.log('compiling bench/loadgen.c')
+  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', LOADGEN_BIN, LOADGEN_SRC], { stdio: 'inherit' })
+}
+
+// ---------- brokers ----------
+// Each prepare(port, dir) writes whatever config it needs into dir and returns
+// the command to run, or throws if the broker is not installed or built.
+
+function prepareMosquitto (port, dir) {
+  if (!fs.existsSync(MOSQUITTO)) throw new Error(`${MOSQUITTO} not found`)
+  const config = path.join(dir, 'mosquitto.conf')
+  fs.writeFileSync(config, mosquittoConfig(port))
+  return { command: MOSQUITTO, args: ['-c', config] }
+}
+
+function mosquittoConfig (port) {
+  return [
+    `listener ${port} ${HOST}`,
+    'allow_anonymous true',
+    // The default (1000 per client) silently drops QoS 1 messages in fan-in.
+    'max_queued_messages 10000000',
+    // Nagle is off for the load generator, aedes and Culex too.
+    'set_tcp_nodelay true',
+    '',
+  ].join('\n')
+}
+
+function prepareAedes (port) {
+  return { command: process.execPath, args: [path.join(ROOT, 'bench/peers/aedes.mjs'), String(port)] }
+}
+
+function prepareCulex (port, dir) {
+  const entry = path.join(ROOT, 'dist/broker.js')
+  if (!fs.existsSync(entry)) throw new Error('dist/broker.js not found (not built yet?)')
+  const config = path.join(dir, 'culex.hocon')
+  fs.writeFileSync(config, culexConfig(port, dir))
+  return { command: process.execPath, args: [entry, '-c', config] }
+}
+
+function culexConfig (port, dataDir) {
+  return [
+    `node.data_dir = ${JSON.stringify(dataDir)}`,
+    'log.console { enable = true, level = warning }',
+    `listeners.tcp.default { bind = "${HOST}:${port}" }`,
+    'listeners.ws.default { enable = false }',
+    'mqtt { max_mqueue_len = 10000000, max_inflight = 65535 }',
+    '',
+  ].join('\n')
+}
+
+function brokerConfigDescription () {
+  return [
+    `Mosquitto: \`${mosquittoConfig('<port>').trim().split('\n').join('`, `')}\`; everything else default.`,
+    'aedes: library defaults on `net.createServer` with `noDelay` (bench/peers/aedes.mjs).',
+    `Culex: \`${culexConfig('<port>', '<tmpdir>').trim().split('\n').join('`, `')}\`.`,
+  ]
+}
+
+// ---------- processes ----------
+
+const liveChildren = new Set()
+
+function spawnPinned (core, command, args) {
+  const child = spawn('taskset', ['-c', core, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  liveChildren.add(child)
+  child.exitPromise = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      liveChildren.delete(child)
+      resolve({ code, signal })
+    })
+  })
+  child.output = keepTail(child)
+  return child
+}
+
+// Keeps the last few KB of a child's stdout and stderr for error messages.
+function keepTail (child, limit = 4000) {
+  const tail = { text: '' }
+  const append = (chunk) => { tail.text = (tail.text + chunk).slice(-limit) }
+  child.stdout.setEncoding('utf8').on('data', append)
+  child.stderr.setEncoding('utf8').on('data', append)
+  return tail
+}
+
+const hasExited = (child) => child.exitCode !== null || child.signalCode !== null
+
+async function exitWithin (child, ms) {
+  const timeout = sleep(ms).then(() => null)
+  return Promise.race([child.exitPromise, timeout])
+}
+
+async function stopProcess (child) {
+  if (hasExited(child)) return
+  child.kill('SIGTERM')
+  if (await exitWithin(child, BROKER_STOP_TIMEOUT_MS)) return
+  child.kill('SIGKILL')
+  await child.exitPromise
+}
+
+function killAllChildren () {
+  for (const child of liveChildren) child.kill('SIGKILL')
+}
+
+async function getFreePort () {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once('error', reject)
+    server.listen(0, HOST, () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+function canConnect (port) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: HOST, port })
+    socket.once('connect', () => { socket.destroy(); resolve(true) })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+async function waitUntilAccepting (child, port) {
+  const deadline = Date.now() + BROKER_START_TIMEOUT_MS
+  while (Date.now() < deadline) {
+    if (hasExited(child)) {
+      throw new Error(`exited during startup (${child.exitCode ?? child.signalCode}): ${lastLines(child.output.text)}`)
+    }
+    if (await canConnect(port)) return
+    await sleep(50)
+  }
+  throw new Error(`did not accept TCP connections on port ${port} within ${BROKER_START_TIMEOUT_MS / 1000} s`)
+}
+
+function lastLines (text, count = 5) {
+  return text.trim().split('\n').slice(-count).join(' | ') || '(no output)'
+}
+
+// ---------- /proc sampling ----------
+
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+
+// utime + stime of a whole process (all threads), in clock ticks.
+function processTicks (pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ') // fields[0] is field 3 (state)
+  return Number(fields[11]) + Number(fields[12])
+}
+
+// Busy and steal ticks of the two benchmark cores, from /proc/stat.
+function coreTicks () {
+  const totals = { busy: 0, steal: 0 }
+  for (const line of fs.readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const [name, ...values] = line.split(/\s+/)
+    if (name !== `cpu${BROKER_CORE}` && name !== `cpu${LOADGEN_CORE}`) continue
+    const [user, nice, system, , , irq, softirq, steal] = values.map(Number)
+    totals.busy += user + nice + system + irq + softirq
+    totals.steal += steal
+  }
+  return totals
+}
+
+function peakRssKiB (pid) {
+  const match = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return match ? Number(match[1]) : null
+}
+
+function sampleCpu (brokerPid, loadgenPid) {
+  return { at: process.hrtime.bigint(), broker: processTicks(brokerPid), loadgen: processTicks(loadgenPid), cores: coreTicks() }
+}
+
+function cpuPercentages (begin, end) {
+  const seconds = Number(end.at - begin.at) / 1e9
+  const pct = (ticks) => (100 * ticks) / CLOCK_TICKS / seconds
+  const broker = pct(end.broker - begin.broker)
+  const loadgen = pct(end.loadgen - begin.loadgen)
+  const other = Math.max(0, pct(end.cores.busy - begin.cores.busy) - broker - loadgen)
+  return { broker, loadgen, other, steal: pct(end.cores.steal - begin.cores.steal) }
+}
+
+// ---------- one run ----------
+
+function loadgenTimeoutMs (duration) {
+  const { warmupS, drainS, setupTimeoutS } = LOADGEN_DEFAULTS
+  return (setupTimeoutS + warmupS + duration + drainS + 10) * 1000
+}
+
+// Runs the load generator; samples CPU when it reports the window opening and closing.
+async function runLoadgen (scenario, port, brokerPid, duration) {
+  const args = ['--host', HOST, '--port', String(port), '--duration', String(duration), ...scenario.args]
+  const child = spawnPinned(LOADGEN_CORE, LOADGEN_BIN, args)
+  const samples = {}
+  let stdout = ''
+  child.stdout.on('data', (chunk) => { stdout += chunk })
+  child.stderr.on('data', (chunk) => {
+    if (chunk.includes('window-begin')) samples.begin = sampleCpu(brokerPid, child.pid)
+    if (chunk.includes('window-end')) samples.end = sampleCpu(brokerPid, child.pid)
+  })
+  const exit = await exitWithin(child, loadgenTimeoutMs(duration))
+  if (!exit) {
+    child.kill('SIGKILL')
+    throw new Error('load generator did not finish in time')
+  }
+  if (exit.code !== 0) throw new Error(lastLines(child.output.text.replace(/^window-(begin|end)\n/gm, '')))
+  if (!samples.begin || !samples.end) throw new Error('load generator did not report its measuring window')
+  return { figures: JSON.parse(stdout.trim().split('\n').pop()), cpu: cpuPercentages(samples.begin, samples.end) }
+}
+
+async function runOne (broker, scenario, duration) {
+  const port = await getFreePort()
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${broker.name}-`))
+  let child
+  let brokerStarted = false
+  try {
+    const { command, args } = broker.prepare(port, dir)
+    child = spawnPinned(BROKER_CORE, command, args)
+    await waitUntilAccepting(child, port)
+    brokerStarted = true
+    const { figures, cpu } = await runLoadgen(scenario, port, child.pid, duration)
+    return { ok: true, brokerStarted, figures, cpu, rssKiB: peakRssKiB(child.pid) }
+  } catch (error) {
+    const crashed = brokerStarted && hasExited(child) ? ` (broker exited: ${lastLines(child.output.text, 2)})` : ''
+    return { ok: false, brokerStarted, error: `${error.message}${crashed}` }
+  } finally {
+    if (child) await stopProcess(child)
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+// ---------- formatting ----------
+
+const fmtInt = (n) => Math.round(n).toLocaleString('en-US')
+const fmtPct = (n) => `${Math.round(n)}%`
+const fmtRatio = (a, b) => (a == null || b == null || b === 0 ? 'n/a' : `${(a / b).toFixed(2)}×`)
+const fmtMiB = (kib) => (kib == null ? 'n/a' : `${(kib / 1024).toFixed(1)} MiB`)
+
+function headline (scenario, run) {
+  if (!run?.ok) return null
+  return scenario.latency ? run.figures.p99_us : run.figures.delivered_per_s
+}
+
+function describeRun (scenario, run) {
+  if (!run.ok) return `FAILED: ${run.error}`
+  const f = run.figures
+  const main = scenario.latency
+    ? `p50 ${f.p50_us.toFixed(0)} µs  p99 ${f.p99_us.toFixed(0)} µs`
+    : `${fmtInt(f.delivered_per_s)} ${scenario.unit}`
+  const lost = f.lost == null ? '' : `  lost ${f.lost}`
+  const other = run.cpu.other >= INTERFERENCE_WARNING_PCT ? `  (other load ${fmtPct(run.cpu.other)}!)` : ''
+  return `${main}${lost}  broker ${fmtPct(run.cpu.broker)}  loadgen ${fmtPct(run.cpu.loadgen)}  rss ${fmtMiB(run.rssKiB)}${other}`
+}
+
+function cell (results, scenario, broker, render) {
+  if (!results.available.has(broker.name)) return 'n/a'
+  const run = results.runs[scenario.name]?.[broker.name]
+  if (!run) return '–'
+  return run.ok ? render(run) : 'failed'
+}
+
+function table (header, rows) {
+  const line = (cells) => `| ${cells.join(' | ')} |`
+  const align = header.map((_, i) => (i === 0 ? '---' : '---:'))
+  return [line(header), line(align), ...rows.map(line)].join('\n')
+}
+
+function ratioColumns (brokers) {
+  const base = brokers.find((b) => b.name === 'mosquitto')
+  return base ? brokers.filter((b) => b !== base).map((b) => ({ broker: b, base })) : []
+}
+
+function throughputTable (results, brokers, scenarios) {
+  const ratios = ratioColumns(brokers)
+  const header = ['Scenario', ...brokers.map((b) => b.label), ...ratios.map((r) => `${r.broker.label} / ${r.base.label}`)]
+  const rows = scenarios.filter((s) => !s.latency).map((s) => [
+    `${s.label} (${s.unit})`,
+    ...brokers.map((b) => cell(results, s, b, (run) => fmtInt(run.figures.delivered_per_s))),
+    ...ratios.map((r) => fmtRatio(headline(s, results.runs[s.name]?.[r.broker.name]), headline(s, results.runs[s.name]?.[r.base.name]))),
+  ])
+  return table(header, rows)
+}
+
+function latencyTable (results, brokers, scenario) {
+  const ratios = ratioColumns(brokers)
+  const header = ['', ...brokers.map((b) => b.label), ...ratios.map((r) => `${r.broker.label} / ${r.base.label}`)]
+  const runs = results.runs[scenario.name] ?? {}
+  const row = (label, key) => [
+    label,
+    ...brokers.map((b) => cell(results, scenario, b, (run) => fmtInt(run.figures[key]))),
+    ...ratios.map((r) => fmtRatio(runs[r.broker.name]?.figures?.[key], runs[r.base.name]?.figures?.[key])),
+  ]
+  return table(header, [row('p50 (µs)', 'p50_us'), row('p99 (µs)', 'p99_us'), row('max (µs)', 'max_us')])
+}
+
+function lostTable (results, brokers, scenarios) {
+  const rows = scenarios.filter((s) => s.qos === 1).map((s) => [
+    s.label,
+    ...brokers.map((b) => cell(results, s, b, (run) => `${run.figures.lost} of ${fmtInt(run.figures.sent)}`)),
+  ])
+  return rows.length ? table(['Scenario', ...brokers.map((b) => b.label)], rows) : null
+}
+
+function runsTable (results, brokers, scenarios) {
+  const rows = []
+  for (const s of scenarios) {
+    for (const b of brokers) {
+      const run = results.runs[s.name]?.[b.name]
+      if (!run) continue
+      rows.push(run.ok
+        ? [s.name, b.label, fmtPct(run.cpu.broker), fmtPct(run.cpu.loadgen), fmtPct(run.cpu.other), fmtPct(run.cpu.steal), fmtMiB(run.rssKiB)]
+        : [s.name, b.label, `failed: ${run.error.replaceAll('|', '/')}`, '', '', '', ''])
+    }
+  }
+  return table(['Scenario', 'Broker', 'Broker CPU', 'Load generator CPU', 'Other CPU on both cores', 'Steal', 'Broker peak RSS'], rows)
+}
+
+// ---------- environment and report ----------
+
+function commandVersion (command, args, pattern) {
+  const { stdout = '', stderr = '' } = spawnSync(command, args, { encoding: 'utf8' })
+  return pattern.exec(`${stdout}${stderr}`)?.[1] ?? 'unknown'
+}
+
+function environment () {
+  const cpuModel = /^model name\s*:\s*(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU'
+  const readVersion = (file) => JSON.parse(fs.readFileSync(path.join(ROOT, file), 'utf8')).version
+  const gitRev = commandVersion('git', ['-C', ROOT, 'describe', '--always', '--dirty'], /^(\S+)/)
+  return {
+    date: new Date().toISOString().replace(/:\d\d\.\d+Z$/, ' UTC').replace('T', ' '),
+    cpus: os.cpus().length,
+    cpuModel,
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    mosquitto: commandVersion(MOSQUITTO, ['-h'], /mosquitto version (\S+)/),
+    aedes: readVersion('node_modules/aedes/package.json'),
+    culex: `${readVersion('package.json')} (${gitRev})`,
+  }
+}
+
+function methodSection (env, options) {
+  const { payloadBytes, inflight, warmupS, drainS } = LOADGEN_DEFAULTS
+  return [
+    `Generated ${env.date} by \`${options.command}\`.`,
+    '',
+    `- Machine: ${env.cpus} CPUs (${env.cpuModel}), ${env.kernel}; Node ${env.node}, Mosquitto ${env.mosquitto}, aedes ${env.aedes}, Culex ${env.culex}.`,
+    `- The broker runs pinned to core ${BROKER_CORE} (\`taskset -c ${BROKER_CORE}\`), the load generator (bench/loadgen.c: one thread, epoll, its own MQTT 3.1.1 client code) pinned to core ${LOADGEN_CORE}. Every scenario gets a fresh broker process on a fresh loopback port.`,
+    `- ${payloadBytes}-byte payloads, clean sessions, TCP_NODELAY on every socket. ${warmupS} s warm-up, then a ${options.duration} s measuring window. Each publisher keeps at most ${inflight} messages in flight that its subscribers have not received yet (the payload carries publisher index, sequence number and send time), so the figures measure the broker rather than socket buffers.`,
+    '- Fan-in: 100 publishers on `bench/in/<i>`, one subscriber on `bench/in/+`. Fan-out: one publisher, 100 subscribers on the same topic; counted in deliveries/s. Pairs: 50 publisher/subscriber pairs, each on its own topic.',
+    `- QoS 1: publishers also wait for PUBACKs, subscribers subscribe at QoS 1 and acknowledge every delivery. After the window publishing stops and the generator waits up to ${drainS} s; a message the broker acknowledged but never delivered counts as lost.`,
+    `- Latency: one publisher sends ${fmtInt(LATENCY_RATE)} msg/s at QoS 0 to one subscriber; CLOCK_MONOTONIC send time in the payload, percentiles over the window.`,
+    `- CPU: utime+stime from /proc/<pid>/stat over the window, 100% = one core. "Other" is what else ran on the two cores (/proc/stat) — above ${INTERFERENCE_WARNING_PCT}% the run was disturbed. Peak RSS is the broker's VmHWM.`,
+    ...brokerConfigDescription().map((line) => `- ${line}`),
+  ].join('\n')
+}
+
+function renderReport (results, options, env) {
+  const { brokers, scenarios } = options
+  const latency = scenarios.find((s) => s.latency)
+  const lost = lostTable(results, brokers, scenarios)
+  const unavailable = brokers
+    .filter((b) => !results.available.has(b.name))
+    .map((b) => `- ${b.label}: not available — ${results.unavailableReasons[b.name]}`)
+  const parts = [
+    '## Results',
+    methodSection(env, options),
+    ...(unavailable.length ? [unavailable.join('\n')] : []),
+    ...(scenarios.some((s) => !s.latency) ? ['### Throughput (higher is better)', throughputTable(results, brokers, scenarios)] : []),
+    ...(latency ? [`### ${latency.label} (lower is better)`, latencyTable(results, brokers, latency)] : []),
+    ...(lost ? ['### QoS 1 lost messages (acknowledged but never delivered)', lost] : []),
+    '### CPU and memory per run', runsTable(results, brokers, scenarios),
+    '### Reproduce',
+    'Needs gcc, util-linux `taskset`, Debian `mosquitto` at /usr/sbin/mosquitto and 2+ cores.\n\n' +
+      '```sh\nnpm run bench\n# subsets, without touching this file:\nnode bench/run.mjs --only culex,mosquitto --scenarios fanin0,latency --duration 4 --no-write\n```',
+  ]
+  return parts.join('\n\n')
+}
+
+const DEFAULT_INTRO = `# Benchmarks
+
+Culex next to Mosquitto (C, single-threaded) and aedes (Node.js) on the same machine, measured in one run by \`npm run bench\` (bench/run.mjs, bench/loadgen.c).
+
+Everything between the \`bench:begin\` and \`bench:end\` markers below is generated and replaced on every run; text outside them is kept.
+`
+
+function writeBenchmarks (report) {
+  const existing = fs.existsSync(BENCHMARKS_MD) ? fs.readFileSync(BENCHMARKS_MD, 'utf8') : DEFAULT_INTRO
+  const begin = existing.indexOf(BEGIN_MARKER)
+  const end = existing.indexOf(END_MARKER)
+  const block = `${BEGIN_MARKER}\n${report}\n${END_MARKER}`
+  const updated = begin !== -1 && end > begin
+    ? existing.slice(0, begin) + block + existing.slice(end + END_MARKER.length)
+    : `${existing.trimEnd()}\n\n${block}\n`
+  fs.writeFileSync(BENCHMARKS_MD, updated)
+}
+
+// ---------- main ----------
+
+// A broker that has never come up is "not available" from then on; one that
+// did come up before gets a failed run instead.
+async function benchmark (options) {
+  const results = { runs: {}, available: new Set(options.brokers.map((b) => b.name)), unavailableReasons: {} }
+  const cameUp = new Set()
+  for (const scenario of options.scenarios) {
+    results.runs[scenario.name] = {}
+    for (const broker of options.brokers) {
+      if (!results.available.has(broker.name)) continue
+      const run = await runOne(broker, scenario, options.duration)
+      const prefix = `${scenario.name.padEnd(8)} ${broker.label.padEnd(10)}`
+      if (!run.brokerStarted && !cameUp.has(broker.name)) {
+        results.available.delete(broker.name)
+        results.unavailableReasons[broker.name] = run.error
+        console.log(`${prefix} not available: ${run.error}`)
+        continue
+      }
+      cameUp.add(broker.name)
+      results.runs[scenario.name][broker.name] = run
+      console.log(`${prefix} ${describeRun(scenario, run)}`)
+    }
+  }
+  return results
+}
+
+async function main () {
+  const options = parseOptions()
+  options.command = options.fullRun ? 'npm run bench' : `node bench/run.mjs ${process.argv.slice(2).join(' ')}`
+  checkMachine()
+  buildLoadgen()
+  const started = Date.now()
+  const results = await benchmark(options)
+  const report = renderReport(results, options, environment())
+  console.log(`\n${report}\n`)
+  console.log(`(${Math.round((Date.now() - started) / 1000)} s)`)
+  if (options.write) {
+    writeBenchmarks(report)
+    console.log(`wrote ${path.relative(process.cwd(), BENCHMARKS_MD) || BENCHMARKS_MD}`)
+  }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    killAllChildren()
+    process.exit(130)
+  })
+}
+process.on('exit', killAllChildren)
+
+main().catch((error) => {
+  console.error(`bench: ${error.message}`)
+  process.exitCode = 1
+})

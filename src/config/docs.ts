@@ -1,0 +1,83 @@
+// Renders docs/config.md from the schema, so the documentation cannot drift from the defaults.
+import type { z } from 'zod'
+import { configSchema } from './schema.js'
+import { TYPE_NAMES } from './types.js'
+
+interface Row { path: string; type: string; default: string; doc: string }
+
+type Def = { type: string, innerType?: z.ZodType, defaultValue?: unknown, shape?: Record<string, z.ZodType>, valueType?: z.ZodType, in?: z.ZodType, options?: z.ZodType[], values?: unknown[], entries?: Record<string, unknown> }
+
+const def = (schema: z.ZodType): Def => (schema as unknown as { _zod: { def: Def } })._zod.def
+
+function unwrap (schema: z.ZodType): { core: z.ZodType, fallback: unknown, hasDefault: boolean, name?: string } {
+  let s = schema
+  let fallback: unknown
+  let hasDefault = false
+  for (;;) {
+    const name = TYPE_NAMES.get(s)
+    if (name) return { core: s, fallback, hasDefault, name }
+    const d = def(s)
+    if ((d.type === 'default' || d.type === 'prefault') && d.innerType) {
+      if (!hasDefault) { fallback = d.defaultValue; hasDefault = true }
+      s = d.innerType
+    } else if (d.type === 'optional' && d.innerType) s = d.innerType
+    else if (d.type === 'pipe' && d.in) s = d.in
+    else return { core: s, fallback, hasDefault }
+  }
+}
+
+function typeName (schema: z.ZodType): string {
+  const d = def(schema)
+  switch (d.type) {
+    case 'enum': return Object.keys(d.entries ?? {}).join(' \\| ')
+    case 'literal': return (d.values ?? []).map(String).join(' \\| ')
+    case 'union': return (d.options ?? []).map((o) => typeName(unwrap(o).core)).join(' \\| ')
+    case 'array': return 'array'
+    case 'record': return 'map'
+    default: return d.type
+  }
+}
+
+function show (value: unknown): string {
+  if (value === undefined) return ''
+  if (value === Number.POSITIVE_INFINITY) return 'infinity'
+  if (typeof value === 'string' && /^[\w.:@%/-]+$/.test(value)) return value
+  if (typeof value === 'object' && value !== null && 'host' in value && 'port' in value) return `"${String(value.host)}:${String(value.port)}"`
+  return JSON.stringify(value)
+}
+
+function walk (schema: z.ZodType, path: string, rows: Row[]): void {
+  const { core, fallback, hasDefault, name } = unwrap(schema)
+  const d = def(core)
+  const doc = schema.description ?? core.description ?? ''
+  if (d.type === 'object' && d.shape) {
+    if (doc && path) rows.push({ path, type: 'section', default: '', doc })
+    for (const [key, child] of Object.entries(d.shape)) walk(child, path ? `${path}.${key}` : key, rows)
+    return
+  }
+  if (d.type === 'record' && d.valueType) {
+    rows.push({ path, type: 'map', default: '', doc })
+    walk(d.valueType, `${path}.<name>`, rows)
+    return
+  }
+  rows.push({ path, type: name ?? typeName(core), default: hasDefault ? show(fallback) : '', doc })
+}
+
+export function configDocs (): string {
+  const rows: Row[] = []
+  walk(configSchema, '', rows)
+  const escape = (s: string) => s.replaceAll('|', '\\|')
+  const lines = [
+    '# Configuration reference',
+    '',
+    'Generated from `src/config/schema.ts` by `npm run docs`; a test fails when this file is stale.',
+    'Durations take `ms`, `s`, `m`, `h`, `d` (`15s`); sizes take `KB`, `MB`, `GB` (powers of 1024).',
+    'Every key can be overridden from the environment: `EMQX_MQTT__MAX_PACKET_SIZE=2MB` or `CULEX_MQTT__MAX_PACKET_SIZE=2MB`.',
+    '',
+    '| key | type | default | description |',
+    '|---|---|---|---|',
+    ...rows.map((r) => `| \`${r.path}\` | ${r.type} | ${r.default ? `\`${escape(r.default)}\`` : ''} | ${escape(r.doc)} |`),
+    '',
+  ]
+  return lines.join('\n')
+}
