@@ -100,6 +100,17 @@ function checkMachine () {
   if (spawnSync('taskset', ['-V']).error) throw new Error('taskset (util-linux) is required')
 }
 
+// Anything else busy on the benchmark cores skews every figure; say so up front.
+async function warnIfCoresBusy () {
+  const begin = { at: process.hrtime.bigint(), cores: coreTicks() }
+  await sleep(500)
+  const end = { at: process.hrtime.bigint(), cores: coreTicks() }
+  const busy = (100 * (end.cores.busy - begin.cores.busy)) / CLOCK_TICKS / (Number(end.at - begin.at) / 1e9)
+  if (busy >= INTERFERENCE_WARNING_PCT) {
+    console.warn(`warning: cores ${BROKER_CORE} and ${LOADGEN_CORE} are already ${Math.round(busy)}% busy (100% = one core) before the benchmark starts; results will be disturbed`)
+  }
+}
+
 function buildLoadgen () {
   const upToDate = fs.existsSync(LOADGEN_BIN) && fs.statSync(LOADGEN_BIN).mtimeMs >= fs.statSync(LOADGEN_SRC).mtimeMs
   if (upToDate) return
@@ -529,6 +540,7 @@ async function main () {
   options.command = options.fullRun ? 'npm run bench' : `node bench/run.mjs ${process.argv.slice(2).join(' ')}`
   checkMachine()
   buildLoadgen()
+  await warnIfCoresBusy()
   const started = Date.now()
   const results = await benchmark(options)
   const report = renderReport(results, options, environment())

@@ -175,7 +175,7 @@ export async function within (ms: number, promise: Promise<unknown>): Promise<bo
 }
 
 /** A rawMqtt client that has sent CONNECT (clean, keepalive 0 unless given) and received its CONNACK. */
-export async function rawConnect (port: number, protocolVersion: 3 | 4 | 5, connect: Partial<mqttPacket.IConnectPacket> = {}) {
+export async function rawConnect (port: number, protocolVersion: 3 | 4 | 5, connect: Partial<import('mqtt-packet').IConnectPacket> = {}) {
   const raw = await rawMqtt(port, protocolVersion)
   raw.send({
     cmd: 'connect',
@@ -185,7 +185,7 @@ export async function rawConnect (port: number, protocolVersion: 3 | 4 | 5, conn
     keepalive: 0,
     clientId: '',
     ...connect,
-  } as mqttPacket.IConnectPacket)
+  } as import('mqtt-packet').IConnectPacket)
   const connack = await raw.take('connack')
   return { raw, connack }
 }

@@ -91,4 +91,11 @@ export function parseBind (v: string | number): BindAddress | undefined {
 export const bool = () => named('boolean', z.union([z.boolean(), z.enum(['true', 'false'])]).transform((v) => v === true || v === 'true'))
 
 /** Integers that may come as strings from env overrides. */
-export const int = () => named('integer', z.union([z.number(), z.string().regex(/^-?\d+$/)]).transform(Number).pipe(z.number().int()))
+export const int = () => named('integer', z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const n = typeof v === 'number' ? v : /^-?\d+$/.test(v.trim()) ? Number(v) : Number.NaN
+  if (!Number.isInteger(n)) {
+    ctx.addIssue({ code: 'custom', message: `expected an integer, got ${JSON.stringify(v)}` })
+    return z.NEVER
+  }
+  return n
+}))

@@ -16,6 +16,27 @@ function connectPacket (opts: ConnectOptions): IConnectPacket {
   }
 }
 
+/** A minimal CONNECT built by hand, for what mqtt-packet refuses to generate (empty ids before 3.1.1, ...). */
+function handConnect (level: 3 | 4 | 5 | 6, clientId: string, clean: boolean): Buffer {
+  const str = (s: string) => { const b = Buffer.from(s); return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]) }
+  const body = Buffer.concat([
+    str(level === 3 ? 'MQIsdp' : 'MQTT'),
+    Buffer.from([level, clean ? 0x02 : 0x00, 0x00, 0x00]),
+    level === 5 ? Buffer.from([0x00]) : Buffer.alloc(0),
+    str(clientId),
+  ])
+  if (body.length > 127) throw new Error('handConnect: body too long for a one-byte remaining length')
+  return Buffer.concat([Buffer.from([0x10, body.length]), body])
+}
+
+/** Writes bytes on a raw socket and returns the CONNACK they earn. */
+async function handConnack (port: number, level: 3 | 4 | 5, bytes: Buffer) {
+  const raw = await rawMqtt(port, level)
+  raw.socket.write(bytes)
+  const ack: IConnackPacket = await raw.take('connack')
+  return { ack, raw }
+}
+
 /** Sends one CONNECT on a raw socket and returns the CONNACK and whether the broker then closed. */
 async function connack (port: number, opts: ConnectOptions) {
   const raw = await rawMqtt(port, opts.protocolVersion)
@@ -32,7 +53,7 @@ t.test('MQTT 3.1 (MQIsdp, level 3)', async (t) => {
   t.equal(ok.ack.returnCode, 0, 'accepted')
   ok.raw.socket.destroy()
 
-  const empty = await connack(b.tcpPort, { protocolVersion: 3, clientId: '' })
+  const empty = await handConnack(b.tcpPort, 3, handConnect(3, '', true))
   t.equal(empty.ack.returnCode, 2, 'an empty client id is rejected with return code 2')
   t.ok(await within(2000, empty.raw.closed), 'and the connection is closed')
 
@@ -45,7 +66,7 @@ t.test('MQTT 3.1.1 empty client id', async (t) => {
   const b = await startBroker()
   t.teardown(() => b.close())
 
-  const persistent = await connack(b.tcpPort, { protocolVersion: 4, clientId: '', clean: false })
+  const persistent = await handConnack(b.tcpPort, 4, handConnect(4, '', false))
   t.equal(persistent.ack.returnCode, 2, 'clean session 0 with an empty id → return code 2 [MQTT-3.1.3-8]')
   t.equal(persistent.ack.sessionPresent, false)
   t.ok(await within(2000, persistent.raw.closed), 'then the connection is closed')
@@ -101,8 +122,7 @@ t.test('unsupported protocol level → CONNACK 0x01 then close [MQTT-3.1.2-2]', 
   const b = await startBroker()
   t.teardown(() => b.close())
   const { socket, received, closed } = await rawSocket(b.tcpPort)
-  // CONNECT, protocol name MQTT, level 6, flags clean, keepalive 0, client id "a".
-  socket.write(Buffer.from([0x10, 0x0d, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x06, 0x02, 0x00, 0x00, 0x00, 0x01, 0x61]))
+  socket.write(handConnect(6, 'a', true))
   t.ok(await within(2000, closed), 'the broker closes the connection')
   t.same([...received()], [0x20, 0x02, 0x00, 0x01], 'after CONNACK with return code 1')
 })

@@ -123,7 +123,7 @@ function accept (conn: Connection, packet: IConnectPacket, client: ClientInfo, a
   const ceiling = Math.floor(mqtt.session_expiry_interval / 1000)
   const expiry = requested === 0 ? 0 : Math.min(requested, ceiling)
   if (v5 && expiry !== requested) connack.sessionExpiryInterval = expiry
-  const present = core.openSession(conn, client.clientId, v5 ? packet.clean !== false : packet.clean !== false, expiry)
+  const present = core.openSession(conn, client.clientId, packet.clean !== false, expiry)
   const session = conn.session!
 
   conn.keepalive = packet.keepalive ?? 0

@@ -90,7 +90,7 @@ function sendRetained (conn: Connection, sub: Subscription<Session>, existed: bo
   const now = Date.now()
   for (const message of conn.core.retained.match(sub.filter)) {
     if (isExpired(message, now)) continue
-    const qos = (message.qos < sub.qos ? message.qos : sub.qos) as QoS
+    const qos = (conn.core.config.mqtt.upgrade_qos || sub.qos < message.qos ? sub.qos : message.qos) as QoS
     sub.subscriber.deliver({ message, qos, retain: true, subIds: sub.id ? [sub.id] : undefined, group: undefined, packetId: 0, state: 'publish', sentAt: 0 })
   }
 }
