@@ -7,6 +7,8 @@ import { createLog, type Log } from './log.js'
 import { Core } from './mqtt/core.js'
 import { Hooks, type HookMap, type HookName } from './mqtt/hooks.js'
 import { createMessage, type PublishProperties } from './mqtt/message.js'
+import type { MessageBus } from './mqtt/bus.js'
+import type { RetainedStore, SessionStore } from './mqtt/store/index.js'
 import { SysPublisher } from './mqtt/sys.js'
 import { VERSION } from './version.js'
 
@@ -19,6 +21,10 @@ export interface BrokerOptions {
   env?: Record<string, string | undefined>
   /** A pino logger to use instead of the one `log` configures. */
   logger?: Log
+  /** Storage and routing back-ends; in-memory and in-process by default. */
+  sessions?: SessionStore
+  retained?: RetainedStore
+  bus?: MessageBus
   /** Hooks to install before the listeners open. */
   hooks?: { [K in HookName]?: HookMap[K] | HookMap[K][] }
 }
@@ -48,7 +54,7 @@ export class Broker {
     for (const [name, fns] of Object.entries(opts.hooks ?? {})) {
       for (const fn of Array.isArray(fns) ? fns : [fns]) this.hooks.add(name as HookName, fn as never)
     }
-    this.core = new Core({ config: this.config, log: this.log, hooks: this.hooks })
+    this.core = new Core({ config: this.config, log: this.log, hooks: this.hooks, sessions: opts.sessions, retained: opts.retained, bus: opts.bus })
     this.listeners = createListeners(this.core, this.config.listeners)
     this.#sys = new SysPublisher(this.core, VERSION)
   }

@@ -47,7 +47,7 @@ for (const version of [4, 5] as const) {
     const [msg] = await inbox.waitFor(1)
     t.equal(msg!.packet.qos, 2)
     const deadline = Date.now() + 2000
-    while (!seen.includes('sub < pubcomp') && Date.now() < deadline) await delay(10)
+    while (!seen.includes('sub > pubcomp') && Date.now() < deadline) await delay(10)
     const pubSide = seen.filter((s) => s.startsWith('pub'))
     const subSide = seen.filter((s) => s.startsWith('sub'))
     t.same(pubSide, ['pub > publish', 'pub < pubrec', 'pub > pubrel', 'pub < pubcomp'], 'publisher: PUBLISH, PUBREC, PUBREL, PUBCOMP')
