@@ -578,7 +578,7 @@ static void advance_phase(int64_t now) {
         if (all_ready(&connected, &subscribed)) enter_phase(WARMUP, now);
         else if (now >= phase_deadline)
             die("broker at %s:%d did not confirm clients within %.0f s "
-                "(%d/%d connected, %d/%d subscriptions confirmed)",
+                "(%d/%d connections acknowledged, %d/%d subscriptions confirmed)",
                 cfg.host, cfg.port, cfg.setup_timeout_s, connected, npubs + nsubs, subscribed, nsubs);
         break;
     case WARMUP:

@@ -432,14 +432,18 @@ function runsTable (results, brokers, scenarios) {
 // ---------- environment and report ----------
 
 function commandVersion (command, args, pattern) {
-  const { stdout = '', stderr = '' } = spawnSync(command, args, { encoding: 'utf8' })
-  return pattern.exec(`${stdout}${stderr}`)?.[1] ?? 'unknown'
+  const { stdout = '', stderr = '', error } = spawnSync(command, args, { encoding: 'utf8' })
+  return (!error && pattern.exec(`${stdout}${stderr}`)?.[1]) || 'unknown'
+}
+
+function gitRevision () {
+  const { stdout, status } = spawnSync('git', ['-C', ROOT, 'describe', '--always', '--dirty'], { encoding: 'utf8' })
+  return status === 0 ? stdout.trim() : 'no git revision'
 }
 
 function environment () {
   const cpuModel = /^model name\s*:\s*(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU'
   const readVersion = (file) => JSON.parse(fs.readFileSync(path.join(ROOT, file), 'utf8')).version
-  const gitRev = commandVersion('git', ['-C', ROOT, 'describe', '--always', '--dirty'], /^(\S+)/)
   return {
     date: new Date().toISOString().replace(/:\d\d\.\d+Z$/, ' UTC').replace('T', ' '),
     cpus: os.cpus().length,
@@ -448,7 +452,7 @@ function environment () {
     node: process.version,
     mosquitto: commandVersion(MOSQUITTO, ['-h'], /mosquitto version (\S+)/),
     aedes: readVersion('node_modules/aedes/package.json'),
-    culex: `${readVersion('package.json')} (${gitRev})`,
+    culex: `${readVersion('package.json')} (${gitRevision()})`,
   }
 }
 

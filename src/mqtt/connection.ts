@@ -30,6 +30,9 @@ export interface ListenerContext {
   readonly mountpoint: string
 }
 
+// mqtt-packet reports these as parse errors; MQTT 5 makes them Protocol Errors, not Malformed Packets (spec 3.8.3.1).
+const PARSER_PROTOCOL_ERRORS = new Set(['Invalid subscribe QoS, must be <= 2', 'Invalid retain handling, must be <= 2'])
+
 // Past this many bytes waiting in the socket, QoS 0 deliveries are dropped rather than buffered.
 const SLOW_CONSUMER_BYTES = 8 * 1024 * 1024
 
@@ -141,7 +144,8 @@ export class Connection implements SessionLink {
       this.close('unsupported protocol version')
       return
     }
-    this.protocolError(new CulexError('CULEX_ERR_MQTT_MALFORMED', `malformed packet: ${err.message}`))
+    if (PARSER_PROTOCOL_ERRORS.has(err.message)) this.protocolError(new CulexError('CULEX_ERR_MQTT_PROTOCOL', `protocol error: ${err.message}`))
+    else this.protocolError(new CulexError('CULEX_ERR_MQTT_MALFORMED', `malformed packet: ${err.message}`))
   }
 
   /** Logs, sends DISCONNECT with the error's reason code where MQTT 5 allows it, and closes. */
@@ -188,12 +192,15 @@ export class Connection implements SessionLink {
     const m = d.message
     const v5 = this.protocolVersion === 5
     const simple = d.qos === 0 && !this.mountpoint && m.expiresAt === 0 && d.subIds === undefined && this.aliasOutMax === 0
+    const aliases = this.aliasOut.size
     const buf = simple
       ? cachedEncoding(m, v5, d.retain, () => this.#encodePublish(d, dup))
       : this.#encodePublish(d, dup)
     if (buf.length > this.maxOutgoingPacket) {
       // [MQTT-3.1.2-25]: discard, and act as if it was sent.
       this.core.log.debug({ client: this.label, topic: m.topic, size: buf.length }, 'message larger than the client\'s Maximum Packet Size dropped')
+      // An alias this packet assigned never reached the client: forget it, or the next one would use it unnamed.
+      if (this.aliasOut.size > aliases) this.aliasOut.delete([...this.aliasOut.keys()].at(-1)!)
       this.core.metrics.messagesDropped++
       if (d.qos > 0) this.session?.inflight.delete(d.packetId)
       return

@@ -54,12 +54,16 @@ export class Core {
     this.sessions = opts.sessions ?? new MemorySessionStore()
     this.retained = opts.retained ?? new MemoryRetainedStore()
     this.bus = opts.bus ?? new LocalBus()
+    this.sessionLimits.maxQueue = this.config.mqtt.max_mqueue_len
+    this.sessionLimits.storeQos0 = this.config.mqtt.mqueue_store_qos0
     this.bus.onMessage((message) => this.route(message))
     this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS).unref()
   }
 
-  get sessionLimits () {
-    return { maxQueue: this.config.mqtt.max_mqueue_len, storeQos0: this.config.mqtt.mqueue_store_qos0 }
+  readonly sessionLimits = {
+    maxQueue: 0,
+    storeQos0: true,
+    onDrop: () => { this.metrics.messagesDropped++ },
   }
 
   accept (socket: Duplex, listener: ListenerContext, transport: TransportInfo): Connection {

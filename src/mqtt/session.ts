@@ -37,6 +37,8 @@ export interface WillMessage {
 export interface SessionLimits {
   maxQueue: number
   storeQos0: boolean
+  /** Told about every message the session drops, for the broker-wide counter. */
+  onDrop?: () => void
 }
 
 export class Session {
@@ -74,7 +76,7 @@ export class Session {
       if (d.qos === 0) { link.sendPublish(d, false); return true }
       if (this.queueLength === 0 && this.inflight.size < link.sendWindow) { this.#send(link, d); return true }
     } else if (d.qos === 0 && !this.#limits.storeQos0) {
-      this.dropped++
+      this.#drop()
       return false
     }
     return this.#enqueue(d)
@@ -87,7 +89,7 @@ export class Session {
     while (this.queueLength > 0 && this.inflight.size < link.sendWindow) {
       const d = this.#queue[this.#head]!
       this.#queue[this.#head++] = undefined as never
-      if (isExpired(d.message, now)) { this.dropped++; continue }
+      if (isExpired(d.message, now)) { this.#drop(); continue }
       if (d.qos === 0) link.sendPublish(d, false)
       else this.#send(link, d)
     }
@@ -131,11 +133,16 @@ export class Session {
     this.#head = 0
   }
 
+  #drop (): void {
+    this.dropped++
+    this.#limits.onDrop?.()
+  }
+
   #enqueue (d: Delivery): boolean {
     if (this.queueLength >= this.#limits.maxQueue) {
-      if (this.#limits.maxQueue === 0) { this.dropped++; return false }
+      if (this.#limits.maxQueue === 0) { this.#drop(); return false }
       this.#queue[this.#head++] = undefined as never
-      this.dropped++
+      this.#drop()
     }
     this.#queue.push(d)
     return true

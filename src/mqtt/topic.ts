@@ -39,6 +39,11 @@ function commonError (topic: string, maxLevels: number): string | null {
   return null
 }
 
+/** Ill-formed UTF-8 (which mqtt-packet decodes to U+FFFD) or U+0000 makes the packet malformed [MQTT-1.5.4-1, MQTT-1.5.4-2]. */
+export function isMalformedString (text: string): boolean {
+  return text.includes('\u0000') || text.includes('\uFFFD')
+}
+
 /** `$share/g/f` → {group, filter}; a plain filter → undefined; a malformed `$share` → null. */
 export function parseShared (filter: string): SharedFilter | undefined | null {
   if (!filter.startsWith(SHARE_PREFIX)) return undefined

@@ -127,6 +127,47 @@ t.test('unsupported protocol level → CONNACK 0x01 then close [MQTT-3.1.2-2]', 
   t.same([...received()], [0x20, 0x02, 0x00, 0x01], 'after CONNACK with return code 1')
 })
 
+t.test('protocol name that does not match the level → unsupported protocol version', async (t) => {
+  const b = await startBroker()
+  t.teardown(() => b.close())
+  const v4 = await connack(b.tcpPort, { protocolVersion: 4, protocolId: 'MQIsdp' })
+  t.equal(v4.ack.returnCode, 1, 'MQIsdp at level 4 → return code 1')
+  t.ok(await within(2000, v4.raw.closed))
+  const v3 = await connack(b.tcpPort, { protocolVersion: 3, protocolId: 'MQTT' })
+  t.equal(v3.ack.returnCode, 1, 'MQTT at level 3 → return code 1')
+  const v5 = await connack(b.tcpPort, { protocolVersion: 5, protocolId: 'MQIsdp' })
+  t.equal(v5.ack.reasonCode, 0x84, 'MQIsdp at level 5 → 0x84')
+  v3.raw.socket.destroy()
+  v5.raw.socket.destroy()
+})
+
+t.test('will QoS and retain beyond what the broker supports are refused in CONNACK', async (t) => {
+  const b = await startBroker({ mqtt: { max_qos_allowed: 1, retain_available: false } })
+  t.teardown(() => b.close())
+  const qos = await connack(b.tcpPort, { protocolVersion: 5, will: { topic: 'w', payload: Buffer.from('x'), qos: 2, retain: false } })
+  t.equal(qos.ack.reasonCode, 0x9b, 'Will QoS 2 over Maximum QoS 1 → 0x9B [MQTT-3.2.2-12]')
+  t.ok(await within(2000, qos.raw.closed))
+  const retain = await connack(b.tcpPort, { protocolVersion: 5, will: { topic: 'w', payload: Buffer.from('x'), qos: 0, retain: true } })
+  t.equal(retain.ack.reasonCode, 0x9a, 'Will Retain without retain support → 0x9A [MQTT-3.2.2-13]')
+  const ok = await connack(b.tcpPort, { protocolVersion: 5, will: { topic: 'w', payload: Buffer.from('x'), qos: 1, retain: false } })
+  t.equal(ok.ack.reasonCode, 0, 'a will within the limits is accepted')
+  retain.raw.socket.destroy()
+  ok.raw.socket.destroy()
+})
+
+t.test('mqtt.use_username_as_clientid', async (t) => {
+  const b = await startBroker({ mqtt: { use_username_as_clientid: true } })
+  t.teardown(() => b.close())
+  const named = await connack(b.tcpPort, { protocolVersion: 4, clientId: 'ignored', username: 'alice' })
+  t.equal(named.ack.returnCode, 0)
+  t.ok(b.broker.core.clients.has('alice'), 'registered under the user name')
+  t.notOk(b.broker.core.clients.has('ignored'))
+  const anonymous = await connack(b.tcpPort, { protocolVersion: 5, clientId: 'someone' })
+  t.equal(anonymous.ack.reasonCode, 0x85, 'no user name → 0x85')
+  named.raw.socket.destroy()
+  anonymous.raw.socket.destroy()
+})
+
 t.test('MQTT 5 CONNACK properties with the default configuration', async (t) => {
   const b = await startBroker()
   t.teardown(() => b.close())
@@ -140,6 +181,9 @@ t.test('MQTT 5 CONNACK properties with the default configuration', async (t) => 
   t.equal(p.maximumQoS, undefined, 'Maximum QoS absent while QoS 2 is allowed')
   t.equal(p.serverKeepAlive, undefined, 'no Server Keep Alive unless configured')
   t.equal(p.sessionExpiryInterval, undefined, 'no Session Expiry Interval when the request is under the ceiling')
+  t.equal(p.wildcardSubscriptionAvailable, undefined, 'wildcards available: not announced')
+  t.equal(p.sharedSubscriptionAvailable, undefined, 'shared subscriptions available: not announced')
+  t.equal(p.responseInformation, undefined, 'no Response Information unless configured')
   raw.socket.destroy()
 })
 
@@ -153,10 +197,13 @@ t.test('MQTT 5 CONNACK properties reflect the limits configured', async (t) => {
       max_qos_allowed: 1,
       server_keepalive: '7s',
       session_expiry_interval: '30s',
+      wildcard_subscription: false,
+      shared_subscription: false,
+      response_information: 'replies/',
     },
   })
   t.teardown(() => b.close())
-  const { ack, raw } = await connack(b.tcpPort, { protocolVersion: 5, keepalive: 60, properties: { sessionExpiryInterval: 3600 } })
+  const { ack, raw } = await connack(b.tcpPort, { protocolVersion: 5, keepalive: 60, properties: { sessionExpiryInterval: 3600, requestResponseInformation: true } })
   const p = ack.properties ?? {}
   t.equal(ack.reasonCode, 0)
   t.equal(p.maximumPacketSize, 64 * 1024)
@@ -166,6 +213,9 @@ t.test('MQTT 5 CONNACK properties reflect the limits configured', async (t) => {
   t.equal(p.maximumQoS, 1, 'Maximum QoS when limited')
   t.equal(p.serverKeepAlive, 7, 'Server Keep Alive = mqtt.server_keepalive in seconds')
   t.equal(p.sessionExpiryInterval, 30, 'Session Expiry Interval capped at the ceiling')
+  t.equal(p.wildcardSubscriptionAvailable, false)
+  t.equal(p.sharedSubscriptionAvailable, false)
+  t.equal(p.responseInformation, 'replies/', 'Response Information when requested')
   t.equal(b.broker.core.sessions.get('c1')?.expiryInterval, 30, 'and the session uses the capped value')
   raw.socket.destroy()
 
@@ -176,11 +226,12 @@ t.test('MQTT 5 CONNACK properties reflect the limits configured', async (t) => {
   v4.raw.socket.destroy()
 })
 
-t.test('topic alias maximum 0 is not announced', async (t) => {
-  const b = await startBroker({ mqtt: { max_topic_alias: 0 } })
+t.test('Topic Alias Maximum 0 is not announced; Maximum QoS 0 is', async (t) => {
+  const b = await startBroker({ mqtt: { max_topic_alias: 0, max_qos_allowed: 0 } })
   t.teardown(() => b.close())
   const { ack, raw } = await connack(b.tcpPort, { protocolVersion: 5 })
-  t.equal(ack.properties?.topicAliasMaximum, undefined)
+  t.equal(ack.properties?.topicAliasMaximum, undefined, 'absent means 0 [MQTT-3.2.2.3.8]')
+  t.equal(ack.properties?.maximumQoS, 0, 'Maximum QoS 0 is sent, absent would mean 2')
   raw.socket.destroy()
 })
 
@@ -248,6 +299,23 @@ t.test('async authenticate hook: packets sent right after CONNECT are handled af
   t.same(cmds.slice(2).sort(), ['pingresp', 'puback', 'publish'])
   t.ok(cmds.indexOf('puback') < cmds.indexOf('pingresp'), 'PUBACK before PINGRESP')
   raw.socket.destroy()
+})
+
+t.test('an authenticate hook that throws → CONNACK Server unavailable, not a silent close', async (t) => {
+  const b = await startBroker()
+  t.teardown(() => b.close())
+  b.broker.addHook('authenticate', async (client) => {
+    if (client.clientId.startsWith('sync')) throw new Error('directory down')
+    await delay(20)
+    throw new Error('directory down')
+  })
+  const v5 = await connack(b.tcpPort, { protocolVersion: 5, clientId: 'async-5' })
+  t.equal(v5.ack.reasonCode, 0x88, 'MQTT 5: 0x88 Server unavailable')
+  t.ok(await within(2000, v5.raw.closed))
+  const v4 = await connack(b.tcpPort, { protocolVersion: 4, clientId: 'sync-4' })
+  t.equal(v4.ack.returnCode, 3, 'MQTT 3.1.1: return code 3 Server unavailable')
+  t.ok(await within(2000, v4.raw.closed))
+  t.ok(b.logs.some((l) => typeof l.msg === 'string' && l.msg.includes('authenticate') && l.err !== undefined), 'the error is logged')
 })
 
 t.test('async authenticate hook that denies: packets queued behind CONNECT are not handled', async (t) => {

@@ -2,7 +2,7 @@
 // Retain As Published, wildcard and `$` matching, shared subscriptions, expiry, retainer.enable.
 import t from 'tap'
 import type { IClientSubscribeOptions, MqttClient } from 'mqtt'
-import { collect, connectClient, delay, end, startBroker } from '../helpers.js'
+import { collect, connectClient, delay, end, rawConnect, startBroker, within } from '../helpers.js'
 
 /** Subscribes a fresh client and returns what it received within `ms`. */
 async function retainedFor (port: number, filter: string, opts: Partial<IClientSubscribeOptions> = {}, version: 4 | 5 = 5, ms = 200) {
@@ -68,7 +68,7 @@ t.test('Retain Handling', async (t) => {
   t.teardown(() => b.close())
   b.broker.publish('rh/t', 'kept', { qos: 1, retain: true })
   const cases: [0 | 1 | 2, number, number][] = [[0, 1, 2], [1, 1, 1], [2, 0, 0]]
-  for (const [rh, afterFirst, afterSecond] of cases) {
+  await Promise.all(cases.map(async ([rh, afterFirst, afterSecond]) => {
     const c = await connectClient(b.tcpPort, { protocolVersion: 5 })
     const inbox = collect(c)
     await c.subscribeAsync('rh/t', { qos: 1, rh })
@@ -77,9 +77,9 @@ t.test('Retain Handling', async (t) => {
     await c.subscribeAsync('rh/t', { qos: 1, rh })
     await delay(150)
     t.equal(inbox.messages.length, afterSecond, `rh ${rh}: ${afterSecond - afterFirst} more on re-subscribe`)
-    t.ok(inbox.messages.every((m) => m.packet.retain), 'sent with RETAIN 1')
+    t.ok(inbox.messages.every((m) => m.packet.retain), `rh ${rh}: sent with RETAIN 1`)
     await end(c)
-  }
+  }))
 })
 
 t.test('wildcard filters match retained messages; leading wildcards skip `$` topics', async (t) => {
@@ -147,4 +147,17 @@ t.test('retainer.enable = false: nothing stored, live delivery unaffected', asyn
   t.same(await retainedFor(b.tcpPort, 'off/t'), [], 'no retained message on subscribe')
   await end(pub)
   await end(live)
+})
+
+t.test('mqtt.retain_available = false: a retained PUBLISH is refused', async (t) => {
+  const b = await startBroker({ mqtt: { retain_available: false } })
+  t.teardown(() => b.close())
+  const { raw, connack } = await rawConnect(b.tcpPort, 5)
+  t.teardown(() => raw.socket.destroy())
+  t.equal(connack.properties?.retainAvailable, false, 'announced in CONNACK')
+  raw.send({ cmd: 'publish', topic: 'ra/t', payload: Buffer.from('x'), qos: 0, retain: false, dup: false })
+  raw.send({ cmd: 'publish', topic: 'ra/t', payload: Buffer.from('x'), qos: 1, messageId: 1, retain: true, dup: false })
+  t.equal((await raw.take('disconnect')).reasonCode, 0x9a, 'DISCONNECT 0x9A')
+  t.ok(await within(2000, raw.closed), 'connection closed')
+  t.same(await retainedFor(b.tcpPort, 'ra/t'), [], 'nothing stored')
 })

@@ -86,6 +86,7 @@ class Lexer {
 
   private isText(i: number): boolean {
     const c = this.src.charCodeAt(i)
+    if (Number.isNaN(c)) return false // past the end
     if (c >= 128) return !isSpace(c)
     if (NOT_TEXT[c] === 1) return false
     if (c === 43 /* + */) return this.src.charCodeAt(i + 1) !== 61 /* = */

@@ -96,22 +96,23 @@ class Resolver {
   }
 
   private concat(n: ConcatNode): Resolved | undefined {
-    const parts: Resolved[] = []
+    // each resolved part with the place it is written, for errors
+    const parts: { r: Resolved; at: Origin }[] = []
     for (const part of n.parts) {
       const r = this.shallow(part)
-      if (r !== undefined) parts.push(r)
+      if (r !== undefined) parts.push({ r, at: part.origin })
     }
     // optional substitutions that resolved to nothing can leave whitespace at either end
-    while (parts.length > 0 && isWs(parts[0])) parts.shift()
-    while (parts.length > 0 && isWs(parts[parts.length - 1])) parts.pop()
-    if (parts.length <= 1) return parts[0]
-    const solid = parts.filter((p) => !isWs(p))
+    while (parts.length > 0 && isWs(parts[0].r)) parts.shift()
+    while (parts.length > 0 && isWs(parts[parts.length - 1].r)) parts.pop()
+    if (parts.length <= 1) return parts[0]?.r
+    const solid = parts.filter((p) => !isWs(p.r)).map((p) => p.r)
     const kind = solid[0].kind
-    const odd = solid.find((p) => p.kind !== kind)
-    if (odd) throw new HoconError(odd.origin, `cannot concatenate ${describe(solid[0])} with ${describe(odd)}`)
+    const odd = parts.find((p) => !isWs(p.r) && p.r.kind !== kind)
+    if (odd) throw new HoconError(odd.at, `cannot concatenate ${describe(solid[0])} with ${describe(odd.r)}`)
     if (kind === 'obj') return (solid as ObjNode[]).reduce((a, b) => mergeObjects(a, b))
     if (kind === 'arr') return { kind: 'arr', items: solid.flatMap((p) => (p.kind === 'arr' ? p.items : [])), origin: n.origin }
-    const text = parts.map((p) => (p.kind === 'scalar' ? p.text : '')).join('')
+    const text = parts.map((p) => (p.r.kind === 'scalar' ? p.r.text : '')).join('')
     return { kind: 'scalar', value: text, text, origin: n.origin }
   }
 

@@ -41,6 +41,11 @@ export function handleConnect (conn: Connection, packet: IConnectPacket): void |
     client.isSuperuser = answer.isSuperuser ?? false
     if (answer.attrs) client.attrs = answer.attrs
     accept(conn, packet, client, assigned !== undefined)
+  }, (err: unknown) => {
+    // A failing authenticator is the server's problem: answer CONNACK instead of a silent close.
+    if (conn.state !== 'connecting') return
+    conn.core.log.error({ err, client: conn.label }, 'authenticate hook failed')
+    refuse(conn, RC.SERVER_UNAVAILABLE, 'authentication unavailable')
   })
 }
 
@@ -78,6 +83,7 @@ function checkConnect (conn: Connection, packet: IConnectPacket): Refusal | null
   }
   const will = packet.will
   if (will) {
+    if ((will.qos as number) === 3) throw new CulexError('CULEX_ERR_MQTT_MALFORMED', 'will QoS 3 [MQTT-3.1.2-12]')
     const error = topicNameError(will.topic, mqtt.max_topic_levels)
     if (error) return { rc: RC.TOPIC_NAME_INVALID, reason: `will topic: ${error}` }
     if ((will.qos ?? 0) > mqtt.max_qos_allowed) return { rc: RC.QOS_NOT_SUPPORTED, reason: `will QoS above mqtt.max_qos_allowed (${mqtt.max_qos_allowed})` }

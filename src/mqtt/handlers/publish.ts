@@ -6,14 +6,17 @@ import type { Connection } from '../connection.js'
 import { runAuthorize } from '../hooks.js'
 import { createMessage, type Message } from '../message.js'
 import { RC } from '../reason-codes.js'
-import { topicNameError } from '../topic.js'
+import { isMalformedString, topicNameError } from '../topic.js'
 
 export function handlePublish (conn: Connection, packet: IPublishPacket): void | Promise<void> {
   const core = conn.core
   const mqtt = core.config.mqtt
   const v5 = conn.protocolVersion === 5
   core.metrics.messagesReceived++
+  if (packet.qos === 0 && packet.dup) throw new CulexError('CULEX_ERR_MQTT_MALFORMED', 'DUP set on a QoS 0 PUBLISH [MQTT-3.3.1-2]')
   const topic = resolveTopic(conn, packet)
+  if (topic === '') throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', 'PUBLISH with an empty topic and no Topic Alias')
+  if (isMalformedString(topic)) throw new CulexError('CULEX_ERR_MQTT_MALFORMED', 'PUBLISH topic is ill-formed UTF-8 or contains U+0000')
   const error = topicNameError(topic, mqtt.max_topic_levels)
   if (error) throw new CulexError('CULEX_ERR_MQTT_TOPIC_INVALID', `PUBLISH topic ${JSON.stringify(topic)}: ${error}`)
   if (packet.qos > mqtt.max_qos_allowed) throw new CulexError('CULEX_ERR_MQTT_QOS_NOT_SUPPORTED', `PUBLISH QoS ${packet.qos} above mqtt.max_qos_allowed (${mqtt.max_qos_allowed})`)

@@ -6,13 +6,15 @@ import { runAuthorize } from '../hooks.js'
 import { isExpired } from '../message.js'
 import { RC } from '../reason-codes.js'
 import type { Session } from '../session.js'
-import { hasWildcard, parseShared, topicFilterError, SHARE_PREFIX } from '../topic.js'
+import { hasWildcard, isMalformedString, parseShared, topicFilterError, SHARE_PREFIX } from '../topic.js'
 import type { Subscription } from '../topic-tree.js'
 
 /** A filter that passed the checks, awaiting authorization. */
 interface Candidate { index: number; request: ISubscription; filter: string; shared: boolean }
 
 export function handleSubscribe (conn: Connection, packet: ISubscribePacket): void | Promise<void> {
+  if (packet.subscriptions.length === 0) throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', 'SUBSCRIBE without a topic filter [MQTT-3.8.3-2]')
+  if (packet.properties?.subscriptionIdentifier === 0) throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', 'Subscription Identifier 0')
   const codes: number[] = new Array(packet.subscriptions.length)
   const candidates: Candidate[] = []
   const session = conn.session!
@@ -40,6 +42,7 @@ export function handleSubscribe (conn: Connection, packet: ISubscribePacket): vo
 /** The reason code refusing one filter, or null to go on. */
 function check (conn: Connection, request: ISubscription): number | null {
   const mqtt = conn.core.config.mqtt
+  if (isMalformedString(request.topic)) throw new CulexError('CULEX_ERR_MQTT_MALFORMED', 'SUBSCRIBE topic filter is ill-formed UTF-8 or contains U+0000')
   const error = topicFilterError(request.topic, mqtt.max_topic_levels)
   if (error) {
     conn.core.log.info({ client: conn.label, filter: request.topic }, `SUBSCRIBE refused: ${error}`)
