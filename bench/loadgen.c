@@ -14,6 +14,8 @@
  * the broker acknowledged was delivered.
  *
  * Phases: setup (connect, subscribe) -> warm-up -> measuring window -> drain.
+ * The drain stops publishing and waits until everything sent was delivered
+ * (and acked), the broker has been silent for a second, or --drain expires.
  * "window-begin" / "window-end" lines go to stderr as the window opens and
  * closes; one JSON line with the results goes to stdout.
  */
@@ -41,7 +43,7 @@
 #define MAX_EVENTS 256
 #define MAX_SEQ (1u << 28)           /* sanity bound on sequence numbers */
 #define KEEPALIVE_S 60
-#define DRAIN_IDLE_NS (500 * 1000000LL)
+#define DRAIN_IDLE_NS (1000 * 1000000LL)
 #define TIMER_TOKEN UINT64_MAX
 
 #define NS_PER_S 1000000000LL
@@ -106,7 +108,7 @@ struct counters {
 static struct config cfg = {
     .host = "127.0.0.1", .port = 0, .scenario = FANIN, .qos = 0, .clients = -1,
     .inflight = 300, .rate = 5000,
-    .warmup_s = 1, .duration_s = 4, .drain_s = 3, .setup_timeout_s = 5,
+    .warmup_s = 1, .duration_s = 4, .drain_s = 10, .setup_timeout_s = 5,
 };
 
 static int epfd;
@@ -544,6 +546,7 @@ static bool everything_delivered(void) {
 
 static struct counters window_start, window_end;
 static int64_t window_start_ns, window_end_ns;
+static bool drain_cut_off;      /* deliveries were still arriving when --drain expired */
 
 static void enter_phase(enum phase next, int64_t now) {
     phase = next;
@@ -588,8 +591,12 @@ static void advance_phase(int64_t now) {
         if (now >= phase_deadline) enter_phase(DRAIN, now);
         break;
     case DRAIN:
-        if (everything_delivered() || now >= phase_deadline || now - last_receive_ns >= DRAIN_IDLE_NS)
+        if (everything_delivered() || now - last_receive_ns >= DRAIN_IDLE_NS) {
             enter_phase(DONE, now);
+        } else if (now >= phase_deadline) {
+            drain_cut_off = true;
+            enter_phase(DONE, now);
+        }
         break;
     case DONE:
         break;
@@ -747,7 +754,9 @@ static void print_results(void) {
         printf("\"lost\":%llu,\"unacked\":%llu,", (unsigned long long)lost, (unsigned long long)(sent - acked));
     else
         printf("\"lost\":null,\"unacked\":null,");
-    printf("\"duplicates\":%llu,\"unexpected\":%llu", (unsigned long long)duplicates, (unsigned long long)unexpected);
+    printf("\"duplicates\":%llu,\"unexpected\":%llu,\"drain_s\":%.3f,\"drain_cut_off\":%s",
+           (unsigned long long)duplicates, (unsigned long long)unexpected,
+           (double)(drain_end_ns - window_end_ns) / NS_PER_S, drain_cut_off ? "true" : "false");
     if (cfg.scenario == LATENCY) {
         qsort(latency_ns, nlatency, sizeof *latency_ns, compare_u64);
         printf(",\"rate\":%d,\"samples\":%zu,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f",
@@ -761,7 +770,7 @@ static void print_results(void) {
 static void usage(void) {
     fputs("usage: loadgen --port N [--host 127.0.0.1] [--scenario fanin|fanout|pairs|latency]\n"
           "               [--qos 0|1] [--clients N] [--inflight 300] [--rate 5000]\n"
-          "               [--warmup 1] [--duration 4] [--drain 3] [--setup-timeout 5]\n"
+          "               [--warmup 1] [--duration 4] [--drain 10] [--setup-timeout 5]\n"
           "  --clients: publishers (fanin, default 100), subscribers (fanout, default 100),\n"
           "             pairs (pairs, default 50); ignored for latency (1 -> 1, QoS 0)\n", stderr);
     exit(2);

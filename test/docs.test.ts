@@ -9,7 +9,7 @@ const read = (name: string) => readFileSync(new URL(`../docs/${name}`, import.me
 t.test('docs/config.md is generated from the schema (run npm run docs)', async (t) => {
   const docs = read('config.md')
   t.equal(docs, configDocs())
-  t.match(docs, /\| `mqtt\.max_packet_size` \| value \| `1048576` \|/)
+  t.match(docs, /\| `mqtt\.max_packet_size` \| size \| `1MB` \|/)
   t.match(docs, /\| `listeners\.tcp\.<name>\.bind` \|/)
 })
 
