@@ -545,7 +545,7 @@ static bool everything_delivered(void) {
 }
 
 static struct counters window_start, window_end;
-static int64_t window_start_ns, window_end_ns;
+static int64_t window_start_ns, window_end_ns, drain_end_ns;
 static bool drain_cut_off;      /* deliveries were still arriving when --drain expired */
 
 static void enter_phase(enum phase next, int64_t now) {
@@ -568,6 +568,9 @@ static void enter_phase(enum phase next, int64_t now) {
         window_end_ns = now;
         fputs("window-end\n", stderr);
         last_receive_ns = now;
+        break;
+    case DONE:
+        drain_end_ns = now;
         break;
     default:
         break;

@@ -26,7 +26,7 @@ const BROKER_CORE = '0'
 const LOADGEN_CORE = '1'
 
 // Must match the defaults of bench/loadgen.c; they only feed the method paragraph.
-const LOADGEN_DEFAULTS = { payloadBytes: 16, inflight: 300, warmupS: 1, drainS: 3, setupTimeoutS: 5 }
+const LOADGEN_DEFAULTS = { payloadBytes: 16, inflight: 300, warmupS: 1, drainS: 10, setupTimeoutS: 5 }
 const LATENCY_RATE = 5000
 const BROKER_START_TIMEOUT_MS = 10_000
 const BROKER_STOP_TIMEOUT_MS = 5_000
@@ -361,7 +361,7 @@ function describeRun (scenario, run) {
   const main = scenario.latency
     ? `p50 ${f.p50_us.toFixed(0)} µs  p99 ${f.p99_us.toFixed(0)} µs`
     : `${fmtInt(f.delivered_per_s)} ${scenario.unit}`
-  const lost = f.lost == null ? '' : `  lost ${f.lost}`
+  const lost = f.lost == null ? '' : `  lost ${f.lost}${f.drain_cut_off ? ' (drain cut off)' : ''}`
   const other = run.cpu.other >= INTERFERENCE_WARNING_PCT ? `  (other load ${fmtPct(run.cpu.other)}!)` : ''
   return `${main}${lost}  broker ${fmtPct(run.cpu.broker)}  loadgen ${fmtPct(run.cpu.loadgen)}  rss ${fmtMiB(run.rssKiB)}${other}`
 }
@@ -407,10 +407,15 @@ function latencyTable (results, brokers, scenario) {
   return table(header, [row('p50 (µs)', 'p50_us'), row('p99 (µs)', 'p99_us'), row('max (µs)', 'max_us')])
 }
 
+function describeLost (run) {
+  const { lost, sent, drain_cut_off: cutOff } = run.figures
+  return `${fmtInt(lost)} of ${fmtInt(sent)}${cutOff ? ' (drain cut off, still delivering)' : ''}`
+}
+
 function lostTable (results, brokers, scenarios) {
   const rows = scenarios.filter((s) => s.qos === 1).map((s) => [
     s.label,
-    ...brokers.map((b) => cell(results, s, b, (run) => `${run.figures.lost} of ${fmtInt(run.figures.sent)}`)),
+    ...brokers.map((b) => cell(results, s, b, describeLost)),
   ])
   return rows.length ? table(['Scenario', ...brokers.map((b) => b.label)], rows) : null
 }
@@ -465,7 +470,7 @@ function methodSection (env, options) {
     `- The broker runs pinned to core ${BROKER_CORE} (\`taskset -c ${BROKER_CORE}\`), the load generator (bench/loadgen.c: one thread, epoll, its own MQTT 3.1.1 client code) pinned to core ${LOADGEN_CORE}. Every scenario gets a fresh broker process on a fresh loopback port.`,
     `- ${payloadBytes}-byte payloads, clean sessions, TCP_NODELAY on every socket. ${warmupS} s warm-up, then a ${options.duration} s measuring window. Each publisher keeps at most ${inflight} messages in flight that its subscribers have not received yet (the payload carries publisher index, sequence number and send time), so the figures measure the broker rather than socket buffers.`,
     '- Fan-in: 100 publishers on `bench/in/<i>`, one subscriber on `bench/in/+`. Fan-out: one publisher, 100 subscribers on the same topic; counted in deliveries/s. Pairs: 50 publisher/subscriber pairs, each on its own topic.',
-    `- QoS 1: publishers also wait for PUBACKs, subscribers subscribe at QoS 1 and acknowledge every delivery. After the window publishing stops and the generator waits up to ${drainS} s; a message the broker acknowledged but never delivered counts as lost.`,
+    `- QoS 1: publishers also wait for PUBACKs, subscribers subscribe at QoS 1 and acknowledge every delivery. After the window publishing stops and the generator waits until everything was delivered, the broker has been silent for 1 s, or ${drainS} s passed; a message the broker acknowledged but never delivered counts as lost.`,
     `- Latency: one publisher sends ${fmtInt(LATENCY_RATE)} msg/s at QoS 0 to one subscriber; CLOCK_MONOTONIC send time in the payload, percentiles over the window.`,
     `- CPU: utime+stime from /proc/<pid>/stat over the window, 100% = one core. "Other" is what else ran on the two cores (/proc/stat) — above ${INTERFERENCE_WARNING_PCT}% the run was disturbed. Peak RSS is the broker's VmHWM.`,
     ...brokerConfigDescription().map((line) => `- ${line}`),

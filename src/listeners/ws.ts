@@ -58,7 +58,14 @@ export class WsListener implements Listener {
     wss.on('connection', (socket: WebSocket, req: IncomingMessage) => {
       req.socket.setNoDelay(this.#config.tcp_options.nodelay)
       const stream = createWebSocketStream(socket)
-      stream.on('error', () => stream.destroy())
+      stream.on('error', (err: Error & { code?: string }) => {
+        // ws buffers a whole frame before we see it, so an oversize MQTT packet in one frame is refused here.
+        const reason = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
+          ? `WebSocket message larger than mqtt.max_packet_size (${this.#core.config.mqtt.max_packet_size} bytes)`
+          : err.message
+        this.#core.log.warning({ listener: this.id, peer: `${req.socket.remoteAddress}:${req.socket.remotePort}` }, `closing WebSocket connection: ${reason}`)
+        stream.destroy()
+      })
       this.#gate.admit(stream, { remoteAddress: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0, transport: 'ws' })
     })
     await listen(server, this.#config.bind, this.#config.tcp_options.backlog, this.id)

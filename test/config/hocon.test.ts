@@ -217,10 +217,14 @@ t.test('a 1,000-line file parses in a few milliseconds', async (t) => {
       `  opts { t = 15s, s = 1MB, p = \${node.dir}"/x" }\n  tags = [a, b]\n}\nnode.dir = data\n\n`
   }
   t.equal(text.split('\n').length, 1001)
-  parseHocon(text, { env: {} }) // warm up
-  const start = performance.now()
   const { value } = parseHocon(text, { env: {} })
-  const ms = performance.now() - start
   t.equal((value.listeners as { tcp: Record<string, { opts: { p: string } }> }).tcp.l99.opts.p, 'data/x')
-  t.ok(ms < 50, `took ${ms.toFixed(1)} ms`)
+  // the best of a few runs, so that a busy machine does not fail the test
+  let best = Infinity
+  for (let i = 0; i < 10; i++) {
+    const start = performance.now()
+    parseHocon(text, { env: {} })
+    best = Math.min(best, performance.now() - start)
+  }
+  t.ok(best < 20, `took ${best.toFixed(1)} ms`)
 })

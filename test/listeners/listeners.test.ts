@@ -58,3 +58,15 @@ t.test('WebSocket subprotocols: mqtt and mqttv3.1 accepted, others refused', asy
   t.ok(v3.connected, 'MQTT.js MQTT 3.1 over ws (subprotocol mqttv3.1) connects')
   await end(v3)
 })
+
+t.test('an oversize MQTT packet in one WebSocket frame closes that connection with a log line', async (t) => {
+  const b = await startBroker({ mqtt: { max_packet_size: '1KB' } })
+  t.teardown(() => b.close())
+  const ws = new WebSocket(`ws://127.0.0.1:${b.wsPort}/mqtt`, 'mqtt')
+  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject) })
+  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)))
+  ws.send(Buffer.alloc(4096, 0x30))
+  t.equal(await closed, 1009, 'closed with 1009 message too big')
+  await delay(50)
+  t.ok(b.logs.some((l) => String(l.msg).includes('larger than mqtt.max_packet_size')), 'logged with the reason')
+})

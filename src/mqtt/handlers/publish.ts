@@ -21,6 +21,10 @@ export function handlePublish (conn: Connection, packet: IPublishPacket): void |
   if (error) throw new CulexError('CULEX_ERR_MQTT_TOPIC_INVALID', `PUBLISH topic ${JSON.stringify(topic)}: ${error}`)
   if (packet.qos > mqtt.max_qos_allowed) throw new CulexError('CULEX_ERR_MQTT_QOS_NOT_SUPPORTED', `PUBLISH QoS ${packet.qos} above mqtt.max_qos_allowed (${mqtt.max_qos_allowed})`)
   if (packet.retain && !mqtt.retain_available) throw new CulexError('CULEX_ERR_MQTT_RETAIN_NOT_SUPPORTED', 'retained messages are disabled (mqtt.retain_available)')
+  const responseTopic = v5 ? packet.properties?.responseTopic : undefined
+  if (responseTopic !== undefined && topicNameError(responseTopic, mqtt.max_topic_levels)) {
+    throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', `Response Topic ${JSON.stringify(responseTopic)} is not a valid topic name [MQTT-3.3.2-14]`)
+  }
   if (v5 && packet.properties?.subscriptionIdentifier !== undefined) {
     throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', 'a client PUBLISH must not carry a Subscription Identifier [MQTT-3.3.4-6]')
   }
