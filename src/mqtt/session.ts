@@ -93,10 +93,7 @@ export class Session {
       if (d.qos === 0) link.sendPublish(d, false)
       else this.#send(link, d)
     }
-    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head)
-      this.#head = 0
-    }
+    this.#compact()
   }
 
   /** Resends everything in flight, in order, as a resumed session must [MQTT-4.4.0-1]. */
@@ -138,11 +135,20 @@ export class Session {
     this.#limits.onDrop?.()
   }
 
+  #compact (): void {
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head)
+      this.#head = 0
+    }
+  }
+
   #enqueue (d: Delivery): boolean {
     if (this.queueLength >= this.#limits.maxQueue) {
       if (this.#limits.maxQueue === 0) { this.#drop(); return false }
       this.#queue[this.#head++] = undefined as never
       this.#drop()
+      // A full queue of an offline client drops from the head forever: reclaim the slots here too.
+      this.#compact()
     }
     this.#queue.push(d)
     return true

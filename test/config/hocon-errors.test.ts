@@ -1,6 +1,6 @@
 import t from 'tap'
 import { HoconError, parseHocon } from '../../src/config/hocon/index.js'
-import { hoconError } from './helpers.js'
+import { hoconError } from './hocon-helpers.js'
 
 // [text, line, column, reason]
 const cases: [string, number, number, string][] = [
@@ -35,6 +35,7 @@ const cases: [string, number, number, string][] = [
   ['[1, 2]', 1, 1, 'the root of a config file must be an object, not an array'],
   ['{ a = 1 }\nb = 2', 2, 1, "unexpected 'b' after the root object"],
   ['a = { x = 1 } y', 1, 15, "cannot concatenate an object with a string ('y')"],
+  [`a = ${'['.repeat(501)}`, 1, 505, 'objects and arrays nested more than 500 deep'],
 ]
 
 t.test('syntax errors name the file, line and column of the offending token', async (t) => {

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import t from 'tap'
 import { parseHocon, parseHoconFile } from '../../src/config/hocon/index.js'
-import { hoconError, stubReadFile } from './helpers.js'
+import { hoconError, stubReadFile } from './hocon-helpers.js'
 
 t.test('include is relative to the including file, and included origins name their file', async (t) => {
   const dir = t.testdir({

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { parseHocon } from '../../src/config/hocon/index.js'
-import { hoconError } from './helpers.js'
+import { hoconError } from './hocon-helpers.js'
 
 const parse = (text: string, env: Record<string, string> = {}) => parseHocon(text, { env }).value
 
@@ -51,6 +51,8 @@ t.test('${?path} is optional', async (t) => {
   t.strictSame(parse('a = ${?NOPE}tail\nb = ${?NOPE} tail'), { a: 'tail', b: 'tail' })
   t.strictSame(parse('a = ${?HOME}', { HOME: '/h' }), { a: '/h' })
   t.strictSame(parse('o { x = 1 }\no = ${?NOPE}'), { o: { x: 1 } })
+  const { origins } = parseHocon('a = 1\na = ${?NOPE}', { env: {} })
+  t.strictSame(origins.get('a'), { file: '<string>', line: 1, column: 5 }, 'the origin is still the earlier value')
 })
 
 t.test('self-references see the previous value', async (t) => {

@@ -19,7 +19,8 @@ const LF = 10
 const QUOTE = 34
 const BACKSLASH = 92
 const PUNCT: Record<string, TokenKind> = { '{': '{', '}': '}', '[': '[', ']': ']', ',': ',', '=': '=', ':': ':' }
-// ASCII characters that end an unquoted string. HOCON also forbids `@ % | *`; EMQX configs rely on them.
+// ASCII characters that end an unquoted string. HOCON also forbids `@ % | * +`, but EMQX configs rely on
+// them ('+' still ends the text before '=', and '//' starts a comment).
 const NOT_TEXT = new Uint8Array(128)
 for (const ch of '$"{}[]:=,#`^?!&\\') NOT_TEXT[ch.charCodeAt(0)] = 1
 for (let c = 0; c <= 32; c++) NOT_TEXT[c] = 1

@@ -23,6 +23,7 @@ export function parseSingleValue(src: string, file: string): Value {
 }
 
 const INCLUDE_WRAPPERS = ['required(', 'file(', 'classpath(', 'url(']
+const MAX_DEPTH = 500
 
 function describe(t: Token): string {
   switch (t.kind) {
@@ -40,6 +41,7 @@ function posOf(t: Token): Pos {
 
 class Parser {
   private i = 0
+  private depth = 0 // of nested objects and arrays, so that a runaway file fails cleanly
 
   constructor(private readonly tokens: Token[], private readonly file: string) {}
 
@@ -79,10 +81,18 @@ class Parser {
 
   /** `{ fields }`; the current token is the `{`. */
   braced(): Field[] {
-    const open = this.next()
+    const open = this.enter()
     const fields = this.fields('}', open)
     this.next()
+    this.depth--
     return fields
+  }
+
+  /** Consumes the `{` or `[` that opens a nested object or array. */
+  private enter(): Token {
+    const open = this.next()
+    if (++this.depth > MAX_DEPTH) this.fail(open, `objects and arrays nested more than ${MAX_DEPTH} deep`)
+    return open
   }
 
   /** Fields up to (not including) `end`, separated by newlines or single commas. */
@@ -170,34 +180,42 @@ class Parser {
   value(what: string): Value {
     const first = this.peek()
     const pieces: Piece[] = []
-    let hasContent = false
-    for (let t = first; ; t = this.peek()) {
-      const pos = posOf(t)
-      if (t.kind === 'text' || t.kind === 'string') pieces.push({ kind: t.kind, text: t.text, pos })
-      else if (t.kind === 'ws') pieces.push({ kind: 'ws', text: t.text, pos })
-      // `0.0.0.0:1883`: HOCON forbids ':' in unquoted values, but EMQX configs write addresses that way.
-      else if (t.kind === ':' && hasContent) pieces.push({ kind: 'text', text: ':', pos })
-      else if (t.kind === 'subst') pieces.push({ kind: 'subst', path: t.path ?? [], optional: t.optional ?? false, text: t.text, pos })
-      else if (t.kind === '{') {
-        pieces.push({ kind: 'object', fields: this.braced(), pos })
-        hasContent = true
-        continue
-      } else if (t.kind === '[') {
-        pieces.push({ kind: 'array', items: this.array(), pos })
-        hasContent = true
-        continue
-      } else break
-      hasContent = true
-      this.next()
-    }
+    for (let piece = this.piece(false); piece; piece = this.piece(true)) pieces.push(piece)
     while (pieces.length > 0 && pieces[pieces.length - 1].kind === 'ws') pieces.pop()
     if (pieces.length === 0) this.fail(first, `expected ${what}, found ${describe(first)}`)
     return { pieces, pos: pieces[0].pos }
   }
 
+  /** The next piece of a value, or undefined where the value ends. */
+  private piece(continuing: boolean): Piece | undefined {
+    const t = this.peek()
+    const pos = posOf(t)
+    switch (t.kind) {
+      case 'text':
+      case 'string':
+      case 'ws':
+        this.next()
+        return { kind: t.kind, text: t.text, pos }
+      case ':':
+        // `0.0.0.0:1883`: HOCON forbids ':' in unquoted values, but EMQX configs write addresses that way
+        if (!continuing) return undefined
+        this.next()
+        return { kind: 'text', text: ':', pos }
+      case 'subst':
+        this.next()
+        return { kind: 'subst', path: t.path ?? [], optional: t.optional ?? false, text: t.text, pos }
+      case '{':
+        return { kind: 'object', fields: this.braced(), pos }
+      case '[':
+        return { kind: 'array', items: this.array(), pos }
+      default:
+        return undefined
+    }
+  }
+
   /** `[ values ]`; the current token is the `[`. */
   private array(): Value[] {
-    const open = this.next()
+    const open = this.enter()
     const items: Value[] = []
     for (;;) {
       this.skipBlank()
@@ -215,6 +233,7 @@ class Parser {
       }
     }
     this.next()
+    this.depth--
     return items
   }
 

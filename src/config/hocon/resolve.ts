@@ -32,7 +32,7 @@ class Resolver {
   plain(node: Node, path: string): unknown {
     const r = this.shallow(node)
     if (r === undefined) return MISSING
-    if (path !== '') this.origins.set(path, node.origin)
+    if (path !== '') this.origins.set(path, this.originOf(node))
     if (r.kind === 'scalar') return r.value
     if (this.walking.has(r)) throw new HoconError(node.origin, `substitution cycle: the value of '${path}' contains itself`)
     this.walking.add(r)
@@ -55,6 +55,13 @@ class Resolver {
     }
     this.walking.delete(r)
     return out
+  }
+
+  /** Where the value that `node` resolves to was written. */
+  private originOf(node: Node): Origin {
+    // `a = 1` then `a = ${?unset}`: a is still the 1 from before
+    if (node.kind === 'merge' && this.shallow(node.over) === undefined) return this.originOf(node.base)
+    return node.origin
   }
 
   /** The node's value as an object, array or scalar, whose children may still be unresolved. */
