@@ -1,7 +1,10 @@
 // What every listener offers the broker; TLS listeners (ssl, wss) implement the same shape.
+import type { Server } from 'node:net'
 import type { Duplex } from 'node:stream'
+import type { BindAddress } from '../config/types.js'
 import type { Core } from '../mqtt/core.js'
 import type { ListenerContext, TransportInfo } from '../mqtt/connection.js'
+import { close, listen } from './net-util.js'
 
 export interface Listener extends ListenerContext {
   readonly type: string
@@ -54,5 +57,66 @@ export class ConnectionGate {
     const deadline = Date.now() + graceMs
     while (this.#sockets.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
     for (const s of this.#sockets) s.destroy()
+  }
+}
+
+/** The settings every socket-server listener has. */
+export interface NetListenerConfig {
+  enable: boolean
+  bind: BindAddress
+  mountpoint: string
+  max_connections: number
+  tcp_options: { nodelay: boolean, backlog: number }
+}
+
+/** A listener on a Node server (net, http, tls, https): binding, accounting and graceful stop. */
+export abstract class NetListener<C extends NetListenerConfig> implements Listener {
+  abstract readonly type: string
+  readonly name: string
+  readonly id: string
+  readonly mountpoint: string
+  readonly enabled: boolean
+  protected readonly core: Core
+  protected readonly config: C
+  protected readonly gate: ConnectionGate
+  #server: Server | null = null
+
+  constructor (core: Core, type: string, name: string, config: C) {
+    this.name = name
+    this.id = `${type}:${name}`
+    this.mountpoint = config.mountpoint
+    this.enabled = config.enable
+    this.core = core
+    this.config = config
+    this.gate = new ConnectionGate(core, this, config.max_connections)
+  }
+
+  get running (): boolean { return this.#server?.listening ?? false }
+  get connectionCount (): number { return this.gate.size }
+
+  address () {
+    const a = this.#server?.address()
+    return a && typeof a === 'object' ? { host: a.address, port: a.port } : null
+  }
+
+  /** A server whose connections go to `this.gate.admit`. */
+  protected abstract createServer (): Server
+
+  /** Closes what the subclass added once the connections are gone. */
+  protected afterDrain (_server: Server | null): void {}
+
+  async start (): Promise<void> {
+    const server = this.createServer()
+    await listen(server, this.config.bind, this.config.tcp_options.backlog, this.id)
+    this.#server = server
+  }
+
+  async stop (graceMs = 0): Promise<void> {
+    const server = this.#server
+    this.#server = null
+    const closed = server ? close(server) : Promise.resolve()
+    await this.gate.drain(graceMs)
+    this.afterDrain(server)
+    await closed
   }
 }

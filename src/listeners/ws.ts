@@ -3,49 +3,32 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
 import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws'
 import type { WsListenerConfig } from '../config/schema.js'
 import type { Core } from '../mqtt/core.js'
-import { ConnectionGate, type Listener } from './listener.js'
-import { close, listen } from './net-util.js'
+import { NetListener } from './listener.js'
 
-export class WsListener implements Listener {
+export class WsListener extends NetListener<WsListenerConfig> {
   readonly type = 'ws'
-  readonly name: string
-  readonly id: string
-  readonly mountpoint: string
-  readonly enabled: boolean
-  readonly #core: Core
-  readonly #config: WsListenerConfig
-  readonly #gate: ConnectionGate
-  #server: Server | null = null
   #wss: WebSocketServer | null = null
 
   constructor (core: Core, name: string, config: WsListenerConfig) {
-    this.name = name
-    this.id = `ws:${name}`
-    this.mountpoint = config.mountpoint
-    this.enabled = config.enable
-    this.#core = core
-    this.#config = config
-    this.#gate = new ConnectionGate(core, this, config.max_connections)
+    super(core, 'ws', name, config)
   }
 
-  get running (): boolean { return this.#server?.listening ?? false }
-  get connectionCount (): number { return this.#gate.size }
-
-  address () {
-    const a = this.#server?.address()
-    return a && typeof a === 'object' ? { host: a.address, port: a.port } : null
-  }
-
-  async start (): Promise<void> {
+  protected createServer (): Server {
     const server = createServer((_req, res) => {
-      res.writeHead(426, { 'content-type': 'text/plain' }).end(`MQTT over WebSocket: upgrade at ${this.#config.websocket.mqtt_path}\n`)
+      res.writeHead(426, { 'content-type': 'text/plain' }).end(`MQTT over WebSocket: upgrade at ${this.config.websocket.mqtt_path}\n`)
     })
-    const ws = this.#config.websocket
+    this.#wss = this.attachWebSocket(server)
+    return server
+  }
+
+  /** Upgrades requests on the MQTT path and hands each WebSocket to the gate as a stream. */
+  protected attachWebSocket (server: Server): WebSocketServer {
+    const ws = this.config.websocket
     const supported = new Set(ws.supported_subprotocols)
     const wss = new WebSocketServer({
       server,
       path: ws.mqtt_path,
-      maxPayload: this.#core.config.mqtt.max_packet_size + 8,
+      maxPayload: this.core.config.mqtt.max_packet_size + 8,
       perMessageDeflate: false,
       handleProtocols: (offered: Set<string>) => [...offered].find((p) => supported.has(p)) ?? false,
       verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean, code?: number, message?: string) => void) => {
@@ -56,32 +39,26 @@ export class WsListener implements Listener {
       },
     })
     wss.on('connection', (socket: WebSocket, req: IncomingMessage) => {
-      req.socket.setNoDelay(this.#config.tcp_options.nodelay)
+      req.socket.setNoDelay(this.config.tcp_options.nodelay)
+      const peer = { remoteAddress: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0, transport: this.type }
       const stream = createWebSocketStream(socket)
       stream.on('error', (err: Error & { code?: string }) => {
         // ws buffers a whole frame before we see it, so an oversize MQTT packet in one frame is refused here.
         const reason = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
-          ? `WebSocket message larger than mqtt.max_packet_size (${this.#core.config.mqtt.max_packet_size} bytes)`
+          ? `WebSocket message larger than mqtt.max_packet_size (${this.core.config.mqtt.max_packet_size} bytes)`
           : err.message
-        this.#core.log.warning({ listener: this.id, peer: `${req.socket.remoteAddress}:${req.socket.remotePort}` }, `closing WebSocket connection: ${reason}`)
+        this.core.log.warning({ listener: this.id, peer: `${peer.remoteAddress}:${peer.remotePort}` }, `closing WebSocket connection: ${reason}`)
         stream.destroy()
       })
-      this.#gate.admit(stream, { remoteAddress: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0, transport: 'ws' })
+      this.gate.admit(stream, peer)
     })
-    await listen(server, this.#config.bind, this.#config.tcp_options.backlog, this.id)
-    this.#server = server
-    this.#wss = wss
+    return wss
   }
 
-  async stop (graceMs = 0): Promise<void> {
-    const server = this.#server
-    this.#server = null
-    const closed = server ? close(server) : Promise.resolve()
-    await this.#gate.drain(graceMs)
+  protected override afterDrain (server: Server | null): void {
     for (const client of this.#wss?.clients ?? []) client.terminate()
     this.#wss?.close()
     this.#wss = null
-    server?.closeAllConnections()
-    await closed
+    if (server && 'closeAllConnections' in server) server.closeAllConnections()
   }
 }
