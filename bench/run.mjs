@@ -30,8 +30,12 @@ const LOADGEN_DEFAULTS = { payloadBytes: 16, inflight: 300, warmupS: 1, drainS: 
 const LATENCY_RATE = 5000
 const BROKER_START_TIMEOUT_MS = 10_000
 const BROKER_STOP_TIMEOUT_MS = 5_000
-// CPU used on the two benchmark cores by anything but broker and load generator.
+// A run is "disturbed" when, during its window, anything but broker and load
+// generator used this much of the two benchmark cores, or the hypervisor stole this much.
 const INTERFERENCE_WARNING_PCT = 15
+const STEAL_WARNING_PCT = 5
+// Above this the load generator itself may be what limits the figure.
+const LOADGEN_SATURATED_PCT = 90
 
 const BEGIN_MARKER = '<!-- bench:begin -->'
 const END_MARKER = '<!-- bench:end -->'
@@ -80,7 +84,7 @@ function parseOptions () {
     scenarios: pickByName(SCENARIOS, values.scenarios, '--scenarios'),
     duration,
     write: !values['no-write'],
-    fullRun: values.only === undefined && values.scenarios === undefined,
+    command: process.argv.length > 2 ? `node bench/run.mjs ${process.argv.slice(2).join(' ')}` : 'npm run bench',
   }
 }
 
@@ -309,8 +313,12 @@ async function runLoadgen (scenario, port, brokerPid, duration) {
   let stdout = ''
   child.stdout.on('data', (chunk) => { stdout += chunk })
   child.stderr.on('data', (chunk) => {
-    if (chunk.includes('window-begin')) samples.begin = sampleCpu(brokerPid, child.pid)
-    if (chunk.includes('window-end')) samples.end = sampleCpu(brokerPid, child.pid)
+    try {
+      if (chunk.includes('window-begin')) samples.begin = sampleCpu(brokerPid, child.pid)
+      if (chunk.includes('window-end')) samples.end = sampleCpu(brokerPid, child.pid)
+    } catch (error) {
+      samples.error = error // a process is gone; the exit status below tells the story
+    }
   })
   const exit = await exitWithin(child, loadgenTimeoutMs(duration))
   if (!exit) {
@@ -318,7 +326,7 @@ async function runLoadgen (scenario, port, brokerPid, duration) {
     throw new Error('load generator did not finish in time')
   }
   if (exit.code !== 0) throw new Error(lastLines(child.output.text.replace(/^window-(begin|end)\n/gm, '')))
-  if (!samples.begin || !samples.end) throw new Error('load generator did not report its measuring window')
+  if (!samples.begin || !samples.end) throw new Error(`could not sample CPU over the measuring window: ${samples.error?.message ?? 'window not reported'}`)
   return { figures: JSON.parse(stdout.trim().split('\n').pop()), cpu: cpuPercentages(samples.begin, samples.end) }
 }
 
@@ -355,6 +363,12 @@ function headline (scenario, run) {
   return scenario.latency ? run.figures.p99_us : run.figures.delivered_per_s
 }
 
+const isDisturbed = (run) => run.ok && (run.cpu.other >= INTERFERENCE_WARNING_PCT || run.cpu.steal >= STEAL_WARNING_PCT)
+const DISTURBED_NOTE = `\\* Disturbed run: during its window other processes used ≥ ${INTERFERENCE_WARNING_PCT}% or the hypervisor stole ≥ ${STEAL_WARNING_PCT}% of the two cores (see the CPU table); rerun on a quiet machine.`
+
+const isLoadgenBound = (run) => run.ok && run.cpu.loadgen >= LOADGEN_SATURATED_PCT
+const LOADGEN_BOUND_NOTE = `† The load generator used ≥ ${LOADGEN_SATURATED_PCT}% of its core: the figure may be limited by it rather than by the broker.`
+
 function describeRun (scenario, run) {
   if (!run.ok) return `FAILED: ${run.error}`
   const f = run.figures
@@ -362,15 +376,17 @@ function describeRun (scenario, run) {
     ? `p50 ${f.p50_us.toFixed(0)} µs  p99 ${f.p99_us.toFixed(0)} µs`
     : `${fmtInt(f.delivered_per_s)} ${scenario.unit}`
   const lost = f.lost == null ? '' : `  lost ${f.lost}${f.drain_cut_off ? ' (drain cut off)' : ''}`
-  const other = run.cpu.other >= INTERFERENCE_WARNING_PCT ? `  (other load ${fmtPct(run.cpu.other)}!)` : ''
-  return `${main}${lost}  broker ${fmtPct(run.cpu.broker)}  loadgen ${fmtPct(run.cpu.loadgen)}  rss ${fmtMiB(run.rssKiB)}${other}`
+  const disturbed = isDisturbed(run) ? `  DISTURBED (other ${fmtPct(run.cpu.other)}, steal ${fmtPct(run.cpu.steal)})` : ''
+  const bound = isLoadgenBound(run) ? '  LOADGEN-BOUND' : ''
+  return `${main}${lost}  broker ${fmtPct(run.cpu.broker)}  loadgen ${fmtPct(run.cpu.loadgen)}  rss ${fmtMiB(run.rssKiB)}${disturbed}${bound}`
 }
 
 function cell (results, scenario, broker, render) {
   if (!results.available.has(broker.name)) return 'n/a'
   const run = results.runs[scenario.name]?.[broker.name]
   if (!run) return '–'
-  return run.ok ? render(run) : 'failed'
+  if (!run.ok) return 'failed'
+  return `${render(run)}${isDisturbed(run) ? ' \\*' : ''}${isLoadgenBound(run) ? ' †' : ''}`
 }
 
 function table (header, rows) {
@@ -472,10 +488,12 @@ function methodSection (env, options) {
     '- Fan-in: 100 publishers on `bench/in/<i>`, one subscriber on `bench/in/+`. Fan-out: one publisher, 100 subscribers on the same topic; counted in deliveries/s. Pairs: 50 publisher/subscriber pairs, each on its own topic.',
     `- QoS 1: publishers also wait for PUBACKs, subscribers subscribe at QoS 1 and acknowledge every delivery. After the window publishing stops and the generator waits until everything was delivered, the broker has been silent for 1 s, or ${drainS} s passed; a message the broker acknowledged but never delivered counts as lost.`,
     `- Latency: one publisher sends ${fmtInt(LATENCY_RATE)} msg/s at QoS 0 to one subscriber; CLOCK_MONOTONIC send time in the payload, percentiles over the window.`,
-    `- CPU: utime+stime from /proc/<pid>/stat over the window, 100% = one core. "Other" is what else ran on the two cores (/proc/stat) — above ${INTERFERENCE_WARNING_PCT}% the run was disturbed. Peak RSS is the broker's VmHWM.`,
+    `- CPU: utime+stime from /proc/<pid>/stat over the window, 100% = one core. "Other" is what else ran on the two cores and "steal" what the hypervisor took (/proc/stat). Peak RSS is the broker's VmHWM.`,
     ...brokerConfigDescription().map((line) => `- ${line}`),
   ].join('\n')
 }
+
+const allRuns = (results) => Object.values(results.runs).flatMap(Object.values)
 
 function renderReport (results, options, env) {
   const { brokers, scenarios } = options
@@ -491,6 +509,8 @@ function renderReport (results, options, env) {
     ...(scenarios.some((s) => !s.latency) ? ['### Throughput (higher is better)', throughputTable(results, brokers, scenarios)] : []),
     ...(latency ? [`### ${latency.label} (lower is better)`, latencyTable(results, brokers, latency)] : []),
     ...(lost ? ['### QoS 1 lost messages (acknowledged but never delivered)', lost] : []),
+    ...(allRuns(results).some(isDisturbed) ? [DISTURBED_NOTE] : []),
+    ...(allRuns(results).some(isLoadgenBound) ? [LOADGEN_BOUND_NOTE] : []),
     '### CPU and memory per run', runsTable(results, brokers, scenarios),
     '### Reproduce',
     'Needs gcc, util-linux `taskset`, Debian `mosquitto` at /usr/sbin/mosquitto and 2+ cores.\n\n' +
@@ -528,8 +548,9 @@ async function benchmark (options) {
     results.runs[scenario.name] = {}
     for (const broker of options.brokers) {
       if (!results.available.has(broker.name)) continue
+      const started = Date.now()
       const run = await runOne(broker, scenario, options.duration)
-      const prefix = `${scenario.name.padEnd(8)} ${broker.label.padEnd(10)}`
+      const prefix = `${scenario.name.padEnd(8)} ${broker.label.padEnd(10)} [${((Date.now() - started) / 1000).toFixed(1)} s]`
       if (!run.brokerStarted && !cameUp.has(broker.name)) {
         results.available.delete(broker.name)
         results.unavailableReasons[broker.name] = run.error
@@ -546,7 +567,6 @@ async function benchmark (options) {
 
 async function main () {
   const options = parseOptions()
-  options.command = options.fullRun ? 'npm run bench' : `node bench/run.mjs ${process.argv.slice(2).join(' ')}`
   checkMachine()
   buildLoadgen()
   await warnIfCoresBusy()

@@ -7,8 +7,9 @@ import { Broker } from './server.js'
 import { VERSION } from './version.js'
 
 const HELP = `Usage: culex [start] [options]
+       culex certs <command> [options]
 
-Starts the Culex MQTT broker.
+Starts the Culex MQTT broker. culex certs creates and checks TLS certificates (culex certs --help).
 
 Options:
   -c, --config FILE     HOCON configuration file (default etc/base.hocon)
@@ -22,6 +23,8 @@ Signals: SIGTERM or SIGINT stop the broker cleanly (DISCONNECT 0x8B to MQTT 5 cl
 `
 
 async function main (argv: string[]): Promise<number> {
+  // Loaded only for this command: the broker itself never needs the certificate tooling.
+  if (argv[0] === 'certs') return (await import('./certs/cli.js')).runCertsCli(argv.slice(1))
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

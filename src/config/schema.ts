@@ -53,6 +53,8 @@ const mqtt = section({
   mqueue_store_qos0: bool().default(true).describe('Queue QoS 0 messages for offline sessions too.'),
   max_subscriptions: countOrInfinity().prefault('infinity').describe('Most subscriptions per client.'),
   upgrade_qos: bool().default(false).describe('Deliver at the subscription QoS even when the message was published lower.'),
+  peer_cert_as_username: z.enum(['disabled', 'cn', 'dn', 'crt', 'pem', 'md5']).default('disabled').describe('Take the user name from the verified client certificate: its CN, subject DN, DER (base64), PEM or the MD5 of the PEM.'),
+  peer_cert_as_clientid: z.enum(['disabled', 'cn', 'dn', 'crt', 'pem', 'md5']).default('disabled').describe('Take the client identifier from the verified client certificate, as peer_cert_as_username.'),
   use_username_as_clientid: bool().default(false).describe('Replace the client identifier with the username.'),
   response_information: z.string().default('').describe('Response Information sent to MQTT 5 clients that request it.'),
   message_expiry_interval: countOrInfinity().prefault('infinity').describe('Ceiling on Message Expiry Interval (seconds) for queued and retained messages.'),
@@ -78,24 +80,71 @@ const tcpListener = section({
   tcp_options: tcpOptions,
 })
 
+const websocketOptions = section({
+  mqtt_path: z.string().default('/mqtt').describe('HTTP path of the WebSocket endpoint.'),
+  fail_if_no_subprotocol: bool().default(true).describe('Refuse a WebSocket upgrade that names no subprotocol.'),
+  supported_subprotocols: z.union([z.string(), z.array(z.string())])
+    .default(['mqtt', 'mqttv3.1', 'mqttv3.1.1', 'mqtt5', 'mqtt-v3', 'mqtt-v3.1.1', 'mqtt-v5'])
+    .transform((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v))
+    .describe('Subprotocols accepted, a list or a comma-separated string.'),
+})
+
 const wsListener = section({
   ...listenerCommon,
   bind: bindField(8083),
   tcp_options: tcpOptions,
-  websocket: section({
-    mqtt_path: z.string().default('/mqtt').describe('HTTP path of the WebSocket endpoint.'),
-    fail_if_no_subprotocol: bool().default(true).describe('Refuse a WebSocket upgrade that names no subprotocol.'),
-    supported_subprotocols: z.union([z.string(), z.array(z.string())])
-      .default(['mqtt', 'mqttv3.1', 'mqttv3.1.1', 'mqtt5', 'mqtt-v3', 'mqtt-v3.1.1', 'mqtt-v5'])
-      .transform((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v))
-      .describe('Subprotocols accepted, a list or a comma-separated string.'),
-  }),
+  websocket: websocketOptions,
+})
+
+export const TLS_VERSIONS = ['tlsv1.3', 'tlsv1.2', 'tlsv1.1', 'tlsv1'] as const
+
+const stringList = () => z.union([z.string(), z.array(z.string())])
+  .transform((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v))
+
+const sslOptions = section({
+  cacertfile: z.string().default('certs/ca.pem').describe('PEM file of the CAs trusted for client certificates (two-way TLS).'),
+  certfile: z.string().default('certs/server.pem').describe('PEM file of the server certificate, followed by its intermediates (a fullchain.pem).'),
+  keyfile: z.string().default('certs/server.key').describe('PEM file of the server private key (PKCS#1, PKCS#8 or SEC1).'),
+  password: z.string().optional().describe('Passphrase of an encrypted keyfile.'),
+  verify: z.enum(['verify_none', 'verify_peer']).default('verify_none').describe('verify_peer asks clients for a certificate and refuses an invalid one.'),
+  fail_if_no_peer_cert: bool().default(false).describe('With verify_peer: refuse clients that send no certificate.'),
+  depth: int().pipe(z.number().min(0)).default(10).describe('Most intermediate CAs allowed between a client certificate and a trusted CA.'),
+  versions: z.array(z.enum(TLS_VERSIONS)).min(1).default(['tlsv1.3', 'tlsv1.2']).describe('TLS versions offered; tlsv1.1 and tlsv1 only when listed.'),
+  ciphers: stringList().default([]).describe('Cipher suites, OpenSSL or IANA names; empty = OpenSSL defaults. TLS 1.3 suites apply to TLS 1.3 only.'),
+  honor_cipher_order: bool().default(true).describe('Prefer the server\'s cipher order over the client\'s.'),
+  reuse_sessions: bool().default(true).describe('Allow TLS session resumption (session tickets and session ids).'),
+  handshake_timeout: duration().prefault('15s').describe('Close a connection whose TLS handshake has not finished by then.'),
+  partial_chain: z.union([z.boolean(), z.enum(['true', 'false', 'two_cacerts_from_cacertfile', 'cacert_from_cacertfile'])])
+    .default(false).transform((v) => v !== false && v !== 'false')
+    .describe('Trust an intermediate CA in cacertfile as an anchor, without its root.'),
+  verify_peer_ext_key_usage: z.string().default('').describe('Require this Extended Key Usage in client certificates: clientAuth, serverAuth or an OID.'),
+  secure_renegotiate: bool().default(true).describe('Accepted for EMQX compatibility; Culex never allows insecure renegotiation.'),
+  hibernate_after: duration().prefault('5s').describe('Accepted for EMQX compatibility (an Erlang process setting); no effect.'),
+  gc_after_handshake: bool().default(false).describe('Accepted for EMQX compatibility (an Erlang process setting); no effect.'),
+  log_level: z.string().default('notice').describe('Accepted for EMQX compatibility; handshake failures are logged at warning.'),
+})
+
+const sslListener = section({
+  ...listenerCommon,
+  bind: bindField(8883),
+  tcp_options: tcpOptions,
+  ssl_options: sslOptions,
+})
+
+const wssListener = section({
+  ...listenerCommon,
+  bind: bindField(8084),
+  tcp_options: tcpOptions,
+  websocket: websocketOptions,
+  ssl_options: sslOptions,
 })
 
 const listeners = z.strictObject({
   tcp: z.record(z.string(), tcpListener).default({}).describe('Plain MQTT over TCP listeners.'),
+  ssl: z.record(z.string(), sslListener).default({}).describe('MQTT over TLS listeners.'),
   ws: z.record(z.string(), wsListener).default({}).describe('MQTT over WebSocket listeners.'),
-}).prefault({ tcp: { default: {} }, ws: { default: {} } }).describe('Listeners by type and name; without this key, tcp 1883 and ws 8083.')
+  wss: z.record(z.string(), wssListener).default({}).describe('MQTT over WebSocket over TLS listeners.'),
+}).prefault({ tcp: { default: {} }, ssl: { default: {} }, ws: { default: {} }, wss: { default: {} } }).describe('Listeners by type and name; without this key, tcp 1883, ssl 8883, ws 8083 and wss 8084.')
 
 const sysTopics = section({
   sys_msg_interval: durationOrDisabled().prefault('1m').describe('Interval of $SYS/brokers/<node>/... stats and metrics messages (disabled = none).'),
@@ -122,4 +171,7 @@ export type CulexConfig = z.output<typeof configSchema>
 export type ConfigInput = z.input<typeof configSchema>
 export type TcpListenerConfig = z.output<typeof tcpListener>
 export type WsListenerConfig = z.output<typeof wsListener>
+export type SslListenerConfig = z.output<typeof sslListener>
+export type WssListenerConfig = z.output<typeof wssListener>
+export type SslOptions = z.output<typeof sslOptions>
 export type MqttConfig = CulexConfig['mqtt']

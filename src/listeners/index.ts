@@ -1,8 +1,10 @@
 import type { CulexConfig } from '../config/schema.js'
 import type { Core } from '../mqtt/core.js'
 import type { Listener } from './listener.js'
+import { SslListener } from './ssl.js'
 import { TcpListener } from './tcp.js'
 import { WsListener } from './ws.js'
+import { WssListener } from './wss.js'
 
 export type { Listener } from './listener.js'
 
@@ -10,6 +12,8 @@ export type { Listener } from './listener.js'
 export function createListeners (core: Core, config: CulexConfig['listeners']): Listener[] {
   return [
     ...Object.entries(config.tcp).map(([name, cfg]) => new TcpListener(core, name, cfg)),
+    ...Object.entries(config.ssl).map(([name, cfg]) => new SslListener(core, name, cfg)),
     ...Object.entries(config.ws).map(([name, cfg]) => new WsListener(core, name, cfg)),
+    ...Object.entries(config.wss).map(([name, cfg]) => new WssListener(core, name, cfg)),
   ]
 }

@@ -1,19 +1,22 @@
 // MQTT over WebSocket: an HTTP server upgrading requests on websocket.mqtt_path.
 import { createServer, type IncomingMessage, type Server } from 'node:http'
+import type { Server as NetServer } from 'node:net'
 import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws'
 import type { WsListenerConfig } from '../config/schema.js'
+import type { TransportInfo } from '../mqtt/connection.js'
 import type { Core } from '../mqtt/core.js'
 import { NetListener } from './listener.js'
 
-export class WsListener extends NetListener<WsListenerConfig> {
-  readonly type = 'ws'
+export class WsListener<C extends WsListenerConfig = WsListenerConfig> extends NetListener<C> {
+  readonly type: string = 'ws'
   #wss: WebSocketServer | null = null
 
-  constructor (core: Core, name: string, config: WsListenerConfig) {
-    super(core, 'ws', name, config)
+  constructor (core: Core, name: string, config: C, type = 'ws') {
+    super(core, type, name, config)
+    this.type = type
   }
 
-  protected createServer (): Server {
+  protected createServer (): NetServer {
     const server = createServer((_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain' }).end(`MQTT over WebSocket: upgrade at ${this.config.websocket.mqtt_path}\n`)
     })
@@ -40,7 +43,7 @@ export class WsListener extends NetListener<WsListenerConfig> {
     })
     wss.on('connection', (socket: WebSocket, req: IncomingMessage) => {
       req.socket.setNoDelay(this.config.tcp_options.nodelay)
-      const peer = { remoteAddress: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0, transport: this.type }
+      const peer = this.transportInfo(req)
       const stream = createWebSocketStream(socket)
       stream.on('error', (err: Error & { code?: string }) => {
         // ws buffers a whole frame before we see it, so an oversize MQTT packet in one frame is refused here.
@@ -55,10 +58,14 @@ export class WsListener extends NetListener<WsListenerConfig> {
     return wss
   }
 
-  protected override afterDrain (server: Server | null): void {
+  protected transportInfo (req: IncomingMessage): TransportInfo {
+    return { remoteAddress: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0, transport: this.type }
+  }
+
+  protected override afterDrain (server: NetServer | null): void {
     for (const client of this.#wss?.clients ?? []) client.terminate()
     this.#wss?.close()
     this.#wss = null
-    if (server && 'closeAllConnections' in server) server.closeAllConnections()
+    if (server && 'closeAllConnections' in server) (server as Server).closeAllConnections()
   }
 }

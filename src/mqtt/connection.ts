@@ -12,6 +12,7 @@ import type { ClientInfo } from './hooks.js'
 import { remainingExpiry, type PublishProperties } from './message.js'
 import { RC, describeReason } from './reason-codes.js'
 import type { Delivery, Session, SessionLink } from './session.js'
+import type { TlsInfo } from './tls-info.js'
 
 export type ConnectionState = 'new' | 'connecting' | 'connected' | 'closed'
 
@@ -21,6 +22,8 @@ export interface TransportInfo {
   remotePort: number
   /** `tcp`, `ws`, `ssl`, `wss`. */
   transport: string
+  /** For ssl and wss: the negotiated TLS parameters and the verified client certificate. */
+  tls?: TlsInfo
 }
 
 /** The listener-level settings a connection needs. */

@@ -1,6 +1,7 @@
 // Named hook stages: the seam where authentication, authorization and observers plug in.
 // Each stage is an array; an empty stage costs one length check on the hot path.
 import type { Message } from './message.js'
+import type { PeerCertificate, TlsInfo } from './tls-info.js'
 
 export interface ClientInfo {
   clientId: string
@@ -14,6 +15,10 @@ export interface ClientInfo {
   isSuperuser: boolean
   /** Attributes set by authenticators (EMQX client_attrs). */
   attrs: Record<string, string>
+  /** TLS parameters for ssl and wss connections. */
+  tls: TlsInfo | undefined
+  /** The verified client certificate, when the client sent one. */
+  cert: PeerCertificate | undefined
 }
 
 export interface Credentials {

@@ -12,4 +12,7 @@ export class Metrics {
   connectionsMax = 0
   connectionsRefused = 0
   authFailures = 0
+  tlsHandshakes = 0
+  /** Failed TLS handshakes by reason (see src/listeners/tls-errors.ts). */
+  readonly tlsFailures: Record<string, number> = {}
 }

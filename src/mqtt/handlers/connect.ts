@@ -9,6 +9,7 @@ import { runAuthenticate, type AuthResult, type ClientInfo } from '../hooks.js'
 import { createMessage } from '../message.js'
 import { RC, describeReason, v3ConnackCode } from '../reason-codes.js'
 import { topicNameError } from '../topic.js'
+import { certIdentity } from '../tls-info.js'
 
 type ConnackProps = NonNullable<IConnackPacket['properties']>
 
@@ -18,12 +19,16 @@ export function handleConnect (conn: Connection, packet: IConnectPacket): void |
   const refusal = checkConnect(conn, packet)
   if (refusal) return refuse(conn, refusal.rc, refusal.reason)
 
-  const assigned = packet.clientId === '' ? `culex-${randomBytes(8).toString('hex')}` : undefined
-  const username = conn.core.config.mqtt.use_username_as_clientid ? packet.username : undefined
-  const clientId = username ?? assigned ?? packet.clientId
+  const mqtt = conn.core.config.mqtt
+  const tls = conn.transport.tls
+  const cert = tls?.peerCert
+  const username = certIdentity(mqtt.peer_cert_as_username, cert) ?? packet.username
+  const chosenId = certIdentity(mqtt.peer_cert_as_clientid, cert) ?? (mqtt.use_username_as_clientid ? username : undefined)
+  const assigned = chosenId === undefined && packet.clientId === '' ? `culex-${randomBytes(8).toString('hex')}` : undefined
+  const clientId = chosenId ?? assigned ?? packet.clientId
   const client: ClientInfo = {
     clientId,
-    username: packet.username,
+    username,
     protocolVersion: conn.protocolVersion,
     listener: conn.listener.id,
     remoteAddress: conn.transport.remoteAddress,
@@ -31,9 +36,11 @@ export function handleConnect (conn: Connection, packet: IConnectPacket): void |
     connectedAt: Date.now(),
     isSuperuser: false,
     attrs: {},
+    tls,
+    cert,
   }
   conn.client = client
-  const credentials = { username: packet.username, password: packet.password }
+  const credentials = { username, password: packet.password }
   if (conn.core.hooks.authenticate.length === 0) return accept(conn, packet, client, assigned !== undefined)
   return runAuthenticate(conn.core.hooks, client, credentials).then((answer) => {
     if (conn.state !== 'connecting') return

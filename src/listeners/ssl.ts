@@ -1,0 +1,39 @@
+// MQTT over TLS (EMQX `listeners.ssl`).
+import { createServer, type Server, type Socket } from 'node:net'
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
+import type { SslListenerConfig } from '../config/schema.js'
+import type { Core } from '../mqtt/core.js'
+import { NetListener } from './listener.js'
+import { TlsFront } from './tls-front.js'
+
+export class SslListener extends NetListener<SslListenerConfig> {
+  readonly type = 'ssl'
+  #front: TlsFront | null = null
+
+  constructor (core: Core, name: string, config: SslListenerConfig) {
+    super(core, 'ssl', name, config)
+  }
+
+  protected createServer (): Server {
+    const inner = createTlsServer(TlsFront.options(this.config.ssl_options, this.id))
+    const front = new TlsFront(this.core, this.id, this.config.ssl_options, inner)
+    inner.on('secureConnection', (socket: TLSSocket) => {
+      const tls = front.verified(socket)
+      if (!tls) return
+      this.gate.admit(socket, { remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, transport: 'ssl', tls })
+    })
+    front.watch()
+    this.#front = front
+    return createServer({ noDelay: this.config.tcp_options.nodelay }, (socket: Socket) => front.accept(socket))
+  }
+
+  /** Re-reads certfile, keyfile and cacertfile (SIGHUP). */
+  reloadTls (why: string): boolean {
+    return this.#front?.reload(why) ?? false
+  }
+
+  protected override afterDrain (): void {
+    this.#front?.close()
+    this.#front = null
+  }
+}

@@ -1,0 +1,114 @@
+// ssl_options (EMQX names) → Node TLS server options. Files are read here, and the result is checked by
+// building a SecureContext, so a bad key, password or certificate names the key and file at fault.
+import { constants, X509Certificate } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { createSecureContext, type TlsOptions } from 'node:tls'
+import type { SslOptions } from '../config/schema.js'
+import { CulexError } from '../errors.js'
+import { IANA_TO_OPENSSL } from './tls-ciphers.js'
+
+const VERSION_ORDER = ['tlsv1', 'tlsv1.1', 'tlsv1.2', 'tlsv1.3'] as const
+const NODE_VERSION = { tlsv1: 'TLSv1', 'tlsv1.1': 'TLSv1.1', 'tlsv1.2': 'TLSv1.2', 'tlsv1.3': 'TLSv1.3' } as const
+const NO_VERSION = {
+  tlsv1: constants.SSL_OP_NO_TLSv1,
+  'tlsv1.1': constants.SSL_OP_NO_TLSv1_1,
+  'tlsv1.2': constants.SSL_OP_NO_TLSv1_2,
+  'tlsv1.3': constants.SSL_OP_NO_TLSv1_3,
+} as const
+const TLS13_SUITES = new Set(['TLS_AES_256_GCM_SHA384', 'TLS_AES_128_GCM_SHA256', 'TLS_CHACHA20_POLY1305_SHA256', 'TLS_AES_128_CCM_SHA256', 'TLS_AES_128_CCM_8_SHA256'])
+
+/** The files a listener's TLS context is made of, as read at one moment. */
+export interface TlsFiles { cert: Buffer; key: Buffer; ca: Buffer | undefined }
+
+/** Paths of the files to watch for hot reload. */
+export function tlsFilePaths (opts: SslOptions): string[] {
+  return [opts.certfile, opts.keyfile, opts.cacertfile].map((p) => resolve(p))
+}
+
+export function readTlsFiles (opts: SslOptions, listenerId: string): TlsFiles {
+  const read = (key: 'certfile' | 'keyfile' | 'cacertfile', optional: boolean): Buffer | undefined => {
+    try {
+      return readFileSync(resolve(opts[key]))
+    } catch (err) {
+      if (optional && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw new CulexError('CULEX_ERR_TLS_CONFIG', `listener ${listenerId}: ssl_options.${key} ${opts[key]}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err })
+    }
+  }
+  // One-way TLS needs no CA file (EMQX: "can be empty"); two-way TLS does.
+  const ca = read('cacertfile', opts.verify === 'verify_none')
+  return { cert: read('certfile', false)!, key: read('keyfile', false)!, ca }
+}
+
+/** Node TLS options for a listener; throws a CulexError naming the option at fault. */
+export function tlsServerOptions (opts: SslOptions, files: TlsFiles, listenerId: string): TlsOptions {
+  const fail = (key: string, detail: string): never => {
+    throw new CulexError('CULEX_ERR_TLS_CONFIG', `listener ${listenerId}: ssl_options.${key}: ${detail}`)
+  }
+  const listed = VERSION_ORDER.filter((v) => opts.versions.includes(v))
+  const min = listed[0]!
+  const max = listed[listed.length - 1]!
+  let secureOptions = 0
+  for (const v of VERSION_ORDER.slice(VERSION_ORDER.indexOf(min), VERSION_ORDER.indexOf(max) + 1)) {
+    if (!listed.includes(v)) secureOptions |= NO_VERSION[v]
+  }
+  if (!opts.reuse_sessions) secureOptions |= constants.SSL_OP_NO_TICKET
+
+  const { tls12, tls13 } = splitCiphers(opts.ciphers, (name) => fail('ciphers', `unknown cipher suite ${name}`))
+  // OpenSSL 3 refuses TLS 1.0/1.1 at its default security level; listing them is the user's explicit choice.
+  const legacy = VERSION_ORDER.indexOf(min) < VERSION_ORDER.indexOf('tlsv1.2')
+  let cipherList = tls12.length > 0 ? tls12.join(':') : (legacy ? 'DEFAULT' : '')
+  if (legacy) cipherList += ':@SECLEVEL=0'
+  if (tls13.length > 0) cipherList = [tls13.join(':'), cipherList].filter(Boolean).join(':')
+
+  const options: TlsOptions = {
+    cert: files.cert,
+    key: files.key,
+    passphrase: opts.password,
+    minVersion: NODE_VERSION[min],
+    maxVersion: NODE_VERSION[max],
+    secureOptions,
+    honorCipherOrder: opts.honor_cipher_order,
+    requestCert: opts.verify === 'verify_peer',
+    // We decide after the handshake, so that a missing certificate can be allowed and every refusal logged with its reason.
+    rejectUnauthorized: false,
+    handshakeTimeout: opts.handshake_timeout,
+    sessionTimeout: 300,
+  }
+  if (cipherList) options.ciphers = cipherList
+  if (files.ca) options.ca = files.ca
+  if (opts.partial_chain) (options as TlsOptions & { allowPartialTrustChain?: boolean }).allowPartialTrustChain = true
+  checkContext(options, files, opts, fail)
+  return options
+}
+
+function splitCiphers (names: string[], unknown: (name: string) => never): { tls12: string[], tls13: string[] } {
+  const tls12: string[] = []
+  const tls13: string[] = []
+  for (const name of names) {
+    if (TLS13_SUITES.has(name)) tls13.push(name)
+    else if (IANA_TO_OPENSSL[name]) tls12.push(IANA_TO_OPENSSL[name])
+    else if (/^[A-Z0-9-]+$/.test(name) && !name.startsWith('TLS_')) tls12.push(name)
+    else unknown(name)
+  }
+  return { tls12, tls13 }
+}
+
+/** Builds a SecureContext once, turning OpenSSL's complaints into sentences that name the file. */
+function checkContext (options: TlsOptions, files: TlsFiles, opts: SslOptions, fail: (key: string, detail: string) => never): void {
+  try {
+    new X509Certificate(files.cert)
+  } catch (err) {
+    fail('certfile', `${opts.certfile} holds no readable PEM certificate (${(err as Error).message})`)
+  }
+  try {
+    createSecureContext(options)
+  } catch (err) {
+    const message = (err as Error).message
+    if (/bad decrypt|bad password|passphrase/i.test(message)) fail('password', `cannot decrypt ${opts.keyfile}: wrong or missing password`)
+    if (/key values mismatch/i.test(message)) fail('keyfile', `${opts.keyfile} does not match the certificate in ${opts.certfile}`)
+    if (/no cipher match|no ciphers available/i.test(message)) fail('ciphers', `no usable cipher suite in [${opts.ciphers.join(', ')}]`)
+    if (/PEM|DECODER|bad base64|no start line/i.test(message)) fail('keyfile', `${opts.keyfile} holds no readable PEM private key (${message})`)
+    fail('certfile', message)
+  }
+}

@@ -1,0 +1,194 @@
+// The TLS side shared by ssl and wss listeners: a plain TCP accept that checks the first byte is a TLS
+// ClientHello, a tls.Server (or https.Server) doing the handshake, the verify policy of seed 003's table
+// applied after it, one log line and one counter per failed handshake, and hot reload of the files.
+import { watch, type FSWatcher } from 'node:fs'
+import { dirname, basename } from 'node:path'
+import type { Socket } from 'node:net'
+import type { Server as TlsServer, TLSSocket } from 'node:tls'
+import type { SslOptions } from '../config/schema.js'
+import type { Core } from '../mqtt/core.js'
+import type { PeerCertificate, TlsInfo } from '../mqtt/tls-info.js'
+import { readTlsFiles, tlsFilePaths, tlsServerOptions } from './tls-context.js'
+import { describeHandshakeError, describeNotTls, describeVerifyError, type TlsFailureReport } from './tls-errors.js'
+
+const EKU_OIDS: Record<string, string> = {
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+  codeSigning: '1.3.6.1.5.5.7.3.3',
+  emailProtection: '1.3.6.1.5.5.7.3.4',
+}
+
+// Resumable sessions kept for session-id resumption (tickets need no server state).
+const SESSION_CACHE_LIMIT = 10_000
+
+export class TlsFront {
+  readonly #core: Core
+  readonly #id: string
+  readonly #opts: SslOptions
+  readonly #server: TlsServer
+  readonly #sessions = new Map<string, Buffer>()
+  #watchers: FSWatcher[] = []
+  #reloadTimer: NodeJS.Timeout | null = null
+
+  /** Builds the TLS options now, so a bad certificate or key stops start-up. */
+  static options (opts: SslOptions, listenerId: string) {
+    return tlsServerOptions(opts, readTlsFiles(opts, listenerId), listenerId)
+  }
+
+  constructor (core: Core, listenerId: string, opts: SslOptions, server: TlsServer) {
+    this.#core = core
+    this.#id = listenerId
+    this.#opts = opts
+    this.#server = server
+    server.on('tlsClientError', (err: Error, socket: TLSSocket) => this.#failed(socket, describeHandshakeError(err)))
+    if (opts.reuse_sessions) {
+      server.on('newSession', (id: Buffer, data: Buffer, done: () => void) => {
+        if (this.#sessions.size >= SESSION_CACHE_LIMIT) this.#sessions.delete(this.#sessions.keys().next().value!)
+        this.#sessions.set(id.toString('hex'), data)
+        done()
+      })
+      server.on('resumeSession', (id: Buffer, done: (err: Error | null, data: Buffer | null) => void) => {
+        done(null, this.#sessions.get(id.toString('hex')) ?? null)
+      })
+    }
+  }
+
+  /** A raw TCP connection: hand it to the TLS server if it starts a TLS handshake, else explain and close. */
+  accept (socket: Socket): void {
+    socket.setNoDelay(true)
+    socket.on('error', () => socket.destroy())
+    const timer = setTimeout(() => {
+      this.#failed(socket, { reason: 'handshake_timeout', detail: 'the client sent nothing within ssl_options.handshake_timeout' })
+      socket.destroy()
+    }, this.#opts.handshake_timeout)
+    socket.once('close', () => clearTimeout(timer))
+    socket.once('data', (chunk: Buffer) => {
+      clearTimeout(timer)
+      socket.pause()
+      if (chunk[0] !== 0x16) {
+        this.#failed(socket, describeNotTls(chunk[0]!))
+        socket.destroy()
+        return
+      }
+      socket.unshift(chunk)
+      this.#server.emit('connection', socket)
+    })
+  }
+
+  /**
+   * Applies the verify policy once the handshake is done; returns the TLS facts for an accepted client,
+   * or null after closing a refused one. verify_peer + fail_if_no_peer_cert = false allows no certificate
+   * but never an invalid one.
+   */
+  verified (socket: TLSSocket): TlsInfo | null {
+    const opts = this.#opts
+    let peerCert: PeerCertificate | undefined
+    if (opts.verify === 'verify_peer') {
+      const x509 = socket.getPeerX509Certificate()
+      if (!x509) {
+        if (opts.fail_if_no_peer_cert) return this.#refuse(socket, { reason: 'no_peer_cert', detail: 'the client sent no certificate; ssl_options.fail_if_no_peer_cert = true requires one' })
+      } else {
+        if (!socket.authorized) return this.#refuse(socket, describeVerifyError(String(socket.authorizationError)))
+        const depth = chainDepth(socket)
+        if (depth > opts.depth) return this.#refuse(socket, { reason: 'chain_too_deep', detail: `the client certificate chain has ${depth} intermediate CAs; ssl_options.depth allows ${opts.depth}` })
+        const eku = opts.verify_peer_ext_key_usage
+        if (eku) {
+          const wanted = EKU_OIDS[eku] ?? eku
+          const usages = (socket.getPeerCertificate() as { ext_key_usage?: string[] }).ext_key_usage ?? []
+          if (!usages.includes(wanted)) return this.#refuse(socket, { reason: 'bad_key_usage', detail: `the client certificate lacks Extended Key Usage ${eku} (ssl_options.verify_peer_ext_key_usage)` })
+        }
+        peerCert = {
+          subject: x509.subject.split('\n').join(','),
+          cn: /(?:^|\n)CN=([^\n]*)/.exec(x509.subject)?.[1] ?? '',
+          issuer: x509.issuer.split('\n').join(','),
+          serial: x509.serialNumber.toUpperCase(),
+          fingerprint: x509.fingerprint256,
+          pem: x509.toString(),
+          der: x509.raw,
+          notAfter: x509.validTo,
+        }
+      }
+    }
+    this.#core.metrics.tlsHandshakes++
+    const cipher = socket.getCipher()
+    const sni = (socket as TLSSocket & { servername?: string | false }).servername
+    return { version: socket.getProtocol() ?? '', cipher: cipher?.name ?? '', sni: typeof sni === 'string' ? sni : '', peerCert }
+  }
+
+  /** Re-reads the files; new handshakes use them, current connections keep theirs. A bad file keeps the old. */
+  reload (why: string): boolean {
+    try {
+      this.#server.setSecureContext(TlsFront.options(this.#opts, this.#id))
+      this.#core.log.notice({ listener: this.#id, trigger: why }, 'TLS certificate, key and CA files reloaded')
+      return true
+    } catch (err) {
+      this.#core.log.error({ listener: this.#id, trigger: why }, `TLS files not reloaded, the previous ones stay in force: ${(err as Error).message}`)
+      return false
+    }
+  }
+
+  /** Watches the directories of certfile, keyfile and cacertfile (files are often replaced, not rewritten). */
+  watch (): void {
+    const files = new Set(tlsFilePaths(this.#opts))
+    const dirs = new Set([...files].map((f) => dirname(f)))
+    for (const dir of dirs) {
+      try {
+        const watcher = watch(dir, (_event, name) => {
+          if (name && files.has(`${dir}/${basename(String(name))}`)) this.#scheduleReload()
+        })
+        watcher.on('error', () => watcher.close())
+        watcher.unref()
+        this.#watchers.push(watcher)
+      } catch (err) {
+        this.#core.log.warning({ listener: this.#id, dir }, `cannot watch TLS files for changes (use SIGHUP): ${(err as Error).message}`)
+      }
+    }
+  }
+
+  close (): void {
+    for (const w of this.#watchers) w.close()
+    this.#watchers = []
+    if (this.#reloadTimer) clearTimeout(this.#reloadTimer)
+  }
+
+  // Editors and `cp` write a file in several steps: wait for the writes to settle.
+  #scheduleReload (): void {
+    if (this.#reloadTimer) clearTimeout(this.#reloadTimer)
+    this.#reloadTimer = setTimeout(() => { this.#reloadTimer = null; this.reload('file change') }, 200)
+    this.#reloadTimer.unref()
+  }
+
+  #refuse (socket: TLSSocket, report: TlsFailureReport): null {
+    this.#failed(socket, report)
+    socket.destroy()
+    return null
+  }
+
+  #failed (socket: Socket | TLSSocket, report: TlsFailureReport): void {
+    const failures = this.#core.metrics.tlsFailures
+    failures[report.reason] = (failures[report.reason] ?? 0) + 1
+    const sni = (socket as TLSSocket & { servername?: string | false }).servername
+    this.#core.log.warning({
+      listener: this.#id,
+      peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
+      sni: typeof sni === 'string' ? sni : '',
+      reason: report.reason,
+    }, `TLS handshake failed: ${report.detail}`)
+  }
+}
+
+/** Intermediate CAs between the client certificate and its trust anchor. */
+function chainDepth (socket: TLSSocket): number {
+  let cert = socket.getPeerCertificate(true) as { issuerCertificate?: unknown, fingerprint256?: string }
+  let depth = 0
+  const seen = new Set<string>()
+  while (cert.issuerCertificate && cert.issuerCertificate !== cert) {
+    const next = cert.issuerCertificate as typeof cert
+    if (!next.fingerprint256 || seen.has(next.fingerprint256)) break
+    seen.add(next.fingerprint256)
+    cert = next
+    depth++
+  }
+  // The anchor itself is not an intermediate.
+  return Math.max(0, depth - 1)
+}

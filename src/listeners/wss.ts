@@ -1,0 +1,53 @@
+// MQTT over WebSocket over TLS (EMQX `listeners.wss`): the ws listener on an https server behind TlsFront.
+import type { Server as HttpServer, IncomingMessage } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import { createServer, type Server, type Socket } from 'node:net'
+import type { TLSSocket } from 'node:tls'
+import type { WssListenerConfig } from '../config/schema.js'
+import type { TransportInfo } from '../mqtt/connection.js'
+import type { Core } from '../mqtt/core.js'
+import type { TlsInfo } from '../mqtt/tls-info.js'
+import { TlsFront } from './tls-front.js'
+import { WsListener } from './ws.js'
+
+export class WssListener extends WsListener<WssListenerConfig> {
+  #front: TlsFront | null = null
+  #inner: HttpServer | null = null
+  readonly #tls = new WeakMap<object, TlsInfo>()
+
+  constructor (core: Core, name: string, config: WssListenerConfig) {
+    super(core, name, config, 'wss')
+  }
+
+  protected override createServer (): Server {
+    const inner = createHttpsServer(TlsFront.options(this.config.ssl_options, this.id), (_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain' }).end(`MQTT over WebSocket: upgrade at ${this.config.websocket.mqtt_path}\n`)
+    })
+    const front = new TlsFront(this.core, this.id, this.config.ssl_options, inner)
+    inner.on('secureConnection', (socket: TLSSocket) => {
+      const tls = front.verified(socket)
+      if (tls) this.#tls.set(socket, tls)
+    })
+    this.#inner = inner as unknown as HttpServer
+    this.attachWebSocket(this.#inner)
+    front.watch()
+    this.#front = front
+    return createServer({ noDelay: this.config.tcp_options.nodelay }, (socket: Socket) => front.accept(socket))
+  }
+
+  protected override transportInfo (req: IncomingMessage): TransportInfo {
+    return { ...super.transportInfo(req), tls: this.#tls.get(req.socket) }
+  }
+
+  reloadTls (why: string): boolean {
+    return this.#front?.reload(why) ?? false
+  }
+
+  protected override afterDrain (server: Server | null): void {
+    super.afterDrain(server)
+    this.#inner?.closeAllConnections()
+    this.#inner = null
+    this.#front?.close()
+    this.#front = null
+  }
+}

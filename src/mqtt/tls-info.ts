@@ -1,0 +1,42 @@
+// What the core knows about a TLS connection, for the authentication chain, ACL placeholders and the API.
+import { createHash } from 'node:crypto'
+
+export interface PeerCertificate {
+  /** Subject DN, `CN=client,O=Example`. */
+  subject: string
+  /** Common name of the subject, '' when absent. */
+  cn: string
+  issuer: string
+  /** Serial number, upper-case hex. */
+  serial: string
+  /** SHA-256 fingerprint, `AB:CD:...`. */
+  fingerprint: string
+  pem: string
+  der: Buffer
+  notAfter: string
+}
+
+export interface TlsInfo {
+  /** `TLSv1.3` */
+  version: string
+  /** OpenSSL name of the cipher suite. */
+  cipher: string
+  /** Server name the client asked for, '' when none. */
+  sni: string
+  /** Present only when the client sent a certificate that verified. */
+  peerCert: PeerCertificate | undefined
+}
+
+export type CertIdentity = 'disabled' | 'cn' | 'dn' | 'crt' | 'pem' | 'md5'
+
+/** EMQX peer_cert_as_username / peer_cert_as_clientid: the identity a certificate gives, or undefined. */
+export function certIdentity (kind: CertIdentity, cert: PeerCertificate | undefined): string | undefined {
+  if (!cert || kind === 'disabled') return undefined
+  switch (kind) {
+    case 'cn': return cert.cn || undefined
+    case 'dn': return cert.subject
+    case 'crt': return cert.der.toString('base64')
+    case 'pem': return cert.pem
+    case 'md5': return createHash('md5').update(cert.pem).digest('hex')
+  }
+}
