@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util'
 import { CulexError } from './errors.js'
 import { LOG_LEVELS } from './config/schema.js'
+import { ensureDevCertificates } from './certs/dev.js'
 import { Broker } from './server.js'
 import { VERSION } from './version.js'
 
@@ -19,7 +20,8 @@ Options:
 
 Environment: EMQX_<PATH> and CULEX_<PATH> override configuration keys,
 e.g. EMQX_LISTENERS__TCP__DEFAULT__BIND="0.0.0.0:1884".
-Signals: SIGTERM or SIGINT stop the broker cleanly (DISCONNECT 0x8B to MQTT 5 clients).
+Signals: SIGTERM or SIGINT stop the broker cleanly (DISCONNECT 0x8B to MQTT 5 clients);
+SIGHUP reloads the TLS certificate, key and CA files of the ssl and wss listeners.
 `
 
 async function main (argv: string[]): Promise<number> {
@@ -49,6 +51,7 @@ async function main (argv: string[]): Promise<number> {
     env.CULEX_LOG__CONSOLE__LEVEL = level
   }
   const broker = new Broker({ configFile: values.config, env })
+  await ensureDevCertificates(broker.config, broker.log)
   await broker.start()
   const addresses = broker.listeners.filter((l) => l.running).map((l) => `${l.id}=${l.address()!.host}:${l.address()!.port}`)
   broker.log.notice({ version: VERSION, config: values.config, listeners: addresses.join(' ') }, 'culex started')
@@ -60,6 +63,7 @@ async function main (argv: string[]): Promise<number> {
       broker.log.notice({ signal }, 'stopping')
       broker.close().then(resolve, resolve)
     }
+    process.on('SIGHUP', () => broker.reloadTls('SIGHUP'))
     process.on('SIGTERM', () => stop('SIGTERM'))
     process.on('SIGINT', () => stop('SIGINT'))
   })

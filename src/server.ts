@@ -92,6 +92,15 @@ export class Broker {
     return a.port
   }
 
+  /** Re-reads the TLS files of every running ssl and wss listener; returns how many reloaded. */
+  reloadTls (why = 'reload'): number {
+    let count = 0
+    for (const listener of this.listeners) {
+      if (listener.running && 'reloadTls' in listener && (listener as { reloadTls (why: string): boolean }).reloadTls(why)) count++
+    }
+    return count
+  }
+
   addHook<K extends HookName> (name: K, fn: HookMap[K]): this {
     this.hooks.add(name, fn)
     return this

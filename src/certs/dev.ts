@@ -1,0 +1,26 @@
+// Development certificates for a fresh checkout: when an enabled TLS listener points at the files
+// `culex certs init` writes (DIR/ca.pem, DIR/server.pem, DIR/server.key) and none of them exists yet,
+// the start command creates them, so 8883 and 8084 come up with no manual step.
+import { existsSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import type { CulexConfig } from '../config/schema.js'
+import type { Log } from '../log.js'
+import { runCertsCli } from './cli.js'
+
+export async function ensureDevCertificates (config: CulexConfig, log: Log): Promise<void> {
+  const dirs = new Set<string>()
+  for (const listener of [...Object.values(config.listeners.ssl), ...Object.values(config.listeners.wss)]) {
+    if (!listener.enable) continue
+    const { certfile, keyfile, cacertfile } = listener.ssl_options
+    const dir = dirname(resolve(certfile))
+    const initLayout = resolve(certfile) === resolve(dir, 'server.pem') && resolve(keyfile) === resolve(dir, 'server.key') &&
+      resolve(cacertfile) === resolve(dir, 'ca.pem')
+    if (initLayout && ![certfile, keyfile, cacertfile].some((f) => existsSync(f))) dirs.add(dir)
+  }
+  for (const dir of dirs) {
+    const output: string[] = []
+    const code = await runCertsCli(['init', '--dir', dir], { out: (t) => output.push(t), err: (t) => output.push(t) })
+    if (code !== 0) throw new Error(`could not create development certificates in ${dir}: ${output.join('').trim()}`)
+    log.warning({ dir }, 'created development certificates (culex certs init): a self-signed CA, a server certificate for localhost, 127.0.0.1 and ::1, and a client certificate. Replace them for production.')
+  }
+}
