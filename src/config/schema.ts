@@ -71,7 +71,8 @@ const listenerCommon = {
 const tcpOptions = section({
   nodelay: bool().default(true).describe('Disable Nagle\'s algorithm (a 40 ms stall per small packet otherwise).'),
   backlog: int().pipe(z.number().min(1)).default(1024).describe('Pending connections the kernel keeps.'),
-  keepalive: z.union([z.literal('none'), z.string()]).default('none').describe('TCP keepalive: none, or "idle,interval,probes" in seconds.'),
+  keepalive: z.string().regex(/^(none|\d+(,\d+,\d+)?)$/, 'expected none or "idle,interval,probes" in seconds').default('none')
+    .describe('TCP keepalive: none, or "idle,interval,probes" in seconds (Node applies the idle time; the OS sets the rest).'),
 })
 
 const tcpListener = section({

@@ -1,5 +1,5 @@
 // What every listener offers the broker; TLS listeners (ssl, wss) implement the same shape.
-import type { Server } from 'node:net'
+import { createServer, type Server, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { BindAddress } from '../config/types.js'
 import type { Core } from '../mqtt/core.js'
@@ -60,13 +60,25 @@ export class ConnectionGate {
   }
 }
 
+export interface TcpOptions { nodelay: boolean, backlog: number, keepalive: string }
+
 /** The settings every socket-server listener has. */
 export interface NetListenerConfig {
   enable: boolean
   bind: BindAddress
   mountpoint: string
   max_connections: number
-  tcp_options: { nodelay: boolean, backlog: number }
+  tcp_options: TcpOptions
+}
+
+/** A net.Server whose sockets get tcp_options (Nagle off, TCP keepalive) before `onSocket`. */
+export function createTcpServer (options: TcpOptions, onSocket: (socket: Socket) => void): Server {
+  // EMQX writes keepalive as "idle,interval,probes" in seconds; Node can set only the idle time.
+  const idle = options.keepalive === 'none' ? 0 : Number(options.keepalive.split(',')[0])
+  return createServer({ noDelay: options.nodelay }, (socket: Socket) => {
+    if (idle > 0) socket.setKeepAlive(true, idle * 1000)
+    onSocket(socket)
+  })
 }
 
 /** A listener on a Node server (net, http, tls, https): binding, accounting and graceful stop. */

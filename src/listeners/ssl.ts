@@ -1,9 +1,9 @@
 // MQTT over TLS (EMQX `listeners.ssl`).
-import { createServer, type Server, type Socket } from 'node:net'
+import type { Server } from 'node:net'
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import type { SslListenerConfig } from '../config/schema.js'
 import type { Core } from '../mqtt/core.js'
-import { NetListener } from './listener.js'
+import { NetListener, createTcpServer } from './listener.js'
 import { TlsFront } from './tls-front.js'
 
 export class SslListener extends NetListener<SslListenerConfig> {
@@ -24,7 +24,7 @@ export class SslListener extends NetListener<SslListenerConfig> {
     })
     front.watch()
     this.#front = front
-    return createServer({ noDelay: this.config.tcp_options.nodelay }, (socket: Socket) => front.accept(socket))
+    return createTcpServer(this.config.tcp_options, (socket) => front.accept(socket))
   }
 
   /** Re-reads certfile, keyfile and cacertfile (SIGHUP). */

@@ -1,8 +1,8 @@
 // Plain MQTT over TCP.
-import { createServer, type Server, type Socket } from 'node:net'
+import type { Server, Socket } from 'node:net'
 import type { TcpListenerConfig } from '../config/schema.js'
 import type { Core } from '../mqtt/core.js'
-import { NetListener } from './listener.js'
+import { NetListener, createTcpServer } from './listener.js'
 
 export class TcpListener extends NetListener<TcpListenerConfig> {
   readonly type = 'tcp'
@@ -12,7 +12,7 @@ export class TcpListener extends NetListener<TcpListenerConfig> {
   }
 
   protected createServer (): Server {
-    return createServer({ noDelay: this.config.tcp_options.nodelay }, (socket: Socket) => {
+    return createTcpServer(this.config.tcp_options, (socket: Socket) => {
       this.gate.admit(socket, { remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, transport: 'tcp' })
     })
   }

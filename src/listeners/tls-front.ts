@@ -55,7 +55,6 @@ export class TlsFront {
 
   /** A raw TCP connection: hand it to the TLS server if it starts a TLS handshake, else explain and close. */
   accept (socket: Socket): void {
-    socket.setNoDelay(true)
     socket.on('error', () => socket.destroy())
     const timer = setTimeout(() => {
       this.#failed(socket, { reason: 'handshake_timeout', detail: 'the client sent nothing within ssl_options.handshake_timeout' })

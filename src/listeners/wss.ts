@@ -1,13 +1,14 @@
 // MQTT over WebSocket over TLS (EMQX `listeners.wss`): the ws listener on an https server behind TlsFront.
 import type { Server as HttpServer, IncomingMessage } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
-import { createServer, type Server, type Socket } from 'node:net'
+import type { Server } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import type { WssListenerConfig } from '../config/schema.js'
 import type { TransportInfo } from '../mqtt/connection.js'
 import type { Core } from '../mqtt/core.js'
 import type { TlsInfo } from '../mqtt/tls-info.js'
 import { TlsFront } from './tls-front.js'
+import { createTcpServer } from './listener.js'
 import { WsListener } from './ws.js'
 
 export class WssListener extends WsListener<WssListenerConfig> {
@@ -32,7 +33,7 @@ export class WssListener extends WsListener<WssListenerConfig> {
     this.attachWebSocket(this.#inner)
     front.watch()
     this.#front = front
-    return createServer({ noDelay: this.config.tcp_options.nodelay }, (socket: Socket) => front.accept(socket))
+    return createTcpServer(this.config.tcp_options, (socket) => front.accept(socket))
   }
 
   protected override transportInfo (req: IncomingMessage): TransportInfo {
