@@ -389,9 +389,10 @@ function cell (results, scenario, broker, render) {
   return `${render(run)}${isDisturbed(run) ? ' \\*' : ''}${isLoadgenBound(run) ? ' †' : ''}`
 }
 
-function table (header, rows) {
+// The first `textColumns` columns are left-aligned, the rest hold numbers.
+function table (header, rows, textColumns = 1) {
   const line = (cells) => `| ${cells.join(' | ')} |`
-  const align = header.map((_, i) => (i === 0 ? '---' : '---:'))
+  const align = header.map((_, i) => (i < textColumns ? '---' : '---:'))
   return [line(header), line(align), ...rows.map(line)].join('\n')
 }
 
@@ -447,7 +448,7 @@ function runsTable (results, brokers, scenarios) {
         : [s.name, b.label, `failed: ${run.error.replaceAll('|', '/')}`, '', '', '', ''])
     }
   }
-  return table(['Scenario', 'Broker', 'Broker CPU', 'Load generator CPU', 'Other CPU on both cores', 'Steal', 'Broker peak RSS'], rows)
+  return table(['Scenario', 'Broker', 'Broker CPU', 'Load generator CPU', 'Other CPU on both cores', 'Steal', 'Broker peak RSS'], rows, 2)
 }
 
 // ---------- environment and report ----------

@@ -27,6 +27,8 @@ export class TlsFront {
   readonly #opts: SslOptions
   readonly #server: TlsServer
   readonly #sessions = new Map<string, Buffer>()
+  /** Peer address of each accepted socket: a socket reset mid-handshake no longer knows it when the failure is logged. */
+  readonly #peers = new WeakMap<Socket, string>()
   #watchers: FSWatcher[] = []
   #reloadTimer: NodeJS.Timeout | null = null
 
@@ -55,6 +57,7 @@ export class TlsFront {
 
   /** A raw TCP connection: hand it to the TLS server if it starts a TLS handshake, else explain and close. */
   accept (socket: Socket): void {
+    this.#peers.set(socket, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`)
     socket.on('error', () => socket.destroy())
     const timer = setTimeout(() => {
       this.#failed(socket, { reason: 'handshake_timeout', detail: 'the client sent nothing within ssl_options.handshake_timeout' })
@@ -169,7 +172,8 @@ export class TlsFront {
     const sni = (socket as TLSSocket & { servername?: string | false }).servername
     this.#core.log.warning({
       listener: this.#id,
-      peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
+      // A TLSSocket's _parent is the raw socket accept() saw.
+      peer: this.#peers.get((socket as Socket & { _parent?: Socket })._parent ?? socket) ?? `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
       sni: typeof sni === 'string' ? sni : '',
       reason: report.reason,
     }, `TLS handshake failed: ${report.detail}`)
