@@ -4,7 +4,7 @@
 import { watch, type FSWatcher } from 'node:fs'
 import { dirname, basename } from 'node:path'
 import type { Socket } from 'node:net'
-import type { Server as TlsServer, TLSSocket } from 'node:tls'
+import { createSecureContext, type SecureContext, type Server as TlsServer, type TlsOptions, type TLSSocket } from 'node:tls'
 import type { SslOptions } from '../config/schema.js'
 import type { Core } from '../mqtt/core.js'
 import type { PeerCertificate, TlsInfo } from '../mqtt/tls-info.js'
@@ -42,6 +42,7 @@ export class TlsFront {
     this.#id = listenerId
     this.#opts = opts
     this.#server = server
+    if (opts.partial_chain) this.#install(TlsFront.options(opts, listenerId))
     server.on('tlsClientError', (err: Error, socket: TLSSocket) => this.#failed(socket, describeHandshakeError(err)))
     if (opts.reuse_sessions) {
       server.on('newSession', (id: Buffer, data: Buffer, done: () => void) => {
@@ -86,12 +87,13 @@ export class TlsFront {
     const opts = this.#opts
     let peerCert: PeerCertificate | undefined
     if (opts.verify === 'verify_peer') {
+      // First: once getPeerX509Certificate() has run, Node leaves the issuer chain out of getPeerCertificate(true).
+      const depth = chainDepth(socket)
       const x509 = socket.getPeerX509Certificate()
       if (!x509) {
         if (opts.fail_if_no_peer_cert) return this.#refuse(socket, { reason: 'no_peer_cert', detail: 'the client sent no certificate; ssl_options.fail_if_no_peer_cert = true requires one' })
       } else {
         if (!socket.authorized) return this.#refuse(socket, describeVerifyError(String(socket.authorizationError)))
-        const depth = chainDepth(socket)
         if (depth > opts.depth) return this.#refuse(socket, { reason: 'chain_too_deep', detail: `the client certificate chain has ${depth} intermediate CAs; ssl_options.depth allows ${opts.depth}` })
         const eku = opts.verify_peer_ext_key_usage
         if (eku) {
@@ -120,13 +122,19 @@ export class TlsFront {
   /** Re-reads the files; new handshakes use them, current connections keep theirs. A bad file keeps the old. */
   reload (why: string): boolean {
     try {
-      this.#server.setSecureContext(TlsFront.options(this.#opts, this.#id))
+      this.#install(TlsFront.options(this.#opts, this.#id))
       this.#core.log.notice({ listener: this.#id, trigger: why }, 'TLS certificate, key and CA files reloaded')
       return true
     } catch (err) {
       this.#core.log.error({ listener: this.#id, trigger: why }, `TLS files not reloaded, the previous ones stay in force: ${(err as Error).message}`)
       return false
     }
+  }
+
+  /** setSecureContext, keeping allowPartialTrustChain: Node 20's tls.Server leaves it out of the context it builds. */
+  #install (options: TlsOptions): void {
+    this.#server.setSecureContext(options)
+    if (options.allowPartialTrustChain) (this.#server as TlsServer & { _sharedCreds: SecureContext })._sharedCreds = createSecureContext(options)
   }
 
   /** Watches the directories of certfile, keyfile and cacertfile (files are often replaced, not rewritten). */
