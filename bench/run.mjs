@@ -1,11 +1,12 @@
 // Benchmark runner: Culex vs Mosquitto vs aedes in one run (`npm run bench`).
 //
 // For every scenario and broker: start a fresh broker pinned to core 0, run
-// bench/loadgen pinned to core 1, sample CPU time of both around the load
-// generator's measuring window, record the broker's peak RSS, stop the broker.
+// bench/loadgen (or, for the TLS scenarios, bench/tls-storm) pinned to core 1,
+// sample CPU time of both and the broker's RSS around the load generator's
+// measuring window, record the broker's peak RSS, stop the broker.
 // Results go to the console and, between the markers, to BENCHMARKS.md.
 //
-//   node bench/run.mjs [--only culex,mosquitto,aedes] [--scenarios fanin0,latency]
+//   node bench/run.mjs [--only culex,mosquitto,aedes] [--scenarios fanin0,latency,tls-idle-1k]
 //                      [--duration 4] [--no-write]
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
@@ -19,6 +20,9 @@ import { parseArgs } from 'node:util'
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const LOADGEN_SRC = path.join(ROOT, 'bench/loadgen.c')
 const LOADGEN_BIN = path.join(ROOT, 'bench/loadgen')
+const TLS_STORM_SRC = path.join(ROOT, 'bench/tls-storm.c')
+const TLS_STORM_BIN = path.join(ROOT, 'bench/tls-storm')
+const CULEX_ENTRY = path.join(ROOT, 'dist/broker.js')
 const BENCHMARKS_MD = path.join(ROOT, 'BENCHMARKS.md')
 const MOSQUITTO = '/usr/sbin/mosquitto'
 const HOST = '127.0.0.1'
@@ -28,6 +32,14 @@ const LOADGEN_CORE = '1'
 // Must match the defaults of bench/loadgen.c; they only feed the method paragraph.
 const LOADGEN_DEFAULTS = { payloadBytes: 16, inflight: 300, warmupS: 1, drainS: 10, setupTimeoutS: 5 }
 const LATENCY_RATE = 5000
+// TLS handshake storm: after a warm-up, start connections for this long or until this many were started.
+const TLS_STORM = { parallel: 32, warmup: 100, connections: 3000, durationS: 3 }
+// Idle TLS connections: at most this many handshakes in flight while opening, then this long idle.
+// Mosquitto listens with a backlog of 100; more in flight only overflows it (the load generator,
+// at about 1 ms of CPU per handshake, limits the opening rate anyway).
+const TLS_IDLE = { parallel: 100, idleS: 2 }
+// bench/tls-storm gives up on connections still unfinished after this long.
+const TLS_TIMEOUT_S = 25
 const BROKER_START_TIMEOUT_MS = 10_000
 const BROKER_STOP_TIMEOUT_MS = 5_000
 // A run is "disturbed" when, during its window, anything but broker and load
@@ -44,6 +56,21 @@ function throughput (name, label, unit, kind, qos) {
   return { name, label, unit, qos, args: ['--scenario', kind, '--qos', String(qos)] }
 }
 
+function tlsHandshake (name, label, key) {
+  const { parallel, warmup, connections, durationS } = TLS_STORM
+  return {
+    name, label, unit: 'µs', tls: { key, mode: 'storm' },
+    args: ['--mode', 'storm', '--parallel', String(parallel), '--warmup', String(warmup), '--connections', String(connections), '--duration', String(durationS)],
+  }
+}
+
+function tlsIdle (name, label, connections) {
+  return {
+    name, label, unit: 'KiB', tls: { key: 'ec256', mode: 'idle', connections },
+    args: ['--mode', 'idle', '--parallel', String(TLS_IDLE.parallel), '--connections', String(connections), '--idle', String(TLS_IDLE.idleS)],
+  }
+}
+
 const SCENARIOS = [
   throughput('fanin0', 'Fan-in 100 → 1, QoS 0', 'msg/s', 'fanin', 0),
   throughput('fanout0', 'Fan-out 1 → 100, QoS 0', 'deliveries/s', 'fanout', 0),
@@ -58,6 +85,10 @@ const SCENARIOS = [
     qos: 0,
     args: ['--scenario', 'latency', '--rate', String(LATENCY_RATE)],
   },
+  tlsHandshake('tls-handshake-ec', 'Broker CPU per TLS 1.3 handshake, ECDSA P-256 certificate', 'ec256'),
+  tlsHandshake('tls-handshake-rsa', 'Broker CPU per TLS 1.3 handshake, RSA 2048 certificate', 'rsa2048'),
+  tlsIdle('tls-idle-1k', 'Memory per idle TLS connection, 1,000 connections', 1000),
+  tlsIdle('tls-idle-10k', 'Memory per idle TLS connection, 10,000 connections', 10_000),
 ]
 
 const BROKERS = [
@@ -115,25 +146,71 @@ async function warnIfCoresBusy () {
   }
 }
 
-function buildLoadgen () {
-  const upToDate = fs.existsSync(LOADGEN_BIN) && fs.statSync(LOADGEN_BIN).mtimeMs >= fs.statSync(LOADGEN_SRC).mtimeMs
+function buildC (source, binary, libraries = []) {
+  const upToDate = fs.existsSync(binary) && fs.statSync(binary).mtimeMs >= fs.statSync(source).mtimeMs
   if (upToDate) return
-  console.log('compiling bench/loadgen.c')
-  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', LOADGEN_BIN, LOADGEN_SRC], { stdio: 'inherit' })
+  console.log(`compiling ${path.relative(ROOT, source)}`)
+  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', binary, source, ...libraries], { stdio: 'inherit' })
+}
+
+const buildLoadgen = () => buildC(LOADGEN_SRC, LOADGEN_BIN)
+
+// ---------- TLS scenarios ----------
+
+const isTls = (scenario) => scenario.tls !== undefined
+
+// Builds bench/tls-storm and one set of certificates per key type (made by `culex certs init`).
+// Returns a map key type -> certificate directory, or throws with the reason.
+function prepareTls (scenarios, dir) {
+  if (!fs.existsSync('/usr/include/openssl/ssl.h')) throw new Error('bench/tls-storm.c needs the OpenSSL headers (Debian: libssl-dev)')
+  buildC(TLS_STORM_SRC, TLS_STORM_BIN, ['-lssl', '-lcrypto'])
+  if (!fs.existsSync(CULEX_ENTRY)) throw new Error('dist/broker.js not found: the certificates are made by `culex certs init` (npm run build)')
+  const certDirs = new Map()
+  for (const key of new Set(scenarios.map((s) => s.tls.key))) {
+    const certDir = path.join(dir, key)
+    execFileSync(process.execPath, [CULEX_ENTRY, 'certs', 'init', '--dir', certDir, '--key', key], { stdio: 'ignore' })
+    // Mosquitto started as root drops to user mosquitto before it reads them.
+    fs.chmodSync(dir, 0o755)
+    fs.chmodSync(certDir, 0o755)
+    for (const file of fs.readdirSync(certDir)) fs.chmodSync(path.join(certDir, file), 0o644)
+    certDirs.set(key, certDir)
+  }
+  return certDirs
+}
+
+// Soft and hard limit of open files of a process.
+function fileLimits (pid) {
+  const match = /^Max open files\s+(\S+)\s+(\S+)/m.exec(fs.readFileSync(`/proc/${pid}/limits`, 'utf8'))
+  const parse = (v) => (v === 'unlimited' ? Infinity : Number(v))
+  return match ? { soft: parse(match[1]), hard: parse(match[2]) } : null
+}
+
+// Idle scenarios hold thousands of sockets: lift the broker's soft limit to the hard one (Node does that itself).
+function raiseFileLimit (pid, needed) {
+  let limits = fileLimits(pid)
+  if (limits && limits.soft < limits.hard) {
+    const hard = limits.hard === Infinity ? 'unlimited' : String(limits.hard)
+    spawnSync('prlimit', ['--pid', String(pid), `--nofile=${hard}:${hard}`])
+    limits = fileLimits(pid)
+  }
+  if (limits && limits.soft < needed) throw new Error(`the broker may open only ${limits.soft} files, ${needed} needed (raise ulimit -n)`)
 }
 
 // ---------- brokers ----------
 // Each prepare(port, dir) writes whatever config it needs into dir and returns
 // the command to run, or throws if the broker is not installed or built.
 
-function prepareMosquitto (port, dir) {
+// tls, for the TLS scenarios: { port, certDir } of an extra MQTT-over-TLS listener
+// with certDir/server.pem, server.key and ca.pem.
+
+function prepareMosquitto (port, dir, tls) {
   if (!fs.existsSync(MOSQUITTO)) throw new Error(`${MOSQUITTO} not found`)
   const config = path.join(dir, 'mosquitto.conf')
-  fs.writeFileSync(config, mosquittoConfig(port))
+  fs.writeFileSync(config, mosquittoConfig(port, tls))
   return { command: MOSQUITTO, args: ['-c', config] }
 }
 
-function mosquittoConfig (port) {
+function mosquittoConfig (port, tls) {
   return [
     `listener ${port} ${HOST}`,
     'allow_anonymous true',
@@ -141,38 +218,56 @@ function mosquittoConfig (port) {
     'max_queued_messages 10000000',
     // Nagle is off for the load generator, aedes and Culex too.
     'set_tcp_nodelay true',
+    ...(tls
+      ? [
+          `listener ${tls.port} ${HOST}`,
+          `certfile ${path.join(tls.certDir, 'server.pem')}`,
+          `keyfile ${path.join(tls.certDir, 'server.key')}`,
+          `cafile ${path.join(tls.certDir, 'ca.pem')}`,
+        ]
+      : []),
     '',
   ].join('\n')
 }
 
-function prepareAedes (port) {
-  return { command: process.execPath, args: [path.join(ROOT, 'bench/peers/aedes.mjs'), String(port)] }
+function prepareAedes (port, _dir, tls) {
+  const tlsArgs = tls
+    ? ['--tls-port', String(tls.port), '--cert', path.join(tls.certDir, 'server.pem'), '--key', path.join(tls.certDir, 'server.key')]
+    : []
+  return { command: process.execPath, args: [path.join(ROOT, 'bench/peers/aedes.mjs'), String(port), ...tlsArgs] }
 }
 
-function prepareCulex (port, dir) {
-  const entry = path.join(ROOT, 'dist/broker.js')
-  if (!fs.existsSync(entry)) throw new Error('dist/broker.js not found (not built yet?)')
+function prepareCulex (port, dir, tls) {
+  if (!fs.existsSync(CULEX_ENTRY)) throw new Error('dist/broker.js not found (not built yet?)')
   const config = path.join(dir, 'culex.hocon')
-  fs.writeFileSync(config, culexConfig(port, dir))
-  return { command: process.execPath, args: [entry, '-c', config] }
+  fs.writeFileSync(config, culexConfig(port, dir, tls))
+  return { command: process.execPath, args: [CULEX_ENTRY, '-c', config] }
 }
 
-function culexConfig (port, dataDir) {
+function culexConfig (port, dataDir, tls) {
+  const file = (name) => JSON.stringify(path.join(tls.certDir, name))
   return [
     `node.data_dir = ${JSON.stringify(dataDir)}`,
     'log.console { enable = true, level = warning }',
     `listeners.tcp.default { bind = "${HOST}:${port}" }`,
     'listeners.ws.default { enable = false }',
+    ...(tls
+      ? [
+          `listeners.ssl.default { bind = "${HOST}:${tls.port}", ssl_options { certfile = ${file('server.pem')}, keyfile = ${file('server.key')}, cacertfile = ${file('ca.pem')} } }`,
+          'listeners.wss.default { enable = false }',
+        ]
+      : []),
     'mqtt { max_mqueue_len = 10000000, max_inflight = 65535 }',
     '',
   ].join('\n')
 }
 
-function brokerConfigDescription () {
+function brokerConfigDescription (withTls) {
+  const tls = withTls ? { port: '<tlsport>', certDir: '<certs>' } : undefined
   return [
-    `Mosquitto: \`${mosquittoConfig('<port>').trim().split('\n').join('`, `')}\`; everything else default.`,
-    'aedes: library defaults on `net.createServer` with `noDelay` (bench/peers/aedes.mjs).',
-    `Culex: \`${culexConfig('<port>', '<tmpdir>').trim().split('\n').join('`, `')}\`.`,
+    `Mosquitto: \`${mosquittoConfig('<port>', tls).trim().split('\n').join('`, `')}\`; everything else default.`,
+    `aedes: library defaults on \`net.createServer\` with \`noDelay\`${withTls ? ' (and `tls.createServer` with `noDelay`, certificate and key for TLS)' : ''} (bench/peers/aedes.mjs).`,
+    `Culex: \`${culexConfig('<port>', '<tmpdir>', tls).trim().split('\n').join('`, `')}\`.`,
   ]
 }
 
@@ -221,8 +316,8 @@ function killAllChildren () {
   for (const child of liveChildren) child.kill('SIGKILL')
 }
 
-async function getFreePort () {
-  return new Promise((resolve, reject) => {
+async function getFreePort (other) {
+  const port = await new Promise((resolve, reject) => {
     const server = net.createServer()
     server.once('error', reject)
     server.listen(0, HOST, () => {
@@ -230,6 +325,7 @@ async function getFreePort () {
       server.close(() => resolve(port))
     })
   })
+  return port === other ? getFreePort(other) : port
 }
 
 function canConnect (port) {
@@ -280,13 +376,21 @@ function coreTicks () {
   return totals
 }
 
-function peakRssKiB (pid) {
-  const match = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+function statusKiB (pid, field) {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
   return match ? Number(match[1]) : null
 }
 
+const peakRssKiB = (pid) => statusKiB(pid, 'VmHWM')
+
 function sampleCpu (brokerPid, loadgenPid) {
-  return { at: process.hrtime.bigint(), broker: processTicks(brokerPid), loadgen: processTicks(loadgenPid), cores: coreTicks() }
+  return {
+    at: process.hrtime.bigint(),
+    broker: processTicks(brokerPid),
+    loadgen: processTicks(loadgenPid),
+    cores: coreTicks(),
+    brokerRssKiB: statusKiB(brokerPid, 'VmRSS'),
+  }
 }
 
 function cpuPercentages (begin, end) {
@@ -305,10 +409,9 @@ function loadgenTimeoutMs (duration) {
   return (setupTimeoutS + warmupS + duration + drainS + 10) * 1000
 }
 
-// Runs the load generator; samples CPU when it reports the window opening and closing.
-async function runLoadgen (scenario, port, brokerPid, duration) {
-  const args = ['--host', HOST, '--port', String(port), '--duration', String(duration), ...scenario.args]
-  const child = spawnPinned(LOADGEN_CORE, LOADGEN_BIN, args)
+// Runs a load generator; samples CPU (and broker RSS) when it reports the window opening and closing.
+async function runGenerator (command, args, brokerPid, timeoutMs) {
+  const child = spawnPinned(LOADGEN_CORE, command, args)
   const samples = {}
   let stdout = ''
   child.stdout.on('data', (chunk) => { stdout += chunk })
@@ -320,28 +423,62 @@ async function runLoadgen (scenario, port, brokerPid, duration) {
       samples.error = error // a process is gone; the exit status below tells the story
     }
   })
-  const exit = await exitWithin(child, loadgenTimeoutMs(duration))
+  const exit = await exitWithin(child, timeoutMs)
   if (!exit) {
     child.kill('SIGKILL')
     throw new Error('load generator did not finish in time')
   }
   if (exit.code !== 0) throw new Error(lastLines(child.output.text.replace(/^window-(begin|end)\n/gm, '')))
   if (!samples.begin || !samples.end) throw new Error(`could not sample CPU over the measuring window: ${samples.error?.message ?? 'window not reported'}`)
-  return { figures: JSON.parse(stdout.trim().split('\n').pop()), cpu: cpuPercentages(samples.begin, samples.end) }
+  return { figures: JSON.parse(stdout.trim().split('\n').pop()), cpu: cpuPercentages(samples.begin, samples.end), samples }
 }
 
-async function runOne (broker, scenario, duration) {
+function runLoadgen (scenario, port, brokerPid, duration) {
+  const args = ['--host', HOST, '--port', String(port), '--duration', String(duration), ...scenario.args]
+  return runGenerator(LOADGEN_BIN, args, brokerPid, loadgenTimeoutMs(duration))
+}
+
+async function runTlsStorm (scenario, tls, brokerPid) {
+  const args = ['--host', HOST, '--port', String(tls.port), '--ca', path.join(tls.certDir, 'ca.pem'), '--timeout', String(TLS_TIMEOUT_S), ...scenario.args]
+  const result = await runGenerator(TLS_STORM_BIN, args, brokerPid, (TLS_TIMEOUT_S * 2 + TLS_STORM.durationS + TLS_IDLE.idleS + 10) * 1000)
+  return { ...result, tls: tlsFigures(scenario, result.figures, result.samples) }
+}
+
+// Per-handshake CPU (storm) or per-connection memory (idle) from the window's samples.
+function tlsFigures (scenario, figures, { begin, end }) {
+  const cpuUs = (ticks, count) => (count > 0 ? (ticks / CLOCK_TICKS) * 1e6 / count : null)
+  if (scenario.tls.mode === 'storm') {
+    return {
+      brokerUs: cpuUs(end.broker - begin.broker, figures.completed),
+      clientUs: cpuUs(end.loadgen - begin.loadgen, figures.completed),
+      complete: figures.failed === 0 && figures.unfinished === 0,
+    }
+  }
+  const { brokerRssKiB: before } = begin
+  const { brokerRssKiB: after } = end
+  return {
+    rssBeforeKiB: before,
+    rssAfterKiB: after,
+    kibPerConnection: figures.held > 0 && before != null && after != null ? (after - before) / figures.held : null,
+    complete: figures.held === scenario.tls.connections,
+  }
+}
+
+async function runOne (broker, scenario, options) {
   const port = await getFreePort()
+  const tls = isTls(scenario) ? { port: await getFreePort(port), certDir: options.certDirs.get(scenario.tls.key) } : undefined
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${broker.name}-`))
   let child
   let brokerStarted = false
   try {
-    const { command, args } = broker.prepare(port, dir)
+    const { command, args } = broker.prepare(port, dir, tls)
     child = spawnPinned(BROKER_CORE, command, args)
     await waitUntilAccepting(child, port)
+    if (tls) await waitUntilAccepting(child, tls.port)
     brokerStarted = true
-    const { figures, cpu } = await runLoadgen(scenario, port, child.pid, duration)
-    return { ok: true, brokerStarted, figures, cpu, rssKiB: peakRssKiB(child.pid) }
+    if (tls) raiseFileLimit(child.pid, (scenario.tls.connections ?? TLS_STORM.parallel) + 100)
+    const result = tls ? await runTlsStorm(scenario, tls, child.pid) : await runLoadgen(scenario, port, child.pid, options.duration)
+    return { ok: true, brokerStarted, figures: result.figures, cpu: result.cpu, tls: result.tls, rssKiB: peakRssKiB(child.pid) }
   } catch (error) {
     const crashed = brokerStarted && hasExited(child) ? ` (broker exited: ${lastLines(child.output.text, 2)})` : ''
     return { ok: false, brokerStarted, error: `${error.message}${crashed}` }
@@ -366,11 +503,31 @@ function headline (scenario, run) {
 const isDisturbed = (run) => run.ok && (run.cpu.other >= INTERFERENCE_WARNING_PCT || run.cpu.steal >= STEAL_WARNING_PCT)
 const DISTURBED_NOTE = `\\* Disturbed run: during its window other processes used ≥ ${INTERFERENCE_WARNING_PCT}% or the hypervisor stole ≥ ${STEAL_WARNING_PCT}% of the two cores (see the CPU table); rerun on a quiet machine.`
 
-const isLoadgenBound = (run) => run.ok && run.cpu.loadgen >= LOADGEN_SATURATED_PCT
+// Per-handshake CPU and per-connection memory do not depend on how fast the load generator is.
+const isLoadgenBound = (run) => run.ok && !run.tls && run.cpu.loadgen >= LOADGEN_SATURATED_PCT
 const LOADGEN_BOUND_NOTE = `† The load generator used ≥ ${LOADGEN_SATURATED_PCT}% of its core: the figure may be limited by it rather than by the broker.`
+
+const isIncomplete = (run) => run.ok && run.tls && !run.tls.complete
+const INCOMPLETE_NOTE = '‡ Not every connection completed its handshake and CONNACK, or not every idle connection was still held at the end (see the TLS details table).'
+
+const fmtUs = (us) => (us == null ? 'n/a' : fmtInt(us))
+const fmtKiB = (kib) => (kib == null ? 'n/a' : kib.toFixed(1))
+
+function describeTlsRun (scenario, run) {
+  const f = run.figures
+  const t = run.tls
+  const main = scenario.tls.mode === 'storm'
+    ? `${fmtUs(t.brokerUs)} µs broker CPU/handshake  ${fmtInt(f.completed)} handshakes (${fmtInt(f.per_s)}/s)  client ${fmtUs(t.clientUs)} µs/handshake` +
+      (t.complete ? '' : `  INCOMPLETE (failed ${f.failed}, unfinished ${f.unfinished}: ${f.error})`)
+    : `${fmtKiB(t.kibPerConnection)} KiB/connection  held ${fmtInt(f.held)} of ${fmtInt(scenario.tls.connections)}  rss ${fmtMiB(t.rssBeforeKiB)} → ${fmtMiB(t.rssAfterKiB)}  opened in ${f.open_s.toFixed(1)} s` +
+      (t.complete ? '' : `  INCOMPLETE (started ${f.started}, failed ${f.failed}, dropped ${f.dropped}, unfinished ${f.unfinished}: ${f.error})`)
+  const disturbed = isDisturbed(run) ? `  DISTURBED (other ${fmtPct(run.cpu.other)}, steal ${fmtPct(run.cpu.steal)})` : ''
+  return `${main}  broker ${fmtPct(run.cpu.broker)}  loadgen ${fmtPct(run.cpu.loadgen)}${disturbed}`
+}
 
 function describeRun (scenario, run) {
   if (!run.ok) return `FAILED: ${run.error}`
+  if (isTls(scenario)) return describeTlsRun(scenario, run)
   const f = run.figures
   const main = scenario.latency
     ? `p50 ${f.p50_us.toFixed(0)} µs  p99 ${f.p99_us.toFixed(0)} µs`
@@ -386,7 +543,7 @@ function cell (results, scenario, broker, render) {
   const run = results.runs[scenario.name]?.[broker.name]
   if (!run) return '–'
   if (!run.ok) return 'failed'
-  return `${render(run)}${isDisturbed(run) ? ' \\*' : ''}${isLoadgenBound(run) ? ' †' : ''}`
+  return `${render(run)}${isDisturbed(run) ? ' \\*' : ''}${isLoadgenBound(run) ? ' †' : ''}${isIncomplete(run) ? ' ‡' : ''}`
 }
 
 // The first `textColumns` columns are left-aligned, the rest hold numbers.
@@ -404,7 +561,7 @@ function ratioColumns (brokers) {
 function throughputTable (results, brokers, scenarios) {
   const ratios = ratioColumns(brokers)
   const header = ['Scenario', ...brokers.map((b) => b.label), ...ratios.map((r) => `${r.broker.label} / ${r.base.label}`)]
-  const rows = scenarios.filter((s) => !s.latency).map((s) => [
+  const rows = scenarios.filter(isThroughput).map((s) => [
     `${s.label} (${s.unit})`,
     ...brokers.map((b) => cell(results, s, b, (run) => fmtInt(run.figures.delivered_per_s))),
     ...ratios.map((r) => fmtRatio(headline(s, results.runs[s.name]?.[r.broker.name]), headline(s, results.runs[s.name]?.[r.base.name]))),
@@ -422,6 +579,36 @@ function latencyTable (results, brokers, scenario) {
     ...ratios.map((r) => fmtRatio(runs[r.broker.name]?.figures?.[key], runs[r.base.name]?.figures?.[key])),
   ]
   return table(header, [row('p50 (µs)', 'p50_us'), row('p99 (µs)', 'p99_us'), row('max (µs)', 'max_us')])
+}
+
+const isThroughput = (scenario) => !scenario.latency && !isTls(scenario)
+
+const tlsHeadline = (scenario, run) => (run?.ok ? (scenario.tls.mode === 'storm' ? run.tls.brokerUs : run.tls.kibPerConnection) : null)
+
+function tlsTable (results, brokers, scenarios) {
+  const ratios = ratioColumns(brokers)
+  const header = ['Scenario', ...brokers.map((b) => b.label), ...ratios.map((r) => `${r.broker.label} / ${r.base.label}`)]
+  const rows = scenarios.filter(isTls).map((s) => [
+    `${s.label} (${s.unit})`,
+    ...brokers.map((b) => cell(results, s, b, (run) => (s.tls.mode === 'storm' ? fmtUs(run.tls.brokerUs) : fmtKiB(run.tls.kibPerConnection)))),
+    ...ratios.map((r) => fmtRatio(tlsHeadline(s, results.runs[s.name]?.[r.broker.name]), tlsHeadline(s, results.runs[s.name]?.[r.base.name]))),
+  ])
+  return table(header, rows)
+}
+
+function tlsDetailsTable (results, brokers, scenarios) {
+  const rows = []
+  for (const s of scenarios.filter(isTls)) {
+    for (const b of brokers) {
+      const run = results.runs[s.name]?.[b.name]
+      if (!run?.ok) continue
+      const f = run.figures
+      rows.push(s.tls.mode === 'storm'
+        ? [s.name, b.label, `${fmtInt(f.completed)} of ${fmtInt(f.started)} completed`, `${fmtInt(f.per_s)} handshakes/s`, `${fmtUs(run.tls.clientUs)} µs per handshake`, '']
+        : [s.name, b.label, `${fmtInt(f.held)} of ${fmtInt(s.tls.connections)} held`, `opened in ${f.open_s.toFixed(1)} s`, '', `${fmtMiB(run.tls.rssBeforeKiB)} → ${fmtMiB(run.tls.rssAfterKiB)}`])
+    }
+  }
+  return table(['Scenario', 'Broker', 'Connections', 'Rate', 'Load generator CPU', 'Broker RSS before → after'], rows, 2)
 }
 
 function describeLost (run) {
@@ -473,9 +660,20 @@ function environment () {
     kernel: `${os.type()} ${os.release()}`,
     node: process.version,
     mosquitto: commandVersion(MOSQUITTO, ['-h'], /mosquitto version (\S+)/),
+    openssl: commandVersion('openssl', ['version'], /OpenSSL (\S+)/),
     aedes: readVersion('node_modules/aedes/package.json'),
     culex: `${readVersion('package.json')} (${gitRevision()})`,
   }
+}
+
+function tlsMethod (env, options) {
+  if (!options.scenarios.some(isTls)) return []
+  const { parallel, warmup, connections, durationS } = TLS_STORM
+  return [
+    `- TLS: bench/tls-storm.c (one thread, epoll, OpenSSL ${env.openssl}) pinned to core ${LOADGEN_CORE}, TLS 1.3 only, a full handshake per connection (no session resumption), server certificate verified against the CA; certificates made by \`culex certs init --key ec256|rsa2048\`. Every connection sends an MQTT 3.1.1 CONNECT (clean session, keepalive 0) and waits for its CONNACK.`,
+    `- TLS handshake: after ${warmup} warm-up connections, ${parallel} connections in flight, each closing (DISCONNECT, close_notify, close) after its CONNACK, until ${fmtInt(connections)} were started or ${durationS} s passed. Figure: broker utime+stime over the window (until every started connection finished, plus 0.2 s) divided by completed handshakes. The load generator's CPU per handshake is in the TLS details table; when it saturates its core the broker simply idles part of the time.`,
+    `- Idle TLS connections: open N connections, at most ${TLS_IDLE.parallel} handshaking at once, keep them ${TLS_IDLE.idleS} s idle; figure: (broker VmRSS after − VmRSS before opening) / connections still held, in KiB (1024 bytes, /proc's "kB").`,
+  ]
 }
 
 function methodSection (env, options) {
@@ -490,7 +688,8 @@ function methodSection (env, options) {
     `- QoS 1: publishers also wait for PUBACKs, subscribers subscribe at QoS 1 and acknowledge every delivery. After the window publishing stops and the generator waits until everything was delivered, the broker has been silent for 1 s, or ${drainS} s passed; a message the broker acknowledged but never delivered counts as lost.`,
     `- Latency: one publisher sends ${fmtInt(LATENCY_RATE)} msg/s at QoS 0 to one subscriber; CLOCK_MONOTONIC send time in the payload, percentiles over the window.`,
     `- CPU: utime+stime from /proc/<pid>/stat over the window, 100% = one core. "Other" is what else ran on the two cores and "steal" what the hypervisor took (/proc/stat). Peak RSS is the broker's VmHWM.`,
-    ...brokerConfigDescription().map((line) => `- ${line}`),
+    ...tlsMethod(env, options),
+    ...brokerConfigDescription(options.scenarios.some(isTls)).map((line) => `- ${line}`),
   ].join('\n')
 }
 
@@ -507,14 +706,18 @@ function renderReport (results, options, env) {
     '## Results',
     methodSection(env, options),
     ...(unavailable.length ? [unavailable.join('\n')] : []),
-    ...(scenarios.some((s) => !s.latency) ? ['### Throughput (higher is better)', throughputTable(results, brokers, scenarios)] : []),
+    ...(scenarios.some(isThroughput) ? ['### Throughput (higher is better)', throughputTable(results, brokers, scenarios)] : []),
     ...(latency ? [`### ${latency.label} (lower is better)`, latencyTable(results, brokers, latency)] : []),
     ...(lost ? ['### QoS 1 lost messages (acknowledged but never delivered)', lost] : []),
+    ...(scenarios.some(isTls) ? ['### TLS: broker CPU per handshake and memory per idle connection (lower is better)', tlsTable(results, brokers, scenarios)] : []),
+    ...(results.tlsSkipped ? [`TLS scenarios not run: ${results.tlsSkipped}`] : []),
     ...(allRuns(results).some(isDisturbed) ? [DISTURBED_NOTE] : []),
     ...(allRuns(results).some(isLoadgenBound) ? [LOADGEN_BOUND_NOTE] : []),
+    ...(allRuns(results).some(isIncomplete) ? [INCOMPLETE_NOTE] : []),
+    ...(scenarios.some(isTls) ? ['### TLS details', tlsDetailsTable(results, brokers, scenarios)] : []),
     '### CPU and memory per run', runsTable(results, brokers, scenarios),
     '### Reproduce',
-    'Needs gcc, util-linux `taskset`, Debian `mosquitto` at /usr/sbin/mosquitto and 2+ cores.\n\n' +
+    'Needs gcc, util-linux `taskset`, Debian `mosquitto` at /usr/sbin/mosquitto, OpenSSL headers (`libssl-dev`) for the TLS scenarios and 2+ cores.\n\n' +
       '```sh\nnpm run bench\n# subsets, without touching this file:\nnode bench/run.mjs --only culex,mosquitto --scenarios fanin0,latency --duration 4 --no-write\n```',
   ]
   return parts.join('\n\n')
@@ -543,15 +746,16 @@ function writeBenchmarks (report) {
 // A broker that has never come up is "not available" from then on; one that
 // did come up before gets a failed run instead.
 async function benchmark (options) {
-  const results = { runs: {}, available: new Set(options.brokers.map((b) => b.name)), unavailableReasons: {} }
+  const results = { runs: {}, available: new Set(options.brokers.map((b) => b.name)), unavailableReasons: {}, tlsSkipped: options.tlsSkipped }
   const cameUp = new Set()
+  const nameWidth = Math.max(8, ...options.scenarios.map((s) => s.name.length))
   for (const scenario of options.scenarios) {
     results.runs[scenario.name] = {}
     for (const broker of options.brokers) {
       if (!results.available.has(broker.name)) continue
       const started = Date.now()
-      const run = await runOne(broker, scenario, options.duration)
-      const prefix = `${scenario.name.padEnd(8)} ${broker.label.padEnd(10)} [${((Date.now() - started) / 1000).toFixed(1)} s]`
+      const run = await runOne(broker, scenario, options)
+      const prefix = `${scenario.name.padEnd(nameWidth)} ${broker.label.padEnd(10)} [${((Date.now() - started) / 1000).toFixed(1)} s]`
       if (!run.brokerStarted && !cameUp.has(broker.name)) {
         results.available.delete(broker.name)
         results.unavailableReasons[broker.name] = run.error
@@ -566,10 +770,33 @@ async function benchmark (options) {
   return results
 }
 
+// Without OpenSSL headers or certificates the TLS scenarios are left out, with the reason in the report.
+function setUpTls (options) {
+  if (!options.scenarios.some(isTls)) return
+  try {
+    options.certDirs = prepareTls(options.scenarios.filter(isTls), tlsDir())
+  } catch (error) {
+    options.tlsSkipped = error.message
+    options.scenarios = options.scenarios.filter((s) => !isTls(s))
+    console.warn(`warning: TLS scenarios not run: ${error.message}`)
+  }
+}
+
+let tlsDirPath = null
+function tlsDir () {
+  tlsDirPath ??= fs.mkdtempSync(path.join(os.tmpdir(), 'bench-certs-'))
+  return tlsDirPath
+}
+
+function removeTlsDir () {
+  if (tlsDirPath) fs.rmSync(tlsDirPath, { recursive: true, force: true })
+}
+
 async function main () {
   const options = parseOptions()
   checkMachine()
   buildLoadgen()
+  setUpTls(options)
   await warnIfCoresBusy()
   const started = Date.now()
   const results = await benchmark(options)
@@ -588,7 +815,10 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
     process.exit(130)
   })
 }
-process.on('exit', killAllChildren)
+process.on('exit', () => {
+  killAllChildren()
+  removeTlsDir()
+})
 
 main().catch((error) => {
   console.error(`bench: ${error.message}`)

@@ -82,7 +82,7 @@ const tcpListener = section({
 })
 
 const websocketOptions = section({
-  mqtt_path: z.string().default('/mqtt').describe('HTTP path of the WebSocket endpoint.'),
+  mqtt_path: z.string().default('/mqtt').describe('HTTP path of the WebSocket endpoint ("/" is served too, for clients that send no path).'),
   fail_if_no_subprotocol: bool().default(true).describe('Refuse a WebSocket upgrade that names no subprotocol.'),
   supported_subprotocols: z.union([z.string(), z.array(z.string())])
     .default(['mqtt', 'mqttv3.1', 'mqttv3.1.1', 'mqtt5', 'mqtt-v3', 'mqtt-v3.1.1', 'mqtt-v5'])

@@ -43,7 +43,8 @@ export class TlsFront {
     this.#opts = opts
     this.#server = server
     if (opts.partial_chain) this.#install(TlsFront.options(opts, listenerId))
-    server.on('tlsClientError', (err: Error, socket: TLSSocket) => this.#failed(socket, describeHandshakeError(err)))
+    // Node leaves the socket open after some of these errors (ERR_TLS_HANDSHAKE_TIMEOUT): close it here.
+    server.on('tlsClientError', (err: Error, socket: TLSSocket) => this.#refuse(socket, describeHandshakeError(err)))
     if (opts.reuse_sessions) {
       server.on('newSession', (id: Buffer, data: Buffer, done: () => void) => {
         if (this.#sessions.size >= SESSION_CACHE_LIMIT) this.#sessions.delete(this.#sessions.keys().next().value!)

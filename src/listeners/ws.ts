@@ -30,11 +30,13 @@ export class WsListener<C extends WsListenerConfig = WsListenerConfig> extends N
     const supported = new Set(ws.supported_subprotocols)
     const wss = new WebSocketServer({
       server,
-      path: ws.mqtt_path,
       maxPayload: this.core.config.mqtt.max_packet_size + 8,
       perMessageDeflate: false,
       handleProtocols: (offered: Set<string>) => [...offered].find((p) => supported.has(p)) ?? false,
       verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean, code?: number, message?: string) => void) => {
+        // The MQTT.js command line (and Mosquitto's clients) connect at "/": it is served as well as mqtt_path.
+        const path = (info.req.url ?? '/').split('?')[0]
+        if (path !== ws.mqtt_path && path !== '/') return done(false, 404, `MQTT over WebSocket is served at ${ws.mqtt_path}`)
         const offered = (info.req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim()).filter(Boolean)
         if (offered.length === 0 && ws.fail_if_no_subprotocol) return done(false, 400, 'a WebSocket subprotocol (mqtt) is required')
         if (offered.length > 0 && !offered.some((p) => supported.has(p))) return done(false, 400, `unsupported subprotocol ${offered.join(',')}`)

@@ -15,6 +15,7 @@ const dir = await pkiDir(t)
 const pki = await basePki(dir)
 const { files } = pki
 const twoWay = sslOptions(pki, { verify: 'verify_peer', fail_if_no_peer_cert: true })
+const noMosquitto = hasMosquitto ? false : 'mosquitto_pub/mosquitto_sub not installed'
 
 /** Records every client the broker accepted. */
 function connectedClients (b: { broker: { addHook: (name: 'clientConnected', fn: (c: ClientInfo) => void) => unknown } }): ClientInfo[] {
@@ -23,8 +24,7 @@ function connectedClients (b: { broker: { addHook: (name: 'clientConnected', fn:
   return seen
 }
 
-t.test('one-way TLS: mosquitto_sub and mosquitto_pub with --cafile exchange a message', async (t) => {
-  if (!hasMosquitto) return t.skip('mosquitto clients not installed')
+t.test('one-way TLS: mosquitto_sub and mosquitto_pub with --cafile exchange a message', { skip: noMosquitto }, async (t) => {
   const b = await startTlsBroker(t, sslOptions(pki))
   const clients = connectedClients(b)
   const common = ['-h', '127.0.0.1', '-p', String(b.sslPort), '--cafile', files['ca.pem']!, '-t', 'tls/one', '-q', '1']
@@ -70,8 +70,7 @@ t.test('one-way TLS: MQTT.js mqtts:// and wss:// with ca exchange messages', asy
   await end(wss.client)
 })
 
-t.test('two-way TLS: mosquitto with --cert/--key; peer_cert_as_username = cn', async (t) => {
-  if (!hasMosquitto) return t.skip('mosquitto clients not installed')
+t.test('two-way TLS: mosquitto with --cert/--key; peer_cert_as_username = cn', { skip: noMosquitto }, async (t) => {
   const b = await startTlsBroker(t, twoWay, { config: { mqtt: { peer_cert_as_username: 'cn' } } })
   const auth: { username: string | undefined, cn: string | undefined }[] = []
   b.broker.addHook('authenticate', (client, credentials) => {
@@ -143,8 +142,7 @@ t.test('hostname check: a localhost-only certificate fails for 127.0.0.1 or serv
   t.same(b.broker.core.metrics.tlsFailures, { connection_reset: 2 }, 'the two refusals counted')
 })
 
-t.test("seed 002's openssl commands: client CA and client certificate for two-way TLS with mosquitto_pub", async (t) => {
-  if (!hasMosquitto) return t.skip('mosquitto clients not installed')
+t.test("seed 002's openssl commands: client CA and client certificate for two-way TLS with mosquitto_pub", { skip: noMosquitto }, async (t) => {
   const work = t.testdir({})
   const steps = [
     ['req', '-new', '-newkey', 'rsa:2048', '-days', '365', '-nodes', '-x509', '-subj', '/C=US/O=Test Org/CN=Test CA', '-keyout', 'client-ca.key', '-out', 'client-ca.crt'],

@@ -153,7 +153,7 @@ export function failureFrom (b: TestBroker, localPort: number, timeoutMs = 3000)
 /** What an MQTT.js connection attempt came to: connected, an error, or a close before CONNACK. */
 export interface MqttOutcome {
   client: MqttClient | null
-  error?: Error & { code?: string }
+  error?: Error & { code?: string | number }
   closed?: boolean
   /** The client's local port (mqtts only), to find the broker's log line for this connection. */
   localPort: number
