@@ -2,37 +2,24 @@
 // bounded Node TLS handshakes, MQTT.js over TLS, mosquitto clients, and waits on the broker's log.
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { createCa, issueClient, issueServer, type Issued, type KeyType } from '../../src/certs/index.js'
+import { tempDir, writeFiles } from '../certs/pki.js'
 import { delay, startBroker, type TestBroker } from '../helpers.js'
 
 export const MOSQUITTO_PUB = '/usr/bin/mosquitto_pub'
 export const MOSQUITTO_SUB = '/usr/bin/mosquitto_sub'
+
 export const OPENSSL = '/usr/bin/openssl'
 export const hasMosquitto = existsSync(MOSQUITTO_PUB) && existsSync(MOSQUITTO_SUB)
 
 type Teardown = { teardown: (fn: () => unknown) => void }
 
 /** A temporary directory removed when the (file-level) test ends. */
-export async function pkiDir (t: Teardown): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'culex-tls-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
+export const pkiDir = (t: Teardown): Promise<string> => tempDir(t)
 
-/** Writes name → content into dir; returns name → path. */
-export async function writeFiles (dir: string, files: Record<string, string>): Promise<Record<string, string>> {
-  const paths: Record<string, string> = {}
-  for (const [name, content] of Object.entries(files)) {
-    paths[name] = join(dir, name)
-    await writeFile(paths[name], content)
-  }
-  return paths
-}
+export { writeFiles }
 
 export interface BasePki {
   ca: Issued
