@@ -1,5 +1,6 @@
 // The embeddable broker: configuration, logger, MQTT core, $SYS and listeners, started and stopped in order.
 import type { Message } from './mqtt/message.js'
+import { CertStore } from './certs/store.js'
 import { loadConfig } from './config/load.js'
 import type { CulexConfig } from './config/schema.js'
 import { createListeners, type Listener } from './listeners/index.js'
@@ -41,6 +42,8 @@ export class Broker {
   readonly hooks = new Hooks()
   readonly core: Core
   readonly listeners: Listener[]
+  /** Managed certificate bundles under node.data_dir/certs. */
+  readonly certStore: CertStore
   readonly version = VERSION
   readonly #sys: SysPublisher
   #started = false
@@ -55,7 +58,8 @@ export class Broker {
       for (const fn of Array.isArray(fns) ? fns : [fns]) this.hooks.add(name as HookName, fn as never)
     }
     this.core = new Core({ config: this.config, log: this.log, hooks: this.hooks, sessions: opts.sessions, retained: opts.retained, bus: opts.bus })
-    this.listeners = createListeners(this.core, this.config.listeners)
+    this.certStore = new CertStore(this.config.node.data_dir)
+    this.listeners = createListeners(this.core, this.config.listeners, this.certStore)
     this.#sys = new SysPublisher(this.core, VERSION)
   }
 

@@ -123,6 +123,11 @@ const sslOptions = section({
   hibernate_after: duration().prefault('5s').describe('Accepted for EMQX compatibility (an Erlang process setting); no effect.'),
   gc_after_handshake: bool().default(false).describe('Accepted for EMQX compatibility (an Erlang process setting); no effect.'),
   log_level: z.string().default('notice').describe('Accepted for EMQX compatibility; handshake failures are logged at warning.'),
+  managed_certs: z.array(z.strictObject({
+    namespace: z.string().optional().describe('Namespace of the bundle; omitted = global.'),
+    bundle_name: z.string().describe('Name of a bundle in the certificate store (/api/v5/certs).'),
+    sni: z.string().default('').describe('Server name that selects this bundle: exact, or *.example.com for one label.'),
+  })).default([]).describe('Managed certificate bundles instead of certfile/keyfile: the SNI picks one, the first is the default.'),
 })
 
 const sslListener = section({

@@ -1,3 +1,4 @@
+import type { CertStore } from '../certs/store.js'
 import type { CulexConfig } from '../config/schema.js'
 import type { Core } from '../mqtt/core.js'
 import type { Listener } from './listener.js'
@@ -9,11 +10,11 @@ import { WssListener } from './wss.js'
 export type { Listener } from './listener.js'
 
 /** One listener object per configured listener, enabled or not, in config order. */
-export function createListeners (core: Core, config: CulexConfig['listeners']): Listener[] {
+export function createListeners (core: Core, config: CulexConfig['listeners'], certStore?: CertStore): Listener[] {
   return [
     ...Object.entries(config.tcp).map(([name, cfg]) => new TcpListener(core, name, cfg)),
-    ...Object.entries(config.ssl).map(([name, cfg]) => new SslListener(core, name, cfg)),
+    ...Object.entries(config.ssl).map(([name, cfg]) => new SslListener(core, name, cfg, certStore)),
     ...Object.entries(config.ws).map(([name, cfg]) => new WsListener(core, name, cfg)),
-    ...Object.entries(config.wss).map(([name, cfg]) => new WssListener(core, name, cfg)),
+    ...Object.entries(config.wss).map(([name, cfg]) => new WssListener(core, name, cfg, certStore)),
   ]
 }

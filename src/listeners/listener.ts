@@ -117,7 +117,11 @@ export abstract class NetListener<C extends NetListenerConfig> implements Listen
   /** Closes what the subclass added once the connections are gone. */
   protected afterDrain (_server: Server | null): void {}
 
+  /** Asynchronous set-up before the server is created (reading a certificate store, ...). */
+  protected async prepare (): Promise<void> {}
+
   async start (): Promise<void> {
+    await this.prepare()
     const server = this.createServer()
     await listen(server, this.config.bind, this.config.tcp_options.backlog, this.id)
     this.#server = server

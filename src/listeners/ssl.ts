@@ -4,19 +4,28 @@ import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import type { SslListenerConfig } from '../config/schema.js'
 import type { Core } from '../mqtt/core.js'
 import { NetListener, createTcpServer } from './listener.js'
+import type { CertStore } from '../certs/store.js'
+import type { ManagedCerts } from './sni.js'
 import { TlsFront } from './tls-front.js'
 
 export class SslListener extends NetListener<SslListenerConfig> {
   readonly type = 'ssl'
   #front: TlsFront | null = null
+  readonly #store: CertStore | undefined
+  #managed: ManagedCerts | undefined
 
-  constructor (core: Core, name: string, config: SslListenerConfig) {
+  constructor (core: Core, name: string, config: SslListenerConfig, store?: CertStore) {
     super(core, 'ssl', name, config)
+    this.#store = store
+  }
+
+  protected override async prepare (): Promise<void> {
+    this.#managed = await TlsFront.managed(this.config.ssl_options, this.id, this.#store)
   }
 
   protected createServer (): Server {
-    const inner = createTlsServer(TlsFront.options(this.config.ssl_options, this.id))
-    const front = new TlsFront(this.core, this.id, this.config.ssl_options, inner)
+    const inner = createTlsServer(TlsFront.options(this.config.ssl_options, this.id, this.#managed))
+    const front = new TlsFront(this.core, this.id, this.config.ssl_options, inner, this.#managed)
     inner.on('secureConnection', (socket: TLSSocket) => {
       const tls = front.verified(socket)
       if (!tls) return

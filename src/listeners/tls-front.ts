@@ -8,6 +8,10 @@ import { createSecureContext, type SecureContext, type Server as TlsServer, type
 import type { SslOptions } from '../config/schema.js'
 import type { Core } from '../mqtt/core.js'
 import type { PeerCertificate, TlsInfo } from '../mqtt/tls-info.js'
+import type { BundleRef, CertStore } from '../certs/store.js'
+import { CulexError } from '../errors.js'
+import { RC } from '../mqtt/reason-codes.js'
+import { ManagedCerts } from './sni.js'
 import { readTlsFiles, tlsFilePaths, tlsServerOptions } from './tls-context.js'
 import { describeHandshakeError, describeNotTls, describeVerifyError, type TlsFailureReport } from './tls-errors.js'
 
@@ -32,17 +36,30 @@ export class TlsFront {
   #watchers: FSWatcher[] = []
   #reloadTimer: NodeJS.Timeout | null = null
 
-  /** Builds the TLS options now, so a bad certificate or key stops start-up. */
-  static options (opts: SslOptions, listenerId: string) {
-    return tlsServerOptions(opts, readTlsFiles(opts, listenerId), listenerId)
+  readonly #managed: ManagedCerts | undefined
+  #storeListeners: (() => void) | null = null
+
+  /** The listener's TLS options: from its files, or from its managed bundles (with SNI selection). */
+  static options (opts: SslOptions, listenerId: string, managed?: ManagedCerts): TlsOptions {
+    return managed ? managed.serverOptions() : tlsServerOptions(opts, readTlsFiles(opts, listenerId), listenerId)
   }
 
-  constructor (core: Core, listenerId: string, opts: SslOptions, server: TlsServer) {
+  /** Loads the managed bundles a listener names, or returns undefined when it uses certfile/keyfile. */
+  static async managed (opts: SslOptions, listenerId: string, store: CertStore | undefined): Promise<ManagedCerts | undefined> {
+    if (opts.managed_certs.length === 0) return undefined
+    if (!store) throw new CulexError('CULEX_ERR_TLS_CONFIG', `listener ${listenerId}: ssl_options.managed_certs needs the certificate store`)
+    const managed = new ManagedCerts(store, opts, listenerId)
+    await managed.load()
+    return managed
+  }
+
+  constructor (core: Core, listenerId: string, opts: SslOptions, server: TlsServer, managed?: ManagedCerts) {
     this.#core = core
     this.#id = listenerId
     this.#opts = opts
     this.#server = server
-    if (opts.partial_chain) this.#install(TlsFront.options(opts, listenerId))
+    this.#managed = managed
+    if (opts.partial_chain) this.#install(TlsFront.options(opts, listenerId, managed))
     // Node leaves the socket open after some of these errors (ERR_TLS_HANDSHAKE_TIMEOUT): close it here.
     server.on('tlsClientError', (err: Error, socket: TLSSocket) => this.#refuse(socket, describeHandshakeError(err)))
     if (opts.reuse_sessions) {
@@ -116,12 +133,18 @@ export class TlsFront {
     }
     this.#core.metrics.tlsHandshakes++
     const cipher = socket.getCipher()
-    const sni = (socket as TLSSocket & { servername?: string | false }).servername
-    return { version: socket.getProtocol() ?? '', cipher: cipher?.name ?? '', sni: typeof sni === 'string' ? sni : '', peerCert }
+    const servername = (socket as TLSSocket & { servername?: string | false }).servername
+    const sni = typeof servername === 'string' ? servername : ''
+    const bundle = this.#managed?.select(sni)?.label
+    return { version: socket.getProtocol() ?? '', cipher: cipher?.name ?? '', sni, peerCert, ...(bundle ? { bundle } : {}) }
   }
 
   /** Re-reads the files; new handshakes use them, current connections keep theirs. A bad file keeps the old. */
   reload (why: string): boolean {
+    if (this.#managed) {
+      void this.#refreshManaged(why)
+      return true
+    }
     try {
       this.#install(TlsFront.options(this.#opts, this.#id))
       this.#core.log.notice({ listener: this.#id, trigger: why }, 'TLS certificate, key and CA files reloaded')
@@ -138,8 +161,67 @@ export class TlsFront {
     if (options.allowPartialTrustChain) (this.#server as TlsServer & { _sharedCreds: SecureContext })._sharedCreds = createSecureContext(options)
   }
 
+  /** Managed bundles: rebuilt when the store changes them, and their clients dropped when they are deleted. */
+  #watchStore (managed: ManagedCerts): void {
+    const onChange = (ref: BundleRef) => {
+      if (!managed.uses(ref)) return
+      managed.refresh(ref).then(() => this.#installManaged(`bundle ${ref.namespace ?? 'global'}/${ref.name} changed`), (err: unknown) => {
+        this.#core.log.error({ listener: this.#id }, `managed certificate bundle not reloaded, the previous one stays in force: ${(err as Error).message}`)
+      })
+    }
+    const onDelete = (ref: BundleRef) => {
+      if (!managed.uses(ref)) return
+      const label = `${ref.namespace ?? 'global'}/${ref.name}`
+      managed.remove(ref)
+      this.#installManaged(`bundle ${label} deleted`)
+      this.#dropClientsOf(label)
+    }
+    managed.store.on('change', onChange)
+    managed.store.on('delete', onDelete)
+    this.#storeListeners = () => {
+      managed.store.off('change', onChange)
+      managed.store.off('delete', onDelete)
+    }
+  }
+
+  async #refreshManaged (why: string): Promise<void> {
+    const managed = this.#managed!
+    for (const entry of this.#opts.managed_certs) {
+      try {
+        await managed.refresh({ namespace: entry.namespace, name: entry.bundle_name })
+      } catch (err) {
+        this.#core.log.error({ listener: this.#id, trigger: why }, `managed certificate bundle not reloaded, the previous one stays in force: ${(err as Error).message}`)
+      }
+    }
+    this.#installManaged(why)
+  }
+
+  #installManaged (why: string): void {
+    try {
+      this.#install(this.#managed!.serverOptions())
+      this.#core.log.notice({ listener: this.#id, trigger: why }, 'managed certificates reloaded')
+    } catch (err) {
+      this.#core.log.error({ listener: this.#id, trigger: why }, (err as Error).message)
+    }
+  }
+
+  /** Seed 000: deleting a certificate disconnects the clients that connected with it. */
+  #dropClientsOf (label: string): void {
+    let dropped = 0
+    for (const conn of [...this.#core.connections]) {
+      if (conn.listener.id !== this.#id || conn.transport.tls?.bundle !== label) continue
+      conn.disconnect(RC.ADMINISTRATIVE_ACTION, `certificate bundle ${label} was deleted`)
+      dropped++
+    }
+    this.#core.log.notice({ listener: this.#id, bundle: label, dropped }, 'clients of a deleted certificate bundle disconnected')
+  }
+
   /** Watches the directories of certfile, keyfile and cacertfile (files are often replaced, not rewritten). */
   watch (): void {
+    if (this.#managed) {
+      this.#watchStore(this.#managed)
+      return
+    }
     const files = new Set(tlsFilePaths(this.#opts))
     const dirs = new Set([...files].map((f) => dirname(f)))
     for (const dir of dirs) {
@@ -157,6 +239,8 @@ export class TlsFront {
   }
 
   close (): void {
+    this.#storeListeners?.()
+    this.#storeListeners = null
     for (const w of this.#watchers) w.close()
     this.#watchers = []
     if (this.#reloadTimer) clearTimeout(this.#reloadTimer)

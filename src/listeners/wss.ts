@@ -7,24 +7,33 @@ import type { WssListenerConfig } from '../config/schema.js'
 import type { TransportInfo } from '../mqtt/connection.js'
 import type { Core } from '../mqtt/core.js'
 import type { TlsInfo } from '../mqtt/tls-info.js'
+import type { CertStore } from '../certs/store.js'
+import type { ManagedCerts } from './sni.js'
 import { TlsFront } from './tls-front.js'
 import { createTcpServer } from './listener.js'
 import { WsListener } from './ws.js'
 
 export class WssListener extends WsListener<WssListenerConfig> {
   #front: TlsFront | null = null
+  readonly #store: CertStore | undefined
+  #managed: ManagedCerts | undefined
   #inner: HttpServer | null = null
   readonly #tls = new WeakMap<object, TlsInfo>()
 
-  constructor (core: Core, name: string, config: WssListenerConfig) {
+  constructor (core: Core, name: string, config: WssListenerConfig, store?: CertStore) {
     super(core, name, config, 'wss')
+    this.#store = store
+  }
+
+  protected override async prepare (): Promise<void> {
+    this.#managed = await TlsFront.managed(this.config.ssl_options, this.id, this.#store)
   }
 
   protected override createServer (): Server {
-    const inner = createHttpsServer(TlsFront.options(this.config.ssl_options, this.id), (_req, res) => {
+    const inner = createHttpsServer(TlsFront.options(this.config.ssl_options, this.id, this.#managed), (_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain' }).end(`MQTT over WebSocket: upgrade at ${this.config.websocket.mqtt_path}\n`)
     })
-    const front = new TlsFront(this.core, this.id, this.config.ssl_options, inner)
+    const front = new TlsFront(this.core, this.id, this.config.ssl_options, inner, this.#managed)
     inner.on('secureConnection', (socket: TLSSocket) => {
       const tls = front.verified(socket)
       if (tls) this.#tls.set(socket, tls)

@@ -25,6 +25,8 @@ export interface TlsInfo {
   sni: string
   /** Present only when the client sent a certificate that verified. */
   peerCert: PeerCertificate | undefined
+  /** The managed certificate bundle the handshake used, `namespace/name` (global for the global namespace). */
+  bundle?: string
 }
 
 export type CertIdentity = 'disabled' | 'cn' | 'dn' | 'crt' | 'pem' | 'md5'
