@@ -1,5 +1,7 @@
 // The embeddable broker: configuration, logger, MQTT core, $SYS and listeners, started and stopped in order.
 import type { Message } from './mqtt/message.js'
+import { loadApiKeys, type ApiKeys } from './api/auth.js'
+import type { ManagementApi } from './api/index.js'
 import { CertStore } from './certs/store.js'
 import { loadConfig } from './config/load.js'
 import type { CulexConfig } from './config/schema.js'
@@ -8,6 +10,7 @@ import { createLog, type Log } from './log.js'
 import { Core } from './mqtt/core.js'
 import { Hooks, type HookMap, type HookName } from './mqtt/hooks.js'
 import { createMessage, type PublishProperties } from './mqtt/message.js'
+import { CulexError } from './errors.js'
 import type { MessageBus } from './mqtt/bus.js'
 import type { RetainedStore, SessionStore } from './mqtt/store/index.js'
 import { SysPublisher } from './mqtt/sys.js'
@@ -45,6 +48,8 @@ export class Broker {
   /** Managed certificate bundles under node.data_dir/certs. */
   readonly certStore: CertStore
   readonly version = VERSION
+  /** The management HTTP API once started (dashboard.listeners.http), else null. */
+  api: ManagementApi | null = null
   readonly #sys: SysPublisher
   #started = false
 
@@ -67,7 +72,10 @@ export class Broker {
     if (this.#started) return this
     this.#started = true
     const started: Listener[] = []
+    let apiKeys: ApiKeys | null = null
     try {
+      // A bad key file stops start-up before any port opens.
+      if (this.config.dashboard.listeners.http.enable) apiKeys = await loadApiKeys(this.config.api_key.bootstrap_file)
       for (const listener of this.listeners) {
         if (!listener.enabled) continue
         await listener.start()
@@ -81,7 +89,29 @@ export class Broker {
       throw err
     }
     this.#sys.start()
+    if (apiKeys) await this.#startApi(apiKeys)
     return this
+  }
+
+  async #startApi (keys: ApiKeys): Promise<void> {
+    // Loaded on demand: a broker without the API never loads fastify.
+    const { startApi } = await import('./api/index.js')
+    try {
+      this.api = await startApi(this, keys)
+    } catch (err) {
+      // As EMQX: the MQTT service runs on when the management listener cannot bind.
+      if (!(err instanceof CulexError && err.code === 'CULEX_ERR_LISTEN')) {
+        await this.close()
+        throw err
+      }
+      this.log.error({ code: err.code }, `${err.message}; running without the management API`)
+    }
+  }
+
+  /** The management API's bound port; throws when it is not running. */
+  apiPort (): number {
+    if (!this.api) throw new Error('the management API is not running')
+    return this.api.address().port
   }
 
   /** The listener of that type and name (`tcp`, `default` when not given). */
@@ -121,6 +151,9 @@ export class Broker {
   /** Stops accepting, delivers the wills shutdown triggers, sends DISCONNECT 0x8B, closes listeners. */
   async close (): Promise<void> {
     this.#sys.stop()
+    const api = this.api
+    this.api = null
+    await api?.close()
     await this.core.close()
     await Promise.all(this.listeners.map((l) => l.stop(1000)))
     this.log.info('broker stopped')

@@ -32,7 +32,7 @@ export function memoryLog (level = 'debug'): { log: Log, lines: Record<string, u
 
 /**
  * Starts a broker with tcp and ws listeners on 127.0.0.1, OS-chosen ports, and the given config
- * merged over that (a `mqtt` section, `retainer`, ...). `$SYS` is off unless the config turns it on.
+ * merged over that (a `mqtt` section, `retainer`, ...). `$SYS` and the management API are off unless the config turns them on.
  */
 export async function startBroker (config: Record<string, unknown> = {}, opts: Omit<BrokerOptions, 'config'> = {}): Promise<TestBroker> {
   const { log, lines } = memoryLog()
@@ -42,6 +42,8 @@ export async function startBroker (config: Record<string, unknown> = {}, opts: O
       ws: { default: { bind: '127.0.0.1:0' } },
     },
     sys_topics: { sys_msg_interval: 'disabled', sys_heartbeat_interval: 'disabled' },
+    // The management API (on by default, port 18083) only where a test asks for it: test/api/.
+    dashboard: { listeners: { http: { enable: false } } },
     ...config,
   }
   const broker = await createBroker({ logger: log, ...opts, config: merged })

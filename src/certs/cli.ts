@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto'
 import { access, mkdir, readFile, unlink, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { CulexError } from '../errors.js'
+import { checkBundle } from './check.js'
 import { inspectPem, type CertificateInfo, type PemReport } from './inspect.js'
 import { createCa, DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS, ekuOid, issueClient, issueServer, sanNames, type IssueOptions, type Issued, type IssuerInput } from './issue.js'
 import { DEFAULT_KEY_TYPE, isEncryptedPem, isKeyType, KEY_TYPES } from './keys.js'
@@ -317,7 +319,43 @@ Prints OK and exits 0, or prints the reason and exits 1.
   },
 }
 
-const COMMANDS: Record<string, Command> = { init, ca, server: leafCommand('server'), client: leafCommand('client'), inspect, verify }
+const check: Command = {
+  summary: 'check a key, chain and CA against the import rules of managed certificate bundles',
+  usage: `Usage: culex certs check --key KEY.pem --chain CHAIN.pem [--ca CA.pem] [--key-password P]
+
+Applies the rules a certificate bundle upload must pass (seed 000): PEM only; X.509 v3; RSA 2048
+(RSA 1024 with a warning) or EC P-256/P-384; a PKCS#1 or PKCS#8 key, decrypted with --key-password
+when encrypted; the key matches the first certificate of the chain; the chain is leaf first, each
+certificate issued by the next, and ends at a self-signed root or a CA in CA.pem; the leaf's key type
+(RSA or EC) is its signing CA's; the leaf has a DNS or IP subjectAltName and is not within 30 days of
+its notBefore or notAfter. A partial bundle (only --chain, only --key, ...) is checked as far as it can be.
+Prints OK (and any warnings) and exits 0, or the rule the bundle breaks and exits 1.
+
+Options:
+  --key FILE               the private key
+  --chain FILE             the certificate, then its intermediate CAs
+  --ca FILE                the CA certificate(s) the chain ends at
+  --key-password P         password of an encrypted key
+`,
+  options: { key: { type: 'string' }, chain: { type: 'string' }, ca: { type: 'string' }, 'key-password': { type: 'string' } },
+  async run (values, _positionals, io) {
+    const files = { key: str(values, 'key'), chain: str(values, 'chain'), ca: str(values, 'ca') }
+    if (Object.values(files).every((f) => f === undefined || f === '')) throw new UsageError('give --key FILE and --chain FILE (and --ca FILE)')
+    const read = (file: string | undefined, what: string) => (file === undefined ? undefined : readText(file, what))
+    const [keyPem, chainPem, caPem] = await Promise.all([read(files.key, 'key file'), read(files.chain, 'chain file'), read(files.ca, 'CA file')])
+    try {
+      const { warnings } = checkBundle({ keyPem, chainPem, caPem, keyPassword: str(values, 'key-password') })
+      io.out(['OK', ...warnings.map((w) => `warning: ${w}`)].join('\n') + '\n')
+      return 0
+    } catch (err) {
+      if (!(err instanceof CulexError) || err.code !== 'CULEX_ERR_CERT_INVALID') throw err
+      io.out(`${err.message}\n`)
+      return 1
+    }
+  },
+}
+
+const COMMANDS: Record<string, Command> = { init, ca, server: leafCommand('server'), client: leafCommand('client'), inspect, verify, check }
 
 const HELP = `Usage: culex certs <command> [options]
 

@@ -164,6 +164,19 @@ const retainer = section({
   max_retained_messages: int().pipe(z.number().min(0)).default(0).describe('Most retained messages (0 = no limit).'),
 })
 
+const dashboard = section({
+  listeners: section({
+    http: section({
+      enable: bool().default(true).describe('Whether the management API (/api/v5) is served.'),
+      bind: bind().prefault(18083).describe('Port, or "ip:port", of the management API (0 = a port the OS picks). Without an API key it listens on 127.0.0.1 whatever this says.'),
+    }).describe('The management HTTP API listener (EMQX\'s dashboard listener).'),
+  }),
+})
+
+const apiKey = section({
+  bootstrap_file: z.string().default('').describe('File of API keys for the management API: one key:secret per line, optionally :role (administrator, viewer, publisher), # comments. Clients send them as HTTP basic auth.'),
+})
+
 export const configSchema = z.strictObject({
   node,
   log,
@@ -171,6 +184,8 @@ export const configSchema = z.strictObject({
   listeners,
   sys_topics: sysTopics,
   retainer,
+  dashboard,
+  api_key: apiKey,
 })
 
 export type CulexConfig = z.output<typeof configSchema>

@@ -51,6 +51,8 @@ export class Connection implements SessionLink {
   session: Session | null = null
   /** Seconds; 0 = none. */
   keepalive = 0
+  /** CONNECT's Clean Start (Clean Session in MQTT 3). */
+  cleanStart = true
   lastSeen = Date.now()
   /** Mountpoint with ${clientid}/${username} expanded. */
   mountpoint = ''

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream'
 import type { CulexConfig } from '../config/schema.js'
 import type { Log } from '../log.js'
 import { LocalBus, type MessageBus } from './bus.js'
+import { BanList } from './banned.js'
 import { Connection, type ListenerContext, type TransportInfo } from './connection.js'
 import { Hooks, type ClientInfo } from './hooks.js'
 import { isExpired, type Message } from './message.js'
@@ -33,6 +34,8 @@ export class Core {
   readonly log: Log
   readonly hooks: Hooks
   readonly metrics = new Metrics()
+  /** Clients refused at CONNECT (the management API's /banned). */
+  readonly banned = new BanList()
   readonly sessions: SessionStore
   readonly retained: RetainedStore
   readonly bus: MessageBus

@@ -48,8 +48,8 @@ t.test('SNI selects the bundle; no or unknown SNI gets the first; replace and de
       sys_topics: { sys_msg_interval: 'disabled', sys_heartbeat_interval: 'disabled' },
     },
   })
-  await broker.certStore.put({ name: 'bundle-a' }, { key: a.leaf.keyPem, chain: a.leaf.certPem, ca: clientCa.certPem })
-  await broker.certStore.put({ name: 'bundle-b' }, { key: b.leaf.keyPem, chain: b.leaf.certPem })
+  await broker.certStore.put({ name: 'bundle-a' }, { key: a.leaf.keyPem, chain: a.leaf.certPem + a.ca.certPem, ca: clientCa.certPem })
+  await broker.certStore.put({ name: 'bundle-b' }, { key: b.leaf.keyPem, chain: b.leaf.certPem + b.ca.certPem })
   await broker.start()
   t.teardown(() => broker.close())
   const port = broker.port('ssl')
@@ -74,7 +74,7 @@ t.test('SNI selects the bundle; no or unknown SNI gets the first; replace and de
   t.teardown(() => { onA.end(true); onB.end(true) })
 
   const b2 = await issueServer({ ca: b.ca, cn: 'x.b.example.com', sans: ['*.b.example.com'], ...AGED })
-  await broker.certStore.put({ name: 'bundle-b' }, { key: b2.keyPem, chain: b2.certPem })
+  await broker.certStore.put({ name: 'bundle-b' }, { key: b2.keyPem, chain: b2.certPem + b.ca.certPem })
   await delay(200)
   t.equal((await handshake(port, { servername: 'x.b.example.com' })).fingerprint, fingerprint(b2.certPem), 'replaced bundle served with no restart')
   t.ok(onB.connected, 'a connection made with the old certificate stays')

@@ -40,6 +40,12 @@ export function handleConnect (conn: Connection, packet: IConnectPacket): void |
     cert,
   }
   conn.client = client
+  const ban = conn.core.banned.check(client)
+  if (ban) {
+    // The ban's details go to the log only: its reason is the operator's note, not the client's business.
+    conn.core.log.info({ client: conn.label, as: ban.as, who: ban.who, reason: ban.reason }, 'client is banned')
+    return refuse(conn, RC.BANNED, 'banned')
+  }
   const credentials = { username, password: packet.password }
   if (conn.core.hooks.authenticate.length === 0) return accept(conn, packet, client, assigned !== undefined)
   return runAuthenticate(conn.core.hooks, client, credentials).then((answer) => {
@@ -140,6 +146,7 @@ function accept (conn: Connection, packet: IConnectPacket, client: ClientInfo, a
   const session = conn.session!
 
   conn.keepalive = packet.keepalive ?? 0
+  conn.cleanStart = packet.clean !== false
   if (v5 && mqtt.server_keepalive > 0) {
     conn.keepalive = Math.floor(mqtt.server_keepalive / 1000)
     connack.serverKeepAlive = conn.keepalive

@@ -1,0 +1,92 @@
+// What every route module shares: the broker parts it reads, EMQX's error shape, paging and time formats.
+import type { CertStore } from '../certs/store.js'
+import type { CulexConfig } from '../config/schema.js'
+import type { Listener } from '../listeners/index.js'
+import type { Log } from '../log.js'
+import type { Core } from '../mqtt/core.js'
+
+/** The broker as the API sees it (the Broker class satisfies it). */
+export interface ApiHost {
+  readonly config: CulexConfig
+  readonly log: Log
+  readonly core: Core
+  readonly listeners: Listener[]
+  readonly certStore: CertStore
+  readonly version: string
+}
+
+/** EMQX's error codes used here; the body is always `{ code, message }`. */
+export type ApiErrorCode =
+  | 'BAD_REQUEST' | 'NOT_FOUND' | 'ALREADY_EXISTS' | 'CLIENTID_NOT_FOUND' | 'BAD_LISTENER_ID'
+  | 'BAD_API_KEY_OR_SECRET' | 'AUTHORIZATION_HEADER_ERROR' | 'UNAUTHORIZED_ROLE'
+  | 'UNSUPPORTED_MEDIA_TYPE' | 'PAYLOAD_TOO_LARGE' | 'INTERNAL_ERROR' | 'SERVICE_UNAVAILABLE'
+
+/** Thrown by route handlers; the error handler answers `{ code, message }` with the status. */
+export class ApiError extends Error {
+  readonly statusCode: number
+  readonly code: ApiErrorCode
+
+  constructor (statusCode: number, code: ApiErrorCode, message: string) {
+    super(message)
+    this.name = 'ApiError'
+    this.statusCode = statusCode
+    this.code = code
+  }
+}
+
+export const ERROR_SCHEMA_ID = 'ApiError'
+
+export const errorSchema = {
+  $id: ERROR_SCHEMA_ID,
+  type: 'object',
+  description: 'EMQX error body',
+  properties: {
+    code: { type: 'string', description: 'BAD_REQUEST, NOT_FOUND, BAD_API_KEY_OR_SECRET, ...' },
+    message: { type: 'string' },
+  },
+  required: ['code', 'message'],
+} as const
+
+/** Response schemas for these error statuses, for the route's OpenAPI entry. */
+export function errors (...statuses: number[]): Record<number, { $ref: string }> {
+  return Object.fromEntries(statuses.map((s) => [s, { $ref: `${ERROR_SCHEMA_ID}#` }]))
+}
+
+export const NO_CONTENT = { type: 'null', description: 'Done' } as const
+
+// ---- paging (EMQX: ?page=1&limit=100 → { data, meta: { page, limit, count, hasnext } }) ----
+
+export const pageQuery = {
+  page: { type: 'integer', minimum: 1, default: 1, description: 'Page number, from 1' },
+  limit: { type: 'integer', minimum: 1, maximum: 10000, default: 100, description: 'Items per page' },
+} as const
+
+export const pageMeta = {
+  type: 'object',
+  properties: {
+    page: { type: 'integer' },
+    limit: { type: 'integer' },
+    count: { type: 'integer', description: 'Items matching, over all pages' },
+    hasnext: { type: 'boolean' },
+  },
+} as const
+
+export interface Paged<T> { data: T[], meta: { page: number, limit: number, count: number, hasnext: boolean } }
+
+export function paginate<T> (items: T[], page: number, limit: number): Paged<T> {
+  const start = (page - 1) * limit
+  return { data: items.slice(start, start + limit), meta: { page, limit, count: items.length, hasnext: start + limit < items.length } }
+}
+
+/** RFC 3339 with the offset written `+00:00`, as EMQX prints it; seconds unless `millis`. */
+export function rfc3339 (ms: number, millis = false): string {
+  const iso = new Date(millis ? ms : Math.floor(ms / 1000) * 1000).toISOString()
+  return millis ? iso.replace('Z', '+00:00') : iso.replace('.000Z', '+00:00')
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Served without an API key (status, the OpenAPI document). */
+    public?: boolean
+  }
+}

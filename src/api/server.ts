@@ -1,0 +1,105 @@
+// The management API (EMQX's /api/v5 on 18083): a fastify instance with API-key auth, EMQX's error
+// shape, the route modules, and an OpenAPI document generated from their schemas.
+import swagger from '@fastify/swagger'
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import type { BindAddress } from '../config/types.js'
+import { CulexError } from '../errors.js'
+import { authorize, type ApiKeys } from './auth.js'
+import { bannedRoutes } from './banned.js'
+import { certRoutes } from './certs.js'
+import { clientRoutes } from './clients.js'
+import { ApiError, errorSchema, type ApiErrorCode, type ApiHost } from './common.js'
+import { listenerRoutes } from './listeners.js'
+import { statsRoutes } from './stats.js'
+import { statusRoutes } from './status.js'
+
+/** Where the OpenAPI document is served: EMQX's path, and one beside the API. Both are public. */
+export const OPENAPI_PATHS = ['/api-docs/swagger.json', '/api/v5/openapi.json'] as const
+
+const STATUS_CODES: Record<number, ApiErrorCode> = { 401: 'BAD_API_KEY_OR_SECRET', 404: 'NOT_FOUND', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE', 503: 'SERVICE_UNAVAILABLE' }
+
+/** The fastify instance with every route, not listening yet. */
+export async function buildApi (host: ApiHost, keys: ApiKeys): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, routerOptions: { ignoreTrailingSlash: true }, bodyLimit: 2 * 1024 * 1024 })
+  app.addSchema(errorSchema)
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Culex management API', description: 'EMQX-compatible /api/v5 subset. Authenticate with HTTP basic auth: an API key and its secret (api_key.bootstrap_file).', version: host.version },
+      components: { securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' } } },
+      security: [{ basicAuth: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  })
+
+  app.setErrorHandler((err: FastifyError | ApiError | CulexError, request, reply) => {
+    if (err instanceof ApiError) {
+      if (err.statusCode === 401) void reply.header('WWW-Authenticate', 'Basic realm="culex"')
+      return reply.code(err.statusCode).send({ code: err.code, message: err.message })
+    }
+    const status = 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : 500
+    if ('validation' in err && err.validation) return reply.code(400).send({ code: 'BAD_REQUEST', message: err.message })
+    if (status < 500) return reply.code(status).send({ code: STATUS_CODES[status] ?? 'BAD_REQUEST', message: err.message })
+    host.log.error({ err, method: request.method, url: request.url }, 'management API request failed')
+    return reply.code(500).send({ code: 'INTERNAL_ERROR', message: 'internal error; see the broker log' })
+  })
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` })
+  })
+  if (keys.size > 0) {
+    app.addHook('onRequest', async (request) => {
+      if (request.routeOptions.config.public !== true) authorize(keys, request.headers.authorization, request.method)
+    })
+  }
+
+  for (const routes of [statusRoutes, statsRoutes, listenerRoutes, clientRoutes, bannedRoutes, certRoutes]) await app.register(routes, { host })
+  for (const path of OPENAPI_PATHS) {
+    app.get(path, { schema: { hide: true }, config: { public: true } }, async () => app.swagger())
+  }
+  return app
+}
+
+export class ManagementApi {
+  readonly app: FastifyInstance
+
+  constructor (app: FastifyInstance) {
+    this.app = app
+  }
+
+  /** The bound address (port 0 resolved). */
+  address (): BindAddress {
+    const a = this.app.server.address()
+    if (!a || typeof a !== 'object') throw new Error('the management API is not listening')
+    return { host: a.address, port: a.port }
+  }
+
+  close (): Promise<void> {
+    return this.app.close()
+  }
+}
+
+/**
+ * Builds the API and listens on dashboard.listeners.http.bind, or on 127.0.0.1 when no API key is
+ * configured (then it asks for no credentials, so only local processes may reach it). A bind failure
+ * is CULEX_ERR_LISTEN.
+ */
+export async function startApi (host: ApiHost, keys: ApiKeys): Promise<ManagementApi> {
+  const bind = host.config.dashboard.listeners.http.bind
+  const address = keys.size > 0 ? bind : { host: '127.0.0.1', port: bind.port }
+  if (keys.size === 0) {
+    host.log.warning({ bind: `${bind.host}:${bind.port}`, address: `${address.host}:${address.port}` },
+      'no API key configured (api_key.bootstrap_file): the management API listens on 127.0.0.1 only, without authentication')
+  }
+  const app = await buildApi(host, keys)
+  try {
+    await app.listen({ host: address.host, port: address.port })
+  } catch (err) {
+    await app.close()
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message
+    throw new CulexError('CULEX_ERR_LISTEN', `management API cannot bind ${address.host}:${address.port}: ${code}`, { cause: err })
+  }
+  const api = new ManagementApi(app)
+  const a = api.address()
+  host.log.info({ address: `${a.host}:${a.port}`, keys: keys.size }, 'management API started')
+  return api
+}
