@@ -54,7 +54,8 @@ async function main (argv: string[]): Promise<number> {
   await ensureDevCertificates(broker.config, broker.log)
   await broker.start()
   const addresses = broker.listeners.filter((l) => l.running).map((l) => `${l.id}=${l.address()!.host}:${l.address()!.port}`)
-  broker.log.notice({ version: VERSION, config: values.config, listeners: addresses.join(' ') }, 'culex started')
+  const api = broker.api?.address()
+  broker.log.notice({ version: VERSION, config: values.config, listeners: addresses.join(' '), ...(api ? { api: `http://${api.host}:${api.port}` } : {}) }, 'culex started')
   await new Promise<void>((resolve) => {
     let stopping = false
     const stop = (signal: string) => {

@@ -44,6 +44,8 @@ async function store<T> (op: () => Promise<T>): Promise<T> {
 
 export const certRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, { host }) => {
   const certs = host.certStore
+  // JSON or multipart only: anything else is 415, not a body that fails the schema.
+  app.removeContentTypeParser('text/plain')
   // Multipart files become strings in the body, so both encodings meet the same schema.
   await app.register(multipart, {
     attachFieldsToBody: 'keyValues',
@@ -91,7 +93,8 @@ export const certRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, { h
       const upload: BundleUpload = {}
       for (const field of [...BUNDLE_FILES, 'key_password'] as const) {
         const value = request.body?.[field]
-        if (value !== undefined) upload[field] = String(value)
+        // Browsers (and fetch's FormData) send text fields with CRLF line ends: PEM is stored with LF.
+        if (value !== undefined) upload[field] = String(value).replaceAll('\r\n', '\n')
       }
       const ref = refOf(request.params)
       const { warnings } = await store(() => certs.put(ref, upload))

@@ -64,6 +64,8 @@ export class TlsFront {
     server.on('tlsClientError', (err: Error, socket: TLSSocket) => this.#refuse(socket, describeHandshakeError(err)))
     if (opts.reuse_sessions) {
       server.on('newSession', (id: Buffer, data: Buffer, done: () => void) => {
+        // TLS 1.3 resumes from self-contained tickets; keeping its sessions would only cost memory.
+        if (sessionIsTls13(data)) { done(); return }
         if (this.#sessions.size >= SESSION_CACHE_LIMIT) this.#sessions.delete(this.#sessions.keys().next().value!)
         this.#sessions.set(id.toString('hex'), data)
         done()
@@ -271,6 +273,15 @@ export class TlsFront {
       reason: report.reason,
     }, `TLS handshake failed: ${report.detail}`)
   }
+}
+
+/**
+ * Whether a serialized SSL_SESSION (OpenSSL's ASN.1: SEQUENCE { INTEGER 1, INTEGER protocol, ... })
+ * is a TLS 1.3 session.
+ */
+function sessionIsTls13 (data: Buffer): boolean {
+  const at = data.indexOf(Buffer.from([0x02, 0x01, 0x01, 0x02, 0x02]))
+  return at >= 0 && at < 8 && data.readUInt16BE(at + 5) === 0x0304
 }
 
 /** Intermediate CAs between the client certificate and its trust anchor. */

@@ -68,11 +68,11 @@ export async function call (base: string, path: string, init: CallInit = {}): Pr
 }
 
 /** Polls until `check` returns a truthy value (bounded). */
-export async function until<T> (check: () => T | Promise<T>, what: string, timeoutMs = 3000): Promise<T> {
+export async function until<T> (check: () => T | Promise<T>, what: string, timeoutMs = 3000): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await check()
-    if (value) return value
+    if (value) return value as NonNullable<T>
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }

@@ -1,0 +1,152 @@
+// /api/v5/certs: upload a bundle as JSON or multipart (files or fields, as curl -F sends them), list,
+// read (paths only, never the key), delete one file or the bundle, namespaces, and 400s naming the rule.
+import { X509Certificate } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import mqtt from 'mqtt'
+import t from 'tap'
+import { createCa, issueServer, type Issued } from '../../src/certs/index.js'
+import { Broker } from '../../src/index.js'
+import { memoryLog } from '../helpers.js'
+import { handshake } from '../listeners/tls-helpers.js'
+import { ADMIN, call, startApiBroker, tempDir, until } from './api-helpers.js'
+
+// Seed 000 refuses certificates within 30 days of notBefore: issue them as if made 40 days ago.
+const AGED = { startDaysAgo: 40, days: 400 }
+
+let ca: Issued
+let leaf: Issued
+let other: Issued
+
+t.before(async () => {
+  ca = await createCa({ cn: 'API Test CA', ...AGED, days: 2000 })
+  leaf = await issueServer({ ca, cn: 'mqtt.example.com', sans: ['mqtt.example.com'], ...AGED })
+  other = await issueServer({ ca, cn: 'other.example.com', sans: ['other.example.com'], ...AGED })
+})
+
+t.test('JSON upload, list, info without the key, delete one file, delete the bundle', async (t) => {
+  const b = await startApiBroker(t, { keys: [ADMIN] })
+  t.same((await b.call('/api/v5/certs/global/list')).json, [])
+
+  const up = await b.call('/api/v5/certs/global/name/bundle1', { method: 'POST', json: { key: leaf.keyPem, chain: leaf.certPem, ca: ca.certPem } })
+  t.equal(up.status, 204, up.text)
+  t.same((await b.call('/api/v5/certs/global/list')).json, [{ name: 'bundle1' }])
+
+  const info = await b.call('/api/v5/certs/global/name/bundle1')
+  t.equal(info.status, 200)
+  t.same(Object.keys(info.json).sort(), ['ca', 'chain', 'key'])
+  t.match(info.json.key.path, /certs\/global\/bundle1\/key\.pem$/)
+  t.notMatch(info.text, /PRIVATE KEY/, 'the key\'s content is never shown')
+  t.equal(await readFile(info.json.chain.path, 'utf8'), leaf.certPem, 'chain.pem holds what was uploaded')
+  t.same(await b.broker.certStore.read({ name: 'bundle1' }).then((p) => p?.chain), leaf.certPem, 'the broker\'s store has it')
+
+  const partial = await b.call('/api/v5/certs/global/name/bundle1?kind=ca', { method: 'DELETE' })
+  t.equal(partial.status, 204)
+  t.same(Object.keys((await b.call('/api/v5/certs/global/name/bundle1')).json).sort(), ['chain', 'key'], 'only ca.pem went')
+  t.equal((await b.call('/api/v5/certs/global/name/bundle1?kind=ca', { method: 'DELETE' })).status, 404, 'no ca left to delete')
+  t.equal((await b.call('/api/v5/certs/global/name/bundle1?kind=cert', { method: 'DELETE' })).json.code, 'BAD_REQUEST', 'kind is ca, key or chain')
+
+  t.equal((await b.call('/api/v5/certs/global/name/bundle1', { method: 'DELETE' })).status, 204)
+  const gone = await b.call('/api/v5/certs/global/name/bundle1')
+  t.equal(gone.status, 404)
+  t.equal(gone.json.code, 'NOT_FOUND')
+  t.equal((await b.call('/api/v5/certs/global/name/bundle1', { method: 'DELETE' })).status, 404)
+  t.same((await b.call('/api/v5/certs/global/list')).json, [])
+})
+
+t.test('multipart upload with files and fields, as curl -F sends it; namespaced bundles', async (t) => {
+  const b = await startApiBroker(t, { keys: [ADMIN] })
+  const form = new FormData()
+  form.append('key', new Blob([leaf.keyPem], { type: 'application/x-pem-file' }), 'key.pem')
+  form.append('chain', new Blob([leaf.certPem]), 'chain.pem')
+  form.append('ca', ca.certPem)
+  const up = await b.call('/api/v5/certs/ns/tenant-a/name/edge', { method: 'POST', body: form })
+  t.equal(up.status, 204, up.text)
+  t.same((await b.call('/api/v5/certs/ns/tenant-a/list')).json, [{ name: 'edge' }])
+  t.same((await b.call('/api/v5/certs/global/list')).json, [], 'not in the global namespace')
+  const info = await b.call('/api/v5/certs/ns/tenant-a/name/edge')
+  t.match(info.json.chain.path, /certs\/tenant-a\/edge\/chain\.pem$/)
+  const pem = await b.broker.certStore.read({ namespace: 'tenant-a', name: 'edge' })
+  t.equal(pem?.chain, leaf.certPem, 'the file part was stored as sent')
+  t.equal(pem?.ca, ca.certPem, 'the plain field too')
+  t.equal(await b.call('/api/v5/certs/global/name/edge').then((r) => r.status), 404)
+
+  // A partial update: the new chain and key replace the old ones, ca.pem stays.
+  const update = new FormData()
+  update.append('key', new Blob([other.keyPem]), 'k.pem')
+  update.append('chain', new Blob([other.certPem]), 'c.pem')
+  t.equal((await b.call('/api/v5/certs/ns/tenant-a/name/edge', { method: 'POST', body: update })).status, 204)
+  const after = await b.broker.certStore.read({ namespace: 'tenant-a', name: 'edge' })
+  t.equal(after?.chain, other.certPem)
+  t.equal(after?.ca, ca.certPem)
+  t.equal((await b.call('/api/v5/certs/ns/tenant-a/name/edge', { method: 'DELETE' })).status, 204)
+  t.same((await b.call('/api/v5/certs/ns/tenant-a/list')).json, [])
+})
+
+t.test('a refused bundle is a 400 naming the rule, and nothing is written', async (t) => {
+  const b = await startApiBroker(t, { keys: [ADMIN] })
+  const mismatch = await b.call('/api/v5/certs/global/name/bad', { method: 'POST', json: { key: other.keyPem, chain: leaf.certPem, ca: ca.certPem } })
+  t.equal(mismatch.status, 400)
+  t.equal(mismatch.json.code, 'BAD_REQUEST')
+  t.match(mismatch.json.message, /^rule key_match: /, 'a key that does not match the certificate')
+
+  const form = new FormData()
+  form.append('chain', new Blob(['not a certificate\n']), 'chain.pem')
+  const notPem = await b.call('/api/v5/certs/global/name/bad', { method: 'POST', body: form })
+  t.equal(notPem.status, 400)
+  t.match(notPem.json.message, /^rule pem: /, 'multipart refusals name the rule too')
+
+  const empty = await b.call('/api/v5/certs/global/name/bad', { method: 'POST', json: {} })
+  t.equal(empty.status, 400)
+  t.match(empty.json.message, /at least one of key, chain, ca/)
+  t.same((await b.call('/api/v5/certs/global/list')).json, [], 'nothing was stored')
+
+  const badName = await b.call('/api/v5/certs/global/name/..%2Fetc', { method: 'POST', json: { chain: leaf.certPem } })
+  t.equal(badName.status, 400, 'a name that is not letters, digits, _ . - is refused')
+  t.equal(badName.json.code, 'BAD_REQUEST')
+
+  const text = await b.call('/api/v5/certs/global/name/bad', { method: 'POST', body: 'key=x', headers: { 'content-type': 'text/plain' } })
+  t.equal(text.status, 415, 'neither JSON nor multipart')
+  t.equal(text.json.code, 'UNSUPPORTED_MEDIA_TYPE')
+})
+
+t.test('uploads need a key like every other write', async (t) => {
+  const b = await startApiBroker(t, { keys: [ADMIN] })
+  const r = await b.call('/api/v5/certs/global/name/x', { method: 'POST', json: { chain: leaf.certPem }, auth: '' })
+  t.equal(r.status, 401)
+  t.equal((await b.call('/api/v5/certs/global/list', { auth: '' })).status, 401)
+})
+
+t.test('the listeners serve what the API uploads, and drop their clients when it deletes the bundle', async (t) => {
+  const dataDir = await tempDir(t)
+  const broker = new Broker({
+    logger: memoryLog().log,
+    config: {
+      node: { data_dir: dataDir },
+      listeners: { ssl: { default: { bind: '127.0.0.1:0', ssl_options: { managed_certs: [{ bundle_name: 'live', sni: 'mqtt.example.com' }] } } } },
+      dashboard: { listeners: { http: { bind: '127.0.0.1:0' } } },
+      sys_topics: { sys_msg_interval: 'disabled', sys_heartbeat_interval: 'disabled' },
+    },
+  })
+  await broker.certStore.put({ name: 'live' }, { key: leaf.keyPem, chain: leaf.certPem + ca.certPem })
+  await broker.start()
+  t.teardown(() => broker.close())
+  const port = broker.port('ssl')
+  const base = `http://127.0.0.1:${broker.apiPort()}`
+  const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256
+
+  const client = mqtt.connect({ host: '127.0.0.1', port, protocol: 'mqtts', protocolVersion: 5, servername: 'mqtt.example.com', ca: ca.certPem, reconnectPeriod: 0 })
+  client.on('error', () => {})
+  t.teardown(() => { client.end(true) })
+  await new Promise<void>((resolve, reject) => { client.once('connect', () => resolve()); client.once('close', () => reject(new Error('closed'))) })
+
+  const form = new FormData()
+  form.append('key', new Blob([other.keyPem]), 'key.pem')
+  form.append('chain', new Blob([other.certPem + ca.certPem]), 'chain.pem')
+  t.equal((await call(base, '/api/v5/certs/global/name/live', { method: 'POST', body: form })).status, 204)
+  await until(async () => (await handshake(port, { servername: 'mqtt.example.com' })).fingerprint === fingerprint(other.certPem), 'the uploaded certificate is served')
+  t.pass('the uploaded certificate is served without a restart')
+
+  const disconnect = new Promise<number | undefined>((resolve) => client.once('disconnect', (p) => resolve(p.reasonCode)))
+  t.equal((await call(base, '/api/v5/certs/global/name/live', { method: 'DELETE' })).status, 204)
+  t.equal(await disconnect, 0x98, 'the bundle\'s clients are dropped with 0x98')
+})
