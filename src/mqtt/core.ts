@@ -109,7 +109,7 @@ export class Core {
     if (session.expiryTimer) { clearTimeout(session.expiryTimer); session.expiryTimer = null }
     if (session.willTimer) { clearTimeout(session.willTimer); session.willTimer = null }
     if (session.will) this.publishWill(session)
-    for (const [full, sub] of session.subscriptions) this.#untrack(session, full, sub)
+    for (const full of session.subscriptions.keys()) this.#untrack(session, full)
     session.subscriptions.clear()
     session.link = null
     this.#redispatchShared(session)
@@ -166,14 +166,12 @@ export class Core {
   }
 
   unsubscribe (session: Session, filter: string): boolean {
-    const sub = session.subscriptions.get(filter)
-    if (!sub) return false
-    session.subscriptions.delete(filter)
-    this.#untrack(session, filter, sub)
+    if (!session.subscriptions.delete(filter)) return false
+    this.#untrack(session, filter)
     return true
   }
 
-  #untrack (session: Session, filter: string, _sub: Subscription<Session>): void {
+  #untrack (session: Session, filter: string): void {
     const shared = parseShared(filter)
     if (shared) this.tree.remove(session, shared.filter, shared.group)
     else this.tree.remove(session, filter)
