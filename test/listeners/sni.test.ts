@@ -46,6 +46,7 @@ t.test('SNI selects the bundle; no or unknown SNI gets the first; replace and de
         },
       },
       sys_topics: { sys_msg_interval: 'disabled', sys_heartbeat_interval: 'disabled' },
+      dashboard: { listeners: { http: { enable: false } } },
     },
   })
   await broker.certStore.put({ name: 'bundle-a' }, { key: a.leaf.keyPem, chain: a.leaf.certPem + a.ca.certPem, ca: clientCa.certPem })
@@ -94,6 +95,7 @@ t.test('a listener naming a bundle that is not in the store does not start', asy
     logger: memoryLog().log,
     config: {
       node: { data_dir: t.testdir({}) },
+      dashboard: { listeners: { http: { enable: false } } },
       listeners: { ssl: { default: { bind: '127.0.0.1:0', ssl_options: { managed_certs: [{ bundle_name: 'missing', sni: 'x' }] } } } },
     },
   })
