@@ -1,7 +1,7 @@
 // ssl_options (EMQX names) → Node TLS server options. Files are read here, and the result is checked by
 // building a SecureContext, so a bad key, password or certificate names the key and file at fault.
 import { constants, X509Certificate } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { createSecureContext, type TlsOptions } from 'node:tls'
 import type { SslOptions } from '../config/schema.js'
@@ -23,7 +23,9 @@ export interface TlsFiles { cert: Buffer; key: Buffer; ca: Buffer | undefined }
 
 /** Paths of the files to watch for hot reload. */
 export function tlsFilePaths (opts: SslOptions): string[] {
-  return [opts.certfile, opts.keyfile, opts.cacertfile].map((p) => resolve(p))
+  // One-way TLS may name a CA file that does not exist (readTlsFiles allows it): nothing to watch then.
+  const ca = opts.verify === 'verify_peer' || existsSync(opts.cacertfile) ? [opts.cacertfile] : []
+  return [opts.certfile, opts.keyfile, ...ca].map((p) => resolve(p))
 }
 
 export function readTlsFiles (opts: SslOptions, listenerId: string): TlsFiles {
@@ -105,7 +107,11 @@ function checkContext (options: TlsOptions, files: TlsFiles, opts: SslOptions, f
     createSecureContext(options)
   } catch (err) {
     const message = (err as Error).message
-    if (/bad decrypt|bad password|passphrase/i.test(message)) fail('password', `cannot decrypt ${opts.keyfile}: wrong or missing password`)
+    // OpenSSL words a missing or wrong passphrase several ways (bad decrypt, DECODER unsupported, ...).
+    const encrypted = /ENCRYPTED/.test(files.key.toString('latin1'))
+    if (/bad decrypt|bad password|passphrase/i.test(message) || (encrypted && /DECODER|PEM|decrypt/i.test(message))) {
+      fail('password', `cannot decrypt ${opts.keyfile}: wrong or missing password`)
+    }
     if (/key values mismatch/i.test(message)) fail('keyfile', `${opts.keyfile} does not match the certificate in ${opts.certfile}`)
     if (/no cipher match|no ciphers available/i.test(message)) fail('ciphers', `no usable cipher suite in [${opts.ciphers.join(', ')}]`)
     if (/PEM|DECODER|bad base64|no start line/i.test(message)) fail('keyfile', `${opts.keyfile} holds no readable PEM private key (${message})`)
