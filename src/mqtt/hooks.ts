@@ -19,6 +19,24 @@ export interface ClientInfo {
   tls: TlsInfo | undefined
   /** The verified client certificate, when the client sent one. */
   cert: PeerCertificate | undefined
+  /** ACL rules from the client's token, if its authenticator gave any. */
+  acl?: TokenAcl
+}
+
+/**
+ * EMQX token ACLs, both formats: the old `{ pub, sub, all }` topic lists (a whitelist), and the new list
+ * of `{ permission, action, topic, qos?, retain? }` rules.
+ */
+export type TokenAcl =
+  | { format: 'lists', pub: string[], sub: string[], all: string[] }
+  | { format: 'rules', rules: TokenAclRule[] }
+
+export interface TokenAclRule {
+  permission: 'allow' | 'deny'
+  action: 'publish' | 'subscribe' | 'all'
+  topic: string
+  qos?: number[]
+  retain?: boolean | 'all'
 }
 
 export interface Credentials {
@@ -28,7 +46,15 @@ export interface Credentials {
 
 /** EMQX's three outcomes: ok decides yes, deny decides no, ignore asks the next authenticator. */
 export type AuthResult =
-  | { result: 'ok', isSuperuser?: boolean, attrs?: Record<string, string> }
+  | {
+    result: 'ok'
+    isSuperuser?: boolean
+    attrs?: Record<string, string>
+    /** ACL carried in a token (JWT acl_claim_name), checked before the authorization sources. */
+    acl?: TokenAcl
+    /** Epoch ms when the credentials expire (JWT exp, with disconnect_after_expire). */
+    expireAt?: number
+  }
   | { result: 'deny', reasonCode?: number, reason?: string }
   | { result: 'ignore' }
 
