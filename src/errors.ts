@@ -9,6 +9,7 @@ export const ERRORS = {
   CULEX_ERR_TLS_CONFIG: { message: 'A TLS listener\'s certificate, key, password or cipher list cannot be used', reasonCode: null },
   CULEX_ERR_CERT_INVALID: { message: 'A certificate bundle breaks an import rule (the message names the rule)', reasonCode: null },
   CULEX_ERR_API_KEYS: { message: 'The API key bootstrap file (api_key.bootstrap_file) cannot be read or has a malformed line', reasonCode: null },
+  CULEX_ERR_ACL_PARSE: { message: 'An authorization rule file (acl.conf) cannot be read or has a malformed rule', reasonCode: null },
   CULEX_ERR_MQTT_MALFORMED: { message: 'A packet does not follow the MQTT wire format', reasonCode: 0x81 },
   CULEX_ERR_MQTT_PROTOCOL: { message: 'A packet breaks an MQTT protocol rule', reasonCode: 0x82 },
   CULEX_ERR_MQTT_PACKET_TOO_LARGE: { message: 'A packet is larger than mqtt.max_packet_size', reasonCode: 0x95 },
@@ -22,6 +23,7 @@ export const ERRORS = {
   CULEX_ERR_MQTT_RETAIN_NOT_SUPPORTED: { message: 'Retained messages are disabled', reasonCode: 0x9a },
   CULEX_ERR_MQTT_SHUTDOWN: { message: 'The broker is shutting down', reasonCode: 0x8b },
   CULEX_ERR_MQTT_IDLE: { message: 'No CONNECT arrived within mqtt.idle_timeout', reasonCode: null },
+  CULEX_ERR_MQTT_NOT_AUTHORIZED: { message: 'Authorization denied a PUBLISH or SUBSCRIBE and authorization.deny_action is disconnect', reasonCode: 0x87 },
 } as const
 
 export type ErrorCode = keyof typeof ERRORS

@@ -9,6 +9,8 @@ import { createListeners, type Listener } from './listeners/index.js'
 import { createLog, type Log } from './log.js'
 import { Core } from './mqtt/core.js'
 import { Hooks, type HookMap, type HookName } from './mqtt/hooks.js'
+import { AuthnChain } from './auth/chain.js'
+import { Authorizer } from './auth/authz.js'
 import { createMessage, type PublishProperties } from './mqtt/message.js'
 import { CulexError } from './errors.js'
 import type { MessageBus } from './mqtt/bus.js'
@@ -47,6 +49,10 @@ export class Broker {
   readonly listeners: Listener[]
   /** Managed certificate bundles under node.data_dir/certs. */
   readonly certStore: CertStore
+  /** The authenticator chains (global and per listener); `add`, `remove`, `list` change them at runtime. */
+  readonly authn: AuthnChain
+  /** Authorization (token ACL, acl.conf sources, no_match), installed as the authorize hooks. */
+  readonly authz: Authorizer
   readonly version = VERSION
   /** The management HTTP API once started (dashboard.listeners.http), else null. */
   api: ManagementApi | null = null
@@ -62,7 +68,14 @@ export class Broker {
     for (const [name, fns] of Object.entries(opts.hooks ?? {})) {
       for (const fn of Array.isArray(fns) ? fns : [fns]) this.hooks.add(name as HookName, fn as never)
     }
+    this.authn = new AuthnChain(this.hooks, this.log)
+    this.authn.configure(this.config)
     this.core = new Core({ config: this.config, log: this.log, hooks: this.hooks, sessions: opts.sessions, retained: opts.retained, bus: opts.bus })
+    this.authz = new Authorizer(this.config.authorization, this.log, (client) => {
+      const conn = this.core.clients.get(client.clientId)
+      return conn?.client === client ? conn.mountpoint : ''
+    })
+    this.authz.install(this.hooks)
     this.certStore = new CertStore(this.config.node.data_dir)
     this.listeners = createListeners(this.core, this.config.listeners, this.certStore)
     this.#sys = new SysPublisher(this.core, VERSION)
@@ -156,6 +169,7 @@ export class Broker {
     await api?.close()
     await this.core.close()
     await Promise.all(this.listeners.map((l) => l.stop(1000)))
+    await this.authn.close()
     this.log.info('broker stopped')
     this.log.flush?.()
   }

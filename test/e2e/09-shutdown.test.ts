@@ -96,6 +96,7 @@ t.test('command line', async (t) => {
     'log.console { level = notice, formatter = text }',
     'sys_topics { sys_msg_interval = disabled, sys_heartbeat_interval = disabled }',
     `listeners.tcp.default.bind = "127.0.0.1:${port}"`,
+    'dashboard.listeners.http.enable = false',
     '',
   ].join('\n')
 

@@ -128,6 +128,7 @@ t.test('SIGHUP on the command line reloads the files', async (t: Test) => {
       'log.console { level = info, formatter = json }',
       'sys_topics { sys_msg_interval = disabled, sys_heartbeat_interval = disabled }',
       `listeners.ssl.default { bind = "127.0.0.1:${port}", ssl_options { certfile = "${files.certfile}", keyfile = "${files.keyfile}" } }`,
+      'dashboard.listeners.http.enable = false',
       '',
     ].join('\n'),
   })

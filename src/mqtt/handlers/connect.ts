@@ -53,7 +53,9 @@ export function handleConnect (conn: Connection, packet: IConnectPacket): void |
     if (answer.result !== 'ok') return refuseAuth(conn, answer)
     client.isSuperuser = answer.isSuperuser ?? false
     if (answer.attrs) client.attrs = answer.attrs
+    if (answer.acl) client.acl = answer.acl
     accept(conn, packet, client, assigned !== undefined)
+    if (answer.expireAt !== undefined) disconnectAtExpiry(conn, answer.expireAt)
   }, (err: unknown) => {
     // A failing authenticator is the server's problem: answer CONNACK instead of a silent close.
     if (conn.state !== 'connecting') return
@@ -185,6 +187,19 @@ function accept (conn: Connection, packet: IConnectPacket, client: ClientInfo, a
   session.pump()
   core.log.info({ client: conn.label, protocol: conn.protocolVersion, cleanStart: packet.clean, sessionPresent: present, keepalive: conn.keepalive }, 'client connected')
   if (core.hooks.clientConnected.length > 0) core.hooks.notify('clientConnected', client)
+}
+
+/** JWT disconnect_after_expire: DISCONNECT 0x87 (v5; v3 just closes) when the credentials expire; the will follows. */
+function disconnectAtExpiry (conn: Connection, expireAt: number): void {
+  if (conn.state !== 'connected') return
+  // setTimeout overflows past 2^31-1 ms: re-arm in steps for tokens that live longer than ~24 days.
+  const wait = Math.min(expireAt - Date.now(), 0x7fffffff)
+  const timer = setTimeout(() => {
+    if (Date.now() < expireAt) return disconnectAtExpiry(conn, expireAt)
+    conn.core.log.info({ client: conn.label }, 'credentials expired')
+    conn.disconnect(RC.NOT_AUTHORIZED, 'credentials expired')
+  }, Math.max(wait, 0))
+  conn.socket.once('close', () => clearTimeout(timer))
 }
 
 function expandMountpoint (template: string, client: ClientInfo): string {

@@ -1,0 +1,142 @@
+// The authenticator chain (EMQX `authentication = [...]`): a global chain, per-listener chains that
+// replace it, and `enable_authn` per listener. Installed in the broker as one `authenticate` hook.
+import type { AuthenticatorConfig, CulexConfig } from '../config/schema.js'
+import type { Log } from '../log.js'
+import type { AuthResult, ClientInfo, Credentials, HookMap, Hooks } from '../mqtt/hooks.js'
+import { RC } from '../mqtt/reason-codes.js'
+import { CertAuthenticator } from './cert.js'
+import { JwtAuthenticator } from './jwt.js'
+import { PasswordAuthenticator } from './password.js'
+import type { Authenticator } from './types.js'
+
+export type EnableAuthn = boolean | 'quick_deny_anonymous'
+
+export interface AuthenticatorContext { log: Log, dataDir: string }
+
+/** Builds an authenticator from its config; `null` for a mechanism it does not know. */
+export type AuthenticatorFactory = (config: AuthenticatorConfig, ctx: AuthenticatorContext) => Authenticator | null
+
+const factories: AuthenticatorFactory[] = [
+  (c, { log }) => (c.mechanism === 'jwt' ? new JwtAuthenticator(c, log) : null),
+  (c) => (c.mechanism === 'cert' ? new CertAuthenticator() : null),
+  (c, ctx) => (c.mechanism === 'password_based' ? new PasswordAuthenticator(c, ctx) : null),
+]
+
+/** Lets another mechanism (password_based, ...) plug into config loading. */
+export function registerAuthenticatorFactory (factory: AuthenticatorFactory): void {
+  factories.push(factory)
+}
+
+export function createAuthenticator (config: AuthenticatorConfig, ctx: AuthenticatorContext): Authenticator {
+  for (const factory of factories) {
+    const made = factory(config, ctx)
+    if (made) return made
+  }
+  throw new Error(`no authenticator for mechanism ${String((config as { mechanism: unknown }).mechanism)}`)
+}
+
+const GLOBAL = '*'
+
+export class AuthnChain {
+  readonly #log: Log
+  readonly #hooks: Hooks
+  /** Chain by listener id; GLOBAL for the global chain. */
+  readonly #chains = new Map<string, Authenticator[]>([[GLOBAL, []]])
+  readonly #enable = new Map<string, EnableAuthn>()
+  #installed = false
+  readonly #hook: HookMap['authenticate'] = (client, credentials) => this.authenticate(client, credentials)
+
+  constructor (hooks: Hooks, log: Log) {
+    this.#hooks = hooks
+    this.#log = log
+  }
+
+  /** Loads the global and per-listener chains and every listener's enable_authn from the config. */
+  configure (config: CulexConfig): void {
+    const ctx = { log: this.#log, dataDir: config.node.data_dir }
+    for (const c of config.authentication) if (c.enable) this.add(createAuthenticator(c, ctx))
+    for (const [type, byName] of Object.entries(config.listeners)) {
+      for (const [name, l] of Object.entries(byName as Record<string, { authentication?: AuthenticatorConfig[], enable_authn: EnableAuthn }>)) {
+        const id = `${type}:${name}`
+        if (l.enable_authn !== true) this.setEnable(id, l.enable_authn)
+        if (l.authentication) {
+          this.#chains.set(id, [])
+          for (const c of l.authentication) if (c.enable) this.add(createAuthenticator(c, ctx), undefined, id)
+          this.#install()
+        }
+      }
+    }
+  }
+
+  /** Adds an authenticator at `position` (default: the end) of the global chain or of a listener's. */
+  add (authenticator: Authenticator, position?: number, listener = GLOBAL): void {
+    const chain = this.#chains.get(listener) ?? []
+    this.#chains.set(listener, chain)
+    if (chain.some((a) => a.id === authenticator.id)) throw new Error(`authenticator ${authenticator.id} is already in the chain`)
+    chain.splice(position ?? chain.length, 0, authenticator)
+    this.#install()
+  }
+
+  /** Removes (and closes) the authenticator with this id; false when the chain has none. */
+  remove (id: string, listener = GLOBAL): boolean {
+    const chain = this.#chains.get(listener) ?? []
+    const at = chain.findIndex((a) => a.id === id)
+    if (at < 0) return false
+    const [removed] = chain.splice(at, 1)
+    void Promise.resolve(removed!.close?.()).catch((err: unknown) => this.#log.warning({ err, authenticator: id }, 'closing authenticator failed'))
+    return true
+  }
+
+  list (listener = GLOBAL): readonly Authenticator[] {
+    return [...(this.#chains.get(listener) ?? [])]
+  }
+
+  setEnable (listener: string, mode: EnableAuthn): void {
+    this.#enable.set(listener, mode)
+    this.#install()
+  }
+
+  async close (): Promise<void> {
+    const all = [...this.#chains.values()].flat()
+    for (const chain of this.#chains.values()) chain.length = 0
+    await Promise.allSettled(all.map((a) => a.close?.()))
+  }
+
+  async authenticate (client: ClientInfo, credentials: Credentials): Promise<AuthResult> {
+    const mode = this.#enable.get(client.listener) ?? true
+    // Other authenticate hooks (library users) decide when this chain has nothing to say.
+    const othersDecide = this.#hooks.authenticate.length > 1
+    if (mode === false) return { result: 'ok' }
+    const chain = this.#chains.get(client.listener) ?? this.#chains.get(GLOBAL)!
+    if (chain.length === 0) return othersDecide ? { result: 'ignore' } : { result: 'ok' }
+    if (mode === 'quick_deny_anonymous' && credentials.username === undefined && credentials.password === undefined) {
+      return this.#refused(client, 'quick_deny_anonymous', { result: 'deny', reasonCode: RC.NOT_AUTHORIZED, reason: 'anonymous clients are refused' })
+    }
+    for (const authenticator of chain) {
+      let answer: AuthResult
+      try {
+        answer = await authenticator.authenticate(client, credentials)
+      } catch (err) {
+        // As EMQX: an authenticator that fails is passed over, not fatal.
+        this.#log.error({ err, clientid: client.clientId, listener: client.listener, authenticator: authenticator.id }, 'authenticator failed')
+        continue
+      }
+      if (answer.result === 'ok') return answer
+      if (answer.result === 'deny') return this.#refused(client, authenticator.id, answer)
+    }
+    if (othersDecide) return { result: 'ignore' }
+    return this.#refused(client, 'chain', { result: 'deny', reasonCode: RC.NOT_AUTHORIZED, reason: 'no authenticator accepted the client' })
+  }
+
+  #refused (client: ClientInfo, authenticator: string, answer: Extract<AuthResult, { result: 'deny' }>): AuthResult {
+    this.#log.info({ clientid: client.clientId, listener: client.listener, authenticator, reason: answer.reason }, 'authentication refused')
+    return answer
+  }
+
+  /** The hook goes first, and only once something is configured: a broker without authentication keeps the synchronous CONNECT path. */
+  #install (): void {
+    if (this.#installed) return
+    this.#installed = true
+    this.#hooks.authenticate.unshift(this.#hook)
+  }
+}
