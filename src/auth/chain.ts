@@ -128,9 +128,9 @@ export class AuthnChain {
     return this.#refused(client, 'chain', { result: 'deny', reasonCode: RC.NOT_AUTHORIZED, reason: 'no authenticator accepted the client' })
   }
 
-  #refused (client: ClientInfo, authenticator: string, answer: Extract<AuthResult, { result: 'deny' }>): AuthResult {
-    this.#log.info({ clientid: client.clientId, listener: client.listener, authenticator, reason: answer.reason }, 'authentication refused')
-    return answer
+  /** Names the authenticator; the CONNECT handler logs the refusal once, with it. */
+  #refused (_client: ClientInfo, authenticator: string, answer: Extract<AuthResult, { result: 'deny' }>): AuthResult {
+    return { ...answer, authenticator }
   }
 
   /** The hook goes first, and only once something is configured: a broker without authentication keeps the synchronous CONNECT path. */

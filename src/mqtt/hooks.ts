@@ -55,7 +55,7 @@ export type AuthResult =
     /** Epoch ms when the credentials expire (JWT exp, with disconnect_after_expire). */
     expireAt?: number
   }
-  | { result: 'deny', reasonCode?: number, reason?: string }
+  | { result: 'deny', reasonCode?: number, reason?: string, /** which authenticator decided, for the log */ authenticator?: string }
   | { result: 'ignore' }
 
 export interface SubscribeRequest { topic: string; qos: 0 | 1 | 2 }

@@ -115,12 +115,25 @@ function refuseAuth (conn: Connection, answer: Exclude<AuthResult, { result: 'ok
   conn.core.metrics.authFailures++
   const rc = answer.result === 'deny' ? (answer.reasonCode ?? RC.NOT_AUTHORIZED) : RC.NOT_AUTHORIZED
   const reason = answer.result === 'deny' ? (answer.reason ?? 'not authorized') : 'not authorized'
-  refuse(conn, rc, reason)
+  // One line per refusal, naming who decided; never the credentials.
+  conn.core.log.info({
+    clientid: conn.clientId,
+    listener: conn.listener.id,
+    authenticator: (answer.result === 'deny' ? answer.authenticator : undefined) ?? 'hook',
+    reason,
+    reasonCode: describeReason(rc),
+  }, 'authentication refused')
+  reply(conn, rc, reason)
 }
 
 function refuse (conn: Connection, rc: number, reason: string): void {
-  conn.core.metrics.connectionsRefused++
   conn.core.log.info({ client: conn.label, reasonCode: describeReason(rc) }, `refused CONNECT: ${reason}`)
+  reply(conn, rc, reason)
+}
+
+/** CONNACK with the refusal, then close. */
+function reply (conn: Connection, rc: number, reason: string): void {
+  conn.core.metrics.connectionsRefused++
   const v5 = conn.protocolVersion === 5
   conn.send(v5
     ? { cmd: 'connack', sessionPresent: false, reasonCode: rc, properties: { reasonString: reason } }
