@@ -1,5 +1,5 @@
 // What every route module shares: the broker parts it reads, EMQX's error shape, paging and time formats.
-import type { Authenticator } from '../auth/types.js'
+import type { AuthnChain } from '../auth/chain.js'
 import type { CertStore } from '../certs/store.js'
 import type { CulexConfig } from '../config/schema.js'
 import type { Listener } from '../listeners/index.js'
@@ -14,8 +14,8 @@ export interface ApiHost {
   readonly listeners: Listener[]
   readonly certStore: CertStore
   readonly version: string
-  /** The authenticator chain (src/auth/chain.ts): its global list, for /api/v5/authentication. */
-  readonly authn?: { list (): readonly Authenticator[] }
+  /** The authenticator chain (src/auth/chain.ts), for /api/v5/authentication. */
+  readonly authn?: AuthnChain
 }
 
 /** EMQX's error codes used here; the body is always `{ code, message }`. */

@@ -6,6 +6,7 @@ import type { BindAddress } from '../config/types.js'
 import { CulexError } from '../errors.js'
 import { authorize, type ApiKeys } from './auth.js'
 import { authenticationUserRoutes } from './authentication-users.js'
+import { authenticationRoutes } from './authentication.js'
 import { bannedRoutes } from './banned.js'
 import { certRoutes } from './certs.js'
 import { clientRoutes } from './clients.js'
@@ -53,7 +54,7 @@ export async function buildApi (host: ApiHost, keys: ApiKeys): Promise<FastifyIn
     })
   }
 
-  for (const routes of [statusRoutes, statsRoutes, listenerRoutes, clientRoutes, bannedRoutes, certRoutes, authenticationUserRoutes]) await app.register(routes, { host })
+  for (const routes of [statusRoutes, statsRoutes, listenerRoutes, clientRoutes, bannedRoutes, certRoutes, authenticationUserRoutes, authenticationRoutes]) await app.register(routes, { host })
   for (const path of OPENAPI_PATHS) {
     app.get(path, { schema: { hide: true }, config: { public: true } }, async () => app.swagger())
   }

@@ -2,11 +2,12 @@
 // replace it, and `enable_authn` per listener. Installed in the broker as one `authenticate` hook.
 import type { AuthenticatorConfig, CulexConfig } from '../config/schema.js'
 import type { Log } from '../log.js'
-import type { AuthResult, ClientInfo, Credentials, HookMap, Hooks } from '../mqtt/hooks.js'
+import type { AuthResult, ClientInfo, Credentials, EnhancedAuthExchange, HookMap, Hooks } from '../mqtt/hooks.js'
 import { RC } from '../mqtt/reason-codes.js'
 import { CertAuthenticator } from './cert.js'
 import { JwtAuthenticator } from './jwt.js'
 import { PasswordAuthenticator } from './password.js'
+import { ScramAuthenticator } from './scram.js'
 import type { Authenticator } from './types.js'
 
 export type EnableAuthn = boolean | 'quick_deny_anonymous'
@@ -20,6 +21,7 @@ const factories: AuthenticatorFactory[] = [
   (c, { log }) => (c.mechanism === 'jwt' ? new JwtAuthenticator(c, log) : null),
   (c) => (c.mechanism === 'cert' ? new CertAuthenticator() : null),
   (c, ctx) => (c.mechanism === 'password_based' ? new PasswordAuthenticator(c, ctx) : null),
+  (c, ctx) => (c.mechanism === 'scram' ? new ScramAuthenticator(c, ctx) : null),
 ]
 
 /** Lets another mechanism (password_based, ...) plug into config loading. */
@@ -37,31 +39,45 @@ export function createAuthenticator (config: AuthenticatorConfig, ctx: Authentic
 
 const GLOBAL = '*'
 
+/** EMQX's authenticator id for a config: `<mechanism>` or `<mechanism>:<backend>`. */
+export function authenticatorId (config: AuthenticatorConfig): string {
+  const backend = (config as { backend?: string }).backend
+  return backend ? `${config.mechanism}:${backend}` : config.mechanism
+}
+
+/** Where `move` puts an authenticator (EMQX: front, rear, before:<id>, after:<id>). */
+export type ChainPosition = 'front' | 'rear' | { before: string } | { after: string }
+
 export class AuthnChain {
   readonly #log: Log
   readonly #hooks: Hooks
   /** Chain by listener id; GLOBAL for the global chain. */
   readonly #chains = new Map<string, Authenticator[]>([[GLOBAL, []]])
   readonly #enable = new Map<string, EnableAuthn>()
+  /** The config each authenticator was built from (absent for ones added as objects by library code). */
+  readonly #configs = new WeakMap<Authenticator, AuthenticatorConfig>()
+  #ctx: AuthenticatorContext
   #installed = false
   readonly #hook: HookMap['authenticate'] = (client, credentials) => this.authenticate(client, credentials)
 
   constructor (hooks: Hooks, log: Log) {
     this.#hooks = hooks
     this.#log = log
+    this.#ctx = { log, dataDir: '.' }
+    hooks.enhancedAuth = (client, method) => this.enhanced(client, method)
   }
 
   /** Loads the global and per-listener chains and every listener's enable_authn from the config. */
   configure (config: CulexConfig): void {
-    const ctx = { log: this.#log, dataDir: config.node.data_dir }
-    for (const c of config.authentication) if (c.enable) this.add(createAuthenticator(c, ctx))
+    const ctx = this.#ctx = { log: this.#log, dataDir: config.node.data_dir }
+    for (const c of config.authentication) if (c.enable) this.add(createAuthenticator(c, ctx), undefined, GLOBAL, c)
     for (const [type, byName] of Object.entries(config.listeners)) {
       for (const [name, l] of Object.entries(byName as Record<string, { authentication?: AuthenticatorConfig[], enable_authn: EnableAuthn }>)) {
         const id = `${type}:${name}`
         if (l.enable_authn !== true) this.setEnable(id, l.enable_authn)
         if (l.authentication) {
           this.#chains.set(id, [])
-          for (const c of l.authentication) if (c.enable) this.add(createAuthenticator(c, ctx), undefined, id)
+          for (const c of l.authentication) if (c.enable) this.add(createAuthenticator(c, ctx), undefined, id, c)
           this.#install()
         }
       }
@@ -69,10 +85,11 @@ export class AuthnChain {
   }
 
   /** Adds an authenticator at `position` (default: the end) of the global chain or of a listener's. */
-  add (authenticator: Authenticator, position?: number, listener = GLOBAL): void {
+  add (authenticator: Authenticator, position?: number, listener = GLOBAL, config?: AuthenticatorConfig): void {
     const chain = this.#chains.get(listener) ?? []
     this.#chains.set(listener, chain)
     if (chain.some((a) => a.id === authenticator.id)) throw new Error(`authenticator ${authenticator.id} is already in the chain`)
+    if (config) this.#configs.set(authenticator, config)
     chain.splice(position ?? chain.length, 0, authenticator)
     this.#install()
   }
@@ -83,8 +100,64 @@ export class AuthnChain {
     const at = chain.findIndex((a) => a.id === id)
     if (at < 0) return false
     const [removed] = chain.splice(at, 1)
-    void Promise.resolve(removed!.close?.()).catch((err: unknown) => this.#log.warning({ err, authenticator: id }, 'closing authenticator failed'))
+    this.#closeQuietly(removed!)
     return true
+  }
+
+  /** Builds an authenticator from a (parsed) config with the broker's context (log, node.data_dir). */
+  create (config: AuthenticatorConfig): Authenticator {
+    return createAuthenticator(config, this.#ctx)
+  }
+
+  /** Puts `authenticator` in the place of the one with its id (closing that one); false when there is none. */
+  replace (authenticator: Authenticator, listener = GLOBAL, config?: AuthenticatorConfig): boolean {
+    const chain = this.#chains.get(listener) ?? []
+    const at = chain.findIndex((a) => a.id === authenticator.id)
+    if (at < 0) return false
+    const old = chain[at]!
+    chain[at] = authenticator
+    if (config) this.#configs.set(authenticator, config)
+    if (old !== authenticator) this.#closeQuietly(old)
+    return true
+  }
+
+  /** Moves an authenticator; throws when it or the one named in `position` is not in the chain. */
+  move (id: string, position: ChainPosition, listener = GLOBAL): void {
+    const chain = this.#chains.get(listener) ?? []
+    const at = chain.findIndex((a) => a.id === id)
+    if (at < 0) throw new Error(`no authenticator ${id} in the chain`)
+    const ref = typeof position === 'object' ? ('before' in position ? position.before : position.after) : undefined
+    if (ref !== undefined && !chain.some((a) => a.id === ref)) throw new Error(`no authenticator ${ref} in the chain`)
+    if (ref === id) return
+    const [moving] = chain.splice(at, 1)
+    let to = position === 'front' ? 0 : chain.length
+    if (typeof position === 'object') to = chain.findIndex((a) => a.id === ref) + ('after' in position ? 1 : 0)
+    chain.splice(to, 0, moving!)
+  }
+
+  /** The config an authenticator was built from, when it was built from one. */
+  configOf (authenticator: Authenticator): AuthenticatorConfig | undefined {
+    return this.#configs.get(authenticator)
+  }
+
+  /** Whether this listener has a chain of its own (else it uses the global one). */
+  hasChain (listener: string): boolean {
+    return this.#chains.has(listener)
+  }
+
+  #closeQuietly (authenticator: Authenticator): void {
+    void Promise.resolve(authenticator.close?.()).catch((err: unknown) => this.#log.warning({ err, authenticator: authenticator.id }, 'closing authenticator failed'))
+  }
+
+  /** The first authenticator of the client's chain that serves this Authentication Method (MQTT 5 enhanced authentication). */
+  enhanced (client: ClientInfo, method: string): EnhancedAuthExchange | undefined {
+    if ((this.#enable.get(client.listener) ?? true) === false) return undefined
+    const chain = this.#chains.get(client.listener) ?? this.#chains.get(GLOBAL)!
+    for (const authenticator of chain) {
+      const exchange = authenticator.enhanced?.(method, client)
+      if (exchange) return exchange
+    }
+    return undefined
   }
 
   list (listener = GLOBAL): readonly Authenticator[] {
@@ -107,7 +180,8 @@ export class AuthnChain {
     // Other authenticate hooks (library users) decide when this chain has nothing to say.
     const othersDecide = this.#hooks.authenticate.length > 1
     if (mode === false) return { result: 'ok' }
-    const chain = this.#chains.get(client.listener) ?? this.#chains.get(GLOBAL)!
+    // Authenticators disabled through the API keep their place but are not asked.
+    const chain = (this.#chains.get(client.listener) ?? this.#chains.get(GLOBAL)!).filter((a) => this.#configs.get(a)?.enable !== false)
     if (chain.length === 0) return othersDecide ? { result: 'ignore' } : { result: 'ok' }
     if (mode === 'quick_deny_anonymous' && credentials.username === undefined && credentials.password === undefined) {
       return this.#refused(client, 'quick_deny_anonymous', { result: 'deny', reasonCode: RC.NOT_AUTHORIZED, reason: 'anonymous clients are refused' })

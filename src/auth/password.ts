@@ -3,7 +3,7 @@
 // Outcomes, as EMQX 5: no password → deny, whoever the client is; an unknown user id → ignore; a wrong
 // password → deny; both denials are 0x86 Bad User Name or Password (v3: 4); the right password → ok
 // with the user's is_superuser.
-// SCRAM (enhanced authentication with AUTH packets) is not offered.
+// SCRAM (enhanced authentication with AUTH packets) is src/auth/scram.ts.
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { passwordAuthenticator, type PasswordAuthenticatorConfig } from '../config/schema.js'

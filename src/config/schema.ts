@@ -125,17 +125,27 @@ export const passwordAuthenticator = z.strictObject({
   bootstrap_type: z.enum(['plain', 'hash']).default('plain').describe('plain: the file has user_id,password[,is_superuser]; hash: user_id,password_hash,salt[,is_superuser].'),
 })
 
+export const scramAuthenticator = z.strictObject({
+  mechanism: z.literal('scram'),
+  backend: z.literal('built_in_database'),
+  enable: bool().default(true).describe('Whether this authenticator is asked.'),
+  algorithm: z.enum(['sha256', 'sha512']).default('sha256').describe('SCRAM hash: sha256 serves Authentication Method SCRAM-SHA-256, sha512 SCRAM-SHA-512.'),
+  iteration_count: int().pipe(z.number().min(1)).default(4096).describe('PBKDF2 iterations for the keys of users added from now on.'),
+  bootstrap_file: z.string().default('').describe('Users (plain passwords: user_id,password[,is_superuser]) imported at start when the store is empty: .csv or .json.'),
+})
+
 /**
  * Every authenticator shape, discriminated on `mechanism`: a new mechanism (password_based, ...) is one
  * more member of this list.
  */
-export const AUTHENTICATOR_SCHEMAS = [jwtAuthenticator, certAuthenticator, passwordAuthenticator] as const
+export const AUTHENTICATOR_SCHEMAS = [jwtAuthenticator, certAuthenticator, passwordAuthenticator, scramAuthenticator] as const
 
 export const authenticationList = z.array(z.discriminatedUnion('mechanism', AUTHENTICATOR_SCHEMAS))
 
 export type AuthenticatorConfig = z.output<typeof authenticationList>[number]
 export type JwtAuthenticatorConfig = z.output<typeof jwtAuthenticator>
 export type PasswordAuthenticatorConfig = z.output<typeof passwordAuthenticator>
+export type ScramAuthenticatorConfig = z.output<typeof scramAuthenticator>
 
 const bindField = (port: number) => bind().prefault(`0.0.0.0:${port}`).describe('Address and port, "0.0.0.0:1883", ":1883" or a port number.')
 
@@ -293,7 +303,7 @@ export const configSchema = z.strictObject({
   retainer,
   dashboard,
   api_key: apiKey,
-  authentication: authenticationList.default([]).describe('Global authenticator chain, asked in order (mechanism = jwt | cert | password_based); empty = anonymous clients allowed.'),
+  authentication: authenticationList.default([]).describe('Global authenticator chain, asked in order (mechanism = jwt | cert | password_based | scram); empty = anonymous clients allowed.'),
   authorization,
 })
 

@@ -8,7 +8,7 @@ import type { Core } from './core.js'
 import { dispatch } from './dispatch.js'
 import { cachedEncoding } from './encode-cache.js'
 import { FrameGuard } from './frame-guard.js'
-import type { ClientInfo } from './hooks.js'
+import type { ClientInfo, EnhancedAuthExchange, EnhancedAuthStep } from './hooks.js'
 import { remainingExpiry, type PublishProperties } from './message.js'
 import { RC, describeReason } from './reason-codes.js'
 import type { Delivery, Session, SessionLink } from './session.js'
@@ -68,6 +68,8 @@ export class Connection implements SessionLink {
   problemInfo = true
   /** Set once a DISCONNECT that keeps the will (0x04) or discards it has been received. */
   disconnectReceived = false
+  /** MQTT 5 enhanced authentication under way: set from CONNECT until CONNACK. */
+  enhancedAuth: { method: string, exchange: EnhancedAuthExchange, finish: (step: EnhancedAuthStep) => void } | null = null
   readonly #parser: mqtt.Parser
   readonly #guard: FrameGuard
   #corked = false

@@ -37,7 +37,8 @@ export function dispatch (conn: Connection, packet: Packet): void | Promise<void
     if (conn.state !== 'new') throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', 'second CONNECT on a connection [MQTT-3.1.0-2]')
     return handleConnect(conn, packet)
   }
-  if (conn.state !== 'connected') {
+  // AUTH may come between CONNECT and CONNACK while enhanced authentication goes on (spec 4.12).
+  if (conn.state !== 'connected' && !(packet.cmd === 'auth' && conn.enhancedAuth)) {
     // [MQTT-3.1.0-1]: the first packet must be CONNECT; nothing is sent back before it.
     throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', `${packet.cmd.toUpperCase()} before CONNECT completed`)
   }

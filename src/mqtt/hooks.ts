@@ -58,6 +58,17 @@ export type AuthResult =
   | { result: 'deny', reasonCode?: number, reason?: string, /** which authenticator decided, for the log */ authenticator?: string }
   | { result: 'ignore' }
 
+/** One round of MQTT 5 enhanced authentication (spec 4.12): continue with AUTH 0x18, or decide. */
+export type EnhancedAuthStep =
+  | { result: 'continue', data: Buffer }
+  | { result: 'ok', data?: Buffer, isSuperuser?: boolean }
+  | Extract<AuthResult, { result: 'deny' }>
+
+/** The server side of one enhanced authentication exchange: fed CONNECT's, then each AUTH's, Authentication Data. */
+export interface EnhancedAuthExchange {
+  step (data: Buffer | undefined): EnhancedAuthStep | Promise<EnhancedAuthStep>
+}
+
 export interface SubscribeRequest { topic: string; qos: 0 | 1 | 2 }
 
 export type Awaitable<T> = T | Promise<T>
@@ -85,6 +96,8 @@ export class Hooks {
   readonly published: HookMap['published'][] = []
   readonly clientConnected: HookMap['clientConnected'][] = []
   readonly clientDisconnected: HookMap['clientDisconnected'][] = []
+  /** Set by the authenticator chain: an exchange for CONNECT's Authentication Method, undefined when none serves it. */
+  enhancedAuth: ((client: ClientInfo, method: string) => EnhancedAuthExchange | undefined) | undefined
 
   add<K extends HookName> (name: K, fn: HookMap[K]): void {
     const list = this[name] as HookMap[K][] | undefined

@@ -5,7 +5,7 @@ import type { IConnackPacket, IConnectPacket } from 'mqtt-packet'
 import { CulexError } from '../../errors.js'
 import type { Connection } from '../connection.js'
 import { NEVER_EXPIRES } from '../core.js'
-import { runAuthenticate, type AuthResult, type ClientInfo } from '../hooks.js'
+import { runAuthenticate, type AuthResult, type ClientInfo, type EnhancedAuthStep } from '../hooks.js'
 import { createMessage } from '../message.js'
 import { RC, describeReason, v3ConnackCode } from '../reason-codes.js'
 import { topicNameError } from '../topic.js'
@@ -46,6 +46,8 @@ export function handleConnect (conn: Connection, packet: IConnectPacket): void |
     conn.core.log.info({ client: conn.label, as: ban.as, who: ban.who, reason: ban.reason }, 'client is banned')
     return refuse(conn, RC.BANNED, 'banned')
   }
+  const method = packet.properties?.authenticationMethod
+  if (method !== undefined) return startEnhancedAuth(conn, packet, client, method, assigned !== undefined)
   const credentials = { username, password: packet.password }
   if (conn.core.hooks.authenticate.length === 0) return accept(conn, packet, client, assigned !== undefined)
   return runAuthenticate(conn.core.hooks, client, credentials).then((answer) => {
@@ -80,9 +82,6 @@ function checkConnect (conn: Connection, packet: IConnectPacket): Refusal | null
   if (v === 5 && props) {
     if (props.receiveMaximum === 0) throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', 'Receive Maximum of 0')
     if (props.maximumPacketSize === 0) throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', 'Maximum Packet Size of 0')
-    if (props.authenticationMethod !== undefined) {
-      return { rc: RC.BAD_AUTHENTICATION_METHOD, reason: `authentication method ${props.authenticationMethod} is not supported` }
-    }
   }
   const id = packet.clientId
   if (id === '') {
@@ -109,6 +108,50 @@ function checkConnect (conn: Connection, packet: IConnectPacket): Refusal | null
     }
   }
   return null
+}
+
+/** MQTT 5 enhanced authentication (spec 4.12): AUTH 0x18 round trips in state 'connecting', then CONNACK. */
+function startEnhancedAuth (conn: Connection, packet: IConnectPacket, client: ClientInfo, method: string, assignedId: boolean): void | Promise<void> {
+  const exchange = conn.core.hooks.enhancedAuth?.(client, method)
+  if (!exchange) return refuse(conn, RC.BAD_AUTHENTICATION_METHOD, `authentication method ${method} is not supported`)
+  conn.enhancedAuth = {
+    method,
+    exchange,
+    finish: (step) => {
+      if (step.result === 'continue') return
+      if (step.result !== 'ok') return refuseAuth(conn, { authenticator: method, ...step })
+      client.isSuperuser = step.isSuperuser ?? false
+      accept(conn, packet, client, assignedId, { authenticationMethod: method, ...(step.data ? { authenticationData: step.data } : {}) })
+    },
+  }
+  return enhancedAuthStep(conn, packet.properties?.authenticationData)
+}
+
+/** Feeds CONNECT's or an AUTH's Authentication Data to the exchange: AUTH 0x18 to go on, else CONNACK. */
+export async function enhancedAuthStep (conn: Connection, data: Buffer | undefined): Promise<void> {
+  const auth = conn.enhancedAuth!
+  let step: EnhancedAuthStep
+  try {
+    step = await auth.exchange.step(data)
+  } catch (err) {
+    if (conn.state !== 'connecting') return
+    conn.enhancedAuth = null
+    conn.core.log.error({ err, client: conn.label }, 'enhanced authentication failed')
+    return refuse(conn, RC.SERVER_UNAVAILABLE, 'authentication unavailable')
+  }
+  if (conn.state !== 'connecting') return
+  if (step.result === 'continue') {
+    conn.send({ cmd: 'auth', reasonCode: RC.CONTINUE_AUTHENTICATION, properties: { authenticationMethod: auth.method, authenticationData: step.data } })
+    return
+  }
+  conn.enhancedAuth = null
+  auth.finish(step)
+}
+
+/** An AUTH that breaks the exchange: CONNACK 0x82, then close. */
+export function refuseEnhancedAuth (conn: Connection, reason: string): void {
+  conn.enhancedAuth = null
+  refuse(conn, RC.PROTOCOL_ERROR, reason)
 }
 
 function refuseAuth (conn: Connection, answer: Exclude<AuthResult, { result: 'ok' }>): void {
@@ -141,7 +184,7 @@ function reply (conn: Connection, rc: number, reason: string): void {
   conn.close(reason)
 }
 
-function accept (conn: Connection, packet: IConnectPacket, client: ClientInfo, assignedId: boolean): void {
+function accept (conn: Connection, packet: IConnectPacket, client: ClientInfo, assignedId: boolean, extra: ConnackProps = {}): void {
   const core = conn.core
   const mqtt = core.config.mqtt
   const v5 = conn.protocolVersion === 5
@@ -191,6 +234,7 @@ function accept (conn: Connection, packet: IConnectPacket, client: ClientInfo, a
     if (!mqtt.wildcard_subscription) connack.wildcardSubscriptionAvailable = false
     if (!mqtt.shared_subscription) connack.sharedSubscriptionAvailable = false
     if (props.requestResponseInformation && mqtt.response_information) connack.responseInformation = mqtt.response_information
+    Object.assign(connack, extra)
   }
   conn.send(v5
     ? { cmd: 'connack', sessionPresent: present, reasonCode: RC.SUCCESS, properties: connack }
