@@ -99,7 +99,9 @@ export class Authorizer {
     const key = `${request.action}\u0000${request.qos}\u0000${request.retain ? 1 : 0}\u0000${request.topic}`
     const now = Date.now()
     const hit = entries.get(key)
-    if (hit && now - hit.at < cache.ttl) {
+    // A decision made while the token was valid is made again once it has expired (EMQX clears the cache).
+    const stale = hit !== undefined && client.aclExpireAt !== undefined && hit.at < client.aclExpireAt && now >= client.aclExpireAt
+    if (hit && !stale && now - hit.at < cache.ttl) {
       this.cacheHits++
       return { ...hit.decision, cached: true }
     }
@@ -113,7 +115,7 @@ export class Authorizer {
 
   #decide (client: ClientInfo, request: AuthzRequest): AuthzDecision {
     if (client.isSuperuser) return { permission: 'allow', source: 'superuser', rule: undefined }
-    if (client.acl) {
+    if (client.acl && !(client.aclExpireAt !== undefined && Date.now() >= client.aclExpireAt)) {
       const answer = tokenAclAnswer(client.acl, client, request)
       if (answer) return { ...answer, source: 'token_acl' }
     }

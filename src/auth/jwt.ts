@@ -56,7 +56,10 @@ export class JwtAuthenticator implements Authenticator {
     if (tokenAcl) answer.acl = tokenAcl
     const attrs = clientAttrs(claims.client_attrs)
     if (attrs) answer.attrs = attrs
-    if (this.#config.disconnect_after_expire && typeof claims.exp === 'number') answer.expireAt = claims.exp * 1000
+    if (typeof claims.exp === 'number') {
+      answer.aclExpireAt = claims.exp * 1000
+      if (this.#config.disconnect_after_expire) answer.expireAt = claims.exp * 1000
+    }
     return answer
   }
 

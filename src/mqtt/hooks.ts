@@ -21,6 +21,8 @@ export interface ClientInfo {
   cert: PeerCertificate | undefined
   /** ACL rules from the client's token, if its authenticator gave any. */
   acl?: TokenAcl
+  /** When the token behind `acl` expires (epoch ms). */
+  aclExpireAt?: number
 }
 
 /**
@@ -54,6 +56,8 @@ export type AuthResult =
     acl?: TokenAcl
     /** Epoch ms when the credentials expire (JWT exp, with disconnect_after_expire). */
     expireAt?: number
+    /** Epoch ms after which the token's ACL no longer applies and cached decisions are made again (JWT exp). */
+    aclExpireAt?: number
   }
   | { result: 'deny', reasonCode?: number, reason?: string, /** which authenticator decided, for the log */ authenticator?: string }
   | { result: 'ignore' }

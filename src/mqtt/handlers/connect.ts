@@ -56,6 +56,7 @@ export function handleConnect (conn: Connection, packet: IConnectPacket): void |
     client.isSuperuser = answer.isSuperuser ?? false
     if (answer.attrs) client.attrs = answer.attrs
     if (answer.acl) client.acl = answer.acl
+    if (answer.aclExpireAt !== undefined) client.aclExpireAt = answer.aclExpireAt
     accept(conn, packet, client, assigned !== undefined)
     if (answer.expireAt !== undefined) disconnectAtExpiry(conn, answer.expireAt)
   }, (err: unknown) => {
