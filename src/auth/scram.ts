@@ -6,16 +6,14 @@
 // Limits: no channel binding (gs2 "p=" is refused); user names are not SASLprep-normalized (ASCII is
 // used as sent); re-authentication after CONNECT is not offered.
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto'
-import { mkdirSync, readFileSync } from 'node:fs'
-import { readFile, rename, writeFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { scramAuthenticator, type ScramAuthenticatorConfig } from '../config/schema.js'
-import { CulexError } from '../errors.js'
 import type { Log } from '../log.js'
 import type { AuthResult, ClientInfo, EnhancedAuthExchange, EnhancedAuthStep } from '../mqtt/hooks.js'
 import { RC } from '../mqtt/reason-codes.js'
 import type { Authenticator } from './types.js'
-import { parseBootstrap } from './users.js'
+import { UserStore, parseBootstrap } from './users.js'
 
 export const SCRAM_AUTHENTICATOR_ID = 'scram:built_in_database'
 
@@ -140,11 +138,9 @@ export interface ScramUserInfo { user_id: string, is_superuser: boolean }
 export class ScramAuthenticator implements Authenticator {
   readonly id = SCRAM_AUTHENTICATOR_ID
   readonly config: ScramAuthenticatorConfig
-  readonly file: string
   readonly method: string
-  readonly #users = new Map<string, ScramUser>()
+  readonly #users: UserStore<ScramUser>
   readonly #log: Log
-  #writing: Promise<void> = Promise.resolve()
   /** The bootstrap import; lookups wait for it. */
   readonly ready: Promise<void>
 
@@ -152,8 +148,7 @@ export class ScramAuthenticator implements Authenticator {
     this.config = scramAuthenticator.parse(config)
     this.method = scramMethod(this.config.algorithm)
     this.#log = opts.log
-    this.file = join(opts.dataDir, 'authn', `${this.id.replace(':', '-')}.json`)
-    this.#load()
+    this.#users = new UserStore<ScramUser>(join(opts.dataDir, 'authn', `${this.id.replace(':', '-')}.json`)).load()
     this.ready = this.#users.size === 0 && this.config.bootstrap_file !== '' ? this.#bootstrap() : Promise.resolve()
   }
 
@@ -172,28 +167,25 @@ export class ScramAuthenticator implements Authenticator {
 
   async close (): Promise<void> {
     await this.ready
-    await this.#writing.catch(() => undefined)
+    await this.#users.flushed()
   }
 
   list (): ScramUserInfo[] {
-    return [...this.#users.values()].map(show).sort((a, b) => (a.user_id < b.user_id ? -1 : a.user_id > b.user_id ? 1 : 0))
+    return this.#users.list().map(show)
   }
 
   /** Adds a user, deriving its keys with this authenticator's algorithm and iteration_count; undefined when the id is taken. */
   async addUser (userId: string, password: string, isSuperuser = false): Promise<ScramUserInfo | undefined> {
     await this.ready
-    if (this.#users.has(userId)) return undefined
+    if (this.#users.get(userId)) return undefined
     const user = this.#record(userId, password, isSuperuser)
-    this.#users.set(userId, user)
-    await this.#save()
+    await this.#users.put(user)
     return show(user)
   }
 
   async deleteUser (userId: string): Promise<boolean> {
     await this.ready
-    if (!this.#users.delete(userId)) return false
-    await this.#save()
-    return true
+    return this.#users.delete(userId)
   }
 
   #record (userId: string, password: string, isSuperuser: boolean): ScramUser {
@@ -209,45 +201,13 @@ export class ScramAuthenticator implements Authenticator {
     }
   }
 
-  /** A corrupt file stops start-up rather than losing users. */
-  #load (): void {
-    let text: string
-    try {
-      text = readFileSync(this.file, 'utf8')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
-      throw new CulexError('CULEX_ERR_CONFIG_FILE', `authentication users ${this.file}: ${(err as Error).message}`, { cause: err })
-    }
-    let users: unknown
-    try {
-      users = (JSON.parse(text) as { users?: unknown }).users
-    } catch (err) {
-      throw new CulexError('CULEX_ERR_CONFIG_FILE', `authentication users ${this.file}: not JSON (${(err as Error).message})`, { cause: err })
-    }
-    if (!Array.isArray(users)) throw new CulexError('CULEX_ERR_CONFIG_FILE', `authentication users ${this.file}: expected { "users": [...] }`)
-    for (const u of users as ScramUser[]) this.#users.set(u.user_id, u)
-  }
-
-  /** As users.ts: the whole store to a temporary file (mode 0600), renamed over the old one; one write at a time. */
-  #save (): Promise<void> {
-    const text = JSON.stringify({ users: [...this.#users.values()] }, null, 1)
-    const write = async () => {
-      mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 })
-      const tmp = `${this.file}.${process.pid}.tmp`
-      await writeFile(tmp, text, { mode: 0o600 })
-      await rename(tmp, this.file)
-    }
-    this.#writing = this.#writing.then(write, write)
-    return this.#writing
-  }
-
   /** Plain passwords only (keys cannot be imported); a missing or bad file is a warning, as EMQX. */
   async #bootstrap (): Promise<void> {
     const file = this.config.bootstrap_file
     try {
       const entries = parseBootstrap(file, await readFile(file, 'utf8'), 'plain')
-      for (const e of entries) if (!this.#users.has(e.user_id)) this.#users.set(e.user_id, this.#record(e.user_id, e.password!, e.is_superuser))
-      await this.#save()
+      for (const e of entries) if (!this.#users.get(e.user_id)) this.#users.set(this.#record(e.user_id, e.password!, e.is_superuser))
+      await this.#users.save()
       this.#log.info({ authenticator: this.id, file, users: entries.length }, 'authentication users imported from the bootstrap file')
     } catch (err) {
       const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message

@@ -23,9 +23,10 @@ export interface BootstrapUser {
   is_superuser: boolean
 }
 
-export class UserStore {
+/** Users of one authenticator, by id, persisted as `{ "users": [...] }`. */
+export class UserStore<T extends { user_id: string } = UserRecord> {
   readonly file: string
-  readonly #users = new Map<string, UserRecord>()
+  readonly #users = new Map<string, T>()
   #writing: Promise<void> = Promise.resolve()
 
   constructor (file: string) {
@@ -50,25 +51,25 @@ export class UserStore {
       throw new CulexError('CULEX_ERR_CONFIG_FILE', `authentication users ${this.file}: not JSON (${(err as Error).message})`, { cause: err })
     }
     if (!Array.isArray(users)) throw new CulexError('CULEX_ERR_CONFIG_FILE', `authentication users ${this.file}: expected { "users": [...] }`)
-    for (const u of users as UserRecord[]) this.#users.set(u.user_id, u)
+    for (const u of users as T[]) this.#users.set(u.user_id, u)
     return this
   }
 
-  get (userId: string): UserRecord | undefined {
+  get (userId: string): T | undefined {
     return this.#users.get(userId)
   }
 
   /** Users sorted by id. */
-  list (): UserRecord[] {
+  list (): T[] {
     return [...this.#users.values()].sort((a, b) => (a.user_id < b.user_id ? -1 : a.user_id > b.user_id ? 1 : 0))
   }
 
   /** Adds or replaces a user in memory only; `save` writes. */
-  set (user: UserRecord): void {
+  set (user: T): void {
     this.#users.set(user.user_id, user)
   }
 
-  async put (user: UserRecord): Promise<void> {
+  async put (user: T): Promise<void> {
     this.set(user)
     await this.save()
   }
