@@ -1,11 +1,10 @@
 // Shared by the TLS listener tests: a PKI written once per file, a broker with ssl/wss listeners,
 // bounded Node TLS handshakes, MQTT.js over TLS, mosquitto clients, and waits on the broker's log.
-import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { createCa, issueClient, issueServer, type Issued, type KeyType } from '../../src/certs/index.js'
-import { tempDir, writeFiles } from '../certs/pki.js'
+import { run, tempDir, writeFiles, type Run } from '../certs/pki.js'
 import { delay, startBroker, type TestBroker } from '../helpers.js'
 
 export const MOSQUITTO_PUB = '/usr/bin/mosquitto_pub'
@@ -160,20 +159,7 @@ export function mqttTry (port: number, opts: IClientOptions, t: Teardown): Promi
   })
 }
 
-export interface Run { code: number | null, stdout: string, stderr: string }
-
-/** Runs a command bounded to 10 s; never rejects on a non-zero exit. */
-export function run (cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+export { run, type Run }
 
 /** mosquitto_sub waiting for one message (or its 5 s -W bound); its stdout is a pipe, so read it after exit. */
 export function mosquittoSub (args: string[]): Promise<Run> {
