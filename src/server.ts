@@ -6,6 +6,7 @@ import { CertStore } from './certs/store.js'
 import { loadConfig } from './config/load.js'
 import type { CulexConfig } from './config/schema.js'
 import { createListeners, type Listener } from './listeners/index.js'
+import { PskTable } from './listeners/psk.js'
 import { createLog, type Log } from './log.js'
 import { Core } from './mqtt/core.js'
 import { Hooks, type HookMap, type HookName } from './mqtt/hooks.js'
@@ -77,7 +78,7 @@ export class Broker {
     })
     this.authz.install(this.hooks)
     this.certStore = new CertStore(this.config.node.data_dir)
-    this.listeners = createListeners(this.core, this.config.listeners, this.certStore)
+    this.listeners = createListeners(this.core, this.config.listeners, this.certStore, PskTable.load(this.config.psk_authentication))
     this.#sys = new SysPublisher(this.core, VERSION)
   }
 

@@ -294,6 +294,13 @@ const authorization = section({
 export type AuthorizationConfig = z.output<typeof authorization>
 export type AuthzSourceConfig = AuthorizationConfig['sources'][number]
 
+const pskAuthentication = section({
+  enable: bool().default(false).describe('TLS-PSK on the ssl listeners (list PSK cipher suites in their ciphers and versions = [tlsv1.2]).'),
+  init_file: z.string().default('').describe('File of PSKIdentity<separator>SharedSecret lines; a secret of hex digits is decoded, any other is taken as text.'),
+  separator: z.string().min(1).default(':').describe('Separator between identity and secret in init_file.'),
+  chunk_size: int().pipe(z.number().min(1)).default(50).describe('Accepted for EMQX compatibility (its import batch size); no effect.'),
+})
+
 export const configSchema = z.strictObject({
   node,
   log,
@@ -305,6 +312,7 @@ export const configSchema = z.strictObject({
   api_key: apiKey,
   authentication: authenticationList.default([]).describe('Global authenticator chain, asked in order (mechanism = jwt | cert | password_based | scram); empty = anonymous clients allowed.'),
   authorization,
+  psk_authentication: pskAuthentication,
 })
 
 export type CulexConfig = z.output<typeof configSchema>

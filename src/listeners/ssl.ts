@@ -5,6 +5,7 @@ import type { SslListenerConfig } from '../config/schema.js'
 import type { Core } from '../mqtt/core.js'
 import { NetListener, createTcpServer } from './listener.js'
 import type { CertStore } from '../certs/store.js'
+import type { PskTable } from './psk.js'
 import type { ManagedCerts } from './sni.js'
 import { TlsFront } from './tls-front.js'
 
@@ -14,9 +15,12 @@ export class SslListener extends NetListener<SslListenerConfig> {
   readonly #store: CertStore | undefined
   #managed: ManagedCerts | undefined
 
-  constructor (core: Core, name: string, config: SslListenerConfig, store?: CertStore) {
+  readonly #psk: PskTable | undefined
+
+  constructor (core: Core, name: string, config: SslListenerConfig, store?: CertStore, psk?: PskTable) {
     super(core, 'ssl', name, config)
     this.#store = store
+    this.#psk = psk
   }
 
   protected override async prepare (): Promise<void> {
@@ -24,11 +28,15 @@ export class SslListener extends NetListener<SslListenerConfig> {
   }
 
   protected createServer (): Server {
-    const inner = createTlsServer(TlsFront.options(this.config.ssl_options, this.id, this.#managed))
+    const options = TlsFront.options(this.config.ssl_options, this.id, this.#managed)
+    if (this.#psk) options.pskCallback = this.#psk.callback
+    const inner = createTlsServer(options)
     const front = new TlsFront(this.core, this.id, this.config.ssl_options, inner, this.#managed)
     inner.on('secureConnection', (socket: TLSSocket) => {
       const tls = front.verified(socket)
       if (!tls) return
+      const pskIdentity = this.#psk?.identityOf(socket)
+      if (pskIdentity !== undefined) tls.pskIdentity = pskIdentity
       this.gate.admit(socket, { remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, transport: 'ssl', tls })
     })
     front.watch()

@@ -27,6 +27,8 @@ export interface TlsInfo {
   peerCert: PeerCertificate | undefined
   /** The managed certificate bundle the handshake used, `namespace/name` (global for the global namespace). */
   bundle?: string
+  /** The TLS-PSK identity the client authenticated with. */
+  pskIdentity?: string
 }
 
 export type CertIdentity = 'disabled' | 'cn' | 'dn' | 'crt' | 'pem' | 'md5'

@@ -22,7 +22,8 @@ export function handleConnect (conn: Connection, packet: IConnectPacket): void |
   const mqtt = conn.core.config.mqtt
   const tls = conn.transport.tls
   const cert = tls?.peerCert
-  const username = certIdentity(mqtt.peer_cert_as_username, cert) ?? packet.username
+  // A TLS-PSK client that sends no user name is known by its PSK identity.
+  const username = certIdentity(mqtt.peer_cert_as_username, cert) ?? packet.username ?? tls?.pskIdentity
   const chosenId = certIdentity(mqtt.peer_cert_as_clientid, cert) ?? (mqtt.use_username_as_clientid ? username : undefined)
   const assigned = chosenId === undefined && packet.clientId === '' ? `culex-${randomBytes(8).toString('hex')}` : undefined
   const clientId = chosenId ?? assigned ?? packet.clientId
