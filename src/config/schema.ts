@@ -209,6 +209,7 @@ const sslOptions = section({
   partial_chain: z.union([z.boolean(), z.enum(['true', 'false', 'two_cacerts_from_cacertfile', 'cacert_from_cacertfile'])])
     .default(false).transform((v) => v !== false && v !== 'false')
     .describe('Trust an intermediate CA in cacertfile as an anchor, without its root.'),
+  crlfile: z.string().default('').describe('PEM file of certificate revocation lists (Mosquitto\'s crlfile): a revoked client certificate is refused.'),
   verify_peer_ext_key_usage: z.string().default('').describe('Require this Extended Key Usage in client certificates: clientAuth, serverAuth or an OID.'),
   secure_renegotiate: bool().default(true).describe('Accepted for EMQX compatibility; Culex never allows insecure renegotiation.'),
   hibernate_after: duration().prefault('5s').describe('Accepted for EMQX compatibility (an Erlang process setting); no effect.'),

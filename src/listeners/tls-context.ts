@@ -19,17 +19,18 @@ const NO_VERSION = {
 const TLS13_SUITES = new Set(['TLS_AES_256_GCM_SHA384', 'TLS_AES_128_GCM_SHA256', 'TLS_CHACHA20_POLY1305_SHA256', 'TLS_AES_128_CCM_SHA256', 'TLS_AES_128_CCM_8_SHA256'])
 
 /** The files a listener's TLS context is made of, as read at one moment. */
-export interface TlsFiles { cert: Buffer; key: Buffer; ca: Buffer | undefined }
+export interface TlsFiles { cert: Buffer; key: Buffer; ca: Buffer | undefined; crl?: Buffer | undefined }
 
 /** Paths of the files to watch for hot reload. */
 export function tlsFilePaths (opts: SslOptions): string[] {
   // One-way TLS may name a CA file that does not exist (readTlsFiles allows it): nothing to watch then.
   const ca = opts.verify === 'verify_peer' || existsSync(opts.cacertfile) ? [opts.cacertfile] : []
-  return [opts.certfile, opts.keyfile, ...ca].map((p) => resolve(p))
+  const crl = opts.crlfile ? [opts.crlfile] : []
+  return [opts.certfile, opts.keyfile, ...ca, ...crl].map((p) => resolve(p))
 }
 
 export function readTlsFiles (opts: SslOptions, listenerId: string): TlsFiles {
-  const read = (key: 'certfile' | 'keyfile' | 'cacertfile', optional: boolean): Buffer | undefined => {
+  const read = (key: 'certfile' | 'keyfile' | 'cacertfile' | 'crlfile', optional: boolean): Buffer | undefined => {
     try {
       return readFileSync(resolve(opts[key]))
     } catch (err) {
@@ -39,7 +40,7 @@ export function readTlsFiles (opts: SslOptions, listenerId: string): TlsFiles {
   }
   // One-way TLS needs no CA file (EMQX: "can be empty"); two-way TLS does.
   const ca = read('cacertfile', opts.verify === 'verify_none')
-  return { cert: read('certfile', false)!, key: read('keyfile', false)!, ca }
+  return { cert: read('certfile', false)!, key: read('keyfile', false)!, ca, crl: opts.crlfile ? read('crlfile', false) : undefined }
 }
 
 /** Node TLS options for a listener; throws a CulexError naming the option at fault. */
@@ -79,6 +80,7 @@ export function tlsServerOptions (opts: SslOptions, files: TlsFiles, listenerId:
   }
   if (cipherList) options.ciphers = cipherList
   if (files.ca) options.ca = files.ca
+  if (files.crl) options.crl = files.crl
   if (opts.partial_chain) (options as TlsOptions & { allowPartialTrustChain?: boolean }).allowPartialTrustChain = true
   checkContext(options, files, opts, fail)
   return options
@@ -113,6 +115,7 @@ function checkContext (options: TlsOptions, files: TlsFiles, opts: SslOptions, f
       fail('password', `cannot decrypt ${opts.keyfile}: wrong or missing password`)
     }
     if (/key values mismatch/i.test(message)) fail('keyfile', `${opts.keyfile} does not match the certificate in ${opts.certfile}`)
+    if (files.crl && /CRL/i.test(message)) fail('crlfile', `${opts.crlfile} holds no readable PEM CRL (${message})`)
     if (/no cipher match|no ciphers available/i.test(message)) fail('ciphers', `no usable cipher suite in [${opts.ciphers.join(', ')}]`)
     if (/PEM|DECODER|bad base64|no start line/i.test(message)) fail('keyfile', `${opts.keyfile} holds no readable PEM private key (${message})`)
     fail('certfile', message)

@@ -2,7 +2,7 @@
 
 export type TlsFailure =
   | 'no_peer_cert' | 'unknown_ca' | 'cert_expired' | 'cert_not_yet_valid' | 'bad_key_usage' | 'chain_too_deep'
-  | 'bad_peer_cert' | 'version_mismatch' | 'cipher_mismatch' | 'handshake_timeout' | 'not_tls'
+  | 'bad_peer_cert' | 'cert_revoked' | 'version_mismatch' | 'cipher_mismatch' | 'handshake_timeout' | 'not_tls'
   | 'client_rejected_server_cert' | 'connection_reset' | 'other'
 
 export interface TlsFailureReport { reason: TlsFailure; detail: string }
@@ -15,7 +15,8 @@ const VERIFY_ERRORS: Record<string, TlsFailureReport> = {
   DEPTH_ZERO_SELF_SIGNED_CERT: { reason: 'unknown_ca', detail: 'the client certificate is self-signed and not in ssl_options.cacertfile' },
   CERT_HAS_EXPIRED: { reason: 'cert_expired', detail: 'the client certificate has expired' },
   CERT_NOT_YET_VALID: { reason: 'cert_not_yet_valid', detail: 'the client certificate is not valid yet (check its notBefore and the clocks)' },
-  CERT_REVOKED: { reason: 'bad_peer_cert', detail: 'the client certificate is revoked' },
+  CERT_REVOKED: { reason: 'cert_revoked', detail: 'the client certificate is revoked (ssl_options.crlfile)' },
+  UNABLE_TO_GET_CRL: { reason: 'cert_revoked', detail: 'no CRL in ssl_options.crlfile covers the client certificate\'s issuer' },
   CERT_SIGNATURE_FAILURE: { reason: 'bad_peer_cert', detail: 'the client certificate signature does not verify' },
   INVALID_PURPOSE: { reason: 'bad_key_usage', detail: 'the client certificate is not meant for client authentication (Extended Key Usage)' },
   CERT_CHAIN_TOO_LONG: { reason: 'chain_too_deep', detail: 'the client certificate chain is longer than ssl_options.depth allows' },
