@@ -31,7 +31,7 @@ export class SslListener extends NetListener<SslListenerConfig> {
     const options = TlsFront.options(this.config.ssl_options, this.id, this.#managed)
     if (this.#psk) options.pskCallback = this.#psk.callback
     const inner = createTlsServer(options)
-    const front = new TlsFront(this.core, this.id, this.config.ssl_options, inner, this.#managed)
+    const front = new TlsFront(this.core, this.id, this.config.ssl_options, inner, options, this.#managed)
     inner.on('secureConnection', (socket: TLSSocket) => {
       const tls = front.verified(socket)
       if (!tls) return

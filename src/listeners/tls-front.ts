@@ -53,13 +53,14 @@ export class TlsFront {
     return managed
   }
 
-  constructor (core: Core, listenerId: string, opts: SslOptions, server: TlsServer, managed?: ManagedCerts) {
+  /** `options` are the ones `server` was created with. */
+  constructor (core: Core, listenerId: string, opts: SslOptions, server: TlsServer, options: TlsOptions, managed?: ManagedCerts) {
     this.#core = core
     this.#id = listenerId
     this.#opts = opts
     this.#server = server
     this.#managed = managed
-    if (opts.partial_chain) this.#install(TlsFront.options(opts, listenerId, managed))
+    if (options.allowPartialTrustChain) this.#install(options)
     // Node leaves the socket open after some of these errors (ERR_TLS_HANDSHAKE_TIMEOUT): close it here.
     server.on('tlsClientError', (err: Error, socket: TLSSocket) => this.#refuse(socket, describeHandshakeError(err)))
     if (opts.reuse_sessions) {

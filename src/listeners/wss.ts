@@ -30,10 +30,11 @@ export class WssListener extends WsListener<WssListenerConfig> {
   }
 
   protected override createServer (): Server {
-    const inner = createHttpsServer(TlsFront.options(this.config.ssl_options, this.id, this.#managed), (_req, res) => {
+    const options = TlsFront.options(this.config.ssl_options, this.id, this.#managed)
+    const inner = createHttpsServer(options, (_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain' }).end(`MQTT over WebSocket: upgrade at ${this.config.websocket.mqtt_path}\n`)
     })
-    const front = new TlsFront(this.core, this.id, this.config.ssl_options, inner, this.#managed)
+    const front = new TlsFront(this.core, this.id, this.config.ssl_options, inner, options, this.#managed)
     inner.on('secureConnection', (socket: TLSSocket) => {
       const tls = front.verified(socket)
       if (tls) this.#tls.set(socket, tls)
