@@ -24,11 +24,6 @@ const factories: AuthenticatorFactory[] = [
   (c, ctx) => (c.mechanism === 'scram' ? new ScramAuthenticator(c, ctx) : null),
 ]
 
-/** Lets another mechanism (password_based, ...) plug into config loading. */
-export function registerAuthenticatorFactory (factory: AuthenticatorFactory): void {
-  factories.push(factory)
-}
-
 export function createAuthenticator (config: AuthenticatorConfig, ctx: AuthenticatorContext): Authenticator {
   for (const factory of factories) {
     const made = factory(config, ctx)

@@ -6,7 +6,6 @@ export class Metrics {
   messagesReceived = 0
   messagesSent = 0
   messagesDropped = 0
-  messagesRetained = 0
   packetsReceived = 0
   protocolErrors = 0
   connectionsMax = 0
