@@ -78,7 +78,7 @@ export class Broker {
     })
     this.authz.install(this.hooks)
     this.certStore = new CertStore(this.config.node.data_dir)
-    this.listeners = createListeners(this.core, this.config.listeners, this.certStore, PskTable.load(this.config.psk_authentication))
+    this.listeners = createListeners(this.core, this.config.listeners, { certStore: this.certStore, psk: PskTable.load(this.config.psk_authentication), peerChecks: [] })
     this.#sys = new SysPublisher(this.core, VERSION)
   }
 

@@ -193,7 +193,7 @@ export const TLS_VERSIONS = ['tlsv1.3', 'tlsv1.2', 'tlsv1.1', 'tlsv1'] as const
 const stringList = () => z.union([z.string(), z.array(z.string())])
   .transform((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v))
 
-const sslOptions = section({
+const sslOptionsShape = {
   cacertfile: z.string().default('certs/ca.pem').describe('PEM file of the CAs trusted for client certificates (two-way TLS).'),
   certfile: z.string().default('certs/server.pem').describe('PEM file of the server certificate, followed by its intermediates (a fullchain.pem).'),
   keyfile: z.string().default('certs/server.key').describe('PEM file of the server private key (PKCS#1, PKCS#8 or SEC1).'),
@@ -220,13 +220,31 @@ const sslOptions = section({
     bundle_name: z.string().describe('Name of a bundle in the certificate store (/api/v5/certs).'),
     sni: z.string().default('').describe('Server name that selects this bundle: exact, or *.example.com for one label.'),
   })).default([]).describe('Managed certificate bundles instead of certfile/keyfile: the SNI picks one, the first is the default.'),
+}
+
+const sslOptions = section(sslOptionsShape)
+
+const ocsp = section({
+  enable_ocsp_stapling: bool().default(false).describe('Staple the OCSP response for the server certificate to handshakes whose client asks for it (openssl s_client -status).'),
+  responder_url: z.string().default('').describe('HTTP URL of the OCSP responder for the server certificate.'),
+  issuer_pem: z.string().default('').describe('PEM file of the CA that issued the server certificate (OCSP requests name it).'),
+  refresh_interval: duration().prefault('5m').describe('How often the OCSP response is fetched again; a failed fetch keeps the last good response until it expires.'),
+  refresh_http_timeout: duration().prefault('15s').describe('Timeout of one request to the OCSP responder.'),
+})
+
+// ssl listeners only (EMQX): OCSP stapling, CRL distribution points and the device-certificate registry.
+const sslListenerOptions = section({
+  ...sslOptionsShape,
+  ocsp,
+  enable_crl_check: bool().default(false).describe('With verify_peer: fetch the CRLs named in client certificates\' CRL distribution points (HTTP, cached, see crl_cache) and refuse revoked certificates.'),
+  device_registry: bool().default(false).describe('With verify_peer: admit client certificates only from CAs registered and active in the device-certificate registry (/api/v5/ca_certs), which also become trusted; each device certificate is registered on its first connection and can be deactivated.'),
 })
 
 const sslListener = section({
   ...listenerCommon,
   bind: bindField(8883),
   tcp_options: tcpOptions,
-  ssl_options: sslOptions,
+  ssl_options: sslListenerOptions,
 })
 
 const wssListener = section({
@@ -302,6 +320,12 @@ const pskAuthentication = section({
   chunk_size: int().pipe(z.number().min(1)).default(50).describe('Accepted for EMQX compatibility (its import batch size); no effect.'),
 })
 
+const crlCache = section({
+  refresh_interval: duration().prefault('15m').describe('How often a cached CRL is fetched again from its distribution point; a failed fetch is logged and the last good CRL kept.'),
+  http_timeout: duration().prefault('15s').describe('Timeout of one CRL fetch.'),
+  capacity: int().pipe(z.number().min(1)).default(100).describe('Most CRL distribution points cached; the least recently used goes first.'),
+})
+
 export const configSchema = z.strictObject({
   node,
   log,
@@ -314,6 +338,7 @@ export const configSchema = z.strictObject({
   authentication: authenticationList.default([]).describe('Global authenticator chain, asked in order (mechanism = jwt | cert | password_based | scram); empty = anonymous clients allowed.'),
   authorization,
   psk_authentication: pskAuthentication,
+  crl_cache: crlCache,
 })
 
 export type CulexConfig = z.output<typeof configSchema>
@@ -323,4 +348,7 @@ export type WsListenerConfig = z.output<typeof wsListener>
 export type SslListenerConfig = z.output<typeof sslListener>
 export type WssListenerConfig = z.output<typeof wssListener>
 export type SslOptions = z.output<typeof sslOptions>
+export type SslListenerOptions = z.output<typeof sslListenerOptions>
+export type OcspConfig = z.output<typeof ocsp>
+export type CrlCacheConfig = CulexConfig['crl_cache']
 export type MqttConfig = CulexConfig['mqtt']

@@ -3,6 +3,7 @@ import type { CulexConfig } from '../config/schema.js'
 import type { Core } from '../mqtt/core.js'
 import type { Listener } from './listener.js'
 import type { PskTable } from './psk.js'
+import type { PeerCheckFactory } from './tls-front.js'
 import { SslListener } from './ssl.js'
 import { TcpListener } from './tcp.js'
 import { WsListener } from './ws.js'
@@ -10,12 +11,20 @@ import { WssListener } from './wss.js'
 
 export type { Listener } from './listener.js'
 
+/** What the broker shares with its TLS listeners. */
+export interface TlsServices {
+  certStore?: CertStore | undefined
+  psk?: PskTable | undefined
+  /** Client-certificate checks each ssl listener builds from its ssl_options (CRL distribution points, device registry). */
+  peerChecks?: PeerCheckFactory[]
+}
+
 /** One listener object per configured listener, enabled or not, in config order. */
-export function createListeners (core: Core, config: CulexConfig['listeners'], certStore?: CertStore, psk?: PskTable): Listener[] {
+export function createListeners (core: Core, config: CulexConfig['listeners'], tls: TlsServices = {}): Listener[] {
   return [
     ...Object.entries(config.tcp).map(([name, cfg]) => new TcpListener(core, name, cfg)),
-    ...Object.entries(config.ssl).map(([name, cfg]) => new SslListener(core, name, cfg, certStore, psk)),
+    ...Object.entries(config.ssl).map(([name, cfg]) => new SslListener(core, name, cfg, tls)),
     ...Object.entries(config.ws).map(([name, cfg]) => new WsListener(core, name, cfg)),
-    ...Object.entries(config.wss).map(([name, cfg]) => new WssListener(core, name, cfg, certStore)),
+    ...Object.entries(config.wss).map(([name, cfg]) => new WssListener(core, name, cfg, tls.certStore)),
   ]
 }

@@ -4,41 +4,40 @@ import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import type { SslListenerConfig } from '../config/schema.js'
 import type { Core } from '../mqtt/core.js'
 import { NetListener, createTcpServer } from './listener.js'
-import type { CertStore } from '../certs/store.js'
-import type { PskTable } from './psk.js'
+import type { TlsServices } from './index.js'
 import type { ManagedCerts } from './sni.js'
 import { TlsFront } from './tls-front.js'
 
 export class SslListener extends NetListener<SslListenerConfig> {
   readonly type = 'ssl'
   #front: TlsFront | null = null
-  readonly #store: CertStore | undefined
+  readonly #services: TlsServices
   #managed: ManagedCerts | undefined
 
-  readonly #psk: PskTable | undefined
-
-  constructor (core: Core, name: string, config: SslListenerConfig, store?: CertStore, psk?: PskTable) {
+  constructor (core: Core, name: string, config: SslListenerConfig, services: TlsServices = {}) {
     super(core, 'ssl', name, config)
-    this.#store = store
-    this.#psk = psk
+    this.#services = services
   }
 
   protected override async prepare (): Promise<void> {
-    this.#managed = await TlsFront.managed(this.config.ssl_options, this.id, this.#store)
+    this.#managed = await TlsFront.managed(this.config.ssl_options, this.id, this.#services.certStore)
   }
 
   protected createServer (): Server {
     const options = TlsFront.options(this.config.ssl_options, this.id, this.#managed)
-    if (this.#psk) options.pskCallback = this.#psk.callback
+    const psk = this.#services.psk
+    if (psk) options.pskCallback = psk.callback
     const inner = createTlsServer(options)
     const front = new TlsFront(this.core, this.id, this.config.ssl_options, inner, options, this.#managed)
-    inner.on('secureConnection', (socket: TLSSocket) => {
-      const tls = front.verified(socket)
-      if (!tls) return
-      const pskIdentity = this.#psk?.identityOf(socket)
+    for (const factory of this.#services.peerChecks ?? []) {
+      const check = factory(this.id, this.config.ssl_options)
+      if (check) front.addPeerCheck(check)
+    }
+    inner.on('secureConnection', (socket: TLSSocket) => front.accepted(socket, (tls) => {
+      const pskIdentity = psk?.identityOf(socket)
       if (pskIdentity !== undefined) tls.pskIdentity = pskIdentity
       this.gate.admit(socket, { remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, transport: 'ssl', tls })
-    })
+    }))
     front.watch()
     this.#front = front
     return createTcpServer(this.config.tcp_options, (socket) => front.accept(socket))

@@ -4,6 +4,7 @@ export type TlsFailure =
   | 'no_peer_cert' | 'unknown_ca' | 'cert_expired' | 'cert_not_yet_valid' | 'bad_key_usage' | 'chain_too_deep'
   | 'bad_peer_cert' | 'cert_revoked' | 'version_mismatch' | 'cipher_mismatch' | 'handshake_timeout' | 'not_tls'
   | 'client_rejected_server_cert' | 'connection_reset' | 'other'
+  | 'crl_unavailable' | 'ca_not_registered' | 'ca_inactive' | 'device_inactive'
 
 export interface TlsFailureReport { reason: TlsFailure; detail: string }
 

@@ -5,7 +5,7 @@ import { watch, type FSWatcher } from 'node:fs'
 import { dirname, basename } from 'node:path'
 import type { Socket } from 'node:net'
 import { createSecureContext, type SecureContext, type Server as TlsServer, type TlsOptions, type TLSSocket } from 'node:tls'
-import type { SslOptions } from '../config/schema.js'
+import type { SslListenerOptions, SslOptions } from '../config/schema.js'
 import type { Core } from '../mqtt/core.js'
 import type { PeerCertificate, TlsInfo } from '../mqtt/tls-info.js'
 import type { BundleRef, CertStore } from '../certs/store.js'
@@ -21,6 +21,15 @@ const EKU_OIDS: Record<string, string> = {
   codeSigning: '1.3.6.1.5.5.7.3.3',
   emailProtection: '1.3.6.1.5.5.7.3.4',
 }
+
+/**
+ * A check of a verified client certificate after seed 003's verify policy (CRL distribution points, the
+ * device registry): a report refuses the client with that reason, null admits it.
+ */
+export type PeerCheck = (cert: PeerCertificate, socket: TLSSocket) => TlsFailureReport | null | Promise<TlsFailureReport | null>
+
+/** Builds a listener's check from its ssl_options, or returns undefined when the listener does not use it. */
+export type PeerCheckFactory = (listenerId: string, opts: SslListenerOptions) => PeerCheck | undefined
 
 // Resumable sessions kept for session-id resumption (tickets need no server state).
 const SESSION_CACHE_LIMIT = 10_000
@@ -38,6 +47,7 @@ export class TlsFront {
 
   readonly #managed: ManagedCerts | undefined
   #storeListeners: (() => void) | null = null
+  readonly #checks: PeerCheck[] = []
 
   /** The listener's TLS options: from its files, or from its managed bundles (with SNI selection). */
   static options (opts: SslOptions, listenerId: string, managed?: ManagedCerts): TlsOptions {
@@ -97,6 +107,36 @@ export class TlsFront {
       socket.unshift(chunk)
       this.#server.emit('connection', socket)
     })
+  }
+
+  addPeerCheck (check: PeerCheck): void {
+    this.#checks.push(check)
+  }
+
+  /**
+   * verified(), then the peer checks in order: `admit` gets the TLS facts of an accepted client; a refused
+   * one is closed, logged and counted. A check that throws refuses the client rather than let it in unchecked.
+   */
+  accepted (socket: TLSSocket, admit: (tls: TlsInfo) => void): void {
+    const tls = this.verified(socket)
+    if (!tls) return
+    const cert = tls.peerCert
+    if (!cert || this.#checks.length === 0) {
+      admit(tls)
+      return
+    }
+    this.#runChecks(cert, socket).then((report) => {
+      if (report) this.#refuse(socket, report)
+      else if (!socket.destroyed) admit(tls)
+    }, (err: unknown) => this.#refuse(socket, { reason: 'other', detail: `client certificate check failed: ${(err as Error).message}` }))
+  }
+
+  async #runChecks (cert: PeerCertificate, socket: TLSSocket): Promise<TlsFailureReport | null> {
+    for (const check of this.#checks) {
+      const report = await check(cert, socket)
+      if (report) return report
+    }
+    return null
   }
 
   /**
