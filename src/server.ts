@@ -2,9 +2,11 @@
 import type { Message } from './mqtt/message.js'
 import { loadApiKeys, type ApiKeys } from './api/auth.js'
 import type { ManagementApi } from './api/index.js'
+import { DeviceRegistry } from './certs/registry.js'
 import { CertStore } from './certs/store.js'
 import { loadConfig } from './config/load.js'
 import type { CulexConfig } from './config/schema.js'
+import { CrlCache } from './listeners/crl-cache.js'
 import { createListeners, type Listener } from './listeners/index.js'
 import { PskTable } from './listeners/psk.js'
 import { createLog, type Log } from './log.js'
@@ -17,6 +19,8 @@ import { CulexError } from './errors.js'
 import type { MessageBus } from './mqtt/bus.js'
 import type { RetainedStore, SessionStore } from './mqtt/store/index.js'
 import { SysPublisher } from './mqtt/sys.js'
+import { openKvStore, type KvStore } from './store/kv.js'
+import { SessionJournal } from './mqtt/store/journal.js'
 import { VERSION } from './version.js'
 
 export interface BrokerOptions {
@@ -50,6 +54,12 @@ export class Broker {
   readonly listeners: Listener[]
   /** Managed certificate bundles under node.data_dir/certs. */
   readonly certStore: CertStore
+  /** CRLs fetched from client certificates' distribution points (ssl_options.enable_crl_check). */
+  readonly crlCache: CrlCache
+  /** The data store (durable_storage.backend) in node.data_dir/store. */
+  readonly store: KvStore
+  /** The device-certificate registry (seed 001), in the data store. */
+  readonly registry: DeviceRegistry
   /** The authenticator chains (global and per listener); `add`, `remove`, `list` change them at runtime. */
   readonly authn: AuthnChain
   /** Authorization (token ACL, acl.conf sources, no_match), installed as the authorize hooks. */
@@ -71,14 +81,20 @@ export class Broker {
     }
     this.authn = new AuthnChain(this.hooks, this.log)
     this.authn.configure(this.config)
-    this.core = new Core({ config: this.config, log: this.log, hooks: this.hooks, sessions: opts.sessions, retained: opts.retained, bus: opts.bus })
+    this.store = openKvStore(this.config.durable_storage.backend, this.config.node.data_dir)
+    const journal = this.store.backend === 'lmdb'
+      ? new SessionJournal(this.store, (err) => this.log.error({ err }, `data store write failed: ${err.message}`))
+      : undefined
+    this.core = new Core({ config: this.config, log: this.log, hooks: this.hooks, sessions: opts.sessions, retained: opts.retained, bus: opts.bus, journal })
     this.authz = new Authorizer(this.config.authorization, this.log, (client) => {
       const conn = this.core.clients.get(client.clientId)
       return conn?.client === client ? conn.mountpoint : ''
     })
     this.authz.install(this.hooks)
     this.certStore = new CertStore(this.config.node.data_dir)
-    this.listeners = createListeners(this.core, this.config.listeners, { certStore: this.certStore, psk: PskTable.load(this.config.psk_authentication), peerChecks: [] })
+    this.registry = new DeviceRegistry(this.store)
+    this.crlCache = new CrlCache(this.config.crl_cache, this.log)
+    this.listeners = createListeners(this.core, this.config.listeners, { certStore: this.certStore, psk: PskTable.load(this.config.psk_authentication), peerChecks: [this.crlCache.peerCheck], registry: this.registry })
     this.#sys = new SysPublisher(this.core, VERSION)
   }
 
@@ -100,6 +116,7 @@ export class Broker {
     } catch (err) {
       await Promise.all(started.map((l) => l.stop()))
       await this.core.close()
+      await this.store.close()
       throw err
     }
     this.#sys.start()
@@ -170,7 +187,9 @@ export class Broker {
     await api?.close()
     await this.core.close()
     await Promise.all(this.listeners.map((l) => l.stop(1000)))
+    this.crlCache.close()
     await this.authn.close()
+    await this.store.close()
     this.log.info('broker stopped')
     this.log.flush?.()
   }

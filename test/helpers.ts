@@ -44,6 +44,8 @@ export async function startBroker (config: Record<string, unknown> = {}, opts: O
     sys_topics: { sys_msg_interval: 'disabled', sys_heartbeat_interval: 'disabled' },
     // The management API (on by default, port 18083) only where a test asks for it: test/api/.
     dashboard: { listeners: { http: { enable: false } } },
+    // Tests that run in parallel must not share node.data_dir's store; durability tests ask for lmdb.
+    durable_storage: { backend: 'memory' },
     ...config,
   }
   const broker = await createBroker({ logger: log, ...opts, config: merged })

@@ -1,5 +1,6 @@
 // What every route module shares: the broker parts it reads, EMQX's error shape, paging and time formats.
 import type { AuthnChain } from '../auth/chain.js'
+import type { DeviceRegistry } from '../certs/registry.js'
 import type { CertStore } from '../certs/store.js'
 import type { CulexConfig } from '../config/schema.js'
 import type { Listener } from '../listeners/index.js'
@@ -13,6 +14,7 @@ export interface ApiHost {
   readonly core: Core
   readonly listeners: Listener[]
   readonly certStore: CertStore
+  readonly registry: DeviceRegistry
   readonly version: string
   /** The authenticator chain (src/auth/chain.ts), for /api/v5/authentication. */
   readonly authn?: AuthnChain

@@ -10,8 +10,10 @@ import { authenticationRoutes } from './authentication.js'
 import { bannedRoutes } from './banned.js'
 import { certRoutes } from './certs.js'
 import { clientRoutes } from './clients.js'
+import { deviceCertRoutes } from './device-certs.js'
 import { ApiError, errorSchema, type ApiErrorCode, type ApiHost } from './common.js'
 import { listenerRoutes } from './listeners.js'
+import { prometheusRoutes } from './prometheus.js'
 import { statsRoutes } from './stats.js'
 import { statusRoutes } from './status.js'
 
@@ -54,7 +56,7 @@ export async function buildApi (host: ApiHost, keys: ApiKeys): Promise<FastifyIn
     })
   }
 
-  for (const routes of [statusRoutes, statsRoutes, listenerRoutes, clientRoutes, bannedRoutes, certRoutes, authenticationUserRoutes, authenticationRoutes]) await app.register(routes, { host })
+  for (const routes of [statusRoutes, statsRoutes, prometheusRoutes, listenerRoutes, clientRoutes, bannedRoutes, certRoutes, deviceCertRoutes, authenticationUserRoutes, authenticationRoutes]) await app.register(routes, { host })
   for (const path of OPENAPI_PATHS) {
     app.get(path, { schema: { hide: true }, config: { public: true } }, async () => app.swagger())
   }

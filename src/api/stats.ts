@@ -20,8 +20,15 @@ const METRICS = {
   'bytes.received': 'Bytes read from clients',
   'bytes.sent': 'Bytes written to clients',
   'packets.received': 'MQTT packets received',
+  'packets.sent': 'MQTT packets sent',
   'messages.received': 'PUBLISH messages received from clients',
   'messages.sent': 'PUBLISH messages sent to clients',
+  'messages.qos0.received': 'QoS 0 PUBLISH messages received',
+  'messages.qos1.received': 'QoS 1 PUBLISH messages received',
+  'messages.qos2.received': 'QoS 2 PUBLISH messages received',
+  'messages.qos0.sent': 'QoS 0 PUBLISH messages sent',
+  'messages.qos1.sent': 'QoS 1 PUBLISH messages sent',
+  'messages.qos2.sent': 'QoS 2 PUBLISH messages sent',
   'messages.dropped': 'Messages dropped (full queue, expired, too large, slow consumer)',
   'client.connack.refused': 'CONNECTs refused (banned, bad identifier, listener full, ...)',
   'authentication.failure': 'CONNECTs refused by authentication',
@@ -65,6 +72,7 @@ function metrics (host: ApiHost): Figures {
     'bytes.received': m.bytesReceived,
     'bytes.sent': m.bytesSent,
     'packets.received': m.packetsReceived,
+    'packets.sent': m.packetsSent,
     'messages.received': m.messagesReceived,
     'messages.sent': m.messagesSent,
     'messages.dropped': m.messagesDropped,
@@ -73,6 +81,10 @@ function metrics (host: ApiHost): Figures {
     'packets.protocol_error': m.protocolErrors,
     'tls.handshakes': m.tlsHandshakes,
     'tls.handshake_failures': failures.reduce((sum, [, n]) => sum + n, 0),
+  }
+  for (let qos = 0; qos < 3; qos++) {
+    figures[`messages.qos${qos}.received`] = m.messagesReceivedQos[qos]!
+    figures[`messages.qos${qos}.sent`] = m.messagesSentQos[qos]!
   }
   for (const [reason, n] of failures) figures[`tls.handshake_failures.${reason}`] = n
   return figures

@@ -53,6 +53,10 @@ export class AuthnChain {
   readonly #configs = new WeakMap<Authenticator, AuthenticatorConfig>()
   #ctx: AuthenticatorContext
   #installed = false
+  /** Clients accepted, by authenticator id (Prometheus). */
+  readonly successes = new Map<string, number>()
+  /** Clients refused, by authenticator id (or quick_deny_anonymous, chain), then CONNACK reason code. */
+  readonly failures = new Map<string, Map<number, number>>()
   readonly #hook: HookMap['authenticate'] = (client, credentials) => this.authenticate(client, credentials)
 
   constructor (hooks: Hooks, log: Log) {
@@ -190,15 +194,22 @@ export class AuthnChain {
         this.#log.error({ err, clientid: client.clientId, listener: client.listener, authenticator: authenticator.id }, 'authenticator failed')
         continue
       }
-      if (answer.result === 'ok') return answer
+      if (answer.result === 'ok') {
+        this.successes.set(authenticator.id, (this.successes.get(authenticator.id) ?? 0) + 1)
+        return answer
+      }
       if (answer.result === 'deny') return this.#refused(client, authenticator.id, answer)
     }
     if (othersDecide) return { result: 'ignore' }
     return this.#refused(client, 'chain', { result: 'deny', reasonCode: RC.NOT_AUTHORIZED, reason: 'no authenticator accepted the client' })
   }
 
-  /** Names the authenticator; the CONNECT handler logs the refusal once, with it. */
+  /** Names the authenticator (the CONNECT handler logs the refusal once, with it) and counts the refusal. */
   #refused (_client: ClientInfo, authenticator: string, answer: Extract<AuthResult, { result: 'deny' }>): AuthResult {
+    let byCode = this.failures.get(authenticator)
+    if (!byCode) this.failures.set(authenticator, byCode = new Map())
+    const rc = answer.reasonCode ?? RC.NOT_AUTHORIZED
+    byCode.set(rc, (byCode.get(rc) ?? 0) + 1)
     return { ...answer, authenticator }
   }
 

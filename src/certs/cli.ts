@@ -247,6 +247,39 @@ ${LEAF_HELP}
   }
 }
 
+/** Seed 001's device certificate: the certificate, its PKCS#8 key and the chain file (device, then CA). */
+const device: Command = {
+  summary: 'a device certificate for the device registry, with its chain file (device first, then the CA)',
+  usage: `Usage: culex certs device --ca CA.pem --ca-key CA.key --cn NAME [--out certs/device] [options]
+
+Writes <out>.pem (the device certificate), <out>.key (its private key, PKCS#8) and <out>_chain.pem
+(the device certificate followed by the CA, the order seed 001's devices present). Register the CA
+first (POST /api/v5/ca_certs); the device is registered on its first connection to a listener with
+ssl_options.device_registry = true, and its serial (printed) is the key of /api/v5/device_certs.
+
+Options:
+  --cn NAME                common name (required)
+  --out PATH               output path without extension (default certs/device)
+${LEAF_HELP}
+`,
+  options: LEAF_OPTIONS,
+  async run (values, _positionals, io) {
+    const cn = required(values, 'cn', 'NAME')
+    const common = issueOptions(values, DEFAULT_LEAF_DAYS)
+    const issuer = await loadIssuer(values, 'ca', required(values, 'ca', 'FILE'), required(values, 'ca-key', 'FILE'))
+    const issued = await issueClient({ ...common, cn, ca: issuer })
+    const out = str(values, 'out') ?? 'certs/device'
+    const caPems = parseCertificates(issuer.certPem).map((c) => c.toString())
+    const serial = parseCertificates(issued.certPem)[0]!.serialNumber.toUpperCase()
+    await writeAll([
+      ...outputs(out, issued, 'device'),
+      { path: `${out}_chain.pem`, content: [issued.certPem.trimEnd(), ...caPems.map((p) => p.trimEnd())].join('\n') + '\n', secret: false, note: 'chain: device, then CA' },
+    ], values.force === true, io)
+    io.out(`device serial ${serial}\n`)
+    return 0
+  },
+}
+
 function validityLine (c: CertificateInfo): string {
   const range = `${formatDate(c.notBefore)} → ${formatDate(c.notAfter)}`
   if (c.state === 'expired') return `${range} (EXPIRED ${-c.daysLeft} days ago)`
@@ -355,7 +388,7 @@ Options:
   },
 }
 
-const COMMANDS: Record<string, Command> = { init, ca, server: leafCommand('server'), client: leafCommand('client'), inspect, verify, check }
+const COMMANDS: Record<string, Command> = { init, ca, server: leafCommand('server'), client: leafCommand('client'), device, inspect, verify, check }
 
 const HELP = `Usage: culex certs <command> [options]
 

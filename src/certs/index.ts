@@ -1,5 +1,5 @@
 export { KEY_TYPES, DEFAULT_KEY_TYPE, isKeyType, generateKey, exportKeyPem, loadPrivateKey, describeKey, type KeyType } from './keys.js'
-export { createCa, issueServer, issueClient, sanNames, randomSerial, DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS, type CaOptions, type IssueOptions, type IssuerInput, type Issued, type LeafOptions, type ServerOptions } from './issue.js'
+export { createCa, issueServer, issueClient, sanNames, randomSerial, DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS, type CaOptions, type IssueOptions, type IssuerInput, type Issued, type LeafOptions, type ServerOptions, type ClientOptions } from './issue.js'
 export { inspectPem, validityState, type CertificateInfo, type ChainReport, type PemReport, type PrivateKeyReport, type ValidityState } from './inspect.js'
 export { verifyChain, type VerifyOptions, type VerifyResult } from './verify.js'
 export { checkBundle, BUNDLE_RULES, type BundleCheckInput, type BundleCheckResult, type BundleRule } from './check.js'

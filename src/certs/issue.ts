@@ -32,6 +32,8 @@ export interface CaOptions extends IssueOptions {
 
 export interface LeafOptions extends IssueOptions { ca: IssuerInput }
 export interface ServerOptions extends LeafOptions { sans?: string[] }
+/** `extensions` are added as given (a CRL distribution point, ...). */
+export interface ClientOptions extends LeafOptions { extensions?: x509.Extension[] }
 
 export interface Issued { certPem: string, keyPem: string }
 
@@ -177,6 +179,6 @@ export async function issueServer (options: ServerOptions): Promise<Issued> {
 }
 
 /** A TLS client certificate (the CN is what brokers take as the client's identity). */
-export async function issueClient (options: LeafOptions): Promise<Issued> {
-  return issueLeaf(options, x509.KeyUsageFlags.digitalSignature, ['clientAuth'], [])
+export async function issueClient (options: ClientOptions): Promise<Issued> {
+  return issueLeaf(options, x509.KeyUsageFlags.digitalSignature, ['clientAuth'], options.extensions ?? [])
 }

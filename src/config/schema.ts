@@ -320,6 +320,10 @@ const pskAuthentication = section({
   chunk_size: int().pipe(z.number().min(1)).default(50).describe('Accepted for EMQX compatibility (its import batch size); no effect.'),
 })
 
+const durableStorage = section({
+  backend: z.enum(['lmdb', 'memory']).default('lmdb').describe('lmdb keeps persistent sessions, retained messages and the device registry in node.data_dir/store across restarts; memory keeps them only while the process runs (tests, embedding).'),
+})
+
 const crlCache = section({
   refresh_interval: duration().prefault('15m').describe('How often a cached CRL is fetched again from its distribution point; a failed fetch is logged and the last good CRL kept.'),
   http_timeout: duration().prefault('15s').describe('Timeout of one CRL fetch.'),
@@ -339,6 +343,7 @@ export const configSchema = z.strictObject({
   authorization,
   psk_authentication: pskAuthentication,
   crl_cache: crlCache,
+  durable_storage: durableStorage,
 })
 
 export type CulexConfig = z.output<typeof configSchema>

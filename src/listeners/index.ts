@@ -1,3 +1,4 @@
+import type { DeviceRegistry } from '../certs/registry.js'
 import type { CertStore } from '../certs/store.js'
 import type { CulexConfig } from '../config/schema.js'
 import type { Core } from '../mqtt/core.js'
@@ -17,6 +18,8 @@ export interface TlsServices {
   psk?: PskTable | undefined
   /** Client-certificate checks each ssl listener builds from its ssl_options (CRL distribution points, device registry). */
   peerChecks?: PeerCheckFactory[]
+  /** The device-certificate registry, for listeners with ssl_options.device_registry = true. */
+  registry?: DeviceRegistry | undefined
 }
 
 /** One listener object per configured listener, enabled or not, in config order. */

@@ -5,6 +5,8 @@ import type { SslListenerConfig } from '../config/schema.js'
 import type { Core } from '../mqtt/core.js'
 import { NetListener, createTcpServer } from './listener.js'
 import type { TlsServices } from './index.js'
+import { checkRegistryOptions, linkRegistry } from './registry-link.js'
+import { OcspStapler } from './ocsp.js'
 import type { ManagedCerts } from './sni.js'
 import { TlsFront } from './tls-front.js'
 
@@ -13,6 +15,8 @@ export class SslListener extends NetListener<SslListenerConfig> {
   #front: TlsFront | null = null
   readonly #services: TlsServices
   #managed: ManagedCerts | undefined
+  #ocsp: OcspStapler | undefined
+  #unlinkRegistry: (() => void) | null = null
 
   constructor (core: Core, name: string, config: SslListenerConfig, services: TlsServices = {}) {
     super(core, 'ssl', name, config)
@@ -20,15 +24,31 @@ export class SslListener extends NetListener<SslListenerConfig> {
   }
 
   protected override async prepare (): Promise<void> {
+    checkRegistryOptions(this.id, this.config.ssl_options, this.#services.registry)
     this.#managed = await TlsFront.managed(this.config.ssl_options, this.id, this.#services.certStore)
+    this.#ocsp = OcspStapler.create(this.core.log, this.id, this.config.ssl_options)
+    await this.#ocsp?.start()
+  }
+
+  override async start (): Promise<void> {
+    try {
+      await super.start()
+    } catch (err) {
+      this.#ocsp?.close()
+      throw err
+    }
   }
 
   protected createServer (): Server {
-    const options = TlsFront.options(this.config.ssl_options, this.id, this.#managed)
+    const registry = this.config.ssl_options.device_registry ? this.#services.registry : undefined
+    const extraCa = registry ? () => registry.trustedPems() : undefined
+    const options = TlsFront.options(this.config.ssl_options, this.id, this.#managed, extraCa?.())
     const psk = this.#services.psk
     if (psk) options.pskCallback = psk.callback
     const inner = createTlsServer(options)
-    const front = new TlsFront(this.core, this.id, this.config.ssl_options, inner, options, this.#managed)
+    this.#ocsp?.attach(inner)
+    const front = new TlsFront(this.core, this.id, this.config.ssl_options, inner, options, this.#managed, extraCa)
+    if (registry) this.#unlinkRegistry = linkRegistry(this.core, this.id, front, registry)
     for (const factory of this.#services.peerChecks ?? []) {
       const check = factory(this.id, this.config.ssl_options)
       if (check) front.addPeerCheck(check)
@@ -45,11 +65,17 @@ export class SslListener extends NetListener<SslListenerConfig> {
 
   /** Re-reads certfile, keyfile and cacertfile (SIGHUP). */
   reloadTls (why: string): boolean {
-    return this.#front?.reload(why) ?? false
+    const reloaded = this.#front?.reload(why) ?? false
+    if (reloaded) void this.#ocsp?.refresh()
+    return reloaded
   }
 
   protected override afterDrain (): void {
+    this.#unlinkRegistry?.()
+    this.#unlinkRegistry = null
     this.#front?.close()
     this.#front = null
+    this.#ocsp?.close()
+    this.#ocsp = undefined
   }
 }

@@ -29,7 +29,8 @@ export function tlsFilePaths (opts: SslOptions): string[] {
   return [opts.certfile, opts.keyfile, ...ca, ...crl].map((p) => resolve(p))
 }
 
-export function readTlsFiles (opts: SslOptions, listenerId: string): TlsFiles {
+/** `caOptional`: the listener trusts other CAs too (the device registry), so cacertfile may be missing. */
+export function readTlsFiles (opts: SslOptions, listenerId: string, caOptional = false): TlsFiles {
   const read = (key: 'certfile' | 'keyfile' | 'cacertfile' | 'crlfile', optional: boolean): Buffer | undefined => {
     try {
       return readFileSync(resolve(opts[key]))
@@ -39,7 +40,7 @@ export function readTlsFiles (opts: SslOptions, listenerId: string): TlsFiles {
     }
   }
   // One-way TLS needs no CA file (EMQX: "can be empty"); two-way TLS does.
-  const ca = read('cacertfile', opts.verify === 'verify_none')
+  const ca = read('cacertfile', opts.verify === 'verify_none' || caOptional)
   return { cert: read('certfile', false)!, key: read('keyfile', false)!, ca, crl: opts.crlfile ? read('crlfile', false) : undefined }
 }
 

@@ -48,10 +48,17 @@ export class TlsFront {
   readonly #managed: ManagedCerts | undefined
   #storeListeners: (() => void) | null = null
   readonly #checks: PeerCheck[] = []
+  readonly #extraCa: (() => string[]) | undefined
 
-  /** The listener's TLS options: from its files, or from its managed bundles (with SNI selection). */
-  static options (opts: SslOptions, listenerId: string, managed?: ManagedCerts): TlsOptions {
-    return managed ? managed.serverOptions() : tlsServerOptions(opts, readTlsFiles(opts, listenerId), listenerId)
+  /**
+   * The listener's TLS options: from its files, or from its managed bundles (with SNI selection).
+   * `extraCa` (PEM, the device registry's CAs) are trusted besides cacertfile.
+   */
+  static options (opts: SslOptions, listenerId: string, managed?: ManagedCerts, extraCa: string[] = []): TlsOptions {
+    if (managed) return managed.serverOptions()
+    const files = readTlsFiles(opts, listenerId, extraCa.length > 0)
+    if (extraCa.length > 0) files.ca = Buffer.from([files.ca?.toString() ?? '', ...extraCa].join('\n'))
+    return tlsServerOptions(opts, files, listenerId)
   }
 
   /** Loads the managed bundles a listener names, or returns undefined when it uses certfile/keyfile. */
@@ -63,9 +70,10 @@ export class TlsFront {
     return managed
   }
 
-  /** `options` are the ones `server` was created with. */
-  constructor (core: Core, listenerId: string, opts: SslOptions, server: TlsServer, options: TlsOptions, managed?: ManagedCerts) {
+  /** `options` are the ones `server` was created with; `extraCa` gives the CAs trusted besides cacertfile at each reload. */
+  constructor (core: Core, listenerId: string, opts: SslOptions, server: TlsServer, options: TlsOptions, managed?: ManagedCerts, extraCa?: () => string[]) {
     this.#core = core
+    this.#extraCa = extraCa
     this.#id = listenerId
     this.#opts = opts
     this.#server = server
@@ -174,7 +182,9 @@ export class TlsFront {
         }
       }
     }
-    this.#core.metrics.tlsHandshakes++
+    const metrics = this.#core.metrics
+    metrics.tlsHandshakes++
+    metrics.tlsHandshakesByListener[this.#id] = (metrics.tlsHandshakesByListener[this.#id] ?? 0) + 1
     const cipher = socket.getCipher()
     const servername = (socket as TLSSocket & { servername?: string | false }).servername
     const sni = typeof servername === 'string' ? servername : ''
@@ -189,7 +199,7 @@ export class TlsFront {
       return true
     }
     try {
-      this.#install(TlsFront.options(this.#opts, this.#id))
+      this.#install(TlsFront.options(this.#opts, this.#id, undefined, this.#extraCa?.()))
       this.#core.log.notice({ listener: this.#id, trigger: why }, 'TLS certificate, key and CA files reloaded')
       return true
     } catch (err) {
@@ -303,8 +313,10 @@ export class TlsFront {
   }
 
   #failed (socket: Socket | TLSSocket, report: TlsFailureReport): void {
-    const failures = this.#core.metrics.tlsFailures
-    failures[report.reason] = (failures[report.reason] ?? 0) + 1
+    const metrics = this.#core.metrics
+    metrics.tlsFailures[report.reason] = (metrics.tlsFailures[report.reason] ?? 0) + 1
+    const mine = metrics.tlsFailuresByListener[this.#id] ??= {}
+    mine[report.reason] = (mine[report.reason] ?? 0) + 1
     const sni = (socket as TLSSocket & { servername?: string | false }).servername
     this.#core.log.warning({
       listener: this.#id,

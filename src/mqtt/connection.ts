@@ -75,6 +75,8 @@ export class Connection implements SessionLink {
   #corked = false
   #busy = false
   #backlog: Packet[] = []
+  /** The last acknowledgement waiting for the data store, while one is. */
+  #ackWait: Promise<void> | null = null
 
   constructor (core: Core, socket: Duplex, listener: ListenerContext, transport: TransportInfo) {
     this.core = core
@@ -174,6 +176,25 @@ export class Connection implements SessionLink {
     this.write(mqtt.generate(packet, { protocolVersion: this.protocolVersion }))
   }
 
+  /**
+   * Sends a PUBACK or PUBREC once the data store holds what the message was written to (persistent
+   * sessions' queues, retained). Acknowledgements keep the order of their PUBLISH packets
+   * [MQTT-4.6.0-2], so one that waits holds back those after it.
+   */
+  acknowledge (packet: Packet): void {
+    const barrier = this.core.journal?.barrier()
+    if (barrier === undefined && this.#ackWait === null) { this.send(packet); return }
+    const wait: Promise<void> = Promise.all([this.#ackWait, barrier]).then(() => {
+      if (this.#ackWait === wait) this.#ackWait = null
+      this.send(packet)
+    }, (err: unknown) => {
+      if (this.#ackWait === wait) this.#ackWait = null
+      this.core.log.error({ client: this.label }, `message not acknowledged, the data store failed: ${(err as Error).message}`)
+      this.disconnect(RC.UNSPECIFIED_ERROR, 'the message could not be stored')
+    })
+    this.#ackWait = wait
+  }
+
   write (buf: Buffer): void {
     if (!this.#corked) {
       this.#corked = true
@@ -182,6 +203,7 @@ export class Connection implements SessionLink {
     }
     this.socket.write(buf)
     this.core.metrics.bytesSent += buf.length
+    this.core.metrics.packetsSent++
   }
 
   /** @internal called on the next tick after the first write of a tick */
@@ -214,6 +236,7 @@ export class Connection implements SessionLink {
     }
     this.write(buf)
     this.core.metrics.messagesSent++
+    this.core.metrics.messagesSentQos[d.qos]++
   }
 
   #encodePublish (d: Delivery, dup: boolean): Buffer {

@@ -12,6 +12,7 @@ import { Metrics } from './metrics.js'
 import { RC } from './reason-codes.js'
 import { Session, type Delivery } from './session.js'
 import { MemoryRetainedStore, MemorySessionStore, type RetainedStore, type SessionStore } from './store/index.js'
+import type { SessionJournal, SessionRecord } from './store/journal.js'
 import { parseShared } from './topic.js'
 import { TopicTree, type SharedGroup, type Subscription } from './topic-tree.js'
 
@@ -22,6 +23,8 @@ export interface CoreOptions {
   sessions?: SessionStore
   retained?: RetainedStore
   bus?: MessageBus
+  /** Durable storage of persistent sessions and retained messages; restored from at construction. */
+  journal?: SessionJournal | undefined
 }
 
 /** Session Expiry Interval meaning "never" [MQTT-3.1.2-11]. */
@@ -39,6 +42,7 @@ export class Core {
   readonly sessions: SessionStore
   readonly retained: RetainedStore
   readonly bus: MessageBus
+  readonly journal: SessionJournal | undefined
   readonly tree = new TopicTree<Session>()
   /** Every open connection, connected or not. */
   readonly connections = new Set<Connection>()
@@ -56,11 +60,13 @@ export class Core {
     this.hooks = opts.hooks ?? new Hooks()
     this.sessions = opts.sessions ?? new MemorySessionStore()
     this.retained = opts.retained ?? new MemoryRetainedStore()
+    this.journal = opts.journal
     this.bus = opts.bus ?? new LocalBus()
     this.sessionLimits.maxQueue = this.config.mqtt.max_mqueue_len
     this.sessionLimits.storeQos0 = this.config.mqtt.mqueue_store_qos0
     this.bus.onMessage((message) => this.route(message))
     this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS).unref()
+    if (this.journal) this.#restore(this.journal)
   }
 
   readonly sessionLimits = {
@@ -101,7 +107,51 @@ export class Core {
     session.link = conn
     conn.session = session
     this.clients.set(clientId, conn)
+    this.#journalSession(session)
     return present
+  }
+
+  /** Writes a persistent session's record, or forgets one that is no longer persistent. */
+  #journalSession (session: Session, disconnectedAt?: number): void {
+    const journal = this.journal
+    if (!journal) return
+    if (session.expiryInterval === 0) {
+      if (session.journal) journal.dropSession(session.clientId)
+      session.journal = null
+      return
+    }
+    session.journal = journal
+    const record: SessionRecord = {
+      clientId: session.clientId,
+      expiryInterval: session.expiryInterval,
+      subscriptions: [...session.subscriptions.values()].map((s) => [s.filter, { qos: s.qos, nl: s.nl, rap: s.rap, rh: s.rh, id: s.id }]),
+    }
+    if (disconnectedAt !== undefined) record.disconnectedAt = disconnectedAt
+    journal.saveSession(record)
+  }
+
+  /** Persistent sessions and retained messages as the journal kept them: subscriptions, queues, expiry timers. */
+  #restore (journal: SessionJournal): void {
+    const now = Date.now()
+    let sessions = 0
+    let messages = 0
+    for (const [clientId, record] of journal.sessions()) {
+      const left = record.expiryInterval === NEVER_EXPIRES ? Infinity : record.expiryInterval * 1000 - (now - (record.disconnectedAt ?? now))
+      if (left <= 0) { journal.dropSession(clientId); continue }
+      const session = new Session(clientId, this.sessionLimits)
+      session.expiryInterval = record.expiryInterval
+      for (const [filter, options] of record.subscriptions) this.subscribe(session, { ...options, filter, subscriber: session })
+      for (const { delivery } of journal.deliveries(clientId)) { session.restore(delivery); messages++ }
+      session.journal = journal
+      this.sessions.set(session)
+      if (left !== Infinity) session.expiryTimer = setTimeout(() => this.endSession(session), Math.min(left, 2 ** 31 - 1)).unref()
+      // A session connected when the broker stopped counts its expiry from now.
+      if (record.disconnectedAt === undefined) journal.saveSession({ ...record, disconnectedAt: now })
+      sessions++
+    }
+    let retained = 0
+    for (const [, message] of journal.retained()) { this.retained.set(message); retained++ }
+    if (sessions + retained > 0) this.log.notice({ sessions, messages, retained }, 'persistent sessions and retained messages restored')
   }
 
   /** Ends a session: its subscriptions go, a pending will is sent, shared messages go to other members. */
@@ -115,6 +165,10 @@ export class Core {
     this.#redispatchShared(session)
     session.clearQueue()
     session.inflight.clear()
+    if (session.journal) {
+      session.journal.dropSession(session.clientId)
+      session.journal = null
+    }
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId)
   }
 
@@ -127,7 +181,8 @@ export class Core {
     this.#redispatchShared(session)
     if (session.will && !this.closing) this.#scheduleWill(session)
     if (session.expiryInterval === 0) this.endSession(session)
-    else if (session.expiryInterval !== NEVER_EXPIRES) {
+    else this.#journalSession(session, Date.now())
+    if (session.expiryInterval !== 0 && session.expiryInterval !== NEVER_EXPIRES) {
       const ms = Math.min(session.expiryInterval * 1000, 2 ** 31 - 1)
       session.expiryTimer = setTimeout(() => this.endSession(session), ms).unref()
     }
@@ -162,12 +217,14 @@ export class Core {
     const shared = parseShared(sub.filter)
     if (shared) this.tree.add(sub, shared.filter, shared.group)
     else this.tree.add(sub, sub.filter)
+    if (session.journal) this.#journalSession(session)
     return existed
   }
 
   unsubscribe (session: Session, filter: string): boolean {
     if (!session.subscriptions.delete(filter)) return false
     this.#untrack(session, filter)
+    if (session.journal) this.#journalSession(session)
     return true
   }
 
@@ -202,6 +259,7 @@ export class Core {
       ? { ...message, expiresAt: Date.now() + cfg.msg_expiry_interval }
       : message
     this.retained.set(stored)
+    this.journal?.retain(stored)
   }
 
   /** Delivers a message to this node's matching subscribers; returns how many sessions it reached. */
@@ -251,7 +309,7 @@ export class Core {
 
   #delivery (sub: Subscription<Session>, message: Message, subIds: number[] | undefined, group: SharedGroup<Session> | undefined): Delivery {
     const qos = this.config.mqtt.upgrade_qos ? sub.qos : (message.qos < sub.qos ? message.qos : sub.qos)
-    return { message, qos, retain: sub.rap && message.retain, subIds, group, packetId: 0, state: 'publish', sentAt: 0 }
+    return { message, qos, retain: sub.rap && message.retain, subIds, group, packetId: 0, state: 'publish', sentAt: 0, key: undefined }
   }
 
   #deliverShared (group: SharedGroup<Session>, message: Message, exclude?: Session): number {

@@ -1,12 +1,17 @@
-// Broker-wide counters, read by $SYS and (later) the HTTP API and Prometheus.
+// Broker-wide counters, read by $SYS, the HTTP API and Prometheus (src/api/prometheus.ts). Integer
+// increments only: gauges (connections, queues) are computed when read.
 
 export class Metrics {
   bytesReceived = 0
   bytesSent = 0
   messagesReceived = 0
   messagesSent = 0
+  /** PUBLISH received and sent, by QoS (index 0, 1, 2). */
+  readonly messagesReceivedQos = [0, 0, 0]
+  readonly messagesSentQos = [0, 0, 0]
   messagesDropped = 0
   packetsReceived = 0
+  packetsSent = 0
   protocolErrors = 0
   connectionsMax = 0
   connectionsRefused = 0
@@ -14,4 +19,8 @@ export class Metrics {
   tlsHandshakes = 0
   /** Failed TLS handshakes by reason (see src/listeners/tls-errors.ts). */
   readonly tlsFailures: Record<string, number> = {}
+  /** Completed TLS handshakes by listener id. */
+  readonly tlsHandshakesByListener: Record<string, number> = {}
+  /** Failed TLS handshakes by listener id, then reason. */
+  readonly tlsFailuresByListener: Record<string, Record<string, number>> = {}
 }

@@ -72,7 +72,12 @@ export function v3ConnackCode (rc: number): number {
 
 const NAMES = new Map<number, string>(Object.entries(RC).map(([name, code]) => [code, name.toLowerCase()]))
 
+/** `session_taken_over` for 0x8e (metric labels). */
+export function reasonName (rc: number): string {
+  return NAMES.get(rc) ?? 'unknown'
+}
+
 /** `0x8e session_taken_over`, for log lines. */
 export function describeReason (rc: number): string {
-  return `0x${rc.toString(16).padStart(2, '0')} ${NAMES.get(rc) ?? 'unknown'}`
+  return `0x${rc.toString(16).padStart(2, '0')} ${reasonName(rc)}`
 }

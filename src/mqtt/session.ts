@@ -2,6 +2,7 @@
 // It outlives connections when Session Expiry Interval (or clean_session = false) says so.
 import type { QoS } from 'mqtt-packet'
 import { isExpired, type Message } from './message.js'
+import type { SessionJournal } from './store/journal.js'
 import type { SharedGroup, Subscription } from './topic-tree.js'
 
 /** One message on its way to this session's client. */
@@ -18,6 +19,8 @@ export interface Delivery {
   /** 'publish' until PUBREC (QoS 2), then 'pubrel'. */
   state: 'publish' | 'pubrel'
   sentAt: number
+  /** Its key in the session journal while a persistent session holds it (durable storage). */
+  key?: string | undefined
 }
 
 /** What a session needs from the connection currently attached to it. */
@@ -57,6 +60,8 @@ export class Session {
   willTimer: NodeJS.Timeout | null = null
   /** Messages dropped because the queue was full or they expired. */
   dropped = 0
+  /** Set while the session is persistent and storage is durable: QoS 1/2 deliveries are written to it. */
+  journal: SessionJournal | null = null
   readonly #limits: SessionLimits
   #queue: Delivery[] = []
   #head = 0
@@ -71,12 +76,13 @@ export class Session {
 
   /** Sends now when the window allows, else queues (dropping the oldest beyond max_mqueue_len). */
   deliver (d: Delivery): boolean {
+    if (this.journal !== null && d.qos !== 0) this.journal.add(this.clientId, d)
     const link = this.link
     if (link) {
       if (d.qos === 0) { link.sendPublish(d, false); return true }
       if (this.queueLength === 0 && this.inflight.size < link.sendWindow) { this.#send(link, d); return true }
     } else if (d.qos === 0 && !this.#limits.storeQos0) {
-      this.#drop()
+      this.#drop(d)
       return false
     }
     return this.#enqueue(d)
@@ -89,7 +95,7 @@ export class Session {
     while (this.queueLength > 0 && this.inflight.size < link.sendWindow) {
       const d = this.#queue[this.#head]!
       this.#queue[this.#head++] = undefined as never
-      if (isExpired(d.message, now)) { this.#drop(); continue }
+      if (isExpired(d.message, now)) { this.#drop(d); continue }
       if (d.qos === 0) link.sendPublish(d, false)
       else this.#send(link, d)
     }
@@ -122,6 +128,8 @@ export class Session {
     }
     this.#queue = kept
     this.#head = 0
+    // They go to another member, or come back here through deliver() (journaled again then).
+    if (this.journal !== null) for (const d of out) this.journal.remove(d)
     return out
   }
 
@@ -130,7 +138,32 @@ export class Session {
     this.#head = 0
   }
 
-  #drop (): void {
+  /** Finishes a QoS 1/2 delivery the client acknowledged (PUBACK, PUBCOMP, or PUBREC with an error). */
+  complete (d: Delivery): void {
+    this.inflight.delete(d.packetId)
+    this.journal?.remove(d)
+    this.pump()
+  }
+
+  /** PUBREC: the client has the message; from now on it is the PUBREL that is owed. */
+  released (d: Delivery): void {
+    d.state = 'pubrel'
+    d.sentAt = Date.now()
+    this.journal?.released(d)
+  }
+
+  /** Restores a delivery from the journal after a restart: PUBREL owed → in flight, else queued. */
+  restore (d: Delivery): void {
+    if (d.state === 'pubrel') {
+      this.inflight.set(d.packetId, d)
+      if (d.packetId >= this.#nextId) this.#nextId = d.packetId === 65535 ? 1 : d.packetId + 1
+    } else {
+      this.#queue.push(d)
+    }
+  }
+
+  #drop (d?: Delivery): void {
+    if (d !== undefined) this.journal?.remove(d)
     this.dropped++
     this.#limits.onDrop?.()
   }
@@ -144,9 +177,10 @@ export class Session {
 
   #enqueue (d: Delivery): boolean {
     if (this.queueLength >= this.#limits.maxQueue) {
-      if (this.#limits.maxQueue === 0) { this.#drop(); return false }
+      if (this.#limits.maxQueue === 0) { this.#drop(d); return false }
+      const oldest = this.#queue[this.#head]!
       this.#queue[this.#head++] = undefined as never
-      this.#drop()
+      this.#drop(oldest)
       // A full queue of an offline client drops from the head forever: reclaim the slots here too.
       this.#compact()
     }

@@ -46,6 +46,7 @@ export class SysPublisher {
     const figures: Record<string, number> = {
       'stats/connections.count': core.clients.size,
       'stats/connections.max': m.connectionsMax,
+      'stats/live_connections.count': core.clients.size,
       'stats/sessions.count': core.sessions.size,
       'stats/subscriptions.count': core.tree.size,
       'stats/retained.count': core.retained.size,
@@ -55,6 +56,12 @@ export class SysPublisher {
       'metrics/bytes.received': m.bytesReceived,
       'metrics/bytes.sent': m.bytesSent,
       'metrics/packets.received': m.packetsReceived,
+      'metrics/packets.sent': m.packetsSent,
+      'metrics/authentication.failure': m.authFailures,
+    }
+    for (let qos = 0; qos < 3; qos++) {
+      figures[`metrics/messages.qos${qos}.received`] = m.messagesReceivedQos[qos]!
+      figures[`metrics/messages.qos${qos}.sent`] = m.messagesSentQos[qos]!
     }
     for (const [topic, value] of Object.entries(figures)) this.#publish(topic, String(value))
   }

@@ -7,6 +7,5 @@ export function handlePuback (conn: Connection, packet: IPubackPacket): void {
   const session = conn.session!
   const d = session.inflight.get(packet.messageId!)
   if (!d || d.qos !== 1) return
-  session.inflight.delete(packet.messageId!)
-  session.pump()
+  session.complete(d)
 }

@@ -7,6 +7,5 @@ export function handlePubcomp (conn: Connection, packet: IPubcompPacket): void {
   const session = conn.session!
   const d = session.inflight.get(packet.messageId!)
   if (!d || d.state !== 'pubrel') return
-  session.inflight.delete(packet.messageId!)
-  session.pump()
+  session.complete(d)
 }

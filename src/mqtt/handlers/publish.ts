@@ -13,6 +13,7 @@ export function handlePublish (conn: Connection, packet: IPublishPacket): void |
   const mqtt = core.config.mqtt
   const v5 = conn.protocolVersion === 5
   core.metrics.messagesReceived++
+  core.metrics.messagesReceivedQos[packet.qos]++
   if (packet.qos === 0 && packet.dup) throw new CulexError('CULEX_ERR_MQTT_MALFORMED', 'DUP set on a QoS 0 PUBLISH [MQTT-3.3.1-2]')
   const topic = resolveTopic(conn, packet)
   if (topic === '') throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', 'PUBLISH with an empty topic and no Topic Alias')
@@ -33,7 +34,7 @@ export function handlePublish (conn: Connection, packet: IPublishPacket): void |
     const id = packet.messageId!
     if (session.awaitingRel.has(id)) {
       // A resent QoS 2 PUBLISH we already accepted: acknowledge again, do not route twice [MQTT-4.3.3-10].
-      conn.send({ cmd: 'pubrec', messageId: id })
+      conn.acknowledge({ cmd: 'pubrec', messageId: id })
       return
     }
     if (session.awaitingRel.size >= mqtt.max_awaiting_rel) {
@@ -78,10 +79,10 @@ function resolveTopic (conn: Connection, packet: IPublishPacket): string {
 
 function accept (conn: Connection, packet: IPublishPacket, message: Message): void {
   conn.core.publish(message, conn.client)
-  if (packet.qos === 1) conn.send({ cmd: 'puback', messageId: packet.messageId! })
+  if (packet.qos === 1) conn.acknowledge({ cmd: 'puback', messageId: packet.messageId! })
   else if (packet.qos === 2) {
     conn.session!.awaitingRel.set(packet.messageId!, Date.now())
-    conn.send({ cmd: 'pubrec', messageId: packet.messageId! })
+    conn.acknowledge({ cmd: 'pubrec', messageId: packet.messageId! })
   }
 }
 
@@ -92,9 +93,9 @@ function reject (conn: Connection, packet: IPublishPacket, rc: number, reason: s
   if (packet.qos === 0) return
   const cmd = packet.qos === 1 ? 'puback' : 'pubrec'
   if (conn.protocolVersion === 5) {
-    conn.send({ cmd, messageId: packet.messageId!, reasonCode: rc, ...(conn.problemInfo ? { properties: { reasonString: reason } } : {}) })
+    conn.acknowledge({ cmd, messageId: packet.messageId!, reasonCode: rc, ...(conn.problemInfo ? { properties: { reasonString: reason } } : {}) })
   } else {
-    conn.send({ cmd, messageId: packet.messageId! })
+    conn.acknowledge({ cmd, messageId: packet.messageId! })
     if (packet.qos === 2) conn.session!.awaitingRel.set(packet.messageId!, Date.now())
   }
 }

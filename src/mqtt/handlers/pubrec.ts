@@ -13,11 +13,9 @@ export function handlePubrec (conn: Connection, packet: IPubrecPacket): void {
     return
   }
   if ((packet.reasonCode ?? 0) >= 0x80) {
-    session.inflight.delete(id)
-    session.pump()
+    session.complete(d)
     return
   }
-  d.state = 'pubrel'
-  d.sentAt = Date.now()
+  session.released(d)
   conn.sendPubrel(id)
 }

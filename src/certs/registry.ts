@@ -1,0 +1,234 @@
+// The device-certificate registry of seed 001 (ApsaraMQ for MQTT): CA certificates are registered; a device
+// certificate signed by a registered, active CA is registered on its first connection; either can be
+// deactivated (its clients refused, the connected ones dropped), activated again and deleted. A deleted
+// device registers again at its next connection while its CA is active. Records live in the data store.
+import { X509Certificate } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { CulexError } from '../errors.js'
+import type { PeerCertificate } from '../mqtt/tls-info.js'
+import type { KvStore, KvTable } from '../store/kv.js'
+import { oneLineName, parseCertificates } from './pem.js'
+
+export type CertStatus = 'active' | 'inactive'
+export const CERT_STATUSES: readonly CertStatus[] = ['active', 'inactive']
+
+export interface CaRecord {
+  /** Upper-case hex, as `openssl x509 -serial` prints it. */
+  serial: string
+  subject: string
+  cn: string
+  not_before: string
+  not_after: string
+  fingerprint: string
+  status: CertStatus
+  registered_at: string
+  pem: string
+}
+
+export interface DeviceRecord {
+  serial: string
+  subject: string
+  cn: string
+  ca_serial: string
+  not_after: string
+  fingerprint: string
+  status: CertStatus
+  first_seen: string
+  last_seen: string
+}
+
+/** Why a device certificate is refused, for the TLS listener's log line and counter. */
+export interface RegistryRefusal {
+  reason: 'ca_not_registered' | 'ca_inactive' | 'device_inactive' | 'bad_peer_cert'
+  detail: string
+}
+
+export interface RegistryEvents {
+  /** A CA was registered, changed status or was deleted: listeners rebuild their trust set. */
+  ca: [serial: string]
+  /** These device serials must not stay connected (deactivated, or their CA deactivated or deleted). */
+  revoke: [serials: string[], why: string]
+}
+
+const serialOf = (cert: X509Certificate) => cert.serialNumber.toUpperCase()
+const cnOf = (subject: string) => /(?:^|\n)CN=([^\n]*)/.exec(subject)?.[1] ?? ''
+const iso = (date: string) => new Date(date).toISOString()
+
+export class DeviceRegistry extends EventEmitter<RegistryEvents> {
+  readonly #cas: KvTable<CaRecord>
+  readonly #devices: KvTable<DeviceRecord>
+  /** Parsed CA certificates by serial, for finding a device's issuer without parsing PEM per connection. */
+  readonly #caCerts = new Map<string, X509Certificate>()
+
+  constructor (store: KvStore) {
+    super()
+    this.#cas = store.table('ca_certs')
+    this.#devices = store.table('device_certs')
+    for (const [serial, ca] of this.#cas.entries()) this.#caCerts.set(serial, new X509Certificate(ca.pem))
+  }
+
+  // ---- CAs ----
+
+  /** Registers a CA certificate (PEM); refuses a non-CA, an expired one and a serial already registered. */
+  async registerCa (pem: string, status: CertStatus = 'active'): Promise<CaRecord> {
+    const certs = parseCertificates(pem, 'CA certificate')
+    if (certs.length !== 1) throw registryError(`expected one PEM certificate, got ${certs.length}`)
+    const cert = certs[0]!
+    const serial = serialOf(cert)
+    if (!cert.ca) throw registryError(`${oneLineName(cert.subject)} is not a CA certificate (basicConstraints CA:TRUE missing)`)
+    const now = Date.now()
+    if (Date.parse(cert.validTo) < now) throw registryError(`${oneLineName(cert.subject)} expired on ${iso(cert.validTo)}`)
+    if (Date.parse(cert.validFrom) > now) throw registryError(`${oneLineName(cert.subject)} is not valid before ${iso(cert.validFrom)}`)
+    if (this.#cas.get(serial)) throw registryError(`a CA certificate with serial ${serial} is already registered`, 'exists')
+    const record: CaRecord = {
+      serial,
+      subject: oneLineName(cert.subject),
+      cn: cnOf(cert.subject),
+      not_before: iso(cert.validFrom),
+      not_after: iso(cert.validTo),
+      fingerprint: cert.fingerprint256,
+      status,
+      registered_at: new Date(now).toISOString(),
+      pem: cert.toString(),
+    }
+    await this.#cas.put(serial, record)
+    this.#caCerts.set(serial, cert)
+    this.emit('ca', serial)
+    return record
+  }
+
+  cas (): CaRecord[] {
+    return [...this.#cas.entries()].map(([, ca]) => ca)
+  }
+
+  ca (serial: string): CaRecord | undefined {
+    return this.#cas.get(serial.toUpperCase())
+  }
+
+  async setCaStatus (serial: string, status: CertStatus): Promise<CaRecord> {
+    const ca = this.#mustCa(serial)
+    if (ca.status === status) return ca
+    const updated = { ...ca, status }
+    await this.#cas.put(ca.serial, updated)
+    this.emit('ca', ca.serial)
+    if (status === 'inactive') this.#revokeDevicesOf(ca.serial, `CA ${ca.serial} deactivated`)
+    return updated
+  }
+
+  /** Deletes a CA: its devices are refused from now on (their records stay, for the operator to see). */
+  async deleteCa (serial: string): Promise<void> {
+    const ca = this.#mustCa(serial)
+    await this.#cas.remove(ca.serial)
+    this.#caCerts.delete(ca.serial)
+    this.emit('ca', ca.serial)
+    this.#revokeDevicesOf(ca.serial, `CA ${ca.serial} deleted`)
+  }
+
+  /** PEM of every registered CA, active or not: an inactive CA's devices are refused by name, not as unknown. */
+  trustedPems (): string[] {
+    return this.cas().map((ca) => ca.pem)
+  }
+
+  // ---- devices ----
+
+  devices (filter: { ca_serial?: string | undefined, status?: CertStatus | undefined } = {}): DeviceRecord[] {
+    const ca = filter.ca_serial?.toUpperCase()
+    return [...this.#devices.entries()].map(([, d]) => d)
+      .filter((d) => (ca === undefined || d.ca_serial === ca) && (filter.status === undefined || d.status === filter.status))
+  }
+
+  device (serial: string): DeviceRecord | undefined {
+    return this.#devices.get(serial.toUpperCase())
+  }
+
+  async setDeviceStatus (serial: string, status: CertStatus): Promise<DeviceRecord> {
+    const device = this.#mustDevice(serial)
+    if (device.status === status) return device
+    const updated = { ...device, status }
+    await this.#devices.put(device.serial, updated)
+    if (status === 'inactive') this.emit('revoke', [device.serial], `device certificate ${device.serial} deactivated`)
+    return updated
+  }
+
+  async deleteDevice (serial: string): Promise<void> {
+    const device = this.#mustDevice(serial)
+    await this.#devices.remove(device.serial)
+  }
+
+  /**
+   * The registry's verdict on a verified client certificate: null admits it (registering it on its first
+   * connection, or noting when it was last seen). `issuer` is the CA the TLS handshake chained it to.
+   */
+  async admit (cert: PeerCertificate, issuer: X509Certificate | undefined): Promise<RegistryRefusal | null> {
+    const ca = this.#issuerOf(cert, issuer)
+    if (!ca) return { reason: 'ca_not_registered', detail: `the client certificate's CA (${cert.issuer}) is not registered in the device registry (/api/v5/ca_certs)` }
+    if (ca.status !== 'active') return { reason: 'ca_inactive', detail: `the client certificate's CA ${ca.serial} (${ca.subject}) is deactivated in the device registry` }
+    const now = new Date().toISOString()
+    const known = this.#devices.get(cert.serial)
+    if (!known) {
+      await this.#devices.put(cert.serial, {
+        serial: cert.serial,
+        subject: cert.subject,
+        cn: cert.cn,
+        ca_serial: ca.serial,
+        not_after: iso(cert.notAfter),
+        fingerprint: cert.fingerprint,
+        status: 'active',
+        first_seen: now,
+        last_seen: now,
+      })
+      return null
+    }
+    // Device serials are unique (seed 001): another certificate with a registered serial is refused.
+    if (known.fingerprint !== cert.fingerprint) {
+      return { reason: 'bad_peer_cert', detail: `serial ${cert.serial} is registered for another device certificate (fingerprint ${known.fingerprint})` }
+    }
+    if (known.status !== 'active') return { reason: 'device_inactive', detail: `the device certificate ${cert.serial} (CN ${cert.cn}) is deactivated in the device registry` }
+    await this.#devices.put(known.serial, { ...known, last_seen: now })
+    return null
+  }
+
+  #issuerOf (cert: PeerCertificate, issuer: X509Certificate | undefined): CaRecord | undefined {
+    if (issuer) {
+      const byAnchor = this.#cas.get(serialOf(issuer))
+      if (byAnchor && byAnchor.fingerprint === issuer.fingerprint256) return byAnchor
+    }
+    // The handshake may have chained to an anchor from cacertfile: find a registered CA that signed the certificate.
+    const leaf = new X509Certificate(cert.der)
+    for (const [serial, caCert] of this.#caCerts) {
+      if (leaf.checkIssued(caCert) && leaf.verify(caCert.publicKey)) return this.#cas.get(serial)
+    }
+    return undefined
+  }
+
+  #revokeDevicesOf (caSerial: string, why: string): void {
+    const serials = this.devices({ ca_serial: caSerial }).map((d) => d.serial)
+    if (serials.length > 0) this.emit('revoke', serials, why)
+  }
+
+  #mustCa (serial: string): CaRecord {
+    const ca = this.ca(serial)
+    if (!ca) throw registryError(`no CA certificate with serial ${serial.toUpperCase()} is registered`, 'not_found')
+    return ca
+  }
+
+  #mustDevice (serial: string): DeviceRecord {
+    const device = this.device(serial)
+    if (!device) throw registryError(`no device certificate with serial ${serial.toUpperCase()} is registered`, 'not_found')
+    return device
+  }
+}
+
+export type RegistryErrorKind = 'invalid' | 'exists' | 'not_found'
+
+export class RegistryError extends CulexError {
+  readonly kind: RegistryErrorKind
+  constructor (message: string, kind: RegistryErrorKind) {
+    super('CULEX_ERR_REGISTRY', message)
+    this.kind = kind
+  }
+}
+
+function registryError (message: string, kind: RegistryErrorKind = 'invalid'): RegistryError {
+  return new RegistryError(message, kind)
+}

@@ -1,0 +1,41 @@
+// An ssl listener with ssl_options.device_registry = true: the registry's CAs are trusted besides cacertfile
+// (a registration needs no restart), every verified client certificate passes the registry's check, and
+// the clients of a deactivated device or CA are disconnected.
+import type { DeviceRegistry } from '../certs/registry.js'
+import type { SslListenerOptions } from '../config/schema.js'
+import { CulexError } from '../errors.js'
+import type { Core } from '../mqtt/core.js'
+import { RC } from '../mqtt/reason-codes.js'
+import type { TlsFront } from './tls-front.js'
+
+/** Refuses, at start, a device_registry listener that cannot work. */
+export function checkRegistryOptions (listenerId: string, opts: SslListenerOptions, registry: DeviceRegistry | undefined): void {
+  if (!opts.device_registry) return
+  const fail = (detail: string): never => { throw new CulexError('CULEX_ERR_TLS_CONFIG', `listener ${listenerId}: ssl_options.device_registry: ${detail}`) }
+  if (opts.verify !== 'verify_peer') fail('needs verify = verify_peer (devices authenticate with their certificates)')
+  if (opts.managed_certs.length > 0) fail('works with certfile/keyfile, not with managed_certs')
+  if (!registry) fail('the broker has no device registry')
+}
+
+/** Links the listener's TLS front to the registry; returns the unlink function. */
+export function linkRegistry (core: Core, listenerId: string, front: TlsFront, registry: DeviceRegistry): () => void {
+  front.addPeerCheck((cert, socket) => registry.admit(cert, socket.getPeerX509Certificate()?.issuerCertificate))
+  const onCa = (serial: string) => { front.reload(`device registry: CA ${serial} changed`) }
+  const onRevoke = (serials: string[], why: string) => {
+    const revoked = new Set(serials)
+    let dropped = 0
+    for (const conn of [...core.connections]) {
+      const serial = conn.transport.tls?.peerCert?.serial
+      if (conn.listener.id !== listenerId || serial === undefined || !revoked.has(serial)) continue
+      conn.disconnect(RC.ADMINISTRATIVE_ACTION, why)
+      dropped++
+    }
+    if (dropped > 0) core.log.notice({ listener: listenerId, dropped }, `device clients disconnected: ${why}`)
+  }
+  registry.on('ca', onCa)
+  registry.on('revoke', onRevoke)
+  return () => {
+    registry.off('ca', onCa)
+    registry.off('revoke', onRevoke)
+  }
+}

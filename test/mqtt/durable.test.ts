@@ -1,0 +1,149 @@
+// Durable storage (durable_storage.backend = lmdb): persistent sessions with their subscriptions and
+// queued QoS 1/2 messages, and retained messages, survive a restart and a SIGKILL; a clean session
+// leaves nothing behind.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import t from 'tap'
+import { collect, connectClient, delay, end, freePort, startBroker } from '../helpers.js'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+
+async function dataDir (t: { teardown: (fn: () => Promise<void>) => void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'culex-durable-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** Resumes a session, collecting from the first PUBLISH on: the queue arrives right behind the CONNACK. */
+async function resume (port: number, opts: IClientOptions): Promise<{ client: MqttClient, got: ReturnType<typeof collect> }> {
+  const client = mqtt.connect({ host: '127.0.0.1', port, reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4, ...opts })
+  const got = collect(client)
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve())
+    client.once('error', reject)
+  })
+  return { client, got }
+}
+
+const durable = (dir: string, port = 0) => ({
+  node: { data_dir: dir },
+  durable_storage: { backend: 'lmdb' },
+  listeners: { tcp: { default: { bind: `127.0.0.1:${port}` } } },
+})
+
+t.test('a persistent session keeps its subscription and queued messages across a restart', async (t) => {
+  const dir = await dataDir(t)
+  const first = await startBroker(durable(dir))
+  const sub = await connectClient(first.tcpPort, { clientId: 'keeper', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 } })
+  await sub.subscribeAsync('d/#', { qos: 1 })
+  await sub.subscribeAsync('q2/#', { qos: 2 })
+  await end(sub)
+  const pub = await connectClient(first.tcpPort, { clientId: 'pub' })
+  for (let i = 0; i < 5; i++) await pub.publishAsync(`d/${i}`, `m${i}`, { qos: 1 })
+  await pub.publishAsync('q2/x', 'exactly-once', { qos: 2 })
+  await pub.publishAsync('r/kept', 'retained', { qos: 1, retain: true })
+  await end(pub)
+  await first.close()
+
+  const second = await startBroker(durable(dir))
+  t.teardown(() => second.close())
+  t.match(second.logs.find((l) => l.msg === 'persistent sessions and retained messages restored'), { sessions: 1, messages: 6, retained: 1 })
+  const { client: back, got } = await resume(second.tcpPort, { clientId: 'keeper', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 } })
+  t.teardown(() => end(back, true))
+  await got.waitFor(6)
+  t.same(got.messages.map((m) => m.payload.toString()), ['m0', 'm1', 'm2', 'm3', 'm4', 'exactly-once'], 'queued messages arrive in order after the restart')
+  t.ok(back.connected, 'session present')
+  const pub2 = await connectClient(second.tcpPort, { clientId: 'pub2' })
+  t.teardown(() => end(pub2, true))
+  await pub2.publishAsync('d/after', 'live', { qos: 1 })
+  await got.waitFor(7)
+  t.equal(got.messages[6]!.topic, 'd/after', 'the restored subscription routes new messages')
+  const reader = await connectClient(second.tcpPort, { clientId: 'reader' })
+  t.teardown(() => end(reader, true))
+  const retained = collect(reader)
+  await reader.subscribeAsync('r/#', { qos: 1 })
+  await retained.waitFor(1)
+  t.equal(retained.messages[0]!.payload.toString(), 'retained', 'the retained message survived')
+})
+
+t.test('delivered messages are not delivered again; a clean session leaves nothing stored', async (t) => {
+  const dir = await dataDir(t)
+  const first = await startBroker(durable(dir))
+  const sub = await connectClient(first.tcpPort, { clientId: 'acker', clean: false })
+  await sub.subscribeAsync('a/#', { qos: 1 })
+  const got = collect(sub)
+  const pub = await connectClient(first.tcpPort, { clientId: 'pub' })
+  for (let i = 0; i < 3; i++) await pub.publishAsync(`a/${i}`, `x${i}`, { qos: 1 })
+  await got.waitFor(3)
+  await delay(100) // the PUBACKs reach the broker
+  await end(sub)
+  const clean = await connectClient(first.tcpPort, { clientId: 'ephemeral', clean: true })
+  await clean.subscribeAsync('a/#', { qos: 1 })
+  await end(clean)
+  await end(pub)
+  await first.close()
+
+  const second = await startBroker(durable(dir))
+  t.teardown(() => second.close())
+  t.match(second.logs.find((l) => l.msg === 'persistent sessions and retained messages restored'), { sessions: 1, messages: 0 })
+  t.notOk(second.broker.core.sessions.get('ephemeral'), 'the clean session was not stored')
+  const { client: back, got: again } = await resume(second.tcpPort, { clientId: 'acker', clean: false })
+  t.teardown(() => end(back, true))
+  await delay(300)
+  t.equal(again.messages.length, 0, 'acknowledged messages are gone from the store')
+})
+
+/** A broker process on the durable store, killed with SIGKILL by the test. */
+async function spawnBroker (t: { teardown: (fn: () => unknown) => void }, dir: string, port: number): Promise<ChildProcess> {
+  const file = join(dir, 'culex.hocon')
+  await writeFile(file, `node.data_dir = "${join(dir, 'data')}"
+durable_storage.backend = lmdb
+listeners.tcp.default.bind = "127.0.0.1:${port}"
+listeners.ssl.default.enable = false
+listeners.ws.default.enable = false
+listeners.wss.default.enable = false
+dashboard.listeners.http.enable = false
+log.console.level = warning
+`)
+  const child = spawn(process.execPath, ['--import=tsx', 'src/broker.ts', '-c', file], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
+  t.teardown(() => child.kill('SIGKILL'))
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    try {
+      const probe = await connectClient(port, { clientId: `probe-${Date.now()}`, connectTimeout: 500 })
+      await end(probe, true)
+      return child
+    } catch (err) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`broker did not start: ${(err as Error).message}`)
+      await delay(100)
+    }
+  }
+}
+
+t.test('SIGKILL loses no acknowledged QoS 1 message', async (t) => {
+  const dir = await dataDir(t)
+  const port = await freePort()
+  const first = await spawnBroker(t, dir, port)
+  const sub = await connectClient(port, { clientId: 'survivor', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } })
+  await sub.subscribeAsync('k/#', { qos: 1 })
+  await end(sub)
+  const pub = await connectClient(port, { clientId: 'pub', protocolVersion: 5 })
+  const count = 200
+  // Published concurrently, so many writes share a commit; each PUBACK says its message is on disk.
+  const acked = await Promise.all(Array.from({ length: count }, (_, i) => pub.publishAsync(`k/${i}`, String(i), { qos: 1 }).then(() => i)))
+  t.equal(acked.length, count, `${count} PUBACKs received`)
+  first.kill('SIGKILL')
+  await new Promise((resolve) => first.once('exit', resolve))
+  await end(pub, true)
+
+  await spawnBroker(t, dir, port)
+  const { client: back, got } = await resume(port, { clientId: 'survivor', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } })
+  t.teardown(() => end(back, true))
+  await got.waitFor(count)
+  const seen = new Set(got.messages.map((m) => Number(m.payload.toString())))
+  t.equal(seen.size, count, 'every acknowledged message is delivered after the restart')
+})
