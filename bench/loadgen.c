@@ -62,6 +62,7 @@ struct config {
     int inflight;
     int rate;             /* latency scenario, msg/s */
     double warmup_s, duration_s, drain_s, setup_timeout_s;
+    int persistent;       /* subscribers connect with clean session = 0 (durable storage writes) */
 };
 
 struct bitmap {
@@ -231,7 +232,8 @@ static void queue_connect(struct conn *c) {
     uint8_t *p = begin_packet(c, 0x10, remaining);
     p = put_string(p, "MQTT");
     *p++ = 4;       /* protocol level 3.1.1 */
-    *p++ = 0x02;    /* clean session */
+    /* clean session, except for subscribers under --persistent */
+    *p++ = (cfg.persistent && c->role == SUBSCRIBER) ? 0x00 : 0x02;
     p = put_u16(p, KEEPALIVE_S);
     put_string(p, client_id);
 }
@@ -773,7 +775,8 @@ static void print_results(void) {
 static void usage(void) {
     fputs("usage: loadgen --port N [--host 127.0.0.1] [--scenario fanin|fanout|pairs|latency]\n"
           "               [--qos 0|1] [--clients N] [--inflight 300] [--rate 5000]\n"
-          "               [--warmup 1] [--duration 4] [--drain 10] [--setup-timeout 5]\n"
+          "               [--warmup 1] [--duration 4] [--drain 10] [--setup-timeout 5] [--persistent]\n"
+          "  --persistent: subscribers keep their sessions (clean session = 0)\n"
           "  --clients: publishers (fanin, default 100), subscribers (fanout, default 100),\n"
           "             pairs (pairs, default 50); ignored for latency (1 -> 1, QoS 0)\n", stderr);
     exit(2);
@@ -800,7 +803,8 @@ static void parse_args(int argc, char **argv) {
         { "clients", required_argument, 0, 'c' },  { "inflight", required_argument, 0, 'i' },
         { "rate", required_argument, 0, 'r' },     { "warmup", required_argument, 0, 'w' },
         { "duration", required_argument, 0, 'd' }, { "drain", required_argument, 0, 'D' },
-        { "setup-timeout", required_argument, 0, 't' }, { 0, 0, 0, 0 },
+        { "setup-timeout", required_argument, 0, 't' }, { "persistent", no_argument, 0, 'P' },
+        { 0, 0, 0, 0 },
     };
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -816,6 +820,7 @@ static void parse_args(int argc, char **argv) {
         case 'd': cfg.duration_s = parse_positive("--duration", optarg); break;
         case 'D': cfg.drain_s = parse_positive("--drain", optarg); break;
         case 't': cfg.setup_timeout_s = parse_positive("--setup-timeout", optarg); break;
+        case 'P': cfg.persistent = 1; break;
         default: usage();
         }
     }

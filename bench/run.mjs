@@ -78,6 +78,10 @@ const SCENARIOS = [
   throughput('fanin1', 'Fan-in 100 → 1, QoS 1', 'msg/s', 'fanin', 1),
   throughput('fanout1', 'Fan-out 1 → 100, QoS 1', 'deliveries/s', 'fanout', 1),
   throughput('pairs1', '50 pairs, QoS 1', 'msg/s', 'pairs', 1),
+  // Subscribers with clean session = 0: Culex writes each QoS 1 delivery to LMDB and acknowledges the
+  // publisher only once it is on disk; Mosquitto keeps it in memory (its persistence is a periodic dump).
+  { ...throughput('fanin1p', 'Fan-in 100 → 1, QoS 1, persistent subscriber', 'msg/s', 'fanin', 1), args: ['--scenario', 'fanin', '--qos', '1', '--persistent'] },
+  { ...throughput('fanout1p', 'Fan-out 1 → 100, QoS 1, persistent subscribers', 'deliveries/s', 'fanout', 1), args: ['--scenario', 'fanout', '--qos', '1', '--persistent'] },
   {
     name: 'latency',
     label: `Latency 1 → 1 at ${LATENCY_RATE.toLocaleString('en-US')} msg/s, QoS 0`,
