@@ -4,6 +4,7 @@ import { loadApiKeys, type ApiKeys } from './api/auth.js'
 import type { ManagementApi } from './api/index.js'
 import { DeviceRegistry } from './certs/registry.js'
 import { CertStore } from './certs/store.js'
+import { Cluster, createRedisBus } from './cluster/cluster.js'
 import { loadConfig } from './config/load.js'
 import type { CulexConfig } from './config/schema.js'
 import { CrlCache } from './listeners/crl-cache.js'
@@ -65,6 +66,8 @@ export class Broker {
   /** Authorization (token ACL, acl.conf sources, no_match), installed as the authorize hooks. */
   readonly authz: Authorizer
   readonly version = VERSION
+  /** This node's cluster (cluster.backend = redis), else null. */
+  readonly cluster: Cluster | null
   /** The management HTTP API once started (dashboard.listeners.http), else null. */
   api: ManagementApi | null = null
   readonly #sys: SysPublisher
@@ -85,7 +88,11 @@ export class Broker {
     const journal = this.store.backend === 'lmdb'
       ? new SessionJournal(this.store, (err) => this.log.error({ err }, `data store write failed: ${err.message}`))
       : undefined
-    this.core = new Core({ config: this.config, log: this.log, hooks: this.hooks, sessions: opts.sessions, retained: opts.retained, bus: opts.bus, journal })
+    const clustered = this.config.cluster.backend === 'redis'
+    if (clustered && opts.bus) this.log.warning('cluster.backend = redis ignored: the broker was given its own message bus (BrokerOptions.bus)')
+    const clusterBus = clustered && !opts.bus ? createRedisBus(this.config, this.log) : undefined
+    this.core = new Core({ config: this.config, log: this.log, hooks: this.hooks, sessions: opts.sessions, retained: opts.retained, bus: opts.bus ?? clusterBus, journal })
+    this.cluster = clusterBus ? new Cluster(this.core, clusterBus, this.config.cluster, this.log) : null
     this.authz = new Authorizer(this.config.authorization, this.log, (client) => {
       const conn = this.core.clients.get(client.clientId)
       return conn?.client === client ? conn.mountpoint : ''
@@ -104,6 +111,8 @@ export class Broker {
     const started: Listener[] = []
     let apiKeys: ApiKeys | null = null
     try {
+      // The cluster's retained messages and bans are in place before the first client connects.
+      await this.cluster?.start()
       // A bad key file stops start-up before any port opens.
       if (this.config.dashboard.listeners.http.enable) apiKeys = await loadApiKeys(this.config.api_key.bootstrap_file)
       for (const listener of this.listeners) {
@@ -116,6 +125,7 @@ export class Broker {
     } catch (err) {
       await Promise.all(started.map((l) => l.stop()))
       await this.core.close()
+      await this.cluster?.stop()
       await this.store.close()
       throw err
     }
@@ -186,6 +196,7 @@ export class Broker {
     this.api = null
     await api?.close()
     await this.core.close()
+    await this.cluster?.stop()
     await Promise.all(this.listeners.map((l) => l.stop(1000)))
     this.crlCache.close()
     await this.authn.close()

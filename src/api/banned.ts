@@ -1,5 +1,6 @@
 // /api/v5/banned: EMQX's ban list. A new ban refuses the matching clients at CONNECT (0x8A) and
 // disconnects those already connected (0x98); without `until` a ban lasts a year, as in EMQX.
+// In a cluster every change reaches every node.
 import type { FastifyPluginAsync } from 'fastify'
 import { BAN_KINDS, banTargetError, kickBanned, type Ban, type BanKind } from '../mqtt/banned.js'
 import { ApiError, errors, NO_CONTENT, pageMeta, pageQuery, paginate, rfc3339, type ApiHost } from './common.js'
@@ -77,6 +78,7 @@ export const bannedRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, {
     if (banned.get(body.as, body.who, now)) throw new ApiError(400, 'ALREADY_EXISTS', `${body.as} ${body.who} is already banned`)
     const ban: Ban = { as: body.as, who: body.who, by: body.by ?? 'mgmt_api', reason: body.reason ?? '', at, until }
     banned.add(ban)
+    host.cluster?.banAdded(ban)
     const kicked = kickBanned(host.core, ban)
     host.log.notice({ as: ban.as, who: ban.who, until: rfc3339(until), kicked }, 'ban added through the management API')
     return show(ban)
@@ -86,6 +88,7 @@ export const bannedRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, {
     schema: { tags: ['Banned'], summary: 'Remove every ban', response: { 204: NO_CONTENT } },
   }, async (_request, reply) => {
     banned.clear()
+    host.cluster?.bansCleared()
     host.log.notice('every ban removed through the management API')
     return reply.code(204).send()
   })
@@ -100,6 +103,7 @@ export const bannedRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, {
   }, async (request, reply) => {
     const { as, who } = request.params
     if (!banned.remove(as, who)) throw new ApiError(404, 'NOT_FOUND', `${as} ${who} is not banned`)
+    host.cluster?.banRemoved(as, who)
     host.log.notice({ as, who }, 'ban removed through the management API')
     return reply.code(204).send()
   })

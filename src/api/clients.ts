@@ -2,7 +2,6 @@
 // (DISCONNECT 0x98 Administrative action) and discards the session.
 import type { FastifyPluginAsync } from 'fastify'
 import type { Connection } from '../mqtt/connection.js'
-import { RC } from '../mqtt/reason-codes.js'
 import type { Session } from '../mqtt/session.js'
 import { ApiError, errors, NO_CONTENT, pageMeta, pageQuery, paginate, rfc3339, type ApiHost } from './common.js'
 
@@ -178,20 +177,15 @@ export const clientRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, {
   app.delete<{ Params: IdParams }>('/api/v5/clients/:clientid', {
     schema: {
       tags: ['Clients'],
-      summary: 'Kick a client: DISCONNECT 0x98 Administrative action (MQTT 5), then its session is discarded',
+      summary: 'Kick a client, on whichever node of the cluster holds it: DISCONNECT 0x98 Administrative action (MQTT 5), then its session is discarded',
       params: idParams,
       response: { 204: NO_CONTENT, ...errors(404) },
     },
   }, async (request, reply) => {
     const id = request.params.clientid
-    const conn = host.core.clients.get(id)
-    const session = conn?.session ?? host.core.sessions.get(id)
-    if (!conn && !session) throw new ApiError(404, 'CLIENTID_NOT_FOUND', 'Client ID not found')
-    if (conn) {
-      host.log.info({ client: conn.label }, 'client kicked through the management API')
-      conn.disconnect(RC.ADMINISTRATIVE_ACTION, 'kicked by an administrator')
-    }
-    if (session && host.core.sessions.get(id) === session) host.core.endSession(session)
+    // Not here: the node that holds the client, if another node of the cluster does.
+    const kicked = host.core.kick(id) || (await host.cluster?.kick(id)) === true
+    if (!kicked) throw new ApiError(404, 'CLIENTID_NOT_FOUND', 'Client ID not found')
     return reply.code(204).send()
   })
 }

@@ -3,6 +3,7 @@ import type { AuthnChain } from '../auth/chain.js'
 import type { DeviceRegistry } from '../certs/registry.js'
 import type { CertStore } from '../certs/store.js'
 import type { CulexConfig } from '../config/schema.js'
+import type { Cluster } from '../cluster/cluster.js'
 import type { Listener } from '../listeners/index.js'
 import type { Log } from '../log.js'
 import type { Core } from '../mqtt/core.js'
@@ -18,6 +19,8 @@ export interface ApiHost {
   readonly version: string
   /** The authenticator chain (src/auth/chain.ts), for /api/v5/authentication. */
   readonly authn?: AuthnChain
+  /** This node's cluster (cluster.backend = redis), else null or absent. */
+  readonly cluster?: Cluster | null
 }
 
 /** EMQX's error codes used here; the body is always `{ code, message }`. */

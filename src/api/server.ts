@@ -13,6 +13,7 @@ import { clientRoutes } from './clients.js'
 import { deviceCertRoutes } from './device-certs.js'
 import { ApiError, errorSchema, type ApiErrorCode, type ApiHost } from './common.js'
 import { listenerRoutes } from './listeners.js'
+import { nodeRoutes } from './nodes.js'
 import { prometheusRoutes } from './prometheus.js'
 import { statsRoutes } from './stats.js'
 import { statusRoutes } from './status.js'
@@ -56,7 +57,7 @@ export async function buildApi (host: ApiHost, keys: ApiKeys): Promise<FastifyIn
     })
   }
 
-  for (const routes of [statusRoutes, statsRoutes, prometheusRoutes, listenerRoutes, clientRoutes, bannedRoutes, certRoutes, deviceCertRoutes, authenticationUserRoutes, authenticationRoutes]) await app.register(routes, { host })
+  for (const routes of [statusRoutes, nodeRoutes, statsRoutes, prometheusRoutes, listenerRoutes, clientRoutes, bannedRoutes, certRoutes, deviceCertRoutes, authenticationUserRoutes, authenticationRoutes]) await app.register(routes, { host })
   for (const path of OPENAPI_PATHS) {
     app.get(path, { schema: { hide: true }, config: { public: true } }, async () => app.swagger())
   }

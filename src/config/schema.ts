@@ -1,7 +1,7 @@
 // The single source for every configuration key: its type, default and doc line.
 // docs/config.md is generated from this file (`npm run docs:config`), and a test keeps them in step.
 import { z } from 'zod'
-import { bind, bool, countOrInfinity, duration, durationOrDisabled, int, parseDuration, size } from './types.js'
+import { bind, bool, countOrInfinity, duration, durationOrDisabled, int, parseDuration, rate, size, watermark } from './types.js'
 
 // Missing sections get their defaults: parse {} through the section schema.
 const section = <T extends z.ZodRawShape>(shape: T) => z.strictObject(shape).prefault({} as never)
@@ -15,7 +15,7 @@ const logHandler = {
 }
 
 const node = section({
-  name: z.string().default('culex@127.0.0.1').describe('Node name, shown in $SYS topics and the API.'),
+  name: z.string().default('culex@127.0.0.1').describe('Node name, shown in $SYS topics and the API; unique within a cluster (a second node with the same name refuses to start).'),
   data_dir: z.string().default('data').describe('Directory for sessions, certificates and registries.'),
   cookie: z.string().optional().describe('Accepted for EMQX compatibility; Culex nodes do not use Erlang cookies.'),
 })
@@ -52,6 +52,7 @@ const mqtt = section({
   max_mqueue_len: countOrInfinity().prefault(1000).describe('Most messages queued for one session; the oldest is dropped beyond it.'),
   mqueue_store_qos0: bool().default(true).describe('Queue QoS 0 messages for offline sessions too.'),
   max_subscriptions: countOrInfinity().prefault('infinity').describe('Most subscriptions per client.'),
+  max_write_buffer: size().prefault('8MB').describe('Unsent bytes a client\'s connection may hold (a slow consumer): above it QoS 0 messages to that client are dropped and counted; QoS 1/2 wait in its session (max_inflight). See force_shutdown.'),
   upgrade_qos: bool().default(false).describe('Deliver at the subscription QoS even when the message was published lower.'),
   peer_cert_as_username: z.enum(['disabled', 'cn', 'dn', 'crt', 'pem', 'md5']).default('disabled').describe('Take the user name from the verified client certificate: its CN, subject DN, DER (base64), PEM or the MD5 of the PEM.'),
   peer_cert_as_clientid: z.enum(['disabled', 'cn', 'dn', 'crt', 'pem', 'md5']).default('disabled').describe('Take the client identifier from the verified client certificate, as peer_cert_as_username.'),
@@ -152,6 +153,9 @@ const bindField = (port: number) => bind().prefault(`0.0.0.0:${port}`).describe(
 const listenerCommon = {
   enable: bool().default(true).describe('Whether this listener is started.'),
   max_connections: countOrInfinity().prefault('infinity').describe('Most concurrent connections; further ones are closed at accept.'),
+  max_conn_rate: rate().prefault('infinity').describe('New connections accepted per period, e.g. "1000/s": the rest wait (before TLS or HTTP) as EMQX pauses accepting; beyond tcp_options.backlog waiting they are closed.'),
+  messages_rate: rate().prefault('infinity').describe('PUBLISH packets each client may send per period, e.g. "1000/s", "100/10s": over it the broker stops reading from that client until the rate allows, nothing is dropped.'),
+  bytes_rate: rate(true).prefault('infinity').describe('PUBLISH bytes each client may send per period, e.g. "1MB/s", "10MB/10s": throttled as messages_rate.'),
   mountpoint: z.string().default('').describe('Prefix added to every topic of this listener\'s clients; ${clientid} and ${username} expand.'),
   authentication: authenticationList.optional().describe('Authenticator chain of this listener; replaces the global one.'),
   enable_authn: z.union([z.boolean(), z.enum(['true', 'false', 'quick_deny_anonymous'])]).default(true)
@@ -324,10 +328,48 @@ const durableStorage = section({
   backend: z.enum(['lmdb', 'memory']).default('lmdb').describe('lmdb keeps persistent sessions, retained messages and the device registry in node.data_dir/store across restarts; memory keeps them only while the process runs (tests, embedding).'),
 })
 
+// EMQX's force_shutdown acts on an Erlang process's mailbox and heap; a Culex client's memory is what
+// waits unsent in its connection.
+const forceShutdown = section({
+  enable: bool().default(true).describe('Disconnect slow consumers (MQTT 5: DISCONNECT 0x97 Quota exceeded) as the keys below say.'),
+  max_heap_size: size().prefault('32MB').describe('A client whose unsent bytes exceed this is disconnected at once (keep it above mqtt.max_write_buffer).'),
+  write_buffer_timeout: duration().prefault('10s').describe('A client whose unsent bytes stay above mqtt.max_write_buffer this long, while messages keep coming, is disconnected.'),
+  max_mailbox_size: int().pipe(z.number().min(0)).default(1000).describe('Accepted for EMQX compatibility (an Erlang mailbox); mqtt.max_mqueue_len and the keys above bound a client instead.'),
+})
+
+const overloadProtection = section({
+  enable: bool().default(true).describe('Refuse new connections while the broker\'s memory is above mem_high_watermark.'),
+  mem_high_watermark: watermark().prefault('80%').describe('Resident memory above which new connections are closed at accept (logged, counted) until it falls back: a size, or a percentage of the memory the process may use (its cgroup limit, else the host\'s).'),
+})
+
 const crlCache = section({
   refresh_interval: duration().prefault('15m').describe('How often a cached CRL is fetched again from its distribution point; a failed fetch is logged and the last good CRL kept.'),
   http_timeout: duration().prefault('15s').describe('Timeout of one CRL fetch.'),
   capacity: int().pipe(z.number().min(1)).default(100).describe('Most CRL distribution points cached; the least recently used goes first.'),
+})
+
+// ---- cluster (Redis as the shared engine: message bus, retained messages, session ownership) ----
+
+const REDIS_SERVER = /^(\[[0-9a-fA-F:.]+\]|[^\s:,]+)(:\d{1,5})?$/
+
+const cluster = section({
+  backend: z.enum(['none', 'redis']).default('none').describe('none: a single node. redis: nodes sharing one Redis form a cluster (messages, retained messages, session takeover, kicks and bans reach every node).'),
+  redis: section({
+    servers: z.string().regex(REDIS_SERVER, 'expected "host:port", e.g. "127.0.0.1:6379"').default('127.0.0.1:6379').describe('Redis server, "host:port" (port 6379 when omitted).'),
+    password: z.string().default('').describe('Redis password (AUTH); empty = none.'),
+    username: z.string().default('').describe('Redis ACL user name; empty = the default user.'),
+    database: int().pipe(z.number().min(0)).default(0).describe('Redis database number (SELECT) for the cluster\'s hashes; channels are server-wide, see key_prefix.'),
+    key_prefix: z.string().min(1).default('culex').describe('Prefix of every key and channel the cluster uses: clusters sharing one Redis need different prefixes.'),
+    tls: section({
+      enable: bool().default(false).describe('Connect to Redis over TLS.'),
+      cacertfile: z.string().optional().describe('PEM file of the CAs that verify the Redis server.'),
+      certfile: z.string().optional().describe('Client certificate (PEM) for Redis servers that ask for one.'),
+      keyfile: z.string().optional().describe('Key of certfile (PEM).'),
+      verify: z.enum(['verify_peer', 'verify_none']).default('verify_peer').describe('verify_peer checks the Redis server\'s certificate and name; verify_none does not.'),
+    }).describe('TLS to Redis.'),
+  }).describe('The Redis server every node of the cluster uses.'),
+  heartbeat_interval: duration().prefault('1s').describe('How often a node tells Redis it is alive.'),
+  node_timeout: duration().prefault('5s').describe('A node silent this long is considered stopped: session takeovers do not wait for it, /api/v5/nodes shows it stopped.'),
 })
 
 export const configSchema = z.strictObject({
@@ -344,6 +386,9 @@ export const configSchema = z.strictObject({
   psk_authentication: pskAuthentication,
   crl_cache: crlCache,
   durable_storage: durableStorage,
+  force_shutdown: forceShutdown,
+  overload_protection: overloadProtection,
+  cluster,
 })
 
 export type CulexConfig = z.output<typeof configSchema>
@@ -357,3 +402,5 @@ export type SslListenerOptions = z.output<typeof sslListenerOptions>
 export type OcspConfig = z.output<typeof ocsp>
 export type CrlCacheConfig = CulexConfig['crl_cache']
 export type MqttConfig = CulexConfig['mqtt']
+export type OverloadProtectionConfig = CulexConfig['overload_protection']
+export type ClusterConfig = CulexConfig['cluster']

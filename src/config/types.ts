@@ -65,6 +65,50 @@ export const countOrInfinity = () => named('integer \\| infinity', z.union([z.li
 export const durationOrDisabled = () => named('duration \\| disabled', z.union([z.literal('disabled'), duration()])
   .transform((v) => (v === 'disabled' ? 0 : v)))
 
+/** A rate limit: `amount` per `periodMs`. */
+export interface Rate { amount: number, periodMs: number }
+
+/**
+ * Parses EMQX rates, `1000/s`, `100/10s`, `10MB/s` (sizes only when `sizes`), `5/500ms`; returns null
+ * for `infinity` and undefined when unreadable.
+ */
+export function parseRate (input: unknown, sizes: boolean): Rate | null | undefined {
+  if (input === 'infinity') return null
+  if (typeof input !== 'string') return undefined
+  const m = /^\s*([^/\s]+)\s*\/\s*(\S+)\s*$/.exec(input)
+  if (!m) return undefined
+  const amount = sizes ? parseSize(m[1]) : /^\d+$/.test(m[1]!) ? Number(m[1]) : undefined
+  // "1000/s" has no number before the unit: one of it.
+  const periodMs = parseDuration(/^\d/.test(m[2]!) ? m[2] : `1${m[2]}`)
+  if (amount === undefined || amount <= 0 || periodMs === undefined || periodMs <= 0) return undefined
+  return { amount, periodMs }
+}
+
+/** `1000/s`, `100/10s` or `infinity` (null); `sizes` allows `10MB/s`. */
+export const rate = (sizes = false) => named(sizes ? 'bytes rate \\| infinity' : 'rate \\| infinity', z.string().transform((v, ctx) => {
+  const parsed = parseRate(v, sizes)
+  if (parsed === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a rate such as ${sizes ? '"10MB/s", "1KB/100ms"' : '"1000/s", "100/10s"'} or "infinity", got ${JSON.stringify(v)}` })
+    return z.NEVER
+  }
+  return parsed
+}))
+
+/** A memory mark: a share of the memory the process may use, or a size in bytes. */
+export type Watermark = { percent: number } | { bytes: number }
+
+/** `80%` or a size (`2GB`). */
+export const watermark = () => named('percent \\| size', z.union([z.string(), z.number()]).transform((v, ctx): Watermark => {
+  const percent = typeof v === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(v) : null
+  if (percent && Number(percent[1]) > 0 && Number(percent[1]) <= 100) return { percent: Number(percent[1]) }
+  const bytes = percent ? undefined : parseSize(v)
+  if (bytes === undefined || bytes === 0) {
+    ctx.addIssue({ code: 'custom', message: `expected a percentage such as 80% or a size such as 2GB, got ${JSON.stringify(v)}` })
+    return z.NEVER
+  }
+  return { bytes }
+}))
+
 /** `ip:port`, `:port`, `[::1]:port` or a bare port; returns host and port. */
 export const bind = () => named('"ip:port" \\| port', z.union([z.string(), z.number()]).transform((v, ctx) => {
   const parsed = parseBind(v)

@@ -1,9 +1,10 @@
 // What every listener offers the broker; TLS listeners (ssl, wss) implement the same shape.
 import { createServer, type Server, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import type { BindAddress } from '../config/types.js'
+import type { BindAddress, Rate } from '../config/types.js'
 import type { Core } from '../mqtt/core.js'
 import type { ListenerContext, TransportInfo } from '../mqtt/connection.js'
+import { AcceptGuard } from './accept-guard.js'
 import { close, listen } from './net-util.js'
 
 export interface Listener extends ListenerContext {
@@ -68,6 +69,9 @@ export interface NetListenerConfig {
   bind: BindAddress
   mountpoint: string
   max_connections: number
+  max_conn_rate: Rate | null
+  messages_rate: Rate | null
+  bytes_rate: Rate | null
   tcp_options: TcpOptions
 }
 
@@ -87,16 +91,21 @@ export abstract class NetListener<C extends NetListenerConfig> implements Listen
   readonly name: string
   readonly id: string
   readonly mountpoint: string
+  readonly messagesRate: Rate | null
+  readonly bytesRate: Rate | null
   readonly enabled: boolean
   protected readonly core: Core
   protected readonly config: C
   protected readonly gate: ConnectionGate
   #server: Server | null = null
+  #guard: AcceptGuard | null = null
 
   constructor (core: Core, type: string, name: string, config: C) {
     this.name = name
     this.id = `${type}:${name}`
     this.mountpoint = config.mountpoint
+    this.messagesRate = config.messages_rate
+    this.bytesRate = config.bytes_rate
     this.enabled = config.enable
     this.core = core
     this.config = config
@@ -123,6 +132,8 @@ export abstract class NetListener<C extends NetListenerConfig> implements Listen
   async start (): Promise<void> {
     await this.prepare()
     const server = this.createServer()
+    this.#guard = AcceptGuard.create(this.core, this.id, this.config.max_conn_rate, this.config.tcp_options.backlog)
+    this.#guard?.install(server)
     await listen(server, this.config.bind, this.config.tcp_options.backlog, this.id)
     this.#server = server
   }
@@ -131,6 +142,7 @@ export abstract class NetListener<C extends NetListenerConfig> implements Listen
     const server = this.#server
     this.#server = null
     const closed = server ? close(server) : Promise.resolve()
+    this.#guard?.close()
     await this.gate.drain(graceMs)
     this.afterDrain(server)
     await closed

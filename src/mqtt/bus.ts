@@ -5,7 +5,10 @@ import type { Message } from './message.js'
 export interface MessageBus {
   /** Hands a message to every node's router, this one included. */
   publish (message: Message): void
-  /** Called once by the core with its local router. */
+  /**
+   * Called once by the core with its local router. Messages from other nodes carry `node` (theirs):
+   * the core stores their retained ones, as it stored its own when they were published.
+   */
   onMessage (deliver: (message: Message) => void): void
   close (): Promise<void>
 }

@@ -3,6 +3,7 @@
 import type { Duplex } from 'node:stream'
 import mqtt from 'mqtt-packet'
 import type { Packet, IPublishPacket } from 'mqtt-packet'
+import type { Rate } from '../config/types.js'
 import { CulexError } from '../errors.js'
 import type { Core } from './core.js'
 import { dispatch } from './dispatch.js'
@@ -10,6 +11,7 @@ import { cachedEncoding } from './encode-cache.js'
 import { FrameGuard } from './frame-guard.js'
 import type { ClientInfo, EnhancedAuthExchange, EnhancedAuthStep } from './hooks.js'
 import { remainingExpiry, type PublishProperties } from './message.js'
+import { PublishLimiter } from './rate-limit.js'
 import { RC, describeReason } from './reason-codes.js'
 import type { Delivery, Session, SessionLink } from './session.js'
 import type { TlsInfo } from './tls-info.js'
@@ -31,13 +33,13 @@ export interface ListenerContext {
   /** `tcp:default` */
   readonly id: string
   readonly mountpoint: string
+  /** messages_rate and bytes_rate of each client; null or absent = none. */
+  readonly messagesRate?: Rate | null
+  readonly bytesRate?: Rate | null
 }
 
 // mqtt-packet reports these as parse errors; MQTT 5 makes them Protocol Errors, not Malformed Packets (spec 3.8.3.1).
 const PARSER_PROTOCOL_ERRORS = new Set(['Invalid subscribe QoS, must be <= 2', 'Invalid retain handling, must be <= 2'])
-
-// Past this many bytes waiting in the socket, QoS 0 deliveries are dropped rather than buffered.
-const SLOW_CONSUMER_BYTES = 8 * 1024 * 1024
 
 export class Connection implements SessionLink {
   readonly core: Core
@@ -69,12 +71,19 @@ export class Connection implements SessionLink {
   /** Set once a DISCONNECT that keeps the will (0x04) or discards it has been received. */
   disconnectReceived = false
   /** MQTT 5 enhanced authentication under way: set from CONNECT until CONNACK. */
-  enhancedAuth: { method: string, exchange: EnhancedAuthExchange, finish: (step: EnhancedAuthStep) => void } | null = null
+  enhancedAuth: { method: string, exchange: EnhancedAuthExchange, finish: (step: EnhancedAuthStep) => void | Promise<void> } | null = null
   readonly #parser: mqtt.Parser
   readonly #guard: FrameGuard
   #corked = false
   #busy = false
   #backlog: Packet[] = []
+  /** messages_rate / bytes_rate, when the listener limits them. */
+  readonly #limiter: PublishLimiter | null
+  /** Reads paused by #limiter until a timer resumes them. */
+  #throttled = false
+  #wasThrottled = false
+  /** When the unsent data was first seen above mqtt.max_write_buffer (0 = it is not). */
+  #slowSince = 0
   /** The last acknowledgement waiting for the data store, while one is. */
   #ackWait: Promise<void> | null = null
 
@@ -84,6 +93,7 @@ export class Connection implements SessionLink {
     this.listener = listener
     this.transport = transport
     this.#guard = new FrameGuard(core.config.mqtt.max_packet_size)
+    this.#limiter = PublishLimiter.create(listener.messagesRate ?? null, listener.bytesRate ?? null)
     this.#parser = mqtt.parser()
     this.#parser.on('packet', (packet: Packet) => this.#onPacket(packet))
     this.#parser.on('error', (err: Error) => this.#onParseError(err))
@@ -119,7 +129,7 @@ export class Connection implements SessionLink {
 
   #onPacket (packet: Packet): void {
     if (this.state === 'closed') return
-    if (this.#busy) { this.#backlog.push(packet); return }
+    if (this.#busy || this.#throttled) { this.#backlog.push(packet); return }
     this.#handle(packet)
   }
 
@@ -136,12 +146,35 @@ export class Connection implements SessionLink {
       this.socket.pause()
       result.then(() => this.#resume(), (err: unknown) => { this.#busy = false; this.protocolError(err) })
     }
+    if (this.#limiter !== null && packet.cmd === 'publish') this.#charge(packet)
+  }
+
+  /** messages_rate / bytes_rate: over them, stop reading (and handling what was read) until the rate allows. */
+  #charge (packet: IPublishPacket): void {
+    const wait = this.#limiter!.charge(packet.length ?? packet.payload.length, Date.now())
+    if (wait === 0 || this.state === 'closed') return
+    this.core.metrics.limits.publishThrottled++
+    if (!this.#wasThrottled) {
+      this.#wasThrottled = true
+      this.core.log.info({ client: this.label, pause_ms: wait }, 'client throttled by messages_rate / bytes_rate (logged once per connection)')
+    }
+    this.#throttled = true
+    this.socket.pause()
+    setTimeout(unthrottle, wait, this).unref()
+  }
+
+  /** @internal the throttle timer */
+  unthrottle (): void {
+    this.#throttled = false
+    // Silent because we did not read: keep alive counts from now.
+    this.lastSeen = Date.now()
+    if (!this.#busy) this.#resume()
   }
 
   #resume (): void {
     this.#busy = false
-    while (!this.#busy && this.#backlog.length > 0 && this.state !== 'closed') this.#handle(this.#backlog.shift()!)
-    if (!this.#busy && this.state !== 'closed') this.socket.resume()
+    while (!this.#busy && !this.#throttled && this.#backlog.length > 0 && this.state !== 'closed') this.#handle(this.#backlog.shift()!)
+    if (!this.#busy && !this.#throttled && this.state !== 'closed') this.socket.resume()
   }
 
   #onParseError (err: Error): void {
@@ -214,10 +247,10 @@ export class Connection implements SessionLink {
 
   sendPublish (d: Delivery, dup: boolean): void {
     if (this.state !== 'connected') return
-    if (d.qos === 0 && this.socket.writableLength > SLOW_CONSUMER_BYTES) {
-      this.core.metrics.messagesDropped++
-      return
-    }
+    const pending = this.socket.writableLength
+    if (pending > this.core.config.mqtt.max_write_buffer) {
+      if (this.#slowConsumer(d, pending)) return
+    } else if (this.#slowSince !== 0) this.#slowSince = 0
     const m = d.message
     const v5 = this.protocolVersion === 5
     const simple = d.qos === 0 && !this.mountpoint && m.expiresAt === 0 && d.subIds === undefined && this.aliasOutMax === 0
@@ -237,6 +270,27 @@ export class Connection implements SessionLink {
     this.write(buf)
     this.core.metrics.messagesSent++
     this.core.metrics.messagesSentQos[d.qos]++
+  }
+
+  /**
+   * A client not reading what it is sent: QoS 0 is dropped (QoS 1/2 are bounded by the send window), and
+   * force_shutdown disconnects it past max_heap_size or after write_buffer_timeout. Returns whether `d` is not sent.
+   */
+  #slowConsumer (d: Delivery, pending: number): boolean {
+    const now = Date.now()
+    if (this.#slowSince === 0) this.#slowSince = now
+    const force = this.core.config.force_shutdown
+    if (force.enable && (pending > force.max_heap_size || now - this.#slowSince > force.write_buffer_timeout)) {
+      this.core.metrics.limits.slowConsumerDisconnected++
+      this.core.log.warning({ client: this.label, unsent: pending, since_ms: now - this.#slowSince },
+        'disconnecting slow consumer: unsent data over force_shutdown limits')
+      this.disconnect(RC.QUOTA_EXCEEDED, 'slow consumer: too much unsent data')
+      return true
+    }
+    if (d.qos !== 0) return false
+    this.core.metrics.messagesDropped++
+    this.core.metrics.limits.slowConsumerDropped++
+    return true
   }
 
   #encodePublish (d: Delivery, dup: boolean): Buffer {
@@ -306,4 +360,8 @@ export class Connection implements SessionLink {
 
 function uncork (conn: Connection): void {
   conn.flush()
+}
+
+function unthrottle (conn: Connection): void {
+  conn.unthrottle()
 }

@@ -12,7 +12,8 @@ import { Metrics } from './metrics.js'
 import { RC } from './reason-codes.js'
 import { Session, type Delivery } from './session.js'
 import { MemoryRetainedStore, MemorySessionStore, type RetainedStore, type SessionStore } from './store/index.js'
-import type { SessionJournal, SessionRecord } from './store/journal.js'
+import type { SessionJournal } from './store/journal.js'
+import { deliveryFrom, serialiseSession, sessionRecord, type SessionRecord, type SessionTransfer } from './store/session-record.js'
 import { parseShared } from './topic.js'
 import { TopicTree, type SharedGroup, type Subscription } from './topic-tree.js'
 
@@ -25,6 +26,21 @@ export interface CoreOptions {
   bus?: MessageBus
   /** Durable storage of persistent sessions and retained messages; restored from at construction. */
   journal?: SessionJournal | undefined
+}
+
+/**
+ * What a cluster back-end (src/cluster/) does for the core: sessions that live on other nodes, and the
+ * shared record of who holds which client and which retained messages.
+ */
+export interface ClusterLink {
+  /** Before CONNACK: takes the client's session from the node that holds it, if another node does. */
+  takeover (clientId: string, cleanStart: boolean): Promise<SessionTransfer | undefined>
+  /** This node now holds the client's session. */
+  sessionOpened (clientId: string): void
+  /** The client's session ended on this node. */
+  sessionEnded (clientId: string): void
+  /** A retained message accepted on this node was stored (an empty payload cleared the topic). */
+  retained (message: Message): void
 }
 
 /** Session Expiry Interval meaning "never" [MQTT-3.1.2-11]. */
@@ -50,6 +66,8 @@ export class Core {
   readonly clients = new Map<string, Connection>()
   readonly startedAt = Date.now()
   closing = false
+  /** Set by the cluster back-end once it runs; null on a single node. */
+  cluster: ClusterLink | null = null
   readonly #sweepTimer: NodeJS.Timeout
   #routeStamp = 0
   readonly #stamps = new WeakMap<Session, number>()
@@ -64,7 +82,7 @@ export class Core {
     this.bus = opts.bus ?? new LocalBus()
     this.sessionLimits.maxQueue = this.config.mqtt.max_mqueue_len
     this.sessionLimits.storeQos0 = this.config.mqtt.mqueue_store_qos0
-    this.bus.onMessage((message) => this.route(message))
+    this.bus.onMessage((message) => this.#fromBus(message))
     this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS).unref()
     if (this.journal) this.#restore(this.journal)
   }
@@ -108,6 +126,7 @@ export class Core {
     conn.session = session
     this.clients.set(clientId, conn)
     this.#journalSession(session)
+    this.cluster?.sessionOpened(clientId)
     return present
   }
 
@@ -121,13 +140,7 @@ export class Core {
       return
     }
     session.journal = journal
-    const record: SessionRecord = {
-      clientId: session.clientId,
-      expiryInterval: session.expiryInterval,
-      subscriptions: [...session.subscriptions.values()].map((s) => [s.filter, { qos: s.qos, nl: s.nl, rap: s.rap, rh: s.rh, id: s.id }]),
-    }
-    if (disconnectedAt !== undefined) record.disconnectedAt = disconnectedAt
-    journal.saveSession(record)
+    journal.saveSession(sessionRecord(session, disconnectedAt))
   }
 
   /** Persistent sessions and retained messages as the journal kept them: subscriptions, queues, expiry timers. */
@@ -138,13 +151,9 @@ export class Core {
     for (const [clientId, record] of journal.sessions()) {
       const left = record.expiryInterval === NEVER_EXPIRES ? Infinity : record.expiryInterval * 1000 - (now - (record.disconnectedAt ?? now))
       if (left <= 0) { journal.dropSession(clientId); continue }
-      const session = new Session(clientId, this.sessionLimits)
-      session.expiryInterval = record.expiryInterval
-      for (const [filter, options] of record.subscriptions) this.subscribe(session, { ...options, filter, subscriber: session })
+      const session = this.#rebuild(record, left)
       for (const { delivery } of journal.deliveries(clientId)) { session.restore(delivery); messages++ }
       session.journal = journal
-      this.sessions.set(session)
-      if (left !== Infinity) session.expiryTimer = setTimeout(() => this.endSession(session), Math.min(left, 2 ** 31 - 1)).unref()
       // A session connected when the broker stopped counts its expiry from now.
       if (record.disconnectedAt === undefined) journal.saveSession({ ...record, disconnectedAt: now })
       sessions++
@@ -154,22 +163,103 @@ export class Core {
     if (sessions + retained > 0) this.log.notice({ sessions, messages, retained }, 'persistent sessions and retained messages restored')
   }
 
+  /** An offline session with its subscriptions, expiring `left` ms from now (Infinity: never). */
+  #rebuild (record: SessionRecord, left: number): Session {
+    const session = new Session(record.clientId, this.sessionLimits)
+    session.expiryInterval = record.expiryInterval
+    for (const [filter, options] of record.subscriptions) this.subscribe(session, { ...options, filter, subscriber: session })
+    this.sessions.set(session)
+    if (left !== Infinity) session.expiryTimer = setTimeout(() => this.endSession(session), Math.min(left, 2 ** 31 - 1)).unref()
+    return session
+  }
+
   /** Ends a session: its subscriptions go, a pending will is sent, shared messages go to other members. */
   endSession (session: Session): void {
     if (session.expiryTimer) { clearTimeout(session.expiryTimer); session.expiryTimer = null }
     if (session.willTimer) { clearTimeout(session.willTimer); session.willTimer = null }
     if (session.will) this.publishWill(session)
+    this.#removeSession(session, false)
+  }
+
+  /** Takes a session off this node: ended, or moved to another node (then nothing is redispatched or released). */
+  #removeSession (session: Session, moved: boolean): void {
+    if (session.expiryTimer) { clearTimeout(session.expiryTimer); session.expiryTimer = null }
+    if (session.willTimer) { clearTimeout(session.willTimer); session.willTimer = null }
+    session.will = null
     for (const full of session.subscriptions.keys()) this.#untrack(session, full)
     session.subscriptions.clear()
     session.link = null
-    this.#redispatchShared(session)
+    if (!moved) this.#redispatchShared(session)
     session.clearQueue()
     session.inflight.clear()
     if (session.journal) {
       session.journal.dropSession(session.clientId)
       session.journal = null
     }
-    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId)
+    if (this.sessions.get(session.clientId) !== session) return
+    this.sessions.delete(session.clientId)
+    if (!moved) this.cluster?.sessionEnded(session.clientId)
+  }
+
+  /**
+   * Another node takes this client over (cluster). Its connection here gets DISCONNECT 0x8E. With Clean
+   * Start the session ends here as a local takeover would end it; otherwise it moves: removed here without
+   * its will, and returned for the other node to continue.
+   */
+  handOver (clientId: string, cleanStart: boolean, node: string): SessionTransfer | undefined {
+    const session = this.sessions.get(clientId)
+    if (session && !cleanStart) {
+      session.will = null
+      if (session.willTimer) { clearTimeout(session.willTimer); session.willTimer = null }
+    }
+    const conn = this.clients.get(clientId)
+    if (conn) {
+      this.log.info({ client: conn.label, node }, 'session taken over by a connection on another node')
+      conn.disconnect(RC.SESSION_TAKEN_OVER, `session taken over on node ${node}`)
+    }
+    // An expiry of 0 ended the session with its connection.
+    const left = this.sessions.get(clientId)
+    if (!left) return undefined
+    if (cleanStart) { this.endSession(left); return undefined }
+    const transfer = serialiseSession(left)
+    this.#removeSession(left, true)
+    return transfer
+  }
+
+  /** A session another node handed over: kept here offline until the connection that asked for it attaches. */
+  adoptSession (transfer: SessionTransfer): void {
+    const { record, messages, awaitingRel } = transfer
+    const local = this.sessions.get(record.clientId)
+    if (local) this.#removeSession(local, true)
+    const left = record.expiryInterval === NEVER_EXPIRES ? Infinity : record.expiryInterval * 1000
+    const session = this.#rebuild(record, left)
+    for (const r of messages) session.restore(deliveryFrom(r))
+    for (const id of awaitingRel) session.awaitingRel.set(id, Date.now())
+    this.#journalSession(session, record.disconnectedAt)
+    if (session.journal) this.#journalDeliveries(session)
+    this.cluster?.sessionOpened(record.clientId)
+  }
+
+  #journalDeliveries (session: Session): void {
+    const journal = session.journal!
+    for (const d of [...session.inflight.values(), ...session.queued()]) {
+      if (d.qos === 0) continue
+      journal.add(session.clientId, d)
+      if (d.state === 'pubrel') journal.released(d)
+    }
+  }
+
+  /** Kicks a client (management API): DISCONNECT 0x98, then its session is discarded. Returns whether it was known. */
+  kick (clientId: string): boolean {
+    const conn = this.clients.get(clientId)
+    const session = conn?.session ?? this.sessions.get(clientId)
+    if (!conn && !session) return false
+    if (conn) {
+      this.log.info({ client: conn.label }, 'client kicked through the management API')
+      conn.disconnect(RC.ADMINISTRATIVE_ACTION, 'kicked by an administrator')
+    }
+    if (session && this.sessions.get(clientId) === session) this.endSession(session)
+    return true
   }
 
   connectionClosed (conn: Connection, reason: string, wasConnected: boolean): void {
@@ -239,11 +329,36 @@ export class Core {
   /** Accepts a message: observers, retained store, then the bus to every node's router. */
   publish (message: Message, client: ClientInfo | null): void {
     if (this.hooks.published.length > 0) this.hooks.notify('published', message, client)
-    if (message.retain) this.#retain(message)
+    if (message.retain) this.#retain(message, true)
     this.bus.publish(message)
   }
 
-  #retain (message: Message): void {
+  /** What the bus brings: another node's retained message is stored here too (core.publish stored our own). */
+  #fromBus (message: Message): void {
+    if (message.retain && message.node !== undefined && message.node !== this.config.node.name) this.#retain(message, false)
+    this.route(message)
+  }
+
+  /** Replaces the retained messages with the cluster's (a node joining), keeping the journal in step. */
+  loadRetained (messages: Message[]): void {
+    if (!this.config.retainer.enable) return
+    const journal = this.journal
+    if (journal) {
+      const topics = new Set(messages.map((m) => m.topic))
+      let dropped = 0
+      for (const [topic, old] of [...journal.retained()]) {
+        if (!topics.has(topic)) { journal.retain({ ...old, payload: Buffer.alloc(0) }); dropped++ }
+      }
+      if (dropped > 0) this.log.notice({ dropped }, 'retained messages kept on disk but no longer retained in the cluster dropped')
+    }
+    this.retained.clear()
+    for (const message of messages) {
+      this.retained.set(message)
+      this.journal?.retain(message)
+    }
+  }
+
+  #retain (message: Message, local: boolean): void {
     const cfg = this.config.retainer
     if (!cfg.enable) return
     if (message.payload.length > cfg.max_payload_size) {
@@ -260,6 +375,7 @@ export class Core {
       : message
     this.retained.set(stored)
     this.journal?.retain(stored)
+    if (local) this.cluster?.retained(stored)
   }
 
   /** Delivers a message to this node's matching subscribers; returns how many sessions it reached. */

@@ -23,4 +23,19 @@ export class Metrics {
   readonly tlsHandshakesByListener: Record<string, number> = {}
   /** Failed TLS handshakes by listener id, then reason. */
   readonly tlsFailuresByListener: Record<string, Record<string, number>> = {}
+  /** What the overload limits did (README "Limits"). */
+  readonly limits = {
+    /** New connections held back by a listener's max_conn_rate. */
+    connRateDelayed: 0,
+    /** New connections closed because max_conn_rate's queue (tcp_options.backlog) was full. */
+    connRateRefused: 0,
+    /** New connections closed at accept above overload_protection.mem_high_watermark. */
+    memRefused: 0,
+    /** Times a client's reads were paused by messages_rate or bytes_rate. */
+    publishThrottled: 0,
+    /** QoS 0 deliveries dropped for a client over mqtt.max_write_buffer (also in messagesDropped). */
+    slowConsumerDropped: 0,
+    /** Slow consumers disconnected by force_shutdown. */
+    slowConsumerDisconnected: 0,
+  }
 }

@@ -133,6 +133,11 @@ export class Session {
     return out
   }
 
+  /** The queue, oldest first. */
+  * queued (): IterableIterator<Delivery> {
+    for (let i = this.#head; i < this.#queue.length; i++) yield this.#queue[i]!
+  }
+
   clearQueue (): void {
     this.#queue = []
     this.#head = 0
@@ -152,9 +157,9 @@ export class Session {
     this.journal?.released(d)
   }
 
-  /** Restores a delivery from the journal after a restart: PUBREL owed → in flight, else queued. */
+  /** Restores a delivery (journal after a restart, or a session from another node): with a packet id → in flight, else queued. */
   restore (d: Delivery): void {
-    if (d.state === 'pubrel') {
+    if (d.packetId !== 0) {
       this.inflight.set(d.packetId, d)
       if (d.packetId >= this.#nextId) this.#nextId = d.packetId === 65535 ? 1 : d.packetId + 1
     } else {

@@ -51,14 +51,14 @@ export function handleConnect (conn: Connection, packet: IConnectPacket): void |
   if (method !== undefined) return startEnhancedAuth(conn, packet, client, method, assigned !== undefined)
   const credentials = { username, password: packet.password }
   if (conn.core.hooks.authenticate.length === 0) return accept(conn, packet, client, assigned !== undefined)
-  return runAuthenticate(conn.core.hooks, client, credentials).then((answer) => {
+  return runAuthenticate(conn.core.hooks, client, credentials).then(async (answer) => {
     if (conn.state !== 'connecting') return
     if (answer.result !== 'ok') return refuseAuth(conn, answer)
     client.isSuperuser = answer.isSuperuser ?? false
     if (answer.attrs) client.attrs = answer.attrs
     if (answer.acl) client.acl = answer.acl
     if (answer.aclExpireAt !== undefined) client.aclExpireAt = answer.aclExpireAt
-    accept(conn, packet, client, assigned !== undefined)
+    await accept(conn, packet, client, assigned !== undefined)
     if (answer.expireAt !== undefined) disconnectAtExpiry(conn, answer.expireAt)
   }, (err: unknown) => {
     // A failing authenticator is the server's problem: answer CONNACK instead of a silent close.
@@ -123,7 +123,7 @@ function startEnhancedAuth (conn: Connection, packet: IConnectPacket, client: Cl
       if (step.result === 'continue') return
       if (step.result !== 'ok') return refuseAuth(conn, { authenticator: method, ...step })
       client.isSuperuser = step.isSuperuser ?? false
-      accept(conn, packet, client, assignedId, { authenticationMethod: method, ...(step.data ? { authenticationData: step.data } : {}) })
+      return accept(conn, packet, client, assignedId, { authenticationMethod: method, ...(step.data ? { authenticationData: step.data } : {}) })
     },
   }
   return enhancedAuthStep(conn, packet.properties?.authenticationData)
@@ -147,7 +147,7 @@ export async function enhancedAuthStep (conn: Connection, data: Buffer | undefin
     return
   }
   conn.enhancedAuth = null
-  auth.finish(step)
+  await auth.finish(step)
 }
 
 /** An AUTH that breaks the exchange: CONNACK 0x82, then close. */
@@ -186,7 +186,18 @@ function reply (conn: Connection, rc: number, reason: string): void {
   conn.close(reason)
 }
 
-function accept (conn: Connection, packet: IConnectPacket, client: ClientInfo, assignedId: boolean, extra: ConnackProps = {}): void {
+/** Attaches the session and answers CONNACK; in a cluster, first brings the session from the node that holds it. */
+function accept (conn: Connection, packet: IConnectPacket, client: ClientInfo, assignedId: boolean, extra: ConnackProps = {}): void | Promise<void> {
+  const cluster = conn.core.cluster
+  if (!cluster) return attach(conn, packet, client, assignedId, extra)
+  return cluster.takeover(client.clientId, packet.clean !== false).then((moved) => {
+    // Adopted even if this connection went meanwhile: the session has left its node and must not be lost.
+    if (moved) conn.core.adoptSession(moved)
+    if (conn.state === 'connecting') attach(conn, packet, client, assignedId, extra)
+  })
+}
+
+function attach (conn: Connection, packet: IConnectPacket, client: ClientInfo, assignedId: boolean, extra: ConnackProps): void {
   const core = conn.core
   const mqtt = core.config.mqtt
   const v5 = conn.protocolVersion === 5

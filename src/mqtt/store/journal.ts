@@ -3,35 +3,12 @@
 // subscriptions and expiry, every QoS 1/2 message queued or in flight to it, and the retained
 // messages. Writes of one event-loop turn commit together; `barrier()` is what a PUBACK waits for,
 // so an acknowledged message is on disk before the publisher hears so.
-import type { QoS } from 'mqtt-packet'
 import type { KvStore, KvTable } from '../../store/kv.js'
-import type { Message, PublishProperties } from '../message.js'
+import type { Message } from '../message.js'
 import type { Delivery } from '../session.js'
-import type { SubscriptionOptions } from '../topic-tree.js'
+import { deliveryFrom, messageRecord, type MessageRecord, type SessionRecord } from './session-record.js'
 
-export interface SessionRecord {
-  clientId: string
-  expiryInterval: number
-  subscriptions: [filter: string, options: SubscriptionOptions][]
-  /** Epoch ms the client disconnected; absent while connected (a crash then counts from the restart). */
-  disconnectedAt?: number
-}
-
-/** A message on its way to a persistent session, as stored. */
-interface MessageRecord {
-  topic: string
-  payload: Buffer
-  /** QoS of the message as published, and of this delivery. */
-  publishedQos: QoS
-  qos: QoS
-  retain: boolean
-  properties: PublishProperties | undefined
-  expiresAt: number
-  origin: string | undefined
-  subIds: number[] | undefined
-  /** Set once the client sent PUBREC: the PUBREL to resend, under this packet id. */
-  pubrelId?: number
-}
+export type { SessionRecord } from './session-record.js'
 
 export interface RestoredDelivery { key: string, delivery: Delivery }
 
@@ -81,14 +58,7 @@ export class SessionJournal {
 
   /** A restored session's deliveries in the order they were queued. */
   * deliveries (clientId: string): IterableIterator<RestoredDelivery> {
-    for (const [key, r] of this.#messages.entries(clientId + SEP)) {
-      const message: Message = { topic: r.topic, payload: r.payload, qos: r.publishedQos, retain: r.retain, properties: r.properties, expiresAt: r.expiresAt, origin: r.origin }
-      const delivery: Delivery = {
-        message, qos: r.qos, retain: r.retain, subIds: r.subIds, group: undefined,
-        packetId: r.pubrelId ?? 0, state: r.pubrelId ? 'pubrel' : 'publish', sentAt: 0, key,
-      }
-      yield { key, delivery }
-    }
+    for (const [key, r] of this.#messages.entries(clientId + SEP)) yield { key, delivery: deliveryFrom(r, key) }
   }
 
   // ---- messages to persistent sessions ----
@@ -97,11 +67,7 @@ export class SessionJournal {
   add (clientId: string, d: Delivery): void {
     const key = `${clientId}${SEP}${(++this.#seq).toString(16).padStart(13, '0')}`
     d.key = key
-    const m = d.message
-    this.#write(this.#messages.put(key, {
-      topic: m.topic, payload: m.payload, publishedQos: m.qos, qos: d.qos, retain: d.retain,
-      properties: m.properties, expiresAt: m.expiresAt, origin: m.origin, subIds: d.subIds,
-    }))
+    this.#write(this.#messages.put(key, messageRecord(d)))
   }
 
   /** The client sent PUBREC: what a restart must resend is the PUBREL. */

@@ -1,0 +1,67 @@
+// A throwaway redis-server for cluster tests: its own port, no persistence, killed at teardown.
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { connect } from 'node:net'
+import { Redis } from 'ioredis'
+import { delay, freePort, startBroker, type TestBroker } from '../helpers.js'
+
+export const REDIS_SERVER = '/usr/bin/redis-server'
+export const hasRedis = existsSync(REDIS_SERVER)
+
+interface Teardown { teardown: (fn: () => unknown) => void }
+
+/** Starts redis-server on a free loopback port; resolves once it answers PING. */
+export async function startRedis (t: Teardown): Promise<{ port: number, servers: string, stop (): Promise<void> }> {
+  const port = await freePort()
+  const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  t.teardown(() => { child.kill('SIGKILL') })
+  const deadline = Date.now() + 5000
+  while (!(await pong(port))) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`redis-server did not answer PING on port ${port}`)
+    await delay(50)
+  }
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const stop = async () => { child.kill('SIGKILL'); await exited }
+  return { port, servers: `127.0.0.1:${port}`, stop }
+}
+
+function pong (port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port })
+    let got = ''
+    socket.on('connect', () => socket.write('PING\r\n'))
+    socket.on('data', (chunk) => {
+      got += String(chunk)
+      if (got.includes('\r\n')) { socket.destroy(); resolve(got.startsWith('+PONG')) }
+    })
+    socket.on('error', () => resolve(false))
+  })
+}
+
+/** The cluster section for a node of the cluster under that key prefix (short heartbeats). */
+export function clusterConfig (servers: string, prefix: string) {
+  return { backend: 'redis', redis: { servers, key_prefix: prefix }, heartbeat_interval: '200ms', node_timeout: '1s' }
+}
+
+/** An in-process node of a test cluster; closed at teardown. */
+export async function startNode (t: Teardown, name: string, servers: string, prefix: string, config: Record<string, unknown> = {}): Promise<TestBroker> {
+  const node = await startBroker({ node: { name }, cluster: clusterConfig(servers, prefix), ...config })
+  t.teardown(() => node.close())
+  return node
+}
+
+/** A plain Redis client, for looking at (or planting) what the nodes share. */
+export function redisClient (t: Teardown, port: number): Redis {
+  const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: false, maxRetriesPerRequest: 1 })
+  t.teardown(() => redis.disconnect())
+  return redis
+}
+
+/** Polls until check() is true (or throws after timeoutMs). */
+export async function until (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await delay(20)
+  }
+}
