@@ -56,6 +56,7 @@ enum phase { SETUP, WARMUP, MEASURE, DRAIN, DONE };
 struct config {
     const char *host;
     int port;
+    int sub_port;         /* subscribers connect here (another node of a cluster); 0 = port */
     enum scenario scenario;
     int qos;
     int clients;          /* publishers (fanin), subscribers (fanout), pairs */
@@ -304,15 +305,17 @@ static void flush(struct conn *c) {
     set_epoll_events(c, outbuf_pending(b) ? EPOLLIN | EPOLLOUT : EPOLLIN);
 }
 
+static int port_of(const struct conn *c) { return c->role == SUBSCRIBER && cfg.sub_port ? cfg.sub_port : cfg.port; }
+
 static void open_connection(struct conn *c) {
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)cfg.port) };
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port_of(c)) };
     if (inet_pton(AF_INET, cfg.host, &addr.sin_addr) != 1) die("bad --host %s (IPv4 address expected)", cfg.host);
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0) die("socket: %s", strerror(errno));
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (connect(c->fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS)
-        die("cannot connect to %s:%d: %s", cfg.host, cfg.port, strerror(errno));
+        die("cannot connect to %s:%d: %s", cfg.host, port_of(c), strerror(errno));
     c->state = CONNECTING;
     c->epoll_events = EPOLLOUT;
     struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = c };
@@ -323,7 +326,7 @@ static void finish_connect(struct conn *c) {
     int err = 0;
     socklen_t len = sizeof err;
     getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err) die("cannot connect to %s:%d: %s", cfg.host, cfg.port, strerror(err));
+    if (err) die("cannot connect to %s:%d: %s", cfg.host, port_of(c), strerror(err));
     c->state = AWAIT_CONNACK;
     queue_connect(c);
     flush(c);
@@ -773,9 +776,10 @@ static void print_results(void) {
 /* ---------- command line ---------- */
 
 static void usage(void) {
-    fputs("usage: loadgen --port N [--host 127.0.0.1] [--scenario fanin|fanout|pairs|latency]\n"
+    fputs("usage: loadgen --port N [--sub-port N] [--host 127.0.0.1] [--scenario fanin|fanout|pairs|latency]\n"
           "               [--qos 0|1] [--clients N] [--inflight 300] [--rate 5000]\n"
           "               [--warmup 1] [--duration 4] [--drain 10] [--setup-timeout 5] [--persistent]\n"
+          "  --sub-port: subscribers connect to this port (another node of a cluster), publishers to --port\n"
           "  --persistent: subscribers keep their sessions (clean session = 0)\n"
           "  --clients: publishers (fanin, default 100), subscribers (fanout, default 100),\n"
           "             pairs (pairs, default 50); ignored for latency (1 -> 1, QoS 0)\n", stderr);
@@ -804,6 +808,7 @@ static void parse_args(int argc, char **argv) {
         { "rate", required_argument, 0, 'r' },     { "warmup", required_argument, 0, 'w' },
         { "duration", required_argument, 0, 'd' }, { "drain", required_argument, 0, 'D' },
         { "setup-timeout", required_argument, 0, 't' }, { "persistent", no_argument, 0, 'P' },
+        { "sub-port", required_argument, 0, 'S' },
         { 0, 0, 0, 0 },
     };
     int opt;
@@ -821,10 +826,11 @@ static void parse_args(int argc, char **argv) {
         case 'D': cfg.drain_s = parse_positive("--drain", optarg); break;
         case 't': cfg.setup_timeout_s = parse_positive("--setup-timeout", optarg); break;
         case 'P': cfg.persistent = 1; break;
+        case 'S': cfg.sub_port = (int)parse_positive("--sub-port", optarg); break;
         default: usage();
         }
     }
-    if (optind != argc || cfg.port <= 0 || cfg.port > 65535) usage();
+    if (optind != argc || cfg.port <= 0 || cfg.port > 65535 || cfg.sub_port < 0 || cfg.sub_port > 65535) usage();
     if (cfg.qos != 0 && cfg.qos != 1) die("--qos must be 0 or 1");
     if (cfg.inflight > 30000) die("--inflight must be at most 30000 (packet ids must stay unique)");
     if (cfg.rate > 1000000) die("--rate must be at most 1000000");

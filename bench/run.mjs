@@ -25,6 +25,7 @@ const TLS_STORM_BIN = path.join(ROOT, 'bench/tls-storm')
 const CULEX_ENTRY = path.join(ROOT, 'dist/broker.js')
 const BENCHMARKS_MD = path.join(ROOT, 'BENCHMARKS.md')
 const MOSQUITTO = '/usr/sbin/mosquitto'
+const REDIS_SERVER = '/usr/bin/redis-server'
 const HOST = '127.0.0.1'
 const BROKER_CORE = '0'
 const LOADGEN_CORE = '1'
@@ -89,6 +90,10 @@ const SCENARIOS = [
     qos: 0,
     args: ['--scenario', 'latency', '--rate', String(LATENCY_RATE)],
   },
+  // Two Culex nodes and the redis-server they share, all on the broker core: publishers on node A,
+  // subscribers on node B, every message crossing Redis.
+  { ...throughput('cluster-fanout0', 'Cluster of 2: fan-out 1 → 100, QoS 0, publisher on A, subscribers on B', 'deliveries/s', 'fanout', 0), cluster: true },
+  { ...throughput('cluster-pairs0', 'Cluster of 2: 50 pairs, QoS 0, publishers on A, subscribers on B', 'msg/s', 'pairs', 0), cluster: true },
   tlsHandshake('tls-handshake-ec', 'Broker CPU per TLS 1.3 handshake, ECDSA P-256 certificate', 'ec256'),
   tlsHandshake('tls-handshake-rsa', 'Broker CPU per TLS 1.3 handshake, RSA 2048 certificate', 'rsa2048'),
   tlsIdle('tls-idle-1k', 'Memory per idle TLS connection, 1,000 connections', 1000),
@@ -266,6 +271,15 @@ function culexConfig (port, dataDir, tls) {
   ].join('\n')
 }
 
+// node.name and cluster section of a node of the benchmark cluster.
+function culexClusterConfig (port, dataDir, name, redisPort) {
+  return culexConfig(port, dataDir) + [
+    `node.name = "${name}"`,
+    `cluster { backend = redis, redis { servers = "${HOST}:${redisPort}", key_prefix = bench } }`,
+    '',
+  ].join('\n')
+}
+
 function brokerConfigDescription (withTls) {
   const tls = withTls ? { port: '<tlsport>', certDir: '<certs>' } : undefined
   return [
@@ -360,8 +374,9 @@ function lastLines (text, count = 5) {
 
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
 
-// utime + stime of a whole process (all threads), in clock ticks.
+// utime + stime of a whole process (all threads), in clock ticks; of all of them for a list of pids.
 function processTicks (pid) {
+  if (Array.isArray(pid)) return pid.reduce((sum, p) => sum + processTicks(p), 0)
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ') // fields[0] is field 3 (state)
   return Number(fields[11]) + Number(fields[12])
@@ -381,9 +396,12 @@ function coreTicks () {
 }
 
 function statusKiB (pid, field) {
+  if (Array.isArray(pid)) return pid.reduce((sum, p) => (sum === null ? null : add(sum, statusKiB(p, field))), 0)
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
   return match ? Number(match[1]) : null
 }
+
+const add = (a, b) => (b === null ? null : a + b)
 
 const peakRssKiB = (pid) => statusKiB(pid, 'VmHWM')
 
@@ -437,8 +455,8 @@ async function runGenerator (command, args, brokerPid, timeoutMs) {
   return { figures: JSON.parse(stdout.trim().split('\n').pop()), cpu: cpuPercentages(samples.begin, samples.end), samples }
 }
 
-function runLoadgen (scenario, port, brokerPid, duration) {
-  const args = ['--host', HOST, '--port', String(port), '--duration', String(duration), ...scenario.args]
+function runLoadgen (scenario, port, brokerPid, duration, subPort) {
+  const args = ['--host', HOST, '--port', String(port), ...(subPort ? ['--sub-port', String(subPort)] : []), '--duration', String(duration), ...scenario.args]
   return runGenerator(LOADGEN_BIN, args, brokerPid, loadgenTimeoutMs(duration))
 }
 
@@ -468,7 +486,44 @@ function tlsFigures (scenario, figures, { begin, end }) {
   }
 }
 
+// A cluster scenario: redis-server, then nodes A and B; broker CPU and RSS are summed over the three
+// processes (RSS: the two nodes).
+async function runCluster (scenario, options) {
+  if (!fs.existsSync(REDIS_SERVER)) return { ok: false, brokerStarted: false, error: `${REDIS_SERVER} not found` }
+  const redisPort = await getFreePort()
+  const ports = [await getFreePort(redisPort)]
+  ports.push(await getFreePort(ports[0]))
+  const dirs = ['a', 'b'].map((n) => fs.mkdtempSync(path.join(os.tmpdir(), `bench-culex-${n}-`)))
+  const children = []
+  let brokerStarted = false
+  try {
+    if (!fs.existsSync(CULEX_ENTRY)) throw new Error('dist/broker.js not found (not built yet?)')
+    const redis = spawnPinned(BROKER_CORE, REDIS_SERVER, ['--port', String(redisPort), '--bind', HOST, '--save', '', '--appendonly', 'no'])
+    children.push(redis)
+    await waitUntilAccepting(redis, redisPort)
+    const nodes = ['a', 'b'].map((n, i) => {
+      const config = path.join(dirs[i], 'culex.hocon')
+      fs.writeFileSync(config, culexClusterConfig(ports[i], dirs[i], `${n}@bench`, redisPort))
+      const child = spawnPinned(BROKER_CORE, process.execPath, [CULEX_ENTRY, '-c', config])
+      children.push(child)
+      return child
+    })
+    await Promise.all(nodes.map((child, i) => waitUntilAccepting(child, ports[i])))
+    brokerStarted = true
+    const pids = children.map((c) => c.pid)
+    const result = await runLoadgen(scenario, ports[0], pids, options.duration, ports[1])
+    return { ok: true, brokerStarted, figures: result.figures, cpu: result.cpu, rssKiB: peakRssKiB(nodes.map((c) => c.pid)) }
+  } catch (error) {
+    const crashed = children.filter(hasExited).map((c) => lastLines(c.output.text, 2))
+    return { ok: false, brokerStarted, error: `${error.message}${brokerStarted && crashed.length ? ` (exited: ${crashed.join('; ')})` : ''}` }
+  } finally {
+    for (const child of children.reverse()) await stopProcess(child)
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 async function runOne (broker, scenario, options) {
+  if (scenario.cluster) return runCluster(scenario, options)
   const port = await getFreePort()
   const tls = isTls(scenario) ? { port: await getFreePort(port), certDir: options.certDirs.get(scenario.tls.key) } : undefined
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${broker.name}-`))
@@ -689,6 +744,9 @@ function methodSection (env, options) {
     `- The broker runs pinned to core ${BROKER_CORE} (\`taskset -c ${BROKER_CORE}\`), the load generator (bench/loadgen.c: one thread, epoll, its own MQTT 3.1.1 client code) pinned to core ${LOADGEN_CORE}. Every scenario gets a fresh broker process on a fresh loopback port.`,
     `- ${payloadBytes}-byte payloads, clean sessions, TCP_NODELAY on every socket. ${warmupS} s warm-up, then a ${options.duration} s measuring window. Each publisher keeps at most ${inflight} messages in flight that its subscribers have not received yet (the payload carries publisher index, sequence number and send time), so the figures measure the broker rather than socket buffers.`,
     '- Fan-in: 100 publishers on `bench/in/<i>`, one subscriber on `bench/in/+`. Fan-out: one publisher, 100 subscribers on the same topic; counted in deliveries/s. Pairs: 50 publisher/subscriber pairs, each on its own topic.',
+    ...(options.scenarios.some((s) => s.cluster)
+      ? [`- Cluster (Culex only): redis-server (no persistence) and two Culex nodes (the config below plus \`node.name\` and \`cluster { backend = redis }\`), all three pinned to core ${BROKER_CORE}; the load generator's publishers connect to node A and its subscribers to node B (\`--sub-port\`), so every message crosses Redis. Broker CPU and RSS are those of the three processes (RSS: the two nodes) together.`]
+      : []),
     `- QoS 1: publishers also wait for PUBACKs, subscribers subscribe at QoS 1 and acknowledge every delivery. After the window publishing stops and the generator waits until everything was delivered, the broker has been silent for 1 s, or ${drainS} s passed; a message the broker acknowledged but never delivered counts as lost.`,
     `- Latency: one publisher sends ${fmtInt(LATENCY_RATE)} msg/s at QoS 0 to one subscriber; CLOCK_MONOTONIC send time in the payload, percentiles over the window.`,
     `- CPU: utime+stime from /proc/<pid>/stat over the window, 100% = one core. "Other" is what else ran on the two cores and "steal" what the hypervisor took (/proc/stat). Peak RSS is the broker's VmHWM.`,
@@ -757,6 +815,8 @@ async function benchmark (options) {
     results.runs[scenario.name] = {}
     for (const broker of options.brokers) {
       if (!results.available.has(broker.name)) continue
+      // Only Culex clusters (Mosquitto and aedes have no cluster of their own).
+      if (scenario.cluster && broker.name !== 'culex') continue
       const started = Date.now()
       const run = await runOne(broker, scenario, options)
       const prefix = `${scenario.name.padEnd(nameWidth)} ${broker.label.padEnd(10)} [${((Date.now() - started) / 1000).toFixed(1)} s]`

@@ -20,6 +20,7 @@ import { CulexError } from './errors.js'
 import type { MessageBus } from './mqtt/bus.js'
 import type { RetainedStore, SessionStore } from './mqtt/store/index.js'
 import { SysPublisher } from './mqtt/sys.js'
+import { warmLengthCache } from './mqtt/encode-cache.js'
 import { openKvStore, type KvStore } from './store/kv.js'
 import { SessionJournal } from './mqtt/store/journal.js'
 import { VERSION } from './version.js'
@@ -91,6 +92,7 @@ export class Broker {
     const clustered = this.config.cluster.backend === 'redis'
     if (clustered && opts.bus) this.log.warning('cluster.backend = redis ignored: the broker was given its own message bus (BrokerOptions.bus)')
     const clusterBus = clustered && !opts.bus ? createRedisBus(this.config, this.log) : undefined
+    warmLengthCache()
     this.core = new Core({ config: this.config, log: this.log, hooks: this.hooks, sessions: opts.sessions, retained: opts.retained, bus: opts.bus ?? clusterBus, journal })
     this.cluster = clusterBus ? new Cluster(this.core, clusterBus, this.config.cluster, this.log) : null
     this.authz = new Authorizer(this.config.authorization, this.log, (client) => {
@@ -100,6 +102,7 @@ export class Broker {
     this.authz.install(this.hooks)
     this.certStore = new CertStore(this.config.node.data_dir)
     this.registry = new DeviceRegistry(this.store)
+    this.cluster?.manage({ authn: this.authn, certStore: this.certStore, registry: this.registry })
     this.crlCache = new CrlCache(this.config.crl_cache, this.log)
     this.listeners = createListeners(this.core, this.config.listeners, { certStore: this.certStore, psk: PskTable.load(this.config.psk_authentication), peerChecks: [this.crlCache.peerCheck], registry: this.registry })
     this.#sys = new SysPublisher(this.core, VERSION)

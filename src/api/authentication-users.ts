@@ -68,6 +68,7 @@ export const authenticationUserRoutes: FastifyPluginAsync<{ host: ApiHost }> = a
     const user = await database(host, request.params.id).add(userId, password, su)
     if (!user) throw new ApiError(409, 'ALREADY_EXISTS', `user ${userId} already exists`)
     host.log.notice({ authenticator: request.params.id, user_id: userId }, 'authentication user added through the management API')
+    host.cluster?.userChanged(request.params.id, userId)
     return reply.code(201).send(user)
   })
 
@@ -93,6 +94,7 @@ export const authenticationUserRoutes: FastifyPluginAsync<{ host: ApiHost }> = a
     const user = await database(host, id).update(userId, request.body ?? {})
     if (!user) throw new ApiError(404, 'NOT_FOUND', `no user ${userId}`)
     host.log.notice({ authenticator: id, user_id: userId }, 'authentication user changed through the management API')
+    host.cluster?.userChanged(id, userId)
     return user
   })
 
@@ -102,6 +104,7 @@ export const authenticationUserRoutes: FastifyPluginAsync<{ host: ApiHost }> = a
     const { id, user_id: userId } = request.params
     if (!(await database(host, id).delete(userId))) throw new ApiError(404, 'NOT_FOUND', `no user ${userId}`)
     host.log.notice({ authenticator: id, user_id: userId }, 'authentication user removed through the management API')
+    host.cluster?.userChanged(id, userId)
     return reply.code(204).send()
   })
 }

@@ -12,7 +12,7 @@ const MASK = '******'
 const SECRET_KEYS = new Set(['secret', 'password'])
 const authenticatorSchema = authenticationList.element
 
-const IN_MEMORY = 'Changes made through the API are kept in memory only: a restart loads the chain from the configuration file again.'
+const IN_MEMORY = 'Changes made through the API are kept in memory only: a restart loads the chain from the configuration file again. In a cluster they are made on every running node.'
 
 const configSchema = {
   type: 'object',
@@ -134,6 +134,7 @@ function chainRoutes (app: FastifyInstance, host: ApiHost, base: string, perList
     const authenticator = build(chain, config)
     chain.add(authenticator, undefined, listener, config)
     log(listener, id, 'added')
+    host.cluster?.authnChanged({ op: 'add', listener: listener ?? null, config })
     return render(chain, authenticator)
   })
 
@@ -163,6 +164,7 @@ function chainRoutes (app: FastifyInstance, host: ApiHost, base: string, perList
     const authenticator = build(chain, config)
     chain.replace(authenticator, listener, config)
     log(listener, id, 'replaced')
+    host.cluster?.authnChanged({ op: 'replace', listener: listener ?? null, config })
     return render(chain, authenticator)
   })
 
@@ -174,6 +176,7 @@ function chainRoutes (app: FastifyInstance, host: ApiHost, base: string, perList
     const id = request.params.id!
     if (!chain.remove(id, listener)) throw new ApiError(404, 'NOT_FOUND', `no authenticator ${id}`)
     log(listener, id, 'removed')
+    host.cluster?.authnChanged({ op: 'remove', listener: listener ?? null, id })
     return reply.code(204).send()
   })
 
@@ -197,6 +200,7 @@ function chainRoutes (app: FastifyInstance, host: ApiHost, base: string, perList
       throw new ApiError(404, 'NOT_FOUND', (err as Error).message)
     }
     log(listener, id, `moved to ${request.params.position}`)
+    host.cluster?.authnChanged({ op: 'move', listener: listener ?? null, id, position })
     return reply.code(204).send()
   })
 }

@@ -100,6 +100,7 @@ export const certRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, { h
       const { warnings } = await store(() => certs.put(ref, upload))
       host.log.notice({ namespace: ref.namespace ?? 'global', bundle: ref.name, files: BUNDLE_FILES.filter((f) => upload[f]) }, 'certificate bundle uploaded')
       for (const warning of warnings) host.log.warning({ namespace: ref.namespace ?? 'global', bundle: ref.name }, warning)
+      await host.cluster?.bundleChanged(ref)
       return reply.code(204).send()
     })
 
@@ -118,6 +119,7 @@ export const certRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, { h
         throw new ApiError(404, 'NOT_FOUND', kind ? `bundle ${ref.name} has no ${kind}` : `bundle ${ref.name} not found`)
       }
       host.log.notice({ namespace: ref.namespace ?? 'global', bundle: ref.name, kind }, 'certificate bundle deleted')
+      await host.cluster?.bundleChanged(ref)
       return reply.code(204).send()
     })
   }

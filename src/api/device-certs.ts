@@ -85,6 +85,7 @@ export const deviceCertRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (ap
   }, async (request, reply) => {
     const ca = await registry(() => reg.registerCa(request.body.certificate, request.body.status))
     host.log.notice({ serial: ca.serial, subject: ca.subject, status: ca.status }, 'CA certificate registered through the management API')
+    host.cluster?.caChanged(ca.serial)
     return reply.code(201).send(ca)
   })
 
@@ -107,6 +108,7 @@ export const deviceCertRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (ap
   }, async (request) => {
     const ca = await registry(() => reg.setCaStatus(request.params.serial, request.body.status))
     host.log.notice({ serial: ca.serial, status: ca.status }, 'CA certificate status changed through the management API')
+    host.cluster?.caChanged(ca.serial)
     return ca
   })
 
@@ -120,6 +122,7 @@ export const deviceCertRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (ap
   }, async (request, reply) => {
     await registry(() => reg.deleteCa(request.params.serial))
     host.log.notice({ serial: request.params.serial.toUpperCase() }, 'CA certificate deleted through the management API')
+    host.cluster?.caChanged(request.params.serial)
     return reply.code(204).send()
   })
 
@@ -156,6 +159,7 @@ export const deviceCertRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (ap
   }, async (request) => {
     const device = await registry(() => reg.setDeviceStatus(request.params.serial, request.body.status))
     host.log.notice({ serial: device.serial, status: device.status }, 'device certificate status changed through the management API')
+    host.cluster?.deviceChanged(device.serial)
     return device
   })
 
@@ -169,6 +173,7 @@ export const deviceCertRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (ap
   }, async (request, reply) => {
     await registry(() => reg.deleteDevice(request.params.serial))
     host.log.notice({ serial: request.params.serial.toUpperCase() }, 'device certificate deleted through the management API')
+    host.cluster?.deviceChanged(request.params.serial)
     return reply.code(204).send()
   })
 }

@@ -1,20 +1,11 @@
 // GET /api/v5/stats and /api/v5/metrics with EMQX's names: a list of one object per node, or that
-// object alone with ?aggregate=true (EMQX's two shapes).
+// object alone with ?aggregate=true (EMQX's two shapes). In a cluster, /api/v5/stats lists every
+// running node (the others' counts as of their last heartbeat) and aggregate=true sums them; metrics
+// are this node's.
 import type { FastifyPluginAsync } from 'fastify'
-import { parseShared } from '../mqtt/topic.js'
-import type { ApiHost } from './common.js'
-
-const STATS = {
-  'connections.count': 'Connected clients',
-  'connections.max': 'Most connections open at once since start',
-  'live_connections.count': 'Connected clients (EMQX: not counting those in hibernation)',
-  'sessions.count': 'Sessions, connected or not',
-  'subscriptions.count': 'Subscriptions, shared ones included',
-  'subscriptions.shared.count': 'Shared subscriptions',
-  'subscribers.count': 'Sessions with at least one subscription',
-  'topics.count': 'Distinct topic filters subscribed to',
-  'retained.count': 'Retained messages stored',
-} as const
+import { nodeStats, STATS } from '../mqtt/stats.js'
+import type { Cluster } from '../cluster/cluster.js'
+import { ApiError, errors, type ApiHost } from './common.js'
 
 const METRICS = {
   'bytes.received': 'Bytes read from clients',
@@ -40,29 +31,26 @@ const METRICS = {
 type Figures = Record<string, number | string>
 
 function stats (host: ApiHost): Figures {
-  const core = host.core
-  let shared = 0
-  let subscribers = 0
-  const topics = new Set<string>()
-  for (const session of core.sessions.values()) {
-    if (session.subscriptions.size > 0) subscribers++
-    for (const filter of session.subscriptions.keys()) {
-      const s = parseShared(filter)
-      if (s) shared++
-      topics.add(s ? s.filter : filter)
-    }
+  return nodeStats(host.core)
+}
+
+/** Every running node's counts, this one's first (read now); 503 while Redis is unreachable. */
+async function clusterStats (host: ApiHost, cluster: Cluster): Promise<Figures[]> {
+  let others
+  try {
+    others = await cluster.otherStats()
+  } catch (err) {
+    throw new ApiError(503, 'SERVICE_UNAVAILABLE', `Redis (cluster.redis.servers = ${cluster.bus.servers}) is unreachable: ${(err as Error).message}`)
   }
-  return {
-    'connections.count': core.clients.size,
-    'connections.max': core.metrics.connectionsMax,
-    'live_connections.count': core.clients.size,
-    'sessions.count': core.sessions.size,
-    'subscriptions.count': core.tree.size,
-    'subscriptions.shared.count': shared,
-    'subscribers.count': subscribers,
-    'topics.count': topics.size,
-    'retained.count': core.retained.size,
+  return [{ node: host.config.node.name, ...stats(host) }, ...others.map(({ node, figures }) => ({ node, ...figures }))]
+}
+
+function sum (nodes: Figures[]): Figures {
+  const total: Record<string, number> = {}
+  for (const { node: _node, ...figures } of nodes) {
+    for (const [name, value] of Object.entries(figures)) if (typeof value === 'number') total[name] = (total[name] ?? 0) + value
   }
+  return total
 }
 
 function metrics (host: ApiHost): Figures {
@@ -111,9 +99,14 @@ export const statsRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, { 
         tags: [tag],
         summary,
         querystring: { type: 'object', properties: { aggregate: { type: 'boolean', default: false, description: 'One object for the cluster instead of one per node' } } },
-        response: { 200: { description: 'A list of one object per node, or one object with aggregate=true', anyOf: [{ type: 'array', items: figures }, figures] } },
+        response: { 200: { description: 'A list of one object per node, or one object with aggregate=true', anyOf: [{ type: 'array', items: figures }, figures] }, ...errors(503) },
       },
     }, async (request) => {
+      const cluster = host.cluster
+      if (cluster && read === stats) {
+        const nodes = await clusterStats(host, cluster)
+        return request.query.aggregate ? sum(nodes) : nodes
+      }
       const now = read(host)
       return request.query.aggregate ? now : [{ node: host.config.node.name, ...now }]
     })

@@ -71,9 +71,15 @@ function blocksOf (file: FileName, text: string): PemBlock[] {
     const binary = text.includes('\0') || text.includes('\uFFFD') || /^\s*0/.test(text)
     refuse('pem', `${file} is not PEM: it has no "-----BEGIN ...-----" block${binary ? ` (it looks like binary DER; convert it: ${DER_HINT[file]})` : ''}`)
   }
-  let outside = text
-  for (const b of blocks) outside = outside.replace(b.pem.slice(0, -1), '\n')
-  const stray = outside.trim()
+  // What is left once the blocks (in order, without overlap) are cut out, in one pass.
+  let outside = ''
+  let pos = 0
+  for (const b of blocks) {
+    const at = text.indexOf(b.pem.slice(0, -1), pos)
+    outside += `${text.slice(pos, at)}\n`
+    pos = at + b.pem.length - 1
+  }
+  const stray = (outside + text.slice(pos)).trim()
   if (stray !== '') {
     const excerpt = stray.split(/\r?\n/)[0]!.slice(0, 40)
     refuse('pem', `${file} holds text outside its PEM blocks ("${excerpt}"): keep only the -----BEGIN/END----- blocks`)
@@ -112,7 +118,7 @@ function keyBlockOf (text: string): PemBlock {
   const keys = blocks.filter((b) => isPrivateKeyLabel(b.label))
   if (keys.length !== 1) {
     refuse('pem', keys.length === 0
-      ? `key holds no private key block (found ${blocks.map((b) => b.label).join(', ')})`
+      ? `key holds no private key block (found ${[...new Set(blocks.map((b) => b.label))].join(', ')})`
       : `key holds ${keys.length} private keys: give exactly one`)
   }
   const key = keys[0]!

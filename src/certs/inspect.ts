@@ -123,7 +123,13 @@ function keyReport (pem: string, first: NodeX509 | undefined): PrivateKeyReport 
 export function inspectPem (text: string, at = new Date()): PemReport {
   const blocks = pemBlocks(text)
   const pems = blocks.filter((b) => b.label === 'CERTIFICATE').map((b) => b.pem)
-  const certs = pems.map((pem) => new NodeX509(pem))
+  const certs = pems.map((pem, i) => {
+    try {
+      return new NodeX509(pem)
+    } catch (err) {
+      throw new Error(`certificate ${i + 1} in the file cannot be parsed (${(err as Error).message})`, { cause: err })
+    }
+  })
   const certificates = pems.map((pem, i) => describe(pem, certs[i]!, at))
   const privateKeys = blocks.filter((b) => isPrivateKeyLabel(b.label)).map((b) => keyReport(b.pem, certs[0]))
   return { certificates, chain: chainReport(certs, certificates), privateKeys }

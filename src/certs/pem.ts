@@ -3,10 +3,47 @@ import { X509Certificate } from 'node:crypto'
 
 export interface PemBlock { label: string, pem: string }
 
-const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g
+const BEGIN = /-----BEGIN ([A-Z0-9 ]+)-----/g
+const END = /-----END ([A-Z0-9 ]+)-----/g
 
+/**
+ * Each BEGIN line with the first END line of its label after it. Where the END lines are is found
+ * once: searching the rest of the text for each BEGIN would take quadratic time on a file of BEGIN
+ * lines without END (a megabyte of them blocked the process for seconds).
+ */
 export function pemBlocks (text: string): PemBlock[] {
-  return [...text.matchAll(BLOCK)].map((m) => ({ label: m[1]!, pem: `${m[0]}\n` }))
+  const ends = new Map<string, number[]>()
+  for (const m of text.matchAll(END)) {
+    const list = ends.get(m[1]!)
+    if (list) list.push(m.index)
+    else ends.set(m[1]!, [m.index])
+  }
+  const blocks: PemBlock[] = []
+  const begin = new RegExp(BEGIN.source, 'g')
+  for (let m = begin.exec(text); m !== null; m = begin.exec(text)) {
+    const label = m[1]!
+    const end = firstAtOrAfter(ends.get(label) ?? [], begin.lastIndex)
+    if (end === undefined) {
+      begin.lastIndex = m.index + 1
+      continue
+    }
+    const stop = end + `-----END ${label}-----`.length
+    blocks.push({ label, pem: `${text.slice(m.index, stop)}\n` })
+    begin.lastIndex = stop
+  }
+  return blocks
+}
+
+/** The first of the ascending positions at or after `from`. */
+function firstAtOrAfter (positions: number[], from: number): number | undefined {
+  let lo = 0
+  let hi = positions.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (positions[mid]! < from) lo = mid + 1
+    else hi = mid
+  }
+  return positions[lo]
 }
 
 export const isPrivateKeyLabel = (label: string) => label.endsWith('PRIVATE KEY')

@@ -48,6 +48,8 @@ export interface RegistryEvents {
   ca: [serial: string]
   /** These device serials must not stay connected (deactivated, or their CA deactivated or deleted). */
   revoke: [serials: string[], why: string]
+  /** A device registered on its first connection (a cluster tells the other nodes). */
+  registered: [device: DeviceRecord]
 }
 
 const serialOf = (cert: X509Certificate) => cert.serialNumber.toUpperCase()
@@ -155,6 +157,35 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
     await this.#devices.remove(device.serial)
   }
 
+  // ---- changes made on another node of a cluster ----
+
+  /** Takes a CA as another node has it after a change (undefined: deleted there); revokes as a local change would. */
+  async mirrorCa (serial: string, record: CaRecord | undefined): Promise<void> {
+    const old = this.#cas.get(serial)
+    if (record) {
+      await this.#cas.put(serial, record)
+      this.#caCerts.set(serial, new X509Certificate(record.pem))
+    } else {
+      if (!old) return
+      await this.#cas.remove(serial)
+      this.#caCerts.delete(serial)
+    }
+    this.emit('ca', serial)
+    if (!record) this.#revokeDevicesOf(serial, `CA ${serial} deleted`)
+    else if (record.status === 'inactive' && old?.status !== 'inactive') this.#revokeDevicesOf(serial, `CA ${serial} deactivated`)
+  }
+
+  /** Takes a device as another node has it after a change (undefined: deleted there). */
+  async mirrorDevice (serial: string, record: DeviceRecord | undefined): Promise<void> {
+    const old = this.#devices.get(serial)
+    if (!record) {
+      if (old) await this.#devices.remove(serial)
+      return
+    }
+    await this.#devices.put(serial, record)
+    if (record.status === 'inactive' && old?.status !== 'inactive') this.emit('revoke', [serial], `device certificate ${serial} deactivated`)
+  }
+
   /**
    * The registry's verdict on a verified client certificate: null admits it (registering it on its first
    * connection, or noting when it was last seen). `issuer` is the CA the TLS handshake chained it to.
@@ -166,7 +197,7 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
     const now = new Date().toISOString()
     const known = this.#devices.get(cert.serial)
     if (!known) {
-      await this.#devices.put(cert.serial, {
+      const device: DeviceRecord = {
         serial: cert.serial,
         subject: cert.subject,
         cn: cert.cn,
@@ -176,7 +207,9 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
         status: 'active',
         first_seen: now,
         last_seen: now,
-      })
+      }
+      await this.#devices.put(cert.serial, device)
+      this.emit('registered', device)
       return null
     }
     // Device serials are unique (seed 001): another certificate with a registered serial is refused.

@@ -5,19 +5,29 @@ import type { ClusterConfig, CulexConfig } from '../config/schema.js'
 import { CulexError } from '../errors.js'
 import type { Log } from '../log.js'
 import { kickBanned, type Ban, type BanKind } from '../mqtt/banned.js'
-import type { ClusterLink, Core } from '../mqtt/core.js'
+import { NEVER_EXPIRES, type ClusterLink, type Core } from '../mqtt/core.js'
 import type { Message } from '../mqtt/message.js'
-import type { SessionTransfer } from '../mqtt/store/session-record.js'
+import { nodeStats } from '../mqtt/stats.js'
+import { parseShared } from '../mqtt/topic.js'
+import type { BundleRef } from '../certs/store.js'
+import type { Session } from '../mqtt/session.js'
+import type { SessionRecord, SessionTransfer } from '../mqtt/store/session-record.js'
 import { BanMirror } from './bans.js'
 import { Control, type ControlNotice, type ControlReply, type ControlRequest } from './control.js'
 import { ClientDirectory } from './directory.js'
+import { ManagementSync, type AuthnChange, type Managed } from './management.js'
 import { NodeRegistry, type NodeStatus } from './nodes.js'
 import { RedisBus } from './redis-bus.js'
 import { CONNECT_TIMEOUT_MS, redisOptions } from './redis-options.js'
 import { RetainedMirror } from './retained.js'
+import { SessionStoreMirror } from './sessions.js'
+import { SharedView, type ShareCounts } from './shared.js'
 
 /** How long a CONNECT waits for the node holding its session before starting a fresh one. */
 export const TAKEOVER_TIMEOUT_MS = 3000
+
+/** How long one node holds the right to adopt a stopped node's sessions (released when done). */
+const ADOPT_LOCK_MS = 30_000
 
 /** The bus of a cluster.backend = redis node, not connected yet. */
 export function createRedisBus (config: CulexConfig, log: Log): RedisBus {
@@ -35,6 +45,18 @@ export class Cluster implements ClusterLink {
   readonly #retained: RetainedMirror
   readonly #bans: BanMirror
   readonly #control: Control
+  readonly #prefix: string
+  readonly #sessions: SessionStoreMirror
+  readonly #shared: SharedView
+  #management: ManagementSync | null = null
+  /** `$share` groups whose members on this node may have changed: key → [group, filter]. */
+  #dirty = new Map<string, [string, string]>()
+  /** What this node last told the others about its members of each group. */
+  readonly #announced = new Map<string, ShareCounts>()
+  readonly #watchInterval: number
+  #watch: NodeJS.Timeout | null = null
+  /** Nodes seen running at the last look. */
+  #running = new Set<string>()
 
   constructor (core: Core, bus: RedisBus, config: ClusterConfig, log: Log) {
     const prefix = config.redis.key_prefix
@@ -42,10 +64,18 @@ export class Cluster implements ClusterLink {
     this.bus = bus
     this.#core = core
     this.#log = log
-    this.nodes = new NodeRegistry(bus.pub, prefix, this.node, { interval: config.heartbeat_interval, timeout: config.node_timeout }, log)
+    this.nodes = new NodeRegistry(bus.pub, prefix, this.node, { interval: config.heartbeat_interval, timeout: config.node_timeout }, log, () => nodeStats(core))
     this.#clients = new ClientDirectory(bus.pub, prefix, this.node, log)
     this.#retained = new RetainedMirror(bus, prefix, this.node, log)
     this.#bans = new BanMirror(bus.pub, prefix, log)
+    this.#prefix = prefix
+    this.#sessions = new SessionStoreMirror(bus.pub, prefix, core.config.mqtt.max_mqueue_len, log)
+    this.#shared = new SharedView(bus.pub, prefix, this.node, core.config.mqtt.shared_subscription_strategy, log)
+    this.#watchInterval = config.heartbeat_interval
+    bus.sharePlanner((message, reachable) => {
+      if (this.#dirty.size > 0) this.#flushShared()
+      return this.#shared.plan(message, reachable)
+    })
     this.#control = new Control(bus, prefix, this.node, log, {
       request: (request, from) => this.#answer(request, from),
       notice: (notice, from) => this.#hear(notice, from),
@@ -61,20 +91,34 @@ export class Cluster implements ClusterLink {
       await this.nodes.claim()
       retained = await this.#retained.load()
       bans = await this.#bans.load()
+      await this.#shared.load()
+      await this.#management?.load()
+      this.#running = new Set((await this.nodes.list()).filter((n) => n.running).map((n) => n.node))
     } catch (err) {
       if (err instanceof CulexError) throw err
       throw new CulexError('CULEX_ERR_CLUSTER', `Redis at cluster.redis.servers = ${this.bus.servers} failed during start-up: ${(err as Error).message}`, { cause: err })
     }
     this.#core.loadRetained(retained)
     for (const ban of bans) this.#core.banned.add(ban)
+    await this.#reconcileRestored()
     this.nodes.start()
     this.#core.cluster = this
+    // Sessions restored from disk before the cluster ran: their groups are announced now.
+    for (const session of this.#core.sessions.values()) {
+      for (const filter of session.subscriptions.keys()) {
+        const shared = parseShared(filter)
+        if (shared) this.sharedChanged(shared.group, shared.filter)
+      }
+    }
+    this.#watch = setInterval(() => { this.#look().catch(() => {}) }, this.#watchInterval).unref()
     this.bus.beforeClose(() => this.#leave())
     this.#log.notice({ node: this.node, servers: this.bus.servers, retained: retained.length, bans: bans.length }, 'cluster: joined')
   }
 
   /** After the core closed (and with it the bus): nothing left waiting. */
   async stop (): Promise<void> {
+    if (this.#watch) clearInterval(this.#watch)
+    this.#watch = null
     this.nodes.stop()
     this.#control.close()
     if (this.#core.cluster === this) this.#core.cluster = null
@@ -82,9 +126,15 @@ export class Cluster implements ClusterLink {
 
   // ---- what the core asks ----
 
-  async takeover (clientId: string, cleanStart: boolean): Promise<SessionTransfer | undefined> {
-    const owner = await this.#owner(clientId)
-    if (!owner) return undefined
+  takeover (clientId: string, cleanStart: boolean): Promise<SessionTransfer | undefined> {
+    return this.#takeover(clientId, cleanStart, true)
+  }
+
+  async #takeover (clientId: string, cleanStart: boolean, retry: boolean): Promise<SessionTransfer | undefined> {
+    const found = await this.#owner(clientId)
+    if (!found) return undefined
+    if (!found.running) return this.#inherit(clientId, found.node, cleanStart, retry)
+    const owner = found.node
     const reply = await this.#control.request(owner, { t: 'takeover', clientId, cleanStart }, TAKEOVER_TIMEOUT_MS)
     if (!reply) {
       this.#log.warning({ clientId, node: owner }, `cluster: the node holding the session did not answer within ${TAKEOVER_TIMEOUT_MS} ms; starting a fresh session`)
@@ -99,20 +149,62 @@ export class Cluster implements ClusterLink {
     this.#clients.claim(clientId)
   }
 
-  sessionEnded (clientId: string): void {
+  sessionEnded (clientId: string, persistent: boolean): void {
     void this.#clients.release(clientId)
+    if (persistent) void this.#sessions.forget(clientId)
+  }
+
+  sessionSaved (session: Session, disconnectedAt?: number): void {
+    if (session.expiryInterval === 0) {
+      if (session.mirror) void this.#sessions.forget(session.clientId)
+      session.mirror = null
+      return
+    }
+    session.mirror = this.#sessions
+    void this.#sessions.save(session, disconnectedAt)
   }
 
   retained (message: Message): void {
     this.#retained.store(message)
   }
 
+  sharedChanged (group: string, filter: string): void {
+    if (this.#dirty.size === 0) setImmediate(() => this.#flushShared())
+    this.#dirty.set(`${group}/${filter}`, [group, filter])
+  }
+
   // ---- what the management API asks ----
+
+  /** What the management API changes on this node, to carry such changes to and from the others; call before start(). */
+  manage (managed: Managed): void {
+    this.#management = new ManagementSync(managed, this.bus.pub, this.#prefix, this.#log, (change) => this.#control.broadcast({ t: 'manage', change }))
+  }
+
+  authnChanged (change: AuthnChange): void {
+    this.#management?.authnChanged(change)
+  }
+
+  userChanged (authenticator: string, userId: string): void {
+    this.#management?.userChanged(authenticator, userId)
+  }
+
+  async bundleChanged (ref: BundleRef): Promise<void> {
+    await this.#management?.bundleChanged(ref)
+  }
+
+  caChanged (serial: string): void {
+    this.#management?.caChanged(serial)
+  }
+
+  deviceChanged (serial: string): void {
+    this.#management?.deviceChanged(serial)
+  }
 
   /** Kicks the client on the node holding it; false when no running node does. */
   async kick (clientId: string): Promise<boolean> {
-    const owner = await this.#owner(clientId)
-    if (!owner) return false
+    const found = await this.#owner(clientId)
+    if (!found?.running) return false
+    const owner = found.node
     const reply = await this.#control.request(owner, { t: 'kick', clientId }, TAKEOVER_TIMEOUT_MS)
     return reply?.found === true
   }
@@ -134,6 +226,11 @@ export class Cluster implements ClusterLink {
 
   listNodes (): Promise<NodeStatus[]> {
     return this.nodes.list()
+  }
+
+  /** The counts (/api/v5/stats) of the other running nodes, as of their last heartbeat. */
+  async otherStats (): Promise<{ node: string, figures: Record<string, number> }[]> {
+    return (await this.nodes.figures()).filter((n) => n.node !== this.node)
   }
 
   // ---- what other nodes ask ----
@@ -161,36 +258,172 @@ export class Cluster implements ClusterLink {
         banned.clear()
         this.#log.notice({ node: from }, 'cluster: every ban removed on another node')
         break
+      case 'shared':
+        this.#shared.set(notice.key, from, notice)
+        break
+      case 'leave':
+        this.#running.delete(from)
+        this.#nodeStopped(from)
+        break
+      case 'manage':
+        this.#management?.apply(notice.change, from).catch((err: Error) =>
+          this.#log.error({ err, node: from, change: notice.change.t }, `cluster: a management change made on another node could not be applied here: ${err.message}`))
+        break
     }
   }
 
-  /** The running node, other than this one, that holds the client's session (a slow Redis counts as none). */
-  #owner (clientId: string): Promise<string | undefined> {
+  /** Recounts this node's members of the groups that changed; tells the others (and Redis) what differs. */
+  #flushShared (): void {
+    const dirty = this.#dirty
+    if (dirty.size === 0) return
+    this.#dirty = new Map()
+    for (const [key, [name, filter]] of dirty) {
+      const group = this.#core.tree.group(filter, name)
+      let online = 0
+      if (group) for (const m of group.members) if (m.subscriber.link !== null) online++
+      const counts = { members: group?.members.length ?? 0, online }
+      const last = this.#announced.get(key)
+      if (last ? last.members === counts.members && last.online === counts.online : counts.members === 0) continue
+      if (counts.members === 0) this.#announced.delete(key)
+      else this.#announced.set(key, counts)
+      this.#shared.set(key, this.node, counts)
+      this.#control.broadcast({ t: 'shared', key, ...counts })
+      const hash = this.#shared.hashKey(key)
+      const write = counts.members === 0 ? this.bus.pub.hdel(hash, this.node) : this.bus.pub.hset(hash, this.node, `${counts.members},${counts.online}`)
+      write.catch((err: Error) => this.#log.debug({ group: key, err: err.message }, 'cluster: shared group members not recorded in Redis'))
+    }
+  }
+
+  /** Every heartbeat interval: nodes that stopped since the last look lose their share of the groups. */
+  async #look (): Promise<void> {
+    if (!this.bus.ready) return
+    const nodes = await this.nodes.list()
+    const running = new Set<string>()
+    for (const n of nodes) {
+      if (n.running) { running.add(n.node); continue }
+      if (n.node === this.node || !this.#running.has(n.node)) continue
+      this.#log.notice({ node: n.node }, 'cluster: a node stopped')
+      this.#nodeStopped(n.node)
+    }
+    this.#running = running
+  }
+
+  #nodeStopped (node: string): void {
+    for (const key of this.#shared.nodeDown(node)) {
+      this.bus.pub.hdel(this.#shared.hashKey(key), node).catch(() => {})
+    }
+    this.#adopt(node).catch((err: Error) => this.#log.warning({ node, err: err.message }, 'cluster: adopting the sessions of a stopped node failed'))
+  }
+
+  /**
+   * One running node (the first to take <prefix>:adopt:<node>) continues the persistent sessions a
+   * stopped node left in Redis: their subscriptions collect messages here until their clients return.
+   */
+  async #adopt (node: string): Promise<void> {
+    const redis = this.bus.pub
+    const lock = `${this.#prefix}:adopt:${node}`
+    if (await redis.set(lock, this.node, 'PX', ADOPT_LOCK_MS, 'NX') !== 'OK') return
+    let sessions = 0
+    let messages = 0
+    try {
+      for (const clientId of await this.#clients.heldBy(node)) {
+        if (this.#core.closing) break
+        if (!(await this.#clients.inherit(clientId, node))) continue
+        const transfer = await this.#sessions.load(clientId)
+        if (transfer && this.#core.adoptSession(transfer)) {
+          sessions++
+          messages += transfer.messages.length
+          continue
+        }
+        // Not persistent, or expired: nothing to continue.
+        if (transfer) await this.#sessions.forget(clientId)
+        await this.#clients.releaseFor(clientId, this.node)
+      }
+    } finally {
+      await redis.del(lock).catch(() => {})
+    }
+    if (sessions > 0) this.#log.notice({ node, sessions, messages }, 'cluster: persistent sessions of a stopped node continued on this node')
+  }
+
+  /** A client whose session a stopped node (or this node in a previous run) left in Redis: continued here. */
+  async #inherit (clientId: string, from: string, cleanStart: boolean, retry: boolean): Promise<SessionTransfer | undefined> {
+    let transfer: SessionTransfer | undefined
+    try {
+      if (!(await this.#clients.inherit(clientId, from))) {
+        // Another node took it first (adopting the stopped node's sessions): ask that one.
+        return retry ? await this.#takeover(clientId, cleanStart, false) : undefined
+      }
+      transfer = await this.#sessions.load(clientId)
+    } catch {
+      return undefined
+    }
+    if (!transfer) {
+      if (from !== this.node) this.#log.info({ clientId, node: from }, 'cluster: the node that held the session is not running; starting a fresh session')
+      return undefined
+    }
+    if (cleanStart || expired(transfer.record)) { void this.#sessions.forget(clientId); return undefined }
+    this.#log.info({ clientId, node: from, messages: transfer.messages.length }, 'cluster: session left by a stopped node continued here')
+    return transfer
+  }
+
+  /** Sessions restored from disk: dropped when another node continued them meanwhile, else kept in Redis. */
+  async #reconcileRestored (): Promise<void> {
+    const sessions = [...this.#core.sessions.values()]
+    if (sessions.length === 0) return
+    const owners = await this.#clients.owners(sessions.map((s) => s.clientId))
+    const now = Date.now()
+    let dropped = 0
+    sessions.forEach((session, i) => {
+      const owner = owners[i]
+      if (owner && owner !== this.node) { this.#core.handOver(session.clientId, false, owner); dropped++; return }
+      this.#clients.claim(session.clientId)
+      this.sessionSaved(session, now)
+    })
+    if (dropped > 0) this.#log.notice({ dropped }, 'cluster: restored sessions that other nodes continued meanwhile dropped')
+  }
+
+  /**
+   * The node, other than this one, recorded as holding the client's session, and whether it runs; this
+   * node too when the record names it but it has no such session (a previous run). A slow Redis counts as none.
+   */
+  #owner (clientId: string): Promise<{ node: string, running: boolean } | undefined> {
     let timer: NodeJS.Timeout | undefined
     const late = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), TAKEOVER_TIMEOUT_MS) })
     return Promise.race([this.#lookUp(clientId), late]).finally(() => clearTimeout(timer))
   }
 
-  async #lookUp (clientId: string): Promise<string | undefined> {
-    let owner: string | null
+  async #lookUp (clientId: string): Promise<{ node: string, running: boolean } | undefined> {
     try {
-      owner = await this.#clients.owner(clientId)
-      if (!owner || owner === this.node) return undefined
-      if (await this.nodes.alive(owner)) return owner
+      const owner = await this.#clients.owner(clientId)
+      if (!owner) return undefined
+      if (owner === this.node) return this.#core.sessions.get(clientId) ? undefined : { node: owner, running: false }
+      return { node: owner, running: await this.nodes.alive(owner) }
     } catch {
       // Redis away: this node decides alone (the bus has warned).
       return undefined
     }
-    this.#log.info({ clientId, node: owner }, 'cluster: the node that held the session is not running; starting a fresh session')
-    return undefined
   }
 
-  /** Last writes before the connections close: the name given back and, with nothing kept on disk, this node's sessions. */
+  /**
+   * Last writes before the connections close: persistent sessions as they are now (for a running node
+   * to continue), the other clients released, shared groups left; then the others hear of it and the
+   * name is given back.
+   */
   async #leave (): Promise<void> {
     this.nodes.stop()
     const writes: Promise<unknown>[] = []
-    if (!this.#core.journal) for (const session of this.#core.sessions.values()) writes.push(this.#clients.release(session.clientId))
-    writes.push(this.nodes.release())
+    const now = Date.now()
+    for (const key of this.#announced.keys()) writes.push(this.bus.pub.hdel(this.#shared.hashKey(key), this.node))
+    for (const session of this.#core.sessions.values()) {
+      if (!session.mirror) writes.push(this.#clients.release(session.clientId))
+      else if (session.link) writes.push(this.#sessions.save(session, now))
+    }
     await Promise.all(writes)
+    this.#control.broadcast({ t: 'leave' })
+    await this.nodes.release()
   }
+}
+
+function expired (record: SessionRecord, now = Date.now()): boolean {
+  return record.expiryInterval !== NEVER_EXPIRES && record.expiryInterval * 1000 <= now - (record.disconnectedAt ?? now)
 }

@@ -13,17 +13,42 @@ export function unpack<T> (data: Buffer): T {
   return packr.unpack(data) as T
 }
 
-type WireMessage = [node: string, topic: string, payload: Buffer, qos: Message['qos'], retain: boolean,
-  properties: Message['properties'] | null, expiresAt: number, origin: string | null]
+/** Which node delivers to which shared groups (src/cluster/shared.ts), as [node, group keys] pairs. */
+export type WireShares = [node: string, keys: string[]][]
 
-/** A message as the bus and the retained hash carry it, naming the node that accepted it. */
-export function encodeMessage (node: string, m: Message): Buffer {
+type WireMessage = [node: string, topic: string, payload: Buffer, qos: Message['qos'], retain: boolean,
+  properties: Message['properties'] | null, expiresAt: number, origin: string | null, shares?: WireShares]
+
+/** A message as the bus and the retained hash carry it, naming the node that accepted it (and, on the bus, who serves its shared groups). */
+export function encodeMessage (node: string, m: Message, shares?: WireShares): Buffer {
   const wire: WireMessage = [node, m.topic, m.payload, m.qos, m.retain, m.properties ?? null, m.expiresAt, m.origin ?? null]
+  if (shares) wire.push(shares)
   return packr.pack(wire)
 }
 
 export function decodeMessage (data: Buffer): Message {
-  const [node, topic, payload, qos, retain, properties, expiresAt, origin] = packr.unpack(data) as WireMessage
+  return decodeEnvelope(data).message
+}
+
+export interface Envelope { message: Message, shares: WireShares | undefined }
+
+export function decodeEnvelope (data: Buffer): Envelope {
+  return fromWire(packr.unpack(data) as WireMessage)
+}
+
+/** Messages published in one event-loop turn travel as one bus payload: an array of encoded messages. */
+export function encodeBatch (encoded: Buffer[]): Buffer {
+  return packr.pack(encoded)
+}
+
+/** A bus payload: one message or a batch. */
+export function decodeBus (data: Buffer): Envelope[] {
+  const value = packr.unpack(data) as WireMessage | Buffer[]
+  if (Array.isArray(value) && Buffer.isBuffer(value[0])) return (value as Buffer[]).map(decodeEnvelope)
+  return [fromWire(value as WireMessage)]
+}
+
+function fromWire ([node, topic, payload, qos, retain, properties, expiresAt, origin, shares]: WireMessage): Envelope {
   if (typeof topic !== 'string' || !Buffer.isBuffer(payload)) throw new Error('not a cluster message')
-  return { topic, payload, qos, retain, properties: properties ?? undefined, expiresAt, origin: origin ?? undefined, node }
+  return { message: { topic, payload, qos, retain, properties: properties ?? undefined, expiresAt, origin: origin ?? undefined, node }, shares }
 }

@@ -5,6 +5,7 @@ import type { Log } from '../log.js'
 import type { Ban, BanKind } from '../mqtt/banned.js'
 import type { SessionTransfer } from '../mqtt/store/session-record.js'
 import { pack, unpack } from './codec.js'
+import type { ManageNotice } from './management.js'
 import type { RedisBus } from './redis-bus.js'
 
 export type ControlRequest =
@@ -17,6 +18,12 @@ export type ControlNotice =
   | { t: 'ban', ban: Ban }
   | { t: 'unban', as: BanKind, who: string }
   | { t: 'unban_all' }
+  /** The sender's members of a `$share` group (key `group/filter`); 0 members: it has none left. */
+  | { t: 'shared', key: string, members: number, online: number }
+  /** The sender is stopping. */
+  | { t: 'leave' }
+  /** A change made through the sender's management API. */
+  | { t: 'manage', change: ManageNotice }
 
 type Envelope = { from: string, id: number } & (ControlRequest | ControlReply | ControlNotice)
 

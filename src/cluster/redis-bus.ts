@@ -1,13 +1,16 @@
 // The message bus of a Redis cluster: a message accepted here is delivered here at once and PUBLISHed
-// to <prefix>:msg for the other nodes; what they publish comes back through a second, subscribed
-// connection. Publishing never waits on Redis or throws: while Redis is away, local clients are
+// to <prefix>:msg for the other nodes (those of one event-loop turn in one PUBLISH); what they publish
+// comes back through a second, subscribed connection. Publishing never waits on Redis or throws: while Redis is away, local clients are
 // served and what other nodes should have had is lost (one warning per outage).
 import { Redis, type RedisOptions } from 'ioredis'
 import { CulexError } from '../errors.js'
 import type { Log } from '../log.js'
 import type { MessageBus } from '../mqtt/bus.js'
 import type { Message } from '../mqtt/message.js'
-import { decodeMessage, encodeMessage } from './codec.js'
+import { decodeBus, encodeBatch, encodeMessage, type Envelope, type WireShares } from './codec.js'
+import type { SharePlan } from './shared.js'
+
+const NO_GROUPS: ReadonlySet<string> = new Set()
 
 /** How long close() waits for the owner's last writes. */
 const LAST_WRITES_MS = 2000
@@ -31,11 +34,20 @@ export class RedisBus implements MessageBus {
   readonly #log: Log
   readonly #channel: string
   readonly #handlers = new Map<string, (payload: Buffer) => void>()
-  #deliver: (message: Message) => void = () => {}
+  #deliver: (message: Message, groups?: ReadonlySet<string>) => void = () => {}
+  #plan: (message: Message, remoteReachable: boolean) => SharePlan | undefined = () => undefined
   #connected = false
   #down = false
   #closed = false
   #beforeClose: (() => Promise<void>) | null = null
+  /** Encoded messages waiting for the end of this event-loop turn. */
+  #batch: Buffer[] = []
+  readonly #flush = (): void => {
+    const batch = this.#batch
+    if (batch.length === 0) return
+    this.#batch = []
+    this.send(this.#channel, batch.length === 1 ? batch[0]! : encodeBatch(batch))
+  }
 
   constructor (opts: RedisBusOptions) {
     this.servers = opts.servers
@@ -81,16 +93,30 @@ export class RedisBus implements MessageBus {
     this.#connected = true
   }
 
+  /** Who serves the `$share` groups a message matches (the cluster's shared view); set before publishing. */
+  sharePlanner (plan: (message: Message, remoteReachable: boolean) => SharePlan | undefined): void {
+    this.#plan = plan
+  }
+
   publish (message: Message): void {
-    this.#deliver(message)
+    const ready = this.ready
+    const plan = this.#plan(message, ready)
+    this.#deliver(message, plan ? groupsOf(plan.get(this.#node)) : NO_GROUPS)
+    if (!ready) { this.#outage(); return }
+    let shares: WireShares | undefined
+    if (plan) {
+      shares = []
+      for (const [node, keys] of plan) if (node !== this.#node) shares.push([node, keys])
+    }
     let payload: Buffer
     try {
-      payload = encodeMessage(this.#node, message)
+      payload = encodeMessage(this.#node, message, shares)
     } catch (err) {
       this.#log.error({ err, topic: message.topic }, 'cluster: message not encodable; delivered on this node only')
       return
     }
-    this.send(this.#channel, payload)
+    if (this.#batch.length === 0) setImmediate(this.#flush)
+    this.#batch.push(payload)
   }
 
   /** PUBLISH without waiting; while Redis is away the payload is dropped. */
@@ -99,7 +125,7 @@ export class RedisBus implements MessageBus {
     this.pub.publish(channel, payload).catch((err: Error) => this.#outage(err))
   }
 
-  onMessage (deliver: (message: Message) => void): void {
+  onMessage (deliver: (message: Message, groups?: ReadonlySet<string>) => void): void {
     this.#deliver = deliver
   }
 
@@ -110,6 +136,7 @@ export class RedisBus implements MessageBus {
 
   async close (): Promise<void> {
     if (this.#closed) return
+    this.#flush()
     const last = this.#beforeClose
     this.#beforeClose = null
     if (last && this.ready) {
@@ -124,18 +151,22 @@ export class RedisBus implements MessageBus {
   }
 
   #receive (payload: Buffer): void {
-    let message: Message
+    let envelopes: Envelope[]
     try {
-      message = decodeMessage(payload)
+      envelopes = decodeBus(payload)
     } catch (err) {
       this.#log.warning({ err }, 'cluster: undecodable message on the bus ignored')
       return
     }
-    if (message.node === this.#node) return
-    try {
-      this.#deliver(message)
-    } catch (err) {
-      this.#log.error({ err, topic: message.topic, node: message.node }, 'cluster: routing a message from another node failed')
+    for (const { message, shares } of envelopes) {
+      if (message.node === this.#node) continue
+      let groups = NO_GROUPS
+      if (shares) for (const [node, keys] of shares) if (node === this.#node) groups = groupsOf(keys)
+      try {
+        this.#deliver(message, groups)
+      } catch (err) {
+        this.#log.error({ err, topic: message.topic, node: message.node }, 'cluster: routing a message from another node failed')
+      }
     }
   }
 
@@ -151,6 +182,10 @@ export class RedisBus implements MessageBus {
     this.#down = false
     this.#log.notice({ servers: this.servers }, 'cluster: Redis is reachable again')
   }
+}
+
+function groupsOf (keys: string[] | undefined): ReadonlySet<string> {
+  return keys === undefined ? NO_GROUPS : new Set(keys)
 }
 
 /** QUIT after the replies still owed, bounded; a connection that is not up is just dropped. */

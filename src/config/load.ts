@@ -73,20 +73,24 @@ function describeIssue (issue: Issue, origins: Map<string, Origin>, file?: strin
   if (issue.code === 'unrecognized_keys' && issue.keys) {
     return issue.keys.map((key) => {
       const full = [...path, key].join('.')
-      return `${where(full, origins, file)}unknown key ${full}`
+      return `${where(full, origins, file)}unknown key ${full || '""'}`
     }).join('\n')
   }
   const full = path.join('.')
   return `${where(full, origins, file)}${full || '(root)'}: ${issue.message}`
 }
 
-/** The origin of a path, or of its nearest ancestor that has one (an object's first key). */
+/** The origin of a path, else of its first descendant that has one (an object's first key), else of its nearest ancestor (a key that is missing). */
 function where (path: string, origins: Map<string, Origin>, file?: string): string {
   let origin = origins.get(path)
   if (!origin) {
     for (const [key, value] of origins) {
       if (key.startsWith(path + '.')) { origin = value; break }
     }
+  }
+  for (let up = path; !origin && up.includes('.');) {
+    up = up.slice(0, up.lastIndexOf('.'))
+    origin = origins.get(up)
   }
   if (origin) return origin.line > 0 ? `${origin.file}:${origin.line}:${origin.column}: ` : `${origin.file}: `
   return file ? `${file}: ` : ''

@@ -353,7 +353,7 @@ const crlCache = section({
 const REDIS_SERVER = /^(\[[0-9a-fA-F:.]+\]|[^\s:,]+)(:\d{1,5})?$/
 
 const cluster = section({
-  backend: z.enum(['none', 'redis']).default('none').describe('none: a single node. redis: nodes sharing one Redis form a cluster (messages, retained messages, session takeover, kicks and bans reach every node).'),
+  backend: z.enum(['none', 'redis']).default('none').describe('none: a single node. redis: nodes sharing one Redis form a cluster (messages, retained messages, shared subscription groups, session takeover, kicks, bans and management API changes reach every node; the persistent sessions of a node that stops are adopted by another).'),
   redis: section({
     servers: z.string().regex(REDIS_SERVER, 'expected "host:port", e.g. "127.0.0.1:6379"').default('127.0.0.1:6379').describe('Redis server, "host:port" (port 6379 when omitted).'),
     password: z.string().default('').describe('Redis password (AUTH); empty = none.'),
@@ -369,7 +369,7 @@ const cluster = section({
     }).describe('TLS to Redis.'),
   }).describe('The Redis server every node of the cluster uses.'),
   heartbeat_interval: duration().prefault('1s').describe('How often a node tells Redis it is alive.'),
-  node_timeout: duration().prefault('5s').describe('A node silent this long is considered stopped: session takeovers do not wait for it, /api/v5/nodes shows it stopped.'),
+  node_timeout: duration().prefault('5s').describe('A node silent this long is considered stopped: session takeovers do not wait for it, another node adopts its persistent sessions, /api/v5/nodes shows it stopped.'),
 })
 
 export const configSchema = z.strictObject({

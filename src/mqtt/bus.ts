@@ -7,9 +7,11 @@ export interface MessageBus {
   publish (message: Message): void
   /**
    * Called once by the core with its local router. Messages from other nodes carry `node` (theirs):
-   * the core stores their retained ones, as it stored its own when they were published.
+   * the core stores their retained ones, as it stored its own when they were published. A cluster bus
+   * also passes `groups`: the `$share` groups (keys `group/filter`) this node delivers the message to;
+   * without it every matching group is served here.
    */
-  onMessage (deliver: (message: Message) => void): void
+  onMessage (deliver: (message: Message, groups?: ReadonlySet<string>) => void): void
   close (): Promise<void>
 }
 

@@ -14,7 +14,7 @@ import { Session, type Delivery } from './session.js'
 import { MemoryRetainedStore, MemorySessionStore, type RetainedStore, type SessionStore } from './store/index.js'
 import type { SessionJournal } from './store/journal.js'
 import { deliveryFrom, serialiseSession, sessionRecord, type SessionRecord, type SessionTransfer } from './store/session-record.js'
-import { parseShared } from './topic.js'
+import { parseShared, SHARE_PREFIX } from './topic.js'
 import { TopicTree, type SharedGroup, type Subscription } from './topic-tree.js'
 
 export interface CoreOptions {
@@ -37,10 +37,14 @@ export interface ClusterLink {
   takeover (clientId: string, cleanStart: boolean): Promise<SessionTransfer | undefined>
   /** This node now holds the client's session. */
   sessionOpened (clientId: string): void
-  /** The client's session ended on this node. */
-  sessionEnded (clientId: string): void
+  /** The client's session ended on this node (`persistent`: it was kept for another node to continue). */
+  sessionEnded (clientId: string, persistent: boolean): void
+  /** A session opened, changed its subscriptions or lost its connection (`disconnectedAt`): kept for another node if persistent. */
+  sessionSaved (session: Session, disconnectedAt?: number): void
   /** A retained message accepted on this node was stored (an empty payload cleared the topic). */
   retained (message: Message): void
+  /** This node's members of a `$share` group (or their being online) may have changed. */
+  sharedChanged (group: string, filter: string): void
 }
 
 /** Session Expiry Interval meaning "never" [MQTT-3.1.2-11]. */
@@ -82,7 +86,7 @@ export class Core {
     this.bus = opts.bus ?? new LocalBus()
     this.sessionLimits.maxQueue = this.config.mqtt.max_mqueue_len
     this.sessionLimits.storeQos0 = this.config.mqtt.mqueue_store_qos0
-    this.bus.onMessage((message) => this.#fromBus(message))
+    this.bus.onMessage((message, groups) => this.#fromBus(message, groups))
     this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS).unref()
     if (this.journal) this.#restore(this.journal)
   }
@@ -126,12 +130,16 @@ export class Core {
     conn.session = session
     this.clients.set(clientId, conn)
     this.#journalSession(session)
-    this.cluster?.sessionOpened(clientId)
+    if (this.cluster) {
+      this.cluster.sessionOpened(clientId)
+      this.#sharedPresence(session)
+    }
     return present
   }
 
   /** Writes a persistent session's record, or forgets one that is no longer persistent. */
   #journalSession (session: Session, disconnectedAt?: number): void {
+    this.cluster?.sessionSaved(session, disconnectedAt)
     const journal = this.journal
     if (!journal) return
     if (session.expiryInterval === 0) {
@@ -196,9 +204,11 @@ export class Core {
       session.journal.dropSession(session.clientId)
       session.journal = null
     }
+    const persistent = session.mirror !== null
+    session.mirror = null
     if (this.sessions.get(session.clientId) !== session) return
     this.sessions.delete(session.clientId)
-    if (!moved) this.cluster?.sessionEnded(session.clientId)
+    if (!moved) this.cluster?.sessionEnded(session.clientId, persistent)
   }
 
   /**
@@ -226,18 +236,23 @@ export class Core {
     return transfer
   }
 
-  /** A session another node handed over: kept here offline until the connection that asked for it attaches. */
-  adoptSession (transfer: SessionTransfer): void {
+  /**
+   * A session another node handed over (or, in a cluster, left behind when it stopped): kept here offline
+   * until its client connects. False when it expired meanwhile.
+   */
+  adoptSession (transfer: SessionTransfer, now = Date.now()): boolean {
     const { record, messages, awaitingRel } = transfer
+    const left = record.expiryInterval === NEVER_EXPIRES ? Infinity : record.expiryInterval * 1000 - (now - (record.disconnectedAt ?? now))
+    if (left <= 0) return false
     const local = this.sessions.get(record.clientId)
     if (local) this.#removeSession(local, true)
-    const left = record.expiryInterval === NEVER_EXPIRES ? Infinity : record.expiryInterval * 1000
     const session = this.#rebuild(record, left)
     for (const r of messages) session.restore(deliveryFrom(r))
     for (const id of awaitingRel) session.awaitingRel.set(id, Date.now())
     this.#journalSession(session, record.disconnectedAt)
     if (session.journal) this.#journalDeliveries(session)
     this.cluster?.sessionOpened(record.clientId)
+    return true
   }
 
   #journalDeliveries (session: Session): void {
@@ -268,6 +283,7 @@ export class Core {
     if (!wasConnected || !session || session.link !== conn) return
     session.link = null
     if (this.clients.get(session.clientId) === conn) this.clients.delete(session.clientId)
+    if (this.cluster) this.#sharedPresence(session)
     this.#redispatchShared(session)
     if (session.will && !this.closing) this.#scheduleWill(session)
     if (session.expiryInterval === 0) this.endSession(session)
@@ -305,23 +321,40 @@ export class Core {
     const existed = session.subscriptions.has(sub.filter)
     session.subscriptions.set(sub.filter, sub)
     const shared = parseShared(sub.filter)
-    if (shared) this.tree.add(sub, shared.filter, shared.group)
-    else this.tree.add(sub, sub.filter)
-    if (session.journal) this.#journalSession(session)
+    if (shared) {
+      this.tree.add(sub, shared.filter, shared.group)
+      this.cluster?.sharedChanged(shared.group, shared.filter)
+    } else {
+      this.tree.add(sub, sub.filter)
+    }
+    if (session.journal || session.mirror) this.#journalSession(session)
     return existed
   }
 
   unsubscribe (session: Session, filter: string): boolean {
     if (!session.subscriptions.delete(filter)) return false
     this.#untrack(session, filter)
-    if (session.journal) this.#journalSession(session)
+    if (session.journal || session.mirror) this.#journalSession(session)
     return true
   }
 
   #untrack (session: Session, filter: string): void {
     const shared = parseShared(filter)
-    if (shared) this.tree.remove(session, shared.filter, shared.group)
-    else this.tree.remove(session, filter)
+    if (shared) {
+      this.tree.remove(session, shared.filter, shared.group)
+      this.cluster?.sharedChanged(shared.group, shared.filter)
+    } else {
+      this.tree.remove(session, filter)
+    }
+  }
+
+  /** The session's connection came or went: its shared groups' online members changed (cluster). */
+  #sharedPresence (session: Session): void {
+    for (const filter of session.subscriptions.keys()) {
+      if (!filter.startsWith(SHARE_PREFIX)) continue
+      const shared = parseShared(filter)
+      if (shared) this.cluster!.sharedChanged(shared.group, shared.filter)
+    }
   }
 
   // ---- messages ----
@@ -334,9 +367,9 @@ export class Core {
   }
 
   /** What the bus brings: another node's retained message is stored here too (core.publish stored our own). */
-  #fromBus (message: Message): void {
+  #fromBus (message: Message, groups: ReadonlySet<string> | undefined): void {
     if (message.retain && message.node !== undefined && message.node !== this.config.node.name) this.#retain(message, false)
-    this.route(message)
+    this.route(message, groups)
   }
 
   /** Replaces the retained messages with the cluster's (a node joining), keeping the journal in step. */
@@ -378,15 +411,21 @@ export class Core {
     if (local) this.cluster?.retained(stored)
   }
 
-  /** Delivers a message to this node's matching subscribers; returns how many sessions it reached. */
-  route (message: Message): number {
+  /**
+   * Delivers a message to this node's matching subscribers; returns how many sessions it reached.
+   * `groups` (cluster): the only `$share` groups served here, by key; without it, every matching group.
+   */
+  route (message: Message, groups?: ReadonlySet<string>): number {
     if (message.expiresAt !== 0 && isExpired(message, Date.now())) return 0
     const match = this.tree.match(message.topic)
     const subs = match.subscriptions
     let count = 0
     if (subs.length === 1) count += this.#deliver(subs[0]!, message, undefined)
     else if (subs.length > 1) count += this.#deliverMany(subs, message)
-    for (let i = 0; i < match.groups.length; i++) count += this.#deliverShared(match.groups[i]!, message)
+    for (let i = 0; i < match.groups.length; i++) {
+      const group = match.groups[i]!
+      if (groups === undefined || groups.has(group.key)) count += this.#deliverShared(group, message)
+    }
     return count
   }
 

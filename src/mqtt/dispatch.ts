@@ -33,6 +33,8 @@ export function dispatch (conn: Connection, packet: Packet): void | Promise<void
   conn.core.metrics.packetsReceived++
   const repeated = repeatedProperty(packet)
   if (repeated) throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', `${packet.cmd.toUpperCase()} includes the ${repeated} property more than once`)
+  const invalid = invalidProperty(packet)
+  if (invalid) throw new CulexError('CULEX_ERR_MQTT_MALFORMED', `${packet.cmd.toUpperCase()} ${invalid} (spec 2.2.2.2)`)
   if (packet.cmd === 'connect') {
     if (conn.state !== 'new') throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', 'second CONNECT on a connection [MQTT-3.1.0-2]')
     return handleConnect(conn, packet)
@@ -50,10 +52,69 @@ export function dispatch (conn: Connection, packet: Packet): void | Promise<void
   return (handler as (c: Connection, p: Packet) => void | Promise<void>)(conn, packet)
 }
 
+type Props = Record<string, unknown> | undefined
+
+/** The property sets of a packet: its own, and for CONNECT its will's. */
+function propertySets (packet: Packet): { props: Props, will: boolean }[] {
+  const sets = [{ props: (packet as { properties?: Props }).properties, will: false }]
+  if (packet.cmd === 'connect' && packet.will) sets.push({ props: packet.will.properties as Props, will: true })
+  return sets
+}
+
 /** mqtt-packet turns a repeated property into an array; of what a client sends, only User Property may repeat. */
 function repeatedProperty (packet: Packet): string | undefined {
-  const props = (packet as { properties?: Record<string, unknown> }).properties
-  if (!props) return undefined
-  for (const name in props) if (Array.isArray(props[name])) return name
+  for (const { props } of propertySets(packet)) {
+    for (const name in props) if (Array.isArray(props[name])) return name
+  }
   return undefined
+}
+
+// What a client may send (MQTT 5 table 2-4): properties by packet, and the value types mqtt-packet
+// decodes them to. It reads an identifier meant for another packet type without complaint, and a
+// string or number cut off by the end of the packet as null, -1 or false; passed on, either breaks
+// the encoding of the message for its subscribers.
+const MESSAGE_PROPS = ['payloadFormatIndicator', 'messageExpiryInterval', 'contentType', 'responseTopic', 'correlationData', 'userProperties']
+const ACK_PROPS = ['reasonString', 'userProperties']
+const ALLOWED_PROPS: Partial<Record<Packet['cmd'] | 'will', Set<string>>> = {
+  connect: new Set(['sessionExpiryInterval', 'receiveMaximum', 'maximumPacketSize', 'topicAliasMaximum', 'requestResponseInformation',
+    'requestProblemInformation', 'userProperties', 'authenticationMethod', 'authenticationData']),
+  will: new Set([...MESSAGE_PROPS, 'willDelayInterval']),
+  // A Subscription Identifier on PUBLISH is a Protocol Error, reported by its handler [MQTT-3.3.4-6].
+  publish: new Set([...MESSAGE_PROPS, 'topicAlias', 'subscriptionIdentifier']),
+  puback: new Set(ACK_PROPS),
+  pubrec: new Set(ACK_PROPS),
+  pubrel: new Set(ACK_PROPS),
+  pubcomp: new Set(ACK_PROPS),
+  subscribe: new Set(['subscriptionIdentifier', 'userProperties']),
+  unsubscribe: new Set(['userProperties']),
+  disconnect: new Set(['sessionExpiryInterval', 'reasonString', 'serverReference', 'userProperties']),
+  auth: new Set(['authenticationMethod', 'authenticationData', 'reasonString', 'userProperties']),
+}
+const NUMBER_PROPS = new Set(['sessionExpiryInterval', 'willDelayInterval', 'receiveMaximum', 'maximumPacketSize', 'topicAliasMaximum',
+  'messageExpiryInterval', 'topicAlias', 'subscriptionIdentifier'])
+const STRING_PROPS = new Set(['authenticationMethod', 'contentType', 'responseTopic', 'reasonString', 'serverReference'])
+const BINARY_PROPS = new Set(['authenticationData', 'correlationData'])
+
+/** Why a property makes the packet malformed, or undefined. */
+function invalidProperty (packet: Packet): string | undefined {
+  for (const { props, will } of propertySets(packet)) {
+    const allowed = ALLOWED_PROPS[will ? 'will' : packet.cmd]
+    for (const name in props) {
+      const value = props[name]
+      if (!allowed?.has(name)) return `carries the ${name} property, which is not one of ${will ? 'a will' : 'its'} properties`
+      if (!validPropertyValue(name, value)) return `carries a ${name} property that is cut off by the end of the packet`
+    }
+  }
+  return undefined
+}
+
+function validPropertyValue (name: string, value: unknown): boolean {
+  if (NUMBER_PROPS.has(name)) return typeof value === 'number' && value >= 0
+  if (STRING_PROPS.has(name)) return typeof value === 'string'
+  if (BINARY_PROPS.has(name)) return Buffer.isBuffer(value)
+  if (name === 'userProperties') {
+    return typeof value === 'object' && value !== null &&
+      Object.values(value).every((v) => typeof v === 'string' || (Array.isArray(v) && v.every((s) => typeof s === 'string')))
+  }
+  return typeof value === 'boolean'
 }

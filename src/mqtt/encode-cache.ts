@@ -1,5 +1,6 @@
 // One encoding of a QoS 0 PUBLISH serves every subscriber of the same protocol family and RETAIN flag.
 // Routing is synchronous, so the cache only needs to remember the message being routed right now.
+import mqtt, { type IPublishPacket } from 'mqtt-packet'
 import type { Message } from './message.js'
 
 let current: Message | null = null
@@ -12,4 +13,27 @@ export function cachedEncoding (message: Message, v5: boolean, retain: boolean, 
   }
   const slot = (v5 ? 2 : 0) + (retain ? 1 : 0)
   return (slots[slot] ??= encode())
+}
+
+// mqtt-packet keeps the encoding of every remaining length below 16384 it writes, for good, as a 1-4
+// byte slice of Node's shared Buffer pool. Cached one at a time between other allocations, each slice
+// pins a whole pool block (8 KiB on Node 20, 64 KiB on Node 24): clients choosing their packet sizes
+// could make it hold 128 MiB (1 GiB) (mqttjs/mqtt-packet#163). Written all at once, they share a few blocks.
+const CACHED_LENGTHS = 16384
+let warmed = false
+
+/** Fills mqtt-packet's remaining-length cache in one go (about 60 ms, once per process). */
+export function warmLengthCache (): void {
+  if (warmed) return
+  warmed = true
+  const sink = { write: () => true, destroy: (err: Error) => { throw err } } as unknown as NodeJS.WritableStream
+  const payload = Buffer.alloc(CACHED_LENGTHS)
+  mqtt.writeToStream({ cmd: 'pingresp' }, sink)
+  mqtt.writeToStream({ cmd: 'puback', messageId: 1 }, sink)
+  // A PUBLISH to topic "a": 3 bytes of topic, then the payload.
+  const packet: IPublishPacket = { cmd: 'publish', topic: 'a', payload, qos: 0, retain: false, dup: false }
+  for (let length = 3; length < CACHED_LENGTHS; length++) {
+    packet.payload = payload.subarray(0, length - 3)
+    mqtt.writeToStream(packet, sink)
+  }
 }

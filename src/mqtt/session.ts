@@ -37,6 +37,11 @@ export interface WillMessage {
   delay: number
 }
 
+/** Where a cluster keeps a persistent session's offline queue, for another node to continue it (src/cluster/sessions.ts). */
+export interface SessionMirror {
+  queued (clientId: string, d: Delivery): void
+}
+
 export interface SessionLimits {
   maxQueue: number
   storeQos0: boolean
@@ -62,6 +67,8 @@ export class Session {
   dropped = 0
   /** Set while the session is persistent and storage is durable: QoS 1/2 deliveries are written to it. */
   journal: SessionJournal | null = null
+  /** Set while the session is persistent in a cluster: QoS 1/2 messages queued while offline are copied to it. */
+  mirror: SessionMirror | null = null
   readonly #limits: SessionLimits
   #queue: Delivery[] = []
   #head = 0
@@ -81,9 +88,10 @@ export class Session {
     if (link) {
       if (d.qos === 0) { link.sendPublish(d, false); return true }
       if (this.queueLength === 0 && this.inflight.size < link.sendWindow) { this.#send(link, d); return true }
-    } else if (d.qos === 0 && !this.#limits.storeQos0) {
-      this.#drop(d)
-      return false
+    } else if (d.qos === 0) {
+      if (!this.#limits.storeQos0) { this.#drop(d); return false }
+    } else if (this.mirror !== null) {
+      this.mirror.queued(this.clientId, d)
     }
     return this.#enqueue(d)
   }

@@ -52,6 +52,11 @@ export function parseShared (filter: string): SharedFilter | undefined | null {
   return { group: filter.slice(SHARE_PREFIX.length, slash), filter: filter.slice(slash + 1) }
 }
 
+/** `$SYS` and the topics under it, where only the broker publishes. */
+export function isSysTopic (topic: string): boolean {
+  return topic === '$SYS' || topic.startsWith('$SYS/')
+}
+
 export function hasWildcard (filter: string): boolean {
   return filter.includes('+') || filter.includes('#')
 }

@@ -1,9 +1,14 @@
 // A throwaway redis-server for cluster tests: its own port, no persistence, killed at teardown.
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
-import { delay, freePort, startBroker, type TestBroker } from '../helpers.js'
+import { connectClient, delay, end, freePort, startBroker, type TestBroker } from '../helpers.js'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 export const REDIS_SERVER = '/usr/bin/redis-server'
 export const hasRedis = existsSync(REDIS_SERVER)
@@ -63,5 +68,37 @@ export async function until (what: string, check: () => boolean | Promise<boolea
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await delay(20)
+  }
+}
+
+/**
+ * A node of the cluster as its own broker process (src/broker.ts through tsx) on `port`, its config in
+ * `dir`; resolves once it accepts MQTT clients. Killed (SIGKILL) at teardown if still running.
+ */
+export async function spawnNode (t: Teardown, dir: string, name: string, port: number, servers: string, prefix: string): Promise<ChildProcess> {
+  const file = join(dir, `${name}.hocon`)
+  await writeFile(file, `node.name = "${name}"
+node.data_dir = "${join(dir, name)}"
+durable_storage.backend = memory
+listeners.tcp.default.bind = "127.0.0.1:${port}"
+listeners.ssl.default.enable = false
+listeners.ws.default.enable = false
+listeners.wss.default.enable = false
+dashboard.listeners.http.enable = false
+log.console.level = warning
+cluster { backend = redis, redis { servers = "${servers}", key_prefix = "${prefix}" }, heartbeat_interval = 200ms, node_timeout = 1s }
+`)
+  const child = spawn(process.execPath, ['--import=tsx', 'src/broker.ts', '-c', file], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
+  t.teardown(() => { child.kill('SIGKILL') })
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    try {
+      const probe = await connectClient(port, { clientId: `probe-${name}`, connectTimeout: 500 })
+      await end(probe, true)
+      return child
+    } catch (err) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${name} did not start: ${(err as Error).message}`)
+      await delay(100)
+    }
   }
 }

@@ -1,19 +1,17 @@
 // A Redis-backed cluster (cluster.backend = redis): messages, retained messages, session takeover,
 // kicks and bans across nodes, node names and liveness. Two or three in-process nodes share one
 // throwaway redis-server; each test uses its own key prefix, so tests do not see each other.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import t from 'tap'
 import { collect, connectClient, delay, end, freePort, rawConnect, startBroker } from '../helpers.js'
 import { call } from '../api/api-helpers.js'
-import { clusterConfig, hasRedis, redisClient, startNode, startRedis, until } from './redis-helpers.js'
+import { clusterConfig, hasRedis, redisClient, spawnNode, startNode, startRedis, until } from './redis-helpers.js'
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const API = { dashboard: { listeners: { http: { enable: true, bind: '127.0.0.1:0' } } } }
 
 let prefixes = 0
@@ -288,7 +286,7 @@ if (!hasRedis) {
     const dir = await mkdtemp(join(tmpdir(), 'culex-cluster-'))
     t.teardown(() => rm(dir, { recursive: true, force: true }))
     const [portA, portB] = [await freePort(), await freePort()]
-    await Promise.all([spawnNode(t, dir, 'a@proc', portA, prefix), spawnNode(t, dir, 'b@proc', portB, prefix)])
+    await Promise.all([spawnNode(t, dir, 'a@proc', portA, servers, prefix), spawnNode(t, dir, 'b@proc', portB, servers, prefix)])
     const sub = spawn('/usr/bin/mosquitto_sub', ['-h', '127.0.0.1', '-p', String(portB), '-t', 'proc/#', '-q', '1', '-C', '1', '-v', '-W', '5'])
     t.teardown(() => { sub.kill('SIGKILL') })
     let out = ''
@@ -304,32 +302,4 @@ if (!hasRedis) {
     t.equal(await exited, 0, 'mosquitto_sub got a message')
     t.equal(out.trim(), 'proc/hello across', 'published on A, received on B')
   })
-
-  async function spawnNode (t: { teardown: (fn: () => unknown) => void }, dir: string, name: string, port: number, prefix: string): Promise<ChildProcess> {
-    const file = join(dir, `${name}.hocon`)
-    await writeFile(file, `node.name = "${name}"
-node.data_dir = "${join(dir, name)}"
-durable_storage.backend = memory
-listeners.tcp.default.bind = "127.0.0.1:${port}"
-listeners.ssl.default.enable = false
-listeners.ws.default.enable = false
-listeners.wss.default.enable = false
-dashboard.listeners.http.enable = false
-log.console.level = warning
-cluster { backend = redis, redis { servers = "${servers}", key_prefix = "${prefix}" }, heartbeat_interval = 200ms }
-`)
-    const child = spawn(process.execPath, ['--import=tsx', 'src/broker.ts', '-c', file], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
-    t.teardown(() => { child.kill('SIGKILL') })
-    const deadline = Date.now() + 10_000
-    for (;;) {
-      try {
-        const probe = await connectClient(port, { clientId: `probe-${name}`, connectTimeout: 500 })
-        await end(probe, true)
-        return child
-      } catch (err) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${name} did not start: ${(err as Error).message}`)
-        await delay(100)
-      }
-    }
-  }
 }

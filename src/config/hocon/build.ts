@@ -132,7 +132,7 @@ function include(name: string, required: boolean, origin: Origin, target: ObjNod
     if (required) throw new HoconError(origin, `include file not found: ${name}`)
     return // HOCON: a missing file that is not required is ignored
   }
-  buildFields(parseDocument(text, file), target, at, {
+  buildFields(parseDocument(text, file, at?.length ?? 0), target, at, {
     ...scope,
     file,
     dir: dirname(file),

@@ -2,9 +2,12 @@ import type { Field, Piece, Pos, Value } from './ast.js'
 import { HoconError } from './errors.js'
 import { tokenize, type Token } from './lexer.js'
 
-/** Parses a whole config file: fields, optionally wrapped in one pair of braces. */
-export function parseDocument(src: string, file: string): Field[] {
-  const p = new Parser(tokenize(src, file), file)
+/**
+ * Parses a whole config file: fields, optionally wrapped in one pair of braces. `depth` is how deep
+ * its fields land in the config (an included file's target), counted toward the nesting limit.
+ */
+export function parseDocument(src: string, file: string, depth = 0): Field[] {
+  const p = new Parser(tokenize(src, file), file, depth)
   p.skipBlank()
   if (p.peek().kind === '[') p.fail(p.peek(), 'the root of a config file must be an object, not an array')
   if (p.peek().kind !== '{') return p.fields('eof', undefined)
@@ -41,9 +44,9 @@ function posOf(t: Token): Pos {
 
 class Parser {
   private i = 0
-  private depth = 0 // of nested objects and arrays, so that a runaway file fails cleanly
 
-  constructor(private readonly tokens: Token[], private readonly file: string) {}
+  /** `depth`: of nested objects and arrays, so that a runaway file fails cleanly (not with a stack overflow). */
+  constructor(private readonly tokens: Token[], private readonly file: string, private depth = 0) {}
 
   peek(): Token {
     return this.tokens[this.i]
@@ -126,6 +129,8 @@ class Parser {
     const start = this.peek()
     if (start.kind === 'text' && start.text === 'include' && this.isInclude()) return this.include()
     const path = this.key()
+    // `a.b.c = 1` nests as deep as `a { b { c = 1 } }`
+    if (this.depth + path.length > MAX_DEPTH) this.fail(start, `objects and arrays nested more than ${MAX_DEPTH} deep`)
     this.skipWs()
     const sep = this.peek()
     const shown = path.join('.')

@@ -6,6 +6,9 @@ import {
 export type Env = Record<string, string | undefined>
 
 const MISSING = Symbol('missing')
+// Substitutions resolved inside one another (`a = ${b}`, `b = ${c}`, ..., or many `a += x`), so that a
+// runaway chain fails cleanly instead of overflowing the stack.
+const MAX_CHAIN = 1000
 
 /** Resolves every substitution and turns the tree into plain values, noting where each was written. */
 export function resolveTree(root: ObjNode, env: Env): { value: Record<string, unknown>; origins: Map<string, Origin> } {
@@ -32,7 +35,8 @@ class Resolver {
   plain(node: Node, path: string): unknown {
     const r = this.shallow(node)
     if (r === undefined) return MISSING
-    if (path !== '') this.origins.set(path, this.originOf(node))
+    // the root has no origin of its own; a root key named "" does
+    if (node !== this.root) this.origins.set(path, this.originOf(node))
     if (r.kind === 'scalar') return r.value
     if (this.walking.has(r)) throw new HoconError(node.origin, `substitution cycle: the value of '${path}' contains itself`)
     this.walking.add(r)
@@ -72,6 +76,7 @@ class Resolver {
       const chain = [...this.substs, node].flatMap((n) => (n.kind === 'subst' ? [n.text] : []))
       throw new HoconError(node.origin, `substitution cycle: ${chain.join(' -> ')}`)
     }
+    if (this.busy.size >= MAX_CHAIN) throw new HoconError(node.origin, `substitutions nested more than ${MAX_CHAIN} deep`)
     this.busy.add(node)
     const result = node.kind === 'subst' ? this.subst(node) : node.kind === 'concat' ? this.concat(node) : this.merge(node)
     this.busy.delete(node)

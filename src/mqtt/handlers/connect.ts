@@ -8,7 +8,7 @@ import { NEVER_EXPIRES } from '../core.js'
 import { runAuthenticate, type AuthResult, type ClientInfo, type EnhancedAuthStep } from '../hooks.js'
 import { createMessage } from '../message.js'
 import { RC, describeReason, v3ConnackCode } from '../reason-codes.js'
-import { topicNameError } from '../topic.js'
+import { isSysTopic, topicNameError } from '../topic.js'
 import { certIdentity } from '../tls-info.js'
 
 type ConnackProps = NonNullable<IConnackPacket['properties']>
@@ -102,6 +102,8 @@ function checkConnect (conn: Connection, packet: IConnectPacket): Refusal | null
     if ((will.qos as number) === 3) throw new CulexError('CULEX_ERR_MQTT_MALFORMED', 'will QoS 3 [MQTT-3.1.2-12]')
     const error = topicNameError(will.topic, mqtt.max_topic_levels)
     if (error) return { rc: RC.TOPIC_NAME_INVALID, reason: `will topic: ${error}` }
+    // A will is published for the client: not to $SYS either (see handlers/publish.ts).
+    if (isSysTopic(conn.listener.mountpoint + will.topic)) return { rc: RC.NOT_AUTHORIZED, reason: 'will topic: $SYS topics are published only by the broker' }
     if ((will.qos ?? 0) > mqtt.max_qos_allowed) return { rc: RC.QOS_NOT_SUPPORTED, reason: `will QoS above mqtt.max_qos_allowed (${mqtt.max_qos_allowed})` }
     if (will.retain && !mqtt.retain_available) return { rc: RC.RETAIN_NOT_SUPPORTED, reason: 'retained messages are disabled' }
     const payload = typeof will.payload === 'string' ? Buffer.from(will.payload) : will.payload

@@ -6,7 +6,7 @@ import type { Connection } from '../connection.js'
 import { runAuthorize } from '../hooks.js'
 import { createMessage, type Message } from '../message.js'
 import { RC } from '../reason-codes.js'
-import { isMalformedString, topicNameError } from '../topic.js'
+import { isMalformedString, isSysTopic, topicNameError } from '../topic.js'
 
 export function handlePublish (conn: Connection, packet: IPublishPacket): void | Promise<void> {
   const core = conn.core
@@ -47,6 +47,8 @@ export function handlePublish (conn: Connection, packet: IPublishPacket): void |
   const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload
   const message = createMessage(conn.mountpoint + topic, payload, packet.qos, packet.retain,
     v5 ? packet.properties : undefined, conn.clientId)
+  // $SYS carries the broker's own state: no client publishes there, whatever the ACL says (as Mosquitto 2).
+  if (isSysTopic(message.topic)) return reject(conn, packet, RC.NOT_AUTHORIZED, '$SYS topics are published only by the broker')
   if (v5 && message.properties?.payloadFormatIndicator && !isUtf8(payload)) {
     return reject(conn, packet, RC.PAYLOAD_FORMAT_INVALID, 'payload is declared UTF-8 but is not')
   }

@@ -1,0 +1,169 @@
+// Management changes made through one node's API, carried to every other node as control notices:
+// the authenticator chains, the users of the built-in password database (also kept in Redis,
+// <prefix>:users:<authenticator id>, for nodes that start later), managed certificate bundles (their PEM
+// files travel, so each node's node.data_dir gets them) and the device-certificate registry (the CA or
+// device record as it is after the change, and each device registered at its first connection: the
+// other nodes refuse and drop what was deactivated). Nodes that start later have the users, not the rest.
+import type { Redis } from 'ioredis'
+import { PasswordAuthenticator } from '../auth/password.js'
+import { authenticatorId, type AuthnChain, type ChainPosition } from '../auth/chain.js'
+import type { UserRecord } from '../auth/users.js'
+import type { CaRecord, DeviceRecord, DeviceRegistry } from '../certs/registry.js'
+import { BUNDLE_FILES, type BundlePem, type BundleRef, type CertStore } from '../certs/store.js'
+import type { AuthenticatorConfig } from '../config/schema.js'
+import type { Log } from '../log.js'
+
+/** What the management API manages, on each node. */
+export interface Managed {
+  authn: AuthnChain
+  certStore: CertStore
+  registry: DeviceRegistry
+}
+
+/** A change to an authenticator chain (`listener` null: the global chain). */
+export type AuthnChange =
+  | { op: 'add' | 'replace', listener: string | null, config: AuthenticatorConfig }
+  | { op: 'remove', listener: string | null, id: string }
+  | { op: 'move', listener: string | null, id: string, position: ChainPosition }
+
+export type ManageNotice =
+  | { t: 'authn', change: AuthnChange }
+  | { t: 'user', authenticator: string, userId: string, user: UserRecord | null }
+  /** The bundle as it is after the change; null: deleted. */
+  | { t: 'bundle', ref: BundleRef, pem: BundlePem | null }
+  | { t: 'ca', serial: string, record: CaRecord | null }
+  | { t: 'device', serial: string, record: DeviceRecord | null }
+
+export class ManagementSync {
+  readonly #managed: Managed
+  readonly #redis: Redis
+  readonly #prefix: string
+  readonly #log: Log
+  readonly #send: (notice: ManageNotice) => void
+
+  constructor (managed: Managed, redis: Redis, prefix: string, log: Log, send: (notice: ManageNotice) => void) {
+    this.#managed = managed
+    this.#redis = redis
+    this.#prefix = prefix
+    this.#log = log
+    this.#send = send
+    managed.registry.on('registered', (device) => this.#send({ t: 'device', serial: device.serial, record: device }))
+  }
+
+  #usersKey (authenticator: string): string { return `${this.#prefix}:users:${authenticator}` }
+
+  /** At start: the cluster's users, over those of this node's files. */
+  async load (): Promise<void> {
+    for (const a of this.#managed.authn.list()) if (a instanceof PasswordAuthenticator) await this.#loadUsers(a)
+  }
+
+  async #loadUsers (authenticator: PasswordAuthenticator): Promise<void> {
+    const all = await this.#redis.hgetall(this.#usersKey(authenticator.id))
+    const users = Object.values(all)
+    if (users.length === 0) return
+    await authenticator.ready
+    for (const text of users) authenticator.users.set(JSON.parse(text) as UserRecord)
+    await authenticator.users.save()
+  }
+
+  // ---- changes made here ----
+
+  authnChanged (change: AuthnChange): void {
+    this.#send({ t: 'authn', change })
+  }
+
+  userChanged (authenticator: string, userId: string): void {
+    const db = this.#database(authenticator)
+    if (!db) return
+    const user = db.users.get(userId) ?? null
+    const key = this.#usersKey(authenticator)
+    const write = user ? this.#redis.hset(key, userId, JSON.stringify(user)) : this.#redis.hdel(key, userId)
+    write.catch((err: Error) => this.#log.warning({ authenticator, user_id: userId, err: err.message }, 'cluster: user not written to Redis; nodes that start later will not know'))
+    this.#send({ t: 'user', authenticator, userId, user })
+  }
+
+  async bundleChanged (ref: BundleRef): Promise<void> {
+    const pem = (await this.#managed.certStore.read(ref)) ?? null
+    this.#send({ t: 'bundle', ref: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) }, pem })
+  }
+
+  caChanged (serial: string): void {
+    const record = this.#managed.registry.ca(serial) ?? null
+    this.#send({ t: 'ca', serial: serial.toUpperCase(), record })
+  }
+
+  deviceChanged (serial: string): void {
+    const record = this.#managed.registry.device(serial) ?? null
+    this.#send({ t: 'device', serial: serial.toUpperCase(), record })
+  }
+
+  // ---- changes made on another node ----
+
+  async apply (notice: ManageNotice, from: string): Promise<void> {
+    switch (notice.t) {
+      case 'authn': return this.#applyAuthn(notice.change, from)
+      case 'user': return this.#applyUser(notice, from)
+      case 'bundle': return this.#applyBundle(notice.ref, notice.pem, from)
+      case 'ca':
+        await this.#managed.registry.mirrorCa(notice.serial, notice.record ?? undefined)
+        this.#log.notice({ serial: notice.serial, status: notice.record?.status ?? 'deleted', node: from }, 'cluster: CA certificate changed on another node')
+        return
+      case 'device':
+        await this.#managed.registry.mirrorDevice(notice.serial, notice.record ?? undefined)
+        this.#log.notice({ serial: notice.serial, status: notice.record?.status ?? 'deleted', node: from }, 'cluster: device certificate changed on another node')
+    }
+  }
+
+  async #applyAuthn (change: AuthnChange, from: string): Promise<void> {
+    const chain = this.#managed.authn
+    const listener = change.listener ?? undefined
+    switch (change.op) {
+      case 'add': {
+        const authenticator = chain.create(change.config)
+        if (chain.list(listener).some((a) => a.id === authenticator.id)) { await authenticator.close?.(); return }
+        chain.add(authenticator, undefined, listener, change.config)
+        if (authenticator instanceof PasswordAuthenticator) await this.#loadUsers(authenticator)
+        break
+      }
+      case 'replace': {
+        const authenticator = chain.create(change.config)
+        if (!chain.replace(authenticator, listener, change.config)) chain.add(authenticator, undefined, listener, change.config)
+        break
+      }
+      case 'remove':
+        chain.remove(change.id, listener)
+        break
+      case 'move':
+        chain.move(change.id, change.position, listener)
+        break
+    }
+    const id = 'id' in change ? change.id : authenticatorId(change.config)
+    this.#log.notice({ op: change.op, authenticator: id, listener: listener ?? 'global', node: from }, 'cluster: authenticator chain changed on another node')
+  }
+
+  async #applyUser (notice: Extract<ManageNotice, { t: 'user' }>, from: string): Promise<void> {
+    const db = this.#database(notice.authenticator)
+    if (!db) return
+    await db.ready
+    if (notice.user) await db.users.put(notice.user)
+    else await db.users.delete(notice.userId)
+    this.#log.info({ authenticator: notice.authenticator, user_id: notice.userId, node: from }, 'cluster: authentication user changed on another node')
+  }
+
+  /** Writes the bundle as the other node has it (with a shared node.data_dir the files are already there: listeners still hear of it). */
+  async #applyBundle (ref: BundleRef, pem: BundlePem | null, from: string): Promise<void> {
+    const store = this.#managed.certStore
+    if (!pem) {
+      if (!(await store.delete(ref))) store.emit('delete', ref)
+    } else {
+      for (const file of BUNDLE_FILES) if (pem[file] === undefined) await store.delete(ref, file)
+      if (BUNDLE_FILES.some((file) => pem[file] !== undefined)) await store.put(ref, pem)
+    }
+    this.#log.notice({ namespace: ref.namespace ?? 'global', bundle: ref.name, deleted: pem === null, node: from }, 'cluster: certificate bundle changed on another node')
+  }
+
+  #database (id: string): PasswordAuthenticator | undefined {
+    const found = this.#managed.authn.list().find((a) => a.id === id)
+    return found instanceof PasswordAuthenticator ? found : undefined
+  }
+}

@@ -1,0 +1,43 @@
+// This node's current counts with EMQX's names (/api/v5/stats; a cluster node also writes them to
+// Redis with each heartbeat for the cluster-wide sums). One pass over the sessions.
+import type { Core } from './core.js'
+import { parseShared } from './topic.js'
+
+export const STATS = {
+  'connections.count': 'Connected clients',
+  'connections.max': 'Most connections open at once since start',
+  'live_connections.count': 'Connected clients (EMQX: not counting those in hibernation)',
+  'sessions.count': 'Sessions, connected or not',
+  'subscriptions.count': 'Subscriptions, shared ones included',
+  'subscriptions.shared.count': 'Shared subscriptions',
+  'subscribers.count': 'Sessions with at least one subscription',
+  'topics.count': 'Distinct topic filters subscribed to',
+  'retained.count': 'Retained messages stored',
+} as const
+
+export type StatName = keyof typeof STATS
+
+export function nodeStats (core: Core): Record<StatName, number> {
+  let shared = 0
+  let subscribers = 0
+  const topics = new Set<string>()
+  for (const session of core.sessions.values()) {
+    if (session.subscriptions.size > 0) subscribers++
+    for (const filter of session.subscriptions.keys()) {
+      const s = parseShared(filter)
+      if (s) shared++
+      topics.add(s ? s.filter : filter)
+    }
+  }
+  return {
+    'connections.count': core.clients.size,
+    'connections.max': core.metrics.connectionsMax,
+    'live_connections.count': core.clients.size,
+    'sessions.count': core.sessions.size,
+    'subscriptions.count': core.tree.size,
+    'subscriptions.shared.count': shared,
+    'subscribers.count': subscribers,
+    'topics.count': topics.size,
+    'retained.count': core.retained.size,
+  }
+}

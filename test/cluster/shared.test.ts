@@ -1,0 +1,107 @@
+// Shared subscriptions across the nodes of a Redis cluster: one delivery per `$share` group in the
+// whole cluster, whichever node accepted the message and wherever the members are.
+import mqtt, { type MqttClient } from 'mqtt'
+import t from 'tap'
+import { collect, connectClient, delay, end } from '../helpers.js'
+import { hasRedis, redisClient, startNode, startRedis, until } from './redis-helpers.js'
+
+const N = 20
+
+/** Publishes `count` QoS 1 messages named `<tag>-<i>`. */
+async function publishMany (client: MqttClient, tag: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) await client.publishAsync(`s/${tag}`, `${tag}-${i}`, { qos: 1 })
+}
+
+if (!hasRedis) {
+  t.plan(0, 'redis-server not installed')
+} else {
+  const { servers, port: redisPort } = await startRedis(t)
+
+  t.test('a $share group with members on two nodes gets each message once, wherever it was published', async (t) => {
+    const prefix = 'sh1'
+    const redis = redisClient(t, redisPort)
+    const a = await startNode(t, 'a@test', servers, prefix)
+    const b = await startNode(t, 'b@test', servers, prefix)
+    const memberA = await connectClient(a.tcpPort, { clientId: 'member-a' })
+    const memberB = await connectClient(b.tcpPort, { clientId: 'member-b' })
+    const pubA = await connectClient(a.tcpPort, { clientId: 'pub-a' })
+    const pubB = await connectClient(b.tcpPort, { clientId: 'pub-b' })
+    t.teardown(() => Promise.all([memberA, memberB, pubA, pubB].map((c) => end(c, true))))
+    const gotA = collect(memberA)
+    const gotB = collect(memberB)
+    await memberA.subscribeAsync('$share/g/s/#', { qos: 1 })
+    await memberB.subscribeAsync('$share/g/s/#', { qos: 1 })
+    const hash = `${prefix}:shared:g/s/#`
+    await until('both nodes to record their member', async () => {
+      const all = await redis.hgetall(hash)
+      return all['a@test'] === '1,1' && all['b@test'] === '1,1'
+    })
+    // The control notice went out before the Redis write; give it time to arrive.
+    await delay(100)
+
+    await publishMany(pubA, 'a', N)
+    await publishMany(pubB, 'b', N)
+    const c = await startNode(t, 'c@test', servers, prefix)
+    const pubC = await connectClient(c.tcpPort, { clientId: 'pub-c' })
+    t.teardown(() => end(pubC, true))
+    await publishMany(pubC, 'c', N)
+    const total = 3 * N
+    await until(`${total} deliveries`, () => gotA.messages.length + gotB.messages.length >= total)
+    await delay(300)
+    const all = [...gotA.messages, ...gotB.messages].map((m) => m.payload.toString())
+    t.equal(all.length, total, 'one delivery per message in the whole cluster')
+    t.equal(new Set(all).size, total, 'no message delivered twice, none missing')
+    t.equal(gotA.messages.length, 3 * N / 2, 'round robin over the online members: A\'s member gets half')
+    t.equal(gotB.messages.length, 3 * N / 2, 'and B\'s the other half')
+    t.ok(gotB.messages.some((m) => m.payload.toString().startsWith('a-')), 'messages published on A reach B\'s member')
+    t.ok(gotA.messages.some((m) => m.payload.toString().startsWith('c-')), 'a node started later knows the group (from Redis)')
+
+    // B's member leaves (clean session: the subscription goes): A's member gets everything.
+    await end(memberB)
+    await until('B to record it has no member', async () => (await redis.hget(hash, 'b@test')) === null)
+    await delay(100)
+    const before = gotA.messages.length
+    await publishMany(pubA, 'a2', N)
+    await publishMany(pubB, 'b2', N)
+    await gotA.waitFor(before + 2 * N)
+    await delay(300)
+    const after = gotA.messages.slice(before).map((m) => m.payload.toString())
+    t.equal(after.length, 2 * N, 'every later message, published on A or on B, goes to the member left')
+    t.equal(new Set(after).size, 2 * N, 'each once')
+  })
+
+  t.test('an offline persistent member still takes its turn only when no member is online', async (t) => {
+    const prefix = 'sh2'
+    const redis = redisClient(t, redisPort)
+    const a = await startNode(t, 'a@test', servers, prefix)
+    const b = await startNode(t, 'b@test', servers, prefix)
+    const onlineA = await connectClient(a.tcpPort, { clientId: 'online-a' })
+    const sleeper = await connectClient(b.tcpPort, { clientId: 'sleeper', clean: false })
+    const pubB = await connectClient(b.tcpPort, { clientId: 'pub-b' })
+    t.teardown(() => Promise.all([onlineA, pubB].map((c) => end(c, true))))
+    const gotA = collect(onlineA)
+    await onlineA.subscribeAsync('$share/w/s/#', { qos: 1 })
+    await sleeper.subscribeAsync('$share/w/s/#', { qos: 1 })
+    await end(sleeper)
+    const hash = `${prefix}:shared:w/s/#`
+    await until('B to record its member offline', async () => (await redis.hget(hash, 'b@test')) === '1,0')
+    await delay(100)
+    await publishMany(pubB, 'b', N)
+    await gotA.waitFor(N)
+    await delay(200)
+    t.equal(gotA.messages.length, N, 'messages published on B go to the online member on A, not to B\'s offline one')
+    t.equal(b.broker.core.sessions.get('sleeper')?.queueLength, 0, 'nothing queued for the offline member')
+
+    await end(onlineA)
+    await until('A to record it has no member', async () => (await redis.hget(hash, 'a@test')) === null)
+    await delay(100)
+    await publishMany(pubB, 'q', 3)
+    await until('the offline member to queue them', () => b.broker.core.sessions.get('sleeper')?.queueLength === 3)
+    // Collecting from before CONNACK: the queued messages follow it at once.
+    const back = mqtt.connect({ host: '127.0.0.1', port: b.tcpPort, clientId: 'sleeper', clean: false, reconnectPeriod: 0 })
+    t.teardown(() => end(back, true))
+    const gotBack = collect(back)
+    await gotBack.waitFor(3)
+    t.same(gotBack.messages.map((m) => m.payload.toString()), ['q-0', 'q-1', 'q-2'], 'with nobody online they wait in the offline member\'s session')
+  })
+}
