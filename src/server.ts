@@ -4,11 +4,12 @@ import { loadApiKeys, type ApiKeys } from './api/auth.js'
 import type { ManagementApi } from './api/index.js'
 import { DeviceRegistry } from './certs/registry.js'
 import { CertStore } from './certs/store.js'
-import { Cluster, createRedisBus } from './cluster/cluster.js'
+import type { Cluster } from './cluster/cluster.js'
 import { loadConfig } from './config/load.js'
 import type { CulexConfig } from './config/schema.js'
-import { CrlCache } from './listeners/crl-cache.js'
+import type { CrlCache } from './listeners/crl-cache.js'
 import { createListeners, type Listener } from './listeners/index.js'
+import type { PeerCheckFactory } from './listeners/tls-front.js'
 import { PskTable } from './listeners/psk.js'
 import { createLog, type Log } from './log.js'
 import { Core } from './mqtt/core.js'
@@ -57,7 +58,8 @@ export class Broker {
   /** Managed certificate bundles under node.data_dir/certs. */
   readonly certStore: CertStore
   /** CRLs fetched from client certificates' distribution points (ssl_options.enable_crl_check). */
-  readonly crlCache: CrlCache
+  /** CRLs of client certificates' distribution points, when an ssl listener has enable_crl_check. */
+  crlCache: CrlCache | null = null
   /** The data store (durable_storage.backend) in node.data_dir/store. */
   readonly store: KvStore
   /** The device-certificate registry (seed 001), in the data store. */
@@ -67,12 +69,15 @@ export class Broker {
   /** Authorization (token ACL, acl.conf sources, no_match), installed as the authorize hooks. */
   readonly authz: Authorizer
   readonly version = VERSION
-  /** This node's cluster (cluster.backend = redis), else null. */
-  readonly cluster: Cluster | null
+  /** This node's cluster (cluster.backend = redis) once started, else null. */
+  cluster: Cluster | null = null
   /** The management HTTP API once started (dashboard.listeners.http), else null. */
   api: ManagementApi | null = null
   readonly #sys: SysPublisher
   #started = false
+  readonly #clustered: boolean
+  /** Shared with the ssl listeners, which read it when they start. */
+  readonly #peerChecks: PeerCheckFactory[] = []
 
   constructor (opts: BrokerOptions = {}) {
     const loaded = loadConfig({ file: opts.configFile, config: opts.config, env: opts.env ?? {} })
@@ -91,10 +96,8 @@ export class Broker {
       : undefined
     const clustered = this.config.cluster.backend === 'redis'
     if (clustered && opts.bus) this.log.warning('cluster.backend = redis ignored: the broker was given its own message bus (BrokerOptions.bus)')
-    const clusterBus = clustered && !opts.bus ? createRedisBus(this.config, this.log) : undefined
-    warmLengthCache()
-    this.core = new Core({ config: this.config, log: this.log, hooks: this.hooks, sessions: opts.sessions, retained: opts.retained, bus: opts.bus ?? clusterBus, journal })
-    this.cluster = clusterBus ? new Cluster(this.core, clusterBus, this.config.cluster, this.log) : null
+    this.#clustered = clustered && !opts.bus
+    this.core = new Core({ config: this.config, log: this.log, hooks: this.hooks, sessions: opts.sessions, retained: opts.retained, bus: opts.bus, journal })
     this.authz = new Authorizer(this.config.authorization, this.log, (client) => {
       const conn = this.core.clients.get(client.clientId)
       return conn?.client === client ? conn.mountpoint : ''
@@ -102,10 +105,27 @@ export class Broker {
     this.authz.install(this.hooks)
     this.certStore = new CertStore(this.config.node.data_dir)
     this.registry = new DeviceRegistry(this.store)
-    this.cluster?.manage({ authn: this.authn, certStore: this.certStore, registry: this.registry })
-    this.crlCache = new CrlCache(this.config.crl_cache, this.log)
-    this.listeners = createListeners(this.core, this.config.listeners, { certStore: this.certStore, psk: PskTable.load(this.config.psk_authentication), peerChecks: [this.crlCache.peerCheck], registry: this.registry })
+    this.listeners = createListeners(this.core, this.config.listeners, { certStore: this.certStore, psk: PskTable.load(this.config.psk_authentication), peerChecks: this.#peerChecks, registry: this.registry })
     this.#sys = new SysPublisher(this.core, VERSION)
+  }
+
+  /**
+   * The parts only some configurations use, loaded on demand so that a broker without them starts fast:
+   * the Redis cluster (ioredis) and the CRL cache (@peculiar/x509).
+   */
+  async #loadOptional (): Promise<void> {
+    if (this.#clustered) {
+      const { Cluster, createRedisBus } = await import('./cluster/cluster.js')
+      const bus = createRedisBus(this.config, this.log)
+      this.core.useBus(bus)
+      this.cluster = new Cluster(this.core, bus, this.config.cluster, this.log)
+      this.cluster.manage({ authn: this.authn, certStore: this.certStore, registry: this.registry })
+    }
+    if (Object.values(this.config.listeners.ssl).some((l) => l.enable && l.ssl_options.enable_crl_check)) {
+      const { CrlCache } = await import('./listeners/crl-cache.js')
+      this.crlCache = new CrlCache(this.config.crl_cache, this.log)
+      this.#peerChecks.push(this.crlCache.peerCheck)
+    }
   }
 
   async start (): Promise<this> {
@@ -114,6 +134,7 @@ export class Broker {
     const started: Listener[] = []
     let apiKeys: ApiKeys | null = null
     try {
+      await this.#loadOptional()
       // The cluster's retained messages and bans are in place before the first client connects.
       await this.cluster?.start()
       // A bad key file stops start-up before any port opens.
@@ -133,6 +154,7 @@ export class Broker {
       throw err
     }
     this.#sys.start()
+    warmLengthCache()
     if (apiKeys) await this.#startApi(apiKeys)
     return this
   }
@@ -201,7 +223,7 @@ export class Broker {
     await this.core.close()
     await this.cluster?.stop()
     await Promise.all(this.listeners.map((l) => l.stop(1000)))
-    this.crlCache.close()
+    this.crlCache?.close()
     await this.authn.close()
     await this.store.close()
     this.log.info('broker stopped')

@@ -5,7 +5,6 @@ import { existsSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { CulexConfig } from '../config/schema.js'
 import type { Log } from '../log.js'
-import { runCertsCli } from './cli.js'
 
 export async function ensureDevCertificates (config: CulexConfig, log: Log): Promise<void> {
   const dirs = new Set<string>()
@@ -17,6 +16,9 @@ export async function ensureDevCertificates (config: CulexConfig, log: Log): Pro
       resolve(cacertfile) === resolve(dir, 'ca.pem')
     if (initLayout && ![certfile, keyfile, cacertfile].some((f) => existsSync(f))) dirs.add(dir)
   }
+  if (dirs.size === 0) return
+  // Loaded only when certificates must be made: the X.509 library costs start-up time.
+  const { runCertsCli } = await import('./cli.js')
   for (const dir of dirs) {
     const output: string[] = []
     const code = await runCertsCli(['init', '--dir', dir], { out: (t) => output.push(t), err: (t) => output.push(t) })

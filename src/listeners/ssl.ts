@@ -6,7 +6,7 @@ import type { Core } from '../mqtt/core.js'
 import { NetListener, createTcpServer } from './listener.js'
 import type { TlsServices } from './index.js'
 import { checkRegistryOptions, linkRegistry } from './registry-link.js'
-import { OcspStapler } from './ocsp.js'
+import type { OcspStapler } from './ocsp.js'
 import type { ManagedCerts } from './sni.js'
 import { TlsFront } from './tls-front.js'
 
@@ -26,7 +26,11 @@ export class SslListener extends NetListener<SslListenerConfig> {
   protected override async prepare (): Promise<void> {
     checkRegistryOptions(this.id, this.config.ssl_options, this.#services.registry)
     this.#managed = await TlsFront.managed(this.config.ssl_options, this.id, this.#services.certStore)
-    this.#ocsp = OcspStapler.create(this.core.log, this.id, this.config.ssl_options)
+    // Loaded only when stapling is on: its ASN.1 modules cost start-up time.
+    if (this.config.ssl_options.ocsp.enable_ocsp_stapling) {
+      const { OcspStapler } = await import('./ocsp.js')
+      this.#ocsp = OcspStapler.create(this.core.log, this.id, this.config.ssl_options)
+    }
     await this.#ocsp?.start()
   }
 

@@ -61,7 +61,7 @@ export class Core {
   readonly banned = new BanList()
   readonly sessions: SessionStore
   readonly retained: RetainedStore
-  readonly bus: MessageBus
+  #bus: MessageBus
   readonly journal: SessionJournal | undefined
   readonly tree = new TopicTree<Session>()
   /** Every open connection, connected or not. */
@@ -83,10 +83,10 @@ export class Core {
     this.sessions = opts.sessions ?? new MemorySessionStore()
     this.retained = opts.retained ?? new MemoryRetainedStore()
     this.journal = opts.journal
-    this.bus = opts.bus ?? new LocalBus()
+    this.#bus = opts.bus ?? new LocalBus()
     this.sessionLimits.maxQueue = this.config.mqtt.max_mqueue_len
     this.sessionLimits.storeQos0 = this.config.mqtt.mqueue_store_qos0
-    this.bus.onMessage((message, groups) => this.#fromBus(message, groups))
+    this.#bus.onMessage((message, groups) => this.#fromBus(message, groups))
     this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS).unref()
     if (this.journal) this.#restore(this.journal)
   }
@@ -359,11 +359,19 @@ export class Core {
 
   // ---- messages ----
 
+  get bus (): MessageBus { return this.#bus }
+
+  /** Replaces the in-process bus with a cluster's, before any client connects. */
+  useBus (bus: MessageBus): void {
+    this.#bus = bus
+    bus.onMessage((message, groups) => this.#fromBus(message, groups))
+  }
+
   /** Accepts a message: observers, retained store, then the bus to every node's router. */
   publish (message: Message, client: ClientInfo | null): void {
     if (this.hooks.published.length > 0) this.hooks.notify('published', message, client)
     if (message.retain) this.#retain(message, true)
-    this.bus.publish(message)
+    this.#bus.publish(message)
   }
 
   /** What the bus brings: another node's retained message is stored here too (core.publish stored our own). */
@@ -576,7 +584,7 @@ export class Core {
       if (session.expiryTimer) { clearTimeout(session.expiryTimer); session.expiryTimer = null }
     }
     for (const conn of [...this.connections]) conn.disconnect(RC.SERVER_SHUTTING_DOWN, 'server shutting down')
-    await this.bus.close()
+    await this.#bus.close()
   }
 }
 

@@ -18,11 +18,14 @@ export function cachedEncoding (message: Message, v5: boolean, retain: boolean, 
 // mqtt-packet keeps the encoding of every remaining length below 16384 it writes, for good, as a 1-4
 // byte slice of Node's shared Buffer pool. Cached one at a time between other allocations, each slice
 // pins a whole pool block (8 KiB on Node 20, 64 KiB on Node 24): clients choosing their packet sizes
-// could make it hold 128 MiB (1 GiB) (mqttjs/mqtt-packet#163). Written all at once, they share a few blocks.
+// could make it hold 128 MiB (1 GiB) (mqttjs/mqtt-packet#163). Written in runs of 1,024, they share a few blocks.
 const CACHED_LENGTHS = 16384
 let warmed = false
 
-/** Fills mqtt-packet's remaining-length cache in one go (about 60 ms, once per process). */
+/**
+ * Fills mqtt-packet's remaining-length cache: 16 steps of 1,024 lengths, one per turn of the event loop
+ * (about 60 ms in all, once per process), so that start-up and early clients do not wait for it.
+ */
 export function warmLengthCache (): void {
   if (warmed) return
   warmed = true
@@ -32,8 +35,13 @@ export function warmLengthCache (): void {
   mqtt.writeToStream({ cmd: 'puback', messageId: 1 }, sink)
   // A PUBLISH to topic "a": 3 bytes of topic, then the payload.
   const packet: IPublishPacket = { cmd: 'publish', topic: 'a', payload, qos: 0, retain: false, dup: false }
-  for (let length = 3; length < CACHED_LENGTHS; length++) {
-    packet.payload = payload.subarray(0, length - 3)
-    mqtt.writeToStream(packet, sink)
+  const step = (from: number): void => {
+    const to = Math.min(from + 1024, CACHED_LENGTHS)
+    for (let length = Math.max(from, 3); length < to; length++) {
+      packet.payload = payload.subarray(0, length - 3)
+      mqtt.writeToStream(packet, sink)
+    }
+    if (to < CACHED_LENGTHS) setImmediate(step, to)
   }
+  step(0)
 }
