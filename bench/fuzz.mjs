@@ -25,6 +25,7 @@ import { Writable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { writeBetweenMarkers } from './report-file.mjs'
 
 const SELF = fileURLToPath(import.meta.url)
 const ROOT = path.resolve(path.dirname(SELF), '..')
@@ -790,14 +791,7 @@ function gitCommit () {
 }
 
 function writeReport (report) {
-  const existing = fs.existsSync(BENCHMARKS_MD) ? fs.readFileSync(BENCHMARKS_MD, 'utf8') : '# Benchmarks\n'
-  const begin = existing.indexOf(BEGIN_MARKER)
-  const end = existing.indexOf(END_MARKER)
-  const block = `${BEGIN_MARKER}\n${report}\n${END_MARKER}`
-  const updated = begin !== -1 && end > begin
-    ? existing.slice(0, begin) + block + existing.slice(end + END_MARKER.length)
-    : `${existing.trimEnd()}\n\n${block}\n`
-  fs.writeFileSync(BENCHMARKS_MD, updated)
+  writeBetweenMarkers(BENCHMARKS_MD, BEGIN_MARKER, END_MARKER, report)
 }
 
 // ---------- main ----------

@@ -16,6 +16,7 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { writeBetweenMarkers } from './report-file.mjs'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const LOADGEN_SRC = path.join(ROOT, 'bench/loadgen.c')
@@ -793,14 +794,7 @@ Everything between the \`bench:begin\` and \`bench:end\` markers below is genera
 `
 
 function writeBenchmarks (report) {
-  const existing = fs.existsSync(BENCHMARKS_MD) ? fs.readFileSync(BENCHMARKS_MD, 'utf8') : DEFAULT_INTRO
-  const begin = existing.indexOf(BEGIN_MARKER)
-  const end = existing.indexOf(END_MARKER)
-  const block = `${BEGIN_MARKER}\n${report}\n${END_MARKER}`
-  const updated = begin !== -1 && end > begin
-    ? existing.slice(0, begin) + block + existing.slice(end + END_MARKER.length)
-    : `${existing.trimEnd()}\n\n${block}\n`
-  fs.writeFileSync(BENCHMARKS_MD, updated)
+  writeBetweenMarkers(BENCHMARKS_MD, BEGIN_MARKER, END_MARKER, report, DEFAULT_INTRO)
 }
 
 // ---------- main ----------

@@ -7,6 +7,11 @@ import mqttPacket, { type Packet } from 'mqtt-packet'
 import { pino } from 'pino'
 import { createBroker, type Broker, type BrokerOptions } from '../src/index.js'
 import type { Log } from '../src/log.js'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
 
 export interface TestBroker {
   broker: Broker
@@ -193,3 +198,25 @@ export async function rawConnect (port: number, protocolVersion: 3 | 4 | 5, conn
   const connack = await raw.take('connack')
   return { raw, connack }
 }
+
+/**
+ * A broker process (`node --import=tsx src/broker.ts -c FILE`) on the HOCON text given, listening for MQTT on
+ * 127.0.0.1:port; resolves once a client can connect, and is killed with SIGKILL at teardown.
+ */
+export async function spawnBrokerProcess (t: { teardown: (fn: () => unknown) => void }, file: string, hocon: string, port: number): Promise<ChildProcess> {
+  await writeFile(file, hocon)
+  const child = spawn(process.execPath, ['--import=tsx', 'src/broker.ts', '-c', file], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
+  t.teardown(() => { child.kill('SIGKILL') })
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    try {
+      const probe = await connectClient(port, { clientId: `probe-${port}-${Date.now()}`, connectTimeout: 500 })
+      await end(probe, true)
+      return child
+    } catch (err) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`broker ${file} did not start: ${(err as Error).message}`)
+      await delay(100)
+    }
+  }
+}
+

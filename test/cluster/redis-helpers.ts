@@ -1,14 +1,10 @@
 // A throwaway redis-server for cluster tests: its own port, no persistence, killed at teardown.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
-import { connectClient, delay, end, freePort, startBroker, type TestBroker } from '../helpers.js'
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+import { delay, freePort, spawnBrokerProcess, startBroker, type TestBroker } from '../helpers.js'
 
 export const REDIS_SERVER = '/usr/bin/redis-server'
 export const hasRedis = existsSync(REDIS_SERVER)
@@ -75,9 +71,8 @@ export async function until (what: string, check: () => boolean | Promise<boolea
  * A node of the cluster as its own broker process (src/broker.ts through tsx) on `port`, its config in
  * `dir`; resolves once it accepts MQTT clients. Killed (SIGKILL) at teardown if still running.
  */
-export async function spawnNode (t: Teardown, dir: string, name: string, port: number, servers: string, prefix: string): Promise<ChildProcess> {
-  const file = join(dir, `${name}.hocon`)
-  await writeFile(file, `node.name = "${name}"
+export function spawnNode (t: Teardown, dir: string, name: string, port: number, servers: string, prefix: string): Promise<ChildProcess> {
+  return spawnBrokerProcess(t, join(dir, `${name}.hocon`), `node.name = "${name}"
 node.data_dir = "${join(dir, name)}"
 durable_storage.backend = memory
 listeners.tcp.default.bind = "127.0.0.1:${port}"
@@ -87,18 +82,5 @@ listeners.wss.default.enable = false
 dashboard.listeners.http.enable = false
 log.console.level = warning
 cluster { backend = redis, redis { servers = "${servers}", key_prefix = "${prefix}" }, heartbeat_interval = 200ms, node_timeout = 1s }
-`)
-  const child = spawn(process.execPath, ['--import=tsx', 'src/broker.ts', '-c', file], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
-  t.teardown(() => { child.kill('SIGKILL') })
-  const deadline = Date.now() + 10_000
-  for (;;) {
-    try {
-      const probe = await connectClient(port, { clientId: `probe-${name}`, connectTimeout: 500 })
-      await end(probe, true)
-      return child
-    } catch (err) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${name} did not start: ${(err as Error).message}`)
-      await delay(100)
-    }
-  }
+`, port)
 }

@@ -1,16 +1,13 @@
 // Durable storage (durable_storage.backend = lmdb): persistent sessions with their subscriptions and
 // queued QoS 1/2 messages, and retained messages, survive a restart and a SIGKILL; a clean session
 // leaves nothing behind.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import type { ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import t from 'tap'
-import { collect, connectClient, delay, end, freePort, startBroker } from '../helpers.js'
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+import { collect, connectClient, delay, end, freePort, spawnBrokerProcess, startBroker } from '../helpers.js'
 
 async function dataDir (t: { teardown: (fn: () => Promise<void>) => void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'culex-durable-'))
@@ -98,9 +95,8 @@ t.test('delivered messages are not delivered again; a clean session leaves nothi
 })
 
 /** A broker process on the durable store, killed with SIGKILL by the test. */
-async function spawnBroker (t: { teardown: (fn: () => unknown) => void }, dir: string, port: number): Promise<ChildProcess> {
-  const file = join(dir, 'culex.hocon')
-  await writeFile(file, `node.data_dir = "${join(dir, 'data')}"
+function spawnBroker (t: { teardown: (fn: () => unknown) => void }, dir: string, port: number): Promise<ChildProcess> {
+  return spawnBrokerProcess(t, join(dir, 'culex.hocon'), `node.data_dir = "${join(dir, 'data')}"
 durable_storage.backend = lmdb
 listeners.tcp.default.bind = "127.0.0.1:${port}"
 listeners.ssl.default.enable = false
@@ -108,20 +104,7 @@ listeners.ws.default.enable = false
 listeners.wss.default.enable = false
 dashboard.listeners.http.enable = false
 log.console.level = warning
-`)
-  const child = spawn(process.execPath, ['--import=tsx', 'src/broker.ts', '-c', file], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
-  t.teardown(() => child.kill('SIGKILL'))
-  const deadline = Date.now() + 10_000
-  for (;;) {
-    try {
-      const probe = await connectClient(port, { clientId: `probe-${Date.now()}`, connectTimeout: 500 })
-      await end(probe, true)
-      return child
-    } catch (err) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`broker did not start: ${(err as Error).message}`)
-      await delay(100)
-    }
-  }
+`, port)
 }
 
 t.test('SIGKILL loses no acknowledged QoS 1 message', async (t) => {
