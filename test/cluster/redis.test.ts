@@ -40,6 +40,21 @@ if (!hasRedis) {
 } else {
   const { servers, port: redisPort } = await startRedis(t)
 
+  t.test('a will published when a client on one node goes away reaches subscribers on another', async (t) => {
+    const prefix = nextPrefix()
+    const a = await startNode(t, 'a@will', servers, prefix)
+    const b = await startNode(t, 'b@will', servers, prefix)
+    const sub = await connectClient(b.tcpPort, { clientId: 'watcher' })
+    t.teardown(() => end(sub, true))
+    const got = collect(sub)
+    await sub.subscribeAsync('status/#', { qos: 1 })
+    const mortal = await connectClient(a.tcpPort, { clientId: 'mortal', will: { topic: 'status/mortal', payload: Buffer.from('gone'), qos: 1, retain: false } })
+    ;(mortal.stream as unknown as { destroy: () => void }).destroy()
+    await got.waitFor(1)
+    t.equal(got.messages[0]!.topic, 'status/mortal')
+    t.equal(got.messages[0]!.payload.toString(), 'gone', 'the will crossed to the other node')
+  })
+
   t.test('a message published on one node reaches subscribers on the others, each once', async (t) => {
     const prefix = nextPrefix()
     const a = await startNode(t, 'a@test', servers, prefix)
