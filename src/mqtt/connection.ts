@@ -1,5 +1,5 @@
 // One client connection: bytes in through the frame guard and mqtt-packet's parser to the handlers,
-// packets out through a corked socket so that a burst of deliveries leaves in one write.
+// packets out gathered per tick so that a burst of deliveries leaves in one write.
 import type { Duplex } from 'node:stream'
 import mqtt from 'mqtt-packet'
 import type { Packet, IPublishPacket } from 'mqtt-packet'
@@ -39,6 +39,11 @@ export interface ListenerContext {
 }
 
 // mqtt-packet reports these as parse errors; MQTT 5 makes them Protocol Errors, not Malformed Packets (spec 3.8.3.1).
+/** Bytes read from one client before it lets the others read (a turn of the event loop). */
+const READ_SLICE = 64 * 1024
+/** Up to this many bytes a tick's packets are copied into one buffer; above, they go as a writev. */
+const CONCAT_LIMIT = 256 * 1024
+
 const PARSER_PROTOCOL_ERRORS = new Set(['Invalid subscribe QoS, must be <= 2', 'Invalid retain handling, must be <= 2'])
 
 export class Connection implements SessionLink {
@@ -74,7 +79,12 @@ export class Connection implements SessionLink {
   enhancedAuth: { method: string, exchange: EnhancedAuthExchange, finish: (step: EnhancedAuthStep) => void | Promise<void> } | null = null
   readonly #parser: mqtt.Parser
   readonly #guard: FrameGuard
-  #corked = false
+  /** Packets written this tick, sent together on the next tick (see write()). */
+  #pending: Buffer[] = []
+  #pendingBytes = 0
+  /** Bytes read since this connection last let the others read (see #onData). */
+  #readSinceYield = 0
+  #yielding = false
   #busy = false
   #backlog: Packet[] = []
   /** messages_rate / bytes_rate, when the listener limits them. */
@@ -125,6 +135,24 @@ export class Connection implements SessionLink {
       return
     }
     this.#parser.parse(chunk)
+    // libuv reads up to 32 chunks of 64 KiB from one socket per turn: a client sending at full speed
+    // would hold the event loop for all of them. Past READ_SLICE this one waits a turn, so the other
+    // clients, timers and accept() get theirs.
+    if ((this.#readSinceYield += chunk.length) >= READ_SLICE) this.#yieldReads()
+  }
+
+  #yieldReads (): void {
+    this.#readSinceYield = 0
+    if (this.#yielding || this.state === 'closed') return
+    this.#yielding = true
+    this.socket.pause()
+    setImmediate(endYield, this)
+  }
+
+  /** @internal the end of a read slice's wait */
+  endYield (): void {
+    this.#yielding = false
+    if (!this.#busy && !this.#throttled && this.state !== 'closed') this.socket.resume()
   }
 
   #onPacket (packet: Packet): void {
@@ -174,7 +202,7 @@ export class Connection implements SessionLink {
   #resume (): void {
     this.#busy = false
     while (!this.#busy && !this.#throttled && this.#backlog.length > 0 && this.state !== 'closed') this.#handle(this.#backlog.shift()!)
-    if (!this.#busy && !this.#throttled && this.state !== 'closed') this.socket.resume()
+    if (!this.#busy && !this.#throttled && !this.#yielding && this.state !== 'closed') this.socket.resume()
   }
 
   #onParseError (err: Error): void {
@@ -228,26 +256,42 @@ export class Connection implements SessionLink {
     this.#ackWait = wait
   }
 
+  /**
+   * Queues a packet; everything written in one tick leaves on the next as one buffer. One socket write
+   * per tick instead of one per packet: no per-packet stream bookkeeping, and no limit of 1,024 buffers
+   * per writev when a burst of small deliveries goes to one client.
+   */
   write (buf: Buffer): void {
-    if (!this.#corked) {
-      this.#corked = true
-      this.socket.cork()
-      process.nextTick(uncork, this)
-    }
-    this.socket.write(buf)
+    if (this.#pending.length === 0) process.nextTick(flushPending, this)
+    this.#pending.push(buf)
+    this.#pendingBytes += buf.length
     this.core.metrics.bytesSent += buf.length
     this.core.metrics.packetsSent++
   }
 
   /** @internal called on the next tick after the first write of a tick */
   flush (): void {
-    this.#corked = false
-    this.socket.uncork()
+    const list = this.#pending
+    if (list.length === 0) return
+    const bytes = this.#pendingBytes
+    this.#pending = []
+    this.#pendingBytes = 0
+    if (list.length === 1) this.socket.write(list[0])
+    else if (bytes <= CONCAT_LIMIT) this.socket.write(Buffer.concat(list, bytes))
+    else {
+      // Large payloads: hand them over as they are, in one writev, rather than copy them.
+      this.socket.cork()
+      for (const buf of list) this.socket.write(buf)
+      this.socket.uncork()
+    }
   }
+
+  /** Unsent bytes: queued this tick plus what the socket holds. */
+  get unsentBytes (): number { return this.#pendingBytes + this.socket.writableLength }
 
   sendPublish (d: Delivery, dup: boolean): void {
     if (this.state !== 'connected') return
-    const pending = this.socket.writableLength
+    const pending = this.unsentBytes
     if (pending > this.core.config.mqtt.max_write_buffer) {
       if (this.#slowConsumer(d, pending)) return
     } else if (this.#slowSince !== 0) this.#slowSince = 0
@@ -344,7 +388,7 @@ export class Connection implements SessionLink {
   close (reason: string): void {
     if (this.state === 'closed') return
     this.#finish(reason)
-    if (this.#corked) this.flush()
+    this.flush()
     this.socket.end()
     setTimeout(() => this.socket.destroy(), 2000).unref()
   }
@@ -358,8 +402,12 @@ export class Connection implements SessionLink {
   }
 }
 
-function uncork (conn: Connection): void {
+function flushPending (conn: Connection): void {
   conn.flush()
+}
+
+function endYield (conn: Connection): void {
+  conn.endYield()
 }
 
 function unthrottle (conn: Connection): void {
