@@ -25,6 +25,7 @@ import { Writable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { gitRevision } from './proc.mjs'
 import { writeBetweenMarkers } from './report-file.mjs'
 
 const SELF = fileURLToPath(import.meta.url)
@@ -756,7 +757,7 @@ function summarize (options, run, before, after, finalStats, check) {
   if (finalStats.openSockets !== 0) failures.push('fuzz sockets still open in the broker')
   if (!check.every((c) => c.ok)) failures.push('final check failed')
   if (totals.sent < options.packets) failures.push(`only ${fmt(totals.sent)} of ${fmt(options.packets)} packets sent within ${options.seconds} s`)
-  const commit = gitCommit()
+  const commit = `${JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version} (${gitRevision(ROOT)})`
   const lines = [
     '## Protocol fuzzing',
     '',
@@ -778,16 +779,6 @@ function summarize (options, run, before, after, finalStats, check) {
   for (const s of counts.errorSamples) lines.push('', '```', s, '```')
   lines.push('', 'Reproduce: `npm run fuzz` (or `node bench/fuzz.mjs --packets 200000 --seed 7 --no-write`).')
   return { text: lines.join('\n'), failures }
-}
-
-function gitCommit () {
-  try {
-    const head = fs.readFileSync(path.join(ROOT, '.git/HEAD'), 'utf8').trim()
-    const ref = head.startsWith('ref: ') ? fs.readFileSync(path.join(ROOT, '.git', head.slice(5)), 'utf8').trim() : head
-    return `0.1.0 (${ref.slice(0, 7)})`
-  } catch {
-    return 'unknown'
-  }
 }
 
 function writeReport (report) {

@@ -32,6 +32,7 @@ import { parseArgs } from 'node:util'
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
 import mqtt from 'mqtt'
 import mqttPacket from 'mqtt-packet'
+import { CLOCK_TICKS, coreTicks, freePort, gitRevision, hasExited, processTicks, raiseFileLimit, statusKiB, waitUntilAccepting } from './proc.mjs'
 import { writeBetweenMarkers } from './report-file.mjs'
 
 const SELF = fileURLToPath(import.meta.url)
@@ -396,29 +397,11 @@ async function sysObserver (port) {
 
 // ---------- /proc sampling ----------
 
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100
 
-function processTicks (pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ') // fields[0] is field 3 (state)
-  return Number(fields[11]) + Number(fields[12])
-}
-
-function coreTicks () {
-  const totals = { busy: 0, steal: 0 }
-  for (const line of fs.readFileSync('/proc/stat', 'utf8').split('\n')) {
-    const [name, ...values] = line.split(/\s+/)
-    if (name !== `cpu${BROKER_CORE}` && name !== `cpu${GENERATOR_CORE}`) continue
-    const [user, nice, system, , , irq, softirq, steal] = values.map(Number)
-    totals.busy += user + nice + system + irq + softirq
-    totals.steal += steal
-  }
-  return totals
-}
-
+/** VmRSS in kB, 0 once the process is gone. */
 function rssKiB (pid) {
   try {
-    return Number(/^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)
+    return statusKiB(pid, 'VmRSS') ?? 0
   } catch {
     return 0
   }
@@ -436,7 +419,7 @@ function listenOverflows () {
 
 /** CPU of broker and generator, the broker's peak RSS and accept-queue overflows from start to stop(). */
 function sampler (brokerPid) {
-  const take = () => ({ at: performance.now(), broker: processTicks(brokerPid), generator: processTicks(process.pid), cores: coreTicks(), overflows: listenOverflows() })
+  const take = () => ({ at: performance.now(), broker: processTicks(brokerPid), generator: processTicks(process.pid), cores: coreTicks([BROKER_CORE, GENERATOR_CORE]), overflows: listenOverflows() })
   const begin = take()
   let peak = rssKiB(brokerPid)
   const timer = setInterval(() => { peak = Math.max(peak, rssKiB(brokerPid)) }, 200)
@@ -500,25 +483,6 @@ function startBroker (port, dir) {
   return child
 }
 
-const hasExited = (child) => child.exitCode !== null || child.signalCode !== null
-
-function canConnect (port) {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: HOST, port })
-    socket.once('connect', () => { socket.destroy(); resolve(true) })
-    socket.once('error', () => resolve(false))
-  })
-}
-
-async function waitUntilAccepting (child, port) {
-  const deadline = Date.now() + BROKER_START_TIMEOUT_MS
-  while (Date.now() < deadline) {
-    if (hasExited(child)) throw new Error(`the broker exited during start-up: ${child.tail.trim().split('\n').slice(-5).join(' | ')}`)
-    if (await canConnect(port)) return
-    await sleep(50)
-  }
-  throw new Error(`the broker did not accept TCP connections within ${BROKER_START_TIMEOUT_MS / 1000} s`)
-}
 
 async function stopBroker (child) {
   if (hasExited(child)) return
@@ -530,37 +494,7 @@ async function stopBroker (child) {
   }
 }
 
-function freePort () {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, HOST, () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
-
 // ---------- file limits and pinning ----------
-
-function fileLimits (pid) {
-  const match = /^Max open files\s+(\S+)\s+(\S+)/m.exec(fs.readFileSync(`/proc/${pid}/limits`, 'utf8'))
-  const parse = (v) => (v === 'unlimited' ? Infinity : Number(v))
-  return match ? { soft: parse(match[1]), hard: parse(match[2]) } : null
-}
-
-/** Lifts a process's soft limit of open files to its hard one (as bench/run.mjs); throws when that is still too low. */
-function raiseFileLimit (pid, needed, who) {
-  let limits = fileLimits(pid)
-  if (limits && limits.soft < needed && limits.soft < limits.hard) {
-    const hard = limits.hard === Infinity ? 'unlimited' : String(limits.hard)
-    spawnSync('prlimit', ['--pid', String(pid), `--nofile=${hard}:${hard}`])
-    limits = fileLimits(pid)
-  }
-  if (limits && limits.soft < needed) {
-    throw new Error(`${who} may open only ${limits.soft} files (hard limit ${limits.hard}), ${needed} needed: raise it, e.g. \`ulimit -n ${needed}\` (as root, or after raising the hard limit)`)
-  }
-}
 
 /** Pins every thread of this process (the flood worker inherits it) to the generator core. */
 function pinSelf () {
@@ -685,15 +619,10 @@ function failuresOf (phases, broker) {
   return failures
 }
 
-function gitRevision () {
-  const { stdout, status } = spawnSync('git', ['-C', ROOT, 'describe', '--always', '--dirty'], { encoding: 'utf8' })
-  return status === 0 ? stdout.trim() : 'no git revision'
-}
-
 function machine () {
   const cpuModel = /^model name\s*:\s*(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU'
   const version = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version
-  return `${os.cpus().length} CPUs (${cpuModel}), ${os.type()} ${os.release()}; Node ${process.version}, Culex ${version} (${gitRevision()})`
+  return `${os.cpus().length} CPUs (${cpuModel}), ${os.type()} ${os.release()}; Node ${process.version}, Culex ${version} (${gitRevision(ROOT)})`
 }
 
 function slowlorisLine (p) {
@@ -746,7 +675,7 @@ async function main () {
   raiseFileLimit(process.pid, FILES_NEEDED, 'this process')
   const pinned = pinSelf()
   if (!pinned) console.warn('warning: not pinned to separate cores (needs 2 CPUs and taskset); figures are less comparable')
-  const port = await freePort()
+  const port = await freePort(HOST)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'culex-overload-'))
   const broker = startBroker(port, dir)
   const stopAll = () => { if (!hasExited(broker)) broker.kill('SIGKILL') }
@@ -758,7 +687,7 @@ async function main () {
   }, RUN_LIMIT_MS).unref()
 
   const started = performance.now()
-  await waitUntilAccepting(broker, port)
+  await waitUntilAccepting(broker, HOST, port, BROKER_START_TIMEOUT_MS, (child) => `the broker exited during start-up: ${child.tail.trim().split('\n').slice(-5).join(' | ')}`)
   raiseFileLimit(broker.pid, FILES_NEEDED, 'the broker')
   const logLinesAtStart = broker.lines.length
   const sys = await sysObserver(port)

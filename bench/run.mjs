@@ -10,12 +10,12 @@
 //                      [--duration 4] [--no-write]
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { CLOCK_TICKS, coreTicks, freePort, gitRevision, hasExited, processTicks, raiseFileLimit, statusKiB, waitUntilAccepting } from './proc.mjs'
 import { writeBetweenMarkers } from './report-file.mjs'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -147,9 +147,9 @@ function checkMachine () {
 
 // Anything else busy on the benchmark cores skews every figure; say so up front.
 async function warnIfCoresBusy () {
-  const begin = { at: process.hrtime.bigint(), cores: coreTicks() }
+  const begin = { at: process.hrtime.bigint(), cores: coreTicks([BROKER_CORE, LOADGEN_CORE]) }
   await sleep(500)
-  const end = { at: process.hrtime.bigint(), cores: coreTicks() }
+  const end = { at: process.hrtime.bigint(), cores: coreTicks([BROKER_CORE, LOADGEN_CORE]) }
   const busy = (100 * (end.cores.busy - begin.cores.busy)) / CLOCK_TICKS / (Number(end.at - begin.at) / 1e9)
   if (busy >= INTERFERENCE_WARNING_PCT) {
     console.warn(`warning: cores ${BROKER_CORE} and ${LOADGEN_CORE} are already ${Math.round(busy)}% busy (100% = one core) before the benchmark starts; results will be disturbed`)
@@ -186,24 +186,6 @@ function prepareTls (scenarios, dir) {
     certDirs.set(key, certDir)
   }
   return certDirs
-}
-
-// Soft and hard limit of open files of a process.
-function fileLimits (pid) {
-  const match = /^Max open files\s+(\S+)\s+(\S+)/m.exec(fs.readFileSync(`/proc/${pid}/limits`, 'utf8'))
-  const parse = (v) => (v === 'unlimited' ? Infinity : Number(v))
-  return match ? { soft: parse(match[1]), hard: parse(match[2]) } : null
-}
-
-// Idle scenarios hold thousands of sockets: lift the broker's soft limit to the hard one (Node does that itself).
-function raiseFileLimit (pid, needed) {
-  let limits = fileLimits(pid)
-  if (limits && limits.soft < limits.hard) {
-    const hard = limits.hard === Infinity ? 'unlimited' : String(limits.hard)
-    spawnSync('prlimit', ['--pid', String(pid), `--nofile=${hard}:${hard}`])
-    limits = fileLimits(pid)
-  }
-  if (limits && limits.soft < needed) throw new Error(`the broker may open only ${limits.soft} files, ${needed} needed (raise ulimit -n)`)
 }
 
 // ---------- brokers ----------
@@ -316,7 +298,6 @@ function keepTail (child, limit = 4000) {
   return tail
 }
 
-const hasExited = (child) => child.exitCode !== null || child.signalCode !== null
 
 async function exitWithin (child, ms) {
   const timeout = sleep(ms).then(() => null)
@@ -335,37 +316,7 @@ function killAllChildren () {
   for (const child of liveChildren) child.kill('SIGKILL')
 }
 
-async function getFreePort (other) {
-  const port = await new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, HOST, () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-  return port === other ? getFreePort(other) : port
-}
-
-function canConnect (port) {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: HOST, port })
-    socket.once('connect', () => { socket.destroy(); resolve(true) })
-    socket.once('error', () => resolve(false))
-  })
-}
-
-async function waitUntilAccepting (child, port) {
-  const deadline = Date.now() + BROKER_START_TIMEOUT_MS
-  while (Date.now() < deadline) {
-    if (hasExited(child)) {
-      throw new Error(`exited during startup (${child.exitCode ?? child.signalCode}): ${lastLines(child.output.text)}`)
-    }
-    if (await canConnect(port)) return
-    await sleep(50)
-  }
-  throw new Error(`did not accept TCP connections on port ${port} within ${BROKER_START_TIMEOUT_MS / 1000} s`)
-}
+const describeExit = (child) => `exited during startup (${child.exitCode ?? child.signalCode}): ${lastLines(child.output.text)}`
 
 function lastLines (text, count = 5) {
   return text.trim().split('\n').slice(-count).join(' | ') || '(no output)'
@@ -373,36 +324,7 @@ function lastLines (text, count = 5) {
 
 // ---------- /proc sampling ----------
 
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
 
-// utime + stime of a whole process (all threads), in clock ticks; of all of them for a list of pids.
-function processTicks (pid) {
-  if (Array.isArray(pid)) return pid.reduce((sum, p) => sum + processTicks(p), 0)
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ') // fields[0] is field 3 (state)
-  return Number(fields[11]) + Number(fields[12])
-}
-
-// Busy and steal ticks of the two benchmark cores, from /proc/stat.
-function coreTicks () {
-  const totals = { busy: 0, steal: 0 }
-  for (const line of fs.readFileSync('/proc/stat', 'utf8').split('\n')) {
-    const [name, ...values] = line.split(/\s+/)
-    if (name !== `cpu${BROKER_CORE}` && name !== `cpu${LOADGEN_CORE}`) continue
-    const [user, nice, system, , , irq, softirq, steal] = values.map(Number)
-    totals.busy += user + nice + system + irq + softirq
-    totals.steal += steal
-  }
-  return totals
-}
-
-function statusKiB (pid, field) {
-  if (Array.isArray(pid)) return pid.reduce((sum, p) => (sum === null ? null : add(sum, statusKiB(p, field))), 0)
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return match ? Number(match[1]) : null
-}
-
-const add = (a, b) => (b === null ? null : a + b)
 
 const peakRssKiB = (pid) => statusKiB(pid, 'VmHWM')
 
@@ -411,7 +333,7 @@ function sampleCpu (brokerPid, loadgenPid) {
     at: process.hrtime.bigint(),
     broker: processTicks(brokerPid),
     loadgen: processTicks(loadgenPid),
-    cores: coreTicks(),
+    cores: coreTicks([BROKER_CORE, LOADGEN_CORE]),
     brokerRssKiB: statusKiB(brokerPid, 'VmRSS'),
   }
 }
@@ -491,9 +413,9 @@ function tlsFigures (scenario, figures, { begin, end }) {
 // processes (RSS: the two nodes).
 async function runCluster (scenario, options) {
   if (!fs.existsSync(REDIS_SERVER)) return { ok: false, brokerStarted: false, error: `${REDIS_SERVER} not found` }
-  const redisPort = await getFreePort()
-  const ports = [await getFreePort(redisPort)]
-  ports.push(await getFreePort(ports[0]))
+  const redisPort = await freePort(HOST)
+  const ports = [await freePort(HOST, redisPort)]
+  ports.push(await freePort(HOST, ports[0]))
   const dirs = ['a', 'b'].map((n) => fs.mkdtempSync(path.join(os.tmpdir(), `bench-culex-${n}-`)))
   const children = []
   let brokerStarted = false
@@ -501,7 +423,7 @@ async function runCluster (scenario, options) {
     if (!fs.existsSync(CULEX_ENTRY)) throw new Error('dist/broker.js not found (not built yet?)')
     const redis = spawnPinned(BROKER_CORE, REDIS_SERVER, ['--port', String(redisPort), '--bind', HOST, '--save', '', '--appendonly', 'no'])
     children.push(redis)
-    await waitUntilAccepting(redis, redisPort)
+    await waitUntilAccepting(redis, HOST, redisPort, BROKER_START_TIMEOUT_MS, describeExit)
     const nodes = ['a', 'b'].map((n, i) => {
       const config = path.join(dirs[i], 'culex.hocon')
       fs.writeFileSync(config, culexClusterConfig(ports[i], dirs[i], `${n}@bench`, redisPort))
@@ -509,7 +431,7 @@ async function runCluster (scenario, options) {
       children.push(child)
       return child
     })
-    await Promise.all(nodes.map((child, i) => waitUntilAccepting(child, ports[i])))
+    await Promise.all(nodes.map((child, i) => waitUntilAccepting(child, HOST, ports[i], BROKER_START_TIMEOUT_MS, describeExit)))
     brokerStarted = true
     const pids = children.map((c) => c.pid)
     const result = await runLoadgen(scenario, ports[0], pids, options.duration, ports[1])
@@ -525,18 +447,18 @@ async function runCluster (scenario, options) {
 
 async function runOne (broker, scenario, options) {
   if (scenario.cluster) return runCluster(scenario, options)
-  const port = await getFreePort()
-  const tls = isTls(scenario) ? { port: await getFreePort(port), certDir: options.certDirs.get(scenario.tls.key) } : undefined
+  const port = await freePort(HOST)
+  const tls = isTls(scenario) ? { port: await freePort(HOST, port), certDir: options.certDirs.get(scenario.tls.key) } : undefined
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${broker.name}-`))
   let child
   let brokerStarted = false
   try {
     const { command, args } = broker.prepare(port, dir, tls)
     child = spawnPinned(BROKER_CORE, command, args)
-    await waitUntilAccepting(child, port)
-    if (tls) await waitUntilAccepting(child, tls.port)
+    await waitUntilAccepting(child, HOST, port, BROKER_START_TIMEOUT_MS, describeExit)
+    if (tls) await waitUntilAccepting(child, HOST, tls.port, BROKER_START_TIMEOUT_MS, describeExit)
     brokerStarted = true
-    if (tls) raiseFileLimit(child.pid, (scenario.tls.connections ?? TLS_STORM.parallel) + 100)
+    if (tls) raiseFileLimit(child.pid, (scenario.tls.connections ?? TLS_STORM.parallel) + 100, 'the broker')
     const result = tls ? await runTlsStorm(scenario, tls, child.pid) : await runLoadgen(scenario, port, child.pid, options.duration)
     return { ok: true, brokerStarted, figures: result.figures, cpu: result.cpu, tls: result.tls, rssKiB: peakRssKiB(child.pid) }
   } catch (error) {
@@ -705,11 +627,6 @@ function commandVersion (command, args, pattern) {
   return (!error && pattern.exec(`${stdout}${stderr}`)?.[1]) || 'unknown'
 }
 
-function gitRevision () {
-  const { stdout, status } = spawnSync('git', ['-C', ROOT, 'describe', '--always', '--dirty'], { encoding: 'utf8' })
-  return status === 0 ? stdout.trim() : 'no git revision'
-}
-
 function environment () {
   const cpuModel = /^model name\s*:\s*(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU'
   const readVersion = (file) => JSON.parse(fs.readFileSync(path.join(ROOT, file), 'utf8')).version
@@ -722,7 +639,7 @@ function environment () {
     mosquitto: commandVersion(MOSQUITTO, ['-h'], /mosquitto version (\S+)/),
     openssl: commandVersion('openssl', ['version'], /OpenSSL (\S+)/),
     aedes: readVersion('node_modules/aedes/package.json'),
-    culex: `${readVersion('package.json')} (${gitRevision()})`,
+    culex: `${readVersion('package.json')} (${gitRevision(ROOT)})`,
   }
 }
 

@@ -1,0 +1,102 @@
+// What the bench scripts (run.mjs, overload.mjs, fuzz.mjs) read off Linux and need around a broker
+// process: CPU ticks and memory from /proc, open-file limits, free ports, waiting for a listener.
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+export const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100
+
+/** utime + stime of a whole process (all threads), in clock ticks; the sum over a list of pids. */
+export function processTicks (pid) {
+  if (Array.isArray(pid)) return pid.reduce((sum, p) => sum + processTicks(p), 0)
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ') // fields[0] is field 3 (state)
+  return Number(fields[11]) + Number(fields[12])
+}
+
+/** Busy and steal ticks of these cores (numbers or strings), from /proc/stat. */
+export function coreTicks (cores) {
+  const names = new Set(cores.map((c) => `cpu${c}`))
+  const totals = { busy: 0, steal: 0 }
+  for (const line of fs.readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const [name, ...values] = line.split(/\s+/)
+    if (!names.has(name)) continue
+    const [user, nice, system, , , irq, softirq, steal] = values.map(Number)
+    totals.busy += user + nice + system + irq + softirq
+    totals.steal += steal
+  }
+  return totals
+}
+
+const add = (a, b) => (b === null ? null : a + b)
+
+/** A /proc/<pid>/status field in kB (VmRSS, VmHWM); summed over a list of pids; null when absent. */
+export function statusKiB (pid, field) {
+  if (Array.isArray(pid)) return pid.reduce((sum, p) => (sum === null ? null : add(sum, statusKiB(p, field))), 0)
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return match ? Number(match[1]) : null
+}
+
+/** Soft and hard limit of open files of a process. */
+export function fileLimits (pid) {
+  const match = /^Max open files\s+(\S+)\s+(\S+)/m.exec(fs.readFileSync(`/proc/${pid}/limits`, 'utf8'))
+  const parse = (v) => (v === 'unlimited' ? Infinity : Number(v))
+  return match ? { soft: parse(match[1]), hard: parse(match[2]) } : null
+}
+
+/**
+ * Lifts a process's soft limit of open files to its hard one when it is below `needed` (idle scenarios
+ * hold thousands of sockets); throws, naming `who`, when that is still too low.
+ */
+export function raiseFileLimit (pid, needed, who) {
+  let limits = fileLimits(pid)
+  if (limits && limits.soft < needed && limits.soft < limits.hard) {
+    const hard = limits.hard === Infinity ? 'unlimited' : String(limits.hard)
+    spawnSync('prlimit', ['--pid', String(pid), `--nofile=${hard}:${hard}`])
+    limits = fileLimits(pid)
+  }
+  if (limits && limits.soft < needed) {
+    throw new Error(`${who} may open only ${limits.soft} files (hard limit ${limits.hard}), ${needed} needed: raise it, e.g. \`ulimit -n ${needed}\` (as root, or after raising the hard limit)`)
+  }
+}
+
+/** A port the OS calls free on `host`, other than `other`. */
+export async function freePort (host, other) {
+  const port = await new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once('error', reject)
+    server.listen(0, host, () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+  return port === other ? freePort(host, other) : port
+}
+
+export const hasExited = (child) => child.exitCode !== null || child.signalCode !== null
+
+function canConnect (host, port) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port })
+    socket.once('connect', () => { socket.destroy(); resolve(true) })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+/** Waits until `child` accepts TCP connections on host:port; `exited(child)` words the error if it dies first. */
+export async function waitUntilAccepting (child, host, port, timeoutMs, exited) {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (hasExited(child)) throw new Error(exited(child))
+    if (await canConnect(host, port)) return
+    await sleep(50)
+  }
+  throw new Error(`did not accept TCP connections on port ${port} within ${timeoutMs / 1000} s`)
+}
+
+/** `git describe --always --dirty` of the repository at root. */
+export function gitRevision (root) {
+  const { stdout, status } = spawnSync('git', ['-C', root, 'describe', '--always', '--dirty'], { encoding: 'utf8' })
+  return status === 0 ? stdout.trim() : 'no git revision'
+}
