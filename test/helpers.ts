@@ -102,6 +102,20 @@ export function collect (client: MqttClient) {
   }
 }
 
+/**
+ * An MQTT.js client (protocolVersion 4 unless given) collecting messages from before its CONNACK: a resumed
+ * session's queue arrives right behind it. Resolves with the CONNACK's Session Present.
+ */
+export async function connectCollecting (port: number, opts: IClientOptions = {}): Promise<{ client: MqttClient, got: ReturnType<typeof collect>, sessionPresent: boolean }> {
+  const client = mqtt.connect({ host: '127.0.0.1', port, reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4, ...opts })
+  const got = collect(client)
+  const sessionPresent = await new Promise<boolean>((resolve, reject) => {
+    client.once('connect', (connack) => resolve(connack.sessionPresent))
+    client.once('error', reject)
+  })
+  return { client, got, sessionPresent }
+}
+
 /** A raw TCP socket to the broker, for malformed input; `received` accumulates what came back. */
 export async function rawSocket (port: number): Promise<{ socket: Socket, received: () => Buffer, closed: Promise<void> }> {
   const socket = netConnect({ host: '127.0.0.1', port })

@@ -4,22 +4,14 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import mqtt, { type IClientOptions } from 'mqtt'
+import type { IClientOptions } from 'mqtt'
 import t from 'tap'
 import { pack } from '../../src/cluster/codec.js'
-import { collect, connectClient, end, freePort } from '../helpers.js'
+import { connectClient, connectCollecting, end, freePort } from '../helpers.js'
 import { hasRedis, redisClient, spawnNode, startNode, startRedis, until } from './redis-helpers.js'
 
-/** Connects (MQTT 5) collecting from before CONNACK; resolves with Session Present. */
-async function connectAs (port: number, opts: IClientOptions) {
-  const client = mqtt.connect({ host: '127.0.0.1', port, reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 5, ...opts })
-  const got = collect(client)
-  const sessionPresent = await new Promise<boolean>((resolve, reject) => {
-    client.once('connect', (connack) => resolve(connack.sessionPresent))
-    client.once('error', reject)
-  })
-  return { client, got, sessionPresent }
-}
+/** MQTT 5 unless given; messages collected from before the CONNACK, which gives Session Present. */
+const connectAs = (port: number, opts: IClientOptions) => connectCollecting(port, { protocolVersion: 5, ...opts })
 
 const persistent = (clientId: string): IClientOptions => ({ clientId, clean: false, properties: { sessionExpiryInterval: 600 } })
 

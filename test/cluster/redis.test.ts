@@ -6,9 +6,9 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import type { IClientOptions, MqttClient } from 'mqtt'
 import t from 'tap'
-import { collect, connectClient, delay, end, freePort, rawConnect, startBroker } from '../helpers.js'
+import { collect, connectClient, connectCollecting, delay, end, freePort, rawConnect, startBroker } from '../helpers.js'
 import { call } from '../api/api-helpers.js'
 import { clusterConfig, hasRedis, redisClient, spawnNode, startNode, startRedis, until } from './redis-helpers.js'
 
@@ -17,16 +17,8 @@ const API = { dashboard: { listeners: { http: { enable: true, bind: '127.0.0.1:0
 let prefixes = 0
 const nextPrefix = () => `t${++prefixes}`
 
-/** Connects and reports the CONNACK's Session Present; messages are collected from the first PUBLISH on. */
-async function connectAs (port: number, opts: IClientOptions) {
-  const client = mqtt.connect({ host: '127.0.0.1', port, reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 5, ...opts })
-  const got = collect(client)
-  const sessionPresent = await new Promise<boolean>((resolve, reject) => {
-    client.once('connect', (connack) => resolve(connack.sessionPresent))
-    client.once('error', reject)
-  })
-  return { client, got, sessionPresent }
-}
+/** MQTT 5 unless given; messages collected from before the CONNACK, which gives Session Present. */
+const connectAs = (port: number, opts: IClientOptions) => connectCollecting(port, { protocolVersion: 5, ...opts })
 
 /** What the connection heard when it was closed: the DISCONNECT reason code (MQTT 5), or null. */
 function closedWith (client: MqttClient): Promise<number | null> {

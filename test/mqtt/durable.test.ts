@@ -5,25 +5,13 @@ import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import t from 'tap'
-import { collect, connectClient, delay, end, freePort, spawnBrokerProcess, startBroker } from '../helpers.js'
+import { collect, connectClient, connectCollecting, delay, end, freePort, spawnBrokerProcess, startBroker } from '../helpers.js'
 
 async function dataDir (t: { teardown: (fn: () => Promise<void>) => void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'culex-durable-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   return dir
-}
-
-/** Resumes a session, collecting from the first PUBLISH on: the queue arrives right behind the CONNACK. */
-async function resume (port: number, opts: IClientOptions): Promise<{ client: MqttClient, got: ReturnType<typeof collect> }> {
-  const client = mqtt.connect({ host: '127.0.0.1', port, reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4, ...opts })
-  const got = collect(client)
-  await new Promise<void>((resolve, reject) => {
-    client.once('connect', () => resolve())
-    client.once('error', reject)
-  })
-  return { client, got }
 }
 
 const durable = (dir: string, port = 0) => ({
@@ -49,7 +37,7 @@ t.test('a persistent session keeps its subscription and queued messages across a
   const second = await startBroker(durable(dir))
   t.teardown(() => second.close())
   t.match(second.logs.find((l) => l.msg === 'persistent sessions and retained messages restored'), { sessions: 1, messages: 6, retained: 1 })
-  const { client: back, got } = await resume(second.tcpPort, { clientId: 'keeper', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 } })
+  const { client: back, got } = await connectCollecting(second.tcpPort, { clientId: 'keeper', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 } })
   t.teardown(() => end(back, true))
   await got.waitFor(6)
   t.same(got.messages.map((m) => m.payload.toString()), ['m0', 'm1', 'm2', 'm3', 'm4', 'exactly-once'], 'queued messages arrive in order after the restart')
@@ -88,7 +76,7 @@ t.test('delivered messages are not delivered again; a clean session leaves nothi
   t.teardown(() => second.close())
   t.match(second.logs.find((l) => l.msg === 'persistent sessions and retained messages restored'), { sessions: 1, messages: 0 })
   t.notOk(second.broker.core.sessions.get('ephemeral'), 'the clean session was not stored')
-  const { client: back, got: again } = await resume(second.tcpPort, { clientId: 'acker', clean: false })
+  const { client: back, got: again } = await connectCollecting(second.tcpPort, { clientId: 'acker', clean: false })
   t.teardown(() => end(back, true))
   await delay(300)
   t.equal(again.messages.length, 0, 'acknowledged messages are gone from the store')
@@ -124,7 +112,7 @@ t.test('SIGKILL loses no acknowledged QoS 1 message', async (t) => {
   await end(pub, true)
 
   await spawnBroker(t, dir, port)
-  const { client: back, got } = await resume(port, { clientId: 'survivor', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } })
+  const { client: back, got } = await connectCollecting(port, { clientId: 'survivor', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } })
   t.teardown(() => end(back, true))
   await got.waitFor(count)
   const seen = new Set(got.messages.map((m) => Number(m.payload.toString())))
