@@ -188,10 +188,10 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
 
   /**
    * The registry's verdict on a verified client certificate: null admits it (registering it on its first
-   * connection, or noting when it was last seen). `issuer` is the CA the TLS handshake chained it to.
+   * connection, or noting when it was last seen). `leaf` is the same certificate as the TLS socket parsed it.
    */
-  async admit (cert: PeerCertificate, issuer: X509Certificate | undefined): Promise<RegistryRefusal | null> {
-    const ca = this.#issuerOf(cert, issuer)
+  async admit (cert: PeerCertificate, leaf: X509Certificate | undefined): Promise<RegistryRefusal | null> {
+    const ca = this.#issuerOf(leaf ?? new X509Certificate(cert.der))
     if (!ca) return { reason: 'ca_not_registered', detail: `the client certificate's CA (${cert.issuer}) is not registered in the device registry (/api/v5/ca_certs)` }
     if (ca.status !== 'active') return { reason: 'ca_inactive', detail: `the client certificate's CA ${ca.serial} (${ca.subject}) is deactivated in the device registry` }
     const now = new Date().toISOString()
@@ -221,13 +221,14 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
     return null
   }
 
-  #issuerOf (cert: PeerCertificate, issuer: X509Certificate | undefined): CaRecord | undefined {
+  /** The registered CA that issued `leaf`: the anchor the handshake chained it to, else the one that signed it. */
+  #issuerOf (leaf: X509Certificate): CaRecord | undefined {
+    const issuer = leaf.issuerCertificate
     if (issuer) {
       const byAnchor = this.#cas.get(serialOf(issuer))
       if (byAnchor && byAnchor.fingerprint === issuer.fingerprint256) return byAnchor
     }
-    // The handshake may have chained to an anchor from cacertfile: find a registered CA that signed the certificate.
-    const leaf = new X509Certificate(cert.der)
+    // Node 20 gives servers no issuerCertificate, and the handshake may have chained to a CA from cacertfile.
     for (const [serial, caCert] of this.#caCerts) {
       if (leaf.checkIssued(caCert) && leaf.verify(caCert.publicKey)) return this.#cas.get(serial)
     }

@@ -19,7 +19,7 @@ export function checkRegistryOptions (listenerId: string, opts: SslListenerOptio
 
 /** Links the listener's TLS front to the registry; returns the unlink function. */
 export function linkRegistry (core: Core, listenerId: string, front: TlsFront, registry: DeviceRegistry): () => void {
-  front.addPeerCheck((cert, socket) => registry.admit(cert, socket.getPeerX509Certificate()?.issuerCertificate))
+  front.addPeerCheck((cert, socket) => registry.admit(cert, socket.getPeerX509Certificate()))
   const onCa = (serial: string) => { front.reload(`device registry: CA ${serial} changed`) }
   const onRevoke = (serials: string[], why: string) => {
     const revoked = new Set(serials)
