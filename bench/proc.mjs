@@ -84,13 +84,16 @@ function canConnect (host, port) {
   })
 }
 
-/** Waits until `child` accepts TCP connections on host:port; `exited(child)` words the error if it dies first. */
-export async function waitUntilAccepting (child, host, port, timeoutMs, exited) {
+/**
+ * Waits until `child` accepts TCP connections on host:port, trying every `intervalMs`; `exited(child)`
+ * words the error if it dies first.
+ */
+export async function waitUntilAccepting (child, host, port, timeoutMs, exited, intervalMs = 50) {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     if (hasExited(child)) throw new Error(exited(child))
     if (await canConnect(host, port)) return
-    await sleep(50)
+    await sleep(intervalMs)
   }
   throw new Error(`did not accept TCP connections on port ${port} within ${timeoutMs / 1000} s`)
 }

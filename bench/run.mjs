@@ -4,6 +4,7 @@
 // bench/loadgen (or, for the TLS scenarios, bench/tls-storm) pinned to core 1,
 // sample CPU time of both and the broker's RSS around the load generator's
 // measuring window, record the broker's peak RSS, stop the broker.
+// The start-up scenario instead times spawn → accepting TCP connections (bench/startup.mjs).
 // Results go to the console and, between the markers, to BENCHMARKS.md.
 //
 //   node bench/run.mjs [--only culex,mosquitto,aedes] [--scenarios fanin0,latency,tls-idle-1k]
@@ -17,6 +18,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { CLOCK_TICKS, coreTicks, freePort, gitRevision, hasExited, processTicks, raiseFileLimit, statusKiB, waitUntilAccepting } from './proc.mjs'
 import { writeBetweenMarkers } from './report-file.mjs'
+import { STARTUP_RUNS, culexDefaultConfig, culexPrepare, culexTcpConfig, makeCulexCertificates, measureStartups, summarize } from './startup.mjs'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const LOADGEN_SRC = path.join(ROOT, 'bench/loadgen.c')
@@ -99,6 +101,7 @@ const SCENARIOS = [
   tlsHandshake('tls-handshake-rsa', 'Broker CPU per TLS 1.3 handshake, RSA 2048 certificate', 'rsa2048'),
   tlsIdle('tls-idle-1k', 'Memory per idle TLS connection, 1,000 connections', 1000),
   tlsIdle('tls-idle-10k', 'Memory per idle TLS connection, 10,000 connections', 10_000),
+  { name: 'startup', label: 'Start-up: spawn until the MQTT port accepts TCP connections', unit: 'ms', startup: true },
 ]
 
 const BROKERS = [
@@ -470,6 +473,47 @@ async function runOne (broker, scenario, options) {
   }
 }
 
+// ---------- start-up ----------
+
+// Culex twice (TCP listener only; the listeners and API of etc/base.hocon), Mosquitto and aedes as in the
+// other scenarios; their runs alternate so that a noisy spell hits all of them alike.
+function startupCandidates (brokers) {
+  const certDir = () => {
+    const dir = path.join(tlsDir(), 'startup')
+    if (!fs.existsSync(dir)) makeCulexCertificates(CULEX_ENTRY, dir)
+    return dir
+  }
+  const byBroker = {
+    culex: [
+      { name: 'culex-tcp', label: 'Culex, TCP listener only', prepare: culexPrepare(CULEX_ENTRY, culexTcpConfig) },
+      { name: 'culex-default', label: 'Culex, etc/base.hocon listeners', prepare: culexPrepare(CULEX_ENTRY, (port, dir) => culexDefaultConfig(port, dir, certDir())) },
+    ],
+    mosquitto: [{ name: 'mosquitto', label: 'Mosquitto', prepare: prepareMosquitto }],
+    aedes: [{ name: 'aedes', label: 'aedes', prepare: prepareAedes }],
+  }
+  return brokers.flatMap((b) => byBroker[b.name])
+}
+
+async function runStartup (brokers) {
+  const candidates = startupCandidates(brokers)
+  const measured = await measureStartups(candidates, { runs: STARTUP_RUNS, core: BROKER_CORE })
+  return candidates.map((c) => {
+    const result = measured.get(c.name)
+    return { ...c, ...(result.error ? { error: result.error } : summarize(result.times)) }
+  })
+}
+
+function describeStartup (row) {
+  return row.error ? `FAILED: ${row.error}` : `median ${fmtInt(row.median)} ms  min ${fmtInt(row.min)}  max ${fmtInt(row.max)}  (${row.runs} runs)`
+}
+
+function startupTable (rows) {
+  const base = rows.find((r) => r.name === 'mosquitto' && !r.error)
+  const ms = (r, key) => (r.error ? 'failed' : fmtInt(r[key]))
+  return table(['Broker', 'Median (ms)', 'Min (ms)', 'Max (ms)', '/ Mosquitto'],
+    rows.map((r) => [r.label, ms(r, 'median'), ms(r, 'min'), ms(r, 'max'), r.error ? 'n/a' : fmtRatio(r.median, base?.median)]))
+}
+
 // ---------- formatting ----------
 
 const fmtInt = (n) => Math.round(n).toLocaleString('en-US')
@@ -563,7 +607,7 @@ function latencyTable (results, brokers, scenario) {
   return table(header, [row('p50 (µs)', 'p50_us'), row('p99 (µs)', 'p99_us'), row('max (µs)', 'max_us')])
 }
 
-const isThroughput = (scenario) => !scenario.latency && !isTls(scenario)
+const isThroughput = (scenario) => !scenario.latency && !isTls(scenario) && !scenario.startup
 
 const tlsHeadline = (scenario, run) => (run?.ok ? (scenario.tls.mode === 'storm' ? run.tls.brokerUs : run.tls.kibPerConnection) : null)
 
@@ -669,6 +713,9 @@ function methodSection (env, options) {
     `- Latency: one publisher sends ${fmtInt(LATENCY_RATE)} msg/s at QoS 0 to one subscriber; CLOCK_MONOTONIC send time in the payload, percentiles over the window.`,
     `- CPU: utime+stime from /proc/<pid>/stat over the window, 100% = one core. "Other" is what else ran on the two cores and "steal" what the hypervisor took (/proc/stat). Peak RSS is the broker's VmHWM.`,
     ...tlsMethod(env, options),
+    ...(options.scenarios.some((s) => s.startup)
+      ? [`- Start-up: each broker is spawned ${STARTUP_RUNS} times pinned to core ${BROKER_CORE}, with a fresh port and directory each time, the brokers' runs alternating; figure: milliseconds from spawn until a TCP connect to its MQTT port succeeds (tried every 2 ms; Culex opens the TCP listener before its other listeners and the API), median, min and max. Culex TCP only: \`${culexTcpConfig('<port>', '<tmpdir>').trim().split('\n').join('`, `')}\`. Culex etc/base.hocon listeners: \`include "etc/base.hocon"\` with the tcp, ssl, ws and wss listeners and the management API moved to free ports on ${HOST} and certificates made by \`culex certs init\`. Mosquitto and aedes as configured below.`]
+      : []),
     ...brokerConfigDescription(options.scenarios.some(isTls)).map((line) => `- ${line}`),
   ].join('\n')
 }
@@ -690,15 +737,16 @@ function renderReport (results, options, env) {
     ...(latency ? [`### ${latency.label} (lower is better)`, latencyTable(results, brokers, latency)] : []),
     ...(lost ? ['### QoS 1 lost messages (acknowledged but never delivered)', lost] : []),
     ...(scenarios.some(isTls) ? ['### TLS: broker CPU per handshake and memory per idle connection (lower is better)', tlsTable(results, brokers, scenarios)] : []),
+    ...(results.startup ? ['### Start-up: spawn until the MQTT port accepts TCP connections (lower is better)', startupTable(results.startup)] : []),
     ...(results.tlsSkipped ? [`TLS scenarios not run: ${results.tlsSkipped}`] : []),
     ...(allRuns(results).some(isDisturbed) ? [DISTURBED_NOTE] : []),
     ...(allRuns(results).some(isLoadgenBound) ? [LOADGEN_BOUND_NOTE] : []),
     ...(allRuns(results).some(isIncomplete) ? [INCOMPLETE_NOTE] : []),
     ...(scenarios.some(isTls) ? ['### TLS details', tlsDetailsTable(results, brokers, scenarios)] : []),
-    '### CPU and memory per run', runsTable(results, brokers, scenarios),
+    ...(allRuns(results).length ? ['### CPU and memory per run', runsTable(results, brokers, scenarios)] : []),
     '### Reproduce',
     'Needs gcc, util-linux `taskset`, Debian `mosquitto` at /usr/sbin/mosquitto, OpenSSL headers (`libssl-dev`) for the TLS scenarios and 2+ cores.\n\n' +
-      '```sh\nnpm run bench\n# subsets, without touching this file:\nnode bench/run.mjs --only culex,mosquitto --scenarios fanin0,latency --duration 4 --no-write\n```',
+      '```sh\nnpm run bench\n# subsets, without touching this file:\nnode bench/run.mjs --only culex,mosquitto --scenarios fanin0,latency --duration 4 --no-write\nnode bench/startup.mjs --runs 20   # start-up times only\n```',
   ]
   return parts.join('\n\n')
 }
@@ -724,6 +772,13 @@ async function benchmark (options) {
   const nameWidth = Math.max(8, ...options.scenarios.map((s) => s.name.length))
   for (const scenario of options.scenarios) {
     results.runs[scenario.name] = {}
+    if (scenario.startup) {
+      const started = Date.now()
+      results.startup = await runStartup(options.brokers.filter((b) => results.available.has(b.name)))
+      const prefix = `${scenario.name.padEnd(nameWidth)} [${((Date.now() - started) / 1000).toFixed(1)} s]`
+      for (const row of results.startup) console.log(`${prefix} ${row.label}: ${describeStartup(row)}`)
+      continue
+    }
     for (const broker of options.brokers) {
       if (!results.available.has(broker.name)) continue
       // Only Culex clusters (Mosquitto and aedes have no cluster of their own).

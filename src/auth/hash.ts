@@ -3,7 +3,6 @@
 // `$2b$` string (which is also its salt).
 import { createHash, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto'
 import { promisify } from 'node:util'
-import bcrypt from 'bcryptjs'
 
 export const SIMPLE_HASHES = ['plain', 'md5', 'sha', 'sha256', 'sha512'] as const
 export const SALT_POSITIONS = ['prefix', 'suffix', 'disable'] as const
@@ -19,6 +18,9 @@ export interface HashedPassword { passwordHash: string, salt: string }
 
 const pbkdf2Async = promisify(pbkdf2)
 
+/** bcryptjs, loaded on first use: only bcrypt-hashed passwords need it. */
+const loadBcrypt = async () => (await import('bcryptjs')).default
+
 /** Node's digest name for an EMQX hash name. */
 const digestName = (name: string): string => (name === 'sha' ? 'sha1' : name)
 
@@ -31,7 +33,7 @@ function genSalt (algo: HashAlgorithm): string {
 /** The hash of `password` with a known salt (simple hashes and pbkdf2) or bcrypt salt string. */
 export async function hashWithSalt (algo: HashAlgorithm, salt: string, password: Buffer | string): Promise<string> {
   const pw = typeof password === 'string' ? Buffer.from(password) : password
-  if (algo.name === 'bcrypt') return bcrypt.hash(pw.toString('utf8'), salt)
+  if (algo.name === 'bcrypt') return (await loadBcrypt()).hash(pw.toString('utf8'), salt)
   if (algo.name === 'pbkdf2') {
     const md = digestName(algo.mac_fun)
     const length = algo.dk_length ?? createHash(md).digest().length
@@ -45,6 +47,7 @@ export async function hashWithSalt (algo: HashAlgorithm, salt: string, password:
 /** Hashes a new password with a fresh salt. For bcrypt the salt stored is the hash, as in EMQX. */
 export async function hashPassword (algo: HashAlgorithm, password: Buffer | string): Promise<HashedPassword> {
   if (algo.name === 'bcrypt') {
+    const bcrypt = await loadBcrypt()
     const passwordHash = await hashWithSalt(algo, await bcrypt.genSalt(algo.salt_rounds), password)
     return { passwordHash, salt: passwordHash }
   }
@@ -56,6 +59,7 @@ export async function hashPassword (algo: HashAlgorithm, password: Buffer | stri
 export async function checkPassword (algo: HashAlgorithm, salt: string, passwordHash: string, password: Buffer): Promise<boolean> {
   if (algo.name === 'bcrypt') {
     // A bcrypt hash carries its own salt and cost; bcryptjs throws on a malformed one.
+    const bcrypt = await loadBcrypt()
     try {
       return await bcrypt.compare(password.toString('utf8'), passwordHash)
     } catch {

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
-import { importJWK, type JWK } from 'jose'
+import type { importJWK, JWK } from 'jose'
 import type { JwtAuthenticatorConfig } from '../config/schema.js'
 import type { Log } from '../log.js'
 
@@ -43,8 +43,9 @@ export class JwksCache {
       found = this.#find(kid, alg)
     }
     if (!found) return null
+    const jose = await import('jose')
     try {
-      return await importJWK(found.jwk, alg)
+      return await jose.importJWK(found.jwk, alg)
     } catch {
       return null
     }

@@ -5,7 +5,6 @@
 // future or whose verify_claims do not match → deny with 0x86 Bad User Name or Password (v3: 4),
 // as EMQX answers `bad_username_or_password` for all of those.
 import { createPublicKey, type KeyObject } from 'node:crypto'
-import { compactVerify, decodeProtectedHeader } from 'jose'
 import type { JwtAuthenticatorConfig } from '../config/schema.js'
 import type { Log } from '../log.js'
 import type { AuthResult, ClientInfo, Credentials, TokenAcl, TokenAclRule } from '../mqtt/hooks.js'
@@ -25,6 +24,8 @@ export class JwtAuthenticator implements Authenticator {
   readonly #secret: Uint8Array | null = null
   readonly #publicKey: KeyObject | null = null
   readonly #jwks: JwksCache | null = null
+  /** Loaded with the first JWT authenticator rather than with the broker, which seldom has one. */
+  readonly #jose = import('jose')
 
   constructor (config: JwtAuthenticatorConfig, log: Log) {
     this.#config = config
@@ -69,6 +70,7 @@ export class JwtAuthenticator implements Authenticator {
 
   /** The payload of a token whose signature verifies with an allowed algorithm; null otherwise. */
   async #verify (token: string): Promise<Claims | null> {
+    const { compactVerify, decodeProtectedHeader } = await this.#jose
     let header
     try {
       header = decodeProtectedHeader(token)

@@ -6,7 +6,6 @@ import { existsSync } from 'node:fs'
 import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { CulexError } from '../errors.js'
-import { checkBundle } from './check.js'
 
 export const BUNDLE_FILES = ['key', 'chain', 'ca'] as const
 export type BundleFile = (typeof BUNDLE_FILES)[number]
@@ -87,6 +86,8 @@ export class CertStore extends EventEmitter<CertStoreEvents> {
     if (given.length === 0) throw new CulexError('CULEX_ERR_CERT_INVALID', 'rule pem: upload at least one of key, chain, ca')
     const merged: BundlePem = { ...(await this.read(ref)) }
     for (const f of given) merged[f] = upload[f]
+    // Loaded here, not with the broker: the checks pull in node:tls and the key tooling.
+    const { checkBundle } = await import('./check.js')
     const { warnings, key } = checkBundle({ keyPem: merged.key, chainPem: merged.chain, caPem: merged.ca, keyPassword: upload.key_password })
     // An encrypted key is stored decrypted (and 0600), as listeners need it without the password.
     if (key !== undefined && given.includes('key')) merged.key = key

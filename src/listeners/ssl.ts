@@ -8,11 +8,13 @@ import type { TlsServices } from './index.js'
 import { checkRegistryOptions, linkRegistry } from './registry-link.js'
 import type { OcspStapler } from './ocsp.js'
 import type { ManagedCerts } from './sni.js'
-import { TlsFront } from './tls-front.js'
+import type { TlsFront } from './tls-front.js'
 
 export class SslListener extends NetListener<SslListenerConfig> {
   readonly type = 'ssl'
   #front: TlsFront | null = null
+  /** The TLS front and its modules, loaded when the listener starts: a broker without TLS listeners never loads them. */
+  #frontModule: typeof import('./tls-front.js') | null = null
   readonly #services: TlsServices
   #managed: ManagedCerts | undefined
   #ocsp: OcspStapler | undefined
@@ -25,6 +27,7 @@ export class SslListener extends NetListener<SslListenerConfig> {
 
   protected override async prepare (): Promise<void> {
     checkRegistryOptions(this.id, this.config.ssl_options, this.#services.registry)
+    const { TlsFront } = this.#frontModule ??= await import('./tls-front.js')
     this.#managed = await TlsFront.managed(this.config.ssl_options, this.id, this.#services.certStore)
     // Loaded only when stapling is on: its ASN.1 modules cost start-up time.
     if (this.config.ssl_options.ocsp.enable_ocsp_stapling) {
@@ -46,6 +49,7 @@ export class SslListener extends NetListener<SslListenerConfig> {
   protected createServer (): Server {
     const registry = this.config.ssl_options.device_registry ? this.#services.registry : undefined
     const extraCa = registry ? () => registry.trustedPems() : undefined
+    const { TlsFront } = this.#frontModule!
     const options = TlsFront.options(this.config.ssl_options, this.id, this.#managed, extraCa?.())
     const psk = this.#services.psk
     if (psk) options.pskCallback = psk.callback

@@ -1,7 +1,7 @@
 // MQTT over WebSocket: an HTTP server upgrading requests on websocket.mqtt_path.
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { Server as NetServer } from 'node:net'
-import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws'
+import type { WebSocket, WebSocketServer } from 'ws'
 import type { WsListenerConfig } from '../config/schema.js'
 import type { TransportInfo } from '../mqtt/connection.js'
 import type { Core } from '../mqtt/core.js'
@@ -10,10 +10,16 @@ import { NetListener } from './listener.js'
 export class WsListener<C extends WsListenerConfig = WsListenerConfig> extends NetListener<C> {
   readonly type: string = 'ws'
   #wss: WebSocketServer | null = null
+  /** The ws library, loaded when a ws or wss listener starts: a broker without one never loads it. */
+  #lib: typeof import('ws') | null = null
 
   constructor (core: Core, name: string, config: C, type = 'ws') {
     super(core, type, name, config)
     this.type = type
+  }
+
+  protected override async prepare (): Promise<void> {
+    this.#lib ??= await import('ws')
   }
 
   protected createServer (): NetServer {
@@ -28,6 +34,7 @@ export class WsListener<C extends WsListenerConfig = WsListenerConfig> extends N
   protected attachWebSocket (server: Server): WebSocketServer {
     const ws = this.config.websocket
     const supported = new Set(ws.supported_subprotocols)
+    const { WebSocketServer, createWebSocketStream } = this.#lib!
     const wss = new WebSocketServer({
       server,
       maxPayload: this.core.config.mqtt.max_packet_size + 8,

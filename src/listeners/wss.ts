@@ -9,12 +9,14 @@ import type { Core } from '../mqtt/core.js'
 import type { TlsInfo } from '../mqtt/tls-info.js'
 import type { CertStore } from '../certs/store.js'
 import type { ManagedCerts } from './sni.js'
-import { TlsFront } from './tls-front.js'
+import type { TlsFront } from './tls-front.js'
 import { createTcpServer } from './listener.js'
 import { WsListener } from './ws.js'
 
 export class WssListener extends WsListener<WssListenerConfig> {
   #front: TlsFront | null = null
+  /** The TLS front and its modules, loaded when the listener starts (as for ssl listeners). */
+  #frontModule: typeof import('./tls-front.js') | null = null
   readonly #store: CertStore | undefined
   #managed: ManagedCerts | undefined
   #inner: HttpServer | null = null
@@ -26,10 +28,13 @@ export class WssListener extends WsListener<WssListenerConfig> {
   }
 
   protected override async prepare (): Promise<void> {
+    await super.prepare()
+    const { TlsFront } = this.#frontModule ??= await import('./tls-front.js')
     this.#managed = await TlsFront.managed(this.config.ssl_options, this.id, this.#store)
   }
 
   protected override createServer (): Server {
+    const { TlsFront } = this.#frontModule!
     const options = TlsFront.options(this.config.ssl_options, this.id, this.#managed)
     const inner = createHttpsServer(options, (_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain' }).end(`MQTT over WebSocket: upgrade at ${this.config.websocket.mqtt_path}\n`)
