@@ -20,7 +20,9 @@ const METRICS = {
   'messages.qos0.sent': 'QoS 0 PUBLISH messages sent',
   'messages.qos1.sent': 'QoS 1 PUBLISH messages sent',
   'messages.qos2.sent': 'QoS 2 PUBLISH messages sent',
-  'messages.dropped': 'Messages dropped (full queue, expired, too large, slow consumer)',
+  'messages.dropped': 'Messages dropped (full queue, expired, too large, slow consumer, will not authorized, delivery error)',
+  'messages.dropped.will_not_authorized': 'Will messages dropped: their client was not authorized to publish them',
+  'delivery.dropped.error': 'Deliveries to one subscriber that failed with an error (the other subscribers served)',
   'client.connack.refused': 'CONNECTs refused (banned, bad identifier, listener full, ...)',
   'authentication.failure': 'CONNECTs refused by authentication',
   'packets.protocol_error': 'Connections closed for a malformed packet or protocol error',
@@ -34,13 +36,13 @@ function stats (host: ApiHost): Figures {
   return nodeStats(host.core)
 }
 
-/** Every running node's counts, this one's first (read now); 503 while Redis is unreachable. */
+/** Every running node's counts, this one's first (read now); 503 while the cluster store is unreachable. */
 async function clusterStats (host: ApiHost, cluster: Cluster): Promise<Figures[]> {
   let others
   try {
     others = await cluster.otherStats()
   } catch (err) {
-    throw new ApiError(503, 'SERVICE_UNAVAILABLE', `Redis (cluster.redis.servers = ${cluster.bus.servers}) is unreachable: ${(err as Error).message}`)
+    throw new ApiError(503, 'SERVICE_UNAVAILABLE', `${cluster.bus.where} is unreachable: ${(err as Error).message}`)
   }
   return [{ node: host.config.node.name, ...stats(host) }, ...others.map(({ node, figures }) => ({ node, ...figures }))]
 }
@@ -64,6 +66,8 @@ function metrics (host: ApiHost): Figures {
     'messages.received': m.messagesReceived,
     'messages.sent': m.messagesSent,
     'messages.dropped': m.messagesDropped,
+    'messages.dropped.will_not_authorized': m.willsNotAuthorized,
+    'delivery.dropped.error': m.deliveryErrors,
     'client.connack.refused': m.connectionsRefused,
     'authentication.failure': m.authFailures,
     'packets.protocol_error': m.protocolErrors,

@@ -164,7 +164,8 @@ export class Authorizer {
   /** As EMQX, rules see the topic the client wrote: without `$share/group/` and the listener mountpoint. */
   #unmount (client: ClientInfo, topic: string): string {
     const filter = parseShared(topic)?.filter ?? topic
-    const mountpoint = this.#mountpoint(client)
+    // The client's own, as wills are authorized after their connection has gone.
+    const mountpoint = client.mountpoint ?? this.#mountpoint(client)
     return mountpoint && filter.startsWith(mountpoint) ? filter.slice(mountpoint.length) : filter
   }
 }

@@ -299,21 +299,40 @@ export class Connection implements SessionLink {
     const v5 = this.protocolVersion === 5
     const simple = d.qos === 0 && !this.mountpoint && m.expiresAt === 0 && d.subIds === undefined && this.aliasOutMax === 0
     const aliases = this.aliasOut.size
-    const buf = simple
-      ? cachedEncoding(m, v5, d.retain, () => this.#encodePublish(d, dup))
-      : this.#encodePublish(d, dup)
+    let buf: Buffer
+    try {
+      buf = simple
+        ? cachedEncoding(m, v5, d.retain, () => this.#encodePublish(d, dup))
+        : this.#encodePublish(d, dup)
+    } catch (err) {
+      // mqtt-packet refuses the message for this client (an invalid property only MQTT 5 carries, ...).
+      // Nothing was written, so the client's state is intact: the message is dropped for it and the
+      // client served on, as Mosquitto drops a message it cannot send to one client (an oversize one).
+      this.core.metrics.deliveryErrors++
+      this.core.log.warning({ client: this.label, topic: m.topic, err }, 'message dropped for this client: it cannot be encoded')
+      this.#discard(d, aliases)
+      return
+    }
     if (buf.length > this.maxOutgoingPacket) {
       // [MQTT-3.1.2-25]: discard, and act as if it was sent.
       this.core.log.debug({ client: this.label, topic: m.topic, size: buf.length }, 'message larger than the client\'s Maximum Packet Size dropped')
-      // An alias this packet assigned never reached the client: forget it, or the next one would use it unnamed.
-      if (this.aliasOut.size > aliases) this.aliasOut.delete([...this.aliasOut.keys()].at(-1)!)
-      this.core.metrics.messagesDropped++
-      if (d.qos > 0) this.session?.inflight.delete(d.packetId)
+      this.#discard(d, aliases)
       return
     }
     this.write(buf)
     this.core.metrics.messagesSent++
     this.core.metrics.messagesSentQos[d.qos]++
+  }
+
+  /** A PUBLISH not sent: dropped as if it had been delivered. `aliases`: how many outgoing aliases there were before it. */
+  #discard (d: Delivery, aliases: number): void {
+    // An alias this packet assigned never reached the client: forget it, or the next one would use it unnamed.
+    if (this.aliasOut.size > aliases) this.aliasOut.delete([...this.aliasOut.keys()].at(-1)!)
+    this.core.metrics.messagesDropped++
+    if (d.qos > 0) {
+      this.session?.inflight.delete(d.packetId)
+      this.session?.journal?.remove(d)
+    }
   }
 
   /**
@@ -387,10 +406,14 @@ export class Connection implements SessionLink {
   /** Closes the connection once what was written has been flushed. */
   close (reason: string): void {
     if (this.state === 'closed') return
-    this.#finish(reason)
-    this.flush()
-    this.socket.end()
-    setTimeout(() => this.socket.destroy(), 2000).unref()
+    try {
+      this.#finish(reason)
+    } finally {
+      // Closed even when a clientDisconnected hook throws.
+      this.flush()
+      this.socket.end()
+      setTimeout(() => this.socket.destroy(), 2000).unref()
+    }
   }
 
   #finish (reason: string): void {

@@ -6,11 +6,11 @@ import type { Log } from '../log.js'
 import { LocalBus, type MessageBus } from './bus.js'
 import { BanList } from './banned.js'
 import { Connection, type ListenerContext, type TransportInfo } from './connection.js'
-import { Hooks, type ClientInfo } from './hooks.js'
+import { Hooks, runAuthorize, type ClientInfo } from './hooks.js'
 import { isExpired, type Message } from './message.js'
 import { Metrics } from './metrics.js'
 import { RC } from './reason-codes.js'
-import { Session, type Delivery } from './session.js'
+import { Session, type Delivery, type WillMessage } from './session.js'
 import { MemoryRetainedStore, MemorySessionStore, type RetainedStore, type SessionStore } from './store/index.js'
 import type { SessionJournal } from './store/journal.js'
 import { deliveryFrom, serialiseSession, sessionRecord, type SessionRecord, type SessionTransfer } from './store/session-record.js'
@@ -185,7 +185,7 @@ export class Core {
   endSession (session: Session): void {
     if (session.expiryTimer) { clearTimeout(session.expiryTimer); session.expiryTimer = null }
     if (session.willTimer) { clearTimeout(session.willTimer); session.willTimer = null }
-    if (session.will) this.publishWill(session)
+    if (session.will) void this.publishWill(session)
     this.#removeSession(session, false)
   }
 
@@ -299,19 +299,49 @@ export class Core {
   #scheduleWill (session: Session): void {
     const will = session.will!
     const delay = Math.min(will.delay, session.expiryInterval)
-    if (delay === 0) { this.publishWill(session); return }
+    if (delay === 0) { void this.publishWill(session); return }
     session.willTimer = setTimeout(() => {
       session.willTimer = null
-      this.publishWill(session)
+      void this.publishWill(session)
     }, delay * 1000).unref()
   }
 
-  publishWill (session: Session): void {
+  /**
+   * Sends the session's will if its client may publish it: the authorizePublish hooks are asked as for a
+   * PUBLISH of that topic, QoS and retain flag by the client as it authenticated [EMQX]. A promise while
+   * an asynchronous hook decides.
+   */
+  publishWill (session: Session): void | Promise<void> {
     const will = session.will
     if (!will) return
     session.will = null
-    this.log.debug({ clientId: session.clientId, topic: will.message.topic }, 'publishing will')
+    const hooks = this.hooks.authorizePublish
+    if (hooks.length === 0) return this.#sendWill(will)
+    let allowed: boolean | Promise<boolean>
+    try {
+      allowed = runAuthorize(hooks, will.client, will.message)
+    } catch (err) {
+      // deny_action = disconnect throws: the client is gone already, the will is denied all the same.
+      return this.#willRefused(will, err)
+    }
+    if (allowed === true) return this.#sendWill(will)
+    if (allowed === false) return this.#willRefused(will, 'not authorized')
+    return allowed
+      .then((ok) => ok ? this.#sendWill(will) : this.#willRefused(will, 'not authorized'), (err: unknown) => this.#willRefused(will, err))
+      .catch((err: unknown) => { this.log.error({ err, client: will.client.clientId, topic: will.message.topic }, 'will message not published') })
+  }
+
+  #sendWill (will: WillMessage): void {
+    this.log.debug({ clientId: will.client.clientId, topic: will.message.topic }, 'publishing will')
     this.publish(will.message, null)
+  }
+
+  #willRefused (will: WillMessage, why: unknown): void {
+    this.metrics.messagesDropped++
+    this.metrics.willsNotAuthorized++
+    const reason = typeof why === 'string' ? why : `authorization failed: ${why instanceof Error ? why.message : String(why)}`
+    const { topic, qos, retain } = will.message
+    this.log.info({ client: will.client.clientId, username: will.client.username, topic, qos, retain, reason }, 'will message dropped: publish not authorized')
   }
 
   // ---- subscriptions ----
@@ -466,8 +496,37 @@ export class Core {
   #deliver (sub: Subscription<Session>, message: Message, ids: number[] | undefined): number {
     const session = sub.subscriber
     if ((sub.nl || this.config.mqtt.ignore_loop_deliver) && message.origin === session.clientId) return 0
-    session.deliver(this.#delivery(sub, message, ids ?? (sub.id ? [sub.id] : undefined), undefined))
-    return 1
+    return this.#handTo(session, this.#delivery(sub, message, ids ?? (sub.id ? [sub.id] : undefined), undefined))
+  }
+
+  /** Gives a delivery to one subscriber's session: 1, or 0 when that failed. */
+  #handTo (session: Session, d: Delivery): number {
+    try {
+      session.deliver(d)
+      return 1
+    } catch (err) {
+      this.#deliveryFailed(session, d, err)
+      return 0
+    }
+  }
+
+  /**
+   * One subscriber's error must not cost the others the message. An encoding error is handled by the
+   * connection (Connection.sendPublish); anything else leaves this client's state unknown, so only it is
+   * disconnected, as EMQX's per-client process would crash alone. What it had in flight stays in its session.
+   */
+  #deliveryFailed (session: Session, d: Delivery, err: unknown): void {
+    this.metrics.messagesDropped++
+    this.metrics.deliveryErrors++
+    session.dropped++
+    this.log.error({ err, client: session.clientId, topic: d.message.topic }, 'delivery to a subscriber failed; the other subscribers are served')
+    const conn = this.clients.get(session.clientId)
+    if (conn === undefined || conn.session !== session) return
+    try {
+      conn.disconnect(RC.UNSPECIFIED_ERROR, 'internal error delivering a message')
+    } catch (again) {
+      this.log.error({ err: again, client: session.clientId }, 'disconnecting a client after a failed delivery failed')
+    }
   }
 
   #delivery (sub: Subscription<Session>, message: Message, subIds: number[] | undefined, group: SharedGroup<Session> | undefined): Delivery {
@@ -478,8 +537,7 @@ export class Core {
   #deliverShared (group: SharedGroup<Session>, message: Message, exclude?: Session): number {
     const member = this.#pickMember(group, message, exclude)
     if (!member) return 0
-    member.subscriber.deliver(this.#delivery(member, message, member.id ? [member.id] : undefined, group))
-    return 1
+    return this.#handTo(member.subscriber, this.#delivery(member, message, member.id ? [member.id] : undefined, group))
   }
 
   #pickMember (group: SharedGroup<Session>, message: Message, exclude?: Session): Subscription<Session> | undefined {
@@ -527,7 +585,7 @@ export class Core {
       const live = this.tree.group(group.filter, group.name) ?? group
       const member = this.#pickMember(live, d.message, session)
       if (member && member.subscriber.link) {
-        member.subscriber.deliver(this.#delivery(member, d.message, member.id ? [member.id] : undefined, live))
+        this.#handTo(member.subscriber, this.#delivery(member, d.message, member.id ? [member.id] : undefined, live))
       } else if (session.link === null && this.sessions.get(session.clientId) === session && session.expiryInterval > 0) {
         // No other member online: keep it where it was.
         session.deliver({ ...d, packetId: 0, state: 'publish' })
@@ -578,11 +636,22 @@ export class Core {
     if (this.closing) return
     this.closing = true
     clearInterval(this.#sweepTimer)
-    for (const conn of this.clients.values()) if (conn.session?.will) this.publishWill(conn.session)
+    const authorizing: Promise<void>[] = []
+    for (const conn of this.clients.values()) {
+      const pending = conn.session?.will ? this.publishWill(conn.session) : undefined
+      if (pending) authorizing.push(pending)
+    }
     for (const session of this.sessions.values()) {
-      if (session.willTimer) { clearTimeout(session.willTimer); session.willTimer = null; this.publishWill(session) }
+      if (session.willTimer) {
+        clearTimeout(session.willTimer)
+        session.willTimer = null
+        const pending = this.publishWill(session)
+        if (pending) authorizing.push(pending)
+      }
       if (session.expiryTimer) { clearTimeout(session.expiryTimer); session.expiryTimer = null }
     }
+    // Wills an asynchronous hook is authorizing go out before their subscribers are disconnected.
+    if (authorizing.length > 0) await Promise.all(authorizing)
     for (const conn of [...this.connections]) conn.disconnect(RC.SERVER_SHUTTING_DOWN, 'server shutting down')
     await this.#bus.close()
   }

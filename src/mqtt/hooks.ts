@@ -13,6 +13,8 @@ export interface ClientInfo {
   remotePort: number
   connectedAt: number
   isSuperuser: boolean
+  /** The listener mountpoint with its placeholders expanded, once connected (EMQX clientinfo.mountpoint). */
+  mountpoint?: string
   /** Attributes set by authenticators (EMQX client_attrs). */
   attrs: Record<string, string>
   /** TLS parameters for ssl and wss connections. */
@@ -80,7 +82,7 @@ export type Awaitable<T> = T | Promise<T>
 export interface HookMap {
   /** Decides CONNECT. With no hook, clients are anonymous and allowed. */
   authenticate: (client: ClientInfo, credentials: Credentials) => Awaitable<AuthResult>
-  /** true/'allow' allows, false/'deny' denies, undefined/'ignore' asks the next hook; all ignore = allow. */
+  /** true/'allow' allows, false/'deny' denies, undefined/'ignore' asks the next hook; all ignore = allow. Also asked for wills. */
   authorizePublish: (client: ClientInfo, message: Message) => Awaitable<AuthzAnswer>
   authorizeSubscribe: (client: ClientInfo, request: SubscribeRequest) => Awaitable<AuthzAnswer>
   /** After a message is accepted, before routing; the client is null for the broker's own messages. */

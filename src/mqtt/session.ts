@@ -1,6 +1,7 @@
 // A client's session state: subscriptions, messages in flight both ways, and the queue.
 // It outlives connections when Session Expiry Interval (or clean_session = false) says so.
 import type { QoS } from 'mqtt-packet'
+import type { ClientInfo } from './hooks.js'
 import { isExpired, type Message } from './message.js'
 import type { SessionJournal } from './store/journal.js'
 import type { SharedGroup, Subscription } from './topic-tree.js'
@@ -35,6 +36,8 @@ export interface WillMessage {
   message: Message
   /** Will Delay Interval, seconds. */
   delay: number
+  /** The client as it authenticated: the will is authorized as its PUBLISH would be, when it is sent. */
+  client: ClientInfo
 }
 
 /** Where a cluster keeps a persistent session's offline queue, for another node to continue it (src/cluster/sessions.ts). */

@@ -229,6 +229,7 @@ function attach (conn: Connection, packet: IConnectPacket, client: ClientInfo, a
   conn.aliasOutMax = props.topicAliasMaximum ?? 0
   conn.problemInfo = props.requestProblemInformation !== false
   conn.mountpoint = expandMountpoint(conn.listener.mountpoint, client)
+  if (conn.mountpoint) client.mountpoint = conn.mountpoint
 
   if (packet.will) {
     const w = packet.will
@@ -236,7 +237,7 @@ function attach (conn: Connection, packet: IConnectPacket, client: ClientInfo, a
     const { willDelayInterval, ...willProps } = w.properties ?? {}
     const message = createMessage(conn.mountpoint + w.topic, payload, w.qos ?? 0, w.retain ?? false,
       v5 && Object.keys(willProps).length > 0 ? willProps : undefined, client.clientId)
-    session.will = { message, delay: willDelayInterval ?? 0 }
+    session.will = { message, delay: willDelayInterval ?? 0, client }
   }
 
   if (v5) {
