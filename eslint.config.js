@@ -14,4 +14,6 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  // CommonJS, as the `debug` it stands in for.
+  { files: ['vendor/**/*.js'], languageOptions: { sourceType: 'commonjs', globals: { module: 'writable' } } },
 )
