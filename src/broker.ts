@@ -1,6 +1,11 @@
 #!/usr/bin/env node
 // Command-line entry: `node dist/broker.js -c etc/base.hocon` or `culex start -c etc/base.hocon`.
+import cluster from 'node:cluster'
 import { parseArgs } from 'node:util'
+import { WORKER_ENV, workerCount } from './cluster/host/protocol.js'
+import { loadConfig } from './config/load.js'
+import type { CulexConfig } from './config/schema.js'
+import { createLog } from './log.js'
 import { CulexError } from './errors.js'
 import { LOG_LEVELS } from './config/schema.js'
 import { ensureDevCertificates } from './certs/dev.js'
@@ -50,8 +55,13 @@ async function main (argv: string[]): Promise<number> {
     if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
     env.CULEX_LOG__CONSOLE__LEVEL = level
   }
-  const broker = new Broker({ configFile: values.config, env })
-  await ensureDevCertificates(broker.config, broker.log)
+  const worker = cluster.isWorker ? Number(env[WORKER_ENV]) || undefined : undefined
+  delete env[WORKER_ENV]
+  const loaded = loadConfig({ file: values.config, env })
+  if (worker === undefined && workerCount(loaded.config) > 1) return runWorkers(loaded.config, values.config)
+  const broker = new Broker({ loaded, ...(worker ? { worker } : {}) })
+  // With node.workers, the primary has made them before forking.
+  if (!worker) await ensureDevCertificates(broker.config, broker.log)
   await broker.start()
   const addresses = broker.listeners.filter((l) => l.running).map((l) => `${l.id}=${l.address()!.host}:${l.address()!.port}`)
   const api = broker.api?.address()
@@ -59,7 +69,8 @@ async function main (argv: string[]): Promise<number> {
   await new Promise<void>((resolve) => {
     let stopping = false
     const stop = (signal: string) => {
-      if (stopping) { process.exit(1) }
+      // A second signal forces the exit; a worker ignores it (Ctrl-C reaches it and its primary, which passes SIGTERM on).
+      if (stopping) { if (!worker) process.exit(1); return }
       stopping = true
       broker.log.notice({ signal }, 'stopping')
       broker.close().then(resolve, resolve)
@@ -68,6 +79,38 @@ async function main (argv: string[]): Promise<number> {
     process.on('SIGTERM', () => stop('SIGTERM'))
     process.on('SIGINT', () => stop('SIGINT'))
   })
+  // A worker's IPC channel to its primary would keep it running.
+  if (worker) process.disconnect()
+  return 0
+}
+
+/** node.workers > 1: this process forks and watches the workers, which run the broker. */
+async function runWorkers (config: CulexConfig, file: string): Promise<number> {
+  const log = createLog(config.log)
+  if (config.cluster.backend === 'redis') throw new CulexError('CULEX_ERR_CONFIG_INVALID', 'node.workers > 1 cannot be combined with cluster.backend = redis: run one broker process per node (node.workers = 1), or the workers without Redis')
+  await ensureDevCertificates(config, log)
+  const { WorkerPrimary } = await import('./cluster/host/primary.js')
+  const primary = new WorkerPrimary(config, log)
+  const stopped = new Promise<void>((resolve) => {
+    let stopping = false
+    const stop = (signal: string) => {
+      if (stopping) { process.exit(1) }
+      stopping = true
+      log.notice({ signal }, 'stopping the workers')
+      primary.stop().then(resolve, resolve)
+    }
+    process.on('SIGHUP', () => primary.signal('SIGHUP'))
+    process.on('SIGTERM', () => stop('SIGTERM'))
+    process.on('SIGINT', () => stop('SIGINT'))
+  })
+  try {
+    await primary.start()
+  } catch (err) {
+    await primary.stop()
+    throw err
+  }
+  log.notice({ version: VERSION, config: file, workers: primary.pids.length, pids: primary.pids.join(' ') }, 'culex started')
+  await stopped
   return 0
 }
 
@@ -75,4 +118,6 @@ main(process.argv.slice(2)).then((code) => { process.exitCode = code }, (err: un
   const message = err instanceof CulexError ? `${err.message}` : err instanceof Error ? err.message : String(err)
   process.stderr.write(`culex: ${message}\n`)
   process.exitCode = err instanceof CulexError && err.code.startsWith('CULEX_ERR_CONFIG') ? 2 : 1
+  // A worker that failed to start (a port in use): its IPC channel would keep it running and its primary waiting.
+  if (cluster.isWorker) process.exit()
 })

@@ -5,7 +5,10 @@ import type { ManagementApi } from './api/index.js'
 import { DeviceRegistry } from './certs/registry.js'
 import { CertStore } from './certs/store.js'
 import type { Cluster } from './cluster/cluster.js'
-import { loadConfig } from './config/load.js'
+import type { HostBus } from './cluster/host/host-bus.js'
+import { workerName } from './cluster/host/protocol.js'
+import type { PeerBus } from './cluster/peer-bus.js'
+import { loadConfig, type LoadedConfig } from './config/load.js'
 import type { CulexConfig } from './config/schema.js'
 import type { CrlCache } from './listeners/crl-cache.js'
 import { createListeners, type Listener } from './listeners/index.js'
@@ -41,6 +44,10 @@ export interface BrokerOptions {
   bus?: MessageBus
   /** Hooks to install before the listeners open. */
   hooks?: { [K in HookName]?: HookMap[K] | HookMap[K][] }
+  /** Set by `culex start` in the processes it forks for node.workers: this one's slot (1-based). */
+  worker?: number
+  /** A configuration loadConfig already read (`culex start`), used instead of reading it again. */
+  loaded?: LoadedConfig
 }
 
 export interface PublishOptions {
@@ -69,18 +76,20 @@ export class Broker {
   /** Authorization (token ACL, acl.conf sources, no_match), installed as the authorize hooks. */
   readonly authz: Authorizer
   readonly version = VERSION
-  /** This node's cluster (cluster.backend = redis) once started, else null. */
+  /** This node's cluster (cluster.backend = redis, or a node.workers worker) once started, else null. */
   cluster: Cluster | null = null
   /** The management HTTP API once started (dashboard.listeners.http), else null. */
   api: ManagementApi | null = null
   readonly #sys: SysPublisher
   #started = false
   readonly #clustered: boolean
+  readonly #worker: number | undefined
+  #hostBus: HostBus | null = null
   /** Shared with the ssl listeners, which read it when they start. */
   readonly #peerChecks: PeerCheckFactory[] = []
 
   constructor (opts: BrokerOptions = {}) {
-    const loaded = loadConfig({ file: opts.configFile, config: opts.config, env: opts.env ?? {} })
+    const loaded = opts.loaded ?? loadConfig({ file: opts.configFile, config: opts.config, env: opts.env ?? {} })
     this.config = loaded.config
     this.log = opts.logger ?? createLog(this.config.log)
     for (const name of loaded.overrides) this.log.info({ variable: name }, 'configuration overridden from the environment')
@@ -90,7 +99,12 @@ export class Broker {
     }
     this.authn = new AuthnChain(this.hooks, this.log)
     this.authn.configure(this.config)
-    this.store = openKvStore(this.config.durable_storage.backend, this.config.node.data_dir)
+    this.#worker = opts.worker
+    if (opts.worker !== undefined) {
+      if (this.config.cluster.backend === 'redis') throw new CulexError('CULEX_ERR_CONFIG_INVALID', 'node.workers > 1 cannot be combined with cluster.backend = redis: run one broker process per node (node.workers = 1), or the workers without Redis')
+      this.config.node.name = workerName(this.config.node.name, opts.worker)
+    }
+    this.store = openKvStore(this.config.durable_storage.backend, this.config.node.data_dir, opts.worker === undefined ? 'store' : `store-w${opts.worker}`)
     const journal = this.store.backend === 'lmdb'
       ? new SessionJournal(this.store, (err) => this.log.error({ err }, `data store write failed: ${err.message}`))
       : undefined
@@ -114,9 +128,15 @@ export class Broker {
    * the Redis cluster (ioredis) and the CRL cache (@peculiar/x509).
    */
   async #loadOptional (): Promise<void> {
-    if (this.#clustered) {
+    if (this.#clustered || this.#worker !== undefined) {
       const { Cluster, createRedisBus } = await import('./cluster/cluster.js')
-      const bus = createRedisBus(this.config, this.log)
+      let bus: PeerBus
+      if (this.#worker === undefined) {
+        bus = createRedisBus(this.config, this.log)
+      } else {
+        const { HostBus } = await import('./cluster/host/host-bus.js')
+        bus = this.#hostBus = new HostBus(this.config.cluster.redis.key_prefix, this.config.node.name, this.log)
+      }
       this.core.useBus(bus)
       this.cluster = new Cluster(this.core, bus, this.config.cluster, this.log)
       this.cluster.manage({ authn: this.authn, certStore: this.certStore, registry: this.registry })
@@ -156,6 +176,7 @@ export class Broker {
     this.#sys.start()
     warmLengthCache()
     if (apiKeys) await this.#startApi(apiKeys)
+    this.#hostBus?.listening()
     return this
   }
 

@@ -40,7 +40,7 @@ export const nodeRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, { h
     try {
       nodes = await cluster.listNodes()
     } catch (err) {
-      throw new ApiError(503, 'SERVICE_UNAVAILABLE', `Redis (cluster.redis.servers = ${cluster.bus.servers}) is unreachable: ${(err as Error).message}`)
+      throw new ApiError(503, 'SERVICE_UNAVAILABLE', `${cluster.bus.where} is unreachable: ${(err as Error).message}`)
     }
     return nodes.map((n): NodeRecord => n.node === host.config.node.name
       ? self(n.heartbeatAt)

@@ -1,6 +1,7 @@
-// A node of a Redis cluster (cluster.backend = redis): starts before the listeners (Redis reached,
-// node name taken, retained messages and bans loaded, heartbeats), moves sessions between nodes on
-// CONNECT, and carries kicks and bans to the node or nodes they concern.
+// A node of a cluster: of nodes sharing a Redis (cluster.backend = redis), or of the workers on one host
+// (node.workers, whose primary process is their Redis: src/cluster/host/). Starts before the listeners
+// (the bus reached, node name taken, retained messages and bans loaded, heartbeats), moves sessions
+// between nodes on CONNECT, and carries kicks and bans to the node or nodes they concern.
 import type { ClusterConfig, CulexConfig } from '../config/schema.js'
 import { CulexError } from '../errors.js'
 import type { Log } from '../log.js'
@@ -17,8 +18,10 @@ import { Control, type ControlNotice, type ControlReply, type ControlRequest } f
 import { ClientDirectory } from './directory.js'
 import { ManagementSync, type AuthnChange, type Managed } from './management.js'
 import { NodeRegistry, type NodeStatus } from './nodes.js'
+import type { PeerBus } from './peer-bus.js'
 import { RedisBus } from './redis-bus.js'
 import { CONNECT_TIMEOUT_MS, redisOptions } from './redis-options.js'
+import type { ClusterStore } from './store.js'
 import { RetainedMirror } from './retained.js'
 import { SessionStoreMirror } from './sessions.js'
 import { SharedView, type ShareCounts } from './shared.js'
@@ -37,7 +40,7 @@ export function createRedisBus (config: CulexConfig, log: Log): RedisBus {
 
 export class Cluster implements ClusterLink {
   readonly node: string
-  readonly bus: RedisBus
+  readonly bus: PeerBus
   readonly nodes: NodeRegistry
   readonly #core: Core
   readonly #log: Log
@@ -46,6 +49,7 @@ export class Cluster implements ClusterLink {
   readonly #bans: BanMirror
   readonly #control: Control
   readonly #prefix: string
+  readonly #store: ClusterStore
   readonly #sessions: SessionStoreMirror
   readonly #shared: SharedView
   #management: ManagementSync | null = null
@@ -58,19 +62,21 @@ export class Cluster implements ClusterLink {
   /** Nodes seen running at the last look. */
   #running = new Set<string>()
 
-  constructor (core: Core, bus: RedisBus, config: ClusterConfig, log: Log) {
+  constructor (core: Core, bus: PeerBus, config: ClusterConfig, log: Log) {
     const prefix = config.redis.key_prefix
+    const store = bus.store
     this.node = core.config.node.name
     this.bus = bus
     this.#core = core
     this.#log = log
-    this.nodes = new NodeRegistry(bus.pub, prefix, this.node, { interval: config.heartbeat_interval, timeout: config.node_timeout }, log, () => nodeStats(core))
-    this.#clients = new ClientDirectory(bus.pub, prefix, this.node, log)
-    this.#retained = new RetainedMirror(bus, prefix, this.node, log)
-    this.#bans = new BanMirror(bus.pub, prefix, log)
+    this.nodes = new NodeRegistry(store, prefix, this.node, { interval: config.heartbeat_interval, timeout: config.node_timeout }, log, () => nodeStats(core))
+    this.#clients = new ClientDirectory(store, prefix, this.node, log)
+    this.#retained = new RetainedMirror(bus, store, prefix, this.node, log)
+    this.#bans = new BanMirror(store, prefix, log)
     this.#prefix = prefix
-    this.#sessions = new SessionStoreMirror(bus.pub, prefix, core.config.mqtt.max_mqueue_len, log)
-    this.#shared = new SharedView(bus.pub, prefix, this.node, core.config.mqtt.shared_subscription_strategy, log)
+    this.#store = store
+    this.#sessions = new SessionStoreMirror(store, prefix, core.config.mqtt.max_mqueue_len, log)
+    this.#shared = new SharedView(store, prefix, this.node, core.config.mqtt.shared_subscription_strategy, log)
     this.#watchInterval = config.heartbeat_interval
     bus.sharePlanner((message, reachable) => {
       if (this.#dirty.size > 0) this.#flushShared()
@@ -82,7 +88,7 @@ export class Cluster implements ClusterLink {
     })
   }
 
-  /** Joins: Redis reached, name taken, retained messages and bans loaded; call before the listeners open. */
+  /** Joins: the bus reached, name taken, retained messages and bans loaded; call before the listeners open. */
   async start (): Promise<void> {
     await this.bus.connect(CONNECT_TIMEOUT_MS)
     let retained: Message[]
@@ -96,7 +102,7 @@ export class Cluster implements ClusterLink {
       this.#running = new Set((await this.nodes.list()).filter((n) => n.running).map((n) => n.node))
     } catch (err) {
       if (err instanceof CulexError) throw err
-      throw new CulexError('CULEX_ERR_CLUSTER', `Redis at cluster.redis.servers = ${this.bus.servers} failed during start-up: ${(err as Error).message}`, { cause: err })
+      throw new CulexError('CULEX_ERR_CLUSTER', `${this.bus.where} failed during start-up: ${(err as Error).message}`, { cause: err })
     }
     this.#core.loadRetained(retained)
     for (const ban of bans) this.#core.banned.add(ban)
@@ -112,7 +118,7 @@ export class Cluster implements ClusterLink {
     }
     this.#watch = setInterval(() => { this.#look().catch(() => {}) }, this.#watchInterval).unref()
     this.bus.beforeClose(() => this.#leave())
-    this.#log.notice({ node: this.node, servers: this.bus.servers, retained: retained.length, bans: bans.length }, 'cluster: joined')
+    this.#log.notice({ node: this.node, where: this.bus.where, retained: retained.length, bans: bans.length }, 'cluster: joined')
   }
 
   /** After the core closed (and with it the bus): nothing left waiting. */
@@ -177,7 +183,7 @@ export class Cluster implements ClusterLink {
 
   /** What the management API changes on this node, to carry such changes to and from the others; call before start(). */
   manage (managed: Managed): void {
-    this.#management = new ManagementSync(managed, this.bus.pub, this.#prefix, this.#log, (change) => this.#control.broadcast({ t: 'manage', change }))
+    this.#management = new ManagementSync(managed, this.#store, this.#prefix, this.#log, (change) => this.#control.broadcast({ t: 'manage', change }))
   }
 
   authnChanged (change: AuthnChange): void {
@@ -272,7 +278,7 @@ export class Cluster implements ClusterLink {
     }
   }
 
-  /** Recounts this node's members of the groups that changed; tells the others (and Redis) what differs. */
+  /** Recounts this node's members of the groups that changed; tells the others (and the store) what differs. */
   #flushShared (): void {
     const dirty = this.#dirty
     if (dirty.size === 0) return
@@ -288,9 +294,7 @@ export class Cluster implements ClusterLink {
       else this.#announced.set(key, counts)
       this.#shared.set(key, this.node, counts)
       this.#control.broadcast({ t: 'shared', key, ...counts })
-      const hash = this.#shared.hashKey(key)
-      const write = counts.members === 0 ? this.bus.pub.hdel(hash, this.node) : this.bus.pub.hset(hash, this.node, `${counts.members},${counts.online}`)
-      write.catch((err: Error) => this.#log.debug({ group: key, err: err.message }, 'cluster: shared group members not recorded in Redis'))
+      this.#shared.record(key, counts)
     }
   }
 
@@ -309,20 +313,18 @@ export class Cluster implements ClusterLink {
   }
 
   #nodeStopped (node: string): void {
-    for (const key of this.#shared.nodeDown(node)) {
-      this.bus.pub.hdel(this.#shared.hashKey(key), node).catch(() => {})
-    }
+    if (this.#core.closing) return
+    this.#shared.unrecord(this.#shared.nodeDown(node), node)
     this.#adopt(node).catch((err: Error) => this.#log.warning({ node, err: err.message }, 'cluster: adopting the sessions of a stopped node failed'))
   }
 
   /**
    * One running node (the first to take <prefix>:adopt:<node>) continues the persistent sessions a
-   * stopped node left in Redis: their subscriptions collect messages here until their clients return.
+   * stopped node left in the store: their subscriptions collect messages here until their clients return.
    */
   async #adopt (node: string): Promise<void> {
-    const redis = this.bus.pub
     const lock = `${this.#prefix}:adopt:${node}`
-    if (await redis.set(lock, this.node, 'PX', ADOPT_LOCK_MS, 'NX') !== 'OK') return
+    if (!(await this.#store.acquire(lock, this.node, ADOPT_LOCK_MS))) return
     let sessions = 0
     let messages = 0
     try {
@@ -340,12 +342,12 @@ export class Cluster implements ClusterLink {
         await this.#clients.releaseFor(clientId, this.node)
       }
     } finally {
-      await redis.del(lock).catch(() => {})
+      await this.#store.releaseIf(lock, this.node).catch(() => {})
     }
     if (sessions > 0) this.#log.notice({ node, sessions, messages }, 'cluster: persistent sessions of a stopped node continued on this node')
   }
 
-  /** A client whose session a stopped node (or this node in a previous run) left in Redis: continued here. */
+  /** A client whose session a stopped node (or this node in a previous run) left in the store: continued here. */
   async #inherit (clientId: string, from: string, cleanStart: boolean, retry: boolean): Promise<SessionTransfer | undefined> {
     let transfer: SessionTransfer | undefined
     try {
@@ -366,7 +368,7 @@ export class Cluster implements ClusterLink {
     return transfer
   }
 
-  /** Sessions restored from disk: dropped when another node continued them meanwhile, else kept in Redis. */
+  /** Sessions restored from disk: dropped when another node continued them meanwhile, else kept in the store. */
   async #reconcileRestored (): Promise<void> {
     const sessions = [...this.#core.sessions.values()]
     if (sessions.length === 0) return
@@ -384,7 +386,7 @@ export class Cluster implements ClusterLink {
 
   /**
    * The node, other than this one, recorded as holding the client's session, and whether it runs; this
-   * node too when the record names it but it has no such session (a previous run). A slow Redis counts as none.
+   * node too when the record names it but it has no such session (a previous run). A slow store counts as none.
    */
   #owner (clientId: string): Promise<{ node: string, running: boolean } | undefined> {
     let timer: NodeJS.Timeout | undefined
@@ -399,7 +401,7 @@ export class Cluster implements ClusterLink {
       if (owner === this.node) return this.#core.sessions.get(clientId) ? undefined : { node: owner, running: false }
       return { node: owner, running: await this.nodes.alive(owner) }
     } catch {
-      // Redis away: this node decides alone (the bus has warned).
+      // The store away: this node decides alone (the bus has warned).
       return undefined
     }
   }
@@ -413,7 +415,7 @@ export class Cluster implements ClusterLink {
     this.nodes.stop()
     const writes: Promise<unknown>[] = []
     const now = Date.now()
-    for (const key of this.#announced.keys()) writes.push(this.bus.pub.hdel(this.#shared.hashKey(key), this.node))
+    for (const key of this.#announced.keys()) writes.push(this.#store.write(['hdel', this.#shared.hashKey(key), this.node]))
     for (const session of this.#core.sessions.values()) {
       if (!session.mirror) writes.push(this.#clients.release(session.clientId))
       else if (session.link) writes.push(this.#sessions.save(session, now))

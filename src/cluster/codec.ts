@@ -16,14 +16,19 @@ export function unpack<T> (data: Buffer): T {
 /** Which node delivers to which shared groups (src/cluster/shared.ts), as [node, group keys] pairs. */
 export type WireShares = [node: string, keys: string[]][]
 
-type WireMessage = [node: string, topic: string, payload: Buffer, qos: Message['qos'], retain: boolean,
+export type WireMessage = [node: string, topic: string, payload: Buffer, qos: Message['qos'], retain: boolean,
   properties: Message['properties'] | null, expiresAt: number, origin: string | null, shares?: WireShares]
 
 /** A message as the bus and the retained hash carry it, naming the node that accepted it (and, on the bus, who serves its shared groups). */
 export function encodeMessage (node: string, m: Message, shares?: WireShares): Buffer {
+  return packr.pack(toWire(node, m, shares))
+}
+
+/** A message as it travels, not encoded yet (a bus batch is encoded in one go). */
+export function toWire (node: string, m: Message, shares?: WireShares): WireMessage {
   const wire: WireMessage = [node, m.topic, m.payload, m.qos, m.retain, m.properties ?? null, m.expiresAt, m.origin ?? null]
   if (shares) wire.push(shares)
-  return packr.pack(wire)
+  return wire
 }
 
 export function decodeMessage (data: Buffer): Message {
@@ -36,16 +41,16 @@ export function decodeEnvelope (data: Buffer): Envelope {
   return fromWire(packr.unpack(data) as WireMessage)
 }
 
-/** Messages published in one event-loop turn travel as one bus payload: an array of encoded messages. */
-export function encodeBatch (encoded: Buffer[]): Buffer {
-  return packr.pack(encoded)
+/** Messages published in one event-loop turn travel as one bus payload: an array of messages. */
+export function encodeBatch (wires: WireMessage[]): Buffer {
+  return packr.pack(wires)
 }
 
-/** A bus payload: one message or a batch. */
+/** A bus payload: a batch. */
 export function decodeBus (data: Buffer): Envelope[] {
-  const value = packr.unpack(data) as WireMessage | Buffer[]
-  if (Array.isArray(value) && Buffer.isBuffer(value[0])) return (value as Buffer[]).map(decodeEnvelope)
-  return [fromWire(value as WireMessage)]
+  const value = packr.unpack(data) as WireMessage[]
+  if (!Array.isArray(value) || !value.every(Array.isArray)) throw new Error('not a batch of cluster messages')
+  return value.map(fromWire)
 }
 
 function fromWire ([node, topic, payload, qos, retain, properties, expiresAt, origin, shares]: WireMessage): Envelope {

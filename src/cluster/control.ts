@@ -6,7 +6,7 @@ import type { Ban, BanKind } from '../mqtt/banned.js'
 import type { SessionTransfer } from '../mqtt/store/session-record.js'
 import { pack, unpack } from './codec.js'
 import type { ManageNotice } from './management.js'
-import type { RedisBus } from './redis-bus.js'
+import type { PeerBus } from './peer-bus.js'
 
 export type ControlRequest =
   | { t: 'takeover', clientId: string, cleanStart: boolean }
@@ -33,7 +33,7 @@ export interface ControlHandlers {
 }
 
 export class Control {
-  readonly #bus: RedisBus
+  readonly #bus: PeerBus
   readonly #prefix: string
   readonly #node: string
   readonly #log: Log
@@ -41,7 +41,7 @@ export class Control {
   readonly #pending = new Map<number, (reply: ControlReply | undefined) => void>()
   #nextId = 1
 
-  constructor (bus: RedisBus, prefix: string, node: string, log: Log, handlers: ControlHandlers) {
+  constructor (bus: PeerBus, prefix: string, node: string, log: Log, handlers: ControlHandlers) {
     this.#bus = bus
     this.#prefix = prefix
     this.#node = node
@@ -51,7 +51,7 @@ export class Control {
     bus.listen(this.#channel(), (payload) => this.#receive(payload))
   }
 
-  /** Asks one node; undefined when Redis is away or the node has not answered within timeoutMs. */
+  /** Asks one node; undefined when the bus is away or the node has not answered within timeoutMs. */
   request (node: string, request: ControlRequest, timeoutMs: number): Promise<ControlReply | undefined> {
     if (!this.#bus.ready) return Promise.resolve(undefined)
     const id = this.#nextId++

@@ -1,10 +1,9 @@
 // Management changes made through one node's API, carried to every other node as control notices:
-// the authenticator chains, the users of the built-in password database (also kept in Redis,
-// <prefix>:users:<authenticator id>, for nodes that start later), managed certificate bundles (their PEM
+// the authenticator chains, the users of the built-in password database (also kept in the cluster
+// store, <prefix>:users:<authenticator id>, for nodes that start later), managed certificate bundles (their PEM
 // files travel, so each node's node.data_dir gets them) and the device-certificate registry (the CA or
 // device record as it is after the change, and each device registered at its first connection: the
 // other nodes refuse and drop what was deactivated). Nodes that start later have the users, not the rest.
-import type { Redis } from 'ioredis'
 import { PasswordAuthenticator } from '../auth/password.js'
 import { authenticatorId, type AuthnChain, type ChainPosition } from '../auth/chain.js'
 import type { UserRecord } from '../auth/users.js'
@@ -12,6 +11,7 @@ import type { CaRecord, DeviceRecord, DeviceRegistry } from '../certs/registry.j
 import { BUNDLE_FILES, type BundlePem, type BundleRef, type CertStore } from '../certs/store.js'
 import type { AuthenticatorConfig } from '../config/schema.js'
 import type { Log } from '../log.js'
+import type { ClusterStore } from './store.js'
 
 /** What the management API manages, on each node. */
 export interface Managed {
@@ -36,14 +36,14 @@ export type ManageNotice =
 
 export class ManagementSync {
   readonly #managed: Managed
-  readonly #redis: Redis
+  readonly #store: ClusterStore
   readonly #prefix: string
   readonly #log: Log
   readonly #send: (notice: ManageNotice) => void
 
-  constructor (managed: Managed, redis: Redis, prefix: string, log: Log, send: (notice: ManageNotice) => void) {
+  constructor (managed: Managed, store: ClusterStore, prefix: string, log: Log, send: (notice: ManageNotice) => void) {
     this.#managed = managed
-    this.#redis = redis
+    this.#store = store
     this.#prefix = prefix
     this.#log = log
     this.#send = send
@@ -58,7 +58,7 @@ export class ManagementSync {
   }
 
   async #loadUsers (authenticator: PasswordAuthenticator): Promise<void> {
-    const all = await this.#redis.hgetall(this.#usersKey(authenticator.id))
+    const all = await this.#store.hgetall(this.#usersKey(authenticator.id))
     const users = Object.values(all)
     if (users.length === 0) return
     await authenticator.ready
@@ -77,8 +77,8 @@ export class ManagementSync {
     if (!db) return
     const user = db.users.get(userId) ?? null
     const key = this.#usersKey(authenticator)
-    const write = user ? this.#redis.hset(key, userId, JSON.stringify(user)) : this.#redis.hdel(key, userId)
-    write.catch((err: Error) => this.#log.warning({ authenticator, user_id: userId, err: err.message }, 'cluster: user not written to Redis; nodes that start later will not know'))
+    const write = user ? this.#store.write(['hset', key, userId, JSON.stringify(user)]) : this.#store.write(['hdel', key, userId])
+    write.catch((err: Error) => this.#log.warning({ authenticator, user_id: userId, err: err.message }, 'cluster: user not written to the cluster store; nodes that start later will not know'))
     this.#send({ t: 'user', authenticator, userId, user })
   }
 

@@ -6,10 +6,10 @@
 // online members gets three turns in a round), so a node takes a share in proportion to its members;
 // with nobody online, this node if it has (offline) members, else the next node with members. The
 // choice travels with the message; other nodes deliver to a group only when told to.
-import type { Redis } from 'ioredis'
 import type { Log } from '../log.js'
 import type { Message } from '../mqtt/message.js'
 import { TopicTree, type SharedGroup, type Subscription } from '../mqtt/topic-tree.js'
+import type { ClusterStore } from './store.js'
 
 /** Which nodes deliver to which groups (by group key `group/filter`); absent when no group matches. */
 export type SharePlan = Map<string, string[]>
@@ -22,7 +22,7 @@ interface NodeShare { readonly clientId: string, members: number, online: number
 export interface ShareCounts { members: number, online: number }
 
 export class SharedView {
-  readonly #redis: Redis
+  readonly #store: ClusterStore
   readonly #prefix: string
   readonly #node: string
   readonly #strategy: ShareStrategy
@@ -34,8 +34,8 @@ export class SharedView {
   /** Nodes not running (dead or stopped): left out of every choice until they announce again. */
   readonly #down = new Set<string>()
 
-  constructor (redis: Redis, prefix: string, node: string, strategy: ShareStrategy, log: Log) {
-    this.#redis = redis
+  constructor (store: ClusterStore, prefix: string, node: string, strategy: ShareStrategy, log: Log) {
+    this.#store = store
     this.#prefix = prefix
     this.#node = node
     this.#strategy = strategy
@@ -44,24 +44,30 @@ export class SharedView {
 
   hashKey (key: string): string { return `${this.#prefix}:shared:${key}` }
 
-  /** The cluster's groups as Redis has them; this node's own old entries (a previous run) are removed. */
+  /** The cluster's groups as the store has them; this node's own old entries (a previous run) are removed. */
   async load (): Promise<void> {
-    const pattern = `${globEscape(this.#prefix)}:shared:*`
-    const start = `${this.#prefix}:shared:`.length
-    let cursor = '0'
-    do {
-      const [next, keys] = await this.#redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500)
-      cursor = next
-      for (const hash of keys) {
-        const all = await this.#redis.hgetall(hash)
-        const key = hash.slice(start)
-        for (const [node, value] of Object.entries(all)) {
-          if (node === this.#node) { await this.#redis.hdel(hash, node); continue }
-          const [members, online] = value.split(',').map(Number)
-          this.set(key, node, { members: members ?? 0, online: online ?? 0 })
-        }
+    const start = this.hashKey('').length
+    for (const hash of await this.#store.keys(this.hashKey(''))) {
+      const all = await this.#store.hgetall(hash)
+      const key = hash.slice(start)
+      for (const [node, value] of Object.entries(all)) {
+        if (node === this.#node) { await this.#store.write(['hdel', hash, node]); continue }
+        const [members, online] = value.split(',').map(Number)
+        this.set(key, node, { members: members ?? 0, online: online ?? 0 })
       }
-    } while (cursor !== '0')
+    }
+  }
+
+  /** Records this node's counts in the store, for nodes that start later (not waited for). */
+  record (key: string, counts: ShareCounts): void {
+    const hash = this.hashKey(key)
+    const write = counts.members === 0 ? this.#store.write(['hdel', hash, this.#node]) : this.#store.write(['hset', hash, this.#node, `${counts.members},${counts.online}`])
+    write.catch((err: Error) => this.#log.debug({ group: key, err: err.message }, 'cluster: shared group members not recorded in the cluster store'))
+  }
+
+  /** Forgets a stopped node's entries in the store (not waited for). */
+  unrecord (keys: Iterable<string>, node: string): void {
+    for (const key of keys) this.#store.write(['hdel', this.hashKey(key), node]).catch(() => {})
   }
 
   /** Records a node's members of a group (0 members: the node left the group). */
@@ -153,10 +159,6 @@ export class SharedView {
     this.#log.debug({ group: group.key }, 'cluster: shared group pick fell through')
     return this.#node
   }
-}
-
-function globEscape (text: string): string {
-  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`)
 }
 
 function hash (text: string): number {

@@ -1,0 +1,119 @@
+// The primary process of the workers on one host (node.workers > 1): forks one worker per slot, each
+// a whole broker on the same listeners (node:cluster hands them the accepted connections), relays
+// bus payloads between them and holds their cluster store (src/cluster/memory-store.ts), so that
+// messages, retained messages, shared groups, sessions, kicks and bans reach every worker without Redis.
+// A worker that dies is forked again; its persistent sessions come back from its own durable store.
+import cluster, { type Worker } from 'node:cluster'
+import type { CulexConfig } from '../../config/schema.js'
+import type { Log } from '../../log.js'
+import { MemoryStore } from '../memory-store.js'
+import { WORKER_ENV, workerCount, workerName, type PrimaryMessage, type StoreOp, type WorkerMessage } from './protocol.js'
+
+/** How long a stop waits for the workers to close cleanly before killing them. */
+const STOP_TIMEOUT_MS = 10_000
+/** A worker that dies this soon after its previous restart waits longer before the next one. */
+const RESTART_DELAY_MS = 1000
+const MAX_RESTART_DELAY_MS = 30_000
+
+const STORE_OPS: ReadonlySet<StoreOp> = new Set<StoreOp>(['hget', 'hgetBuffer', 'hmget', 'hgetall', 'hgetallBuffer', 'lrangeBuffer', 'keys',
+  'write', 'hsetIf', 'hdelIf', 'acquire', 'renew', 'releaseIf', 'mget'])
+
+interface Slot { index: number, name: string, worker: Worker | null, ready: boolean, restarts: number, lastStart: number }
+
+export class WorkerPrimary {
+  readonly store = new MemoryStore()
+  readonly #config: CulexConfig
+  readonly #log: Log
+  readonly #slots: Slot[]
+  #stopping = false
+  #started: { resolve (): void, reject (err: Error): void } | null = null
+
+  constructor (config: CulexConfig, log: Log, count = workerCount(config)) {
+    this.#config = config
+    this.#log = log
+    this.#slots = Array.from({ length: count }, (_, i) => ({ index: i + 1, name: workerName(config.node.name, i + 1), worker: null, ready: false, restarts: 0, lastStart: 0 }))
+  }
+
+  /** The workers' process ids, by slot. */
+  get pids (): (number | undefined)[] {
+    return this.#slots.map((s) => s.worker?.process.pid)
+  }
+
+  /** Forks every worker; resolves once all have their listeners up, rejects when one exits first. */
+  start (): Promise<void> {
+    cluster.setupPrimary({ serialization: 'advanced' })
+    const started = new Promise<void>((resolve, reject) => { this.#started = { resolve, reject } })
+    for (const slot of this.#slots) this.#fork(slot)
+    return started
+  }
+
+  /** Passes a signal on to every worker (SIGHUP: reload TLS files). */
+  signal (signal: NodeJS.Signals): void {
+    for (const slot of this.#slots) slot.worker?.process.kill(signal)
+  }
+
+  /** SIGTERM to every worker (each closes cleanly), SIGKILL to those still running after STOP_TIMEOUT_MS. */
+  async stop (): Promise<void> {
+    this.#stopping = true
+    const running = this.#slots.map((s) => s.worker).filter((w): w is Worker => w !== null && !w.isDead())
+    const exited = running.map((w) => new Promise<void>((resolve) => w.once('exit', () => resolve())))
+    for (const w of running) w.process.kill('SIGTERM')
+    const timer = setTimeout(() => { for (const w of running) if (!w.isDead()) w.process.kill('SIGKILL') }, STOP_TIMEOUT_MS)
+    await Promise.all(exited)
+    clearTimeout(timer)
+  }
+
+  #fork (slot: Slot): void {
+    slot.lastStart = Date.now()
+    slot.ready = false
+    const worker = cluster.fork({ [WORKER_ENV]: String(slot.index) })
+    slot.worker = worker
+    worker.on('message', (m: WorkerMessage) => this.#receive(slot, worker, m))
+    worker.on('exit', (code, signal) => this.#exited(slot, worker, code, signal))
+  }
+
+  #receive (slot: Slot, from: Worker, m: WorkerMessage): void {
+    switch (m.t) {
+      case 'tx':
+        for (const other of this.#slots) {
+          if (other.worker && other.worker !== from && other.worker.isConnected()) other.worker.send({ t: 'rx', c: m.c, p: m.p } satisfies PrimaryMessage)
+        }
+        break
+      case 'call':
+        this.#call(m.op, m.args).then(
+          (v) => reply(from, { t: 'ret', id: m.id, v }),
+          (err: Error) => reply(from, { t: 'ret', id: m.id, e: err.message }))
+        break
+      case 'ready':
+        slot.ready = true
+        this.#log.info({ worker: slot.name, pid: from.process.pid }, 'workers: worker started')
+        if (this.#started && this.#slots.every((s) => s.ready)) { this.#started.resolve(); this.#started = null }
+        break
+    }
+  }
+
+  #call (op: StoreOp, args: unknown[]): Promise<unknown> {
+    if (!STORE_OPS.has(op)) return Promise.reject(new Error(`unknown store operation ${String(op)}`))
+    return (this.store[op] as (...a: unknown[]) => Promise<unknown>).apply(this.store, args)
+  }
+
+  #exited (slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
+    if (slot.worker !== worker) return
+    slot.worker = null
+    // Its name is free at once: the others stop waiting for it at their next look (cluster.heartbeat_interval).
+    this.store.drop(`${this.#config.cluster.redis.key_prefix}:node:${slot.name}`)
+    if (this.#stopping) return
+    if (this.#started) {
+      this.#started.reject(new Error(`worker ${slot.name} exited during start-up (${signal ?? `code ${code}`})`))
+      this.#started = null
+      return
+    }
+    const delay = Math.min(MAX_RESTART_DELAY_MS, Date.now() - slot.lastStart < 10_000 ? RESTART_DELAY_MS * 2 ** slot.restarts++ : (slot.restarts = 0, 0))
+    this.#log.error({ worker: slot.name, pid: worker.process.pid, code, signal, restart_in_ms: delay }, 'workers: a worker exited; forking it again')
+    setTimeout(() => { if (!this.#stopping) this.#fork(slot) }, delay)
+  }
+}
+
+function reply (worker: Worker, m: PrimaryMessage): void {
+  if (worker.isConnected()) worker.send(m)
+}

@@ -1,0 +1,35 @@
+// What the workers on one host (node.workers) and their primary process say over the IPC channel
+// (node:cluster, 'advanced' serialization: Buffers travel as they are).
+import { availableParallelism } from 'node:os'
+import type { CulexConfig } from '../../config/schema.js'
+import type { ClusterStore } from '../store.js'
+
+/** A cluster store operation the primary runs for a worker. */
+export type StoreOp = keyof ClusterStore
+
+export type WorkerMessage =
+  /** A bus payload for every other worker. */
+  | { t: 'tx', c: string, p: Buffer }
+  /** A store operation; answered by a `ret` with the same id. */
+  | { t: 'call', id: number, op: StoreOp, args: unknown[] }
+  /** The worker's listeners are up. */
+  | { t: 'ready' }
+
+export type PrimaryMessage =
+  /** A bus payload another worker sent. */
+  | { t: 'rx', c: string, p: Buffer }
+  | { t: 'ret', id: number, v?: unknown, e?: string }
+
+/** The environment variable that tells a process it is worker <i> (1-based) of the primary that forked it. */
+export const WORKER_ENV = 'CULEX_WORKER'
+
+/** A worker's node name: <name>-w<i>, before the @ when there is one (culex-w2@127.0.0.1). */
+export function workerName (name: string, index: number): string {
+  const at = name.indexOf('@')
+  return at < 0 ? `${name}-w${index}` : `${name.slice(0, at)}-w${index}${name.slice(at)}`
+}
+
+/** node.workers as a count: auto is one per CPU core. */
+export function workerCount (config: CulexConfig): number {
+  return config.node.workers === 'auto' ? availableParallelism() : config.node.workers
+}
