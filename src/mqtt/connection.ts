@@ -8,7 +8,9 @@ import { CulexError } from '../errors.js'
 import type { Core } from './core.js'
 import { dispatch } from './dispatch.js'
 import { cachedEncoding } from './encode-cache.js'
+import { encodePlainPublish } from './publish-encoder.js'
 import { FrameGuard } from './frame-guard.js'
+import { PacketReader } from './packet-reader.js'
 import type { ClientInfo, EnhancedAuthExchange, EnhancedAuthStep } from './hooks.js'
 import { remainingExpiry, type PublishProperties } from './message.js'
 import { PublishLimiter } from './rate-limit.js'
@@ -78,6 +80,8 @@ export class Connection implements SessionLink {
   /** MQTT 5 enhanced authentication under way: set from CONNECT until CONNACK. */
   enhancedAuth: { method: string, exchange: EnhancedAuthExchange, finish: (step: EnhancedAuthStep) => void | Promise<void> } | null = null
   readonly #parser: mqtt.Parser
+  readonly #reader: PacketReader
+  readonly #stopped = (): boolean => this.state === 'closed'
   readonly #guard: FrameGuard
   /** Packets written this tick, sent together on the next tick (see write()). */
   #pending: Buffer[] = []
@@ -107,6 +111,7 @@ export class Connection implements SessionLink {
     this.#parser = mqtt.parser()
     this.#parser.on('packet', (packet: Packet) => this.#onPacket(packet))
     this.#parser.on('error', (err: Error) => this.#onParseError(err))
+    this.#reader = new PacketReader(this.#parser, (packet) => this.#onPacket(packet))
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('error', (err: Error) => this.#finish(`socket error: ${err.message}`))
     socket.on('close', () => this.#finish(this.state === 'closed' ? 'closed' : 'connection lost'))
@@ -134,7 +139,7 @@ export class Connection implements SessionLink {
       this.protocolError(new CulexError('CULEX_ERR_MQTT_MALFORMED', 'remaining length longer than 4 bytes'))
       return
     }
-    this.#parser.parse(chunk)
+    this.#reader.read(chunk, this.#stopped)
     // libuv reads up to 32 chunks of 64 KiB from one socket per turn: a client sending at full speed
     // would hold the event loop for all of them. Past READ_SLICE this one waits a turn, so the other
     // clients, timers and accept() get theirs.
@@ -359,20 +364,22 @@ export class Connection implements SessionLink {
   #encodePublish (d: Delivery, dup: boolean): Buffer {
     const m = d.message
     let topic = this.mountpoint && m.topic.startsWith(this.mountpoint) ? m.topic.slice(this.mountpoint.length) : m.topic
-    const packet: IPublishPacket = { cmd: 'publish', topic, payload: m.payload, qos: d.qos, retain: d.retain, dup }
-    if (d.qos > 0) packet.messageId = d.packetId
-    if (this.protocolVersion === 5) {
+    const v5 = this.protocolVersion === 5
+    if (v5) {
       let props: PublishProperties | undefined = m.properties
       if (m.expiresAt !== 0 || d.subIds !== undefined || this.aliasOutMax > 0) {
         props = { ...props }
         if (m.expiresAt !== 0) props.messageExpiryInterval = remainingExpiry(m, Date.now())
         if (d.subIds !== undefined) props.subscriptionIdentifier = d.subIds.length === 1 ? d.subIds[0]! : d.subIds
         if (this.aliasOutMax > 0) topic = this.#applyAlias(topic, props)
-        packet.topic = topic
       }
-      if (props) packet.properties = props
+      if (props && hasProperties(props)) {
+        const packet: IPublishPacket = { cmd: 'publish', topic, payload: m.payload, qos: d.qos, retain: d.retain, dup, properties: props }
+        if (d.qos > 0) packet.messageId = d.packetId
+        return mqtt.generate(packet, { protocolVersion: 5 })
+      }
     }
-    return mqtt.generate(packet, { protocolVersion: this.protocolVersion })
+    return encodePlainPublish(topic, m.payload, d.qos, d.retain, dup, d.packetId, v5)
   }
 
   /** Assigns aliases first come, first served until the client's maximum; later topics go in full. */
@@ -435,4 +442,9 @@ function endYield (conn: Connection): void {
 
 function unthrottle (conn: Connection): void {
   conn.unthrottle()
+}
+
+function hasProperties (props: PublishProperties): boolean {
+  for (const key in props) if ((props as Record<string, unknown>)[key] !== undefined) return true
+  return false
 }

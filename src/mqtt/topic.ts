@@ -28,13 +28,18 @@ export function topicFilterError (filter: string, maxLevels: number): string | n
   return commonError(plain, maxLevels)
 }
 
+/** One pass over the topic: it is checked for every PUBLISH. */
 function commonError (topic: string, maxLevels: number): string | null {
-  if (topic.includes('\u0000')) return 'U+0000 in a topic'
-  // mqtt-packet decodes ill-formed UTF-8 to U+FFFD; we refuse U+FFFD rather than let a bad topic through.
-  if (topic.includes('\uFFFD')) return 'topic is not valid UTF-8'
-  if (Buffer.byteLength(topic) > 65535) return 'topic longer than 65535 bytes'
   let levels = 1
-  for (let i = 0; i < topic.length; i++) if (topic.charCodeAt(i) === 47) levels++
+  for (let i = 0; i < topic.length; i++) {
+    const c = topic.charCodeAt(i)
+    if (c === 47) levels++
+    else if (c === 0) return 'U+0000 in a topic'
+    // mqtt-packet decodes ill-formed UTF-8 to U+FFFD; we refuse U+FFFD rather than let a bad topic through.
+    else if (c === 0xfffd) return 'topic is not valid UTF-8'
+  }
+  // Up to 3 UTF-8 bytes per UTF-16 unit: only long topics need counting.
+  if (topic.length > 21845 && Buffer.byteLength(topic) > 65535) return 'topic longer than 65535 bytes'
   if (levels > maxLevels) return `more than ${maxLevels} topic levels (mqtt.max_topic_levels)`
   return null
 }

@@ -56,11 +56,15 @@ async function logLines (file: string): Promise<Record<string, unknown>[]> {
 }
 
 /** The child processes of a process (its workers). */
+/** The primary's worker processes (not other children, such as tsx's esbuild service on a cold cache). */
 async function childrenOf (pid: number): Promise<number[]> {
   const pids: number[] = []
   for (const task of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
     const text = await readFile(`/proc/${pid}/task/${task}/children`, 'utf8').catch(() => '')
-    pids.push(...text.split(/\s+/).filter(Boolean).map(Number))
+    for (const child of text.split(/\s+/).filter(Boolean).map(Number)) {
+      const cmdline = await readFile(`/proc/${child}/cmdline`, 'utf8').catch(() => '')
+      if (cmdline.includes('broker.ts')) pids.push(child)
+    }
   }
   return pids
 }

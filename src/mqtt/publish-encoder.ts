@@ -1,0 +1,38 @@
+// PUBLISH without properties, encoded in one allocation. mqtt-packet's generate() builds an
+// EventEmitter-based accumulator and a list of buffers per packet, then concatenates them: for the
+// deliveries that dominate a broker's work that was a quarter of the CPU of a QoS 0 run. Packets with
+// MQTT 5 properties still go through mqtt-packet.
+
+/** Bytes of the Remaining Length field for a length (the Variable Byte Integer of [MQTT-1.5.5]). */
+function varIntSize (n: number): number {
+  return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4
+}
+
+/**
+ * The PUBLISH packet: fixed header, topic, packet id (QoS > 0), an empty property set (MQTT 5) and the
+ * payload. `v5`: the client speaks MQTT 5.
+ */
+export function encodePlainPublish (topic: string, payload: Buffer, qos: 0 | 1 | 2, retain: boolean, dup: boolean, packetId: number, v5: boolean): Buffer {
+  const topicLength = Buffer.byteLength(topic)
+  const remaining = 2 + topicLength + (qos > 0 ? 2 : 0) + (v5 ? 1 : 0) + payload.length
+  const buf = Buffer.allocUnsafe(1 + varIntSize(remaining) + remaining)
+  buf[0] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 0x01 : 0)
+  let offset = 1
+  let n = remaining
+  do {
+    let byte = n % 128
+    n = Math.floor(n / 128)
+    if (n > 0) byte |= 0x80
+    buf[offset++] = byte
+  } while (n > 0)
+  buf[offset++] = topicLength >> 8
+  buf[offset++] = topicLength & 0xff
+  offset += buf.write(topic, offset, topicLength, 'utf8')
+  if (qos > 0) {
+    buf[offset++] = packetId >> 8
+    buf[offset++] = packetId & 0xff
+  }
+  if (v5) buf[offset++] = 0
+  payload.copy(buf, offset)
+  return buf
+}
