@@ -8,7 +8,7 @@ import { CulexError } from '../errors.js'
 import type { Core } from './core.js'
 import { dispatch } from './dispatch.js'
 import { cachedEncoding } from './encode-cache.js'
-import { encodePlainPublish } from './publish-encoder.js'
+import { encodePlainAck, encodePlainPublish, isAckCommand } from './packet-encoder.js'
 import { FrameGuard } from './frame-guard.js'
 import { PacketReader } from './packet-reader.js'
 import type { ClientInfo, EnhancedAuthExchange, EnhancedAuthStep } from './hooks.js'
@@ -239,7 +239,8 @@ export class Connection implements SessionLink {
 
   send (packet: Packet): void {
     if (this.state === 'closed') return
-    this.write(mqtt.generate(packet, { protocolVersion: this.protocolVersion }))
+    if (isAckCommand(packet.cmd) && plainAck(packet)) this.write(encodePlainAck(packet.cmd, packet.messageId!))
+    else this.write(mqtt.generate(packet, { protocolVersion: this.protocolVersion }))
   }
 
   /**
@@ -447,4 +448,10 @@ function unthrottle (conn: Connection): void {
 function hasProperties (props: PublishProperties): boolean {
   for (const key in props) if ((props as Record<string, unknown>)[key] !== undefined) return true
   return false
+}
+
+/** An acknowledgement that is only its packet id: reason Success (or none, before MQTT 5), no properties, no DUP. */
+function plainAck (packet: Packet): boolean {
+  const ack = packet as { messageId?: number, reasonCode?: number, properties?: object, dup?: boolean }
+  return typeof ack.messageId === 'number' && !ack.reasonCode && ack.properties === undefined && !ack.dup
 }

@@ -66,3 +66,38 @@ t.test('one stream, every cut', async (t) => {
   const payloads = got.messages.filter((m) => m.payload.length === 16400)
   t.ok(payloads.every((m) => m.payload.every((c) => c === m.payload[0])), 'large payloads arrive intact across cuts')
 })
+
+t.test('acknowledgements read by the reader: QoS 1 and 2 deliveries to a raw subscriber complete, at each protocol level', async (t) => {
+  const b = await startBroker()
+  t.teardown(() => b.close())
+  for (const version of [4, 5] as const) {
+    const raw = await rawSocket(b.tcpPort)
+    const parser = mqtt.parser({ protocolVersion: version })
+    let subacked = false
+    let sent = 0
+    const answer = (ack: mqtt.Packet) => {
+      const bytes = mqtt.generate(ack, { protocolVersion: version })
+      // The first few in 1-byte pieces: cut-off acknowledgements go to mqtt-packet's parser.
+      if (sent++ < 4) for (const byte of bytes) raw.socket.write(Buffer.from([byte]))
+      else raw.socket.write(bytes)
+    }
+    parser.on('packet', (p) => {
+      if (p.cmd === 'suback') subacked = true
+      else if (p.cmd === 'publish') answer({ cmd: p.qos === 1 ? 'puback' : 'pubrec', messageId: p.messageId! })
+      else if (p.cmd === 'pubrel') answer({ cmd: 'pubcomp', messageId: p.messageId! })
+    })
+    raw.socket.on('data', (c: Buffer) => parser.parse(c))
+    raw.socket.write(mqtt.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clientId: `acks-${version}`, clean: true, keepalive: 30 }, { protocolVersion: version }))
+    raw.socket.write(mqtt.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a/#', qos: 2 }] }, { protocolVersion: version }))
+    const until = async (pred: () => boolean) => { const deadline = Date.now() + 3000; while (!pred() && Date.now() < deadline) await delay(5) }
+    await until(() => subacked)
+    const pub = await connectClient(b.tcpPort, { protocolVersion: version })
+    for (let i = 0; i < 20; i++) await pub.publishAsync('a/x', `m${i}`, { qos: i % 2 === 0 ? 1 : 2 })
+    await end(pub, true)
+    const session = b.broker.core.sessions.get(`acks-${version}`)
+    await until(() => sent === 30 && session?.inflight.size === 0)
+    t.equal(sent, 30, `MQTT ${version === 5 ? 5 : '3.1.1'}: 10 PUBACKs, 10 PUBRECs and 10 PUBCOMPs sent`)
+    t.equal(session?.inflight.size, 0, 'nothing left in flight: the broker read every one')
+    raw.socket.destroy()
+  }
+})

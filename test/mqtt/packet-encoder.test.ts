@@ -1,8 +1,8 @@
-// The hand-written PUBLISH encoder gives the bytes mqtt-packet gives, for every protocol level, QoS,
+// The hand-written encoders give the bytes mqtt-packet gives: PUBLISH for every protocol level, QoS,
 // flag and Remaining Length size, and its packets parse back to what went in.
 import t from 'tap'
 import mqtt from 'mqtt-packet'
-import { encodePlainPublish } from '../../src/mqtt/publish-encoder.js'
+import { encodePlainAck, encodePlainPublish } from '../../src/mqtt/packet-encoder.js'
 
 const topics = ['a', 'sensors/+level/temp', 'ünïcødé/トピック/😀', 'x'.repeat(300)]
 // Remaining Length on both sides of each Variable Byte Integer boundary.
@@ -39,3 +39,14 @@ for (const version of [3, 4, 5] as const) {
     t.equal(parsed[0]!.payload.toString(), 'hello')
   })
 }
+
+t.test('acknowledgements', async (t) => {
+  for (const version of [3, 4, 5] as const) {
+    for (const cmd of ['puback', 'pubrec', 'pubrel', 'pubcomp'] as const) {
+      for (const id of [1, 255, 256, 65535]) {
+        const theirs = mqtt.generate({ cmd, messageId: id, ...(version === 5 ? { reasonCode: 0 } : {}) } as mqtt.Packet, { protocolVersion: version })
+        t.same([...encodePlainAck(cmd, id)], [...theirs], `${cmd} ${id}, level ${version}`)
+      }
+    }
+  }
+})
