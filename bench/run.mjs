@@ -1,4 +1,5 @@
-// Benchmark runner: Culex vs Mosquitto vs aedes in one run (`npm run bench`).
+// Benchmark runner: Culex vs Mosquitto vs aedes in one run (`npm run bench`); in the TLS scenarios also
+// "Node TLS floor" (bench/peers/node-tls-floor.mjs), the least a Node.js MQTT-over-TLS server can do.
 //
 // For every scenario and broker: start a fresh broker pinned to core 0, run
 // bench/loadgen (or, for the TLS scenarios, bench/tls-storm) pinned to core 1,
@@ -7,7 +8,7 @@
 // The start-up scenario instead times spawn → accepting TCP connections (bench/startup.mjs).
 // Results go to the console and, between the markers, to BENCHMARKS.md.
 //
-//   node bench/run.mjs [--only culex,mosquitto,aedes] [--scenarios fanin0,latency,tls-idle-1k]
+//   node bench/run.mjs [--only culex,mosquitto,aedes,node-tls-floor] [--scenarios fanin0,latency,tls-idle-1k]
 //                      [--duration 4] [--no-write]
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
@@ -104,11 +105,14 @@ const SCENARIOS = [
   { name: 'startup', label: 'Start-up: spawn until the MQTT port accepts TCP connections', unit: 'ms', startup: true },
 ]
 
+// tlsOnly: runs only the TLS scenarios, listening on the TLS port alone.
 const BROKERS = [
   { name: 'culex', label: 'Culex', prepare: prepareCulex },
   { name: 'mosquitto', label: 'Mosquitto', prepare: prepareMosquitto },
   { name: 'aedes', label: 'aedes', prepare: prepareAedes },
+  { name: 'node-tls-floor', label: 'Node TLS floor', prepare: prepareNodeTlsFloor, tlsOnly: true },
 ]
+const FLOOR = 'node-tls-floor'
 
 // ---------- command line ----------
 
@@ -232,6 +236,15 @@ function prepareAedes (port, _dir, tls) {
   return { command: process.execPath, args: [path.join(ROOT, 'bench/peers/aedes.mjs'), String(port), ...tlsArgs] }
 }
 
+function prepareNodeTlsFloor (_port, _dir, tls) {
+  if (!tls) throw new Error('the Node TLS floor runs only the TLS scenarios')
+  const file = (name) => path.join(tls.certDir, name)
+  return {
+    command: process.execPath,
+    args: [path.join(ROOT, 'bench/peers/node-tls-floor.mjs'), '--tls-port', String(tls.port), '--cert', file('server.pem'), '--key', file('server.key'), '--ca', file('ca.pem')],
+  }
+}
+
 function prepareCulex (port, dir, tls) {
   if (!fs.existsSync(CULEX_ENTRY)) throw new Error('dist/broker.js not found (not built yet?)')
   const config = path.join(dir, 'culex.hocon')
@@ -272,6 +285,9 @@ function brokerConfigDescription (withTls) {
     `Mosquitto: \`${mosquittoConfig('<port>', tls).trim().split('\n').join('`, `')}\`; everything else default.`,
     `aedes: library defaults on \`net.createServer\` with \`noDelay\`${withTls ? ' (and `tls.createServer` with `noDelay`, certificate and key for TLS)' : ''} (bench/peers/aedes.mjs).`,
     `Culex: \`${culexConfig('<port>', '<tmpdir>', tls).trim().split('\n').join('`, `')}\`.`,
+    ...(withTls
+      ? ['Node TLS floor (TLS scenarios only): `tls.createServer` with `noDelay` and the certificate, key and CA Culex gets, node:tls defaults otherwise; per connection it reads until a whole CONNECT (fixed header + remaining length) has arrived, answers CONNACK `20 02 00 00` and holds the socket idle until DISCONNECT or end, nothing parsed or kept beyond that (bench/peers/node-tls-floor.mjs). The least any Node.js MQTT-over-TLS server does: Culex / Node TLS floor is Culex\'s own cost, Node TLS floor / Mosquitto that of Node\'s tls and its OpenSSL binding.']
+      : []),
   ]
 }
 
@@ -458,7 +474,7 @@ async function runOne (broker, scenario, options) {
   try {
     const { command, args } = broker.prepare(port, dir, tls)
     child = spawnPinned(BROKER_CORE, command, args)
-    await waitUntilAccepting(child, HOST, port, BROKER_START_TIMEOUT_MS, describeExit)
+    if (!broker.tlsOnly) await waitUntilAccepting(child, HOST, port, BROKER_START_TIMEOUT_MS, describeExit)
     if (tls) await waitUntilAccepting(child, HOST, tls.port, BROKER_START_TIMEOUT_MS, describeExit)
     brokerStarted = true
     if (tls) raiseFileLimit(child.pid, (scenario.tls.connections ?? TLS_STORM.parallel) + 100, 'the broker')
@@ -491,7 +507,7 @@ function startupCandidates (brokers) {
     mosquitto: [{ name: 'mosquitto', label: 'Mosquitto', prepare: prepareMosquitto }],
     aedes: [{ name: 'aedes', label: 'aedes', prepare: prepareAedes }],
   }
-  return brokers.flatMap((b) => byBroker[b.name])
+  return brokers.flatMap((b) => byBroker[b.name] ?? [])
 }
 
 async function runStartup (brokers) {
@@ -611,8 +627,15 @@ const isThroughput = (scenario) => !scenario.latency && !isTls(scenario) && !sce
 
 const tlsHeadline = (scenario, run) => (run?.ok ? (scenario.tls.mode === 'storm' ? run.tls.brokerUs : run.tls.kibPerConnection) : null)
 
+// Culex against the Node TLS floor: what Culex adds to Node's tls.
+function floorRatioColumns (brokers) {
+  const culex = brokers.find((b) => b.name === 'culex')
+  const floor = brokers.find((b) => b.name === FLOOR)
+  return culex && floor ? [{ broker: culex, base: floor }] : []
+}
+
 function tlsTable (results, brokers, scenarios) {
-  const ratios = ratioColumns(brokers)
+  const ratios = [...ratioColumns(brokers), ...floorRatioColumns(brokers)]
   const header = ['Scenario', ...brokers.map((b) => b.label), ...ratios.map((r) => `${r.broker.label} / ${r.base.label}`)]
   const rows = scenarios.filter(isTls).map((s) => [
     `${s.label} (${s.unit})`,
@@ -723,10 +746,11 @@ function methodSection (env, options) {
 const allRuns = (results) => Object.values(results.runs).flatMap(Object.values)
 
 function renderReport (results, options, env) {
-  const { brokers, scenarios } = options
+  const { brokers: allBrokers, scenarios } = options
+  const brokers = allBrokers.filter((b) => !b.tlsOnly) // columns of the tables other than the TLS ones
   const latency = scenarios.find((s) => s.latency)
   const lost = lostTable(results, brokers, scenarios)
-  const unavailable = brokers
+  const unavailable = allBrokers
     .filter((b) => !results.available.has(b.name))
     .map((b) => `- ${b.label}: not available — ${results.unavailableReasons[b.name]}`)
   const parts = [
@@ -736,14 +760,14 @@ function renderReport (results, options, env) {
     ...(scenarios.some(isThroughput) ? ['### Throughput (higher is better)', throughputTable(results, brokers, scenarios)] : []),
     ...(latency ? [`### ${latency.label} (lower is better)`, latencyTable(results, brokers, latency)] : []),
     ...(lost ? ['### QoS 1 lost messages (acknowledged but never delivered)', lost] : []),
-    ...(scenarios.some(isTls) ? ['### TLS: broker CPU per handshake and memory per idle connection (lower is better)', tlsTable(results, brokers, scenarios)] : []),
+    ...(scenarios.some(isTls) ? ['### TLS: broker CPU per handshake and memory per idle connection (lower is better)', tlsTable(results, allBrokers, scenarios)] : []),
     ...(results.startup ? ['### Start-up: spawn until the MQTT port accepts TCP connections (lower is better)', startupTable(results.startup)] : []),
     ...(results.tlsSkipped ? [`TLS scenarios not run: ${results.tlsSkipped}`] : []),
     ...(allRuns(results).some(isDisturbed) ? [DISTURBED_NOTE] : []),
     ...(allRuns(results).some(isLoadgenBound) ? [LOADGEN_BOUND_NOTE] : []),
     ...(allRuns(results).some(isIncomplete) ? [INCOMPLETE_NOTE] : []),
-    ...(scenarios.some(isTls) ? ['### TLS details', tlsDetailsTable(results, brokers, scenarios)] : []),
-    ...(allRuns(results).length ? ['### CPU and memory per run', runsTable(results, brokers, scenarios)] : []),
+    ...(scenarios.some(isTls) ? ['### TLS details', tlsDetailsTable(results, allBrokers, scenarios)] : []),
+    ...(allRuns(results).length ? ['### CPU and memory per run', runsTable(results, allBrokers, scenarios)] : []),
     '### Reproduce',
     'Needs gcc, util-linux `taskset`, Debian `mosquitto` at /usr/sbin/mosquitto, OpenSSL headers (`libssl-dev`) for the TLS scenarios and 2+ cores.\n\n' +
       '```sh\nnpm run bench\n# subsets, without touching this file:\nnode bench/run.mjs --only culex,mosquitto --scenarios fanin0,latency --duration 4 --no-write\nnode bench/startup.mjs --runs 20   # start-up times only\n```',
@@ -770,6 +794,7 @@ async function benchmark (options) {
   const results = { runs: {}, available: new Set(options.brokers.map((b) => b.name)), unavailableReasons: {}, tlsSkipped: options.tlsSkipped }
   const cameUp = new Set()
   const nameWidth = Math.max(8, ...options.scenarios.map((s) => s.name.length))
+  const labelWidth = Math.max(10, ...options.brokers.map((b) => b.label.length))
   for (const scenario of options.scenarios) {
     results.runs[scenario.name] = {}
     if (scenario.startup) {
@@ -783,9 +808,10 @@ async function benchmark (options) {
       if (!results.available.has(broker.name)) continue
       // Only Culex clusters (Mosquitto and aedes have no cluster of their own).
       if (scenario.cluster && broker.name !== 'culex') continue
+      if (broker.tlsOnly && !isTls(scenario)) continue
       const started = Date.now()
       const run = await runOne(broker, scenario, options)
-      const prefix = `${scenario.name.padEnd(nameWidth)} ${broker.label.padEnd(10)} [${((Date.now() - started) / 1000).toFixed(1)} s]`
+      const prefix = `${scenario.name.padEnd(nameWidth)} ${broker.label.padEnd(labelWidth)} [${((Date.now() - started) / 1000).toFixed(1)} s]`
       if (!run.brokerStarted && !cameUp.has(broker.name)) {
         results.available.delete(broker.name)
         results.unavailableReasons[broker.name] = run.error
