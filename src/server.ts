@@ -246,6 +246,8 @@ export class Broker {
     await Promise.all(this.listeners.map((l) => l.stop(1000)))
     this.crlCache?.close()
     await this.authn.close()
+    // Message writes the journal still holds (sessions that ended as the listeners closed) go first.
+    this.core.journal?.flush()
     await this.store.close()
     this.log.info('broker stopped')
     this.log.flush?.()

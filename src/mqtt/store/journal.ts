@@ -3,6 +3,11 @@
 // subscriptions and expiry, every QoS 1/2 message queued or in flight to it, and the retained
 // messages. Writes of one event-loop turn commit together; `barrier()` is what a PUBACK waits for,
 // so an acknowledged message is on disk before the publisher hears so.
+//
+// Messages to persistent sessions are held WINDOW_MS before they are written: a delivery the client
+// completes within that time (the usual case for an online subscriber) is never written nor removed,
+// and its publisher's PUBACK waits only for that window's other writes. Without it, each message cost
+// an LMDB put and a delete.
 import type { KvStore, KvTable } from '../../store/kv.js'
 import type { Message } from '../message.js'
 import type { Delivery } from '../session.js'
@@ -16,6 +21,9 @@ type RetainedRecord = Omit<Message, 'node'>
 
 const SEP = '\u0000'
 
+/** How long message writes wait for their delivery to complete before they go to the store. */
+const WINDOW_MS = 2
+
 export class SessionJournal {
   readonly #sessions: KvTable<SessionRecord>
   readonly #messages: KvTable<MessageRecord>
@@ -24,6 +32,13 @@ export class SessionJournal {
   #seq = 0
   #pending = 0
   #last: Promise<void> = Promise.resolve()
+  /** Message writes waiting for the window to close: key → record, or null for a removal. */
+  readonly #window = new Map<string, MessageRecord | null>()
+  /** Keys added in this window (not in the store: removing them needs no write). */
+  readonly #fresh = new Set<string>()
+  #windowTimer: NodeJS.Timeout | null = null
+  /** Settled once this window's writes are durable; what a PUBACK waits for while a window is open. */
+  #windowDone: { promise: Promise<void>, resolve: (last: Promise<void>) => void } | null = null
 
   constructor (store: KvStore, onError: (err: Error) => void) {
     this.#sessions = store.table('sessions')
@@ -38,7 +53,20 @@ export class SessionJournal {
 
   /** Resolves when every write issued so far is durable; undefined when none is pending (no wait needed). */
   barrier (): Promise<void> | undefined {
+    if (this.#windowDone) return this.#windowDone.promise
     return this.#pending > 0 ? this.#last : undefined
+  }
+
+  /** Writes what the window holds now (at shutdown, before the store closes). */
+  flush (): void {
+    if (this.#windowTimer) clearTimeout(this.#windowTimer)
+    this.#windowTimer = null
+    const done = this.#windowDone
+    this.#windowDone = null
+    for (const [key, record] of this.#window) this.#write(record === null ? this.#messages.remove(key) : this.#messages.put(key, record))
+    this.#window.clear()
+    this.#fresh.clear()
+    done?.resolve(this.#last)
   }
 
   // ---- sessions ----
@@ -49,7 +77,9 @@ export class SessionJournal {
 
   dropSession (clientId: string): void {
     if (this.#sessions.get(clientId)) this.#write(this.#sessions.remove(clientId))
-    for (const [key] of this.#messages.entries(clientId + SEP)) this.#write(this.#messages.remove(key))
+    const prefix = clientId + SEP
+    for (const key of [...this.#window.keys()]) if (key.startsWith(prefix)) this.#unstage(key)
+    for (const [key] of this.#messages.entries(prefix)) this.#stage(key, null)
   }
 
   sessions (): IterableIterator<[string, SessionRecord]> {
@@ -67,21 +97,41 @@ export class SessionJournal {
   add (clientId: string, d: Delivery): void {
     const key = `${clientId}${SEP}${(++this.#seq).toString(16).padStart(13, '0')}`
     d.key = key
-    this.#write(this.#messages.put(key, messageRecord(d)))
+    this.#fresh.add(key)
+    this.#stage(key, messageRecord(d))
   }
 
   /** The client sent PUBREC: what a restart must resend is the PUBREL. */
   released (d: Delivery): void {
     const key = d.key
-    const record = key ? this.#messages.get(key) : undefined
-    if (record) this.#write(this.#messages.put(key!, { ...record, pubrelId: d.packetId }))
+    if (key === undefined) return
+    const staged = this.#window.get(key)
+    const record = staged === undefined ? this.#messages.get(key) : staged
+    if (record) this.#stage(key, { ...record, pubrelId: d.packetId })
   }
 
   /** Delivered, dropped or moved to another session. */
   remove (d: Delivery): void {
     if (d.key === undefined) return
-    this.#write(this.#messages.remove(d.key))
+    this.#unstage(d.key)
     d.key = undefined
+  }
+
+  #stage (key: string, record: MessageRecord | null): void {
+    this.#window.set(key, record)
+    if (this.#windowDone) return
+    let resolve!: (last: Promise<void>) => void
+    // Resolved with the newest write's promise at flush: it settles when that write is durable.
+    const promise = new Promise<void>((r) => { resolve = r })
+    promise.catch(() => {})
+    this.#windowDone = { promise, resolve }
+    this.#windowTimer = setTimeout(() => this.flush(), WINDOW_MS)
+  }
+
+  /** The message is gone: a key added in this window is simply forgotten, any other is removed from the store. */
+  #unstage (key: string): void {
+    if (this.#fresh.delete(key)) this.#window.delete(key)
+    else this.#stage(key, null)
   }
 
   // ---- retained ----
