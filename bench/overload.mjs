@@ -34,6 +34,7 @@ import mqtt from 'mqtt'
 import mqttPacket from 'mqtt-packet'
 import { CLOCK_TICKS, coreTicks, freePort, gitRevision, hasExited, processTicks, raiseFileLimit, statusKiB, waitUntilAccepting } from './proc.mjs'
 import { writeBetweenMarkers } from './report-file.mjs'
+import { culexTcpConfig } from './startup.mjs'
 
 const SELF = fileURLToPath(import.meta.url)
 const ROOT = path.resolve(path.dirname(SELF), '..')
@@ -449,12 +450,7 @@ function sampler (brokerPid) {
 // ---------- the broker ----------
 
 function brokerConfig (port, dataDir) {
-  return [
-    `node.data_dir = ${JSON.stringify(dataDir)}`,
-    'log.console { enable = true, level = warning }',
-    `listeners.tcp.default { bind = "${HOST}:${port}" }`,
-    'listeners.ws.default { enable = false }',
-    'dashboard.listeners.http.enable = false',
+  return culexTcpConfig(port, dataDir) + [
     'durable_storage.backend = memory',
     `mqtt.idle_timeout = ${IDLE_TIMEOUT_S}s`,
     `sys_topics.sys_msg_interval = ${SYS_INTERVAL_S}s`,

@@ -234,3 +234,18 @@ export async function spawnBrokerProcess (t: { teardown: (fn: () => unknown) => 
   }
 }
 
+/**
+ * Floods 16 KiB QoS 0 messages on flood/x in bursts of 32, paced by a subscriber that reads (`got`),
+ * until the broker disconnects the slow consumer that does not (bounded at 10 s); returns how many were sent.
+ */
+export async function floodUntilSlowConsumerCut (pub: MqttClient, got: ReturnType<typeof collect>, limits: { slowConsumerDisconnected: number }): Promise<number> {
+  const payload = Buffer.alloc(16 * 1024, 1)
+  let sent = 0
+  const deadline = Date.now() + 10_000
+  while (limits.slowConsumerDisconnected === 0 && Date.now() < deadline) {
+    for (let i = 0; i < 32; i++) pub.publish('flood/x', payload, { qos: 0 })
+    sent += 32
+    await got.waitFor(sent, 3000)
+  }
+  return sent
+}

@@ -6,7 +6,7 @@
 import type { IClientOptions, MqttClient } from 'mqtt'
 import t, { type Test } from 'tap'
 import type { PublishProperties } from '../../src/mqtt/message.js'
-import { collect, connectClient, delay, end, rawConnect, startBroker, within } from '../helpers.js'
+import { collect, connectClient, delay, end, floodUntilSlowConsumerCut, rawConnect, startBroker, within } from '../helpers.js'
 
 async function client (t: Test, port: number, opts: IClientOptions): Promise<MqttClient> {
   const c = await connectClient(port, opts)
@@ -75,14 +75,7 @@ t.test('an error while one subscriber is disconnected mid-delivery: the others a
   const pub = await client(t, b.tcpPort, { clientId: 'flooder' })
 
   const limits = b.broker.core.metrics.limits
-  const payload = Buffer.alloc(16 * 1024, 1)
-  let sent = 0
-  const deadline = Date.now() + 10_000
-  while (limits.slowConsumerDisconnected === 0 && Date.now() < deadline) {
-    for (let i = 0; i < 32; i++) pub.publish('flood/x', payload, { qos: 0 })
-    sent += 32
-    await got.waitFor(sent, 3000)
-  }
+  const sent = await floodUntilSlowConsumerCut(pub, got, limits)
   t.equal(limits.slowConsumerDisconnected, 1, 'the slow consumer was disconnected')
   await pub.publishAsync('flood/x', 'after', { qos: 1 })
   await got.waitFor(sent + 1)

@@ -4,7 +4,7 @@
 import t from 'tap'
 import type { IPublishPacket } from 'mqtt-packet'
 import { parseRate } from '../../src/config/types.js'
-import { collect, connectClient, delay, end, rawConnect, rawSocket, startBroker, within, type TestBroker } from '../helpers.js'
+import { collect, connectClient, delay, end, floodUntilSlowConsumerCut, rawConnect, rawSocket, startBroker, within, type TestBroker } from '../helpers.js'
 import { basePki, mqttTry, pkiDir, sslOptions, startTlsBroker } from '../listeners/tls-helpers.js'
 
 const tcp = (extra: Record<string, unknown>) => ({ listeners: { tcp: { default: { bind: '127.0.0.1:0', ...extra } } } })
@@ -128,15 +128,8 @@ t.test('slow consumer: QoS 0 to it is dropped and counted, then it is disconnect
   t.teardown(() => end(pub, true))
 
   const limits = b.broker.core.metrics.limits
-  const payload = Buffer.alloc(16 * 1024, 1)
-  let sent = 0
-  const deadline = Date.now() + 10_000
-  while (limits.slowConsumerDisconnected === 0 && Date.now() < deadline) {
-    for (let i = 0; i < 32; i++) pub.publish('flood/x', payload, { qos: 0 })
-    sent += 32
-    // Paced by the reading subscriber, so that only the one that never reads falls behind.
-    await got.waitFor(sent, 3000)
-  }
+  // Paced by the reading subscriber, so that only the one that never reads falls behind.
+  const sent = await floodUntilSlowConsumerCut(pub, got, limits)
   t.equal(limits.slowConsumerDisconnected, 1, 'the slow consumer was disconnected')
   t.ok(limits.slowConsumerDropped > 0, `QoS 0 messages to it were dropped (${limits.slowConsumerDropped})`)
   t.ok(b.broker.core.metrics.messagesDropped >= limits.slowConsumerDropped, 'and counted as dropped')
