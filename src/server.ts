@@ -97,6 +97,7 @@ export class Broker {
     for (const [name, fns] of Object.entries(opts.hooks ?? {})) {
       for (const fn of Array.isArray(fns) ? fns : [fns]) this.hooks.add(name as HookName, fn as never)
     }
+    this.hooks.onObserverError = (name, err) => this.log.error({ err, hook: name }, `a ${name} hook threw; the broker and the other hooks go on`)
     this.authn = new AuthnChain(this.hooks, this.log)
     this.authn.configure(this.config)
     this.#worker = opts.worker

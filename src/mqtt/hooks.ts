@@ -117,9 +117,18 @@ export class Hooks {
     if (at >= 0) list.splice(at, 1)
   }
 
+  /** Told when an observer hook throws (the broker logs it); the broker and the other hooks go on. */
+  onObserverError: (name: string, err: unknown) => void = () => {}
+
   notify<K extends 'published' | 'clientConnected' | 'clientDisconnected'> (name: K, ...args: Parameters<HookMap[K]>): void {
     const list = this[name] as ((...a: Parameters<HookMap[K]>) => void)[]
-    for (let i = 0; i < list.length; i++) list[i]!(...args)
+    for (let i = 0; i < list.length; i++) {
+      try {
+        list[i]!(...args)
+      } catch (err) {
+        this.onObserverError(name, err)
+      }
+    }
   }
 }
 

@@ -56,7 +56,7 @@ t.test('a message MQTT 5 cannot encode: the MQTT 5 subscriber loses it alone and
   t.equal(b.broker.core.metrics.protocolErrors, 0, 'nobody was disconnected for it')
 })
 
-t.test('an error while one subscriber is disconnected mid-delivery: the others and the publisher carry on', async (t) => {
+t.test('a hook that throws while one subscriber is disconnected mid-delivery: the others and the publisher carry on', async (t) => {
   const b = await startBroker({ mqtt: { max_write_buffer: '256KB' }, force_shutdown: { write_buffer_timeout: '300ms' } })
   t.teardown(() => b.close())
   b.broker.addHook('clientDisconnected', (c) => {
@@ -83,10 +83,10 @@ t.test('an error while one subscriber is disconnected mid-delivery: the others a
   t.ok(normal.connected && pub.connected, 'the publisher and the other subscriber stay connected')
   t.equal(b.broker.core.metrics.protocolErrors, 0, 'the publisher was not blamed')
 
-  const line = b.logs.find((l) => l.msg === 'delivery to a subscriber failed; the other subscribers are served')
-  t.match(line, { client: 'slow', topic: 'flood/x', err: { message: 'observer failed' } }, 'logged with client, topic and error')
-  t.equal(b.broker.core.metrics.deliveryErrors, 1, 'counted')
-  t.notOk(b.broker.core.clients.has('slow'), 'only the failing client is gone')
+  const line = b.logs.find((l) => l.hook === 'clientDisconnected')
+  t.match(line, { err: { message: 'observer failed' } }, 'the hook\'s error is logged as the hook\'s')
+  t.equal(b.broker.core.metrics.deliveryErrors, 0, 'and does not count as a delivery error: the delivery itself went through')
+  t.notOk(b.broker.core.clients.has('slow'), 'only the slow client is gone')
 
   // Its socket was closed all the same: reading at last, it finds DISCONNECT 0x97, then the end.
   slow.socket.resume()
