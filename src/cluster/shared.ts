@@ -8,13 +8,13 @@
 // choice travels with the message; other nodes deliver to a group only when told to.
 import type { Log } from '../log.js'
 import type { Message } from '../mqtt/message.js'
+import { hash, type ShareStrategy } from '../mqtt/shared-pick.js'
 import { TopicTree, type SharedGroup, type Subscription } from '../mqtt/topic-tree.js'
 import type { ClusterStore } from './store.js'
 
 /** Which nodes deliver to which groups (by group key `group/filter`); absent when no group matches. */
 export type SharePlan = Map<string, string[]>
 
-export type ShareStrategy = 'round_robin' | 'random' | 'sticky' | 'hash_clientid' | 'hash_topic'
 
 /** One node's members of one group, as the view holds it. */
 interface NodeShare { readonly clientId: string, members: number, online: number }
@@ -159,10 +159,4 @@ export class SharedView {
     this.#log.debug({ group: group.key }, 'cluster: shared group pick fell through')
     return this.#node
   }
-}
-
-function hash (text: string): number {
-  let h = 0
-  for (let i = 0; i < text.length; i++) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0
-  return h >>> 0
 }

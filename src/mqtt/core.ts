@@ -6,14 +6,16 @@ import type { Log } from '../log.js'
 import { LocalBus, type MessageBus } from './bus.js'
 import { BanList } from './banned.js'
 import { Connection, type ListenerContext, type TransportInfo } from './connection.js'
-import { Hooks, runAuthorize, type ClientInfo } from './hooks.js'
+import { Hooks, type ClientInfo } from './hooks.js'
 import { isExpired, type Message } from './message.js'
 import { Metrics } from './metrics.js'
 import { RC } from './reason-codes.js'
-import { Session, type Delivery, type WillMessage } from './session.js'
+import { Session, type Delivery } from './session.js'
 import { MemoryRetainedStore, MemorySessionStore, type RetainedStore, type SessionStore } from './store/index.js'
 import type { SessionJournal } from './store/journal.js'
 import { deliveryFrom, serialiseSession, sessionRecord, type SessionRecord, type SessionTransfer } from './store/session-record.js'
+import { pickMember } from './shared-pick.js'
+import { publishWill } from './wills.js'
 import { parseShared, SHARE_PREFIX } from './topic.js'
 import { TopicTree, type SharedGroup, type Subscription } from './topic-tree.js'
 
@@ -306,42 +308,9 @@ export class Core {
     }, delay * 1000).unref()
   }
 
-  /**
-   * Sends the session's will if its client may publish it: the authorizePublish hooks are asked as for a
-   * PUBLISH of that topic, QoS and retain flag by the client as it authenticated [EMQX]. A promise while
-   * an asynchronous hook decides.
-   */
+  /** Sends the session's will if its client may publish it (src/mqtt/wills.ts). */
   publishWill (session: Session): void | Promise<void> {
-    const will = session.will
-    if (!will) return
-    session.will = null
-    const hooks = this.hooks.authorizePublish
-    if (hooks.length === 0) return this.#sendWill(will)
-    let allowed: boolean | Promise<boolean>
-    try {
-      allowed = runAuthorize(hooks, will.client, will.message)
-    } catch (err) {
-      // deny_action = disconnect throws: the client is gone already, the will is denied all the same.
-      return this.#willRefused(will, err)
-    }
-    if (allowed === true) return this.#sendWill(will)
-    if (allowed === false) return this.#willRefused(will, 'not authorized')
-    return allowed
-      .then((ok) => ok ? this.#sendWill(will) : this.#willRefused(will, 'not authorized'), (err: unknown) => this.#willRefused(will, err))
-      .catch((err: unknown) => { this.log.error({ err, client: will.client.clientId, topic: will.message.topic }, 'will message not published') })
-  }
-
-  #sendWill (will: WillMessage): void {
-    this.log.debug({ clientId: will.client.clientId, topic: will.message.topic }, 'publishing will')
-    this.publish(will.message, null)
-  }
-
-  #willRefused (will: WillMessage, why: unknown): void {
-    this.metrics.messagesDropped++
-    this.metrics.willsNotAuthorized++
-    const reason = typeof why === 'string' ? why : `authorization failed: ${why instanceof Error ? why.message : String(why)}`
-    const { topic, qos, retain } = will.message
-    this.log.info({ client: will.client.clientId, username: will.client.username, topic, qos, retain, reason }, 'will message dropped: publish not authorized')
+    return publishWill(this, session)
   }
 
   // ---- subscriptions ----
@@ -535,46 +504,9 @@ export class Core {
   }
 
   #deliverShared (group: SharedGroup<Session>, message: Message, exclude?: Session): number {
-    const member = this.#pickMember(group, message, exclude)
+    const member = pickMember(group, message, this.config.mqtt.shared_subscription_strategy, exclude)
     if (!member) return 0
     return this.#handTo(member.subscriber, this.#delivery(member, message, member.id ? [member.id] : undefined, group))
-  }
-
-  #pickMember (group: SharedGroup<Session>, message: Message, exclude?: Session): Subscription<Session> | undefined {
-    const members = group.members
-    const n = members.length
-    if (n === 0) return undefined
-    const online = (m: Subscription<Session>) => m.subscriber.link !== null && m.subscriber !== exclude
-    switch (this.config.mqtt.shared_subscription_strategy) {
-      case 'random': {
-        const candidates = members.filter(online)
-        if (candidates.length > 0) return candidates[Math.floor(Math.random() * candidates.length)]
-        break
-      }
-      case 'hash_clientid':
-      case 'hash_topic': {
-        const key = this.config.mqtt.shared_subscription_strategy === 'hash_topic' ? message.topic : (message.origin ?? '')
-        const pick = members[hash(key) % n]!
-        if (online(pick)) return pick
-        break
-      }
-      case 'sticky': {
-        const last = members[group.next % n]!
-        if (online(last)) return last
-        break
-      }
-    }
-    for (let k = 0; k < n; k++) {
-      const idx = (group.next + k) % n
-      if (online(members[idx]!)) {
-        group.next = this.config.mqtt.shared_subscription_strategy === 'sticky' ? idx : idx + 1
-        return members[idx]
-      }
-    }
-    // Nobody online: queue on the next member (its session keeps it until it returns or expires).
-    const offline = members.filter((m) => m.subscriber !== exclude)
-    if (offline.length === 0) return undefined
-    return offline[group.next++ % offline.length]
   }
 
   /** A member left: what it held from a shared group goes to another online member [EMQX redispatch]. */
@@ -583,7 +515,7 @@ export class Core {
     for (const d of held) {
       const group = d.group!
       const live = this.tree.group(group.filter, group.name) ?? group
-      const member = this.#pickMember(live, d.message, session)
+      const member = pickMember(live, d.message, this.config.mqtt.shared_subscription_strategy, session)
       if (member && member.subscriber.link) {
         this.#handTo(member.subscriber, this.#delivery(member, d.message, member.id ? [member.id] : undefined, live))
       } else if (session.link === null && this.sessions.get(session.clientId) === session && session.expiryInterval > 0) {
@@ -656,10 +588,4 @@ export class Core {
     await this.#bus.close()
     this.journal?.flush()
   }
-}
-
-function hash (text: string): number {
-  let h = 0
-  for (let i = 0; i < text.length; i++) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0
-  return h >>> 0
 }
