@@ -70,19 +70,21 @@ export class WorkerPrimary {
     slot.worker = worker
     worker.on('message', (m: WorkerMessage) => this.#receive(slot, worker, m))
     worker.on('exit', (code, signal) => this.#exited(slot, worker, code, signal))
+    // A send to a worker whose channel just closed (it is stopping or died) fails here, not in the primary.
+    worker.on('error', (err: Error) => this.#log.debug({ worker: slot.name, err: err.message }, 'workers: a message to a worker was not delivered'))
   }
 
   #receive (slot: Slot, from: Worker, m: WorkerMessage): void {
     switch (m.t) {
       case 'tx':
         for (const other of this.#slots) {
-          if (other.worker && other.worker !== from && other.worker.isConnected()) other.worker.send({ t: 'rx', c: m.c, p: m.p } satisfies PrimaryMessage)
+          if (other.worker && other.worker !== from) send(other.worker, { t: 'rx', c: m.c, p: m.p })
         }
         break
       case 'call':
         this.#call(m.op, m.args).then(
-          (v) => reply(from, { t: 'ret', id: m.id, v }),
-          (err: Error) => reply(from, { t: 'ret', id: m.id, e: err.message }))
+          (v) => send(from, { t: 'ret', id: m.id, v }),
+          (err: Error) => send(from, { t: 'ret', id: m.id, e: err.message }))
         break
       case 'ready':
         slot.ready = true
@@ -114,6 +116,12 @@ export class WorkerPrimary {
   }
 }
 
-function reply (worker: Worker, m: PrimaryMessage): void {
-  if (worker.isConnected()) worker.send(m)
+/** Sends to a worker still connected; one whose channel closes meanwhile reports on its 'error' event. */
+function send (worker: Worker, m: PrimaryMessage): void {
+  if (!worker.isConnected()) return
+  try {
+    worker.send(m)
+  } catch {
+    // The channel closed between the check and the send: the worker is gone, and so is the message.
+  }
 }
