@@ -1,4 +1,4 @@
-// One client connection: bytes in through the frame guard and mqtt-packet's parser to the handlers,
+// One client connection: bytes in through the frame guard and the packet reader to the handlers,
 // packets out gathered per tick so that a burst of deliveries leaves in one write.
 import type { Duplex } from 'node:stream'
 import mqtt from 'mqtt-packet'
@@ -40,12 +40,12 @@ export interface ListenerContext {
   readonly bytesRate?: Rate | null
 }
 
-// mqtt-packet reports these as parse errors; MQTT 5 makes them Protocol Errors, not Malformed Packets (spec 3.8.3.1).
 /** Bytes read from one client before it lets the others read (a turn of the event loop). */
 const READ_SLICE = 64 * 1024
 /** Up to this many bytes a tick's packets are copied into one buffer; above, they go as a writev. */
 const CONCAT_LIMIT = 256 * 1024
 
+// mqtt-packet reports these as parse errors; MQTT 5 makes them Protocol Errors, not Malformed Packets (spec 3.8.3.1).
 const PARSER_PROTOCOL_ERRORS = new Set(['Invalid subscribe QoS, must be <= 2', 'Invalid retain handling, must be <= 2'])
 
 export class Connection implements SessionLink {

@@ -1,8 +1,9 @@
 // Splits the incoming byte stream into packets. The packets a broker reads most, a whole PUBLISH without
 // properties and an acknowledgement that is only a packet id, are decoded here straight from the
 // socket's buffer; every other packet, a PUBLISH with MQTT 5 properties and whatever is cut off at the
-// end of a read go to mqtt-packet's parser, which validates and reports errors as before. mqtt-packet reads each field through a BufferList copy
-// (several small Buffer views per PUBLISH): that was a fifth of the CPU of a QoS 0 run.
+// end of a read go to mqtt-packet's parser, which validates and reports errors as before. mqtt-packet
+// reads each field through a BufferList copy (several small Buffer views per PUBLISH): that was a fifth
+// of the CPU of a QoS 0 run.
 import type mqtt from 'mqtt-packet'
 import type { IPublishPacket, Packet } from 'mqtt-packet'
 
