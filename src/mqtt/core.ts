@@ -586,6 +586,5 @@ export class Core {
     if (authorizing.length > 0) await Promise.all(authorizing)
     for (const conn of [...this.connections]) conn.disconnect(RC.SERVER_SHUTTING_DOWN, 'server shutting down')
     await this.#bus.close()
-    this.journal?.flush()
   }
 }

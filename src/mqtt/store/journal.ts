@@ -36,9 +36,8 @@ export class SessionJournal {
   readonly #window = new Map<string, MessageRecord | null>()
   /** Keys added in this window (not in the store: removing them needs no write). */
   readonly #fresh = new Set<string>()
-  #windowTimer: NodeJS.Timeout | null = null
-  /** Settled once this window's writes are durable; what a PUBACK waits for while a window is open. */
-  #windowDone: { promise: Promise<void>, resolve: (last: Promise<void>) => void } | null = null
+  /** The open window: its timer, and what a PUBACK waits for (settled once its writes are durable). */
+  #open: { timer: NodeJS.Timeout, done: Promise<void>, resolve: (last: Promise<void>) => void } | null = null
 
   constructor (store: KvStore, onError: (err: Error) => void) {
     this.#sessions = store.table('sessions')
@@ -53,20 +52,20 @@ export class SessionJournal {
 
   /** Resolves when every write issued so far is durable; undefined when none is pending (no wait needed). */
   barrier (): Promise<void> | undefined {
-    if (this.#windowDone) return this.#windowDone.promise
+    if (this.#open) return this.#open.done
     return this.#pending > 0 ? this.#last : undefined
   }
 
   /** Writes what the window holds now (at shutdown, before the store closes). */
   flush (): void {
-    if (this.#windowTimer) clearTimeout(this.#windowTimer)
-    this.#windowTimer = null
-    const done = this.#windowDone
-    this.#windowDone = null
+    const open = this.#open
+    if (open === null) return
+    this.#open = null
+    clearTimeout(open.timer)
     for (const [key, record] of this.#window) this.#write(record === null ? this.#messages.remove(key) : this.#messages.put(key, record))
     this.#window.clear()
     this.#fresh.clear()
-    done?.resolve(this.#last)
+    open.resolve(this.#last)
   }
 
   // ---- sessions ----
@@ -119,13 +118,12 @@ export class SessionJournal {
 
   #stage (key: string, record: MessageRecord | null): void {
     this.#window.set(key, record)
-    if (this.#windowDone) return
+    if (this.#open) return
     let resolve!: (last: Promise<void>) => void
     // Resolved with the newest write's promise at flush: it settles when that write is durable.
-    const promise = new Promise<void>((r) => { resolve = r })
-    promise.catch(() => {})
-    this.#windowDone = { promise, resolve }
-    this.#windowTimer = setTimeout(() => this.flush(), WINDOW_MS)
+    const done = new Promise<void>((r) => { resolve = r })
+    done.catch(() => {})
+    this.#open = { timer: setTimeout(() => this.flush(), WINDOW_MS), done, resolve }
   }
 
   /** The message is gone: a key added in this window is simply forgotten, any other is removed from the store. */
