@@ -2,10 +2,10 @@
 // Command-line entry: `node dist/broker.js -c etc/base.hocon` or `culex start -c etc/base.hocon`.
 import cluster from 'node:cluster'
 import { parseArgs } from 'node:util'
-import { WORKER_ENV, workerCount } from './cluster/host/protocol.js'
+import { refuseWorkersWithRedis, WORKER_ENV, workerCount } from './cluster/host/protocol.js'
 import { loadConfig } from './config/load.js'
 import type { CulexConfig } from './config/schema.js'
-import { createLog } from './log.js'
+import { createLog, type Log } from './log.js'
 import { CulexError } from './errors.js'
 import { LOG_LEVELS } from './config/schema.js'
 import { ensureDevCertificates } from './certs/dev.js'
@@ -66,19 +66,8 @@ async function main (argv: string[]): Promise<number> {
   const addresses = broker.listeners.filter((l) => l.running).map((l) => `${l.id}=${l.address()!.host}:${l.address()!.port}`)
   const api = broker.api?.address()
   broker.log.notice({ version: VERSION, config: values.config, listeners: addresses.join(' '), ...(api ? { api: `http://${api.host}:${api.port}` } : {}) }, 'culex started')
-  await new Promise<void>((resolve) => {
-    let stopping = false
-    const stop = (signal: string) => {
-      // A second signal forces the exit; a worker ignores it (Ctrl-C reaches it and its primary, which passes SIGTERM on).
-      if (stopping) { if (!worker) process.exit(1); return }
-      stopping = true
-      broker.log.notice({ signal }, 'stopping')
-      broker.close().then(resolve, resolve)
-    }
-    process.on('SIGHUP', () => broker.reloadTls('SIGHUP'))
-    process.on('SIGTERM', () => stop('SIGTERM'))
-    process.on('SIGINT', () => stop('SIGINT'))
-  })
+  // A worker ignores a second signal: Ctrl-C reaches it and its primary, which passes SIGTERM on.
+  await untilStopped(broker.log, 'stopping', () => broker.close(), () => broker.reloadTls('SIGHUP'), worker !== undefined)
   // A worker's IPC channel to its primary would keep it running.
   if (worker) process.disconnect()
   return 0
@@ -87,22 +76,11 @@ async function main (argv: string[]): Promise<number> {
 /** node.workers > 1: this process forks and watches the workers, which run the broker. */
 async function runWorkers (config: CulexConfig, file: string): Promise<number> {
   const log = createLog(config.log)
-  if (config.cluster.backend === 'redis') throw new CulexError('CULEX_ERR_CONFIG_INVALID', 'node.workers > 1 cannot be combined with cluster.backend = redis: run one broker process per node (node.workers = 1), or the workers without Redis')
+  refuseWorkersWithRedis(config)
   await ensureDevCertificates(config, log)
   const { WorkerPrimary } = await import('./cluster/host/primary.js')
   const primary = new WorkerPrimary(config, log)
-  const stopped = new Promise<void>((resolve) => {
-    let stopping = false
-    const stop = (signal: string) => {
-      if (stopping) { process.exit(1) }
-      stopping = true
-      log.notice({ signal }, 'stopping the workers')
-      primary.stop().then(resolve, resolve)
-    }
-    process.on('SIGHUP', () => primary.signal('SIGHUP'))
-    process.on('SIGTERM', () => stop('SIGTERM'))
-    process.on('SIGINT', () => stop('SIGINT'))
-  })
+  const stopped = untilStopped(log, 'stopping the workers', () => primary.stop(), () => primary.signal('SIGHUP'))
   try {
     await primary.start()
   } catch (err) {
@@ -112,6 +90,25 @@ async function runWorkers (config: CulexConfig, file: string): Promise<number> {
   log.notice({ version: VERSION, config: file, workers: primary.pids.length, pids: primary.pids.join(' ') }, 'culex started')
   await stopped
   return 0
+}
+
+/**
+ * Resolves once SIGTERM or SIGINT has run `stop` to its end; SIGHUP runs `reload`. A second stop signal
+ * forces the exit, unless `ignoreSecond`.
+ */
+function untilStopped (log: Log, message: string, stop: () => Promise<void>, reload: () => void, ignoreSecond = false): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let stopping = false
+    const onSignal = (signal: string) => {
+      if (stopping) { if (!ignoreSecond) process.exit(1); return }
+      stopping = true
+      log.notice({ signal }, message)
+      stop().then(resolve, resolve)
+    }
+    process.on('SIGHUP', reload)
+    process.on('SIGTERM', () => onSignal('SIGTERM'))
+    process.on('SIGINT', () => onSignal('SIGINT'))
+  })
 }
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code }, (err: unknown) => {

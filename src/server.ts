@@ -6,7 +6,7 @@ import { DeviceRegistry } from './certs/registry.js'
 import { CertStore } from './certs/store.js'
 import type { Cluster } from './cluster/cluster.js'
 import type { HostBus } from './cluster/host/host-bus.js'
-import { workerName } from './cluster/host/protocol.js'
+import { refuseWorkersWithRedis, workerName } from './cluster/host/protocol.js'
 import type { PeerBus } from './cluster/peer-bus.js'
 import { loadConfig, type LoadedConfig } from './config/load.js'
 import type { CulexConfig } from './config/schema.js'
@@ -102,7 +102,7 @@ export class Broker {
     this.authn.configure(this.config)
     this.#worker = opts.worker
     if (opts.worker !== undefined) {
-      if (this.config.cluster.backend === 'redis') throw new CulexError('CULEX_ERR_CONFIG_INVALID', 'node.workers > 1 cannot be combined with cluster.backend = redis: run one broker process per node (node.workers = 1), or the workers without Redis')
+      refuseWorkersWithRedis(this.config)
       this.config.node.name = workerName(this.config.node.name, opts.worker)
     }
     this.store = openKvStore(this.config.durable_storage.backend, this.config.node.data_dir, opts.worker === undefined ? 'store' : `store-w${opts.worker}`)

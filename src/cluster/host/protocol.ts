@@ -2,6 +2,7 @@
 // (node:cluster, 'advanced' serialization: Buffers travel as they are).
 import { availableParallelism } from 'node:os'
 import type { CulexConfig } from '../../config/schema.js'
+import { CulexError } from '../../errors.js'
 import type { ClusterStore } from '../store.js'
 
 /** A cluster store operation the primary runs for a worker. */
@@ -32,4 +33,11 @@ export function workerName (name: string, index: number): string {
 /** node.workers as a count: auto is one per CPU core. */
 export function workerCount (config: CulexConfig): number {
   return config.node.workers === 'auto' ? availableParallelism() : config.node.workers
+}
+
+/** The workers are their own cluster: refuses node.workers together with a Redis cluster. */
+export function refuseWorkersWithRedis (config: CulexConfig): void {
+  if (config.cluster.backend === 'redis') {
+    throw new CulexError('CULEX_ERR_CONFIG_INVALID', 'node.workers > 1 cannot be combined with cluster.backend = redis: run one broker process per node (node.workers = 1), or the workers without Redis')
+  }
 }
