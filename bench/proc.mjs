@@ -1,8 +1,9 @@
 // What the bench scripts (run.mjs, overload.mjs, fuzz.mjs) read off Linux and need around a broker
 // process: CPU ticks and memory from /proc, open-file limits, free ports, waiting for a listener.
-import { spawnSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
+import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 export const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100
@@ -102,4 +103,33 @@ export async function waitUntilAccepting (child, host, port, timeoutMs, exited, 
 export function gitRevision (root) {
   const { stdout, status } = spawnSync('git', ['-C', root, 'describe', '--always', '--dirty'], { encoding: 'utf8' })
   return status === 0 ? stdout.trim() : 'no git revision'
+}
+
+/** Compiles a C source when its binary is missing or older than it. */
+export function buildC (source, binary, libraries = []) {
+  const upToDate = fs.existsSync(binary) && fs.statSync(binary).mtimeMs >= fs.statSync(source).mtimeMs
+  if (upToDate) return
+  console.log(`compiling ${path.basename(source)}`)
+  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', binary, source, ...libraries], { stdio: 'inherit' })
+}
+
+/** CPU ticks of the broker (a pid or a list), the load generator and the cores, and the broker's RSS, now. */
+export function sampleCpu (brokerPid, loadgenPid, cores) {
+  return {
+    at: process.hrtime.bigint(),
+    broker: processTicks(brokerPid),
+    loadgen: processTicks(loadgenPid),
+    cores: coreTicks(cores),
+    brokerRssKiB: statusKiB(brokerPid, 'VmRSS'),
+  }
+}
+
+/** Between two samples, in % of one core: broker, load generator, everything else on the cores, and steal. */
+export function cpuPercentages (begin, end) {
+  const seconds = Number(end.at - begin.at) / 1e9
+  const pct = (ticks) => (100 * ticks) / CLOCK_TICKS / seconds
+  const broker = pct(end.broker - begin.broker)
+  const loadgen = pct(end.loadgen - begin.loadgen)
+  const other = Math.max(0, pct(end.cores.busy - begin.cores.busy) - broker - loadgen)
+  return { broker, loadgen, other, steal: pct(end.cores.steal - begin.cores.steal) }
 }

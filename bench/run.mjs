@@ -17,7 +17,7 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { CLOCK_TICKS, coreTicks, freePort, gitRevision, hasExited, processTicks, raiseFileLimit, statusKiB, waitUntilAccepting } from './proc.mjs'
+import { CLOCK_TICKS, buildC, coreTicks, cpuPercentages, freePort, gitRevision, hasExited, raiseFileLimit, sampleCpu, statusKiB, waitUntilAccepting } from './proc.mjs'
 import { writeBetweenMarkers } from './report-file.mjs'
 import { STARTUP_RUNS, culexDefaultConfig, culexPrepare, culexTcpConfig, makeCulexCertificates, measureStartups, summarize } from './startup.mjs'
 
@@ -162,13 +162,6 @@ async function warnIfCoresBusy () {
   if (busy >= INTERFERENCE_WARNING_PCT) {
     console.warn(`warning: cores ${BROKER_CORE} and ${LOADGEN_CORE} are already ${Math.round(busy)}% busy (100% = one core) before the benchmark starts; results will be disturbed`)
   }
-}
-
-function buildC (source, binary, libraries = []) {
-  const upToDate = fs.existsSync(binary) && fs.statSync(binary).mtimeMs >= fs.statSync(source).mtimeMs
-  if (upToDate) return
-  console.log(`compiling ${path.relative(ROOT, source)}`)
-  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', binary, source, ...libraries], { stdio: 'inherit' })
 }
 
 const buildLoadgen = () => buildC(LOADGEN_SRC, LOADGEN_BIN)
@@ -344,28 +337,7 @@ function lastLines (text, count = 5) {
 
 // ---------- /proc sampling ----------
 
-
-
 const peakRssKiB = (pid) => statusKiB(pid, 'VmHWM')
-
-function sampleCpu (brokerPid, loadgenPid) {
-  return {
-    at: process.hrtime.bigint(),
-    broker: processTicks(brokerPid),
-    loadgen: processTicks(loadgenPid),
-    cores: coreTicks([BROKER_CORE, LOADGEN_CORE]),
-    brokerRssKiB: statusKiB(brokerPid, 'VmRSS'),
-  }
-}
-
-function cpuPercentages (begin, end) {
-  const seconds = Number(end.at - begin.at) / 1e9
-  const pct = (ticks) => (100 * ticks) / CLOCK_TICKS / seconds
-  const broker = pct(end.broker - begin.broker)
-  const loadgen = pct(end.loadgen - begin.loadgen)
-  const other = Math.max(0, pct(end.cores.busy - begin.cores.busy) - broker - loadgen)
-  return { broker, loadgen, other, steal: pct(end.cores.steal - begin.cores.steal) }
-}
 
 // ---------- one run ----------
 
@@ -382,8 +354,8 @@ async function runGenerator (command, args, brokerPid, timeoutMs) {
   child.stdout.on('data', (chunk) => { stdout += chunk })
   child.stderr.on('data', (chunk) => {
     try {
-      if (chunk.includes('window-begin')) samples.begin = sampleCpu(brokerPid, child.pid)
-      if (chunk.includes('window-end')) samples.end = sampleCpu(brokerPid, child.pid)
+      if (chunk.includes('window-begin')) samples.begin = sampleCpu(brokerPid, child.pid, [BROKER_CORE, LOADGEN_CORE])
+      if (chunk.includes('window-end')) samples.end = sampleCpu(brokerPid, child.pid, [BROKER_CORE, LOADGEN_CORE])
     } catch (error) {
       samples.error = error // a process is gone; the exit status below tells the story
     }

@@ -6,12 +6,12 @@
 // between the bench:workers markers of BENCHMARKS.md.
 //
 //   node bench/workers.mjs [--workers 1,2] [--scenarios fanin,pairs,fanout] [--duration 4] [--no-write]
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { CLOCK_TICKS, coreTicks, freePort, gitRevision, hasExited, processTicks, statusKiB, waitUntilAccepting } from './proc.mjs'
+import { buildC, cpuPercentages, freePort, gitRevision, hasExited, sampleCpu, statusKiB, waitUntilAccepting } from './proc.mjs'
 import { writeBetweenMarkers } from './report-file.mjs'
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..')
@@ -40,10 +40,7 @@ const scenarios = values.scenarios.split(',').map((s) => {
 const duration = Number(values.duration)
 const cores = os.availableParallelism()
 
-if (!fs.existsSync(LOADGEN)) {
-  const built = spawnSync('cc', ['-O2', '-o', LOADGEN, path.join(ROOT, 'bench/loadgen.c')], { stdio: 'inherit' })
-  if (built.status !== 0) throw new Error('cannot build bench/loadgen')
-}
+buildC(path.join(ROOT, 'bench/loadgen.c'), LOADGEN)
 
 /** The primary's children (its workers). */
 function children (pid) {
@@ -85,7 +82,7 @@ function runLoadgen (scenario, port, pids, loadgenCore) {
     let out = ''
     let begin = null
     let end = null
-    const sample = () => ({ broker: processTicks(pids()), loadgen: processTicks(gen.pid), cores: coreTicks([...Array(cores).keys()]), at: process.hrtime.bigint() })
+    const sample = () => sampleCpu(pids(), gen.pid, [...Array(cores).keys()])
     let marks = ''
     gen.stdout.on('data', (d) => { out += d })
     // The generator marks its measuring window on stderr.
@@ -98,9 +95,7 @@ function runLoadgen (scenario, port, pids, loadgenCore) {
     gen.on('exit', (code) => {
       clearTimeout(timer)
       if (code !== 0 || !begin || !end) return reject(new Error(`loadgen failed (${code}): ${out.slice(-300)}`))
-      const seconds = Number(end.at - begin.at) / 1e9
-      const pct = (ticks) => (ticks / CLOCK_TICKS) / seconds * 100
-      resolve({ figures: JSON.parse(out.trim().split('\n').pop()), broker: pct(end.broker - begin.broker), loadgen: pct(end.loadgen - begin.loadgen), steal: pct(end.cores.steal - begin.cores.steal) })
+      resolve({ figures: JSON.parse(out.trim().split('\n').pop()), ...cpuPercentages(begin, end) })
     })
   })
 }
