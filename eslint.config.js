@@ -14,6 +14,6 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
-  // CommonJS, as the `debug` it stands in for.
-  { files: ['vendor/**/*.js'], languageOptions: { sourceType: 'commonjs', globals: { module: 'writable' } } },
+  // CommonJS, as the packages they stand in for under mqtt-packet.
+  { files: ['vendor/**/*.js'], languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } }, rules: { '@typescript-eslint/no-require-imports': 'off' } },
 )

@@ -15,6 +15,9 @@ const NO_GROUPS: ReadonlySet<string> = new Set()
 
 /** How long close() waits for the owner's last writes. */
 const LAST_WRITES_MS = 2000
+/** Bytes the carrier may hold unsent before publishers wait (congested()), and the level they wait for. */
+const BACKLOG_HIGH = 16 * 1024 * 1024
+const BACKLOG_LOW = 8 * 1024 * 1024
 
 export abstract class PeerBus implements MessageBus {
   /** What the nodes keep in common, through the same carrier. */
@@ -33,6 +36,8 @@ export abstract class PeerBus implements MessageBus {
   #down = false
   #closed = false
   #beforeClose: (() => Promise<void>) | null = null
+  /** Publishers waiting for the backlog to shrink (congested()). */
+  #easeWaiters: (() => void)[] = []
   /** Messages waiting for the end of this event-loop turn, sent as one payload. */
   #batch: WireMessage[] = []
   readonly #flush = (): void => {
@@ -60,6 +65,22 @@ export abstract class PeerBus implements MessageBus {
 
   /** Closes the carrier, after the last writes. */
   protected abstract disconnect (): Promise<void>
+
+  /** Bytes handed to the carrier and not yet sent on; a carrier that cannot tell says 0. */
+  protected get backlog (): number { return 0 }
+
+  congested (): Promise<void> | null {
+    if (this.backlog <= BACKLOG_HIGH || this.#closed) return null
+    return new Promise((resolve) => this.#easeWaiters.push(resolve))
+  }
+
+  /** The carrier calls this as its backlog shrinks: waiting publishers go on once it is down to BACKLOG_LOW. */
+  protected eased (): void {
+    if (this.#easeWaiters.length === 0 || (this.backlog > BACKLOG_LOW && !this.#closed && !this.#down)) return
+    const waiters = this.#easeWaiters
+    this.#easeWaiters = []
+    for (const resolve of waiters) resolve()
+  }
 
   /** The channels listened to (the carrier subscribes them on connect). */
   protected get channels (): string[] {
@@ -135,6 +156,7 @@ export abstract class PeerBus implements MessageBus {
       clearTimeout(timer)
     }
     this.#closed = true
+    this.eased()
     await this.disconnect()
   }
 
@@ -176,6 +198,7 @@ export abstract class PeerBus implements MessageBus {
     this.#down = true
     this.log.warning({ where: this.where, err: err?.message },
       `cluster: ${this.carrier} is unreachable; local clients are served, messages to and from other nodes are lost until it is back`)
+    this.eased()
   }
 
   protected back (): void {

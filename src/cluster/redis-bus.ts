@@ -25,6 +25,8 @@ export class RedisBus extends PeerBus {
   readonly servers: string
   readonly where: string
   protected readonly carrier = 'Redis'
+  /** Bytes of PUBLISH commands Redis has not answered yet. */
+  #unsent = 0
 
   constructor (opts: RedisBusOptions) {
     super(opts.prefix, opts.node, opts.log)
@@ -64,7 +66,16 @@ export class RedisBus extends PeerBus {
   }
 
   protected transmit (channel: string, payload: Buffer): void {
-    this.pub.publish(channel, payload).catch((err: Error) => this.outage(err))
+    const bytes = payload.length
+    this.#unsent += bytes
+    this.pub.publish(channel, payload).catch((err: Error) => this.outage(err)).finally(() => {
+      this.#unsent -= bytes
+      this.eased()
+    })
+  }
+
+  protected override get backlog (): number {
+    return this.#unsent
   }
 
   protected async disconnect (): Promise<void> {

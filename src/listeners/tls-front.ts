@@ -98,14 +98,17 @@ export class TlsFront {
   /** A raw TCP connection: hand it to the TLS server if it starts a TLS handshake, else explain and close. */
   accept (socket: Socket): void {
     this.#peers.set(socket, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`)
-    socket.on('error', () => socket.destroy())
+    socket.on('error', destroySocket)
     const timer = setTimeout(() => {
       this.#failed(socket, { reason: 'handshake_timeout', detail: 'the client sent nothing within ssl_options.handshake_timeout' })
       socket.destroy()
     }, this.#opts.handshake_timeout)
-    socket.once('close', () => clearTimeout(timer))
+    const cancel = (): void => clearTimeout(timer)
+    socket.once('close', cancel)
     socket.once('data', (chunk: Buffer) => {
-      clearTimeout(timer)
+      // Nothing of this first read stays referenced from the socket for the life of the connection.
+      cancel()
+      socket.removeListener('close', cancel)
       socket.pause()
       if (chunk[0] !== 0x16) {
         this.#failed(socket, describeNotTls(chunk[0]!))
@@ -326,6 +329,10 @@ export class TlsFront {
       reason: report.reason,
     }, `TLS handshake failed: ${report.detail}`)
   }
+}
+
+function destroySocket (this: Socket): void {
+  this.destroy()
 }
 
 /**

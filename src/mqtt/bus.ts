@@ -12,6 +12,12 @@ export interface MessageBus {
    * without it every matching group is served here.
    */
   onMessage (deliver: (message: Message, groups?: ReadonlySet<string>) => void): void
+  /**
+   * While what the bus has still to send to other nodes is over its bound: a promise that resolves once
+   * it is back under; else null. A publisher waits on it with its reads paused (as TCP would make it
+   * wait), instead of the queue growing without bound.
+   */
+  congested? (): Promise<void> | null
   close (): Promise<void>
 }
 

@@ -71,15 +71,16 @@ export class Connection implements SessionLink {
   maxOutgoingPacket = Number.POSITIVE_INFINITY
   /** Client's Topic Alias Maximum (aliases we may assign). */
   aliasOutMax = 0
-  readonly aliasOut = new Map<string, number>()
-  readonly aliasIn = new Map<number, string>()
+  /** Aliases we assigned, made at the first (most clients never use aliases). */
+  #aliasOut: Map<string, number> | null = null
+  /** The client's aliases, made at the first. */
+  #aliasIn: Map<number, string> | null = null
   /** Whether reason strings and user properties may be sent (Request Problem Information). */
   problemInfo = true
   /** Set once a DISCONNECT that keeps the will (0x04) or discards it has been received. */
   disconnectReceived = false
   /** MQTT 5 enhanced authentication under way: set from CONNECT until CONNACK. */
   enhancedAuth: { method: string, exchange: EnhancedAuthExchange, finish: (step: EnhancedAuthStep) => void | Promise<void> } | null = null
-  readonly #parser: mqtt.Parser
   readonly #reader: PacketReader
   readonly #stopped = (): boolean => this.state === 'closed'
   readonly #guard: FrameGuard
@@ -108,10 +109,7 @@ export class Connection implements SessionLink {
     this.transport = transport
     this.#guard = new FrameGuard(core.config.mqtt.max_packet_size)
     this.#limiter = PublishLimiter.create(listener.messagesRate ?? null, listener.bytesRate ?? null)
-    this.#parser = mqtt.parser()
-    this.#parser.on('packet', (packet: Packet) => this.#onPacket(packet))
-    this.#parser.on('error', (err: Error) => this.#onParseError(err))
-    this.#reader = new PacketReader(this.#parser, (packet) => this.#onPacket(packet))
+    this.#reader = new PacketReader((packet) => this.#onPacket(packet), (err) => this.#onParseError(err))
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('error', (err: Error) => this.#finish(`socket error: ${err.message}`))
     socket.on('close', () => this.#finish(this.state === 'closed' ? 'closed' : 'connection lost'))
@@ -119,6 +117,14 @@ export class Connection implements SessionLink {
   }
 
   get clientId (): string { return this.client?.clientId ?? '' }
+
+  /** The topic of a Topic Alias the client set. */
+  aliasedTopic (alias: number): string | undefined { return this.#aliasIn?.get(alias) }
+
+  setAlias (alias: number, topic: string): void { (this.#aliasIn ??= new Map()).set(alias, topic) }
+
+  /** @internal whether mqtt-packet's parser is held now (see packet-reader.ts) */
+  get holdsParser (): boolean { return this.#reader.holdsParser }
 
   get label (): string {
     return `${this.client?.clientId ?? '-'}@${this.transport.remoteAddress}:${this.transport.remotePort} on ${this.listener.id}`
@@ -304,7 +310,7 @@ export class Connection implements SessionLink {
     const m = d.message
     const v5 = this.protocolVersion === 5
     const simple = d.qos === 0 && !this.mountpoint && m.expiresAt === 0 && d.subIds === undefined && this.aliasOutMax === 0
-    const aliases = this.aliasOut.size
+    const aliases = this.#aliasOut?.size ?? 0
     let buf: Buffer
     try {
       buf = simple
@@ -333,7 +339,8 @@ export class Connection implements SessionLink {
   /** A PUBLISH not sent: dropped as if it had been delivered. `aliases`: how many outgoing aliases there were before it. */
   #discard (d: Delivery, aliases: number): void {
     // An alias this packet assigned never reached the client: forget it, or the next one would use it unnamed.
-    if (this.aliasOut.size > aliases) this.aliasOut.delete([...this.aliasOut.keys()].at(-1)!)
+    const out = this.#aliasOut
+    if (out !== null && out.size > aliases) out.delete([...out.keys()].at(-1)!)
     this.core.metrics.messagesDropped++
     if (d.qos > 0) {
       this.session?.inflight.delete(d.packetId)
@@ -385,11 +392,12 @@ export class Connection implements SessionLink {
 
   /** Assigns aliases first come, first served until the client's maximum; later topics go in full. */
   #applyAlias (topic: string, props: PublishProperties): string {
-    const known = this.aliasOut.get(topic)
+    const out = this.#aliasOut ??= new Map()
+    const known = out.get(topic)
     if (known !== undefined) { props.topicAlias = known; return '' }
-    if (this.aliasOut.size < this.aliasOutMax) {
-      const alias = this.aliasOut.size + 1
-      this.aliasOut.set(topic, alias)
+    if (out.size < this.aliasOutMax) {
+      const alias = out.size + 1
+      out.set(topic, alias)
       props.topicAlias = alias
     }
     return topic

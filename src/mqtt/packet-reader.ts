@@ -4,25 +4,62 @@
 // end of a read go to mqtt-packet's parser, which validates and reports errors as before. mqtt-packet
 // reads each field through a BufferList copy (several small Buffer views per PUBLISH): that was a fifth
 // of the CPU of a QoS 0 run.
-import type mqtt from 'mqtt-packet'
+//
+// The parser exists only while it is needed: it is made for the first packet it must read and dropped,
+// once it holds no partial packet, after a packet other than PUBLISH (CONNECT, SUBSCRIBE, ...). An idle
+// connection then keeps none (a parser also holds on to the CONNECT packet, password included), and a
+// client publishing with properties keeps one. Its bytes are kept in a plain BufferList (vendor/bl-list).
+import mqtt from 'mqtt-packet'
 import type { IPublishPacket, Packet } from 'mqtt-packet'
 
 /** mqtt-packet's parser adopts the CONNECT packet as its settings (protocolVersion among them). */
-type SettledParser = mqtt.Parser & { settings: { protocolVersion?: number } }
+type SettledParser = mqtt.Parser & { settings: { protocolVersion?: number, bridgeMode?: boolean }, error: Error | null }
 
 const ACKS = ['puback', 'pubrec', 'pubrel', 'pubcomp'] as const
 
 export class PacketReader {
-  readonly #parser: SettledParser
+  #parser: SettledParser | null = null
+  /** Protocol level and bridge flag of the CONNECT, for a parser made after it. */
+  #settings: { protocolVersion?: number, bridgeMode?: boolean } = {}
+  /** Whether the last packet the parser read was not a PUBLISH (see the header). */
+  #controlRead = false
   readonly #emit: (packet: Packet) => void
+  readonly #onError: (err: Error) => void
+  readonly #onParsed = (packet: Packet): void => {
+    this.#controlRead = packet.cmd !== 'publish'
+    this.#emit(packet)
+  }
+
   /** Bytes of a packet whose start went to the parser, still to come. */
   #toParser = 0
   /** The first bytes of a packet whose fixed header was cut off. */
   #head: Buffer | null = null
 
-  constructor (parser: mqtt.Parser, emit: (packet: Packet) => void) {
-    this.#parser = parser as SettledParser
+  constructor (emit: (packet: Packet) => void, onError: (err: Error) => void) {
     this.#emit = emit
+    this.#onError = onError
+  }
+
+  /** The protocol level of the CONNECT read (0 before it). */
+  get #version (): number {
+    return this.#parser?.settings.protocolVersion ?? this.#settings.protocolVersion ?? 0
+  }
+
+  get holdsParser (): boolean { return this.#parser !== null }
+
+  #parse (bytes: Buffer): void {
+    let parser = this.#parser
+    if (parser === null) {
+      parser = this.#parser = mqtt.parser({ ...this.#settings }) as SettledParser
+      parser.on('packet', this.#onParsed)
+      parser.on('error', this.#onError)
+    }
+    const left = parser.parse(bytes)
+    if (left === 0 && this.#toParser === 0 && this.#controlRead && parser.error === null) {
+      const { protocolVersion, bridgeMode } = parser.settings
+      this.#settings = { protocolVersion, bridgeMode }
+      this.#parser = null
+    }
   }
 
   /** Reads a chunk; `stopped()` is asked between packets (the connection may have closed). */
@@ -32,7 +69,7 @@ export class PacketReader {
     if (this.#toParser > 0) {
       const n = Math.min(this.#toParser, buf.length)
       this.#toParser -= n
-      this.#parser.parse(buf.subarray(0, n))
+      this.#parse(buf.subarray(0, n))
       i = n
     }
     if (this.#head !== null) {
@@ -54,20 +91,24 @@ export class PacketReader {
       }
       if (byte & 0x80) {
         // Cut off (or malformed: more than 4 bytes, which the frame guard has refused already).
-        if (j - i > 4) { this.#parser.parse(buf.subarray(i)); return }
+        if (j - i > 4) { this.#parse(buf.subarray(i)); return }
         this.#head = Buffer.from(buf.subarray(i))
         return
       }
       const end = j + length
       if (end > buf.length) {
         this.#toParser = end - buf.length
-        this.#parser.parse(buf.subarray(i))
+        this.#parse(buf.subarray(i))
         return
       }
       const type = buf[i]! >> 4
-      const packet = type === 3 ? this.#publish(buf, i, j, end) : type >= 4 && type <= 7 && length === 2 ? this.#ack(buf, i, j) : null
+      const packet = type === 3
+        ? this.#publish(buf, i, j, end)
+        : type >= 4 && type <= 7 && length === 2
+          ? this.#ack(buf, i, j)
+          : buf[i] === 0xc0 && length === 0 && this.#version !== 0 ? { cmd: 'pingreq' } as Packet : null
       if (packet) this.#emit(packet)
-      else this.#parser.parse(buf.subarray(i, end))
+      else this.#parse(buf.subarray(i, end))
       i = end
     }
   }
@@ -79,7 +120,7 @@ export class PacketReader {
     if ((buf[start]! & 0x0f) !== (type === 6 ? 0x02 : 0)) return null
     const packet = { cmd: ACKS[type - 4]!, retain: false, qos: type === 6 ? 1 : 0, dup: false, length: 2, topic: null, payload: null, messageId: (buf[body]! << 8) | buf[body + 1]! } as unknown as Packet
     // MQTT 5 without a reason code: Success.
-    if (this.#parser.settings.protocolVersion === 5) (packet as { reasonCode?: number }).reasonCode = 0
+    if (this.#version === 5) (packet as { reasonCode?: number }).reasonCode = 0
     return packet
   }
 
@@ -101,7 +142,7 @@ export class PacketReader {
       messageId = (buf[p]! << 8) | buf[p + 1]!
       p += 2
     }
-    if (this.#parser.settings.protocolVersion === 5) {
+    if (this.#version === 5) {
       if (p >= end || buf[p] !== 0) return null
       p++
     }

@@ -12,7 +12,7 @@ export const hasRedis = existsSync(REDIS_SERVER)
 interface Teardown { teardown: (fn: () => unknown) => void }
 
 /** Starts redis-server on a free loopback port; resolves once it answers PING. */
-export async function startRedis (t: Teardown): Promise<{ port: number, servers: string, stop (): Promise<void> }> {
+export async function startRedis (t: Teardown): Promise<{ port: number, servers: string, pid: number, stop (): Promise<void> }> {
   const port = await freePort()
   const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
   t.teardown(() => { child.kill('SIGKILL') })
@@ -23,7 +23,7 @@ export async function startRedis (t: Teardown): Promise<{ port: number, servers:
   }
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const stop = async () => { child.kill('SIGKILL'); await exited }
-  return { port, servers: `127.0.0.1:${port}`, stop }
+  return { port, servers: `127.0.0.1:${port}`, pid: child.pid!, stop }
 }
 
 function pong (port: number): Promise<boolean> {

@@ -256,6 +256,45 @@ t.test('mosquitto_pub and mosquitto_sub through the workers', { skip: hasMosquit
   for (let i = 0; i < 4; i++) t.match(out, `mq/${i} hello-${i}`)
 })
 
+t.test('a worker that stops reading (SIGSTOP) holds the publishers of the other; after SIGCONT every message arrives', async (t) => {
+  const sub = await client(t, { clientId: 'bp-sub' })
+  await sub.subscribeAsync('bp/#', { qos: 1 })
+  const got = collect(sub)
+  const nodeOf = (id: string) => until(async () => {
+    const c = await apiGet(main, `/api/v5/clients/${id}`).catch(() => null) as { node?: string } | null
+    return c?.node ?? null
+  }, `the node of ${id}`, 5000)
+  const subNode = await nodeOf('bp-sub')
+  // Connections alternate between the workers: one of the next two is on the other.
+  let pub = await client(t, { clientId: 'bp-pub', reconnectPeriod: 0 })
+  if (await nodeOf('bp-pub') === subNode) pub = await client(t, { clientId: 'bp-pub', reconnectPeriod: 0 })
+  t.not(await nodeOf('bp-pub'), subNode, 'publisher and subscriber on different workers')
+  const startedLine = (await logLines(main.log)).filter((l) => l.msg === 'workers: worker started' && l.worker === subNode).at(-1)
+  const pid = startedLine?.pid as number
+  t.ok(pid > 0, `the subscriber's worker process (${pid})`)
+
+  process.kill(pid, 'SIGSTOP')
+  let resumed = false
+  t.teardown(() => { if (!resumed) process.kill(pid, 'SIGCONT') })
+  const count = 500
+  const payload = Buffer.alloc(64 * 1024, 0x62)
+  let acked = 0
+  const acks = Array.from({ length: count }, (_, i) => pub.publishAsync(`bp/${i}`, payload, { qos: 1 }).then(() => { acked++ }))
+  await until(async () => (await logLines(main.log)).some((l) => l.msg?.toString().startsWith('workers: a worker reads the messages relayed to it too slowly') && (l.workers as string[]).includes(subNode)), 'the primary tells the workers to hold', 10_000)
+  const heldAt = acked
+  await delay(500)
+  t.ok(acked < count, `the publisher is held: ${acked} of ${count} acknowledged while the other worker is stopped`)
+  t.ok(acked - heldAt < 10, 'and stays held')
+
+  process.kill(pid, 'SIGCONT')
+  resumed = true
+  await Promise.all(acks)
+  t.equal(acked, count, 'every message acknowledged once the worker reads again')
+  await got.waitFor(count, 15_000)
+  t.equal(got.messages.length, count, 'and every message delivered to the subscriber on that worker')
+  t.ok((await logLines(main.log)).some((l) => l.msg === 'workers: relayed messages drained; publishers go on'), 'the primary logged the end of the hold')
+})
+
 t.test('a worker killed with SIGKILL is forked again', async (t) => {
   const before = await childrenOf(main.primary.pid!)
   t.equal(before.length, 2, 'two worker processes')

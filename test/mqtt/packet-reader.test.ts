@@ -3,7 +3,7 @@
 // messages in the same order, for MQTT 3.1.1 and 5 (with and without properties), with PUBACKs for QoS 1.
 import t from 'tap'
 import mqtt from 'mqtt-packet'
-import { collect, connectClient, delay, end, rawSocket, startBroker } from '../helpers.js'
+import { collect, connectClient, delay, end, rawConnect, rawSocket, startBroker } from '../helpers.js'
 
 const sizes = [0, 1, 16, 126, 200, 16400]
 
@@ -100,4 +100,48 @@ t.test('acknowledgements read by the reader: QoS 1 and 2 deliveries to a raw sub
     t.equal(session?.inflight.size, 0, 'nothing left in flight: the broker read every one')
     raw.socket.destroy()
   }
+})
+
+t.test('mqtt-packet\'s parser keeps its bytes in a plain BufferList, not a stream (vendor/bl-list)', async (t) => {
+  const list = (mqtt.parser() as unknown as { _list: object })._list
+  t.equal(list.constructor.name, 'BufferList')
+  t.notOk('pipe' in list, 'no stream methods')
+})
+
+t.test('mqtt-packet\'s parser is made when a packet needs it and dropped after control packets; one made again reads MQTT 5', async (t) => {
+  const b = await startBroker()
+  t.teardown(() => b.close())
+  const { raw, connack } = await rawConnect(b.tcpPort, 5, { clientId: 'lazy-parser', properties: { sessionExpiryInterval: 60 } })
+  t.teardown(() => raw.socket.destroy())
+  t.equal(connack.reasonCode, 0, 'CONNECT with properties accepted')
+  const conn = [...b.broker.core.connections].find((c) => c.clientId === 'lazy-parser')!
+  t.equal(conn.holdsParser, false, 'no parser held after CONNECT')
+
+  raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'lp/#', qos: 1 }], properties: { subscriptionIdentifier: 7 } })
+  t.same((await raw.take('suback')).granted, [1], 'SUBACK')
+  t.equal(conn.holdsParser, false, 'none after SUBSCRIBE')
+
+  raw.send({ cmd: 'publish', topic: 'lp/a', payload: Buffer.from('with props'), qos: 1, messageId: 2, retain: false, dup: false, properties: { userProperties: { k: 'v' } } })
+  const delivered = await raw.take('publish')
+  t.same([delivered.payload.toString(), delivered.properties?.subscriptionIdentifier, delivered.properties?.userProperties], ['with props', 7, { k: 'v' }], 'a PUBLISH with properties is read and delivered with them')
+  await raw.take('puback')
+  t.equal(conn.holdsParser, true, 'kept while PUBLISH packets with properties come')
+
+  raw.send({ cmd: 'pingreq' })
+  await raw.take('pingresp')
+  t.equal(conn.holdsParser, true, 'PINGREQ, read without the parser, leaves it as it was')
+
+  raw.send({ cmd: 'unsubscribe', messageId: 3, unsubscriptions: ['lp/#'], properties: { userProperties: { u: '1' } } })
+  t.equal((await raw.take('unsuback')).messageId, 3, 'UNSUBACK')
+  t.equal(conn.holdsParser, false, 'dropped after UNSUBSCRIBE')
+
+  // A SUBSCRIBE in 1-byte pieces: a new parser, with the protocol level of the CONNECT, reads it whole.
+  const bytes = mqtt.generate({ cmd: 'subscribe', messageId: 4, subscriptions: [{ topic: 'lp/b', qos: 1, nl: true }], properties: { subscriptionIdentifier: 9 } }, { protocolVersion: 5 })
+  for (const byte of bytes) { raw.socket.write(Buffer.from([byte])); await delay(1) }
+  t.same((await raw.take('suback')).granted, [1], 'SUBACK for the SUBSCRIBE read by a new parser')
+  t.equal(conn.holdsParser, false, 'and dropped again')
+  const pub = await connectClient(b.tcpPort, { protocolVersion: 5 })
+  await pub.publishAsync('lp/b', 'x', { qos: 1 })
+  await end(pub, true)
+  t.equal((await raw.take('publish')).properties?.subscriptionIdentifier, 9, 'its MQTT 5 property was read')
 })

@@ -12,9 +12,17 @@ export class HostBus extends PeerBus {
   protected readonly carrier = 'the primary process'
   readonly #pending = new Map<number, { resolve (v: unknown): void, reject (e: Error): void }>()
   #nextId = 1
+  /** Bus payload bytes given to process.send and not yet written to the channel. */
+  #unsent = 0
+  /** Set while the primary holds too much for some worker (a 'hold' message). */
+  #held = false
   readonly #onMessage = (m: PrimaryMessage): void => {
     if (m.t === 'rx') this.receive(m.c, m.p)
     else if (m.t === 'ret') this.#settle(m)
+    else if (m.t === 'hold') {
+      this.#held = m.on
+      if (!m.on) this.eased()
+    }
   }
 
   constructor (prefix: string, node: string, log: Log) {
@@ -50,7 +58,18 @@ export class HostBus extends PeerBus {
   }
 
   protected transmit (channel: string, payload: Buffer): void {
-    this.#send({ t: 'tx', c: channel, p: payload })
+    if (!process.connected) { this.outage(); return }
+    const bytes = payload.length
+    this.#unsent += bytes
+    process.send!({ t: 'tx', c: channel, p: payload } satisfies WorkerMessage, undefined, undefined, (err: Error | null) => {
+      this.#unsent -= bytes
+      if (err) this.outage(err)
+      this.eased()
+    })
+  }
+
+  protected override get backlog (): number {
+    return this.#held ? Number.POSITIVE_INFINITY : this.#unsent
   }
 
   protected async disconnect (): Promise<void> {

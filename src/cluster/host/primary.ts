@@ -18,7 +18,12 @@ const MAX_RESTART_DELAY_MS = 30_000
 const STORE_OPS: ReadonlySet<StoreOp> = new Set<StoreOp>(['hget', 'hgetBuffer', 'hmget', 'hgetall', 'hgetallBuffer', 'lrangeBuffer', 'keys',
   'write', 'hsetIf', 'hdelIf', 'acquire', 'renew', 'releaseIf', 'mget'])
 
-interface Slot { index: number, name: string, worker: Worker | null, ready: boolean, restarts: number, lastStart: number }
+/** Bytes relayed to a worker and not yet written to its channel above which every worker's publishers wait, and the level they wait for. */
+const RELAY_HIGH = 16 * 1024 * 1024
+const RELAY_LOW = 8 * 1024 * 1024
+const HOLD_LOG_INTERVAL_MS = 60_000
+
+interface Slot { index: number, name: string, worker: Worker | null, ready: boolean, restarts: number, lastStart: number, unsent: number }
 
 export class WorkerPrimary {
   readonly store = new MemoryStore()
@@ -26,12 +31,17 @@ export class WorkerPrimary {
   readonly #log: Log
   readonly #slots: Slot[]
   #stopping = false
+  /** Whether the workers were told to hold their publishers (a worker reads its relayed messages too slowly). */
+  #holding = false
+  #holdLoggedAt = 0
+  /** Whether the current hold was logged at warning (its end is then logged at info). */
+  #holdLoud = false
   #started: { resolve (): void, reject (err: Error): void } | null = null
 
   constructor (config: CulexConfig, log: Log, count = workerCount(config)) {
     this.#config = config
     this.#log = log
-    this.#slots = Array.from({ length: count }, (_, i) => ({ index: i + 1, name: workerName(config.node.name, i + 1), worker: null, ready: false, restarts: 0, lastStart: 0 }))
+    this.#slots = Array.from({ length: count }, (_, i) => ({ index: i + 1, name: workerName(config.node.name, i + 1), worker: null, ready: false, restarts: 0, lastStart: 0, unsent: 0 }))
   }
 
   /** The workers' process ids, by slot. */
@@ -66,6 +76,7 @@ export class WorkerPrimary {
   #fork (slot: Slot): void {
     slot.lastStart = Date.now()
     slot.ready = false
+    slot.unsent = 0
     const worker = cluster.fork({ [WORKER_ENV]: String(slot.index) })
     slot.worker = worker
     worker.on('message', (m: WorkerMessage) => this.#receive(slot, worker, m))
@@ -78,7 +89,7 @@ export class WorkerPrimary {
     switch (m.t) {
       case 'tx':
         for (const other of this.#slots) {
-          if (other.worker && other.worker !== from) send(other.worker, { t: 'rx', c: m.c, p: m.p })
+          if (other.worker && other.worker !== from) this.#relay(other, other.worker, { t: 'rx', c: m.c, p: m.p })
         }
         break
       case 'call':
@@ -94,6 +105,39 @@ export class WorkerPrimary {
     }
   }
 
+  /**
+   * process.send queues without bound: a worker that reads its channel slower than the others publish
+   * would grow this process without end. Over RELAY_HIGH unsent to one worker, every worker is told to
+   * hold its publishers (their reads pause); under RELAY_LOW for all, to go on.
+   */
+  #relay (slot: Slot, worker: Worker, m: Extract<PrimaryMessage, { t: 'rx' }>): void {
+    const bytes = m.p.length
+    slot.unsent += bytes
+    const sent = send(worker, m, () => {
+      if (slot.worker === worker) slot.unsent -= bytes
+      if (this.#holding) this.#checkHold()
+    })
+    if (!sent) slot.unsent -= bytes
+    else if (!this.#holding && slot.unsent > RELAY_HIGH) this.#checkHold()
+  }
+
+  #checkHold (): void {
+    const hold = this.#holding
+      ? this.#slots.some((s) => s.unsent > RELAY_LOW)
+      : this.#slots.some((s) => s.unsent > RELAY_HIGH)
+    if (hold === this.#holding) return
+    this.#holding = hold
+    // Under a sustained overload holds come and go many times a second: one warning a minute, the rest at debug.
+    if (hold) {
+      const now = Date.now()
+      this.#holdLoud = now - this.#holdLoggedAt >= HOLD_LOG_INTERVAL_MS
+      if (this.#holdLoud) this.#holdLoggedAt = now
+      const slow = this.#slots.filter((s) => s.unsent > RELAY_HIGH).map((s) => s.name)
+      this.#log[this.#holdLoud ? 'warning' : 'debug']({ workers: slow }, 'workers: a worker reads the messages relayed to it too slowly; every worker\'s publishers wait')
+    } else this.#log[this.#holdLoud ? 'info' : 'debug']('workers: relayed messages drained; publishers go on')
+    for (const slot of this.#slots) if (slot.worker) send(slot.worker, { t: 'hold', on: hold })
+  }
+
   #call (op: StoreOp, args: unknown[]): Promise<unknown> {
     if (!STORE_OPS.has(op)) return Promise.reject(new Error(`unknown store operation ${String(op)}`))
     return (this.store[op] as (...a: unknown[]) => Promise<unknown>).apply(this.store, args)
@@ -102,6 +146,8 @@ export class WorkerPrimary {
   #exited (slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
     if (slot.worker !== worker) return
     slot.worker = null
+    slot.unsent = 0
+    if (this.#holding) this.#checkHold()
     // Its name is free at once: the others stop waiting for it at their next look (cluster.heartbeat_interval).
     this.store.drop(`${this.#config.cluster.redis.key_prefix}:node:${slot.name}`)
     if (this.#stopping) return
@@ -116,12 +162,17 @@ export class WorkerPrimary {
   }
 }
 
-/** Sends to a worker still connected; one whose channel closes meanwhile reports on its 'error' event. */
-function send (worker: Worker, m: PrimaryMessage): void {
-  if (!worker.isConnected()) return
+/**
+ * Sends to a worker still connected; one whose channel closes meanwhile reports on its 'error' event.
+ * Returns whether the message was handed to the channel (`written` then runs once it is written out or failed).
+ */
+function send (worker: Worker, m: PrimaryMessage, written?: () => void): boolean {
+  if (!worker.isConnected()) return false
   try {
-    worker.send(m)
+    worker.send(m, undefined, undefined, written ? () => written() : undefined)
+    return true
   } catch {
     // The channel closed between the check and the send: the worker is gone, and so is the message.
+    return false
   }
 }

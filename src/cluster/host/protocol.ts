@@ -20,6 +20,8 @@ export type PrimaryMessage =
   /** A bus payload another worker sent. */
   | { t: 'rx', c: string, p: Buffer }
   | { t: 'ret', id: number, v?: unknown, e?: string }
+  /** Whether the primary holds too much unsent for some worker: publishers wait while it does. */
+  | { t: 'hold', on: boolean }
 
 /** The environment variable that tells a process it is worker <i> (1-based) of the primary that forked it. */
 export const WORKER_ENV = 'CULEX_WORKER'

@@ -59,8 +59,8 @@ export function handlePublish (conn: Connection, packet: IPublishPacket): void |
   if (allowed === false) return reject(conn, packet, RC.NOT_AUTHORIZED, 'not authorized')
   return allowed.then((ok) => {
     if (conn.state !== 'connected') return
-    if (ok) accept(conn, packet, message)
-    else reject(conn, packet, RC.NOT_AUTHORIZED, 'not authorized')
+    if (ok) return accept(conn, packet, message)
+    reject(conn, packet, RC.NOT_AUTHORIZED, 'not authorized')
   })
 }
 
@@ -71,21 +71,24 @@ function resolveTopic (conn: Connection, packet: IPublishPacket): string {
   const max = conn.core.config.mqtt.max_topic_alias
   if (alias === 0 || alias > max) throw new CulexError('CULEX_ERR_MQTT_TOPIC_ALIAS', `topic alias ${alias} outside 1..${max}`)
   if (packet.topic !== '') {
-    conn.aliasIn.set(alias, packet.topic)
+    conn.setAlias(alias, packet.topic)
     return packet.topic
   }
-  const topic = conn.aliasIn.get(alias)
+  const topic = conn.aliasedTopic(alias)
   if (topic === undefined) throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', `unknown topic alias ${alias}`)
   return topic
 }
 
-function accept (conn: Connection, packet: IPublishPacket, message: Message): void {
-  conn.core.publish(message, conn.client)
+/** Routes the message and acknowledges it; returns the wait of a congested cluster bus (reads pause until it ends). */
+function accept (conn: Connection, packet: IPublishPacket, message: Message): Promise<void> | undefined {
+  const core = conn.core
+  core.publish(message, conn.client)
   if (packet.qos === 1) conn.acknowledge({ cmd: 'puback', messageId: packet.messageId! })
   else if (packet.qos === 2) {
     conn.session!.awaitingRel.set(packet.messageId!, Date.now())
     conn.acknowledge({ cmd: 'pubrec', messageId: packet.messageId! })
   }
+  return core.bus.congested?.() ?? undefined
 }
 
 /** MQTT 5 answers a refused QoS 1/2 message with a reason code; MQTT 3 can only acknowledge or close. */
