@@ -848,7 +848,13 @@ async function main () {
     await sleep(SETTLE_MS)
     after = { ...broker.memory(), heapUsed: gc?.heapUsed ?? 0, arrayBuffers: gc?.arrayBuffers ?? 0 }
     check = await finalCheck(broker.port)
+    // The final check's clients end with a forced close: give the broker its disconnect of the last one.
     finalStats = await broker.ask('stats')
+    const settled = Date.now() + 2000
+    while (finalStats && finalStats.sessions.connected !== finalStats.sessions.disconnected && Date.now() < settled) {
+      await sleep(50)
+      finalStats = await broker.ask('stats')
+    }
   }
   const summary = summarize(options, run, { rss: baseline.rss, heapUsed: before?.heapUsed ?? 0, arrayBuffers: before?.arrayBuffers ?? 0 }, after, { ...finalStats, openSockets: openAfter }, check)
   await broker.stop()
