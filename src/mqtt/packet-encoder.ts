@@ -37,7 +37,8 @@ export function encodePlainPublish (topic: string, payload: Buffer, qos: 0 | 1 |
   return buf
 }
 
-const ACK_HEADERS = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const
+/** The first byte of each acknowledgement: its type, and PUBREL's required flags 0010 [MQTT-2.2.2-1]. */
+export const ACK_HEADERS = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const
 
 export type AckCommand = keyof typeof ACK_HEADERS
 

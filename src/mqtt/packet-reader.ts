@@ -11,6 +11,7 @@
 // client publishing with properties keeps one. Its bytes are kept in a plain BufferList (vendor/bl-list).
 import mqtt from 'mqtt-packet'
 import type { IPublishPacket, Packet } from 'mqtt-packet'
+import { ACK_HEADERS } from './packet-encoder.js'
 
 /** mqtt-packet's parser adopts the CONNECT packet as its settings (protocolVersion among them). */
 type SettledParser = mqtt.Parser & { settings: { protocolVersion?: number, bridgeMode?: boolean }, error: Error | null }
@@ -101,24 +102,27 @@ export class PacketReader {
         this.#parse(buf.subarray(i))
         return
       }
-      const type = buf[i]! >> 4
-      const packet = type === 3
-        ? this.#publish(buf, i, j, end)
-        : type >= 4 && type <= 7 && length === 2
-          ? this.#ack(buf, i, j)
-          : buf[i] === 0xc0 && length === 0 && this.#version !== 0 ? { cmd: 'pingreq' } as Packet : null
+      const packet = this.#decode(buf, i, j, end)
       if (packet) this.#emit(packet)
       else this.#parse(buf.subarray(i, end))
       i = end
     }
   }
 
+  /** The whole packet at buf[start..end) (body from `body`) when it is one read here; null for the parser. */
+  #decode (buf: Buffer, start: number, body: number, end: number): Packet | null {
+    const type = buf[start]! >> 4
+    if (type === 3) return this.#publish(buf, start, body, end)
+    if (type >= 4 && type <= 7 && end - body === 2) return this.#ack(buf, start, body)
+    if (buf[start] === 0xc0 && end === body) return { cmd: 'pingreq' }
+    return null
+  }
+
   /** PUBACK, PUBREC, PUBREL or PUBCOMP that is only a packet id; null for the parser (wrong flags). */
   #ack (buf: Buffer, start: number, body: number): Packet | null {
-    const type = buf[start]! >> 4
-    // PUBREL's fixed header flags are 0010, the others' 0000 [MQTT-2.2.2-1].
-    if ((buf[start]! & 0x0f) !== (type === 6 ? 0x02 : 0)) return null
-    const packet = { cmd: ACKS[type - 4]!, retain: false, qos: type === 6 ? 1 : 0, dup: false, length: 2, topic: null, payload: null, messageId: (buf[body]! << 8) | buf[body + 1]! } as unknown as Packet
+    const cmd = ACKS[(buf[start]! >> 4) - 4]!
+    if (buf[start] !== ACK_HEADERS[cmd]) return null
+    const packet = { cmd, retain: false, qos: cmd === 'pubrel' ? 1 : 0, dup: false, length: 2, topic: null, payload: null, messageId: (buf[body]! << 8) | buf[body + 1]! } as unknown as Packet
     // MQTT 5 without a reason code: Success.
     if (this.#version === 5) (packet as { reasonCode?: number }).reasonCode = 0
     return packet

@@ -58,14 +58,13 @@ export class HostBus extends PeerBus {
   }
 
   protected transmit (channel: string, payload: Buffer): void {
-    if (!process.connected) { this.outage(); return }
     const bytes = payload.length
     this.#unsent += bytes
-    process.send!({ t: 'tx', c: channel, p: payload } satisfies WorkerMessage, undefined, undefined, (err: Error | null) => {
+    const sent = this.#send({ t: 'tx', c: channel, p: payload }, () => {
       this.#unsent -= bytes
-      if (err) this.outage(err)
       this.eased()
     })
+    if (!sent) this.#unsent -= bytes
   }
 
   protected override get backlog (): number {
@@ -78,9 +77,14 @@ export class HostBus extends PeerBus {
     this.#pending.clear()
   }
 
-  #send (message: WorkerMessage): void {
-    if (!process.connected) { this.outage(); return }
-    process.send!(message, undefined, undefined, (err: Error | null) => { if (err) this.outage(err) })
+  /** Returns whether the message was handed to the channel (`written` then runs once it is written out or failed). */
+  #send (message: WorkerMessage, written?: () => void): boolean {
+    if (!process.connected) { this.outage(); return false }
+    process.send!(message, undefined, undefined, (err: Error | null) => {
+      if (err) this.outage(err)
+      written?.()
+    })
+    return true
   }
 
   #call (op: StoreOp, args: unknown[]): Promise<unknown> {
