@@ -89,7 +89,7 @@ export class Broker {
   readonly #peerChecks: PeerCheckFactory[] = []
 
   constructor (opts: BrokerOptions = {}) {
-    const loaded = opts.loaded ?? loadConfig({ file: opts.configFile, config: opts.config, env: opts.env ?? {} })
+    const loaded = opts.loaded ?? loadConfig({ file: opts.configFile, config: opts.config, env: opts.env ?? {}, embedded: true })
     this.config = loaded.config
     this.log = opts.logger ?? createLog(this.config.log)
     for (const name of loaded.overrides) this.log.info({ variable: name }, 'configuration overridden from the environment')
@@ -207,8 +207,9 @@ export class Broker {
     return this.listeners.find((l) => l.type === type && l.name === name)
   }
 
-  /** The bound port of a running listener; throws when it is not running. */
+  /** The bound port of a running listener (`api`: the management API's); throws when it is not running. */
   port (type = 'tcp', name = 'default'): number {
+    if (type === 'api') return this.apiPort()
     const a = this.listener(type, name)?.address()
     if (!a) throw new Error(`listener ${type}:${name} is not running`)
     return a.port

@@ -18,3 +18,9 @@ t.test('docs/errors.md lists every error code (run npm run docs)', async (t) => 
   t.equal(docs, errorDocs())
   for (const code of Object.keys(ERRORS)) t.match(docs, `\`${code}\``)
 })
+
+t.test('the README\'s library example is test/library/readme-example.test.ts, word for word', async (t) => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  const example = readFileSync(new URL('./library/readme-example.test.ts', import.meta.url), 'utf8')
+  t.ok(readme.includes('```ts\n' + example + '```\n'), 'README.md holds the example test as one ts block')
+})

@@ -13,6 +13,12 @@ export interface LoadOptions {
   config?: string | Record<string, unknown>
   /** Environment for overrides and `${?VAR}`; defaults to process.env. Pass {} to ignore it. */
   env?: Record<string, string | undefined>
+  /**
+   * Defaults for a broker embedded in another program (createBroker): an in-memory store unless the
+   * configuration names node.data_dir or durable_storage.backend, and no management API unless it
+   * configures dashboard.listeners.http. `culex start` keeps EMQX's defaults (LMDB in data/, API on 18083).
+   */
+  embedded?: boolean
 }
 
 export interface LoadedConfig {
@@ -30,6 +36,7 @@ export function loadConfig (opts: LoadOptions = {}): LoadedConfig {
   const all = readEnvOverrides(env)
   const applicable = all.filter((o) => known.has(o.path[0] ?? ''))
   applyEnvOverrides(tree, applicable, origins)
+  if (opts.embedded) applyEmbeddedDefaults(tree)
   // Parsed once: zod's compiled fast path would cost more to build (~10 ms for this schema) than it saves.
   const result = configSchema.safeParse(tree, { jitless: true })
   if (!result.success) {
@@ -40,6 +47,26 @@ export function loadConfig (opts: LoadOptions = {}): LoadedConfig {
     config: result.data,
     overrides: applicable.map((o) => o.name),
     ignored: all.filter((o) => !known.has(o.path[0] ?? '')).map((o) => o.name),
+  }
+}
+
+type Tree = Record<string, unknown>
+
+const child = (tree: unknown, key: string): unknown =>
+  tree !== null && typeof tree === 'object' ? (tree as Tree)[key] : undefined
+
+function section (tree: Tree, key: string): Tree {
+  const existing = tree[key]
+  if (existing !== null && typeof existing === 'object') return existing as Tree
+  return (tree[key] = {})
+}
+
+function applyEmbeddedDefaults (tree: Tree): void {
+  if (child(tree.node, 'data_dir') === undefined && child(tree.durable_storage, 'backend') === undefined) {
+    section(tree, 'durable_storage').backend = 'memory'
+  }
+  if (child(child(tree.dashboard, 'listeners'), 'http') === undefined) {
+    section(section(section(tree, 'dashboard'), 'listeners'), 'http').enable = false
   }
 }
 
