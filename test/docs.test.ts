@@ -24,3 +24,11 @@ t.test('the README\'s library example is test/library/readme-example.test.ts, wo
   const example = readFileSync(new URL('./library/readme-example.test.ts', import.meta.url), 'utf8')
   t.ok(readme.includes('```ts\n' + example + '```\n'), 'README.md holds the example test as one ts block')
 })
+
+t.test('commands in the docs run culex through npx (culex is not on the PATH after npm ci)', async (t) => {
+  for (const name of ['../README.md', '../DEVELOPERS.md', '../SECURITY.md', '../docs/certs.md', '../etc/base.hocon']) {
+    const text = readFileSync(new URL(name, import.meta.url), 'utf8')
+    const bare = text.split('\n').filter((line) => /(^\s*|`|\()culex (certs|start)\b/.test(line))
+    t.same(bare, [], `${name.slice(3)}: no bare culex command`)
+  }
+})

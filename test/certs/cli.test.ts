@@ -124,3 +124,10 @@ t.test('an expired client certificate: verify says when, exit 1 through the cule
   t.match(await certs('verify', '--ca', p('ca.pem'), '--cert', p('client.pem')), { code: 0, out: /^OK / })
   t.match(await certs('client', '--ca', p('ca.pem'), '--ca-key', p('ca.key'), '--cn', 'old', '--out', p('old')), { code: 1, err: /old\.pem, .*old\.key already exist/ })
 })
+
+t.test('the documented npx culex certs init works in a clone (the package\'s own bin, after npm run build)', async (t) => {
+  const dir = await tempDir(t)
+  const result = await run('npx', ['--no-install', 'culex', 'certs', 'init', '--dir', dir], { cwd: ROOT })
+  t.equal(result.code, 0, result.stderr)
+  t.match(result.stdout, `wrote ${join(dir, 'ca.pem')}`)
+})
