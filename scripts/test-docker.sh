@@ -94,6 +94,9 @@ wait_healthy && pass "container healthy in $(elapsed "$start")" || abort "contai
 
 uid=$(timeout 10 podman exec "$NAME" node -e 'process.stdout.write(String(process.getuid()))' 2>&1)
 [ -n "$uid" ] && [ "$uid" != 0 ] && pass "broker runs as uid $uid, not root" || fail "broker runs as uid '$uid'"
+etc_files=$(timeout 30 podman exec "$NAME" node -e "console.log(require('node:fs').readdirSync('etc').sort().join(' '))" 2>&1)
+[ "$etc_files" = "acl.conf base.hocon" ] && pass "the image's etc/ holds only the shipped config ($etc_files)" ||
+  fail "the image's etc/ holds '$etc_files', expected only acl.conf base.hocon"
 
 status=$(timeout 10 podman exec "$NAME" node -e \
   'fetch("http://127.0.0.1:18083/api/v5/status").then((r) => r.text()).then((t) => process.stdout.write(t), (e) => process.stdout.write(String(e)))' 2>&1)

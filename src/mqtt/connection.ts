@@ -12,6 +12,7 @@ import { encodePlainAck, encodePlainPublish, isAckCommand } from './packet-encod
 import { FrameGuard } from './frame-guard.js'
 import { PacketReader } from './packet-reader.js'
 import type { ClientInfo, EnhancedAuthExchange, EnhancedAuthStep } from './hooks.js'
+import { aliasBytes, memoryBudget } from './memory.js'
 import { remainingExpiry, type PublishProperties } from './message.js'
 import { PublishLimiter } from './rate-limit.js'
 import { RC, describeReason } from './reason-codes.js'
@@ -75,6 +76,10 @@ export class Connection implements SessionLink {
   #aliasOut: Map<string, number> | null = null
   /** The client's aliases, made at the first. */
   #aliasIn: Map<number, string> | null = null
+  /** What #aliasIn pins (src/mqtt/memory.ts). */
+  #aliasInBytes = 0
+  /** force_shutdown.max_heap_size, or Infinity (src/mqtt/memory.ts). */
+  readonly #memoryBudget: number
   /** Whether reason strings and user properties may be sent (Request Problem Information). */
   problemInfo = true
   /** Set once a DISCONNECT that keeps the will (0x04) or discards it has been received. */
@@ -108,6 +113,7 @@ export class Connection implements SessionLink {
     this.listener = listener
     this.transport = transport
     this.#guard = new FrameGuard(core.config.mqtt.max_packet_size)
+    this.#memoryBudget = memoryBudget(core.config)
     this.#limiter = PublishLimiter.create(listener.messagesRate ?? null, listener.bytesRate ?? null)
     this.#reader = new PacketReader((packet) => this.#onPacket(packet), (err) => this.#onParseError(err))
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
@@ -121,7 +127,48 @@ export class Connection implements SessionLink {
   /** The topic of a Topic Alias the client set. */
   aliasedTopic (alias: number): string | undefined { return this.#aliasIn?.get(alias) }
 
-  setAlias (alias: number, topic: string): void { (this.#aliasIn ??= new Map()).set(alias, topic) }
+  /** Sets a Topic Alias of the client; call it once the PUBLISH that sets it is authorized. */
+  setAlias (alias: number, topic: string): void {
+    const aliases = this.#aliasIn ??= new Map()
+    const old = aliases.get(alias)
+    if (old !== undefined) this.#aliasInBytes -= aliasBytes(old)
+    this.#aliasInBytes += aliasBytes(topic)
+    aliases.set(alias, topic)
+  }
+
+  /**
+   * What this client pins in memory (src/mqtt/memory.ts): its aliases, its session's subscriptions and
+   * messages, the partial packet being read, and the data not yet sent.
+   */
+  get pinnedBytes (): number {
+    return this.#aliasInBytes + (this.session?.pinnedBytes ?? 0) + this.#reader.bufferedBytes + this.unsentBytes
+  }
+
+  /** The bytes this client may still pin before force_shutdown.max_heap_size (Infinity when off). */
+  get memoryLeft (): number { return this.#memoryBudget - this.pinnedBytes }
+
+  /**
+   * force_shutdown: a client pinning more than max_heap_size is disconnected (MQTT 5: DISCONNECT 0x97
+   * Quota exceeded), as EMQX ends a connection process over its heap. Returns whether it was.
+   */
+  overMemoryBudget (): boolean {
+    const pinned = this.pinnedBytes
+    if (pinned <= this.#memoryBudget || this.state === 'closed') return false
+    const session = this.session
+    this.core.metrics.limits.memoryDisconnected++
+    this.core.log.warning({
+      client: this.label,
+      pinned,
+      max_heap_size: this.#memoryBudget,
+      aliases: this.#aliasInBytes,
+      subscriptions: session?.subscriptions.bytes ?? 0,
+      inflight: session?.inflight.bytes ?? 0,
+      queued: (session?.pinnedBytes ?? 0) - (session?.subscriptions.bytes ?? 0) - (session?.inflight.bytes ?? 0),
+      unsent: this.unsentBytes,
+    }, 'disconnecting client: it holds more memory than force_shutdown.max_heap_size (topic aliases, subscriptions, queued, in-flight and unsent messages)')
+    this.disconnect(RC.QUOTA_EXCEEDED, 'force_shutdown: more memory held than max_heap_size')
+    return true
+  }
 
   /** @internal whether mqtt-packet's parser is held now (see packet-reader.ts) */
   get holdsParser (): boolean { return this.#reader.holdsParser }
@@ -136,6 +183,10 @@ export class Connection implements SessionLink {
     if (this.state === 'closed') return
     this.lastSeen = Date.now()
     this.core.metrics.bytesReceived += chunk.length
+    if (this.state === 'new' && isTlsRecordStart(chunk) && (this.socket as { bytesRead?: number }).bytesRead === chunk.length) {
+      this.protocolError(new CulexError('CULEX_ERR_MQTT_MALFORMED', 'a TLS ClientHello on a plain MQTT port: use the ssl port (8883) or turn TLS off in the client'))
+      return
+    }
     const frameError = this.#guard.check(chunk)
     if (frameError === 'packet_too_large') {
       this.protocolError(new CulexError('CULEX_ERR_MQTT_PACKET_TOO_LARGE', `packet larger than mqtt.max_packet_size (${this.#guard.maxPacketSize} bytes)`))
@@ -462,4 +513,9 @@ function hasProperties (props: PublishProperties): boolean {
 function plainAck (packet: Packet): boolean {
   const ack = packet as { messageId?: number, reasonCode?: number, properties?: object, dup?: boolean }
   return typeof ack.messageId === 'number' && !ack.reasonCode && ack.properties === undefined && !ack.dup
+}
+
+/** A TLS handshake record (type 0x16, version 3.x): read as MQTT it is a CONNECT with reserved flags set. */
+function isTlsRecordStart (chunk: Buffer): boolean {
+  return chunk.length >= 3 && chunk[0] === 0x16 && chunk[1] === 0x03
 }

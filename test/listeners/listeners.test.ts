@@ -1,4 +1,5 @@
 import { createServer } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
 import t from 'tap'
 import WebSocket from 'ws'
 import { createBroker } from '../../src/index.js'
@@ -69,4 +70,15 @@ t.test('an oversize MQTT packet in one WebSocket frame closes that connection wi
   t.equal(await closed, 1009, 'closed with 1009 message too big')
   await delay(50)
   t.ok(b.logs.some((l) => String(l.msg).includes('larger than mqtt.max_packet_size')), 'logged with the reason')
+})
+
+t.test('a TLS client on the plain tcp port is told to use the ssl port, not "malformed packet"', async (t) => {
+  const b = await startBroker()
+  t.teardown(() => b.close())
+  const socket = tlsConnect({ host: '127.0.0.1', port: b.tcpPort, rejectUnauthorized: false })
+  socket.on('error', () => {})
+  await new Promise((resolve) => socket.once('close', resolve))
+  const line = b.logs.find((l) => String(l.msg).startsWith('closing connection:'))
+  t.match(line, { code: 'CULEX_ERR_MQTT_MALFORMED', msg: /a TLS ClientHello on a plain MQTT port: use the ssl port \(8883\)/ })
+  t.notOk(b.logs.some((l) => /Invalid header flag bits/.test(String(l.msg))), 'no parser message')
 })
