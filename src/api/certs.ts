@@ -29,6 +29,7 @@ const uploadSchema = {
 
 interface NameParams { name: string, namespace?: string }
 interface DeleteQuery { kind?: BundleFile }
+interface UploadQuery { ignore_validity_window?: boolean }
 
 const refOf = (p: NameParams): BundleRef => ({ namespace: p.namespace, name: p.name })
 
@@ -80,12 +81,16 @@ export const certRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, { h
       return info
     })
 
-    app.post<{ Params: NameParams, Body: BundleUpload }>(`${base}/name/:name`, {
+    app.post<{ Params: NameParams, Body: BundleUpload, Querystring: UploadQuery }>(`${base}/name/:name`, {
       schema: {
         tags: ['Certificates'],
         summary: `Create or update a bundle ${where}; checked against the import rules first`,
         consumes: ['application/json', 'multipart/form-data'],
         params,
+        querystring: {
+          type: 'object',
+          properties: { ignore_validity_window: { type: 'boolean', default: false, description: 'Accept a certificate issued or expiring within 30 days (rule validity_window); logged' } },
+        },
         body: uploadSchema,
         response: { 204: NO_CONTENT, ...errors(400, 413, 415) },
       },
@@ -97,7 +102,8 @@ export const certRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, { h
         if (value !== undefined) upload[field] = String(value).replaceAll('\r\n', '\n')
       }
       const ref = refOf(request.params)
-      const { warnings } = await store(() => certs.put(ref, upload))
+      const ignoreValidityWindow = request.query.ignore_validity_window === true
+      const { warnings } = await store(() => certs.put(ref, upload, { ignoreValidityWindow }))
       host.log.notice({ namespace: ref.namespace ?? 'global', bundle: ref.name, files: BUNDLE_FILES.filter((f) => upload[f]) }, 'certificate bundle uploaded')
       for (const warning of warnings) host.log.warning({ namespace: ref.namespace ?? 'global', bundle: ref.name }, warning)
       await host.cluster?.bundleChanged(ref)

@@ -7,7 +7,14 @@ import { describeKey, exportKeyPem, isEncryptedPem, loadPrivateKey, samePublicKe
 import { isPrivateKeyLabel, issuedBy, isSelfSigned, oneLineName, pemBlocks, type PemBlock } from './pem.js'
 import { formatDate } from './verify.js'
 
-export interface BundleCheckInput { keyPem?: string | undefined; chainPem?: string | undefined; caPem?: string | undefined; keyPassword?: string | undefined; now?: Date }
+export interface BundleCheckInput {
+  keyPem?: string | undefined; chainPem?: string | undefined; caPem?: string | undefined; keyPassword?: string | undefined; now?: Date
+  /**
+   * The 30-day margins of validity_window become warnings (a certificate issued today, as ACME issues
+   * them); an expired or not yet valid certificate is still refused.
+   */
+  ignoreValidityWindow?: boolean | undefined
+}
 export interface BundleCheckResult {
   warnings: string[]
   /** The private key as unencrypted PKCS#8 PEM when a key was given, else undefined. */
@@ -56,7 +63,7 @@ export function checkBundle (input: BundleCheckInput): BundleCheckResult {
     }
     const signer = completeChain(chain, ca)
     checkCaKeyType(leaf, chain.length > 1 ? chain[1]! : signer)
-    checkLeafDates(leaf, now)
+    checkLeafDates(leaf, now, input.ignoreValidityWindow === true ? warnings : undefined)
     checkSan(leaf)
   }
   for (const c of [...chain.slice(1), ...ca]) checkCaDates(c, now)
@@ -214,17 +221,22 @@ function checkCaKeyType (leaf: Cert, signer: Cert): void {
 
 // --- rules validity_window, san_present ---
 
-function checkLeafDates (leaf: Cert, now: Date): void {
+/** With `lenient`, the 30-day margins are added to it as warnings instead of refusing. */
+function checkLeafDates (leaf: Cert, now: Date, lenient?: Set<string>): void {
   const notBefore = new Date(leaf.x.validFrom)
   const notAfter = new Date(leaf.x.validTo)
   const t = now.getTime()
   if (t > notAfter.getTime()) refuse('validity_window', `the certificate ${leaf.name} expired on ${formatDate(notAfter)}`)
   if (t < notBefore.getTime()) refuse('validity_window', `the certificate ${leaf.name} is not valid before ${formatDate(notBefore)}`)
+  const margin = (sentence: string) => {
+    if (!lenient) refuse('validity_window', sentence)
+    lenient.add(`rule validity_window overridden: ${sentence}`)
+  }
   if (t < notBefore.getTime() + WINDOW_DAYS * DAY_MS) {
-    refuse('validity_window', `the certificate ${leaf.name} became valid on ${formatDate(notBefore)}, less than ${WINDOW_DAYS} days ago: import it from ${formatDate(new Date(notBefore.getTime() + WINDOW_DAYS * DAY_MS))}`)
+    margin(`the certificate ${leaf.name} became valid on ${formatDate(notBefore)}, less than ${WINDOW_DAYS} days ago: import it from ${formatDate(new Date(notBefore.getTime() + WINDOW_DAYS * DAY_MS))}, or override the rule (ignore_validity_window)`)
   }
   if (t > notAfter.getTime() - WINDOW_DAYS * DAY_MS) {
-    refuse('validity_window', `the certificate ${leaf.name} expires on ${formatDate(notAfter)}, in less than ${WINDOW_DAYS} days: renew it and import the new one`)
+    margin(`the certificate ${leaf.name} expires on ${formatDate(notAfter)}, in less than ${WINDOW_DAYS} days: renew it and import the new one`)
   }
 }
 

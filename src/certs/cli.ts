@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { CulexError } from '../errors.js'
 import { checkBundle } from './check.js'
+import { CertStore } from './store.js'
 import { inspectPem, type CertificateInfo, type PemReport } from './inspect.js'
 import { createCa, DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS, ekuOid, issueClient, issueServer, sanNames, type IssueOptions, type Issued, type IssuerInput } from './issue.js'
 import { DEFAULT_KEY_TYPE, isEncryptedPem, isKeyType, KEY_TYPES } from './keys.js'
@@ -369,15 +370,16 @@ Options:
   --chain FILE             the certificate, then its intermediate CAs
   --ca FILE                the CA certificate(s) the chain ends at
   --key-password P         password of an encrypted key
+  --ignore-validity-window accept a certificate issued or expiring within 30 days (with a warning)
 `,
-  options: { key: { type: 'string' }, chain: { type: 'string' }, ca: { type: 'string' }, 'key-password': { type: 'string' } },
+  options: { key: { type: 'string' }, chain: { type: 'string' }, ca: { type: 'string' }, 'key-password': { type: 'string' }, 'ignore-validity-window': { type: 'boolean' } },
   async run (values, _positionals, io) {
     const files = { key: str(values, 'key'), chain: str(values, 'chain'), ca: str(values, 'ca') }
     if (Object.values(files).every((f) => f === undefined || f === '')) throw new UsageError('give --key FILE and --chain FILE (and --ca FILE)')
     const read = (file: string | undefined, what: string) => (file === undefined ? undefined : readText(file, what))
     const [keyPem, chainPem, caPem] = await Promise.all([read(files.key, 'key file'), read(files.chain, 'chain file'), read(files.ca, 'CA file')])
     try {
-      const { warnings } = checkBundle({ keyPem, chainPem, caPem, keyPassword: str(values, 'key-password') })
+      const { warnings } = checkBundle({ keyPem, chainPem, caPem, keyPassword: str(values, 'key-password'), ignoreValidityWindow: values['ignore-validity-window'] === true })
       io.out(['OK', ...warnings.map((w) => `warning: ${w}`)].join('\n') + '\n')
       return 0
     } catch (err) {
@@ -388,7 +390,55 @@ Options:
   },
 }
 
-const COMMANDS: Record<string, Command> = { init, ca, server: leafCommand('server'), client: leafCommand('client'), device, inspect, verify, check }
+const importBundle: Command = {
+  summary: 'import a key, chain and CA as a managed certificate bundle (listeners\' managed_certs)',
+  usage: `Usage: culex certs import --name NAME --chain CHAIN.pem --key KEY.pem [--ca CA.pem] [options]
+
+Checks the files against the import rules (those of culex certs check, and of the API's upload) and
+writes them as the bundle NAME of the certificate store in DATA_DIR/certs, where a listener's
+ssl_options.managed_certs { bundle_name = NAME } finds it on start. For a running broker, upload
+through the API instead (POST /api/v5/certs/global/name/NAME): it reloads the listeners.
+
+Options:
+  --name NAME              the bundle name (letters, digits, '_', '.', '-')
+  --namespace NS           the bundle's namespace (default: the global one)
+  --chain FILE             the server certificate, then its intermediate CAs
+  --key FILE               its private key (stored decrypted, mode 0600)
+  --ca FILE                the CA certificate(s) trusted for client certificates
+  --key-password P         password of an encrypted key
+  --data-dir DIR           node.data_dir of the broker (default data)
+  --ignore-validity-window accept a certificate issued or expiring within 30 days (with a warning)
+`,
+  options: {
+    name: { type: 'string' }, namespace: { type: 'string' }, chain: { type: 'string' }, key: { type: 'string' }, ca: { type: 'string' },
+    'key-password': { type: 'string' }, 'data-dir': { type: 'string' }, 'ignore-validity-window': { type: 'boolean' },
+  },
+  async run (values, _positionals, io) {
+    const name = required(values, 'name', 'NAME')
+    const [chain, key] = [required(values, 'chain', 'CHAIN.pem'), required(values, 'key', 'KEY.pem')]
+    const caFile = str(values, 'ca')
+    const upload = {
+      chain: await readText(chain, 'chain file'),
+      key: await readText(key, 'key file'),
+      ...(caFile !== undefined ? { ca: await readText(caFile, 'CA file') } : {}),
+      ...(str(values, 'key-password') !== undefined ? { key_password: str(values, 'key-password')! } : {}),
+    }
+    const ref = { namespace: str(values, 'namespace'), name }
+    const store = new CertStore(str(values, 'data-dir') ?? 'data')
+    try {
+      const { warnings } = await store.put(ref, upload, { ignoreValidityWindow: values['ignore-validity-window'] === true })
+      for (const warning of warnings) io.out(`warning: ${warning}\n`)
+    } catch (err) {
+      if (!(err instanceof CulexError) || err.code !== 'CULEX_ERR_CERT_INVALID') throw err
+      io.out(`${err.message}\n`)
+      return 1
+    }
+    io.out(`imported bundle ${name} into ${store.dir(ref)}\n`)
+    return 0
+  },
+}
+
+const COMMANDS: Record<string, Command> = { init, ca, server: leafCommand('server'), client: leafCommand('client'), device, inspect, verify, check, import: importBundle }
 
 const HELP = `Usage: culex certs <command> [options]
 

@@ -81,14 +81,14 @@ export class CertStore extends EventEmitter<CertStoreEvents> {
    * Checks the bundle as it would be after the upload (files not uploaded are kept) and writes it.
    * Throws CULEX_ERR_CERT_INVALID naming the rule; returns the rules' warnings (RSA 1024, ...).
    */
-  async put (ref: BundleRef, upload: BundleUpload): Promise<{ warnings: string[] }> {
+  async put (ref: BundleRef, upload: BundleUpload, opts: { ignoreValidityWindow?: boolean } = {}): Promise<{ warnings: string[] }> {
     const given = BUNDLE_FILES.filter((f) => typeof upload[f] === 'string' && upload[f] !== '')
     if (given.length === 0) throw new CulexError('CULEX_ERR_CERT_INVALID', 'rule pem: upload at least one of key, chain, ca')
     const merged: BundlePem = { ...(await this.read(ref)) }
     for (const f of given) merged[f] = upload[f]
     // Loaded here, not with the broker: the checks pull in node:tls and the key tooling.
     const { checkBundle } = await import('./check.js')
-    const { warnings, key } = checkBundle({ keyPem: merged.key, chainPem: merged.chain, caPem: merged.ca, keyPassword: upload.key_password })
+    const { warnings, key } = checkBundle({ keyPem: merged.key, chainPem: merged.chain, caPem: merged.ca, keyPassword: upload.key_password, ignoreValidityWindow: opts.ignoreValidityWindow })
     // An encrypted key is stored decrypted (and 0600), as listeners need it without the password.
     if (key !== undefined && given.includes('key')) merged.key = key
     const dir = this.dir(ref)

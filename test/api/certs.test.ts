@@ -109,6 +109,18 @@ t.test('a refused bundle is a 400 naming the rule, and nothing is written', asyn
   t.equal(text.json.code, 'UNSUPPORTED_MEDIA_TYPE')
 })
 
+t.test('?ignore_validity_window=true accepts a certificate issued today, and logs that the rule was overridden', async (t) => {
+  const b = await startApiBroker(t, { keys: [ADMIN] })
+  const fresh = await issueServer({ ca, cn: 'fresh.example.com', sans: ['fresh.example.com'], days: 90 })
+  const upload = { key: fresh.keyPem, chain: fresh.certPem + ca.certPem }
+  const refused = await b.call('/api/v5/certs/global/name/fresh', { method: 'POST', json: upload })
+  t.equal(refused.status, 400)
+  t.match(refused.json.message, /rule validity_window: .*less than 30 days ago/)
+  const accepted = await b.call('/api/v5/certs/global/name/fresh?ignore_validity_window=true', { method: 'POST', json: upload })
+  t.equal(accepted.status, 204, accepted.text)
+  t.ok(b.logs.some((l) => l.level === 40 && /rule validity_window overridden: the certificate .*fresh\.example\.com/.test(String(l.msg))), 'a warning names the override')
+})
+
 t.test('uploads need a key like every other write', async (t) => {
   const b = await startApiBroker(t, { keys: [ADMIN] })
   const r = await b.call('/api/v5/certs/global/name/x', { method: 'POST', json: { chain: leaf.certPem }, auth: '' })

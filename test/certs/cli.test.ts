@@ -4,8 +4,11 @@ import { X509Certificate, createPrivateKey } from 'node:crypto'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { runCertsCli, verifyChain } from '../../src/certs/index.js'
-import { hasOpenssl, openssl, run, tempDir } from './pki.js'
+import { createCa, issueServer, runCertsCli, verifyChain } from '../../src/certs/index.js'
+import { Broker } from '../../src/index.js'
+import { memoryLog } from '../helpers.js'
+import { handshake } from '../listeners/tls-helpers.js'
+import { hasOpenssl, openssl, run, tempDir, writeFiles } from './pki.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const culex = (...args: string[]) => run(process.execPath, ['--import=tsx', 'src/broker.ts', ...args], { cwd: ROOT })
@@ -130,4 +133,45 @@ t.test('the documented npx culex certs init works in a clone (the package\'s own
   const result = await run('npx', ['--no-install', 'culex', 'certs', 'init', '--dir', dir], { cwd: ROOT })
   t.equal(result.code, 0, result.stderr)
   t.match(result.stdout, `wrote ${join(dir, 'ca.pem')}`)
+})
+
+t.test('culex certs import writes a managed bundle a listener serves on the first start (seed 003)', async (t) => {
+  const dir = await tempDir(t)
+  const ca = await createCa({ cn: 'Import CA', startDaysAgo: 40, days: 2000 })
+  const leaf = await issueServer({ ca, cn: 'localhost', sans: ['localhost', '127.0.0.1'], startDaysAgo: 40, days: 400 })
+  const files = await writeFiles(dir, { 'chain.pem': leaf.certPem + ca.certPem, 'server.key': leaf.keyPem, 'ca.pem': ca.certPem })
+  const dataDir = join(dir, 'data')
+  const imported = await culex('certs', 'import', '--name', 'site', '--chain', files['chain.pem']!, '--key', files['server.key']!, '--ca', files['ca.pem']!, '--data-dir', dataDir)
+  t.equal(imported.code, 0, imported.stderr)
+  t.match(imported.stdout, /imported bundle site into .*certs\/global\/site/)
+  t.equal((await stat(join(dataDir, 'certs', 'global', 'site', 'key.pem'))).mode & 0o777, 0o600, 'the key is 0600')
+
+  const broker = new Broker({
+    logger: memoryLog().log,
+    config: {
+      node: { data_dir: dataDir },
+      listeners: { tcp: { default: { enable: false } }, ssl: { default: { bind: '127.0.0.1:0', ssl_options: { managed_certs: [{ bundle_name: 'site' }] } } } },
+    },
+  })
+  await broker.start()
+  t.teardown(() => broker.close())
+  const served = await handshake(broker.port('ssl'), { servername: 'localhost' })
+  t.equal(served.fingerprint, new X509Certificate(leaf.certPem).fingerprint256, 'the listener serves the imported certificate')
+})
+
+t.test('a certificate issued today: refused by the 30-day rule, accepted with the logged override', async (t) => {
+  const dir = await tempDir(t)
+  const ca = await createCa({ cn: 'Fresh CA', startDaysAgo: 40, days: 2000 })
+  const leaf = await issueServer({ ca, cn: 'localhost', sans: ['localhost'], days: 90 })
+  const files = await writeFiles(dir, { 'chain.pem': leaf.certPem + ca.certPem, 'server.key': leaf.keyPem })
+  const args = ['certs', 'import', '--name', 'fresh', '--chain', files['chain.pem']!, '--key', files['server.key']!, '--data-dir', join(dir, 'data')]
+  const refused = await culex(...args)
+  t.equal(refused.code, 1)
+  t.match(refused.stdout, /rule validity_window: .* less than 30 days ago: .*override the rule \(ignore_validity_window\)/)
+  const accepted = await culex(...args, '--ignore-validity-window')
+  t.equal(accepted.code, 0, accepted.stderr)
+  t.match(accepted.stdout, /warning: rule validity_window overridden: /)
+  const checked = await certs('check', '--chain', files['chain.pem']!, '--key', files['server.key']!, '--ignore-validity-window')
+  t.equal(checked.code, 0)
+  t.match(checked.out, /^OK\nwarning: rule validity_window overridden/)
 })
