@@ -7,7 +7,8 @@ import mqttPacket, { type Packet } from 'mqtt-packet'
 import { pino } from 'pino'
 import { createBroker, type Broker, type BrokerOptions } from '../src/index.js'
 import type { Log } from '../src/log.js'
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { spawnNodeOwned } from './processes.js'
 import { writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 
@@ -215,12 +216,13 @@ export async function rawConnect (port: number, protocolVersion: 3 | 4 | 5, conn
 
 /**
  * A broker process (`node --import=tsx src/broker.ts -c FILE`) on the HOCON text given, listening for MQTT on
- * 127.0.0.1:port; resolves once a client can connect, and is killed with SIGKILL at teardown.
+ * 127.0.0.1:port (with `env` added to its environment); resolves once a client can connect, and is killed
+ * with SIGKILL (with anything it forked) at teardown, or when the test process ends.
  */
-export async function spawnBrokerProcess (t: { teardown: (fn: () => unknown) => void }, file: string, hocon: string, port: number): Promise<ChildProcess> {
+export async function spawnBrokerProcess (t: { teardown: (fn: () => unknown) => void }, file: string, hocon: string, port: number, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
   await writeFile(file, hocon)
-  const child = spawn(process.execPath, ['--import=tsx', 'src/broker.ts', '-c', file], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
-  t.teardown(() => { child.kill('SIGKILL') })
+  // `env` adds to this process's environment (NODE_EXTRA_CA_CERTS is read only when a process starts).
+  const child = spawnNodeOwned(t, ['--import=tsx', 'src/broker.ts', '-c', file], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } })
   const deadline = Date.now() + 10_000
   for (;;) {
     try {

@@ -1,5 +1,6 @@
 // A throwaway redis-server for cluster tests: its own port, no persistence, killed at teardown.
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { spawnOwned } from '../processes.js'
 import { existsSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
@@ -14,8 +15,7 @@ interface Teardown { teardown: (fn: () => unknown) => void }
 /** Starts redis-server on a free loopback port; resolves once it answers PING. */
 export async function startRedis (t: Teardown): Promise<{ port: number, servers: string, pid: number, stop (): Promise<void> }> {
   const port = await freePort()
-  const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
-  t.teardown(() => { child.kill('SIGKILL') })
+  const child = spawnOwned(t, REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
   const deadline = Date.now() + 5000
   while (!(await pong(port))) {
     if (Date.now() > deadline || child.exitCode !== null) throw new Error(`redis-server did not answer PING on port ${port}`)

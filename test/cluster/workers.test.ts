@@ -14,6 +14,9 @@ import t, { type Test } from 'tap'
 import { loadConfig } from '../../src/config/load.js'
 import { ADMIN, basic, until } from '../api/api-helpers.js'
 import { collect, connectClient, connectCollecting, delay, end, freePort, spawnBrokerProcess, within } from '../helpers.js'
+import { killGroup, spawnNodeOwned } from '../processes.js'
+
+type Teardown = { teardown: (fn: () => unknown) => void }
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -353,15 +356,15 @@ t.test('the workers exit when their primary is killed', async (t) => {
 })
 
 /** `culex start -c FILE` on that HOCON; the exit code and stderr, or null when it ran past 10 s. */
-async function runCli (name: string, hocon: string): Promise<{ code: number | null, stderr: string } | null> {
+async function runCli (t: Teardown, name: string, hocon: string): Promise<{ code: number | null, stderr: string } | null> {
   const file = join(dir, `${name}.hocon`)
   await writeFile(file, hocon)
-  const child = spawn(process.execPath, ['--import=tsx', 'src/broker.ts', '-c', file], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawnNodeOwned(t, ['--import=tsx', 'src/broker.ts', '-c', file], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
-  child.stderr.on('data', (c: Buffer) => { stderr += String(c) })
+  child.stderr!.on('data', (c: Buffer) => { stderr += String(c) })
   const code = new Promise<number | null>((resolve) => child.once('exit', resolve))
   const result = await Promise.race([code, delay(10_000).then(() => 'timeout' as const)])
-  if (result === 'timeout') { child.kill('SIGKILL'); return null }
+  if (result === 'timeout') { killGroup(child); return null }
   return { code: result, stderr }
 }
 
@@ -379,8 +382,8 @@ listeners.wss.default.enable = false
 dashboard.listeners.http.enable = false
 `
   const [zero, redis] = await Promise.all([
-    runCli('zero', `node.workers = 0\n${common}`),
-    runCli('redis', `node.workers = 2\ncluster.backend = redis\ncluster.redis.servers = "127.0.0.1:1"\n${common}`),
+    runCli(t, 'zero', `node.workers = 0\n${common}`),
+    runCli(t, 'redis', `node.workers = 2\ncluster.backend = redis\ncluster.redis.servers = "127.0.0.1:1"\n${common}`),
   ])
   t.ok(zero, 'node.workers = 0: the CLI exits')
   t.equal(zero?.code, 2, 'a config error')
@@ -396,7 +399,7 @@ t.test('a worker that cannot start (its port in use) stops the start-up instead 
   await once(taken, 'listening')
   t.teardown(() => { taken.close() })
   const port = (taken.address() as AddressInfo).port
-  const result = await runCli('in-use', `node.workers = 2
+  const result = await runCli(t, 'in-use', `node.workers = 2
 node.data_dir = "${join(dir, 'in-use')}"
 listeners.tcp.default.bind = "127.0.0.1:${port}"
 listeners.ssl.default.enable = false

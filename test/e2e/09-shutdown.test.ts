@@ -1,12 +1,13 @@
 // Shutdown through the library (broker.close()) and the command line (dist/broker.js): start-up,
 // --version/--help, configuration errors, environment overrides and SIGTERM.
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { connectClient, end, freePort, rawMqtt, startBroker, within } from '../helpers.js'
+import { spawnNodeOwned } from '../processes.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const CLI = join(ROOT, 'dist', 'broker.js')
@@ -61,8 +62,8 @@ t.test('command line', async (t) => {
 
   interface Run { child: ChildProcess, stdout: () => string, stderr: () => string, exited: Promise<number | null> }
 
-  function run (args: string[], cwd: string, env: Record<string, string> = {}): Run {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
+  function run (t: Test, args: string[], cwd: string, env: Record<string, string> = {}): Run {
+    const child = spawnNodeOwned(t, [CLI, ...args], { cwd, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
     child.stdout!.on('data', (c: Buffer) => { out += c.toString() })
@@ -75,7 +76,7 @@ t.test('command line', async (t) => {
   /** Starts the CLI on a config file and waits for its "culex started" line. */
   async function start (t: Test, config: string, env: Record<string, string> = {}): Promise<Run> {
     const dir = t.testdir({ 'culex.hocon': config })
-    const r = run(['-c', join(dir, 'culex.hocon')], dir, env)
+    const r = run(t, ['-c', join(dir, 'culex.hocon')], dir, env)
     t.teardown(async () => {
       if (r.child.exitCode === null && r.child.signalCode === null) {
         r.child.kill('SIGKILL')
@@ -101,13 +102,13 @@ t.test('command line', async (t) => {
   ].join('\n')
 
   t.test('--version prints the package version', async (t) => {
-    const r = run(['--version'], ROOT)
+    const r = run(t, ['--version'], ROOT)
     t.equal(await r.exited, 0)
     t.equal(r.stdout().trim(), `culex ${VERSION}`)
   })
 
   t.test('--help exits 0 with usage', async (t) => {
-    const r = run(['--help'], ROOT)
+    const r = run(t, ['--help'], ROOT)
     t.equal(await r.exited, 0)
     t.match(r.stdout(), /^Usage: culex/)
     t.match(r.stdout(), /--config FILE/)
@@ -116,7 +117,7 @@ t.test('command line', async (t) => {
   t.test('a config file with a syntax error names file:line', async (t) => {
     const dir = t.testdir({ 'broken.hocon': 'mqtt {\n  max_inflight = 10\n  idle_timeout = = 5s\n}\n' })
     const file = join(dir, 'broken.hocon')
-    const r = run(['-c', file], dir)
+    const r = run(t, ['-c', file], dir)
     const code = await r.exited
     t.not(code, 0, `exits non-zero (${code})`)
     t.match(r.stderr(), `${file}:3`, 'stderr names the file and line 3')
@@ -126,7 +127,7 @@ t.test('command line', async (t) => {
   t.test('an unknown key names the key path and file:line', async (t) => {
     const dir = t.testdir({ 'unknown.hocon': 'mqtt {\n  max_inflight = 10\n  no_such_key = 1\n}\n' })
     const file = join(dir, 'unknown.hocon')
-    const r = run(['-c', file], dir)
+    const r = run(t, ['-c', file], dir)
     t.not(await r.exited, 0)
     t.match(r.stderr(), 'mqtt.no_such_key')
     t.match(r.stderr(), `${file}:3`)
@@ -135,7 +136,7 @@ t.test('command line', async (t) => {
   t.test('a missing config file exits non-zero naming it', async (t) => {
     const dir = t.testdir({})
     const file = join(dir, 'absent.hocon')
-    const r = run(['-c', file], dir)
+    const r = run(t, ['-c', file], dir)
     t.not(await r.exited, 0)
     t.match(r.stderr(), file)
   })

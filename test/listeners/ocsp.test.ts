@@ -2,6 +2,7 @@
 // answer to handshakes that ask for it (s_client -status, Node requestOCSP), keeps it while the responder is
 // down until its nextUpdate, and refuses to start without a responder URL or issuer.
 import { spawn } from 'node:child_process'
+import { spawnOwned } from '../processes.js'
 import { createPrivateKey, sign, X509Certificate } from 'node:crypto'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
@@ -40,7 +41,7 @@ interface Responder { url: string, stop (): Promise<void> }
 async function startResponder (t: Teardown, dir: string, pki: BasePki, lines: string): Promise<Responder> {
   const signer = await issueClient({ ca: pki.ca, cn: 'OCSP responder', eku: ['ocspSigning'] })
   const files = await writeFiles(dir, { 'index.txt': lines, 'ocsp.pem': signer.certPem, 'ocsp.key': signer.keyPem })
-  const child = spawn(OPENSSL, ['ocsp', '-index', files['index.txt']!, '-port', '0', '-rsigner', files['ocsp.pem']!, '-rkey', files['ocsp.key']!,
+  const child = spawnOwned(t, OPENSSL, ['ocsp', '-index', files['index.txt']!, '-port', '0', '-rsigner', files['ocsp.pem']!, '-rkey', files['ocsp.key']!,
     '-CA', pki.files['ca.pem']!, '-nmin', '5', '-ignore_err'], { stdio: ['ignore', 'pipe', 'pipe'] })
   const exited = once(child, 'exit')
   const stop = async () => {

@@ -1,6 +1,5 @@
 // Hot reload of the TLS files: replaced on disk (watched), through broker.reloadTls() and through SIGHUP
 // on the command line; existing connections keep going, and a bad file leaves the previous one in force.
-import { spawn } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
@@ -10,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { createCa, issueClient, issueServer, type Issued } from '../../src/certs/index.js'
 import { collect, delay, end, freePort } from '../helpers.js'
+import { killGroup, spawnNodeOwned } from '../processes.js'
 import { basePki, handshake, mqttTry, pkiDir, sslOptions, startTlsBroker, waitForLog, writeFiles } from './tls-helpers.js'
 
 const CLI = join(fileURLToPath(new URL('../../', import.meta.url)), 'dist', 'broker.js')
@@ -134,14 +134,14 @@ t.test('SIGHUP on the command line reloads the files', async (t: Test) => {
   })
   const env: NodeJS.ProcessEnv = {}
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('EMQX_') && !k.startsWith('CULEX_') && k !== 'NODE_OPTIONS') env[k] = v
-  const child = spawn(process.execPath, [CLI, '-c', join(work, 'culex.hocon')], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawnNodeOwned(t, [CLI, '-c', join(work, 'culex.hocon')], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
-  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
-  child.stderr.on('data', (c: Buffer) => { err += c.toString() })
+  child.stdout!.on('data', (c: Buffer) => { out += c.toString() })
+  child.stderr!.on('data', (c: Buffer) => { err += c.toString() })
   const exited = once(child, 'close')
   t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    if (child.exitCode === null && child.signalCode === null) killGroup(child)
     await exited
   })
   const lines = () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
