@@ -15,7 +15,10 @@
 // non-zero on a crash, an unhandled error, an error logged, memory not back to baseline, or a failed
 // final check.
 //
-//   node bench/fuzz.mjs [--packets 1000000] [--seconds 300] [--seed 1] [--parallel 48] [--no-write]
+//   node bench/fuzz.mjs [--packets 1000000] [--seconds 300] [--seed 1] [--parallel 48] [--no-write] [--heap-snapshots DIR]
+//
+// --heap-snapshots DIR: the broker writes a V8 heap snapshot to DIR before the run and after it (once
+// "after" is measured), to compare in Chrome DevTools (Memory, Comparison) and find what stays allocated.
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
@@ -106,6 +109,10 @@ async function runChild () {
       for (let i = 0; i < 3; i++) { globalThis.gc(); await sleep(50) }
       process.send({ id: msg.id, stats: stats() })
     }
+    if (msg.cmd === 'snapshot') {
+      const { writeHeapSnapshot } = await import('node:v8')
+      process.send({ id: msg.id, stats: { file: writeHeapSnapshot(path.join(msg.dir, `broker-${msg.name}.heapsnapshot`)) } })
+    }
     if (msg.cmd === 'close') {
       await broker.close()
       fs.rmSync(dataDir, { recursive: true, force: true })
@@ -163,14 +170,14 @@ class BrokerProcess {
     return this.child !== null && this.child.exitCode === null && this.child.signalCode === null
   }
 
-  ask (cmd, timeoutMs = 15_000) {
+  ask (cmd, timeoutMs = 15_000, extra = {}) {
     if (!this.alive) return Promise.resolve(null)
     const id = this.nextId++
     return new Promise((resolve) => {
       const timer = setTimeout(() => { this.pending.delete(id); resolve(null) }, timeoutMs)
       this.pending.set(id, (stats) => { clearTimeout(timer); resolve(stats) })
       this.child.exitPromise.then(() => { clearTimeout(timer); this.pending.delete(id); resolve(null) })
-      this.child.send({ cmd, id })
+      this.child.send({ cmd, id, ...extra })
     })
   }
 
@@ -217,6 +224,10 @@ function makeRng (seed) {
 
 let mqttPacket
 const TOPICS = ['fuzz/a', 'fuzz/b/c', 'fuzz/ü/€', 'fuzz/' + 'x'.repeat(200), '$SYS/brokers/fuzz', 'a', '/', 'fuzz//', 'fuzz/q/1', 'fuzz/q/2']
+// Lengths across LMDB's key limits (1,978 bytes; lmdb-js's RangeError near 4 KB) up to MQTT's 65,535, for
+// client ids, topics, will topics and user properties (issue 15); those over max_packet_size are refused whole.
+const LONG_LENGTHS = [1978, 2500, 4100, 5000, 65535]
+const long = (rng, prefix) => prefix.padEnd(rng.pick(LONG_LENGTHS), 'L')
 const FILTERS = ['fuzz/#', 'fuzz/+/c', '#', '+', '+/+', 'fuzz/a', '$SYS/#', '$share/g1/fuzz/#', '$share/g2/+', 'fuzz/q/+', '/#']
 const MARK = 'ZQZQ'
 // Ill-formed UTF-8, U+0000 and a surrogate, each 4 bytes long to replace MARK in place.
@@ -224,7 +235,9 @@ const BAD_UTF8 = ['c0af4141', 'eda08041', 'fffe4141', '00414141', 'f8888080', 'c
 const CLIENT_IDS = 256
 
 function userProperties (rng) {
-  return rng.chance(0.7) ? undefined : { k: rng.chance(0.5) ? 'v' : ['v1', 'v2'], [rng.pick(['a', 'é', 'long'.repeat(20)])]: 'x' }
+  if (rng.chance(0.7)) return undefined
+  if (rng.chance(0.02)) return { [long(rng, 'k')]: long(rng, 'v') }
+  return { k: rng.chance(0.5) ? 'v' : ['v1', 'v2'], [rng.pick(['a', 'é', 'long'.repeat(20)])]: 'x' }
 }
 
 function clean (obj) {
@@ -249,7 +262,9 @@ let loose = false
 const messageId = (rng) => loose && rng.chance(0.1) ? 0 : rng.int(1, 65535)
 
 function connectPacket (rng, v, utf8Mark = false) {
-  const id = rng.weighted([[85, `fuzz-${rng.int(0, CLIENT_IDS - 1)}`], [10, v === 3 ? 'fuzz-v3' : ''], [5, 'c'.repeat(rng.int(24, 300))]])
+  const id = rng.chance(0.01)
+    ? long(rng, 'fuzz-long-')
+    : rng.weighted([[85, `fuzz-${rng.int(0, CLIENT_IDS - 1)}`], [10, v === 3 ? 'fuzz-v3' : ''], [5, 'c'.repeat(rng.int(24, 300))]])
   const packet = {
     cmd: 'connect',
     protocolId: v === 3 ? 'MQIsdp' : 'MQTT',
@@ -261,7 +276,7 @@ function connectPacket (rng, v, utf8Mark = false) {
   if (rng.chance(0.3)) packet.username = rng.pick(['user', 'ü', '', 'u'.repeat(100)])
   if (packet.username !== undefined && rng.chance(0.5)) packet.password = rng.bytes(rng.int(0, 64))
   if (rng.chance(0.2)) {
-    packet.will = { topic: rng.pick(TOPICS), payload: payload(rng), qos: rng.int(0, 2), retain: rng.chance(0.2) }
+    packet.will = { topic: rng.chance(0.03) ? long(rng, 'fuzz/will/') : rng.pick(TOPICS), payload: payload(rng), qos: rng.int(0, 2), retain: rng.chance(0.2) }
     if (v === 5 && rng.chance(0.5)) packet.will.properties = clean({ willDelayInterval: rng.pick([0, 1, 10]), payloadFormatIndicator: rng.chance(0.3) || undefined, messageExpiryInterval: rng.chance(0.3) ? rng.int(0, 100) : undefined, contentType: rng.chance(0.2) ? 'text/plain' : undefined, userProperties: userProperties(rng) })
   }
   Object.assign(packet, maybeProps(rng, v, () => ({
@@ -279,7 +294,8 @@ function connectPacket (rng, v, utf8Mark = false) {
 
 function publishPacket (rng, v, utf8Mark = false) {
   const qos = rng.weighted([[50, 0], [30, 1], [20, 2]])
-  const packet = { cmd: 'publish', topic: utf8Mark ? `fuzz/${MARK}` : rng.pick(TOPICS), payload: payload(rng), qos, retain: rng.chance(0.08), dup: qos > 0 && rng.chance(0.1) }
+  const topic = utf8Mark ? `fuzz/${MARK}` : rng.chance(0.01) ? long(rng, 'fuzz/long/') : rng.pick(TOPICS)
+  const packet = { cmd: 'publish', topic, payload: payload(rng), qos, retain: rng.chance(0.08), dup: qos > 0 && rng.chance(0.1) }
   if (qos > 0) packet.messageId = messageId(rng)
   Object.assign(packet, maybeProps(rng, v, () => {
     const alias = rng.chance(0.2) ? (loose ? rng.int(0, MAX_TOPIC_ALIAS + 2) : rng.int(1, MAX_TOPIC_ALIAS)) : undefined
@@ -795,6 +811,7 @@ function parseOptions () {
       seed: { type: 'string', default: '1' },
       parallel: { type: 'string', default: '48' },
       'no-write': { type: 'boolean', default: false },
+      'heap-snapshots': { type: 'string' },
       child: { type: 'boolean', default: false },
     },
   })
@@ -810,6 +827,7 @@ function parseOptions () {
     seed: num('seed', 0, 2 ** 31),
     parallel: num('parallel', 1, 1000),
     write: !values['no-write'],
+    snapshots: values['heap-snapshots'] ? path.resolve(values['heap-snapshots']) : null,
     mutationRate: 0.04,
     enderRate: 0.6,
     connectMutationRate: 0.08,
@@ -817,6 +835,14 @@ function parseOptions () {
     maxBatches: 12,
     command: process.argv.length > 2 ? `node bench/fuzz.mjs ${process.argv.slice(2).join(' ')}` : 'npm run fuzz',
   }
+}
+
+/** With --heap-snapshots: the broker writes a heap snapshot named `name` (after a GC). */
+async function snapshot (broker, options, name) {
+  if (options.snapshots === null) return
+  fs.mkdirSync(options.snapshots, { recursive: true })
+  const written = await broker.ask('snapshot', 120_000, { dir: options.snapshots, name })
+  console.log(`heap snapshot: ${written?.file ?? 'not written'}`)
 }
 
 async function main () {
@@ -827,6 +853,7 @@ async function main () {
   const broker = new BrokerProcess()
   await broker.start()
   const before = await broker.ask('gc')
+  await snapshot(broker, options, 'before')
   await sleep(SETTLE_MS)
   const baseline = broker.memory()
   console.log(`fuzzing the broker on port ${broker.port}: up to ${fmt(options.packets)} packets or ${options.seconds} s, ${options.parallel} connections at a time, seed ${options.seed}; RSS ${mib(baseline.rss)}`)
@@ -847,6 +874,7 @@ async function main () {
     const gc = await broker.ask('gc')
     await sleep(SETTLE_MS)
     after = { ...broker.memory(), heapUsed: gc?.heapUsed ?? 0, arrayBuffers: gc?.arrayBuffers ?? 0 }
+    await snapshot(broker, options, 'after')
     check = await finalCheck(broker.port)
     // The final check's clients end with a forced close: give the broker its disconnect of the last one.
     finalStats = await broker.ask('stats')

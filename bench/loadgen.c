@@ -3,7 +3,7 @@
  *
  * Single-threaded, epoll, non-blocking TCP_NODELAY sockets. Scenarios:
  *   fanin    N publishers on bench/in/<i>  -> 1 subscriber on bench/in/+
- *   fanout   1 publisher on bench/out      -> N subscribers on bench/out
+ *   fanout   1 publisher on bench/out      -> N subscribers on bench/out (bench/+ with --wildcard)
  *   pairs    N publisher/subscriber pairs, each pair on bench/pair/<i>
  *   latency  1 publisher -> 1 subscriber at a fixed rate, QoS 0
  *
@@ -64,6 +64,7 @@ struct config {
     int rate;             /* latency scenario, msg/s */
     double warmup_s, duration_s, drain_s, setup_timeout_s;
     int persistent;       /* subscribers connect with clean session = 0 (durable storage writes) */
+    int wildcard;         /* fanout subscribers use bench/+ (per-delivery authorization checks) */
 };
 
 struct bitmap {
@@ -669,7 +670,7 @@ static void set_topics(void) {
         struct conn *c = &subs[i];
         switch (cfg.scenario) {
         case FANIN: snprintf(c->topic, sizeof c->topic, "bench/in/+"); break;
-        case FANOUT: snprintf(c->topic, sizeof c->topic, "bench/out"); break;
+        case FANOUT: snprintf(c->topic, sizeof c->topic, cfg.wildcard ? "bench/+" : "bench/out"); break;
         case PAIRS: snprintf(c->topic, sizeof c->topic, "bench/pair/%d", i); break;
         case LATENCY: snprintf(c->topic, sizeof c->topic, "bench/latency"); break;
         }
@@ -778,9 +779,10 @@ static void print_results(void) {
 static void usage(void) {
     fputs("usage: loadgen --port N [--sub-port N] [--host 127.0.0.1] [--scenario fanin|fanout|pairs|latency]\n"
           "               [--qos 0|1] [--clients N] [--inflight 300] [--rate 5000]\n"
-          "               [--warmup 1] [--duration 4] [--drain 10] [--setup-timeout 5] [--persistent]\n"
+          "               [--warmup 1] [--duration 4] [--drain 10] [--setup-timeout 5] [--persistent] [--wildcard]\n"
           "  --sub-port: subscribers connect to this port (another node of a cluster), publishers to --port\n"
           "  --persistent: subscribers keep their sessions (clean session = 0)\n"
+          "  --wildcard: fanout subscribers subscribe to bench/+ instead of bench/out\n"
           "  --clients: publishers (fanin, default 100), subscribers (fanout, default 100),\n"
           "             pairs (pairs, default 50); ignored for latency (1 -> 1, QoS 0)\n", stderr);
     exit(2);
@@ -808,7 +810,7 @@ static void parse_args(int argc, char **argv) {
         { "rate", required_argument, 0, 'r' },     { "warmup", required_argument, 0, 'w' },
         { "duration", required_argument, 0, 'd' }, { "drain", required_argument, 0, 'D' },
         { "setup-timeout", required_argument, 0, 't' }, { "persistent", no_argument, 0, 'P' },
-        { "sub-port", required_argument, 0, 'S' },
+        { "sub-port", required_argument, 0, 'S' }, { "wildcard", no_argument, 0, 'W' },
         { 0, 0, 0, 0 },
     };
     int opt;
@@ -826,6 +828,7 @@ static void parse_args(int argc, char **argv) {
         case 'D': cfg.drain_s = parse_positive("--drain", optarg); break;
         case 't': cfg.setup_timeout_s = parse_positive("--setup-timeout", optarg); break;
         case 'P': cfg.persistent = 1; break;
+        case 'W': cfg.wildcard = 1; break;
         case 'S': cfg.sub_port = (int)parse_positive("--sub-port", optarg); break;
         default: usage();
         }

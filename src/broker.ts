@@ -6,7 +6,7 @@ import { refuseWorkersWithRedis, WORKER_ENV, workerCount } from './cluster/host/
 import { loadConfig } from './config/load.js'
 import type { CulexConfig } from './config/schema.js'
 import { createLog, type Log } from './log.js'
-import { CulexError } from './errors.js'
+import { CONFIGURATION_ERRORS, CulexError } from './errors.js'
 import { LOG_LEVELS } from './config/schema.js'
 import { ensureDevCertificates } from './certs/dev.js'
 import { Broker } from './server.js'
@@ -65,7 +65,7 @@ async function main (argv: string[]): Promise<number> {
   await broker.start()
   const addresses = broker.listeners.filter((l) => l.running).map((l) => `${l.id}=${l.address()!.host}:${l.address()!.port}`)
   const api = broker.api?.address()
-  broker.log.notice({ version: VERSION, config: values.config, listeners: addresses.join(' '), ...(api ? { api: `http://${api.host}:${api.port}` } : {}) }, 'culex started')
+  broker.log.notice({ version: VERSION, config: values.config, listeners: addresses.join(' '), ...(api ? { api: `http://${api.host}:${api.port}` } : {}) }, startedLine())
   // A worker ignores a second signal: Ctrl-C reaches it and its primary, which passes SIGTERM on.
   await untilStopped(broker.log, 'stopping', () => broker.close(), () => broker.reloadTls('SIGHUP'), worker !== undefined)
   // A worker's IPC channel to its primary would keep it running.
@@ -87,9 +87,14 @@ async function runWorkers (config: CulexConfig, file: string): Promise<number> {
     await primary.stop()
     throw err
   }
-  log.notice({ version: VERSION, config: file, workers: primary.pids.length, pids: primary.pids.join(' ') }, 'culex started')
+  log.notice({ version: VERSION, config: file, workers: primary.pids.length, pids: primary.pids.join(' ') }, startedLine())
   await stopped
   return 0
+}
+
+/** `culex 0.1.0 started in 312 ms`, counted from the process's start. */
+function startedLine (): string {
+  return `culex ${VERSION} started in ${Math.round(performance.now())} ms`
 }
 
 /**
@@ -114,7 +119,7 @@ function untilStopped (log: Log, message: string, stop: () => Promise<void>, rel
 main(process.argv.slice(2)).then((code) => { process.exitCode = code }, (err: unknown) => {
   const message = err instanceof CulexError ? `${err.message}` : err instanceof Error ? err.message : String(err)
   process.stderr.write(`culex: ${message}\n`)
-  process.exitCode = err instanceof CulexError && err.code.startsWith('CULEX_ERR_CONFIG') ? 2 : 1
+  process.exitCode = err instanceof CulexError && CONFIGURATION_ERRORS.has(err.code) ? 2 : 1
   // A worker that failed to start (a port in use): its IPC channel would keep it running and its primary waiting.
   if (cluster.isWorker) process.exit()
 })

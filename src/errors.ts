@@ -31,6 +31,11 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS
 
+/** Errors in what the operator configured (files included): `culex start` exits with code 2 on them, 1 on the rest. */
+export const CONFIGURATION_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'CULEX_ERR_CONFIG_PARSE', 'CULEX_ERR_CONFIG_INVALID', 'CULEX_ERR_CONFIG_FILE', 'CULEX_ERR_TLS_CONFIG', 'CULEX_ERR_API_KEYS', 'CULEX_ERR_ACL_PARSE',
+])
+
 export class CulexError extends Error {
   readonly code: ErrorCode
   readonly reasonCode: number | null

@@ -23,6 +23,22 @@ function pinoLevel (level: EmqxLevel): LevelWithSilent | 'notice' | 'warning' | 
   }
 }
 
+// C0 and C1 control characters, DEL, and the Unicode line and paragraph separators.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g
+const SHORT_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' }
+
+/** Control characters as `\n`, `\u001b`...: text from a client (client id, topic, SNI) cannot start a line or drive a terminal. */
+export function escapeControl (text: string): string {
+  return text.replace(CONTROL, (c) => SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
+/** A field's value: bare when it is one plain word, else quoted, so a value cannot pass for more fields. */
+function fieldValue (value: unknown): string {
+  if (typeof value === 'string' && /^[^\s="\\]*$/.test(value)) return escapeControl(value)
+  return escapeControl(String(JSON.stringify(value)))
+}
+
 /** Turns pino's JSON lines into `2026-01-01T00:00:00.000Z [warning] message key=value`. */
 class TextFormat extends Writable {
   readonly #out: NodeJS.WritableStream
@@ -36,8 +52,8 @@ class TextFormat extends Writable {
     const line = String(chunk)
     try {
       const { time, level, msg, pid: _pid, hostname: _host, ...rest } = JSON.parse(line) as Record<string, unknown>
-      const fields = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-      this.#out.write(`${new Date(time as number).toISOString()} [${LEVEL_NAMES[level as number] ?? level}] ${String(msg ?? '')}${fields.length ? ' ' + fields.join(' ') : ''}\n`)
+      const fields = Object.entries(rest).map(([k, v]) => `${escapeControl(k)}=${fieldValue(v)}`)
+      this.#out.write(`${new Date(time as number).toISOString()} [${LEVEL_NAMES[level as number] ?? level}] ${escapeControl(String(msg ?? ''))}${fields.length ? ' ' + fields.join(' ') : ''}\n`)
     } catch {
       this.#out.write(line)
     }

@@ -11,11 +11,13 @@ import type { PeerBus } from './cluster/peer-bus.js'
 import { loadConfig, type LoadedConfig } from './config/load.js'
 import type { CulexConfig } from './config/schema.js'
 import type { CrlCache } from './listeners/crl-cache.js'
+import { describeListener } from './listeners/describe.js'
 import { createListeners, type Listener } from './listeners/index.js'
 import type { PeerCheckFactory } from './listeners/tls-front.js'
 import { PskTable } from './listeners/psk.js'
 import { createLog, type Log } from './log.js'
 import { Core } from './mqtt/core.js'
+import { Metrics } from './mqtt/metrics.js'
 import { Hooks, type HookMap, type HookName } from './mqtt/hooks.js'
 import { AuthnChain } from './auth/chain.js'
 import { Authorizer } from './auth/authz.js'
@@ -91,7 +93,9 @@ export class Broker {
   constructor (opts: BrokerOptions = {}) {
     const loaded = opts.loaded ?? loadConfig({ file: opts.configFile, config: opts.config, env: opts.env ?? {}, embedded: true })
     this.config = loaded.config
-    this.log = opts.logger ?? createLog(this.config.log)
+    const log = opts.logger ?? createLog(this.config.log)
+    // A node.workers worker's lines say which worker wrote them.
+    this.log = opts.worker === undefined ? log : log.child({ worker: opts.worker })
     for (const name of loaded.overrides) this.log.info({ variable: name }, 'configuration overridden from the environment')
     for (const name of loaded.ignored) this.log.warning({ variable: name }, 'environment variable ignored: its first key is not a configuration section')
     for (const [name, fns] of Object.entries(opts.hooks ?? {})) {
@@ -106,13 +110,17 @@ export class Broker {
       this.config.node.name = workerName(this.config.node.name, opts.worker)
     }
     this.store = openKvStore(this.config.durable_storage.backend, this.config.node.data_dir, opts.worker === undefined ? 'store' : `store-w${opts.worker}`)
+    const metrics = new Metrics()
     const journal = this.store.backend === 'lmdb'
-      ? new SessionJournal(this.store, (err) => this.log.error({ err }, `data store write failed: ${err.message}`))
+      ? new SessionJournal(this.store, (err, what) => {
+        metrics.storeErrors++
+        this.log.error({ err }, `data store failed ${what}: ${err.message}; the broker goes on, without this change on disk`)
+      })
       : undefined
     const clustered = this.config.cluster.backend === 'redis'
     if (clustered && opts.bus) this.log.warning('cluster.backend = redis ignored: the broker was given its own message bus (BrokerOptions.bus)')
     this.#clustered = clustered && !opts.bus
-    this.core = new Core({ config: this.config, log: this.log, hooks: this.hooks, sessions: opts.sessions, retained: opts.retained, bus: opts.bus, journal })
+    this.core = new Core({ config: this.config, log: this.log, hooks: this.hooks, sessions: opts.sessions, retained: opts.retained, bus: opts.bus, journal, metrics })
     this.authz = new Authorizer(this.config.authorization, this.log, (client) => {
       const conn = this.core.clients.get(client.clientId)
       return conn?.client === client ? conn.mountpoint : ''
@@ -165,7 +173,8 @@ export class Broker {
         await listener.start()
         started.push(listener)
         const a = listener.address()!
-        this.log.info({ listener: listener.id, address: `${a.host}:${a.port}` }, 'listener started')
+        const config = (this.config.listeners as Record<string, Record<string, Parameters<typeof describeListener>[2]>>)[listener.type]![listener.name]!
+        this.log.notice({ listener: listener.id }, describeListener(listener.id, a, config))
       }
     } catch (err) {
       await Promise.all(started.map((l) => l.stop()))

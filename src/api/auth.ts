@@ -62,8 +62,8 @@ export async function loadApiKeys (file: string): Promise<ApiKeys> {
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
-/** Checks a request's Authorization header against the keys; throws a 401 or 403 ApiError. */
-export function authorize (keys: ApiKeys, header: string | undefined, method: string): void {
+/** Checks a request's Authorization header against the keys; returns the key's role, or throws a 401 or 403 ApiError. */
+export function authorize (keys: ApiKeys, header: string | undefined, method: string): Role {
   const m = /^Basic\s+(\S+)$/i.exec(header ?? '')
   if (!m) {
     throw new ApiError(401, 'AUTHORIZATION_HEADER_ERROR', 'Missing authorization header: use basic auth with an API key and secret (api_key.bootstrap_file)')
@@ -72,6 +72,6 @@ export function authorize (keys: ApiKeys, header: string | undefined, method: st
   const colon = decoded.indexOf(':')
   const role = colon > 0 ? keys.verify(decoded.slice(0, colon), decoded.slice(colon + 1)) : undefined
   if (!role) throw new ApiError(401, 'BAD_API_KEY_OR_SECRET', 'Check api_key/api_secret')
-  if (role === 'administrator' || (role === 'viewer' && READ_METHODS.has(method))) return
+  if (role === 'administrator' || (role === 'viewer' && READ_METHODS.has(method))) return role
   throw new ApiError(403, 'UNAUTHORIZED_ROLE', `the ${role} role may not ${method} this resource`)
 }

@@ -6,10 +6,9 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { authenticatorId, type AuthnChain, type ChainPosition } from '../auth/chain.js'
 import type { Authenticator } from '../auth/types.js'
 import { authenticationList, type AuthenticatorConfig } from '../config/schema.js'
+import type { Role } from './auth.js'
 import { ApiError, errors, NO_CONTENT, type ApiHost } from './common.js'
-
-const MASK = '******'
-const SECRET_KEYS = new Set(['secret', 'password'])
+import { maskSecrets, unmaskSecrets } from './mask.js'
 const authenticatorSchema = authenticationList.element
 
 const IN_MEMORY = 'Changes made through the API are kept in memory only: a restart loads the chain from the configuration file again. In a cluster they are made on every running node.'
@@ -32,24 +31,10 @@ const positionParam = { type: 'string', description: 'front, rear, before:<authe
 
 interface Params { listener_id?: string, id?: string, position?: string }
 
-/** Secret fields replaced by "******", at any depth. */
-function mask (value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(mask)
-  if (!value || typeof value !== 'object') return value
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEYS.has(k) && typeof v === 'string' && v !== '' ? MASK : mask(v)]))
-}
-
-/** "******" in a PUT body means "unchanged": take the current value at that place. */
-function unmask (given: unknown, current: unknown): unknown {
-  if (!given || typeof given !== 'object' || Array.isArray(given) || !current || typeof current !== 'object') return given
-  const old = current as Record<string, unknown>
-  return Object.fromEntries(Object.entries(given).map(([k, v]) => [k, v === MASK && SECRET_KEYS.has(k) && typeof old[k] === 'string' ? old[k] : unmask(v, old[k])]))
-}
-
-function render (chain: AuthnChain, authenticator: Authenticator): Record<string, unknown> {
+function render (chain: AuthnChain, authenticator: Authenticator, role: Role): Record<string, unknown> {
   const config = chain.configOf(authenticator)
   if (!config) return { id: authenticator.id, enable: true }
-  const shown = mask(config) as Record<string, unknown>
+  const shown = maskSecrets(config, role) as Record<string, unknown>
   // The schema turns refresh_interval into milliseconds; show seconds, as it is written.
   if (config.mechanism === 'jwt') shown.refresh_interval = config.refresh_interval / 1000
   return { id: authenticator.id, ...shown }
@@ -58,7 +43,7 @@ function render (chain: AuthnChain, authenticator: Authenticator): Record<string
 function parse (body: unknown, current?: AuthenticatorConfig): AuthenticatorConfig {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ApiError(400, 'BAD_REQUEST', 'expected one authenticator object')
   const { id: _id, ...given } = body as Record<string, unknown>
-  const parsed = authenticatorSchema.safeParse(current ? unmask(given, current) : given)
+  const parsed = authenticatorSchema.safeParse(current ? unmaskSecrets(given, current) : given)
   if (!parsed.success) {
     const message = parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : 'authenticator'}: ${i.message}`).join('; ')
     throw new ApiError(400, 'BAD_REQUEST', message)
@@ -120,7 +105,7 @@ function chainRoutes (app: FastifyInstance, host: ApiHost, base: string, perList
     const chain = chainOf(host)
     const listener = scope(host, request.params)
     if (listener !== undefined && !chain.hasChain(listener)) return []
-    return chain.list(listener).map((a) => render(chain, a))
+    return chain.list(listener).map((a) => render(chain, a, request.apiRole))
   })
 
   app.post<{ Params: Params, Body: unknown }>(base, {
@@ -135,14 +120,14 @@ function chainRoutes (app: FastifyInstance, host: ApiHost, base: string, perList
     chain.add(authenticator, undefined, listener, config)
     log(listener, id, 'added')
     host.cluster?.authnChanged({ op: 'add', listener: listener ?? null, config })
-    return render(chain, authenticator)
+    return render(chain, authenticator, request.apiRole)
   })
 
   app.get<{ Params: Params }>(`${base}/:id`, {
     schema: { tags, summary: `One authenticator of ${where}`, params: idParams, response: { 200: configSchema, ...errors(404) } },
   }, async (request) => {
     const chain = chainOf(host)
-    return render(chain, find(chain, request.params.id!, scope(host, request.params)))
+    return render(chain, find(chain, request.params.id!, scope(host, request.params)), request.apiRole)
   })
 
   app.put<{ Params: Params, Body: unknown }>(`${base}/:id`, {
@@ -165,7 +150,7 @@ function chainRoutes (app: FastifyInstance, host: ApiHost, base: string, perList
     chain.replace(authenticator, listener, config)
     log(listener, id, 'replaced')
     host.cluster?.authnChanged({ op: 'replace', listener: listener ?? null, config })
-    return render(chain, authenticator)
+    return render(chain, authenticator, request.apiRole)
   })
 
   app.delete<{ Params: Params }>(`${base}/:id`, {

@@ -34,6 +34,7 @@ const clientSchema = {
     awaiting_rel_cnt: int('Incoming QoS 2 messages awaiting PUBREL'),
     mqueue_len: int('Messages queued for the client'),
     mqueue_dropped: int('Messages the session dropped'),
+    heap_size: int('Bytes the client pins in the broker (topic aliases, subscriptions, queued and in-flight messages, will, partial packet): what force_shutdown.max_heap_size bounds'),
     is_ssl: bool('Connected over TLS (ssl or wss)'),
     tls_version: nullableStr('TLS version, e.g. TLSv1.3'),
     tls_cipher: nullableStr('TLS cipher suite (OpenSSL name)'),
@@ -53,6 +54,7 @@ function sessionFields (s: Session) {
     awaiting_rel_cnt: s.awaitingRel.size,
     mqueue_len: s.queueLength,
     mqueue_dropped: s.dropped,
+    heap_size: s.pinnedBytes,
   }
 }
 
@@ -74,6 +76,7 @@ function connected (host: ApiHost, conn: Connection): ClientRecord {
     clean_start: conn.cleanStart,
     connected_at: rfc3339(c.connectedAt, true),
     ...sessionFields(conn.session!),
+    heap_size: conn.pinnedBytes,
     is_ssl: tls !== undefined,
     tls_version: tls?.version ?? null,
     tls_cipher: tls?.cipher ?? null,

@@ -26,7 +26,7 @@ export interface ApiHost {
 /** EMQX's error codes used here; the body is always `{ code, message }`. */
 export type ApiErrorCode =
   | 'BAD_REQUEST' | 'NOT_FOUND' | 'ALREADY_EXISTS' | 'CLIENTID_NOT_FOUND' | 'BAD_LISTENER_ID'
-  | 'BAD_API_KEY_OR_SECRET' | 'AUTHORIZATION_HEADER_ERROR' | 'UNAUTHORIZED_ROLE'
+  | 'BAD_API_KEY_OR_SECRET' | 'AUTHORIZATION_HEADER_ERROR' | 'UNAUTHORIZED_ROLE' | 'FORBIDDEN'
   | 'UNSUPPORTED_MEDIA_TYPE' | 'PAYLOAD_TOO_LARGE' | 'INTERNAL_ERROR' | 'SERVICE_UNAVAILABLE'
 
 /** Thrown by route handlers; the error handler answers `{ code, message }` with the status. */
@@ -93,6 +93,10 @@ export function rfc3339 (ms: number, millis = false): string {
 }
 
 declare module 'fastify' {
+  interface FastifyRequest {
+    /** The role of the request's API key (administrator when the API has no keys). */
+    apiRole: import('./auth.js').Role
+  }
   interface FastifyContextConfig {
     /** Served without an API key (status, the OpenAPI document). */
     public?: boolean

@@ -1,6 +1,8 @@
 // /api/v5/ca_certs and /api/v5/device_certs: the device-certificate registry of seed 001. CAs are
 // registered by PEM; devices appear on their first connection through a listener with
 // ssl_options.device_registry = true. Either is queried by serial, activated, deactivated or deleted.
+// Device serials are unique only within a CA: when two registered CAs have a device with the same serial,
+// ?ca_serial= names the one meant (without it such a serial is a 400 that lists the CAs).
 import type { FastifyPluginAsync } from 'fastify'
 import { CERT_STATUSES, RegistryError, type CertStatus } from '../certs/registry.js'
 import { ApiError, errors, NO_CONTENT, pageMeta, pageQuery, paginate, type ApiHost } from './common.js'
@@ -38,9 +40,14 @@ const deviceSchema = {
 } as const
 
 const serialParams = { type: 'object', properties: { serial: { type: 'string', pattern: '^[0-9A-Fa-f]{1,64}$' } }, required: ['serial'] } as const
+const caQuery = {
+  type: 'object',
+  properties: { ca_serial: { type: 'string', pattern: '^[0-9A-Fa-f]{1,64}$', description: 'The device\'s CA: needed when devices of several CAs share the serial' } },
+} as const
 const statusBody = { type: 'object', required: ['status'], properties: { status } } as const
 
 interface SerialParams { serial: string }
+interface CaQuery { ca_serial?: string }
 
 /** The registry's refusals are the client's 400 (invalid), 409 (exists) or 404 (not found). */
 async function registry<T> (op: () => Promise<T> | T): Promise<T> {
@@ -140,40 +147,38 @@ export const deviceCertRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (ap
     return paginate(reg.devices({ ca_serial, status: wanted }), page, limit)
   })
 
-  app.get<{ Params: SerialParams }>('/api/v5/device_certs/:serial', {
-    schema: { tags: ['Device certificates'], summary: 'One registered device certificate', params: serialParams, response: { 200: deviceSchema, ...errors(404) } },
-  }, async (request) => {
-    const device = reg.device(request.params.serial)
-    if (!device) throw new ApiError(404, 'NOT_FOUND', `no device certificate with serial ${request.params.serial.toUpperCase()} is registered`)
-    return device
-  })
+  app.get<{ Params: SerialParams, Querystring: CaQuery }>('/api/v5/device_certs/:serial', {
+    schema: { tags: ['Device certificates'], summary: 'One registered device certificate', params: serialParams, querystring: caQuery, response: { 200: deviceSchema, ...errors(400, 404) } },
+  }, async (request) => registry(() => reg.findDevice(request.params.serial, request.query.ca_serial)))
 
-  app.put<{ Params: SerialParams, Body: { status: CertStatus } }>('/api/v5/device_certs/:serial', {
+  app.put<{ Params: SerialParams, Querystring: CaQuery, Body: { status: CertStatus } }>('/api/v5/device_certs/:serial', {
     schema: {
       tags: ['Device certificates'],
       summary: 'Activate or deactivate a device certificate; deactivating disconnects its clients and refuses new connections',
       params: serialParams,
+      querystring: caQuery,
       body: statusBody,
       response: { 200: deviceSchema, ...errors(400, 404) },
     },
   }, async (request) => {
-    const device = await registry(() => reg.setDeviceStatus(request.params.serial, request.body.status))
-    host.log.notice({ serial: device.serial, status: device.status }, 'device certificate status changed through the management API')
-    host.cluster?.deviceChanged(device.serial)
+    const device = await registry(() => reg.setDeviceStatus(request.params.serial, request.body.status, request.query.ca_serial))
+    host.log.notice({ serial: device.serial, ca_serial: device.ca_serial, status: device.status }, 'device certificate status changed through the management API')
+    host.cluster?.deviceChanged(device.serial, device.ca_serial)
     return device
   })
 
-  app.delete<{ Params: SerialParams }>('/api/v5/device_certs/:serial', {
+  app.delete<{ Params: SerialParams, Querystring: CaQuery }>('/api/v5/device_certs/:serial', {
     schema: {
       tags: ['Device certificates'],
       summary: 'Delete a device certificate record; it registers again at its next connection while its CA is active',
       params: serialParams,
-      response: { 204: NO_CONTENT, ...errors(404) },
+      querystring: caQuery,
+      response: { 204: NO_CONTENT, ...errors(400, 404) },
     },
   }, async (request, reply) => {
-    await registry(() => reg.deleteDevice(request.params.serial))
-    host.log.notice({ serial: request.params.serial.toUpperCase() }, 'device certificate deleted through the management API')
-    host.cluster?.deviceChanged(request.params.serial)
+    const device = await registry(() => reg.deleteDevice(request.params.serial, request.query.ca_serial))
+    host.log.notice({ serial: device.serial, ca_serial: device.ca_serial }, 'device certificate deleted through the management API')
+    host.cluster?.deviceChanged(device.serial, device.ca_serial)
     return reply.code(204).send()
   })
 }

@@ -117,6 +117,7 @@ export function brokerRegistry (host: ApiHost, current: () => Scan): Registry {
   counter('culex_protocol_errors_total', 'Connections closed for a malformed packet or protocol error', () => m.protocolErrors)
   counter('culex_wills_not_authorized_total', 'Will messages dropped: their client was not authorized to publish them', () => m.willsNotAuthorized)
   counter('culex_delivery_errors_total', 'Deliveries to one subscriber that failed with an error (the other subscribers served)', () => m.deliveryErrors)
+  counter('culex_store_errors_total', 'Data store reads and writes that failed (logged; the broker went on without them)', () => m.storeErrors)
   labeledCounter('culex_limits_total', 'What the overload limits did: connections delayed or refused, clients throttled, slow-consumer drops and disconnects', ['limit'], () =>
     Object.entries(m.limits).map(([limit, n]) => [{ limit }, n]))
   labeledCounter('culex_tls_handshakes_total', 'TLS handshakes completed', ['listener'], () =>

@@ -13,6 +13,7 @@ import { clientRoutes } from './clients.js'
 import { deviceCertRoutes } from './device-certs.js'
 import { ApiError, errorSchema, type ApiErrorCode, type ApiHost } from './common.js'
 import { listenerRoutes } from './listeners.js'
+import { checkRequestOrigin } from './origin.js'
 import { nodeRoutes } from './nodes.js'
 import { prometheusRoutes } from './prometheus.js'
 import { statsRoutes } from './stats.js'
@@ -51,9 +52,20 @@ export async function buildApi (host: ApiHost, keys: ApiKeys): Promise<FastifyIn
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` })
   })
-  if (keys.size > 0) {
+  const keyless = keys.size === 0
+  app.addHook('onRequest', async (request) => {
+    try {
+      checkRequestOrigin(request, keyless)
+    } catch (err) {
+      host.log.warning({ method: request.method, url: request.url.split('?')[0], host: request.headers.host, origin: request.headers.origin, peer: request.ip }, `management API request refused: ${(err as Error).message}`)
+      throw err
+    }
+  })
+  // Without keys only local processes reach the API (127.0.0.1): they are administrators.
+  app.decorateRequest('apiRole', 'administrator')
+  if (!keyless) {
     app.addHook('onRequest', async (request) => {
-      if (request.routeOptions.config.public !== true) authorize(keys, request.headers.authorization, request.method)
+      if (request.routeOptions.config.public !== true) request.apiRole = authorize(keys, request.headers.authorization, request.method)
     })
   }
 
@@ -105,6 +117,7 @@ export async function startApi (host: ApiHost, keys: ApiKeys): Promise<Managemen
   }
   const api = new ManagementApi(app)
   const a = api.address()
-  host.log.info({ address: `${a.host}:${a.port}`, keys: keys.size }, 'management API started')
+  host.log.notice({ address: `${a.host}:${a.port}`, keys: keys.size },
+    `management API on http://${a.host}:${a.port}${keys.size > 0 ? ` (${keys.size} API key${keys.size === 1 ? '' : 's'})` : ' (no API key: 127.0.0.1 only)'}`)
   return api
 }

@@ -1,12 +1,12 @@
 // Authorization with EMQX semantics: superusers bypass; the token ACL first, then each source in order
 // (acl.conf rules: first match decides), then authorization.no_match. Decisions are cached per client.
 import { readFileSync } from 'node:fs'
+import { isAbsolute } from 'node:path'
 import type { AuthorizationConfig, AuthzSourceConfig } from '../config/schema.js'
 import { CulexError } from '../errors.js'
 import type { Log } from '../log.js'
-import type { ClientInfo, Hooks, HookMap, TokenAcl } from '../mqtt/hooks.js'
-import { parseShared } from '../mqtt/topic.js'
-import { topicMatches } from '../mqtt/topic.js'
+import type { ClientInfo, Hooks, HookMap, ReadGuard, TokenAcl, TokenAclRule } from '../mqtt/hooks.js'
+import { hasWildcard, parseShared, topicMatches } from '../mqtt/topic.js'
 import { parseAclFile, parseTopicText, AclParseError, type AclAction, type AclRule, type AclTopic, type Who } from './acl-file.js'
 
 export interface AuthzRequest {
@@ -55,12 +55,21 @@ export function loadFileSource (config: AuthzSourceConfig, index: number): FileS
   try {
     text = readFileSync(config.path, 'utf8')
   } catch (err) {
-    throw new CulexError('CULEX_ERR_ACL_PARSE', `${config.path}: cannot read the ACL file: ${(err as Error).message}`, { cause: err })
+    // etc/base.hocon names etc/acl.conf: from another directory the file is not found, and the message says where it looked.
+    const where = isAbsolute(config.path) ? '' : ` (a relative path is read from the working directory, ${process.cwd()})`
+    throw new CulexError('CULEX_ERR_ACL_PARSE', `${config.path}: cannot read the ACL file${where}: ${(err as Error).message}`, { cause: err })
   }
   return new FileSource(parseAclFile(text, config.path))
 }
 
 interface CacheEntry { decision: AuthzDecision; at: number }
+
+/** A read check's answer for one topic: keyed by the topic string alone, which routing passes unchanged to every subscriber. */
+interface ReadEntry { allowed: boolean; qos: number; at: number }
+
+/** The denial of the old token ACL format (a whitelist) for what it does not list: a read check leaves it to the granted subscription. */
+const NOT_LISTED = 'not in the token\'s lists'
+const TOKEN_EXPIRED = 'token expired'
 
 export class Authorizer {
   readonly sources: AuthzSource[]
@@ -71,17 +80,36 @@ export class Authorizer {
   readonly #log: Log
   readonly #mountpoint: (client: ClientInfo) => string
   readonly #cache = new WeakMap<ClientInfo, Map<string, CacheEntry>>()
+  /** Read checks, cached apart from the decisions: a delivery builds no key and no request when it hits. */
+  readonly #reads = new WeakMap<ClientInfo, Map<string, ReadEntry>>()
+  /** Filters under which a source's rule may deny a subscription (placeholders widened); 'any': every topic. */
+  #sourceScope: string[] | 'any' = []
+  /** The same for the token ACLs of connected clients: filter → how many clients' tokens have it. */
+  readonly #tokenScope = new Map<string, number>()
+  /** Both: what a routed topic is matched against. */
+  #denyScope: string[] | 'any' = []
+  /** Set once a client with a mountpoint was authorized: deny filters are then tried below each level. */
+  #mounted = false
+  #hooks: Hooks | null = null
+  readonly #readGuard: ReadGuard = {
+    mayDeny: (topic) => this.#mayDeny(topic),
+    mayRead: (client, topic, qos, now) => this.#mayRead(client, topic, qos, now),
+  }
 
   constructor (config: AuthorizationConfig, log: Log, mountpoint: (client: ClientInfo) => string = () => '') {
     this.#config = config
     this.#log = log
     this.#mountpoint = mountpoint
     this.sources = config.sources.flatMap((s, i) => (s.enable ? [loadFileSource(s, i)] : []))
+    this.#sourceScope = denyScope(this.sources)
+    this.#rescope()
   }
 
   /** Asks this source after the configured ones. */
   addSource (source: AuthzSource): this {
     this.sources.push(source)
+    this.#sourceScope = denyScope(this.sources)
+    this.#rescope()
     return this
   }
 
@@ -115,7 +143,9 @@ export class Authorizer {
 
   #decide (client: ClientInfo, request: AuthzRequest): AuthzDecision {
     if (client.isSuperuser) return { permission: 'allow', source: 'superuser', rule: undefined }
-    if (client.acl && !(client.aclExpireAt !== undefined && Date.now() >= client.aclExpireAt)) {
+    if (client.acl) {
+      // As EMQX: an expired token's ACL denies everything; it does not hand over to the sources.
+      if (client.aclExpireAt !== undefined && Date.now() >= client.aclExpireAt) return { permission: 'deny', source: 'token_acl', rule: TOKEN_EXPIRED }
       const answer = tokenAclAnswer(client.acl, client, request)
       if (answer) return { ...answer, source: 'token_acl' }
     }
@@ -129,6 +159,7 @@ export class Authorizer {
   /** Drops a client's cached decisions (on disconnect). */
   forget (client: ClientInfo): void {
     this.#cache.delete(client)
+    this.#reads.delete(client)
   }
 
   /** Installs the authorizer as the broker's authorizePublish / authorizeSubscribe hooks. */
@@ -142,7 +173,75 @@ export class Authorizer {
       : this.#hook(client, { action: 'subscribe', topic: request.topic, qos: request.qos, retain: false })
     hooks.add('authorizePublish', publish)
     hooks.add('authorizeSubscribe', subscribe)
-    hooks.add('clientDisconnected', (client) => this.forget(client))
+    hooks.add('clientConnected', (client) => this.#trackToken(client, 1))
+    hooks.add('clientDisconnected', (client) => {
+      this.forget(client)
+      this.#trackToken(client, -1)
+    })
+    this.#hooks = hooks
+    this.#rescope()
+  }
+
+  /** A connected client's token deny rules widen what routing checks, until it disconnects. */
+  #trackToken (client: ClientInfo, delta: 1 | -1): void {
+    if (client.acl?.format !== 'rules') return
+    const filters = tokenDenyFilters(client.acl.rules)
+    if (filters.length === 0) return
+    for (const filter of filters) {
+      const count = (this.#tokenScope.get(filter) ?? 0) + delta
+      if (count > 0) this.#tokenScope.set(filter, count)
+      else this.#tokenScope.delete(filter)
+    }
+    this.#rescope()
+  }
+
+  /** Per-delivery read checks only while some rule can deny a subscription: otherwise routing never asks. */
+  #rescope (): void {
+    const sources = this.#sourceScope
+    this.#denyScope = sources === 'any' ? 'any' : [...new Set([...sources, ...this.#tokenScope.keys()])]
+    if (this.#hooks) this.#hooks.readGuard = this.#denyScope === 'any' || this.#denyScope.length > 0 ? this.#readGuard : undefined
+  }
+
+  #mayDeny (topic: string): boolean {
+    const scope = this.#denyScope
+    if (scope === 'any') return true
+    if (matchesAny(scope, topic)) return true
+    if (!this.#mounted) return false
+    // The rules see the topic without its mountpoint, which may end at any level.
+    for (let at = topic.indexOf('/'); at >= 0; at = topic.indexOf('/', at + 1)) {
+      if (matchesAny(scope, topic.slice(at + 1))) return true
+    }
+    return false
+  }
+
+  /** A read check, answered from the client's read cache while fresh (authorization.cache). */
+  #mayRead (client: ClientInfo, topic: string, qos: number, now: number): boolean {
+    const cache = this.#config.cache
+    if (!cache.enable) return this.#readAllowed(client, topic, qos)
+    let reads = this.#reads.get(client)
+    if (!reads) this.#reads.set(client, reads = new Map())
+    const hit = reads.get(topic)
+    const expired = client.aclExpireAt !== undefined && now >= client.aclExpireAt
+    if (hit !== undefined && hit.qos === qos && now - hit.at < cache.ttl && !(expired && hit.at < client.aclExpireAt!)) return hit.allowed
+    const allowed = this.#readAllowed(client, topic, qos)
+    reads.delete(topic)
+    if (reads.size >= cache.max_size) reads.delete(reads.keys().next().value!)
+    reads.set(topic, { allowed, qos, at: now })
+    return allowed
+  }
+
+  /**
+   * Only a rule's deny, or an expired token, refuses a read; no_match and the old token format's unlisted
+   * topics leave the granted subscription be (a filter it covered covers the topics under it).
+   */
+  #readAllowed (client: ClientInfo, topic: string, qos: number): boolean {
+    const request: AuthzRequest = { action: 'subscribe', topic: this.#unmount(client, topic), qos, retain: false }
+    const decision = this.#decide(client, request)
+    if (decision.permission === 'allow' || decision.source === 'no_match') return true
+    if (decision.source === 'token_acl' && decision.rule === NOT_LISTED) return true
+    this.#log.info({ client: client.clientId, listener: client.listener, topic: request.topic, source: decision.source, rule: decision.rule },
+      'authorization denied delivery through a wildcard subscription')
+    return false
   }
 
   #hook (client: ClientInfo, mounted: AuthzRequest): 'allow' | 'deny' | undefined {
@@ -166,6 +265,7 @@ export class Authorizer {
     const filter = parseShared(topic)?.filter ?? topic
     // The client's own, as wills are authorized after their connection has gone.
     const mountpoint = client.mountpoint ?? this.#mountpoint(client)
+    if (mountpoint) this.#mounted = true
     return mountpoint && filter.startsWith(mountpoint) ? filter.slice(mountpoint.length) : filter
   }
 }
@@ -185,7 +285,7 @@ export function tokenAclAnswer (acl: TokenAcl, client: ClientInfo, request: Auth
       const at = topics.findIndex((t) => matchTopic(parseTopicText(t), client, request.topic))
       if (at >= 0) return { permission: 'allow', rule: `${name}[${at}]` }
     }
-    return { permission: 'deny', rule: 'not in the token\'s lists' }
+    return { permission: 'deny', rule: NOT_LISTED }
   }
   for (let i = 0; i < acl.rules.length; i++) {
     const r = acl.rules[i]!
@@ -238,16 +338,61 @@ function matchTopic (rule: AclTopic, client: ClientInfo, topic: string): boolean
   return rule.eq ? text === topic : topicMatches(text, topic)
 }
 
-/** Expands placeholders; null when one has no value for this client (the rule then matches nothing). */
+/**
+ * Expands placeholders, each once; null when one has no value for this client, or a value holding + or #
+ * (the rule then matches nothing). An expanded value is literal text: no topic name holds a wildcard
+ * character, and a requested filter's wildcard is not that text, so a client id `+` must not widen
+ * `devices/${clientid}/#` to every device (Mosquitto denies such clients outright).
+ */
 export function expand (text: string, client: ClientInfo): string | null {
   if (!text.includes('${')) return text
-  let missing = false
+  let unusable = false
   const out = text.replace(/\$\{([^}]+)\}/g, (whole, name: string) => {
     const value = placeholder(name, client)
-    if (value === undefined) missing = true
+    if (value === undefined || hasWildcard(value)) unusable = true
     return value ?? whole
   })
-  return missing ? null : out
+  return unusable ? null : out
+}
+
+/**
+ * The filters under which the sources' deny rules may refuse a subscription, for the per-delivery read
+ * check: a level holding a placeholder, and all after it (a value may hold `/`), becomes `#`. `{eq, F}`
+ * counts only when F is a topic name. A source that is not an acl.conf may deny anything.
+ */
+function denyScope (sources: AuthzSource[]): string[] | 'any' {
+  const filters: string[] = []
+  for (const source of sources) {
+    if (!(source instanceof FileSource)) return 'any'
+    for (const rule of source.rules) {
+      if (rule.permission !== 'deny' || rule.action.type === 'publish') continue
+      if (rule.topics === undefined) return 'any'
+      for (const topic of rule.topics) if (!(topic.eq && hasWildcard(topic.text))) filters.push(widen(topic.text))
+    }
+  }
+  return filters
+}
+
+/** The filters under which a token's rules may deny a subscription, as denyScope. */
+function tokenDenyFilters (rules: TokenAclRule[]): string[] {
+  const filters: string[] = []
+  for (const rule of rules) {
+    if (rule.permission !== 'deny' || rule.action === 'publish') continue
+    const topic = parseTopicText(rule.topic)
+    if (!(topic.eq && hasWildcard(topic.text))) filters.push(widen(topic.text))
+  }
+  return filters
+}
+
+function matchesAny (filters: string[], topic: string): boolean {
+  for (let i = 0; i < filters.length; i++) if (topicMatches(filters[i]!, topic)) return true
+  return false
+}
+
+function widen (text: string): string {
+  const levels = text.split('/')
+  const at = levels.findIndex((level) => level.includes('${'))
+  return at < 0 ? text : [...levels.slice(0, at), '#'].join('/')
 }
 
 function placeholder (name: string, client: ClientInfo): string | undefined {

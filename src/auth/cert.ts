@@ -7,6 +7,6 @@ export class CertAuthenticator implements Authenticator {
   readonly id = 'cert'
 
   authenticate (client: ClientInfo): AuthResult {
-    return client.cert ? { result: 'ok' } : { result: 'ignore' }
+    return client.cert ? { result: 'ok' } : { result: 'ignore', reason: 'no client certificate' }
   }
 }

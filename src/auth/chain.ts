@@ -185,6 +185,7 @@ export class AuthnChain {
     if (mode === 'quick_deny_anonymous' && credentials.username === undefined && credentials.password === undefined) {
       return this.#refused(client, 'quick_deny_anonymous', { result: 'deny', reasonCode: RC.NOT_AUTHORIZED, reason: 'anonymous clients are refused' })
     }
+    const undecided: string[] = []
     for (const authenticator of chain) {
       let answer: AuthResult
       try {
@@ -192,6 +193,7 @@ export class AuthnChain {
       } catch (err) {
         // As EMQX: an authenticator that fails is passed over, not fatal.
         this.#log.error({ err, clientid: client.clientId, listener: client.listener, authenticator: authenticator.id }, 'authenticator failed')
+        undecided.push(`${authenticator.id}: failed (${(err as Error).message})`)
         continue
       }
       if (answer.result === 'ok') {
@@ -199,9 +201,10 @@ export class AuthnChain {
         return answer
       }
       if (answer.result === 'deny') return this.#refused(client, authenticator.id, answer)
+      undecided.push(`${authenticator.id}: ${answer.reason ?? 'ignored'}`)
     }
-    if (othersDecide) return { result: 'ignore' }
-    return this.#refused(client, 'chain', { result: 'deny', reasonCode: RC.NOT_AUTHORIZED, reason: 'no authenticator accepted the client' })
+    if (othersDecide) return { result: 'ignore', reason: undecided.join('; ') }
+    return this.#refused(client, 'chain', { result: 'deny', reasonCode: RC.NOT_AUTHORIZED, reason: 'no authenticator accepted the client', detail: undecided.join('; ') })
   }
 
   /** Names the authenticator (the CONNECT handler logs the refusal once, with it) and counts the refusal. */

@@ -45,9 +45,11 @@ export class JwtAuthenticator implements Authenticator {
 
   async authenticate (client: ClientInfo, credentials: Credentials): Promise<AuthResult> {
     const raw = this.#config.from === 'password' ? credentials.password?.toString('utf8') : credentials.username
-    if (!raw || raw.split('.').length !== 3) return { result: 'ignore' }
-    const claims = await this.#verify(raw)
-    if (!claims) return { result: 'ignore' }
+    if (!raw) return { result: 'ignore', reason: `no token in the ${this.#config.from}` }
+    if (raw.split('.').length !== 3) return { result: 'ignore', reason: `the ${this.#config.from} is not a JWT (three dot-separated parts)` }
+    const verified = await this.#verify(raw)
+    if (typeof verified === 'string') return { result: 'ignore', reason: verified }
+    const claims = verified
     const problem = checkTimes(claims) ?? this.#checkClaims(claims, client)
     if (problem) return { result: 'deny', reasonCode: RC.BAD_USER_NAME_OR_PASSWORD, reason: problem }
     const acl = claims[this.#config.acl_claim_name]
@@ -68,32 +70,39 @@ export class JwtAuthenticator implements Authenticator {
     this.#jwks?.close()
   }
 
-  /** The payload of a token whose signature verifies with an allowed algorithm; null otherwise. */
-  async #verify (token: string): Promise<Claims | null> {
+  /** The payload of a token whose signature verifies with an allowed algorithm; otherwise why not. */
+  async #verify (token: string): Promise<Claims | string> {
     const { compactVerify, decodeProtectedHeader } = await this.#jose
     let header
     try {
       header = decodeProtectedHeader(token)
     } catch {
-      return null
+      return 'the token header is not valid JSON in base64url'
     }
     // alg none, and an HMAC token against a public key (or the reverse), never get this far.
     const alg = header.alg
-    if (typeof alg !== 'string' || !this.#algorithms.includes(alg)) return null
-    const key = this.#jwks ? await this.#jwks.key(header.kid, alg) : (this.#secret ?? this.#publicKey!)
-    if (!key) return null
-    try {
-      const { payload } = await compactVerify(token, key, { algorithms: [alg] })
-      const claims = JSON.parse(Buffer.from(payload).toString('utf8')) as unknown
-      return typeof claims === 'object' && claims !== null && !Array.isArray(claims) ? claims as Claims : null
-    } catch {
-      return null
+    if (typeof alg !== 'string' || !this.#algorithms.includes(alg)) {
+      return `algorithm ${String(alg)} is not accepted here (expected one of ${this.#algorithms.join(', ')})`
     }
+    const key = this.#jwks ? await this.#jwks.key(header.kid, alg) : (this.#secret ?? this.#publicKey!)
+    if (!key) return `no key in the JWKS for kid ${String(header.kid)} and ${alg}`
+    let payload: Uint8Array
+    try {
+      payload = (await compactVerify(token, key, { algorithms: [alg] })).payload
+    } catch {
+      return 'signature verification failed'
+    }
+    try {
+      const claims = JSON.parse(Buffer.from(payload).toString('utf8')) as unknown
+      if (typeof claims === 'object' && claims !== null && !Array.isArray(claims)) return claims as Claims
+    } catch { /* below */ }
+    return 'the token payload is not a JSON object'
   }
 
   #checkClaims (claims: Claims, client: ClientInfo): string | null {
     for (const [name, template] of Object.entries(this.#config.verify_claims)) {
-      const expected = template.replaceAll('${clientid}', client.clientId).replaceAll('${username}', client.username ?? '')
+      // Each placeholder once: a client id holding the text `${username}` must not be expanded again.
+      const expected = template.replace(/\$\{(clientid|username)\}/g, (_, key: string) => key === 'clientid' ? client.clientId : client.username ?? '')
       const actual = claims[name]
       if (actual === undefined || String(actual) !== expected) return `claim ${name} does not match`
     }

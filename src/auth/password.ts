@@ -50,7 +50,7 @@ export class PasswordAuthenticator implements Authenticator {
     await this.ready
     const userId = this.config.user_id_type === 'clientid' ? client.clientId : client.username
     const user = userId === undefined ? undefined : this.users.get(userId)
-    if (!user) return { result: 'ignore' }
+    if (!user) return { result: 'ignore', reason: `no such user (${this.config.user_id_type === 'clientid' ? 'client id' : 'user name'})` }
     const ok = await checkPassword(this.config.password_hash_algorithm, user.salt, user.password_hash, credentials.password)
     return ok ? { result: 'ok', isSuperuser: user.is_superuser } : BAD_PASSWORD
   }

@@ -126,7 +126,7 @@ export class ScramExchange implements EnhancedAuthExchange {
     for (let i = 0; i < proof.length; i++) clientKey[i] = proof[i]! ^ signature[i]!
     if (!timingSafeEqual(hash(alg, clientKey), storedKey)) return BAD_USER
     const serverSignature = hmac(alg, Buffer.from(user.server_key, 'base64'), authMessage)
-    return { result: 'ok', data: Buffer.from(`v=${serverSignature.toString('base64')}`), isSuperuser: user.is_superuser }
+    return { result: 'ok', data: Buffer.from(`v=${serverSignature.toString('base64')}`), isSuperuser: user.is_superuser, username: user.user_id }
   }
 }
 

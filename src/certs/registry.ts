@@ -2,6 +2,8 @@
 // certificate signed by a registered, active CA is registered on its first connection; either can be
 // deactivated (its clients refused, the connected ones dropped), activated again and deleted. A deleted
 // device registers again at its next connection while its CA is active. Records live in the data store.
+// Serials are unique only within one CA: devices are keyed by (CA serial, device serial), so one tenant's
+// CA cannot claim, deactivate or block another CA's device serials.
 import { X509Certificate } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { CulexError } from '../errors.js'
@@ -46,8 +48,8 @@ export interface RegistryRefusal {
 export interface RegistryEvents {
   /** A CA was registered, changed status or was deleted: listeners rebuild their trust set. */
   ca: [serial: string]
-  /** These device serials must not stay connected (deactivated, or their CA deactivated or deleted). */
-  revoke: [serials: string[], why: string]
+  /** These devices must not stay connected (deactivated, or their CA deactivated or deleted). */
+  revoke: [devices: DeviceRecord[], why: string]
   /** A device registered on its first connection (a cluster tells the other nodes). */
   registered: [device: DeviceRecord]
 }
@@ -55,6 +57,9 @@ export interface RegistryEvents {
 const serialOf = (cert: X509Certificate) => cert.serialNumber.toUpperCase()
 const cnOf = (subject: string) => /(?:^|\n)CN=([^\n]*)/.exec(subject)?.[1] ?? ''
 const iso = (date: string) => new Date(date).toISOString()
+/** A device's key in the store. Before (CA, serial) keying, the key was the serial alone (no colon). */
+const deviceKey = (caSerial: string, serial: string) => `${caSerial}:${serial}`
+const keyOf = (device: DeviceRecord) => deviceKey(device.ca_serial, device.serial)
 
 export class DeviceRegistry extends EventEmitter<RegistryEvents> {
   readonly #cas: KvTable<CaRecord>
@@ -67,6 +72,37 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
     this.#cas = store.table('ca_certs')
     this.#devices = store.table('device_certs')
     for (const [serial, ca] of this.#cas.entries()) this.#caCerts.set(serial, new X509Certificate(ca.pem))
+    this.#migrateDeviceKeys()
+  }
+
+  /**
+   * Re-keys records stored by serial alone under (CA serial, serial). Until the writes land, #record also
+   * reads the old key, so nothing is missed on the way.
+   */
+  #migrateDeviceKeys (): void {
+    const legacy = [...this.#devices.entries()].filter(([key]) => !key.includes(':'))
+    for (const [key, device] of legacy) {
+      // A failed write leaves the old key, still read by #record and re-keyed by the device's next update.
+      this.#devices.put(keyOf(device), device).then(() => this.#devices.remove(key)).catch(() => {})
+    }
+  }
+
+  /** The stored record of (CA, serial), under its key or, before migration, under the serial alone. */
+  #record (caSerial: string, serial: string): DeviceRecord | undefined {
+    const found = this.#devices.get(deviceKey(caSerial, serial))
+    if (found) return found
+    const legacy = this.#devices.get(serial)
+    return legacy?.ca_serial === caSerial ? legacy : undefined
+  }
+
+  async #putDevice (device: DeviceRecord): Promise<void> {
+    await this.#devices.put(keyOf(device), device)
+    if (this.#devices.get(device.serial)?.ca_serial === device.ca_serial) await this.#devices.remove(device.serial)
+  }
+
+  async #removeDevice (device: DeviceRecord): Promise<void> {
+    await this.#devices.remove(keyOf(device))
+    if (this.#devices.get(device.serial)?.ca_serial === device.ca_serial) await this.#devices.remove(device.serial)
   }
 
   // ---- CAs ----
@@ -133,28 +169,40 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
 
   // ---- devices ----
 
-  devices (filter: { ca_serial?: string | undefined, status?: CertStatus | undefined } = {}): DeviceRecord[] {
+  devices (filter: { ca_serial?: string | undefined, status?: CertStatus | undefined, serial?: string | undefined } = {}): DeviceRecord[] {
     const ca = filter.ca_serial?.toUpperCase()
-    return [...this.#devices.entries()].map(([, d]) => d)
-      .filter((d) => (ca === undefined || d.ca_serial === ca) && (filter.status === undefined || d.status === filter.status))
+    const serial = filter.serial?.toUpperCase()
+    // A record met under both keys while it is being migrated is listed once.
+    const unique = new Map<string, DeviceRecord>()
+    for (const [, d] of this.#devices.entries()) unique.set(keyOf(d), d)
+    return [...unique.values()].filter((d) => (ca === undefined || d.ca_serial === ca) &&
+      (serial === undefined || d.serial === serial) && (filter.status === undefined || d.status === filter.status))
   }
 
-  device (serial: string): DeviceRecord | undefined {
-    return this.#devices.get(serial.toUpperCase())
+  /**
+   * The device with this serial under that CA; without a CA, the only device with this serial (undefined
+   * when none, or when several CAs have one: then name the CA).
+   */
+  device (serial: string, caSerial?: string): DeviceRecord | undefined {
+    if (caSerial !== undefined) return this.#record(caSerial.toUpperCase(), serial.toUpperCase())
+    const found = this.devices({ serial })
+    return found.length === 1 ? found[0] : undefined
   }
 
-  async setDeviceStatus (serial: string, status: CertStatus): Promise<DeviceRecord> {
-    const device = this.#mustDevice(serial)
+  async setDeviceStatus (serial: string, status: CertStatus, caSerial?: string): Promise<DeviceRecord> {
+    const device = this.#mustDevice(serial, caSerial)
     if (device.status === status) return device
     const updated = { ...device, status }
-    await this.#devices.put(device.serial, updated)
-    if (status === 'inactive') this.emit('revoke', [device.serial], `device certificate ${device.serial} deactivated`)
+    await this.#putDevice(updated)
+    if (status === 'inactive') this.emit('revoke', [updated], `device certificate ${device.serial} of CA ${device.ca_serial} deactivated`)
     return updated
   }
 
-  async deleteDevice (serial: string): Promise<void> {
-    const device = this.#mustDevice(serial)
-    await this.#devices.remove(device.serial)
+  /** Deletes a device record; returns it (its CA serial tells a cluster which one). */
+  async deleteDevice (serial: string, caSerial?: string): Promise<DeviceRecord> {
+    const device = this.#mustDevice(serial, caSerial)
+    await this.#removeDevice(device)
+    return device
   }
 
   // ---- changes made on another node of a cluster ----
@@ -175,15 +223,18 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
     else if (record.status === 'inactive' && old?.status !== 'inactive') this.#revokeDevicesOf(serial, `CA ${serial} deactivated`)
   }
 
-  /** Takes a device as another node has it after a change (undefined: deleted there). */
-  async mirrorDevice (serial: string, record: DeviceRecord | undefined): Promise<void> {
-    const old = this.#devices.get(serial)
+  /**
+   * Takes a device as another node has it after a change (undefined: deleted there). A node that names no
+   * CA (an older version) deletes the device with that serial under every CA.
+   */
+  async mirrorDevice (serial: string, record: DeviceRecord | undefined, caSerial?: string): Promise<void> {
     if (!record) {
-      if (old) await this.#devices.remove(serial)
+      for (const old of this.devices({ serial, ca_serial: caSerial })) await this.#removeDevice(old)
       return
     }
-    await this.#devices.put(serial, record)
-    if (record.status === 'inactive' && old?.status !== 'inactive') this.emit('revoke', [serial], `device certificate ${serial} deactivated`)
+    const old = this.#record(record.ca_serial, record.serial)
+    await this.#putDevice(record)
+    if (record.status === 'inactive' && old?.status !== 'inactive') this.emit('revoke', [record], `device certificate ${serial} of CA ${record.ca_serial} deactivated`)
   }
 
   /**
@@ -195,7 +246,7 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
     if (!ca) return { reason: 'ca_not_registered', detail: `the client certificate's CA (${cert.issuer}) is not registered in the device registry (/api/v5/ca_certs)` }
     if (ca.status !== 'active') return { reason: 'ca_inactive', detail: `the client certificate's CA ${ca.serial} (${ca.subject}) is deactivated in the device registry` }
     const now = new Date().toISOString()
-    const known = this.#devices.get(cert.serial)
+    const known = this.#record(ca.serial, cert.serial)
     if (!known) {
       const device: DeviceRecord = {
         serial: cert.serial,
@@ -208,16 +259,16 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
         first_seen: now,
         last_seen: now,
       }
-      await this.#devices.put(cert.serial, device)
+      await this.#putDevice(device)
       this.emit('registered', device)
       return null
     }
-    // Device serials are unique (seed 001): another certificate with a registered serial is refused.
+    // Serials are unique within a CA (seed 001): another certificate of that CA with a registered serial is refused.
     if (known.fingerprint !== cert.fingerprint) {
-      return { reason: 'bad_peer_cert', detail: `serial ${cert.serial} is registered for another device certificate (fingerprint ${known.fingerprint})` }
+      return { reason: 'bad_peer_cert', detail: `serial ${cert.serial} of CA ${ca.serial} is registered for another device certificate (fingerprint ${known.fingerprint})` }
     }
-    if (known.status !== 'active') return { reason: 'device_inactive', detail: `the device certificate ${cert.serial} (CN ${cert.cn}) is deactivated in the device registry` }
-    await this.#devices.put(known.serial, { ...known, last_seen: now })
+    if (known.status !== 'active') return { reason: 'device_inactive', detail: `the device certificate ${cert.serial} (CN ${cert.cn}) of CA ${ca.serial} is deactivated in the device registry` }
+    await this.#putDevice({ ...known, last_seen: now })
     return null
   }
 
@@ -236,8 +287,8 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
   }
 
   #revokeDevicesOf (caSerial: string, why: string): void {
-    const serials = this.devices({ ca_serial: caSerial }).map((d) => d.serial)
-    if (serials.length > 0) this.emit('revoke', serials, why)
+    const devices = this.devices({ ca_serial: caSerial })
+    if (devices.length > 0) this.emit('revoke', devices, why)
   }
 
   #mustCa (serial: string): CaRecord {
@@ -246,10 +297,24 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
     return ca
   }
 
-  #mustDevice (serial: string): DeviceRecord {
-    const device = this.device(serial)
-    if (!device) throw registryError(`no device certificate with serial ${serial.toUpperCase()} is registered`, 'not_found')
-    return device
+  #mustDevice (serial: string, caSerial?: string): DeviceRecord {
+    const wanted = serial.toUpperCase()
+    if (caSerial !== undefined) {
+      const device = this.#record(caSerial.toUpperCase(), wanted)
+      if (!device) throw registryError(`no device certificate with serial ${wanted} of CA ${caSerial.toUpperCase()} is registered`, 'not_found')
+      return device
+    }
+    const found = this.devices({ serial: wanted })
+    if (found.length === 0) throw registryError(`no device certificate with serial ${wanted} is registered`, 'not_found')
+    if (found.length > 1) {
+      throw registryError(`device serial ${wanted} is registered under ${found.length} CAs (${found.map((d) => d.ca_serial).join(', ')}): name one with ?ca_serial=`)
+    }
+    return found[0]!
+  }
+
+  /** The device with this serial (under that CA when given): throws not_found, or invalid when several CAs have it and none is named. */
+  findDevice (serial: string, caSerial?: string): DeviceRecord {
+    return this.#mustDevice(serial, caSerial)
   }
 }
 

@@ -202,8 +202,8 @@ export class Cluster implements ClusterLink {
     this.#management?.caChanged(serial)
   }
 
-  deviceChanged (serial: string): void {
-    this.#management?.deviceChanged(serial)
+  deviceChanged (serial: string, caSerial: string): void {
+    this.#management?.deviceChanged(serial, caSerial)
   }
 
   /** Kicks the client on the node holding it; false when no running node does. */

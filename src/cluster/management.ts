@@ -32,7 +32,8 @@ export type ManageNotice =
   /** The bundle as it is after the change; null: deleted. */
   | { t: 'bundle', ref: BundleRef, pem: BundlePem | null }
   | { t: 'ca', serial: string, record: CaRecord | null }
-  | { t: 'device', serial: string, record: DeviceRecord | null }
+  /** `ca_serial`: the device's CA (older nodes send none: a deletion then applies under every CA). */
+  | { t: 'device', serial: string, ca_serial?: string, record: DeviceRecord | null }
 
 export class ManagementSync {
   readonly #managed: Managed
@@ -47,7 +48,7 @@ export class ManagementSync {
     this.#prefix = prefix
     this.#log = log
     this.#send = send
-    managed.registry.on('registered', (device) => this.#send({ t: 'device', serial: device.serial, record: device }))
+    managed.registry.on('registered', (device) => this.#send({ t: 'device', serial: device.serial, ca_serial: device.ca_serial, record: device }))
   }
 
   #usersKey (authenticator: string): string { return `${this.#prefix}:users:${authenticator}` }
@@ -92,9 +93,9 @@ export class ManagementSync {
     this.#send({ t: 'ca', serial: serial.toUpperCase(), record })
   }
 
-  deviceChanged (serial: string): void {
-    const record = this.#managed.registry.device(serial) ?? null
-    this.#send({ t: 'device', serial: serial.toUpperCase(), record })
+  deviceChanged (serial: string, caSerial: string): void {
+    const record = this.#managed.registry.device(serial, caSerial) ?? null
+    this.#send({ t: 'device', serial: serial.toUpperCase(), ca_serial: caSerial.toUpperCase(), record })
   }
 
   // ---- changes made on another node ----
@@ -109,7 +110,7 @@ export class ManagementSync {
         this.#log.notice({ serial: notice.serial, status: notice.record?.status ?? 'deleted', node: from }, 'cluster: CA certificate changed on another node')
         return
       case 'device':
-        await this.#managed.registry.mirrorDevice(notice.serial, notice.record ?? undefined)
+        await this.#managed.registry.mirrorDevice(notice.serial, notice.record ?? undefined, notice.ca_serial)
         this.#log.notice({ serial: notice.serial, status: notice.record?.status ?? 'deleted', node: from }, 'cluster: device certificate changed on another node')
     }
   }

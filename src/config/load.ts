@@ -16,7 +16,8 @@ export interface LoadOptions {
   /**
    * Defaults for a broker embedded in another program (createBroker): an in-memory store unless the
    * configuration names node.data_dir or durable_storage.backend, and no management API unless it
-   * configures dashboard.listeners.http. `culex start` keeps EMQX's defaults (LMDB in data/, API on 18083).
+   * configures dashboard.listeners.http, and a console log of warnings and worse unless log.console.level
+   * is set. `culex start` keeps EMQX's defaults (LMDB in data/, API on 18083) and logs notices.
    */
   embedded?: boolean
 }
@@ -64,6 +65,9 @@ function section (tree: Tree, key: string): Tree {
 function applyEmbeddedDefaults (tree: Tree): void {
   if (child(tree.node, 'data_dir') === undefined && child(tree.durable_storage, 'backend') === undefined) {
     section(tree, 'durable_storage').backend = 'memory'
+  }
+  if (child(child(tree.log, 'console'), 'level') === undefined) {
+    section(section(tree, 'log'), 'console').level = 'warning'
   }
   if (child(child(tree.dashboard, 'listeners'), 'http') === undefined) {
     section(section(section(tree, 'dashboard'), 'listeners'), 'http').enable = false

@@ -10,7 +10,7 @@ export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'criti
 
 const logHandler = {
   enable: bool().default(true).describe('Whether this log handler writes.'),
-  level: z.enum(LOG_LEVELS).default('warning').describe('Lowest level written: debug, info, notice, warning, error, critical.'),
+  level: z.enum(LOG_LEVELS).default('notice').describe('Lowest level written: debug, info, notice, warning, error, critical. notice (EMQX: warning) shows a line per listener and one when started, as Mosquitto does; an embedded broker (createBroker) writes warning and above unless configured.'),
   formatter: z.enum(['text', 'json']).default('text').describe('text for people, json for log shippers.'),
 }
 
@@ -35,7 +35,7 @@ const mqtt = section({
   max_clientid_len: int().pipe(z.number().min(23).max(65535)).default(65535).describe('Longest client identifier accepted.'),
   max_topic_levels: int().pipe(z.number().min(1)).default(128).describe('Most levels in a topic name or filter.'),
   max_qos_allowed: int().pipe(z.number().min(0).max(2)).default(2).describe('Highest QoS granted to subscriptions and accepted on PUBLISH.'),
-  max_topic_alias: int().pipe(z.number().min(0).max(65535)).default(65535).describe('Topic Alias Maximum the broker accepts from MQTT 5 clients.'),
+  max_topic_alias: int().pipe(z.number().min(0).max(65535)).default(10).describe('Topic Alias Maximum the broker accepts from MQTT 5 clients (Mosquitto\'s default; EMQX\'s is 65535). An alias is set once its PUBLISH is authorized, and the topics count against force_shutdown.max_heap_size.'),
   retain_available: bool().default(true).describe('Whether retained messages are supported.'),
   wildcard_subscription: bool().default(true).describe('Whether wildcard subscriptions are allowed.'),
   shared_subscription: bool().default(true).describe('Whether $share/ subscriptions are allowed.'),
@@ -58,6 +58,7 @@ const mqtt = section({
   peer_cert_as_username: z.enum(['disabled', 'cn', 'dn', 'crt', 'pem', 'md5']).default('disabled').describe('Take the user name from the verified client certificate: its CN, subject DN, DER (base64), PEM or the MD5 of the PEM.'),
   peer_cert_as_clientid: z.enum(['disabled', 'cn', 'dn', 'crt', 'pem', 'md5']).default('disabled').describe('Take the client identifier from the verified client certificate, as peer_cert_as_username.'),
   use_username_as_clientid: bool().default(false).describe('Replace the client identifier with the username.'),
+  session_owner_check: bool().default(true).describe('Culex only (EMQX has no such key): refuse to resume a persistent session (CONNACK 0x87, MQTT 3.1.1: 5) for a client whose user name differs from that of the client the session belongs to. false: resume it. Either way a resumed session\'s subscriptions and queued messages are authorized again for the client resuming it.'),
   response_information: z.string().default('').describe('Response Information sent to MQTT 5 clients that request it.'),
   message_expiry_interval: countOrInfinity().prefault('infinity').describe('Ceiling on Message Expiry Interval (seconds) for queued and retained messages.'),
 })
@@ -241,7 +242,7 @@ const ocsp = section({
 const sslListenerOptions = section({
   ...sslOptionsShape,
   ocsp,
-  enable_crl_check: bool().default(false).describe('With verify_peer: fetch the CRLs named in client certificates\' CRL distribution points (HTTP, cached, see crl_cache) and refuse revoked certificates.'),
+  enable_crl_check: bool().default(false).describe('With verify_peer: fetch the CRLs named in client certificates\' CRL distribution points (HTTP, cached, see crl_cache) and refuse revoked certificates, and those whose status cannot be determined (as EMQX): a certificate without a distribution point needs crlfile or a cached CRL of its issuer.'),
   device_registry: bool().default(false).describe('With verify_peer: admit client certificates only from CAs registered and active in the device-certificate registry (/api/v5/ca_certs), which also become trusted; each device certificate is registered on its first connection and can be deactivated.'),
 })
 
@@ -329,11 +330,11 @@ const durableStorage = section({
   backend: z.enum(['lmdb', 'memory']).default('lmdb').describe('lmdb keeps persistent sessions, retained messages and the device registry in node.data_dir/store across restarts; memory keeps them only while the process runs (tests, embedding).'),
 })
 
-// EMQX's force_shutdown acts on an Erlang process's mailbox and heap; a Culex client's memory is what
-// waits unsent in its connection.
+// EMQX's force_shutdown acts on an Erlang process's mailbox and heap; Node has no heap per connection, so
+// max_heap_size bounds the bytes a client pins instead (src/mqtt/memory.ts).
 const forceShutdown = section({
-  enable: bool().default(true).describe('Disconnect slow consumers (MQTT 5: DISCONNECT 0x97 Quota exceeded) as the keys below say.'),
-  max_heap_size: size().prefault('32MB').describe('A client whose unsent bytes exceed this is disconnected at once (keep it above mqtt.max_write_buffer).'),
+  enable: bool().default(true).describe('Bound what one client holds in memory and disconnect slow consumers (MQTT 5: DISCONNECT 0x97 Quota exceeded) as the keys below say.'),
+  max_heap_size: size().prefault('32MB').describe('Bytes one client may pin: its topic aliases, subscriptions, queued and in-flight messages, will and partial packet (0 = no limit). Over it the client is disconnected (checked at once for aliases, every 0.5 s for the rest); a SUBSCRIBE that would pass it gets 0x97 for the new filters, and its session\'s queue drops the oldest messages beyond it. Unsent data over it disconnects a slow consumer too. Keep it above mqtt.max_write_buffer.'),
   write_buffer_timeout: duration().prefault('10s').describe('A client whose unsent bytes stay above mqtt.max_write_buffer this long, while messages keep coming, is disconnected.'),
   max_mailbox_size: int().pipe(z.number().min(0)).default(1000).describe('Accepted for EMQX compatibility (an Erlang mailbox); mqtt.max_mqueue_len and the keys above bound a client instead.'),
 })

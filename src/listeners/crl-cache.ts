@@ -1,10 +1,12 @@
 // ssl_options.enable_crl_check (EMQX): the CRLs named in client certificates' CRL distribution points,
 // fetched over HTTP, cached broker-wide by URL (crl_cache: LRU, refreshed on a timer) and checked after the
-// handshake. As OTP's crl_check = peer, a certificate whose revocation status cannot be determined is refused.
+// handshake. As OTP's crl_check = peer (EMQX), a certificate whose revocation status cannot be determined is
+// refused: one without a distribution point is checked against a cached CRL of its issuer, else refused
+// (unless ssl_options.crlfile covered it in the handshake). A CRL is used only once its signature verifies
+// with the certificate's issuer, found in the handshake's chain or among the listener's CAs; when the issuer
+// cannot be found the client is refused, never admitted unchecked.
 import { X509Certificate as NodeX509 } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { get as httpGet, type ClientRequest } from 'node:http'
-import { resolve } from 'node:path'
 import type { TLSSocket } from 'node:tls'
 import { x509 } from '../certs/x509.js'
 import { certificateBlocks } from '../certs/pem.js'
@@ -35,8 +37,8 @@ export class CrlCache {
   /** In use order: the least recently used first. */
   readonly #entries = new Map<string, Entry>()
   readonly #requests = new Set<ClientRequest>()
-  /** Fingerprints of the issuer certificates whose key verified a CRL's signature. */
-  readonly #verified = new WeakMap<x509.X509Crl, Set<string>>()
+  /** The issuer certificates (by their DER, base64) whose key verified a CRL's signature. */
+  readonly #verified = new WeakMap<x509.X509Crl, Map<string, x509.X509Certificate>>()
   #closed = false
 
   constructor (config: CrlCacheConfig, log: Log) {
@@ -50,22 +52,45 @@ export class CrlCache {
     if (opts.verify !== 'verify_peer') {
       throw new CulexError('CULEX_ERR_TLS_CONFIG', `listener ${listenerId}: ssl_options.enable_crl_check needs ssl_options.verify = verify_peer (verify_none asks clients for no certificate to check)`)
     }
-    const check: PeerCheck = (cert, socket) => this.check(cert, socket, opts.cacertfile)
+    const hasCrlFile = opts.crlfile !== undefined && opts.crlfile !== ''
+    const check: PeerCheck = (cert, socket, trustedCa) => this.check(cert, socket, trustedCa, hasCrlFile)
     return check
   }
 
-  /** Refuses a certificate revoked by, or not covered by a readable CRL of, one of its HTTP distribution points. */
-  async check (cert: PeerCertificate, socket: TLSSocket, cacertfile: string): Promise<TlsFailureReport | null> {
+  /**
+   * Refuses a certificate revoked by, or not covered by a readable CRL of, one of its HTTP distribution
+   * points; one without distribution points is covered by ssl_options.crlfile (`hasCrlFile`: OpenSSL checked
+   * it in the handshake) or by a cached CRL of its issuer, else refused.
+   */
+  async check (cert: PeerCertificate, socket: TLSSocket, trustedCa: () => string, hasCrlFile = false): Promise<TlsFailureReport | null> {
     const leaf = new x509.X509Certificate(cert.der)
-    for (const uris of distributionPoints(leaf)) {
-      const report = await this.#checkPoint(leaf, cert, uris, socket, cacertfile)
+    const points = distributionPoints(leaf)
+    if (points.length === 0) return hasCrlFile ? null : this.#checkByIssuer(leaf, cert, socket, trustedCa)
+    for (const uris of points) {
+      const report = await this.#checkPoint(leaf, cert, uris, socket, trustedCa)
       if (report) return report
     }
     return null
   }
 
+  /** A certificate without a distribution point: a cached, current CRL of its issuer decides (OTP's same_issuer). */
+  async #checkByIssuer (leaf: x509.X509Certificate, cert: PeerCertificate, socket: TLSSocket, trustedCa: () => string): Promise<TlsFailureReport | null> {
+    for (const entry of this.#entries.values()) {
+      const crl = entry.crl
+      if (!crl || crl.issuer !== leaf.issuer || expired(crl)) continue
+      if (await this.#signedByIssuer(crl, leaf, socket, trustedCa) !== 'verified') continue
+      const revoked = crl.findRevoked(leaf)
+      if (!revoked) return null
+      return { reason: 'cert_revoked', detail: `the client certificate (serial ${cert.serial}) is revoked since ${revoked.revocationDate.toISOString()} by the CRL of ${leaf.issuer} cached from ${entry.url} (ssl_options.enable_crl_check)` }
+    }
+    return {
+      reason: 'crl_unavailable',
+      detail: `cannot determine whether the client certificate (serial ${cert.serial}, issuer ${leaf.issuer}) is revoked: it names no CRL distribution point and no current CRL of its issuer is cached. Issue client certificates with a CRL distribution point, set ssl_options.crlfile to its CA's CRL, or set ssl_options.enable_crl_check = false`,
+    }
+  }
+
   /** One distribution point: its URIs are alternatives, the first that yields a CRL decides. */
-  async #checkPoint (leaf: x509.X509Certificate, cert: PeerCertificate, uris: string[], socket: TLSSocket, cacertfile: string): Promise<TlsFailureReport | null> {
+  async #checkPoint (leaf: x509.X509Certificate, cert: PeerCertificate, uris: string[], socket: TLSSocket, trustedCa: () => string): Promise<TlsFailureReport | null> {
     const urls = uris.filter((u) => /^http:\/\//i.test(u))
     if (urls.length === 0) {
       return { reason: 'crl_unavailable', detail: `the client certificate's CRL distribution point ${uris.join(', ') || '(no URI)'} has no http:// URL; ssl_options.enable_crl_check fetches CRLs over HTTP only` }
@@ -81,7 +106,12 @@ export class CrlCache {
         errors.push(`${url}: the CRL is issued by ${crl.issuer}, not by the certificate's issuer ${leaf.issuer}`)
         continue
       }
-      if (!(await this.#signedByIssuer(crl, leaf, socket, cacertfile))) {
+      const signature = await this.#signedByIssuer(crl, leaf, socket, trustedCa)
+      if (signature === 'no_issuer') {
+        errors.push(`${url}: the CRL's signature cannot be checked: the client certificate's issuer ${leaf.issuer} is neither in the handshake's chain nor among the listener's CAs (a resumed session whose issuer is an intermediate only the client sends)`)
+        continue
+      }
+      if (signature === 'bad') {
         errors.push(`${url}: the CRL's signature does not verify with the key of ${leaf.issuer}`)
         continue
       }
@@ -93,20 +123,20 @@ export class CrlCache {
   }
 
   /**
-   * Verifies the CRL with the certificate's issuer: the chain OpenSSL built in the handshake, else a CA of
-   * the listener's cacertfile with that subject. When neither is found (a resumed session, managed
-   * certificates) the signature is not checked: the CRL was fetched from the URL the CA itself named.
+   * Verifies the CRL with the certificate's issuer: from the chain OpenSSL built in the handshake, else the
+   * listener's CA that signed the certificate, else (a resumed session, whose chain Node does not keep) an
+   * issuer that already verified this CRL and signed the certificate. No issuer: 'no_issuer', never a pass.
    */
-  async #signedByIssuer (crl: x509.X509Crl, leaf: x509.X509Certificate, socket: TLSSocket, cacertfile: string): Promise<boolean> {
-    const issuer = issuerFromChain(socket, leaf) ?? issuerFromFile(cacertfile, leaf)
-    if (!issuer) return true
-    const verified = this.#verified.get(crl) ?? new Set<string>()
+  async #signedByIssuer (crl: x509.X509Crl, leaf: x509.X509Certificate, socket: TLSSocket, trustedCa: () => string): Promise<'verified' | 'bad' | 'no_issuer'> {
+    const verified = this.#verified.get(crl) ?? new Map<string, x509.X509Certificate>()
     this.#verified.set(crl, verified)
+    const issuer = issuerFromChain(socket, leaf) ?? await issuerAmong(certificateBlocks(trustedCa()).map((pem) => new x509.X509Certificate(pem)), leaf)
+    if (!issuer) return await issuerAmong([...verified.values()], leaf) ? 'verified' : 'no_issuer'
     const id = Buffer.from(issuer.rawData).toString('base64')
-    if (verified.has(id)) return true
+    if (verified.has(id)) return 'verified'
     const ok = await crl.verify({ publicKey: issuer }).catch(() => false)
-    if (ok) verified.add(id)
-    return ok
+    if (ok) verified.set(id, issuer)
+    return ok ? 'verified' : 'bad'
   }
 
   /** The CRL at `url`, fetched when not cached or past its nextUpdate; or why it cannot be had. */
@@ -183,16 +213,11 @@ function issuerFromChain (socket: TLSSocket, leaf: x509.X509Certificate): x509.X
   return cert.subject === leaf.issuer ? cert : undefined
 }
 
-function issuerFromFile (cacertfile: string, leaf: x509.X509Certificate): x509.X509Certificate | undefined {
-  let pem: string
-  try {
-    pem = readFileSync(resolve(cacertfile), 'utf8')
-  } catch {
-    return undefined
-  }
-  for (const block of certificateBlocks(pem)) {
-    const cert = new x509.X509Certificate(block)
-    if (cert.subject === leaf.issuer && new NodeX509(block).ca) return cert
+/** The CA among `cas` whose name and key signed the certificate. */
+async function issuerAmong (cas: x509.X509Certificate[], leaf: x509.X509Certificate): Promise<x509.X509Certificate | undefined> {
+  for (const ca of cas) {
+    if (ca.subject !== leaf.issuer || !new NodeX509(Buffer.from(ca.rawData)).ca) continue
+    if (await leaf.verify({ publicKey: ca, signatureOnly: true }).catch(() => false)) return ca
   }
   return undefined
 }

@@ -1,7 +1,8 @@
-// An ssl listener with ssl_options.device_registry = true: the registry's CAs are trusted besides cacertfile
-// (a registration needs no restart), every verified client certificate passes the registry's check, and
-// the clients of a deactivated device or CA are disconnected.
-import type { DeviceRegistry } from '../certs/registry.js'
+// An ssl listener with ssl_options.device_registry = true: the registry's CAs are trusted in the handshake
+// (a registration needs no restart), every verified client certificate must then pass the registry's check
+// (so a CA only in cacertfile admits nobody: seed 001), and the clients of a deactivated device or CA are
+// disconnected.
+import type { DeviceRecord, DeviceRegistry } from '../certs/registry.js'
 import type { SslListenerOptions } from '../config/schema.js'
 import { CulexError } from '../errors.js'
 import type { Core } from '../mqtt/core.js'
@@ -21,12 +22,13 @@ export function checkRegistryOptions (listenerId: string, opts: SslListenerOptio
 export function linkRegistry (core: Core, listenerId: string, front: TlsFront, registry: DeviceRegistry): () => void {
   front.addPeerCheck((cert, socket) => registry.admit(cert, socket.getPeerX509Certificate()))
   const onCa = (serial: string) => { front.reload(`device registry: CA ${serial} changed`) }
-  const onRevoke = (serials: string[], why: string) => {
-    const revoked = new Set(serials)
+  // By fingerprint: a serial names a device only together with its CA.
+  const onRevoke = (devices: DeviceRecord[], why: string) => {
+    const revoked = new Set(devices.map((d) => d.fingerprint))
     let dropped = 0
     for (const conn of [...core.connections]) {
-      const serial = conn.transport.tls?.peerCert?.serial
-      if (conn.listener.id !== listenerId || serial === undefined || !revoked.has(serial)) continue
+      const fingerprint = conn.transport.tls?.peerCert?.fingerprint
+      if (conn.listener.id !== listenerId || fingerprint === undefined || !revoked.has(fingerprint)) continue
       conn.disconnect(RC.ADMINISTRATIVE_ACTION, why)
       dropped++
     }

@@ -1,11 +1,11 @@
 // Managed certificates on a TLS listener (EMQX `ssl_options.managed_certs`): one cached SecureContext per
 // bundle, the client's SNI picks the bundle (exact name or `*.example.com`), the first bundle is the default.
-// A bundle's ca.pem is the client CA of the handshakes that select it.
+// A bundle's ca.pem is the client CA of the handshakes that select it; a bundle without one trusts no client CA.
 import { createSecureContext, type SecureContext, type TlsOptions } from 'node:tls'
 import type { SslOptions } from '../config/schema.js'
 import { refOf, sameRef, type BundleRef, type CertStore } from '../certs/store.js'
 import { CulexError } from '../errors.js'
-import { tlsServerOptions } from './tls-context.js'
+import { tlsServerOptions, trustsClientCa } from './tls-context.js'
 
 type Entry = SslOptions['managed_certs'][number]
 
@@ -62,6 +62,11 @@ export class ManagedCerts {
   /** Forgets a deleted bundle; handshakes that selected it get the default from now on. */
   remove (ref: BundleRef): void {
     this.#loaded = this.#loaded.filter((l) => !sameRef(l.ref, ref))
+  }
+
+  /** Labels of the loaded bundles that have no ca.pem (they trust no CA for client certificates). */
+  bundlesWithoutCa (): string[] {
+    return this.#loaded.filter((l) => !trustsClientCa(l.options)).map((l) => l.label)
   }
 
   /** Options for the server's default context (the first bundle), with the SNI callback. */

@@ -1,10 +1,11 @@
 // ssl_options (EMQX names) → Node TLS server options. Files are read here, and the result is checked by
 // building a SecureContext, so a bad key, password or certificate names the key and file at fault.
-import { constants, X509Certificate } from 'node:crypto'
+import { constants, createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { createSecureContext, type TlsOptions } from 'node:tls'
 import type { SslOptions } from '../config/schema.js'
+import { describeKey } from '../certs/keys.js'
 import { CulexError } from '../errors.js'
 import { IANA_TO_OPENSSL } from './tls-ciphers.js'
 
@@ -35,13 +36,26 @@ export function readTlsFiles (opts: SslOptions, listenerId: string, caOptional =
     try {
       return readFileSync(resolve(opts[key]))
     } catch (err) {
-      if (optional && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-      throw new CulexError('CULEX_ERR_TLS_CONFIG', `listener ${listenerId}: ssl_options.${key} ${opts[key]}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err })
+      const code = (err as NodeJS.ErrnoException).code
+      if (optional && code === 'ENOENT') return undefined
+      const what = code === 'ENOENT' ? `no such file${missingFileHint(key, opts[key]!)}` : code ?? (err as Error).message
+      throw new CulexError('CULEX_ERR_TLS_CONFIG', `listener ${listenerId}: ssl_options.${key} ${opts[key]}: ${what}`, { cause: err })
     }
   }
   // One-way TLS needs no CA file (EMQX: "can be empty"); two-way TLS does.
   const ca = read('cacertfile', opts.verify === 'verify_none' || caOptional)
   return { cert: read('certfile', false)!, key: read('keyfile', false)!, ca, crl: opts.crlfile ? read('crlfile', false) : undefined }
+}
+
+/** How to make a missing TLS file with culex certs (each writes <out>.pem and <out>.key). */
+function missingFileHint (key: 'certfile' | 'keyfile' | 'cacertfile' | 'crlfile', path: string): string {
+  const out = path.replace(/\.(pem|crt|cer)$/, '')
+  switch (key) {
+    case 'cacertfile': return `; make a CA with: npx culex certs ca --cn "My CA" --out ${out}`
+    case 'certfile': return `; make a development CA and server certificate with: npx culex certs init --dir ${dirname(path)} (then point certfile, keyfile and cacertfile at server.pem, server.key and ca.pem there), or one server certificate with: npx culex certs server --ca CA.pem --ca-key CA.key --cn HOST --san HOST --out ${out}`
+    case 'keyfile': return '; it is written beside the certificate by npx culex certs init or npx culex certs server (see certfile)'
+    default: return ''
+  }
 }
 
 /** Node TLS options for a listener; throws a CulexError naming the option at fault. */
@@ -80,11 +94,22 @@ export function tlsServerOptions (opts: SslOptions, files: TlsFiles, listenerId:
     sessionTimeout: 300,
   }
   if (cipherList) options.ciphers = cipherList
-  if (files.ca) options.ca = files.ca
+  // Always an explicit list: without `ca`, Node trusts its public roots (and NODE_EXTRA_CA_CERTS) for client certificates.
+  options.ca = hasCa(files.ca) ? files.ca : []
   if (files.crl) options.crl = files.crl
   if (opts.partial_chain) (options as TlsOptions & { allowPartialTrustChain?: boolean }).allowPartialTrustChain = true
   checkContext(options, files, opts, fail)
   return options
+}
+
+/** Whether these TLS options trust any CA for client certificates. */
+export function trustsClientCa (options: TlsOptions): boolean {
+  const ca = options.ca
+  return Array.isArray(ca) ? ca.some((c) => hasCa(c)) : hasCa(ca)
+}
+
+function hasCa (ca: string | Buffer | undefined): ca is string | Buffer {
+  return ca !== undefined && /-----BEGIN CERTIFICATE-----/.test(ca.toString())
 }
 
 function splitCiphers (names: string[], unknown: (name: string) => never): { tls12: string[], tls13: string[] } {
@@ -115,10 +140,24 @@ function checkContext (options: TlsOptions, files: TlsFiles, opts: SslOptions, f
     if (/bad decrypt|bad password|passphrase/i.test(message) || (encrypted && /DECODER|PEM|decrypt/i.test(message))) {
       fail('password', `cannot decrypt ${opts.keyfile}: wrong or missing password`)
     }
-    if (/key values mismatch/i.test(message)) fail('keyfile', `${opts.keyfile} does not match the certificate in ${opts.certfile}`)
+    if (/key values mismatch/i.test(message)) fail('keyfile', `keyfile does not match certfile: ${opts.keyfile} is not the key of the certificate in ${opts.certfile}`)
     if (files.crl && /CRL/i.test(message)) fail('crlfile', `${opts.crlfile} holds no readable PEM CRL (${message})`)
     if (/no cipher match|no ciphers available/i.test(message)) fail('ciphers', `no usable cipher suite in [${opts.ciphers.join(', ')}]`)
     if (/PEM|DECODER|bad base64|no start line/i.test(message)) fail('keyfile', `${opts.keyfile} holds no readable PEM private key (${message})`)
     fail('certfile', message)
+  }
+  checkKeyMatches(files, opts, fail)
+}
+
+/**
+ * OpenSSL refuses a key of the certificate's type that is not its key (key values mismatch, above), but
+ * takes a key of another type (an RSA key with an EC certificate) and then fails every handshake.
+ */
+function checkKeyMatches (files: TlsFiles, opts: SslOptions, fail: (key: string, detail: string) => never): void {
+  const certKey = new X509Certificate(files.cert).publicKey
+  const publicKey = createPublicKey(createPrivateKey({ key: files.key, passphrase: opts.password }))
+  const spki = (k: KeyObject) => k.export({ type: 'spki', format: 'der' })
+  if (!spki(certKey).equals(spki(publicKey))) {
+    fail('keyfile', `keyfile does not match certfile: ${opts.keyfile} (${describeKey(publicKey)} key) is not the key of the certificate in ${opts.certfile} (${describeKey(certKey)})`)
   }
 }

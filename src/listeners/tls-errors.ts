@@ -4,7 +4,7 @@ export type TlsFailure =
   | 'no_peer_cert' | 'unknown_ca' | 'cert_expired' | 'cert_not_yet_valid' | 'bad_key_usage' | 'chain_too_deep'
   | 'bad_peer_cert' | 'cert_revoked' | 'version_mismatch' | 'cipher_mismatch' | 'handshake_timeout' | 'not_tls'
   | 'client_rejected_server_cert' | 'connection_reset' | 'other'
-  | 'crl_unavailable' | 'ca_not_registered' | 'ca_inactive' | 'device_inactive'
+  | 'crl_unavailable' | 'ca_not_registered' | 'ca_inactive' | 'device_inactive' | 'no_client_ca'
 
 export interface TlsFailureReport { reason: TlsFailure; detail: string }
 
@@ -21,6 +21,12 @@ const VERIFY_ERRORS: Record<string, TlsFailureReport> = {
   CERT_SIGNATURE_FAILURE: { reason: 'bad_peer_cert', detail: 'the client certificate signature does not verify' },
   INVALID_PURPOSE: { reason: 'bad_key_usage', detail: 'the client certificate is not meant for client authentication (Extended Key Usage)' },
   CERT_CHAIN_TOO_LONG: { reason: 'chain_too_deep', detail: 'the client certificate chain is longer than ssl_options.depth allows' },
+}
+
+/** A verify_peer listener with no CA configured trusts nothing (never the system's public roots). */
+export const NO_CLIENT_CA: TlsFailureReport = {
+  reason: 'no_client_ca',
+  detail: 'the listener has verify = verify_peer but no CA for client certificates (ssl_options.cacertfile, the managed bundle\'s ca.pem or the device registry), so every client certificate is refused; the system\'s public roots are never trusted for clients',
 }
 
 /** From `tlsSocket.authorizationError` (the OpenSSL verify result of the client certificate). */

@@ -12,8 +12,8 @@ import type { BundleRef, CertStore } from '../certs/store.js'
 import { CulexError } from '../errors.js'
 import { RC } from '../mqtt/reason-codes.js'
 import { ManagedCerts } from './sni.js'
-import { readTlsFiles, tlsFilePaths, tlsServerOptions } from './tls-context.js'
-import { describeHandshakeError, describeNotTls, describeVerifyError, type TlsFailureReport } from './tls-errors.js'
+import { readTlsFiles, tlsFilePaths, tlsServerOptions, trustsClientCa } from './tls-context.js'
+import { describeHandshakeError, describeNotTls, describeVerifyError, NO_CLIENT_CA, type TlsFailureReport } from './tls-errors.js'
 
 const EKU_OIDS: Record<string, string> = {
   serverAuth: '1.3.6.1.5.5.7.3.1',
@@ -24,9 +24,10 @@ const EKU_OIDS: Record<string, string> = {
 
 /**
  * A check of a verified client certificate after seed 003's verify policy (CRL distribution points, the
- * device registry): a report refuses the client with that reason, null admits it.
+ * device registry): a report refuses the client with that reason, null admits it. `trustedCa` gives the
+ * PEM of the CAs the handshake trusted (cacertfile, the bundle's ca.pem, the registry's CAs).
  */
-export type PeerCheck = (cert: PeerCertificate, socket: TLSSocket) => TlsFailureReport | null | Promise<TlsFailureReport | null>
+export type PeerCheck = (cert: PeerCertificate, socket: TLSSocket, trustedCa: () => string) => TlsFailureReport | null | Promise<TlsFailureReport | null>
 
 /** Builds a listener's check from its ssl_options, or returns undefined when the listener does not use it. */
 export type PeerCheckFactory = (listenerId: string, opts: SslListenerOptions) => PeerCheck | undefined
@@ -49,15 +50,20 @@ export class TlsFront {
   #storeListeners: (() => void) | null = null
   readonly #checks: PeerCheck[] = []
   readonly #extraCa: (() => string[]) | undefined
+  /** Whether the file-based context trusts any CA for client certificates (managed bundles: per bundle). */
+  #trustsCa = false
+  /** The file-based options in force (managed bundles: per bundle). */
+  #installed: TlsOptions | undefined
 
   /**
    * The listener's TLS options: from its files, or from its managed bundles (with SNI selection).
-   * `extraCa` (PEM, the device registry's CAs) are trusted besides cacertfile.
+   * `extraCa` (PEM, the device registry's CAs) are trusted at the TLS level beside cacertfile, which is then
+   * optional; the registry's peer check then admits only certificates of registered CAs.
    */
-  static options (opts: SslOptions, listenerId: string, managed?: ManagedCerts, extraCa: string[] = []): TlsOptions {
+  static options (opts: SslOptions, listenerId: string, managed?: ManagedCerts, extraCa?: string[]): TlsOptions {
     if (managed) return managed.serverOptions()
-    const files = readTlsFiles(opts, listenerId, extraCa.length > 0)
-    if (extraCa.length > 0) files.ca = Buffer.from([files.ca?.toString() ?? '', ...extraCa].join('\n'))
+    const files = readTlsFiles(opts, listenerId, extraCa !== undefined)
+    if (extraCa && extraCa.length > 0) files.ca = Buffer.from([files.ca?.toString() ?? '', ...extraCa].join('\n'))
     return tlsServerOptions(opts, files, listenerId)
   }
 
@@ -79,6 +85,8 @@ export class TlsFront {
     this.#server = server
     this.#managed = managed
     if (options.allowPartialTrustChain) this.#install(options)
+    else this.#remember(options)
+    this.#warnIfNoClientCa('start')
     // Node leaves the socket open after some of these errors (ERR_TLS_HANDSHAKE_TIMEOUT): close it here.
     server.on('tlsClientError', (err: Error, socket: TLSSocket) => this.#refuse(socket, describeHandshakeError(err)))
     if (opts.reuse_sessions) {
@@ -143,8 +151,10 @@ export class TlsFront {
   }
 
   async #runChecks (cert: PeerCertificate, socket: TLSSocket): Promise<TlsFailureReport | null> {
+    const options = this.#optionsOf(socket)
+    const trustedCa = () => caPem(options)
     for (const check of this.#checks) {
-      const report = await check(cert, socket)
+      const report = await check(cert, socket, trustedCa)
       if (report) return report
     }
     return null
@@ -165,7 +175,7 @@ export class TlsFront {
       if (!x509) {
         if (opts.fail_if_no_peer_cert) return this.#refuse(socket, { reason: 'no_peer_cert', detail: 'the client sent no certificate; ssl_options.fail_if_no_peer_cert = true requires one' })
       } else {
-        if (!socket.authorized) return this.#refuse(socket, describeVerifyError(String(socket.authorizationError)))
+        if (!socket.authorized) return this.#refuse(socket, this.#trustsClientCa(socket) ? describeVerifyError(String(socket.authorizationError)) : NO_CLIENT_CA)
         if (depth > opts.depth) return this.#refuse(socket, { reason: 'chain_too_deep', detail: `the client certificate chain has ${depth} intermediate CAs; ssl_options.depth allows ${opts.depth}` })
         const eku = opts.verify_peer_ext_key_usage
         if (eku) {
@@ -192,7 +202,7 @@ export class TlsFront {
     const servername = (socket as TLSSocket & { servername?: string | false }).servername
     const sni = typeof servername === 'string' ? servername : ''
     const bundle = this.#managed?.select(sni)?.label
-    return { version: socket.getProtocol() ?? '', cipher: cipher?.name ?? '', sni, peerCert, ...(bundle ? { bundle } : {}) }
+    return { version: socket.getProtocol() ?? '', cipher: cipher?.name ?? '', sni, peerCert, certRequested: opts.verify === 'verify_peer', ...(bundle ? { bundle } : {}) }
   }
 
   /** Re-reads the files; new handshakes use them, current connections keep theirs. A bad file keeps the old. */
@@ -204,6 +214,7 @@ export class TlsFront {
     try {
       this.#install(TlsFront.options(this.#opts, this.#id, undefined, this.#extraCa?.()))
       this.#core.log.notice({ listener: this.#id, trigger: why }, 'TLS certificate, key and CA files reloaded')
+      this.#warnIfNoClientCa(why)
       return true
     } catch (err) {
       this.#core.log.error({ listener: this.#id, trigger: why }, `TLS files not reloaded, the previous ones stay in force: ${(err as Error).message}`)
@@ -211,9 +222,38 @@ export class TlsFront {
     }
   }
 
+  /** Whether the context of this handshake (its managed bundle, else the files) trusts any client CA. */
+  #trustsClientCa (socket: TLSSocket): boolean {
+    if (!this.#managed) return this.#trustsCa
+    const options = this.#optionsOf(socket)
+    return options !== undefined && trustsClientCa(options)
+  }
+
+  /** The options of this handshake's context: its managed bundle's, else those last installed. */
+  #optionsOf (socket: TLSSocket): TlsOptions | undefined {
+    if (!this.#managed) return this.#installed
+    const servername = (socket as TLSSocket & { servername?: string | false }).servername
+    return this.#managed.select(typeof servername === 'string' ? servername : '')?.options
+  }
+
+  #remember (options: TlsOptions): void {
+    this.#installed = options
+    this.#trustsCa = trustsClientCa(options)
+  }
+
+  /** verify_peer without any client CA refuses every certificate: say so when it starts or reloads that way. */
+  #warnIfNoClientCa (why: string): void {
+    if (this.#opts.verify !== 'verify_peer') return
+    const without = this.#managed ? this.#managed.bundlesWithoutCa() : (this.#trustsCa ? [] : ['ssl_options.cacertfile'])
+    if (without.length === 0) return
+    this.#core.log.warning({ listener: this.#id, trigger: why, without },
+      'verify_peer with no CA for client certificates: every client certificate is refused (the system\'s public roots are never trusted for clients); configure ssl_options.cacertfile, the bundle\'s ca.pem or the device registry\'s CAs')
+  }
+
   /** setSecureContext, keeping allowPartialTrustChain: Node 20's tls.Server leaves it out of the context it builds. */
   #install (options: TlsOptions): void {
     this.#server.setSecureContext(options)
+    this.#remember(options)
     if (options.allowPartialTrustChain) (this.#server as TlsServer & { _sharedCreds: SecureContext })._sharedCreds = createSecureContext(options)
   }
 
@@ -256,6 +296,7 @@ export class TlsFront {
     try {
       this.#install(this.#managed!.serverOptions())
       this.#core.log.notice({ listener: this.#id, trigger: why }, 'managed certificates reloaded')
+      this.#warnIfNoClientCa(why)
     } catch (err) {
       this.#core.log.error({ listener: this.#id, trigger: why }, (err as Error).message)
     }
@@ -329,6 +370,13 @@ export class TlsFront {
       reason: report.reason,
     }, `TLS handshake failed: ${report.detail}`)
   }
+}
+
+/** The CA certificates of TLS options, as one PEM text. */
+function caPem (options: TlsOptions | undefined): string {
+  const ca = options?.ca
+  if (ca === undefined) return ''
+  return (Array.isArray(ca) ? ca : [ca]).map((c) => c.toString()).join('\n')
 }
 
 function destroySocket (this: Socket): void {

@@ -137,11 +137,12 @@ export class Connection implements SessionLink {
   }
 
   /**
-   * What this client pins in memory (src/mqtt/memory.ts): its aliases, its session's subscriptions and
-   * messages, the partial packet being read, and the data not yet sent.
+   * What this client pins in memory (src/mqtt/memory.ts): its aliases, its session's subscriptions,
+   * messages and will, and the partial packet being read. Data written and not yet sent is bounded on
+   * its own (a slow consumer, see #slowConsumer), against the same force_shutdown.max_heap_size.
    */
   get pinnedBytes (): number {
-    return this.#aliasInBytes + (this.session?.pinnedBytes ?? 0) + this.#reader.bufferedBytes + this.unsentBytes
+    return this.#aliasInBytes + (this.session?.pinnedBytes ?? 0) + this.#reader.bufferedBytes
   }
 
   /** The bytes this client may still pin before force_shutdown.max_heap_size (Infinity when off). */
@@ -149,9 +150,11 @@ export class Connection implements SessionLink {
 
   /**
    * force_shutdown: a client pinning more than max_heap_size is disconnected (MQTT 5: DISCONNECT 0x97
-   * Quota exceeded), as EMQX ends a connection process over its heap. Returns whether it was.
+   * Quota exceeded, as for a slow consumer; EMQX ends a connection process over its heap with
+   * proc_heap_too_large and closes the socket without a DISCONNECT). Returns whether it was.
    */
   overMemoryBudget (): boolean {
+    if (this.#memoryBudget === Number.POSITIVE_INFINITY) return false
     const pinned = this.pinnedBytes
     if (pinned <= this.#memoryBudget || this.state === 'closed') return false
     const session = this.session
@@ -163,9 +166,9 @@ export class Connection implements SessionLink {
       aliases: this.#aliasInBytes,
       subscriptions: session?.subscriptions.bytes ?? 0,
       inflight: session?.inflight.bytes ?? 0,
-      queued: (session?.pinnedBytes ?? 0) - (session?.subscriptions.bytes ?? 0) - (session?.inflight.bytes ?? 0),
-      unsent: this.unsentBytes,
-    }, 'disconnecting client: it holds more memory than force_shutdown.max_heap_size (topic aliases, subscriptions, queued, in-flight and unsent messages)')
+      queued: session?.queuedBytes ?? 0,
+      partial_packet: this.#reader.bufferedBytes,
+    }, 'disconnecting client: it holds more memory than force_shutdown.max_heap_size (topic aliases, subscriptions, queued and in-flight messages, partial packet)')
     this.disconnect(RC.QUOTA_EXCEEDED, 'force_shutdown: more memory held than max_heap_size')
     return true
   }
@@ -407,7 +410,7 @@ export class Connection implements SessionLink {
     const now = Date.now()
     if (this.#slowSince === 0) this.#slowSince = now
     const force = this.core.config.force_shutdown
-    if (force.enable && (pending > force.max_heap_size || now - this.#slowSince > force.write_buffer_timeout)) {
+    if (force.enable && (pending > this.#memoryBudget || now - this.#slowSince > force.write_buffer_timeout)) {
       this.core.metrics.limits.slowConsumerDisconnected++
       this.core.log.warning({ client: this.label, unsent: pending, since_ms: now - this.#slowSince },
         'disconnecting slow consumer: unsent data over force_shutdown limits')

@@ -7,16 +7,18 @@ import { LocalBus, type MessageBus } from './bus.js'
 import { BanList } from './banned.js'
 import { Connection, type ListenerContext, type TransportInfo } from './connection.js'
 import { Hooks, type ClientInfo } from './hooks.js'
+import { memoryBudget, ownPayload } from './memory.js'
 import { isExpired, type Message } from './message.js'
 import { Metrics } from './metrics.js'
 import { RC } from './reason-codes.js'
+import { setLongTimeout } from './long-timeout.js'
 import { Session, type Delivery } from './session.js'
 import { MemoryRetainedStore, MemorySessionStore, type RetainedStore, type SessionStore } from './store/index.js'
 import type { SessionJournal } from './store/journal.js'
 import { deliveryFrom, serialiseSession, sessionRecord, type SessionRecord, type SessionTransfer } from './store/session-record.js'
 import { pickMember } from './shared-pick.js'
 import { publishWill } from './wills.js'
-import { parseShared, SHARE_PREFIX } from './topic.js'
+import { hasWildcard, parseShared, SHARE_PREFIX } from './topic.js'
 import { TopicTree, type SharedGroup, type Subscription } from './topic-tree.js'
 
 export interface CoreOptions {
@@ -28,6 +30,8 @@ export interface CoreOptions {
   bus?: MessageBus
   /** Durable storage of persistent sessions and retained messages; restored from at construction. */
   journal?: SessionJournal | undefined
+  /** The broker-wide counters, when something made before the core (the journal) counts in them too. */
+  metrics?: Metrics
 }
 
 /**
@@ -58,7 +62,7 @@ export class Core {
   readonly config: CulexConfig
   readonly log: Log
   readonly hooks: Hooks
-  readonly metrics = new Metrics()
+  readonly metrics: Metrics
   /** Clients refused at CONNECT (the management API's /banned). */
   readonly banned = new BanList()
   readonly sessions: SessionStore
@@ -82,12 +86,14 @@ export class Core {
     this.config = opts.config
     this.log = opts.log
     this.hooks = opts.hooks ?? new Hooks()
+    this.metrics = opts.metrics ?? new Metrics()
     this.sessions = opts.sessions ?? new MemorySessionStore()
     this.retained = opts.retained ?? new MemoryRetainedStore()
     this.journal = opts.journal
     this.#bus = opts.bus ?? new LocalBus()
     this.sessionLimits.maxQueue = this.config.mqtt.max_mqueue_len
     this.sessionLimits.storeQos0 = this.config.mqtt.mqueue_store_qos0
+    this.sessionLimits.maxQueueBytes = memoryBudget(this.config)
     this.#bus.onMessage((message, groups) => this.#fromBus(message, groups))
     this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS).unref()
     if (this.journal) this.#restore(this.journal)
@@ -95,6 +101,7 @@ export class Core {
 
   readonly sessionLimits = {
     maxQueue: 0,
+    maxQueueBytes: Number.POSITIVE_INFINITY,
     storeQos0: true,
     onDrop: () => { this.metrics.messagesDropped++ },
   }
@@ -120,14 +127,15 @@ export class Core {
       session = new Session(clientId, this.sessionLimits)
       this.sessions.set(session)
     }
-    if (session.expiryTimer) { clearTimeout(session.expiryTimer); session.expiryTimer = null }
+    if (session.expiryTimer) { session.expiryTimer.cancel(); session.expiryTimer = null }
     if (session.willTimer) {
       // A new connection before the Will Delay Interval elapsed: the will is not sent [MQTT-3.1.3-9].
-      clearTimeout(session.willTimer)
+      session.willTimer.cancel()
       session.willTimer = null
     }
     session.will = null
     session.expiryInterval = expiryInterval
+    session.owner = conn.client?.username ?? null
     session.link = conn
     conn.session = session
     this.clients.set(clientId, conn)
@@ -177,24 +185,25 @@ export class Core {
   #rebuild (record: SessionRecord, left: number): Session {
     const session = new Session(record.clientId, this.sessionLimits)
     session.expiryInterval = record.expiryInterval
+    session.owner = record.owner
     for (const [filter, options] of record.subscriptions) this.subscribe(session, { ...options, filter, subscriber: session })
     this.sessions.set(session)
-    if (left !== Infinity) session.expiryTimer = setTimeout(() => this.endSession(session), Math.min(left, 2 ** 31 - 1)).unref()
+    if (left !== Infinity) session.expiryTimer = setLongTimeout(() => this.endSession(session), left)
     return session
   }
 
   /** Ends a session: its subscriptions go, a pending will is sent, shared messages go to other members. */
   endSession (session: Session): void {
-    if (session.expiryTimer) { clearTimeout(session.expiryTimer); session.expiryTimer = null }
-    if (session.willTimer) { clearTimeout(session.willTimer); session.willTimer = null }
+    if (session.expiryTimer) { session.expiryTimer.cancel(); session.expiryTimer = null }
+    if (session.willTimer) { session.willTimer.cancel(); session.willTimer = null }
     if (session.will) void this.publishWill(session)
     this.#removeSession(session, false)
   }
 
   /** Takes a session off this node: ended, or moved to another node (then nothing is redispatched or released). */
   #removeSession (session: Session, moved: boolean): void {
-    if (session.expiryTimer) { clearTimeout(session.expiryTimer); session.expiryTimer = null }
-    if (session.willTimer) { clearTimeout(session.willTimer); session.willTimer = null }
+    if (session.expiryTimer) { session.expiryTimer.cancel(); session.expiryTimer = null }
+    if (session.willTimer) { session.willTimer.cancel(); session.willTimer = null }
     session.will = null
     for (const full of session.subscriptions.keys()) this.#untrack(session, full)
     session.subscriptions.clear()
@@ -222,7 +231,7 @@ export class Core {
     const session = this.sessions.get(clientId)
     if (session && !cleanStart) {
       session.will = null
-      if (session.willTimer) { clearTimeout(session.willTimer); session.willTimer = null }
+      if (session.willTimer) { session.willTimer.cancel(); session.willTimer = null }
     }
     const conn = this.clients.get(clientId)
     if (conn) {
@@ -291,8 +300,7 @@ export class Core {
     if (session.expiryInterval === 0) this.endSession(session)
     else this.#journalSession(session, Date.now())
     if (session.expiryInterval !== 0 && session.expiryInterval !== NEVER_EXPIRES) {
-      const ms = Math.min(session.expiryInterval * 1000, 2 ** 31 - 1)
-      session.expiryTimer = setTimeout(() => this.endSession(session), ms).unref()
+      session.expiryTimer = setLongTimeout(() => this.endSession(session), session.expiryInterval * 1000)
     }
     this.log.info({ client: conn.label, reason }, 'client disconnected')
     if (conn.client) this.hooks.notify('clientDisconnected', conn.client, reason)
@@ -302,10 +310,10 @@ export class Core {
     const will = session.will!
     const delay = Math.min(will.delay, session.expiryInterval)
     if (delay === 0) { void this.publishWill(session); return }
-    session.willTimer = setTimeout(() => {
+    session.willTimer = setLongTimeout(() => {
       session.willTimer = null
       void this.publishWill(session)
-    }, delay * 1000).unref()
+    }, delay * 1000)
   }
 
   /** Sends the session's will if its client may publish it (src/mqtt/wills.ts). */
@@ -413,6 +421,7 @@ export class Core {
     const stored = cfg.msg_expiry_interval > 0 && message.expiresAt === 0
       ? { ...message, expiresAt: Date.now() + cfg.msg_expiry_interval }
       : message
+    ownPayload(stored)
     this.retained.set(stored)
     this.journal?.retain(stored)
     if (local) this.cluster?.retained(stored)
@@ -426,18 +435,35 @@ export class Core {
     if (message.expiresAt !== 0 && isExpired(message, Date.now())) return 0
     const match = this.tree.match(message.topic)
     const subs = match.subscriptions
+    // Read checks per delivery only for a topic some authorization rule could deny (decided once per message);
+    // `checkedAt` is then the clock reading they share (Date.now() costs more than a cached check), else 0.
+    const guard = this.hooks.readGuard
+    const checkedAt = guard !== undefined && guard.mayDeny(message.topic) ? Date.now() : 0
     let count = 0
-    if (subs.length === 1) count += this.#deliver(subs[0]!, message, undefined)
-    else if (subs.length > 1) count += this.#deliverMany(subs, message)
+    if (subs.length === 1) count += this.#deliver(subs[0]!, message, undefined, checkedAt)
+    else if (subs.length > 1) count += this.#deliverMany(subs, message, checkedAt)
     for (let i = 0; i < match.groups.length; i++) {
       const group = match.groups[i]!
-      if (groups === undefined || groups.has(group.key)) count += this.#deliverShared(group, message)
+      if (groups === undefined || groups.has(group.key)) count += this.#deliverShared(group, message, undefined, checkedAt)
     }
     return count
   }
 
+  /**
+   * Whether a subscription may deliver a topic its filter matches: a wildcard filter was authorized as a
+   * filter, so the topic is checked too. An offline session's client is unknown here; it is not checked.
+   */
+  #mayRead (sub: Subscription<Session>, message: Message, now: number): boolean {
+    if (!hasWildcard(sub.filter)) return true
+    const conn = this.clients.get(sub.subscriber.clientId)
+    const client = conn?.session === sub.subscriber ? conn.client : null
+    if (!client || this.hooks.readGuard!.mayRead(client, message.topic, sub.qos, now)) return true
+    this.metrics.messagesDropped++
+    return false
+  }
+
   /** Overlapping subscriptions of one client get one copy, at the highest QoS, with all their identifiers. */
-  #deliverMany (subs: Subscription<Session>[], message: Message): number {
+  #deliverMany (subs: Subscription<Session>[], message: Message, checkedAt: number): number {
     const stamp = ++this.#routeStamp
     let overlap = false
     for (let i = 0; i < subs.length; i++) {
@@ -447,7 +473,7 @@ export class Core {
     }
     let count = 0
     if (!overlap) {
-      for (let i = 0; i < subs.length; i++) count += this.#deliver(subs[i]!, message, undefined)
+      for (let i = 0; i < subs.length; i++) count += this.#deliver(subs[i]!, message, undefined, checkedAt)
       return count
     }
     const bySession = new Map<Session, { best: Subscription<Session>, ids: number[] }>()
@@ -458,13 +484,14 @@ export class Core {
       if (sub.qos > entry.best.qos) entry.best = sub
       if (sub.id) entry.ids.push(sub.id)
     }
-    for (const { best, ids } of bySession.values()) count += this.#deliver(best, message, ids.length > 0 ? ids : undefined)
+    for (const { best, ids } of bySession.values()) count += this.#deliver(best, message, ids.length > 0 ? ids : undefined, checkedAt)
     return count
   }
 
-  #deliver (sub: Subscription<Session>, message: Message, ids: number[] | undefined): number {
+  #deliver (sub: Subscription<Session>, message: Message, ids: number[] | undefined, checkedAt: number): number {
     const session = sub.subscriber
     if ((sub.nl || this.config.mqtt.ignore_loop_deliver) && message.origin === session.clientId) return 0
+    if (checkedAt !== 0 && !this.#mayRead(sub, message, checkedAt)) return 0
     return this.#handTo(session, this.#delivery(sub, message, ids ?? (sub.id ? [sub.id] : undefined), undefined))
   }
 
@@ -503,9 +530,10 @@ export class Core {
     return { message, qos, retain: sub.rap && message.retain, subIds, group, packetId: 0, state: 'publish', sentAt: 0, key: undefined }
   }
 
-  #deliverShared (group: SharedGroup<Session>, message: Message, exclude?: Session): number {
+  #deliverShared (group: SharedGroup<Session>, message: Message, exclude: Session | undefined, checkedAt: number): number {
     const member = pickMember(group, message, this.config.mqtt.shared_subscription_strategy, exclude)
     if (!member) return 0
+    if (checkedAt !== 0 && !this.#mayRead(member, message, checkedAt)) return 0
     return this.#handTo(member.subscriber, this.#delivery(member, message, member.id ? [member.id] : undefined, group))
   }
 
@@ -547,6 +575,7 @@ export class Core {
         conn.disconnect(RC.KEEP_ALIVE_TIMEOUT, 'keep alive timeout')
         continue
       }
+      if (conn.overMemoryBudget()) continue
       const session = conn.session!
       if (session.awaitingRel.size > 0) {
         for (const [id, at] of session.awaitingRel) if (now - at > mqtt.await_rel_timeout) session.awaitingRel.delete(id)
@@ -575,12 +604,12 @@ export class Core {
     }
     for (const session of this.sessions.values()) {
       if (session.willTimer) {
-        clearTimeout(session.willTimer)
+        session.willTimer.cancel()
         session.willTimer = null
         const pending = this.publishWill(session)
         if (pending) authorizing.push(pending)
       }
-      if (session.expiryTimer) { clearTimeout(session.expiryTimer); session.expiryTimer = null }
+      if (session.expiryTimer) { session.expiryTimer.cancel(); session.expiryTimer = null }
     }
     // Wills an asynchronous hook is authorizing go out before their subscribers are disconnected.
     if (authorizing.length > 0) await Promise.all(authorizing)

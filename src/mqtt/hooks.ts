@@ -61,13 +61,18 @@ export type AuthResult =
     /** Epoch ms after which the token's ACL no longer applies and cached decisions are made again (JWT exp). */
     aclExpireAt?: number
   }
-  | { result: 'deny', reasonCode?: number, reason?: string, /** which authenticator decided, for the log */ authenticator?: string }
-  | { result: 'ignore' }
+  | {
+    result: 'deny', reasonCode?: number, reason?: string
+    /** which authenticator decided, and why in more words than the client is told: for the log only */
+    authenticator?: string, detail?: string
+  }
+  /** `reason`: why this authenticator could not decide, for the refusal's log line when none decides. */
+  | { result: 'ignore', reason?: string }
 
 /** One round of MQTT 5 enhanced authentication (spec 4.12): continue with AUTH 0x18, or decide. */
 export type EnhancedAuthStep =
   | { result: 'continue', data: Buffer }
-  | { result: 'ok', data?: Buffer, isSuperuser?: boolean }
+  | { result: 'ok', data?: Buffer, isSuperuser?: boolean, /** the user the exchange proved (SCRAM n=); it becomes the user name */ username?: string }
   | Extract<AuthResult, { result: 'deny' }>
 
 /** The server side of one enhanced authentication exchange: fed CONNECT's, then each AUTH's, Authentication Data. */
@@ -93,6 +98,17 @@ export interface HookMap {
 
 export type AuthzAnswer = boolean | 'allow' | 'deny' | 'ignore' | undefined
 
+/**
+ * Read checks per delivery (Mosquitto's): a subscription granted for a wildcard filter must not deliver a
+ * topic that a rule denies the client. Set only while some rule can deny a subscription; synchronous.
+ */
+export interface ReadGuard {
+  /** Whether any rule could deny reading `topic` (as routed, with its mountpoint): asked once per message. */
+  mayDeny (topic: string): boolean
+  /** Whether the client may receive `topic` at `qos` through a wildcard subscription; `now`: Date.now(), read once per message. */
+  mayRead (client: ClientInfo, topic: string, qos: number, now: number): boolean
+}
+
 export type HookName = keyof HookMap
 
 export class Hooks {
@@ -104,6 +120,8 @@ export class Hooks {
   readonly clientDisconnected: HookMap['clientDisconnected'][] = []
   /** Set by the authenticator chain: an exchange for CONNECT's Authentication Method, undefined when none serves it. */
   enhancedAuth: ((client: ClientInfo, method: string) => EnhancedAuthExchange | undefined) | undefined
+  /** Set by the authorizer when a rule can deny a subscription: deliveries through wildcard filters ask it. */
+  readGuard: ReadGuard | undefined = undefined
 
   add<K extends HookName> (name: K, fn: HookMap[K]): void {
     const list = this[name] as HookMap[K][] | undefined

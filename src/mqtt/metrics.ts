@@ -14,6 +14,8 @@ export class Metrics {
   willsNotAuthorized = 0
   /** Deliveries to one subscriber that failed with an error, the others served (also in messagesDropped). */
   deliveryErrors = 0
+  /** Reads and writes of the data store (durable_storage) that failed; the broker went on without them. */
+  storeErrors = 0
   packetsReceived = 0
   packetsSent = 0
   protocolErrors = 0
@@ -41,5 +43,7 @@ export class Metrics {
     slowConsumerDropped: 0,
     /** Slow consumers disconnected by force_shutdown. */
     slowConsumerDisconnected: 0,
+    /** Clients disconnected by force_shutdown for pinning more than max_heap_size (src/mqtt/memory.ts). */
+    memoryDisconnected: 0,
   }
 }

@@ -48,6 +48,12 @@ export class PacketReader {
 
   get holdsParser (): boolean { return this.#parser !== null }
 
+  /** Bytes of a partial packet held until the rest arrives. */
+  get bufferedBytes (): number {
+    const held = (this.#parser as { _list?: { length: number } } | null)?._list?.length ?? 0
+    return held + (this.#head?.length ?? 0)
+  }
+
   #parse (bytes: Buffer): void {
     let parser = this.#parser
     if (parser === null) {

@@ -2,6 +2,8 @@
 // It outlives connections when Session Expiry Interval (or clean_session = false) says so.
 import type { QoS } from 'mqtt-packet'
 import type { ClientInfo } from './hooks.js'
+import type { LongTimeout } from './long-timeout.js'
+import { deliveryBytes, messageBytes, ownPayload, SizedMap, subscriptionBytes } from './memory.js'
 import { isExpired, type Message } from './message.js'
 import type { SessionJournal } from './store/journal.js'
 import type { SharedGroup, Subscription } from './topic-tree.js'
@@ -47,6 +49,8 @@ export interface SessionMirror {
 
 export interface SessionLimits {
   maxQueue: number
+  /** Bytes the queue may hold (src/mqtt/memory.ts); the oldest messages are dropped beyond. None when absent. */
+  maxQueueBytes?: number
   storeQos0: boolean
   /** Told about every message the session drops, for the broker-wide counter. */
   onDrop?: () => void
@@ -54,18 +58,23 @@ export interface SessionLimits {
 
 export class Session {
   readonly clientId: string
+  /**
+   * The user name of the client that last connected to the session (null: anonymous), checked when another
+   * client resumes it (mqtt.session_owner_check); undefined when unknown (a session stored before it was kept).
+   */
+  owner: string | null | undefined = undefined
   link: SessionLink | null = null
   /** Seconds the session outlives its connection; 0xFFFFFFFF = never expires. */
   expiryInterval = 0
-  /** Full filter (with `$share/g/`) → subscription. */
-  readonly subscriptions = new Map<string, Subscription<Session>>()
-  /** Outgoing QoS 1/2 by packet id, in send order. */
-  readonly inflight = new Map<number, Delivery>()
+  /** Full filter (with `$share/g/`) → subscription; `bytes`: what they pin. */
+  readonly subscriptions = new SizedMap<string, Subscription<Session>>(subscriptionBytes)
+  /** Outgoing QoS 1/2 by packet id, in send order; `bytes`: what they pin. */
+  readonly inflight = new SizedMap<number, Delivery>(deliveryBytes)
   /** Incoming QoS 2 packet ids awaiting PUBREL → arrival time. */
   readonly awaitingRel = new Map<number, number>()
   will: WillMessage | null = null
-  expiryTimer: NodeJS.Timeout | null = null
-  willTimer: NodeJS.Timeout | null = null
+  expiryTimer: LongTimeout | null = null
+  willTimer: LongTimeout | null = null
   /** Messages dropped because the queue was full or they expired. */
   dropped = 0
   /** Set while the session is persistent and storage is durable: QoS 1/2 deliveries are written to it. */
@@ -75,6 +84,7 @@ export class Session {
   readonly #limits: SessionLimits
   #queue: Delivery[] = []
   #head = 0
+  #queuedBytes = 0
   #nextId = 1
 
   constructor (clientId: string, limits: SessionLimits) {
@@ -84,7 +94,15 @@ export class Session {
 
   get queueLength (): number { return this.#queue.length - this.#head }
 
-  /** Sends now when the window allows, else queues (dropping the oldest beyond max_mqueue_len). */
+  /** What the queued messages pin (src/mqtt/memory.ts). */
+  get queuedBytes (): number { return this.#queuedBytes }
+
+  /** What the session pins in memory: subscriptions, messages in flight and queued, its will (src/mqtt/memory.ts). */
+  get pinnedBytes (): number {
+    return this.subscriptions.bytes + this.inflight.bytes + this.#queuedBytes + (this.will === null ? 0 : messageBytes(this.will.message))
+  }
+
+  /** Sends now when the window allows, else queues (dropping the oldest beyond max_mqueue_len or max_heap_size). */
   deliver (d: Delivery): boolean {
     if (this.journal !== null && d.qos !== 0) this.journal.add(this.clientId, d)
     const link = this.link
@@ -104,8 +122,7 @@ export class Session {
     const link = this.link
     if (!link) return
     while (this.queueLength > 0 && this.inflight.size < link.sendWindow) {
-      const d = this.#queue[this.#head]!
-      this.#queue[this.#head++] = undefined as never
+      const d = this.#shift()
       if (isExpired(d.message, now)) { this.#drop(d); continue }
       if (d.qos === 0) link.sendPublish(d, false)
       else this.#send(link, d)
@@ -134,14 +151,32 @@ export class Session {
     const kept: Delivery[] = []
     for (let i = this.#head; i < this.#queue.length; i++) {
       const d = this.#queue[i]!
-      if (d.group) out.push(d)
-      else kept.push(d)
+      if (d.group) { out.push(d); this.#queuedBytes -= deliveryBytes(d) } else kept.push(d)
     }
     this.#queue = kept
     this.#head = 0
     // They go to another member, or come back here through deliver() (journaled again then).
     if (this.journal !== null) for (const d of out) this.journal.remove(d)
     return out
+  }
+
+  /** Drops the messages queued or in flight (not yet PUBREC'd) that `unwanted` picks; returns how many. */
+  discard (unwanted: (d: Delivery) => boolean): number {
+    let count = 0
+    for (const [id, d] of this.inflight) {
+      if (d.state === 'publish' && unwanted(d)) { this.inflight.delete(id); this.#drop(d); count++ }
+    }
+    const kept: Delivery[] = []
+    for (let i = this.#head; i < this.#queue.length; i++) {
+      const d = this.#queue[i]!
+      if (!unwanted(d)) { kept.push(d); continue }
+      this.#queuedBytes -= deliveryBytes(d)
+      this.#drop(d)
+      count++
+    }
+    this.#queue = kept
+    this.#head = 0
+    return count
   }
 
   /** The queue, oldest first. */
@@ -152,6 +187,7 @@ export class Session {
   clearQueue (): void {
     this.#queue = []
     this.#head = 0
+    this.#queuedBytes = 0
   }
 
   /** Finishes a QoS 1/2 delivery the client acknowledged (PUBACK, PUBCOMP, or PUBREC with an error). */
@@ -174,7 +210,7 @@ export class Session {
       this.inflight.set(d.packetId, d)
       if (d.packetId >= this.#nextId) this.#nextId = d.packetId === 65535 ? 1 : d.packetId + 1
     } else {
-      this.#queue.push(d)
+      this.#push(d)
     }
   }
 
@@ -191,17 +227,36 @@ export class Session {
     }
   }
 
+  /**
+   * Queues `d`, dropping the oldest beyond max_mqueue_len or beyond the bytes the session may pin with its
+   * subscriptions and messages in flight, so that a resumed session fits its client's budget.
+   */
   #enqueue (d: Delivery): boolean {
-    if (this.queueLength >= this.#limits.maxQueue) {
-      if (this.#limits.maxQueue === 0) { this.#drop(d); return false }
-      const oldest = this.#queue[this.#head]!
-      this.#queue[this.#head++] = undefined as never
-      this.#drop(oldest)
+    const { maxQueue, maxQueueBytes = Number.POSITIVE_INFINITY } = this.#limits
+    const bytes = deliveryBytes(d)
+    const room = maxQueueBytes - (this.pinnedBytes - this.#queuedBytes)
+    if (maxQueue === 0 || bytes > room) { this.#drop(d); return false }
+    if (this.queueLength >= maxQueue || this.#queuedBytes + bytes > room) {
+      while (this.queueLength > 0 && (this.queueLength >= maxQueue || this.#queuedBytes + bytes > room)) this.#drop(this.#shift())
       // A full queue of an offline client drops from the head forever: reclaim the slots here too.
       this.#compact()
     }
-    this.#queue.push(d)
+    this.#push(d, bytes)
     return true
+  }
+
+  #push (d: Delivery, bytes = deliveryBytes(d)): void {
+    ownPayload(d.message)
+    this.#queue.push(d)
+    this.#queuedBytes += bytes
+  }
+
+  /** Takes the oldest queued delivery (the queue is not empty). */
+  #shift (): Delivery {
+    const d = this.#queue[this.#head]!
+    this.#queue[this.#head++] = undefined as never
+    this.#queuedBytes -= deliveryBytes(d)
+    return d
   }
 
   #send (link: SessionLink, d: Delivery): void {

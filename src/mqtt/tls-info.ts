@@ -25,6 +25,8 @@ export interface TlsInfo {
   sni: string
   /** Present only when the client sent a certificate that verified. */
   peerCert: PeerCertificate | undefined
+  /** The listener asked for a client certificate (verify_peer), whether or not the client sent one. */
+  certRequested?: boolean
   /** The managed certificate bundle the handshake used, `namespace/name` (global for the global namespace). */
   bundle?: string
   /** The TLS-PSK identity the client authenticated with. */

@@ -45,10 +45,13 @@ interface Node<S extends Subscriber> {
 const newNode = <S extends Subscriber>(): Node<S> => ({ children: new Map(), subscriptions: null, groups: null })
 
 const CACHE_LIMIT = 10_000
+/** Topic bytes the cache may hold: clients choose topics of up to 64 KiB, so entries alone would not bound it. */
+const CACHE_BYTES = 4 * 1024 * 1024
 
 export class TopicTree<S extends Subscriber> {
   #root: Node<S> = newNode()
   #cache = new Map<string, Match<S>>()
+  #cacheBytes = 0
   #count = 0
 
   /** Number of subscriptions, shared members included. */
@@ -57,7 +60,7 @@ export class TopicTree<S extends Subscriber> {
   /** Adds or replaces; `filter` is the plain filter, `group` the share name for `$share/group/filter`. */
   add (sub: Subscription<S>, filter: string, group?: string): void {
     const node = this.#nodeFor(filter, true)!
-    this.#cache.clear()
+    this.#clearCache()
     if (group === undefined) {
       node.subscriptions ??= new Map()
       if (!node.subscriptions.has(sub.subscriber.clientId)) this.#count++
@@ -102,7 +105,7 @@ export class TopicTree<S extends Subscriber> {
     }
     if (!removed) return false
     this.#count--
-    this.#cache.clear()
+    this.#clearCache()
     for (let i = levels.length; i > 0; i--) {
       const n = path[i]!
       if (n.children.size > 0 || n.subscriptions || n.groups) break
@@ -121,10 +124,19 @@ export class TopicTree<S extends Subscriber> {
     if (cached) return cached
     const result: Match<S> = { subscriptions: [], groups: [] }
     this.#walk(this.#root, topic.split('/'), 0, topic.charCodeAt(0) === 36, result)
-    if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear()
+    if (this.#cache.size >= CACHE_LIMIT || this.#cacheBytes + topic.length > CACHE_BYTES) this.#clearCache()
     this.#cache.set(topic, result)
+    this.#cacheBytes += topic.length
     return result
   }
+
+  #clearCache (): void {
+    this.#cache.clear()
+    this.#cacheBytes = 0
+  }
+
+  /** @internal topic bytes held by the match cache */
+  get cacheBytes (): number { return this.#cacheBytes }
 
   #walk (node: Node<S>, levels: string[], i: number, dollar: boolean, out: Match<S>): void {
     const skipWildcards = dollar && i === 0

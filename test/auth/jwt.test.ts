@@ -50,6 +50,21 @@ t.test('seed 004: its example token connects with secret emqxsecret', async (t) 
   t.notOk(JSON.stringify(b.logs).includes(SECRET), 'the secret is never logged')
 })
 
+t.test('a refused token is logged at warning with the reason a person can act on; the client is told only its reason code', async (t) => {
+  const b = await start(t, { secret: SECRET })
+  const refusal = async (password: string | undefined, clientId: string) => {
+    t.equal(await tryConnect(t, b.tcpPort, password, { clientId }), 0x87)
+    return b.logs.find((l) => l.msg === 'authentication refused' && l.clientid === clientId)
+  }
+  t.match(await refusal(SEED_TOKEN.slice(0, -2) + 'AA', 'bad-sig'), { level: 40, authenticator: 'chain', detail: 'jwt: signature verification failed' })
+  t.match(await refusal(await hmac({ exp: now() + 60 }, 'HS256', 'other'), 'other-secret'), { detail: 'jwt: signature verification failed' })
+  t.match(await refusal(undefined, 'no-token'), { detail: 'jwt: no token in the password' })
+  t.match(await refusal('not-a-token', 'garbage'), { detail: 'jwt: the password is not a JWT (three dot-separated parts)' })
+  const raw = await rawConnect(b.tcpPort, 5, { clientId: 'reason-string', username: 'u', password: Buffer.from(SEED_TOKEN.slice(0, -2) + 'AA') })
+  t.teardown(() => { raw.raw.socket.destroy() })
+  t.equal(raw.connack.properties?.reasonString, 'no authenticator accepted the client', 'the details stay in the log')
+})
+
 t.test('HS256/384/512, from = username, base64 secret', async (t) => {
   const b = await start(t, { secret: SECRET })
   for (const alg of ['HS256', 'HS384', 'HS512']) t.equal(await tryConnect(t, b.tcpPort, await hmac({ exp: now() + 60 }, alg)), 0, alg)

@@ -201,3 +201,36 @@ t.test('users persist in node.data_dir across a restart of the authenticator', a
   const second = new ScramAuthenticator({ mechanism: 'scram', backend: 'built_in_database' }, { dataDir, log })
   t.same(second.list(), [{ user_id: 'dave', is_superuser: false }])
 })
+
+t.test('the SCRAM user is the user name: a CONNECT user name that differs is refused with 0x86 (issue 15 item 7)', async (t) => {
+  const b = await scramBroker(t, 'sha256')
+  await b.auth.addUser('bob', 'pw-b')
+  /** bob proves his own password, sending `username` in CONNECT. */
+  const connectAsBob = async (clientId: string, username: string | undefined) => {
+    const client = scramClient('sha256', 'bob', 'pw-b', `nonce-${clientId}`)
+    const raw = await rawMqtt(b.tcpPort, 5)
+    t.teardown(() => raw.socket.destroy())
+    raw.send({
+      cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId,
+      ...(username === undefined ? {} : { username }),
+      properties: { authenticationMethod: 'SCRAM-SHA-256', authenticationData: Buffer.from(client.first) },
+    } as IConnectPacket)
+    const challenge = await raw.take('auth')
+    raw.send(authPacket('SCRAM-SHA-256', client.final(challenge.properties!.authenticationData!.toString()).message))
+    return { raw, connack: await raw.take('connack') }
+  }
+
+  const admin = await connectAsBob('as-admin', 'admin')
+  t.equal(admin.connack.reasonCode, 0x86, 'bob\'s proof with user name admin: Bad user name or password')
+  await admin.raw.closed
+  t.notOk(b.broker.core.clients.has('as-admin'))
+  t.ok(b.logs.some((l) => l.msg === 'authentication refused' && l.clientid === 'as-admin' && /differs/.test(String(l.reason))), 'the refusal is logged with its reason')
+
+  const none = await connectAsBob('no-name', undefined)
+  t.equal(none.connack.reasonCode, 0, 'no user name in CONNECT: accepted')
+  t.equal(b.broker.core.clients.get('no-name')?.client?.username, 'bob', 'and the SCRAM user becomes the user name')
+
+  const same = await connectAsBob('as-bob', 'bob')
+  t.equal(same.connack.reasonCode, 0, 'the same user name: accepted')
+  t.equal(b.broker.core.clients.get('as-bob')?.client?.username, 'bob')
+})

@@ -48,7 +48,7 @@ log.file.default { enable = true, path = "${log}", level = info, formatter = jso
   return { primary, tcp, ws, http, log }
 }
 
-const started = (l: Record<string, unknown>) => l.msg === 'culex started' && l.workers === 2
+const started = (l: Record<string, unknown>) => /^culex \S+ started in \d+ ms$/.test(String(l.msg)) && l.workers === 2
 
 /** The JSON lines of a log file the primary and its workers append to. */
 async function logLines (file: string): Promise<Record<string, unknown>[]> {
@@ -128,6 +128,11 @@ async function connectionsPerWorker (b: Workers): Promise<Map<string, number>> {
   }, 'both workers answered /api/v5/nodes', 5000)
   return seen
 }
+
+t.test('each worker\'s log lines say which worker wrote them', async (t) => {
+  const listenerLines = (await logLines(main.log)).filter((l) => String(l.msg).startsWith('listener tcp:default on 127.0.0.1:'))
+  t.same(listenerLines.map((l) => l.worker).sort(), [1, 2], 'one listener line from each worker, with its number')
+})
 
 t.test('messages cross workers: every subscriber, tcp or ws, gets every message once', async (t) => {
   const subs = await Promise.all(Array.from({ length: 6 }, async (_, i) => {

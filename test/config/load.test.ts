@@ -6,10 +6,12 @@ import { CulexError } from '../../src/errors.js'
 
 const BASE = new URL('../../etc/base.hocon', import.meta.url).pathname
 
-t.test('etc/base.hocon states exactly the defaults', async (t) => {
+t.test('etc/base.hocon states exactly the defaults, and turns on etc/acl.conf as EMQX ships it', async (t) => {
   const fromFile = loadConfig({ file: BASE, env: {} }).config
   const defaults = loadConfig({ config: {}, env: {} }).config
-  t.same(fromFile, defaults)
+  t.same(fromFile.authorization.sources, [{ type: 'file', enable: true, path: 'etc/acl.conf' }])
+  t.same(defaults.authorization.sources, [], 'a broker configured in code has no sources unless given')
+  t.same({ ...fromFile, authorization: { ...fromFile.authorization, sources: [] } }, defaults)
   t.equal(defaults.mqtt.max_packet_size, 1024 * 1024)
   t.equal(defaults.mqtt.idle_timeout, 15_000)
   t.equal(defaults.mqtt.max_mqueue_len, 1000)

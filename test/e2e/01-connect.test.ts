@@ -175,7 +175,7 @@ t.test('MQTT 5 CONNACK properties with the default configuration', async (t) => 
   const p = ack.properties ?? {}
   t.equal(ack.reasonCode, 0)
   t.equal(p.maximumPacketSize, 1024 * 1024, 'Maximum Packet Size = mqtt.max_packet_size')
-  t.equal(p.topicAliasMaximum, 65535, 'Topic Alias Maximum = mqtt.max_topic_alias')
+  t.equal(p.topicAliasMaximum, 10, 'Topic Alias Maximum = mqtt.max_topic_alias (10 by default, as Mosquitto)')
   t.equal(p.receiveMaximum, 100, 'Receive Maximum = mqtt.max_awaiting_rel')
   t.equal(p.retainAvailable, undefined, 'Retain Available absent while retain is available')
   t.equal(p.maximumQoS, undefined, 'Maximum QoS absent while QoS 2 is allowed')

@@ -6,6 +6,7 @@ import { once } from 'node:events'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
+import { createCa, issueServer } from '../../src/certs/index.js'
 import { connectClient, end, freePort, rawMqtt, startBroker, within } from '../helpers.js'
 import { spawnNodeOwned } from '../processes.js'
 
@@ -73,9 +74,9 @@ t.test('command line', async (t) => {
     return { child, stdout: () => out, stderr: () => err, exited }
   }
 
-  /** Starts the CLI on a config file and waits for its "culex started" line. */
-  async function start (t: Test, config: string, env: Record<string, string> = {}): Promise<Run> {
-    const dir = t.testdir({ 'culex.hocon': config })
+  /** Starts the CLI on a config file and waits for its "culex <version> started in N ms" line. */
+  async function start (t: Test, config: string, env: Record<string, string> = {}, files: Record<string, string> = {}): Promise<Run> {
+    const dir = t.testdir({ 'culex.hocon': config, ...files })
     const r = run(t, ['-c', join(dir, 'culex.hocon')], dir, env)
     t.teardown(async () => {
       if (r.child.exitCode === null && r.child.signalCode === null) {
@@ -84,7 +85,7 @@ t.test('command line', async (t) => {
       }
     })
     const deadline = Date.now() + 8000
-    while (!r.stdout().includes('culex started')) {
+    while (!/culex \S+ started in \d+ ms/.test(r.stdout())) {
       if (r.child.exitCode !== null || Date.now() > deadline) {
         throw new Error(`the broker did not start: exit ${r.child.exitCode}\nstdout: ${r.stdout()}\nstderr: ${r.stderr()}`)
       }
@@ -131,6 +132,43 @@ t.test('command line', async (t) => {
     t.not(await r.exited, 0)
     t.match(r.stderr(), 'mqtt.no_such_key')
     t.match(r.stderr(), `${file}:3`)
+  })
+
+  t.test('a clean start at the default log level prints one line per listener, the API and the start time', async (t) => {
+    const ca = await createCa({ cn: 'Start-up CA' })
+    const server = await issueServer({ ca, cn: 'localhost', sans: ['localhost'] })
+    const [tcp, ssl, ws, api] = [await freePort(), await freePort(), await freePort(), await freePort()]
+    const r = await start(t, [
+      `listeners.tcp.default.bind = "127.0.0.1:${tcp}"`,
+      `listeners.ssl.default { bind = "127.0.0.1:${ssl}", ssl_options { cacertfile = "ca.pem", certfile = "server.pem", keyfile = "server.key", verify = verify_peer, fail_if_no_peer_cert = true } }`,
+      `listeners.ws.default.bind = "127.0.0.1:${ws}"`,
+      `dashboard.listeners.http.bind = "127.0.0.1:${api}"`,
+      'sys_topics { sys_msg_interval = disabled, sys_heartbeat_interval = disabled }',
+      '',
+    ].join('\n'), {}, { 'ca.pem': ca.certPem, 'server.pem': server.certPem, 'server.key': server.keyPem })
+    const lines = r.stdout().trim().split('\n').map((l) => l.replace(/^\S+ /, ''))
+    for (const expected of [
+      `[notice] listener tcp:default on 127.0.0.1:${tcp} listener=tcp:default`,
+      `[notice] listener ssl:default on 127.0.0.1:${ssl} (TLS 1.2-1.3, verify_peer, fail_if_no_peer_cert) listener=ssl:default`,
+      `[notice] listener ws:default on 127.0.0.1:${ws} (path /mqtt) listener=ws:default`,
+    ]) t.ok(lines.includes(expected), expected)
+    t.ok(lines.some((l) => l.startsWith(`[notice] management API on http://127.0.0.1:${api} (no API key: 127.0.0.1 only)`)), 'the API line')
+    t.match(lines.at(-1), /^\[notice\] culex \S+ started in \d+ ms /)
+    t.same(lines.filter((l) => !/^\[(notice|warning)\]/.test(l)), [], 'nothing below notice')
+  })
+
+  t.test('a configuration error in a TLS file exits 2, naming the file and the command that makes it', async (t) => {
+    const dir = t.testdir({
+      'tls.hocon': [
+        'listeners.tcp.default.enable = false',
+        'listeners.ssl.default { bind = "127.0.0.1:0", ssl_options { certfile = "etc/certs/server-cert.pem", keyfile = "etc/certs/server-key.pem" } }',
+        'dashboard.listeners.http.enable = false',
+        '',
+      ].join('\n'),
+    })
+    const r = run(t, ['-c', join(dir, 'tls.hocon')], dir)
+    t.equal(await r.exited, 2)
+    t.match(r.stderr(), 'listener ssl:default: ssl_options.certfile etc/certs/server-cert.pem: no such file; make a development CA and server certificate with: npx culex certs init --dir etc/certs')
   })
 
   t.test('a missing config file exits non-zero naming it', async (t) => {

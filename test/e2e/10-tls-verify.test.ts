@@ -138,3 +138,31 @@ t.test('verify_peer_ext_key_usage = clientAuth: a serverAuth-only client certifi
   t.equal(good?.clientId, 'client-eku')
   t.same(b.clients.map((c) => c.clientId), ['client-eku'])
 })
+
+t.test('peer_cert_as_username with fail_if_no_peer_cert = false: a client without a certificate cannot name itself (issue 15 item 9)', async (t) => {
+  const b = await startTlsBroker(t, sslOptions(pki, { verify: 'verify_peer', fail_if_no_peer_cert: false }), { config: { mqtt: { peer_cert_as_username: 'cn' } } })
+  const clients: ClientInfo[] = []
+  b.broker.addHook('clientConnected', (c) => clients.push(c))
+
+  const v4 = await mqttTry(b.sslPort, { ...viaBase, clientId: 'claims-client', username: 'client' }, t)
+  t.equal(v4.client, null, 'no certificate, user name "client" claimed: refused')
+  t.equal(v4.error?.code, 4, 'CONNACK 4 Bad user name or password (3.1.1)')
+  const v5 = await mqttTry(b.sslPort, { ...viaBase, protocolVersion: 5, clientId: 'anonymous-v5' }, t)
+  t.equal(v5.error?.code, 0x86, 'no certificate and no user name: CONNACK 0x86 (MQTT 5)')
+  t.ok(b.logs.some((l) => /refused CONNECT: mqtt\.peer_cert_as_username = cn and the client sent no certificate/.test(String(l.msg))), 'the refusal is logged with its reason')
+
+  const own = await mqttTry(b.sslPort, { ...viaBase, ...keyed(pki.client), clientId: 'with-cert', username: 'admin' }, t)
+  t.ok(own.client, `with its certificate the client connects (${own.error?.message ?? 'ok'})`)
+  if (own.client) await end(own.client)
+  t.same(clients.map((c) => [c.clientId, c.username]), [['with-cert', 'client']], 'only the certificate\'s CN became a user name')
+})
+
+t.test('verify_none listener with peer_cert_as_username: no certificate is asked for, the CONNECT user name stands (as on TCP)', async (t) => {
+  const b = await startTlsBroker(t, sslOptions(pki, { verify: 'verify_none' }), { config: { mqtt: { peer_cert_as_username: 'cn' } } })
+  const clients: ClientInfo[] = []
+  b.broker.addHook('clientConnected', (c) => clients.push(c))
+  const attempt = await mqttTry(b.sslPort, { ...viaBase, clientId: 'one-way', username: 'u1' }, t)
+  t.ok(attempt.client, 'connected')
+  if (attempt.client) await end(attempt.client)
+  t.equal(clients[0]?.username, 'u1')
+})

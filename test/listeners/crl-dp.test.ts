@@ -4,10 +4,11 @@ import { createPrivateKey, webcrypto } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { createCa, issueClient, type Issued } from '../../src/certs/index.js'
+import { createCa, issueClient, issueServer, type Issued } from '../../src/certs/index.js'
 import { x509 } from '../../src/certs/x509.js'
-import { delay, freePort } from '../helpers.js'
-import { basePki, failureFrom, handshake, mqttTry, pkiDir, sslOptions, startTlsBroker, waitForLog, type BasePki } from './tls-helpers.js'
+import { Broker } from '../../src/index.js'
+import { delay, freePort, memoryLog } from '../helpers.js'
+import { basePki, failureFrom, handshake, mqttTry, pkiDir, sslOptions, startTlsBroker, waitForLog, writeFiles, type BasePki } from './tls-helpers.js'
 
 type Teardown = { teardown: (fn: () => unknown) => void }
 
@@ -81,7 +82,8 @@ t.test('good certificates connect, a revoked one is refused, the CRL is fetched 
   // Both first uses at once: they share one request.
   const [ok, bad] = await Promise.all([
     mqttTry(b.sslPort, { ...tls, cert: good.certPem, key: good.keyPem, clientId: 'good' }, t),
-    handshake(b.sslPort, { ...tls, cert: revoked.certPem, key: revoked.keyPem }),
+    // Held until the broker closes it: the first use waits for the CRL fetch.
+    handshake(b.sslPort, { ...tls, cert: revoked.certPem, key: revoked.keyPem }, 3000),
   ])
   t.ok(ok.client?.connected, 'a certificate not in the CRL gets its CONNACK')
   t.ok(bad.closedAfterHandshake || bad.error, 'the revoked certificate is refused')
@@ -97,7 +99,7 @@ t.test('good certificates connect, a revoked one is refused, the CRL is fetched 
   t.equal(http.fetches.get('/ca.crl'), 1, 'the second connection uses the cached CRL')
 
   const plain = await mqttTry(b.sslPort, { ...tls, cert: pki.client.certPem, key: pki.client.keyPem, clientId: 'no-dp' }, t)
-  t.ok(plain.client?.connected, 'a certificate without a distribution point connects')
+  t.ok(plain.client?.connected, 'a certificate without a distribution point connects: the cached CRL of its issuer covers it')
 })
 
 t.test('with the CRL server gone, the cached CRL stays in force and the failed refresh is logged', async (t) => {
@@ -178,4 +180,75 @@ t.test('a CRL not signed by the certificate\'s issuer is not trusted', async (t)
 t.test('enable_crl_check with verify_none stops start-up', async (t) => {
   await t.rejects(startTlsBroker(t, sslOptions(pki, { verify: 'verify_none', enable_crl_check: true })),
     { code: 'CULEX_ERR_TLS_CONFIG', message: /ssl_options\.enable_crl_check/ })
+})
+
+t.test('a certificate without a distribution point is refused until a CRL of its issuer is cached, which then decides', async (t) => {
+  const http = await crlServer(t)
+  const url = http.url('/issuer.crl')
+  const withDp = await clientWithDp(pki, 'with-dp', url)
+  const revokedNoDp = await issueClient({ ca: pki.ca, cn: 'revoked-no-dp' })
+  http.bodies.set('/issuer.crl', await signCrl(pki.ca, [new x509.X509Certificate(revokedNoDp.certPem).serialNumber]))
+  const b = await startTlsBroker(t, sslOptions(pki, CHECKED))
+  const tls = { ca: pki.ca.certPem, servername: 'localhost' }
+
+  const early = await handshake(b.sslPort, { ...tls, cert: pki.client.certPem, key: pki.client.keyPem }, 3000)
+  t.ok(early.closedAfterHandshake || early.error, 'refused: its revocation status cannot be determined (OTP crl_check = peer)')
+  const line = await failureFrom(b, early.localPort)
+  t.match(line, { reason: 'crl_unavailable', msg: /names no CRL distribution point and no current CRL of its issuer is cached/ })
+
+  t.ok((await mqttTry(b.sslPort, { ...tls, cert: withDp.certPem, key: withDp.keyPem, clientId: 'with-dp' }, t)).client?.connected, 'a certificate with a distribution point brings its issuer\'s CRL')
+  t.ok((await mqttTry(b.sslPort, { ...tls, cert: pki.client.certPem, key: pki.client.keyPem, clientId: 'no-dp' }, t)).client?.connected, 'then one without a distribution point, not in that CRL, connects')
+  const revoked = await handshake(b.sslPort, { ...tls, cert: revokedNoDp.certPem, key: revokedNoDp.keyPem }, 3000)
+  t.match(await failureFrom(b, revoked.localPort), { reason: 'cert_revoked', msg: /cached from/ }, 'and one that CRL revokes is refused')
+})
+
+t.test('with ssl_options.crlfile, a certificate without a distribution point is covered by that file', async (t) => {
+  const [crlfile] = Object.values(await writeFiles(dir, { 'covering.crl.pem': (await signCrl(pki.ca, [], { pem: true })).toString() }))
+  const b = await startTlsBroker(t, sslOptions(pki, { ...CHECKED, crlfile }))
+  const ok = await mqttTry(b.sslPort, { ca: pki.ca.certPem, servername: 'localhost', cert: pki.client.certPem, key: pki.client.keyPem, clientId: 'crlfile' }, t)
+  t.ok(ok.client?.connected, 'OpenSSL checked it against crlfile in the handshake')
+})
+
+// A guard: Node 20 keeps the chain of a resumed session, so the issuer is found; were it not, the bundle's
+// ca.pem is asked next, and with no issuer at all the client is refused (never admitted unchecked).
+t.test('a resumed session on a managed bundle still has the CRL\'s signature checked', async (t) => {
+  const AGED = { startDaysAgo: 40, days: 400 }
+  const ca = await createCa({ cn: 'Bundle Client CA', key: 'ec256', ...AGED, days: 2000 })
+  const server = await issueServer({ ca, cn: 'localhost', sans: ['localhost', '127.0.0.1'], ...AGED })
+  const http = await crlServer(t)
+  const client = await issueClient({ ca, cn: 'resumed', extensions: [new x509.CRLDistributionPointsExtension([http.url('/bundle.crl')])] })
+  // Past its nextUpdate: fetched again at each use, so the second handshake meets the forged one.
+  http.bodies.set('/bundle.crl', await signCrl(ca, [], { nextUpdate: new Date(Date.now() - 1000) }))
+  const { log, lines } = memoryLog()
+  const broker = new Broker({
+    logger: log,
+    config: {
+      node: { data_dir: t.testdir({}) },
+      durable_storage: { backend: 'memory' },
+      listeners: {
+        tcp: { default: { bind: '127.0.0.1:0' } },
+        ssl: { default: { bind: '127.0.0.1:0', ssl_options: { ...CHECKED, versions: ['tlsv1.2'], managed_certs: [{ bundle_name: 'crl-bundle' }] } } },
+      },
+      sys_topics: { sys_msg_interval: 'disabled', sys_heartbeat_interval: 'disabled' },
+      dashboard: { listeners: { http: { enable: false } } },
+    },
+  })
+  await broker.certStore.put({ name: 'crl-bundle' }, { key: server.keyPem, chain: server.certPem + ca.certPem, ca: ca.certPem })
+  await broker.start()
+  t.teardown(() => broker.close())
+  const port = broker.port('ssl')
+  const tls = { ca: ca.certPem, servername: 'localhost', cert: client.certPem, key: client.keyPem }
+
+  const first = await handshake(port, tls, 1000)
+  t.ok(first.secure && !first.closedAfterHandshake && first.session, 'a full handshake is admitted and leaves a session')
+  const genuine = await handshake(port, { ...tls, session: first.session! }, 1000)
+  t.ok(genuine.reused && !genuine.closedAfterHandshake, 'the resumed session is admitted with the genuine CRL')
+
+  const impostor = await createCa({ cn: 'Bundle Client CA', key: 'ec256' })
+  http.bodies.set('/bundle.crl', await signCrl(impostor, [], { nextUpdate: new Date(Date.now() - 1000) }))
+  const forged = await handshake(port, { ...tls, session: first.session! }, 3000)
+  t.ok(forged.reused, 'the session is resumed')
+  t.ok(forged.closedAfterHandshake || forged.error, 'a forged CRL is not trusted on a resumed session')
+  const line = await waitForLog(lines, (l) => String(l.msg).startsWith('TLS handshake failed') && l.peer === `127.0.0.1:${forged.localPort}`)
+  t.match(line, { reason: 'crl_unavailable', msg: /signature does not verify/ })
 })

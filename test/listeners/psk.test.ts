@@ -3,10 +3,11 @@
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { connect as tlsConnect } from 'node:tls'
+import type { IClientOptions } from 'mqtt'
 import t from 'tap'
 import type { ClientInfo } from '../../src/index.js'
 import { startBroker } from '../helpers.js'
-import { basePki, pkiDir, run } from './tls-helpers.js'
+import { basePki, mqttTry, pkiDir, run, sslOptions } from './tls-helpers.js'
 
 const hasMosquitto = (() => {
   try { execFileSync('which', ['mosquitto_pub']); return true } catch { return false }
@@ -72,4 +73,29 @@ t.test('PSK identities from init_file authenticate TLS 1.2 PSK handshakes', asyn
 
 t.test('a missing init_file stops start-up naming it', async (t) => {
   await t.rejects(startBroker({ psk_authentication: { enable: true, init_file: '/nonexistent/psk.txt' } }), { code: 'CULEX_ERR_TLS_CONFIG', message: /psk_authentication.init_file \/nonexistent\/psk.txt: ENOENT/ })
+})
+
+t.test('the PSK identity wins over the CONNECT user name (issue 15 item 8)', async (t) => {
+  const pki = await basePki(await pkiDir(t))
+  const dir = t.testdir({ 'psk.txt': `emqx_c:${KEY}\n` })
+  const seen: ClientInfo[] = []
+  const b = await startBroker({
+    psk_authentication: { enable: true, init_file: join(dir, 'psk.txt') },
+    listeners: {
+      tcp: { default: { bind: '127.0.0.1:0' } },
+      ssl: { default: { bind: '127.0.0.1:0', ssl_options: { ...sslOptions(pki), versions: ['tlsv1.2'], ciphers: ['PSK-AES128-CBC-SHA', 'ECDHE-ECDSA-AES128-GCM-SHA256'] } } },
+    },
+  }, { hooks: { clientConnected: (client) => { seen.push(client) } } })
+  t.teardown(() => b.close())
+
+  const outcome = await mqttTry(b.broker.port('ssl'), {
+    clientId: 'psk-as-admin', username: 'admin', password: 'x',
+    ciphers: 'PSK-AES128-CBC-SHA', checkServerIdentity: () => undefined,
+    pskCallback: () => ({ psk: Buffer.from(KEY, 'hex'), identity: 'emqx_c' }),
+  } as IClientOptions, t)
+  t.ok(outcome.client, `the PSK client connects (${outcome.error?.message ?? 'ok'})`)
+  const client = seen.find((c) => c.clientId === 'psk-as-admin')
+  t.equal(client?.tls?.pskIdentity, 'emqx_c')
+  t.equal(client?.username, 'emqx_c', 'the user name is the PSK identity, not the admin the client claimed')
+  t.equal(b.broker.core.clients.get('psk-as-admin')?.client?.username, 'emqx_c')
 })

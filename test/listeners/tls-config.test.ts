@@ -52,15 +52,15 @@ t.test('a wrong or missing password stops createBroker naming ssl_options.passwo
   }, 'no password at all, on a wss listener')
 })
 
-t.test('a missing certfile stops createBroker naming the listener, ssl_options.certfile and the path', async (t) => {
+t.test('a missing certfile stops createBroker naming the listener, ssl_options.certfile, the path and the command that makes it', async (t) => {
   const missing = `${dir}/absent.pem`
   await t.rejects(brokerWith('ssl', sslOptions(pki, { certfile: missing })), {
     code: 'CULEX_ERR_TLS_CONFIG',
-    message: `listener ssl:default: ssl_options.certfile ${missing}: ENOENT`,
+    message: `listener ssl:default: ssl_options.certfile ${missing}: no such file; make a development CA and server certificate with: npx culex certs init --dir ${dir} (then point certfile, keyfile and cacertfile at server.pem, server.key and ca.pem there), or one server certificate with: npx culex certs server --ca CA.pem --ca-key CA.key --cn HOST --san HOST --out ${dir}/absent`,
   })
   await t.rejects(brokerWith('wss', sslOptions(pki, { keyfile: `${dir}/absent.key` })), {
     code: 'CULEX_ERR_TLS_CONFIG',
-    message: /listener wss:default: ssl_options\.keyfile .*absent\.key: ENOENT/,
+    message: /listener wss:default: ssl_options\.keyfile .*absent\.key: no such file; it is written beside the certificate by npx culex certs init/,
   })
   await t.rejects(brokerWith('ssl', sslOptions(pki, { certfile: files['garbage.pem'] })), {
     code: 'CULEX_ERR_TLS_CONFIG',
@@ -68,7 +68,7 @@ t.test('a missing certfile stops createBroker naming the listener, ssl_options.c
   })
   await t.rejects(brokerWith('ssl', sslOptions(pki, { verify: 'verify_peer', cacertfile: `${dir}/no-ca.pem` })), {
     code: 'CULEX_ERR_TLS_CONFIG',
-    message: /ssl_options\.cacertfile .*no-ca\.pem: ENOENT/,
+    message: /ssl_options\.cacertfile .*no-ca\.pem: no such file; make a CA with: npx culex certs ca --cn "My CA" --out .*no-ca$/,
   }, 'two-way TLS needs its cacertfile')
 })
 
@@ -81,4 +81,19 @@ t.test('an unknown cipher name stops createBroker naming ssl_options.ciphers', a
     code: 'CULEX_ERR_TLS_CONFIG',
     message: /listener ssl:default: ssl_options\.ciphers: no usable cipher suite in \[NO-SUCH-CIPHER\]/,
   })
+})
+
+t.test('a key that is not the certificate\'s stops start-up with "keyfile does not match certfile", whatever the key types', async (t) => {
+  const rsa = await issueServer({ ca: pki.ca, cn: 'localhost', sans: ['localhost'], key: 'rsa2048' })
+  const otherEc = await issueServer({ ca: pki.ca, cn: 'localhost', sans: ['localhost'], key: 'ec256' })
+  const more = await writeFiles(dir, { 'rsa.key': rsa.keyPem, 'other-ec.key': otherEc.keyPem })
+  const ecCert = pki.files['server.pem']!
+  await t.rejects(brokerWith('ssl', sslOptions(pki, { keyfile: more['rsa.key'] })), {
+    code: 'CULEX_ERR_TLS_CONFIG',
+    message: `listener ssl:default: ssl_options.keyfile: keyfile does not match certfile: ${more['rsa.key']} (RSA 2048 key) is not the key of the certificate in ${ecCert} (EC P-256)`,
+  }, 'an RSA key with an EC certificate')
+  await t.rejects(brokerWith('ssl', sslOptions(pki, { keyfile: more['other-ec.key'] })), {
+    code: 'CULEX_ERR_TLS_CONFIG',
+    message: /ssl_options\.keyfile: keyfile does not match certfile: .*other-ec\.key/,
+  }, 'another EC key')
 })

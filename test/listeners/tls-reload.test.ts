@@ -152,7 +152,7 @@ t.test('SIGHUP on the command line reloads the files', async (t: Test) => {
       await delay(20)
     }
   }
-  await waitLine((l) => l.msg === 'culex started', 'start-up')
+  await waitLine((l) => /^culex \S+ started in \d+ ms$/.test(String(l.msg)), 'start-up')
   t.equal(await served(port), fingerprint(pki.server), 'the first certificate is served')
 
   const next = await freshServer('SIGHUP CA')

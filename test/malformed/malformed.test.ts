@@ -1,4 +1,4 @@
-// Runs every row of test/malformed/*.json on one broker over raw TCP; a row is { name, spec, protocol: 4|5, connect (send a valid CONNECT first), bytes (hex, spaces ignored), expect: { replies? (hex packets expected first), connack? (code of the CONNACK expected), disconnect_reason (v5 DISCONNECT code expected before the close, or null: nothing more, just the close) } }.
+// Runs every row of test/malformed/*.json on one broker over raw TCP; a row is { name, spec, protocol: 4|5, connect (send a valid CONNECT first), bytes (hex, spaces ignored; {61*65535} is byte 61 65,535 times), expect: { replies? (hex packets expected first), connack? (code of the CONNACK expected), disconnect_reason (v5 DISCONNECT code expected before the close, or null: nothing more, just the close) } }.
 import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -22,7 +22,7 @@ const tables = readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
   .map((file) => ({ file, rows: JSON.parse(readFileSync(join(dir, file), 'utf8')) as Row[] }))
 
 function hex (text: string): Buffer {
-  const clean = text.replace(/\s+/g, '')
+  const clean = text.replace(/\{([0-9a-fA-F]{2})\*(\d+)\}/g, (_, byte: string, count: string) => byte.repeat(Number(count))).replace(/\s+/g, '')
   if (!/^(?:[0-9a-fA-F]{2})*$/.test(clean)) throw new Error(`not a hex string: ${text}`)
   return Buffer.from(clean, 'hex')
 }

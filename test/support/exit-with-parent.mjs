@@ -3,6 +3,8 @@
 // SIGKILL before its teardown ran. The pid comes from the parent because this module may load only after
 // the parent has died (process.ppid would then already be the adopting process).
 const parent = Number(process.env.CULEX_TEST_PARENT_PID)
+// Not passed on: what this process forks (node.workers) has this process as its parent, and goes with it.
+delete process.env.CULEX_TEST_PARENT_PID
 if (parent > 0) {
   const check = () => { if (process.ppid !== parent) process.kill(process.pid, 'SIGKILL') }
   check()

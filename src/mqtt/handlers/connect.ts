@@ -6,10 +6,12 @@ import { CulexError } from '../../errors.js'
 import type { Connection } from '../connection.js'
 import { NEVER_EXPIRES } from '../core.js'
 import { runAuthenticate, type AuthResult, type ClientInfo, type EnhancedAuthStep } from '../hooks.js'
+import { setLongTimeout } from '../long-timeout.js'
 import { createMessage } from '../message.js'
 import { RC, describeReason, v3ConnackCode } from '../reason-codes.js'
-import { isSysTopic, topicNameError } from '../topic.js'
-import { certIdentity } from '../tls-info.js'
+import { isMalformedString, isSysTopic, topicNameError } from '../topic.js'
+import { hasControlCharacter, resolveCertClientId, resolveUsername } from '../identity.js'
+import { ownerRefusal, reauthorize } from '../resume.js'
 
 type ConnackProps = NonNullable<IConnackPacket['properties']>
 
@@ -22,9 +24,12 @@ export function handleConnect (conn: Connection, packet: IConnectPacket): void |
   const mqtt = conn.core.config.mqtt
   const tls = conn.transport.tls
   const cert = tls?.peerCert
-  // A TLS-PSK client that sends no user name is known by its PSK identity.
-  const username = certIdentity(mqtt.peer_cert_as_username, cert) ?? packet.username ?? tls?.pskIdentity
-  const chosenId = certIdentity(mqtt.peer_cert_as_clientid, cert) ?? (mqtt.use_username_as_clientid ? username : undefined)
+  const named = resolveUsername(mqtt, tls, packet.username)
+  if (!named.ok) return refuse(conn, named.rc, named.reason)
+  const certId = resolveCertClientId(mqtt, tls)
+  if (!certId.ok) return refuse(conn, certId.rc, certId.reason)
+  const username = named.value
+  const chosenId = certId.value ?? (mqtt.use_username_as_clientid ? username : undefined)
   const assigned = chosenId === undefined && packet.clientId === '' ? `culex-${randomBytes(8).toString('hex')}` : undefined
   const clientId = chosenId ?? assigned ?? packet.clientId
   const client: ClientInfo = {
@@ -94,6 +99,10 @@ function checkConnect (conn: Connection, packet: IConnectPacket): Refusal | null
     return { rc: RC.CLIENT_IDENTIFIER_NOT_VALID, reason: `client identifier longer than mqtt.max_clientid_len (${mqtt.max_clientid_len})` }
   }
   if (id.includes('\uFFFD') || id.includes('\u0000')) return { rc: RC.CLIENT_IDENTIFIER_NOT_VALID, reason: 'client identifier is not valid UTF-8' }
+  if (hasControlCharacter(id)) return { rc: RC.CLIENT_IDENTIFIER_NOT_VALID, reason: 'client identifier contains a control character' }
+  const user = packet.username
+  if (user !== undefined && isMalformedString(user)) throw new CulexError('CULEX_ERR_MQTT_MALFORMED', 'user name is ill-formed UTF-8 or contains U+0000 [MQTT-1.5.4-2]')
+  if (user !== undefined && hasControlCharacter(user)) return { rc: RC.BAD_USER_NAME_OR_PASSWORD, reason: 'user name contains a control character' }
   if (mqtt.use_username_as_clientid && !packet.username) {
     return { rc: RC.CLIENT_IDENTIFIER_NOT_VALID, reason: 'mqtt.use_username_as_clientid is set and the client sent no user name' }
   }
@@ -124,11 +133,29 @@ function startEnhancedAuth (conn: Connection, packet: IConnectPacket, client: Cl
     finish: (step) => {
       if (step.result === 'continue') return
       if (step.result !== 'ok') return refuseAuth(conn, { authenticator: method, ...step })
+      if (step.username !== undefined && !bindProvenUser(conn, client, method, step.username)) return
       client.isSuperuser = step.isSuperuser ?? false
       return accept(conn, packet, client, assignedId, { authenticationMethod: method, ...(step.data ? { authenticationData: step.data } : {}) })
     },
   }
   return enhancedAuthStep(conn, packet.properties?.authenticationData)
+}
+
+/**
+ * The user an enhanced authentication proved (SCRAM `n=`) is the client's user name, which ACLs and bans
+ * see: a different user name from CONNECT (or from TLS) is refused, none takes the proven one. False after refusing.
+ */
+function bindProvenUser (conn: Connection, client: ClientInfo, method: string, proven: string): boolean {
+  if (client.username !== undefined && client.username !== proven) {
+    refuseAuth(conn, { result: 'deny', reasonCode: RC.BAD_USER_NAME_OR_PASSWORD, reason: `the user name differs from the user ${method} authenticated`, authenticator: method })
+    return false
+  }
+  client.username = proven
+  const ban = conn.core.banned.check(client)
+  if (!ban) return true
+  conn.core.log.info({ client: conn.label, as: ban.as, who: ban.who, reason: ban.reason }, 'client is banned')
+  refuse(conn, RC.BANNED, 'banned')
+  return false
 }
 
 /** Feeds CONNECT's or an AUTH's Authentication Data to the exchange: AUTH 0x18 to go on, else CONNACK. */
@@ -162,12 +189,14 @@ function refuseAuth (conn: Connection, answer: Exclude<AuthResult, { result: 'ok
   conn.core.metrics.authFailures++
   const rc = answer.result === 'deny' ? (answer.reasonCode ?? RC.NOT_AUTHORIZED) : RC.NOT_AUTHORIZED
   const reason = answer.result === 'deny' ? (answer.reason ?? 'not authorized') : 'not authorized'
-  // One line per refusal, naming who decided; never the credentials.
-  conn.core.log.info({
+  const detail = answer.result === 'deny' ? answer.detail : answer.reason
+  // One line per refusal, naming who decided and why; never the credentials.
+  conn.core.log.warning({
     clientid: conn.clientId,
     listener: conn.listener.id,
     authenticator: (answer.result === 'deny' ? answer.authenticator : undefined) ?? 'hook',
     reason,
+    ...(detail ? { detail } : {}),
     reasonCode: describeReason(rc),
   }, 'authentication refused')
   reply(conn, rc, reason)
@@ -190,11 +219,25 @@ function reply (conn: Connection, rc: number, reason: string): void {
 
 /** Attaches the session and answers CONNACK; in a cluster, first brings the session from the node that holds it. */
 function accept (conn: Connection, packet: IConnectPacket, client: ClientInfo, assignedId: boolean, extra: ConnackProps = {}): void | Promise<void> {
+  const unsafe = mountpointIdentityRefusal(conn.listener.mountpoint, client)
+  if (unsafe) return refuse(conn, unsafe.rc, unsafe.reason)
   const cluster = conn.core.cluster
-  if (!cluster) return attach(conn, packet, client, assignedId, extra)
+  if (!cluster) return resume(conn, packet, client, assignedId, extra)
   return cluster.takeover(client.clientId, packet.clean !== false).then((moved) => {
     // Adopted even if this connection went meanwhile: the session has left its node and must not be lost.
     if (moved) conn.core.adoptSession(moved)
+    if (conn.state === 'connecting') return resume(conn, packet, client, assignedId, extra)
+  })
+}
+
+/** Before a session is resumed (and its connection taken over): refused if it is another user's, else authorized again for this client. */
+function resume (conn: Connection, packet: IConnectPacket, client: ClientInfo, assignedId: boolean, extra: ConnackProps): void | Promise<void> {
+  const session = packet.clean === false ? conn.core.sessions.get(client.clientId) : undefined
+  if (!session) return attach(conn, packet, client, assignedId, extra)
+  const refusal = ownerRefusal(conn.core, session, client)
+  if (refusal) return refuse(conn, RC.NOT_AUTHORIZED, refusal)
+  if (conn.core.hooks.authorizeSubscribe.length === 0) return attach(conn, packet, client, assignedId, extra)
+  return reauthorize(conn.core, session, client, conn.label).then(() => {
     if (conn.state === 'connecting') attach(conn, packet, client, assignedId, extra)
   })
 }
@@ -265,17 +308,32 @@ function attach (conn: Connection, packet: IConnectPacket, client: ClientInfo, a
 /** JWT disconnect_after_expire: DISCONNECT 0x87 (v5; v3 just closes) when the credentials expire; the will follows. */
 function disconnectAtExpiry (conn: Connection, expireAt: number): void {
   if (conn.state !== 'connected') return
-  // setTimeout overflows past 2^31-1 ms: re-arm in steps for tokens that live longer than ~24 days.
-  const wait = Math.min(expireAt - Date.now(), 0x7fffffff)
-  const timer = setTimeout(() => {
-    if (Date.now() < expireAt) return disconnectAtExpiry(conn, expireAt)
+  const timer = setLongTimeout(() => {
     conn.core.log.info({ client: conn.label }, 'credentials expired')
     conn.disconnect(RC.NOT_AUTHORIZED, 'credentials expired')
-  }, Math.max(wait, 0))
-  conn.socket.once('close', () => clearTimeout(timer))
+  }, expireAt - Date.now())
+  conn.socket.once('close', () => timer.cancel())
 }
 
+/** Each placeholder once: a client id holding the text `${username}` stays that text. */
 function expandMountpoint (template: string, client: ClientInfo): string {
   if (!template) return ''
-  return template.replaceAll('${clientid}', client.clientId).replaceAll('${username}', client.username ?? '')
+  return template.replace(/\$\{(clientid|username)\}/g, (_, name: string) => name === 'clientid' ? client.clientId : client.username ?? '')
 }
+
+/**
+ * A mountpoint's ${clientid} or ${username} must expand to one plain topic level: with `+`, `#` or `/`
+ * (or nothing) a client would subscribe across other clients' mountpoints or publish into them.
+ */
+function mountpointIdentityRefusal (template: string, client: ClientInfo): Refusal | null {
+  if (!template) return null
+  if (template.includes('${clientid}') && !isPlainLevel(client.clientId)) {
+    return { rc: RC.CLIENT_IDENTIFIER_NOT_VALID, reason: 'the listener mountpoint uses ${clientid} and the client identifier is empty or contains +, # or /' }
+  }
+  if (template.includes('${username}') && !isPlainLevel(client.username)) {
+    return { rc: RC.BAD_USER_NAME_OR_PASSWORD, reason: 'the listener mountpoint uses ${username} and the user name is missing, empty or contains +, # or /' }
+  }
+  return null
+}
+
+const isPlainLevel = (value: string | undefined): boolean => value !== undefined && value !== '' && !/[+#/]/.test(value)

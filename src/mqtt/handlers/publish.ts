@@ -64,24 +64,32 @@ export function handlePublish (conn: Connection, packet: IPublishPacket): void |
   })
 }
 
-/** Applies the Topic Alias of an MQTT 5 PUBLISH [MQTT-3.3.2-8..12]. */
+/**
+ * The topic of a PUBLISH, through its Topic Alias when it has one [MQTT-3.3.2-8..12]. An alias with a
+ * topic is set only once the message is accepted (see accept()), so that a refused topic pins nothing.
+ */
 function resolveTopic (conn: Connection, packet: IPublishPacket): string {
   const alias = packet.properties?.topicAlias
   if (alias === undefined || conn.protocolVersion !== 5) return packet.topic
   const max = conn.core.config.mqtt.max_topic_alias
   if (alias === 0 || alias > max) throw new CulexError('CULEX_ERR_MQTT_TOPIC_ALIAS', `topic alias ${alias} outside 1..${max}`)
-  if (packet.topic !== '') {
-    conn.setAlias(alias, packet.topic)
-    return packet.topic
-  }
+  if (packet.topic !== '') return packet.topic
   const topic = conn.aliasedTopic(alias)
   if (topic === undefined) throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', `unknown topic alias ${alias}`)
   return topic
 }
 
-/** Routes the message and acknowledges it; returns the wait of a congested cluster bus (reads pause until it ends). */
+/**
+ * Sets the Topic Alias the PUBLISH carries with its topic, routes the message and acknowledges it; returns
+ * the wait of a congested cluster bus (reads pause until it ends).
+ */
 function accept (conn: Connection, packet: IPublishPacket, message: Message): Promise<void> | undefined {
   const core = conn.core
+  const alias = packet.properties?.topicAlias
+  if (alias !== undefined && packet.topic !== '' && conn.protocolVersion === 5) {
+    conn.setAlias(alias, packet.topic)
+    if (conn.overMemoryBudget()) return
+  }
   core.publish(message, conn.client)
   if (packet.qos === 1) conn.acknowledge({ cmd: 'puback', messageId: packet.messageId! })
   else if (packet.qos === 2) {

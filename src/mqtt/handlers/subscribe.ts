@@ -3,6 +3,7 @@ import type { ISubscribePacket, ISubscription, QoS } from 'mqtt-packet'
 import { CulexError } from '../../errors.js'
 import type { Connection } from '../connection.js'
 import { runAuthorize } from '../hooks.js'
+import { subscriptionBytes } from '../memory.js'
 import { isExpired } from '../message.js'
 import { RC } from '../reason-codes.js'
 import type { Session } from '../session.js'
@@ -19,13 +20,23 @@ export function handleSubscribe (conn: Connection, packet: ISubscribePacket): vo
   const candidates: Candidate[] = []
   const session = conn.session!
   let count = session.subscriptions.size
+  // force_shutdown.max_heap_size: a new filter the client has no memory left for is refused with 0x97.
+  let memoryLeft = conn.memoryLeft
   packet.subscriptions.forEach((request, index) => {
     const refusal = check(conn, request)
     if (refusal !== null) { codes[index] = refusal; return }
     const filter = mountFilter(conn.mountpoint, request.topic)
-    if (!session.subscriptions.has(filter) && ++count > conn.core.config.mqtt.max_subscriptions) {
-      codes[index] = RC.QUOTA_EXCEEDED
-      return
+    if (!session.subscriptions.has(filter)) {
+      const cost = subscriptionBytes({ filter })
+      const quota = count + 1 > conn.core.config.mqtt.max_subscriptions ? 'mqtt.max_subscriptions'
+        : cost > memoryLeft ? 'force_shutdown.max_heap_size' : null
+      if (quota !== null) {
+        conn.core.log.info({ client: conn.label, filter }, `SUBSCRIBE refused: quota exceeded (${quota})`)
+        codes[index] = RC.QUOTA_EXCEEDED
+        return
+      }
+      count++
+      memoryLeft -= cost
     }
     candidates.push({ index, request, filter, shared: request.topic.startsWith(SHARE_PREFIX) })
   })
@@ -91,8 +102,11 @@ function finish (conn: Connection, packet: ISubscribePacket, codes: number[], ca
 function sendRetained (conn: Connection, sub: Subscription<Session>, existed: boolean): void {
   if (sub.rh === 2 || (sub.rh === 1 && existed)) return
   const now = Date.now()
+  // A wildcard filter was authorized as a filter: each retained topic it matches is checked as well.
+  const guard = hasWildcard(sub.filter) ? conn.core.hooks.readGuard : undefined
   for (const message of conn.core.retained.match(sub.filter)) {
     if (isExpired(message, now)) continue
+    if (guard && guard.mayDeny(message.topic) && !guard.mayRead(conn.client!, message.topic, sub.qos, now)) continue
     const qos = (conn.core.config.mqtt.upgrade_qos || sub.qos < message.qos ? sub.qos : message.qos) as QoS
     sub.subscriber.deliver({ message, qos, retain: true, subIds: sub.id ? [sub.id] : undefined, group: undefined, packetId: 0, state: 'publish', sentAt: 0 })
   }

@@ -8,6 +8,9 @@
 // completes within that time (the usual case for an online subscriber) is never written nor removed,
 // and its publisher's PUBACK waits only for that window's other writes. Without it, each message cost
 // an LMDB put and a delete.
+//
+// No store error leaves the journal: a failed read or write is reported to `onError` (logged and counted
+// by the broker) and the broker goes on serving from memory, without that change on disk.
 import type { KvStore, KvTable } from '../../store/kv.js'
 import type { Message } from '../message.js'
 import type { Delivery } from '../session.js'
@@ -16,6 +19,9 @@ import { deliveryFrom, messageRecord, type MessageRecord, type SessionRecord } f
 export type { SessionRecord } from './session-record.js'
 
 export interface RestoredDelivery { key: string, delivery: Delivery }
+
+/** A store operation failed: `what` says which, for the log. */
+export type StoreErrorHandler = (err: Error, what: string) => void
 
 type RetainedRecord = Omit<Message, 'node'>
 
@@ -28,7 +34,7 @@ export class SessionJournal {
   readonly #sessions: KvTable<SessionRecord>
   readonly #messages: KvTable<MessageRecord>
   readonly #retained: KvTable<RetainedRecord>
-  readonly #onError: (err: Error) => void
+  readonly #onError: StoreErrorHandler
   #seq = 0
   #pending = 0
   #last: Promise<void> = Promise.resolve()
@@ -39,12 +45,12 @@ export class SessionJournal {
   /** The open window: its timer, and what a PUBACK waits for (settled once its writes are durable). */
   #open: { timer: NodeJS.Timeout, done: Promise<void>, resolve: (last: Promise<void>) => void } | null = null
 
-  constructor (store: KvStore, onError: (err: Error) => void) {
+  constructor (store: KvStore, onError: StoreErrorHandler) {
     this.#sessions = store.table('sessions')
     this.#messages = store.table('session_messages')
     this.#retained = store.table('retained')
     this.#onError = onError
-    for (const [key] of this.#messages.entries()) {
+    for (const [key] of this.#read('reading stored messages', () => this.#messages.entries())) {
       const seq = parseInt(key.slice(key.lastIndexOf(SEP) + 1), 16)
       if (seq > this.#seq) this.#seq = seq
     }
@@ -62,7 +68,9 @@ export class SessionJournal {
     if (open === null) return
     this.#open = null
     clearTimeout(open.timer)
-    for (const [key, record] of this.#window) this.#write(record === null ? this.#messages.remove(key) : this.#messages.put(key, record))
+    for (const [key, record] of this.#window) {
+      this.#write('writing a queued message', () => record === null ? this.#messages.remove(key) : this.#messages.put(key, record))
+    }
     this.#window.clear()
     this.#fresh.clear()
     open.resolve(this.#last)
@@ -71,23 +79,29 @@ export class SessionJournal {
   // ---- sessions ----
 
   saveSession (record: SessionRecord): void {
-    this.#write(this.#sessions.put(record.clientId, record))
+    this.#write('saving a session', () => this.#sessions.put(record.clientId, record))
   }
 
   dropSession (clientId: string): void {
-    if (this.#sessions.get(clientId)) this.#write(this.#sessions.remove(clientId))
     const prefix = clientId + SEP
     for (const key of [...this.#window.keys()]) if (key.startsWith(prefix)) this.#unstage(key)
-    for (const [key] of this.#messages.entries(prefix)) this.#stage(key, null)
+    try {
+      if (this.#sessions.get(clientId)) this.#write('removing a session', () => this.#sessions.remove(clientId))
+      for (const [key] of this.#messages.entries(prefix)) this.#stage(key, null)
+    } catch (err) {
+      this.#onError(err as Error, 'removing a session')
+    }
   }
 
   sessions (): IterableIterator<[string, SessionRecord]> {
-    return this.#sessions.entries()
+    return this.#read('reading stored sessions', () => this.#sessions.entries())
   }
 
   /** A restored session's deliveries in the order they were queued. */
   * deliveries (clientId: string): IterableIterator<RestoredDelivery> {
-    for (const [key, r] of this.#messages.entries(clientId + SEP)) yield { key, delivery: deliveryFrom(r, key) }
+    for (const [key, r] of this.#read('reading stored messages', () => this.#messages.entries(clientId + SEP))) {
+      yield { key, delivery: deliveryFrom(r, key) }
+    }
   }
 
   // ---- messages to persistent sessions ----
@@ -104,9 +118,13 @@ export class SessionJournal {
   released (d: Delivery): void {
     const key = d.key
     if (key === undefined) return
-    const staged = this.#window.get(key)
-    const record = staged === undefined ? this.#messages.get(key) : staged
-    if (record) this.#stage(key, { ...record, pubrelId: d.packetId })
+    try {
+      const staged = this.#window.get(key)
+      const record = staged === undefined ? this.#messages.get(key) : staged
+      if (record) this.#stage(key, { ...record, pubrelId: d.packetId })
+    } catch (err) {
+      this.#onError(err as Error, 'marking a message released')
+    }
   }
 
   /** Delivered, dropped or moved to another session. */
@@ -135,23 +153,44 @@ export class SessionJournal {
   // ---- retained ----
 
   retain (message: Message): void {
+    const topic = message.topic
     if (message.payload.length === 0) {
-      if (this.#retained.get(message.topic)) this.#write(this.#retained.remove(message.topic))
+      try {
+        if (this.#retained.get(topic)) this.#write('removing a retained message', () => this.#retained.remove(topic))
+      } catch (err) {
+        this.#onError(err as Error, 'removing a retained message')
+      }
       return
     }
     const { node: _node, ...record } = message
-    this.#write(this.#retained.put(message.topic, record))
+    this.#write('saving a retained message', () => this.#retained.put(topic, record))
   }
 
   retained (): IterableIterator<[string, RetainedRecord]> {
-    return this.#retained.entries()
+    return this.#read('reading retained messages', () => this.#retained.entries())
   }
 
-  #write (done: Promise<void>): void {
+  /** What `open` iterates; a failure part-way is reported and ends the iteration. */
+  * #read<T> (what: string, open: () => Iterable<T>): IterableIterator<T> {
+    try {
+      yield * open()
+    } catch (err) {
+      this.#onError(err as Error, what)
+    }
+  }
+
+  /** Tracks a write `start` begins; it fails as a rejected promise, never as a throw. */
+  #write (what: string, start: () => Promise<void>): void {
+    let done: Promise<void>
+    try {
+      done = start()
+    } catch (err) {
+      done = Promise.reject(err as Error)
+    }
     this.#pending++
     const tracked = done.then(() => { this.#pending-- }, (err: unknown) => {
       this.#pending--
-      this.#onError(err as Error)
+      this.#onError(err as Error, what)
       throw err
     })
     // Writes commit in order, so the newest one covers those before it.

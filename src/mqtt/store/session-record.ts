@@ -11,6 +11,8 @@ export interface SessionRecord {
   subscriptions: [filter: string, options: SubscriptionOptions][]
   /** Epoch ms the client disconnected; absent while connected (a crash then counts from the restart). */
   disconnectedAt?: number
+  /** The user name the session belongs to (null: anonymous); absent in records written before it was kept. */
+  owner?: string | null
 }
 
 /** A message on its way to a persistent session, as stored. */
@@ -45,6 +47,7 @@ export function sessionRecord (session: Session, disconnectedAt?: number): Sessi
     subscriptions: [...session.subscriptions.values()].map((s) => [s.filter, { qos: s.qos, nl: s.nl, rap: s.rap, rh: s.rh, id: s.id }]),
   }
   if (disconnectedAt !== undefined) record.disconnectedAt = disconnectedAt
+  if (session.owner !== undefined) record.owner = session.owner
   return record
 }
 
