@@ -1,6 +1,7 @@
 // What the bench scripts (run.mjs, overload.mjs, fuzz.mjs) read off Linux and need around a broker
-// process: CPU ticks and memory from /proc, open-file limits, free ports, waiting for a listener.
-import { execFileSync, spawnSync } from 'node:child_process'
+// process: CPU ticks and memory from /proc, open-file limits, free ports, waiting for a listener,
+// processes pinned to a core and stopped (or killed at exit) again.
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
@@ -132,4 +133,54 @@ export function cpuPercentages (begin, end) {
   const loadgen = pct(end.loadgen - begin.loadgen)
   const other = Math.max(0, pct(end.cores.busy - begin.cores.busy) - broker - loadgen)
   return { broker, loadgen, other, steal: pct(end.cores.steal - begin.cores.steal) }
+}
+
+const liveChildren = new Set()
+
+/** Spawns `command` pinned to `core`; `child.exitPromise` resolves with { code, signal }, `child.output.text` is its output's tail. */
+export function spawnPinned (core, command, args) {
+  const child = spawn('taskset', ['-c', core, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  liveChildren.add(child)
+  child.exitPromise = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      liveChildren.delete(child)
+      resolve({ code, signal })
+    })
+  })
+  child.output = keepTail(child)
+  return child
+}
+
+// Keeps the last few KB of a child's stdout and stderr for error messages.
+function keepTail (child, limit = 4000) {
+  const tail = { text: '' }
+  const append = (chunk) => { tail.text = (tail.text + chunk).slice(-limit) }
+  child.stdout.setEncoding('utf8').on('data', append)
+  child.stderr.setEncoding('utf8').on('data', append)
+  return tail
+}
+
+/** The exit of a spawnPinned child, or null when it has not exited within ms. */
+export async function exitWithin (child, ms) {
+  const timeout = sleep(ms).then(() => null)
+  return Promise.race([child.exitPromise, timeout])
+}
+
+/** SIGTERM, then SIGKILL when a spawnPinned child has not exited within timeoutMs. */
+export async function stopProcess (child, timeoutMs = 5_000) {
+  if (hasExited(child)) return
+  child.kill('SIGTERM')
+  if (await exitWithin(child, timeoutMs)) return
+  child.kill('SIGKILL')
+  await child.exitPromise
+}
+
+/** SIGKILL to every spawnPinned child still running (on exit and on signals). */
+export function killAllChildren () {
+  for (const child of liveChildren) child.kill('SIGKILL')
+}
+
+/** The last lines of a process's output, on one line. */
+export function lastLines (text, count = 5) {
+  return text.trim().split('\n').slice(-count).join(' | ') || '(no output)'
 }

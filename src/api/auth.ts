@@ -11,6 +11,17 @@ export type Role = (typeof ROLES)[number]
 
 interface ApiKey { secretHash: Buffer, role: Role }
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The role of the request's API key (administrator when the API has no keys). */
+    apiRole: Role
+  }
+  interface FastifyContextConfig {
+    /** Served without an API key (status, the OpenAPI document). */
+    public?: boolean
+  }
+}
+
 export class ApiKeys {
   readonly #keys = new Map<string, ApiKey>()
 

@@ -91,14 +91,3 @@ export function rfc3339 (ms: number, millis = false): string {
   const iso = new Date(millis ? ms : Math.floor(ms / 1000) * 1000).toISOString()
   return millis ? iso.replace('Z', '+00:00') : iso.replace('.000Z', '+00:00')
 }
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The role of the request's API key (administrator when the API has no keys). */
-    apiRole: import('./auth.js').Role
-  }
-  interface FastifyContextConfig {
-    /** Served without an API key (status, the OpenAPI document). */
-    public?: boolean
-  }
-}

@@ -6,13 +6,13 @@ import type { ClusterConfig, CulexConfig } from '../config/schema.js'
 import { CulexError } from '../errors.js'
 import type { Log } from '../log.js'
 import { kickBanned, type Ban, type BanKind } from '../mqtt/banned.js'
-import { NEVER_EXPIRES, type ClusterLink, type Core } from '../mqtt/core.js'
+import type { ClusterLink, Core } from '../mqtt/core.js'
 import type { Message } from '../mqtt/message.js'
 import { nodeStats } from '../mqtt/stats.js'
 import { parseShared } from '../mqtt/topic.js'
 import type { BundleRef } from '../certs/store.js'
 import type { Session } from '../mqtt/session.js'
-import type { SessionRecord, SessionTransfer } from '../mqtt/store/session-record.js'
+import { expiryLeft, type SessionRecord, type SessionTransfer } from '../mqtt/store/session-record.js'
 import { BanMirror } from './bans.js'
 import { Control, type ControlNotice, type ControlReply, type ControlRequest } from './control.js'
 import { ClientDirectory } from './directory.js'
@@ -427,5 +427,5 @@ export class Cluster implements ClusterLink {
 }
 
 function expired (record: SessionRecord, now = Date.now()): boolean {
-  return record.expiryInterval !== NEVER_EXPIRES && record.expiryInterval * 1000 <= now - (record.disconnectedAt ?? now)
+  return expiryLeft(record, now) <= 0
 }

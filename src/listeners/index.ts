@@ -1,26 +1,14 @@
-import type { DeviceRegistry } from '../certs/registry.js'
-import type { CertStore } from '../certs/store.js'
 import type { CulexConfig } from '../config/schema.js'
 import type { Core } from '../mqtt/core.js'
 import type { Listener } from './listener.js'
-import type { PskTable } from './psk.js'
-import type { PeerCheckFactory } from './tls-front.js'
+import type { TlsServices } from './tls-services.js'
 import { SslListener } from './ssl.js'
 import { TcpListener } from './tcp.js'
 import { WsListener } from './ws.js'
 import { WssListener } from './wss.js'
 
 export type { Listener } from './listener.js'
-
-/** What the broker shares with its TLS listeners. */
-export interface TlsServices {
-  certStore?: CertStore | undefined
-  psk?: PskTable | undefined
-  /** Client-certificate checks each ssl listener builds from its ssl_options (CRL distribution points, device registry). */
-  peerChecks?: PeerCheckFactory[]
-  /** The device-certificate registry, for listeners with ssl_options.device_registry = true. */
-  registry?: DeviceRegistry | undefined
-}
+export type { TlsServices } from './tls-services.js'
 
 /** One listener object per configured listener, enabled or not, in config order. */
 export function createListeners (core: Core, config: CulexConfig['listeners'], tls: TlsServices = {}): Listener[] {

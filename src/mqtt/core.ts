@@ -15,7 +15,7 @@ import { setLongTimeout } from './long-timeout.js'
 import { Session, type Delivery } from './session.js'
 import { MemoryRetainedStore, MemorySessionStore, type RetainedStore, type SessionStore } from './store/index.js'
 import type { SessionJournal } from './store/journal.js'
-import { deliveryFrom, serialiseSession, sessionRecord, type SessionRecord, type SessionTransfer } from './store/session-record.js'
+import { deliveryFrom, serialiseSession, sessionRecord, type SessionRecord, type SessionTransfer, expiryLeft, NEVER_EXPIRES } from './store/session-record.js'
 import { pickMember } from './shared-pick.js'
 import { publishWill } from './wills.js'
 import { hasWildcard, parseShared, SHARE_PREFIX } from './topic.js'
@@ -53,8 +53,6 @@ export interface ClusterLink {
   sharedChanged (group: string, filter: string): void
 }
 
-/** Session Expiry Interval meaning "never" [MQTT-3.1.2-11]. */
-export const NEVER_EXPIRES = 0xffffffff
 
 const SWEEP_INTERVAL_MS = 500
 
@@ -167,7 +165,7 @@ export class Core {
     let sessions = 0
     let messages = 0
     for (const [clientId, record] of journal.sessions()) {
-      const left = record.expiryInterval === NEVER_EXPIRES ? Infinity : record.expiryInterval * 1000 - (now - (record.disconnectedAt ?? now))
+      const left = expiryLeft(record, now)
       if (left <= 0) { journal.dropSession(clientId); continue }
       const session = this.#rebuild(record, left)
       for (const { delivery } of journal.deliveries(clientId)) { session.restore(delivery); messages++ }
@@ -253,7 +251,7 @@ export class Core {
    */
   adoptSession (transfer: SessionTransfer, now = Date.now()): boolean {
     const { record, messages, awaitingRel } = transfer
-    const left = record.expiryInterval === NEVER_EXPIRES ? Infinity : record.expiryInterval * 1000 - (now - (record.disconnectedAt ?? now))
+    const left = expiryLeft(record, now)
     if (left <= 0) return false
     const local = this.sessions.get(record.clientId)
     if (local) this.#removeSession(local, true)

@@ -15,6 +15,15 @@ export interface SessionRecord {
   owner?: string | null
 }
 
+/** Session Expiry Interval meaning "never" [MQTT-3.1.2-11]. */
+export const NEVER_EXPIRES = 0xffffffff
+
+/** Milliseconds an offline session has left at `now` (Infinity: it never expires; 0 or less: it has expired). */
+export function expiryLeft (record: Pick<SessionRecord, 'expiryInterval' | 'disconnectedAt'>, now = Date.now()): number {
+  if (record.expiryInterval === NEVER_EXPIRES) return Infinity
+  return record.expiryInterval * 1000 - (now - (record.disconnectedAt ?? now))
+}
+
 /** A message on its way to a persistent session, as stored. */
 export interface MessageRecord {
   topic: string

@@ -1,0 +1,168 @@
+// The brokers of bench/run.mjs and how a scenario runs against one: Culex, Mosquitto, aedes and the
+// Node TLS floor (TLS scenarios only), each started fresh, pinned to BROKER_CORE, with the load
+// generator pinned to LOADGEN_CORE and CPU sampled around its measuring window.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { cpuPercentages, exitWithin, freePort, hasExited, lastLines, sampleCpu, spawnPinned, statusKiB, stopProcess, waitUntilAccepting } from './proc.mjs'
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+export const CULEX_ENTRY = path.join(ROOT, 'dist/broker.js')
+export const MOSQUITTO = '/usr/sbin/mosquitto'
+export const HOST = '127.0.0.1'
+export const BROKER_CORE = '0'
+export const LOADGEN_CORE = '1'
+export const BROKER_START_TIMEOUT_MS = 10_000
+const BROKER_STOP_TIMEOUT_MS = 5_000
+
+// Each prepare(port, dir, tls) writes whatever config it needs into dir and returns the command to
+// run, or throws if the broker is not installed or built. tls, for the TLS scenarios: { port, certDir }
+// of an extra MQTT-over-TLS listener with certDir/server.pem, server.key and ca.pem.
+// tlsOnly: runs only the TLS scenarios, listening on the TLS port alone.
+export const BROKERS = [
+  { name: 'culex', label: 'Culex', prepare: prepareCulex },
+  { name: 'mosquitto', label: 'Mosquitto', prepare: prepareMosquitto },
+  { name: 'aedes', label: 'aedes', prepare: prepareAedes },
+  { name: 'node-tls-floor', label: 'Node TLS floor', prepare: prepareNodeTlsFloor, tlsOnly: true },
+]
+
+export function prepareMosquitto (port, dir, tls) {
+  if (!fs.existsSync(MOSQUITTO)) throw new Error(`${MOSQUITTO} not found`)
+  const config = path.join(dir, 'mosquitto.conf')
+  fs.writeFileSync(config, mosquittoConfig(port, tls))
+  return { command: MOSQUITTO, args: ['-c', config] }
+}
+
+function mosquittoConfig (port, tls) {
+  return [
+    `listener ${port} ${HOST}`,
+    'allow_anonymous true',
+    // The default (1000 per client) silently drops QoS 1 messages in fan-in.
+    'max_queued_messages 10000000',
+    // Nagle is off for the load generator, aedes and Culex too.
+    'set_tcp_nodelay true',
+    ...(tls
+      ? [
+          `listener ${tls.port} ${HOST}`,
+          `certfile ${path.join(tls.certDir, 'server.pem')}`,
+          `keyfile ${path.join(tls.certDir, 'server.key')}`,
+          `cafile ${path.join(tls.certDir, 'ca.pem')}`,
+        ]
+      : []),
+    '',
+  ].join('\n')
+}
+
+export function prepareAedes (port, _dir, tls) {
+  const tlsArgs = tls
+    ? ['--tls-port', String(tls.port), '--cert', path.join(tls.certDir, 'server.pem'), '--key', path.join(tls.certDir, 'server.key')]
+    : []
+  return { command: process.execPath, args: [path.join(ROOT, 'bench/peers/aedes.mjs'), String(port), ...tlsArgs] }
+}
+
+function prepareNodeTlsFloor (_port, _dir, tls) {
+  if (!tls) throw new Error('the Node TLS floor runs only the TLS scenarios')
+  const file = (name) => path.join(tls.certDir, name)
+  return {
+    command: process.execPath,
+    args: [path.join(ROOT, 'bench/peers/node-tls-floor.mjs'), '--tls-port', String(tls.port), '--cert', file('server.pem'), '--key', file('server.key'), '--ca', file('ca.pem')],
+  }
+}
+
+function prepareCulex (port, dir, tls) {
+  if (!fs.existsSync(CULEX_ENTRY)) throw new Error('dist/broker.js not found (not built yet?)')
+  const config = path.join(dir, 'culex.hocon')
+  fs.writeFileSync(config, culexConfig(port, dir, tls))
+  return { command: process.execPath, args: [CULEX_ENTRY, '-c', config] }
+}
+
+export function culexConfig (port, dataDir, tls) {
+  const file = (name) => JSON.stringify(path.join(tls.certDir, name))
+  return [
+    `node.data_dir = ${JSON.stringify(dataDir)}`,
+    'log.console { enable = true, level = warning }',
+    `listeners.tcp.default { bind = "${HOST}:${port}" }`,
+    'listeners.ws.default { enable = false }',
+    ...(tls
+      ? [
+          `listeners.ssl.default { bind = "${HOST}:${tls.port}", ssl_options { certfile = ${file('server.pem')}, keyfile = ${file('server.key')}, cacertfile = ${file('ca.pem')} } }`,
+          'listeners.wss.default { enable = false }',
+        ]
+      : []),
+    'mqtt { max_mqueue_len = 10000000, max_inflight = 65535 }',
+    '',
+  ].join('\n')
+}
+
+/** The brokers' configurations, for the method paragraph of the report. */
+export function brokerConfigDescription (withTls) {
+  const tls = withTls ? { port: '<tlsport>', certDir: '<certs>' } : undefined
+  return [
+    `Mosquitto: \`${mosquittoConfig('<port>', tls).trim().split('\n').join('`, `')}\`; everything else default.`,
+    `aedes: library defaults on \`net.createServer\` with \`noDelay\`${withTls ? ' (and `tls.createServer` with `noDelay`, certificate and key for TLS)' : ''} (bench/peers/aedes.mjs).`,
+    `Culex: \`${culexConfig('<port>', '<tmpdir>', tls).trim().split('\n').join('`, `')}\`.`,
+    ...(withTls
+      ? ['Node TLS floor (TLS scenarios only): `tls.createServer` with `noDelay` and the certificate, key and CA Culex gets, node:tls defaults otherwise; per connection it reads until a whole CONNECT (fixed header + remaining length) has arrived, answers CONNACK `20 02 00 00` and holds the socket idle until DISCONNECT or end, nothing parsed or kept beyond that (bench/peers/node-tls-floor.mjs). The least any Node.js MQTT-over-TLS server does: Culex / Node TLS floor is Culex\'s own cost, Node TLS floor / Mosquitto that of Node\'s tls and its OpenSSL binding.']
+      : []),
+  ]
+}
+
+// ---------- a run ----------
+
+export const describeExit = (child) => `exited during startup (${child.exitCode ?? child.signalCode}): ${lastLines(child.output.text)}`
+export const peakRssKiB = (pid) => statusKiB(pid, 'VmHWM')
+export const stopBroker = (child) => stopProcess(child, BROKER_STOP_TIMEOUT_MS)
+export const spawnBroker = (command, args) => spawnPinned(BROKER_CORE, command, args)
+
+/**
+ * Starts `broker` fresh on a free port (and, with tlsCertDir, a TLS listener on another) in a fresh
+ * directory, runs `measure({ port, tls, pid })` (→ { figures, cpu, tls? }) and stops it again.
+ * A run: { ok, brokerStarted, figures, cpu, tls, rssKiB } or { ok: false, brokerStarted, error }.
+ */
+export async function runOnFreshBroker (broker, tlsCertDir, measure) {
+  const port = await freePort(HOST)
+  const tls = tlsCertDir ? { port: await freePort(HOST, port), certDir: tlsCertDir } : undefined
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${broker.name}-`))
+  let child
+  let brokerStarted = false
+  try {
+    const { command, args } = broker.prepare(port, dir, tls)
+    child = spawnBroker(command, args)
+    if (!broker.tlsOnly) await waitUntilAccepting(child, HOST, port, BROKER_START_TIMEOUT_MS, describeExit)
+    if (tls) await waitUntilAccepting(child, HOST, tls.port, BROKER_START_TIMEOUT_MS, describeExit)
+    brokerStarted = true
+    const result = await measure({ port, tls, pid: child.pid })
+    return { ok: true, brokerStarted, figures: result.figures, cpu: result.cpu, tls: result.tls, rssKiB: peakRssKiB(child.pid) }
+  } catch (error) {
+    const crashed = brokerStarted && hasExited(child) ? ` (broker exited: ${lastLines(child.output.text, 2)})` : ''
+    return { ok: false, brokerStarted, error: `${error.message}${crashed}` }
+  } finally {
+    if (child) await stopBroker(child)
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+// Runs a load generator; samples CPU (and broker RSS) when it reports the window opening and closing.
+export async function runGenerator (command, args, brokerPid, timeoutMs) {
+  const child = spawnPinned(LOADGEN_CORE, command, args)
+  const samples = {}
+  let stdout = ''
+  child.stdout.on('data', (chunk) => { stdout += chunk })
+  child.stderr.on('data', (chunk) => {
+    try {
+      if (chunk.includes('window-begin')) samples.begin = sampleCpu(brokerPid, child.pid, [BROKER_CORE, LOADGEN_CORE])
+      if (chunk.includes('window-end')) samples.end = sampleCpu(brokerPid, child.pid, [BROKER_CORE, LOADGEN_CORE])
+    } catch (error) {
+      samples.error = error // a process is gone; the exit status below tells the story
+    }
+  })
+  const exit = await exitWithin(child, timeoutMs)
+  if (!exit) {
+    child.kill('SIGKILL')
+    throw new Error('load generator did not finish in time')
+  }
+  if (exit.code !== 0) throw new Error(lastLines(child.output.text.replace(/^window-(begin|end)\n/gm, '')))
+  if (!samples.begin || !samples.end) throw new Error(`could not sample CPU over the measuring window: ${samples.error?.message ?? 'window not reported'}`)
+  return { figures: JSON.parse(stdout.trim().split('\n').pop()), cpu: cpuPercentages(samples.begin, samples.end), samples }
+}
