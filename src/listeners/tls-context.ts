@@ -38,7 +38,7 @@ export function readTlsFiles (opts: SslOptions, listenerId: string, caOptional =
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
       if (optional && code === 'ENOENT') return undefined
-      const what = code === 'ENOENT' ? `no such file${missingFileHint(key, opts[key]!)}` : code ?? (err as Error).message
+      const what = code === 'ENOENT' ? `ENOENT, no such file${missingFileHint(key, opts[key]!)}` : code ?? (err as Error).message
       throw new CulexError('CULEX_ERR_TLS_CONFIG', `listener ${listenerId}: ssl_options.${key} ${opts[key]}: ${what}`, { cause: err })
     }
   }

@@ -168,7 +168,7 @@ t.test('command line', async (t) => {
     })
     const r = run(t, ['-c', join(dir, 'tls.hocon')], dir)
     t.equal(await r.exited, 2)
-    t.match(r.stderr(), 'listener ssl:default: ssl_options.certfile etc/certs/server-cert.pem: no such file; make a development CA and server certificate with: npx culex certs init --dir etc/certs')
+    t.match(r.stderr(), 'listener ssl:default: ssl_options.certfile etc/certs/server-cert.pem: ENOENT, no such file; make a development CA and server certificate with: npx culex certs init --dir etc/certs')
   })
 
   t.test('a missing config file exits non-zero naming it', async (t) => {

@@ -56,11 +56,11 @@ t.test('a missing certfile stops createBroker naming the listener, ssl_options.c
   const missing = `${dir}/absent.pem`
   await t.rejects(brokerWith('ssl', sslOptions(pki, { certfile: missing })), {
     code: 'CULEX_ERR_TLS_CONFIG',
-    message: `listener ssl:default: ssl_options.certfile ${missing}: no such file; make a development CA and server certificate with: npx culex certs init --dir ${dir} (then point certfile, keyfile and cacertfile at server.pem, server.key and ca.pem there), or one server certificate with: npx culex certs server --ca CA.pem --ca-key CA.key --cn HOST --san HOST --out ${dir}/absent`,
+    message: `listener ssl:default: ssl_options.certfile ${missing}: ENOENT, no such file; make a development CA and server certificate with: npx culex certs init --dir ${dir} (then point certfile, keyfile and cacertfile at server.pem, server.key and ca.pem there), or one server certificate with: npx culex certs server --ca CA.pem --ca-key CA.key --cn HOST --san HOST --out ${dir}/absent`,
   })
   await t.rejects(brokerWith('wss', sslOptions(pki, { keyfile: `${dir}/absent.key` })), {
     code: 'CULEX_ERR_TLS_CONFIG',
-    message: /listener wss:default: ssl_options\.keyfile .*absent\.key: no such file; it is written beside the certificate by npx culex certs init/,
+    message: /listener wss:default: ssl_options\.keyfile .*absent\.key: ENOENT, no such file; it is written beside the certificate by npx culex certs init/,
   })
   await t.rejects(brokerWith('ssl', sslOptions(pki, { certfile: files['garbage.pem'] })), {
     code: 'CULEX_ERR_TLS_CONFIG',
@@ -68,7 +68,7 @@ t.test('a missing certfile stops createBroker naming the listener, ssl_options.c
   })
   await t.rejects(brokerWith('ssl', sslOptions(pki, { verify: 'verify_peer', cacertfile: `${dir}/no-ca.pem` })), {
     code: 'CULEX_ERR_TLS_CONFIG',
-    message: /ssl_options\.cacertfile .*no-ca\.pem: no such file; make a CA with: npx culex certs ca --cn "My CA" --out .*no-ca$/,
+    message: /ssl_options\.cacertfile .*no-ca\.pem: ENOENT, no such file; make a CA with: npx culex certs ca --cn "My CA" --out .*no-ca$/,
   }, 'two-way TLS needs its cacertfile')
 })
 
