@@ -5,7 +5,7 @@
 //
 // Runs of the chosen brokers alternate (A B C A B C ...) so that a noisy spell hits all of them alike;
 // prints median, min and max per broker. Several --entry (Culex builds, each with package.json and
-// node_modules reachable from its dist/) compare builds side by side. bench/run.mjs uses the exports.
+// node_modules reachable from its dist/) compare builds side by side. bench/scenarios/startup.mjs (npm run bench) uses the exports.
 import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'

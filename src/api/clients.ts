@@ -187,7 +187,7 @@ export const clientRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, {
   }, async (request, reply) => {
     const id = request.params.clientid
     // Not here: the node that holds the client, if another node of the cluster does.
-    const kicked = host.core.kick(id) || (await host.cluster?.kick(id)) === true
+    const kicked = host.core.registry.kick(id) || (await host.cluster?.kick(id)) === true
     if (!kicked) throw new ApiError(404, 'CLIENTID_NOT_FOUND', 'Client ID not found')
     return reply.code(204).send()
   })

@@ -104,7 +104,7 @@ export class Cluster implements ClusterLink {
       if (err instanceof CulexError) throw err
       throw new CulexError('CULEX_ERR_CLUSTER', `${this.bus.where} failed during start-up: ${(err as Error).message}`, { cause: err })
     }
-    this.#core.loadRetained(retained)
+    this.#core.retainer.load(retained)
     for (const ban of bans) this.#core.banned.add(ban)
     await this.#reconcileRestored()
     this.nodes.start()
@@ -242,8 +242,8 @@ export class Cluster implements ClusterLink {
   // ---- what other nodes ask ----
 
   #answer (request: ControlRequest, from: string): ControlReply {
-    if (request.t === 'kick') return { t: 'reply', found: this.#core.kick(request.clientId) }
-    const session = this.#core.handOver(request.clientId, request.cleanStart, from)
+    if (request.t === 'kick') return { t: 'reply', found: this.#core.registry.kick(request.clientId) }
+    const session = this.#core.registry.handOver(request.clientId, request.cleanStart, from)
     return { t: 'reply', found: session !== undefined, session }
   }
 
@@ -332,7 +332,7 @@ export class Cluster implements ClusterLink {
         if (this.#core.closing) break
         if (!(await this.#clients.inherit(clientId, node))) continue
         const transfer = await this.#sessions.load(clientId)
-        if (transfer && this.#core.adoptSession(transfer)) {
+        if (transfer && this.#core.registry.adopt(transfer)) {
           sessions++
           messages += transfer.messages.length
           continue
@@ -377,7 +377,7 @@ export class Cluster implements ClusterLink {
     let dropped = 0
     sessions.forEach((session, i) => {
       const owner = owners[i]
-      if (owner && owner !== this.node) { this.#core.handOver(session.clientId, false, owner); dropped++; return }
+      if (owner && owner !== this.node) { this.#core.registry.handOver(session.clientId, false, owner); dropped++; return }
       this.#clients.claim(session.clientId)
       this.sessionSaved(session, now)
     })

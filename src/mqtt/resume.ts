@@ -35,7 +35,7 @@ export async function reauthorize (core: Core, session: Session, client: ClientI
   const subs = [...session.subscriptions.values()]
   const allowed = await Promise.all(subs.map((s) => may(s.filter, s.qos)))
   const subscriptions = subs.filter((_, i) => !allowed[i]).map((s) => s.filter)
-  for (const filter of subscriptions) core.unsubscribe(session, filter)
+  for (const filter of subscriptions) core.router.unsubscribe(session, filter)
 
   const readable = new Map<string, boolean>()
   for (let round = 0; round < QUEUE_ROUNDS; round++) {

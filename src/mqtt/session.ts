@@ -2,7 +2,7 @@
 // It outlives connections when Session Expiry Interval (or clean_session = false) says so.
 import type { QoS } from 'mqtt-packet'
 import type { ClientInfo } from './hooks.js'
-import type { LongTimeout } from './long-timeout.js'
+import { setLongTimeout, type LongTimeout } from './long-timeout.js'
 import { deliveryBytes, messageBytes, ownPayload, SizedMap, subscriptionBytes } from './memory.js'
 import { isExpired, type Message } from './message.js'
 import type { SessionJournal } from './store/journal.js'
@@ -73,6 +73,7 @@ export class Session {
   /** Incoming QoS 2 packet ids awaiting PUBREL → arrival time. */
   readonly awaitingRel = new Map<number, number>()
   will: WillMessage | null = null
+  /** The session's two timers, armed and stopped only through the methods below: session expiry and will delay. */
   expiryTimer: LongTimeout | null = null
   willTimer: LongTimeout | null = null
   /** Messages dropped because the queue was full or they expired. */
@@ -90,6 +91,33 @@ export class Session {
   constructor (clientId: string, limits: SessionLimits) {
     this.clientId = clientId
     this.#limits = limits
+  }
+
+  /** Ends the session `ms` from now (Infinity: never), replacing an armed expiry. */
+  armExpiry (ms: number, expire: () => void): void {
+    this.stopExpiry()
+    if (ms !== Infinity) this.expiryTimer = setLongTimeout(expire, ms)
+  }
+
+  stopExpiry (): void {
+    if (this.expiryTimer) { this.expiryTimer.cancel(); this.expiryTimer = null }
+  }
+
+  /** Sends the will `ms` from now, replacing an armed will delay. */
+  armWill (ms: number, send: () => void): void {
+    this.stopWill()
+    this.willTimer = setLongTimeout(() => {
+      this.willTimer = null
+      send()
+    }, ms)
+  }
+
+  /** Stops the will delay; returns whether one was armed (its will not yet sent). */
+  stopWill (): boolean {
+    if (!this.willTimer) return false
+    this.willTimer.cancel()
+    this.willTimer = null
+    return true
   }
 
   get queueLength (): number { return this.#queue.length - this.#head }

@@ -225,7 +225,7 @@ function accept (conn: Connection, packet: IConnectPacket, client: ClientInfo, a
   if (!cluster) return resume(conn, packet, client, assignedId, extra)
   return cluster.takeover(client.clientId, packet.clean !== false).then((moved) => {
     // Adopted even if this connection went meanwhile: the session has left its node and must not be lost.
-    if (moved) conn.core.adoptSession(moved)
+    if (moved) conn.core.registry.adopt(moved)
     if (conn.state === 'connecting') return resume(conn, packet, client, assignedId, extra)
   })
 }
@@ -258,7 +258,7 @@ function attach (conn: Connection, packet: IConnectPacket, client: ClientInfo, a
   const ceiling = Math.floor(mqtt.session_expiry_interval / 1000)
   const expiry = requested === 0 ? 0 : Math.min(requested, ceiling)
   if (v5 && expiry !== requested) connack.sessionExpiryInterval = expiry
-  const present = core.openSession(conn, client.clientId, packet.clean !== false, expiry)
+  const present = core.registry.open(conn, client.clientId, packet.clean !== false, expiry)
   const session = conn.session!
 
   conn.keepalive = packet.keepalive ?? 0

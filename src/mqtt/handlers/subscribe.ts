@@ -89,7 +89,7 @@ function finish (conn: Connection, packet: ISubscribePacket, codes: number[], ca
       rh: c.request.rh ?? 0,
       id: subId,
     }
-    const existed = core.subscribe(session, sub)
+    const existed = core.router.subscribe(session, sub)
     codes[c.index] = qos
     if (!c.shared) retainedFor.push({ sub, existed })
   })

@@ -10,7 +10,7 @@ export function handleUnsubscribe (conn: Connection, packet: IUnsubscribePacket)
   if (packet.unsubscriptions.length === 0) throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', 'UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2]')
   if (packet.unsubscriptions.some(isMalformedString)) throw new CulexError('CULEX_ERR_MQTT_MALFORMED', 'UNSUBSCRIBE topic filter is ill-formed UTF-8 or contains U+0000')
   const codes = packet.unsubscriptions.map((filter) => {
-    const removed = conn.core.unsubscribe(conn.session!, mountFilter(conn.mountpoint, filter))
+    const removed = conn.core.router.unsubscribe(conn.session!, mountFilter(conn.mountpoint, filter))
     return removed ? RC.SUCCESS : RC.NO_SUBSCRIPTION_EXISTED
   })
   if (conn.protocolVersion === 5) conn.send({ cmd: 'unsuback', messageId: packet.messageId!, granted: codes })

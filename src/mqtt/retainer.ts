@@ -1,0 +1,77 @@
+// Retained messages (EMQX's emqx_retainer): the retainer.* limits, the store, its copy on disk and the
+// cluster's shared set.
+import type { CulexConfig } from '../config/schema.js'
+import type { Log } from '../log.js'
+import { ownPayload } from './memory.js'
+import type { Message } from './message.js'
+import type { RetainedStore } from './store/index.js'
+import type { SessionJournal } from './store/journal.js'
+
+/** Where a retained message accepted on this node is announced (a cluster); null on a single node. */
+export interface RetainedListener {
+  retained (message: Message): void
+}
+
+export class Retainer {
+  readonly store: RetainedStore
+  readonly #config: CulexConfig['retainer']
+  readonly #log: Log
+  readonly #journal: SessionJournal | undefined
+  readonly #cluster: () => RetainedListener | null
+
+  constructor (config: CulexConfig['retainer'], log: Log, store: RetainedStore, journal: SessionJournal | undefined, cluster: () => RetainedListener | null) {
+    this.#config = config
+    this.#log = log
+    this.store = store
+    this.#journal = journal
+    this.#cluster = cluster
+  }
+
+  /** The retained messages the journal kept; returns how many. */
+  restore (journal: SessionJournal): number {
+    let count = 0
+    for (const [, message] of journal.retained()) { this.store.set(message); count++ }
+    return count
+  }
+
+  /** Stores (or, with an empty payload, clears) a retained message; `local`: accepted on this node. */
+  retain (message: Message, local: boolean): void {
+    const cfg = this.#config
+    if (!cfg.enable) return
+    if (message.payload.length > cfg.max_payload_size) {
+      this.#log.info({ topic: message.topic, size: message.payload.length }, 'retained message over retainer.max_payload_size not stored')
+      return
+    }
+    if (message.payload.length > 0 && cfg.max_retained_messages > 0 && this.store.size >= cfg.max_retained_messages &&
+      !this.store.get(message.topic)) {
+      this.#log.info({ topic: message.topic }, 'retainer.max_retained_messages reached; retained message not stored')
+      return
+    }
+    const stored = cfg.msg_expiry_interval > 0 && message.expiresAt === 0
+      ? { ...message, expiresAt: Date.now() + cfg.msg_expiry_interval }
+      : message
+    ownPayload(stored)
+    this.store.set(stored)
+    this.#journal?.retain(stored)
+    if (local) this.#cluster()?.retained(stored)
+  }
+
+  /** Replaces the retained messages with the cluster's (a node joining), keeping the journal in step. */
+  load (messages: Message[]): void {
+    if (!this.#config.enable) return
+    const journal = this.#journal
+    if (journal) {
+      const topics = new Set(messages.map((m) => m.topic))
+      let dropped = 0
+      for (const [topic, old] of [...journal.retained()]) {
+        if (!topics.has(topic)) { journal.retain({ ...old, payload: Buffer.alloc(0) }); dropped++ }
+      }
+      if (dropped > 0) this.#log.notice({ dropped }, 'retained messages kept on disk but no longer retained in the cluster dropped')
+    }
+    this.store.clear()
+    for (const message of messages) {
+      this.store.set(message)
+      journal?.retain(message)
+    }
+  }
+}
