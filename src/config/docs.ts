@@ -7,7 +7,8 @@ interface Row { path: string; type: string; default: string; doc: string }
 
 type Def = { type: string, innerType?: z.ZodType, defaultValue?: unknown, shape?: Record<string, z.ZodType>, valueType?: z.ZodType, in?: z.ZodType, options?: z.ZodType[], values?: unknown[], entries?: Record<string, unknown> }
 
-const def = (schema: z.ZodType): Def => (schema as unknown as { _zod: { def: Def } })._zod.def
+// zod 4's public `def`, narrowed to the fields read here.
+const def = (schema: z.ZodType): Def => schema.def as unknown as Def
 
 function unwrap (schema: z.ZodType): { core: z.ZodType, fallback: unknown, hasDefault: boolean, name?: string } {
   let s = schema

@@ -4,13 +4,14 @@
 import { watch, type FSWatcher } from 'node:fs'
 import { dirname, basename } from 'node:path'
 import type { Socket } from 'node:net'
-import { createSecureContext, type SecureContext, type Server as TlsServer, type TlsOptions, type TLSSocket } from 'node:tls'
+import type { Server as TlsServer, TlsOptions, TLSSocket } from 'node:tls'
 import type { SslListenerOptions, SslOptions } from '../config/schema.js'
 import type { Core } from '../mqtt/core.js'
 import type { PeerCertificate, TlsInfo } from '../mqtt/tls-info.js'
 import type { BundleRef, CertStore } from '../certs/store.js'
 import { CulexError } from '../errors.js'
 import { RC } from '../mqtt/reason-codes.js'
+import { acceptedSocket, setSecureContextWithPartialChain } from './node-internals.js'
 import { ManagedCerts } from './sni.js'
 import { readTlsFiles, tlsFilePaths, tlsServerOptions, trustsClientCa } from './tls-context.js'
 import { describeHandshakeError, describeNotTls, describeVerifyError, NO_CLIENT_CA, type TlsFailureReport } from './tls-errors.js'
@@ -250,11 +251,9 @@ export class TlsFront {
       'verify_peer with no CA for client certificates: every client certificate is refused (the system\'s public roots are never trusted for clients); configure ssl_options.cacertfile, the bundle\'s ca.pem or the device registry\'s CAs')
   }
 
-  /** setSecureContext, keeping allowPartialTrustChain: Node 20's tls.Server leaves it out of the context it builds. */
   #install (options: TlsOptions): void {
-    this.#server.setSecureContext(options)
+    setSecureContextWithPartialChain(this.#server, options)
     this.#remember(options)
-    if (options.allowPartialTrustChain) (this.#server as TlsServer & { _sharedCreds: SecureContext })._sharedCreds = createSecureContext(options)
   }
 
   /** Managed bundles: rebuilt when the store changes them, and their clients dropped when they are deleted. */
@@ -364,8 +363,7 @@ export class TlsFront {
     const sni = (socket as TLSSocket & { servername?: string | false }).servername
     this.#core.log.warning({
       listener: this.#id,
-      // A TLSSocket's _parent is the raw socket accept() saw.
-      peer: this.#peers.get((socket as Socket & { _parent?: Socket })._parent ?? socket) ?? `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
+      peer: this.#peers.get(acceptedSocket(socket)) ?? `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
       sni: typeof sni === 'string' ? sni : '',
       reason: report.reason,
     }, `TLS handshake failed: ${report.detail}`)
