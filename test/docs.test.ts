@@ -32,3 +32,11 @@ t.test('commands in the docs run culex through npx (culex is not on the PATH aft
     t.same(bare, [], `${name.slice(3)}: no bare culex command`)
   }
 })
+
+t.test('every error code of src/errors.ts is raised somewhere in src/', async (t) => {
+  const { execFileSync } = await import('node:child_process')
+  for (const code of Object.keys(ERRORS)) {
+    const users = execFileSync('grep', ['-rl', '--include=*.ts', `'${code}'`, 'src'], { cwd: new URL('..', import.meta.url) }).toString()
+    t.ok(users.split('\n').some((f) => f && f !== 'src/errors.ts' && f !== 'src/errors-doc.ts'), `${code} is used`)
+  }
+})

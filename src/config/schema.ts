@@ -41,7 +41,7 @@ const mqtt = section({
   shared_subscription: bool().default(true).describe('Whether $share/ subscriptions are allowed.'),
   shared_subscription_strategy: z.enum(['round_robin', 'random', 'sticky', 'hash_clientid', 'hash_topic']).default('round_robin').describe('How a shared subscription group picks the member for each message.'),
   ignore_loop_deliver: bool().default(false).describe('Do not deliver a client its own messages (No Local for every subscription).'),
-  strict_mode: bool().default(false).describe('Check UTF-8 strings in every packet strictly.'),
+  strict_mode: bool().default(false).describe('Accepted for EMQX compatibility; no effect: Culex always checks UTF-8 strings as EMQX does in strict mode (ill-formed UTF-8 and U+0000 are malformed packets).'),
   idle_timeout: duration().prefault('15s').describe('Close a connection that sends no CONNECT within this time.'),
   keepalive_multiplier: z.number().min(1).default(1.5).describe('A client silent for keepalive × this is disconnected.'),
   server_keepalive: durationOrDisabled().prefault('disabled').describe('Keep Alive the broker imposes on MQTT 5 clients (seconds), or disabled.'),
@@ -60,7 +60,7 @@ const mqtt = section({
   use_username_as_clientid: bool().default(false).describe('Replace the client identifier with the username.'),
   session_owner_check: bool().default(true).describe('Culex only (EMQX has no such key): refuse to resume a persistent session (CONNACK 0x87, MQTT 3.1.1: 5) for a client whose user name differs from that of the client the session belongs to. false: resume it. Either way a resumed session\'s subscriptions and queued messages are authorized again for the client resuming it.'),
   response_information: z.string().default('').describe('Response Information sent to MQTT 5 clients that request it.'),
-  message_expiry_interval: countOrInfinity().prefault('infinity').describe('Ceiling on Message Expiry Interval (seconds) for queued and retained messages.'),
+  message_expiry_interval: countOrInfinity().prefault('infinity').describe('Expiry (seconds) of messages published without a Message Expiry Interval, which every MQTT 3 message is; infinity: they never expire.'),
 })
 
 // ---- authentication (EMQX `authentication = [ ... ]`, global or per listener) ----

@@ -473,6 +473,12 @@ export class Connection implements SessionLink {
     this.close(reason ?? describeReason(reasonCode))
   }
 
+  /** Ends the connection for a CulexError: DISCONNECT with its reason code where it has one (and MQTT 5 allows), else a plain close. */
+  disconnectFor (err: CulexError): void {
+    if (err.reasonCode === null) this.close(err.message)
+    else this.disconnect(err.reasonCode, err.message)
+  }
+
   /** Closes the connection once what was written has been flushed. */
   close (reason: string): void {
     if (this.state === 'closed') return

@@ -10,7 +10,7 @@ import { Connection, type ListenerContext, type TransportInfo } from './connecti
 import { Hooks, type ClientInfo } from './hooks.js'
 import type { Message } from './message.js'
 import { Metrics } from './metrics.js'
-import { RC } from './reason-codes.js'
+import { CulexError } from '../errors.js'
 import { Retainer, type RetainedListener } from './retainer.js'
 import { Router, type SharedListener } from './router.js'
 import { SessionRegistry, type SessionListener } from './session-registry.js'
@@ -143,15 +143,17 @@ export class Core {
     for (const conn of this.connections) {
       if (conn.state === 'new' || conn.state === 'connecting') {
         if (now - conn.createdAt > mqtt.idle_timeout) {
-          this.log.info({ client: conn.label }, 'closing connection: no CONNECT within mqtt.idle_timeout')
-          conn.close('idle timeout')
+          const err = new CulexError('CULEX_ERR_MQTT_IDLE', 'no CONNECT within mqtt.idle_timeout')
+          this.log.info({ client: conn.label, code: err.code }, `closing connection: ${err.message}`)
+          conn.disconnectFor(err)
         }
         continue
       }
       if (conn.state !== 'connected') continue
       if (conn.keepalive > 0 && now - conn.lastSeen > conn.keepalive * 1000 * mqtt.keepalive_multiplier) {
-        this.log.info({ client: conn.label, keepalive: conn.keepalive }, 'closing connection: keepalive timeout')
-        conn.disconnect(RC.KEEP_ALIVE_TIMEOUT, 'keep alive timeout')
+        const err = new CulexError('CULEX_ERR_MQTT_KEEPALIVE', 'keep alive timeout')
+        this.log.info({ client: conn.label, keepalive: conn.keepalive, code: err.code }, 'closing connection: keepalive timeout')
+        conn.disconnectFor(err)
         continue
       }
       if (conn.overMemoryBudget()) continue
@@ -179,7 +181,8 @@ export class Core {
     const authorizing = this.registry.sendWillsNow()
     // Wills an asynchronous hook is authorizing go out before their subscribers are disconnected.
     if (authorizing.length > 0) await Promise.all(authorizing)
-    for (const conn of [...this.connections]) conn.disconnect(RC.SERVER_SHUTTING_DOWN, 'server shutting down')
+    const shutdown = new CulexError('CULEX_ERR_MQTT_SHUTDOWN', 'server shutting down')
+    for (const conn of [...this.connections]) conn.disconnectFor(shutdown)
     await this.#bus.close()
   }
 }

@@ -6,6 +6,7 @@ import type { Connection } from './connection.js'
 import type { Hooks } from './hooks.js'
 import { memoryBudget } from './memory.js'
 import type { Metrics } from './metrics.js'
+import { CulexError } from '../errors.js'
 import { RC } from './reason-codes.js'
 import type { Router } from './router.js'
 import { Session, type SessionLimits } from './session.js'
@@ -188,8 +189,9 @@ export class SessionRegistry {
     }
     const conn = this.clients.get(clientId)
     if (conn) {
-      this.#log.info({ client: conn.label, node }, 'session taken over by a connection on another node')
-      conn.disconnect(RC.SESSION_TAKEN_OVER, `session taken over on node ${node}`)
+      const err = new CulexError('CULEX_ERR_MQTT_TAKEN_OVER', `session taken over on node ${node}`)
+      this.#log.info({ client: conn.label, node, code: err.code }, 'session taken over by a connection on another node')
+      conn.disconnectFor(err)
     }
     // An expiry of 0 ended the session with its connection.
     const left = this.sessions.get(clientId)

@@ -249,8 +249,9 @@ function attach (conn: Connection, packet: IConnectPacket, client: ClientInfo, a
   const props = packet.properties ?? {}
   const existing = core.clients.get(client.clientId)
   if (existing && existing !== conn) {
-    core.log.info({ client: existing.label }, 'session taken over by a new connection')
-    existing.disconnect(RC.SESSION_TAKEN_OVER, 'session taken over')
+    const err = new CulexError('CULEX_ERR_MQTT_TAKEN_OVER', 'session taken over')
+    core.log.info({ client: existing.label, code: err.code }, 'session taken over by a new connection')
+    existing.disconnectFor(err)
   }
 
   const connack: ConnackProps = {}

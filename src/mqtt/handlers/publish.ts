@@ -47,10 +47,12 @@ export function handlePublish (conn: Connection, packet: IPublishPacket): void |
   const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload
   const message = createMessage(conn.mountpoint + topic, payload, packet.qos, packet.retain,
     v5 ? packet.properties : undefined, conn.clientId)
+  // EMQX's mqtt.message_expiry_interval: the expiry of messages that carry none (every MQTT 3 message).
+  if (message.expiresAt === 0 && mqtt.message_expiry_interval !== Number.POSITIVE_INFINITY) message.expiresAt = Date.now() + mqtt.message_expiry_interval * 1000
   // $SYS carries the broker's own state: no client publishes there, whatever the ACL says (as Mosquitto 2).
   if (isSysTopic(message.topic)) return reject(conn, packet, RC.NOT_AUTHORIZED, '$SYS topics are published only by the broker')
   if (v5 && message.properties?.payloadFormatIndicator && !isUtf8(payload)) {
-    return reject(conn, packet, RC.PAYLOAD_FORMAT_INVALID, 'payload is declared UTF-8 but is not')
+    return refuse(conn, packet, new CulexError('CULEX_ERR_MQTT_PAYLOAD_FORMAT', 'payload is declared UTF-8 but is not'))
   }
   const hooks = core.hooks.authorizePublish
   if (hooks.length === 0) return accept(conn, packet, message)
@@ -100,9 +102,19 @@ function accept (conn: Connection, packet: IPublishPacket, message: Message): Pr
 }
 
 /** MQTT 5 answers a refused QoS 1/2 message with a reason code; MQTT 3 can only acknowledge or close. */
+/** A PUBLISH refused for a CulexError (logged with its code), answered with its reason code. */
+function refuse (conn: Connection, packet: IPublishPacket, err: CulexError): void {
+  conn.core.log.info({ client: conn.label, topic: packet.topic, code: err.code }, `PUBLISH refused: ${err.message}`)
+  answerRefusal(conn, packet, err.reasonCode!, err.message)
+}
+
 function reject (conn: Connection, packet: IPublishPacket, rc: number, reason: string): void {
-  conn.core.metrics.messagesDropped++
   conn.core.log.info({ client: conn.label, topic: packet.topic }, `PUBLISH refused: ${reason}`)
+  answerRefusal(conn, packet, rc, reason)
+}
+
+function answerRefusal (conn: Connection, packet: IPublishPacket, rc: number, reason: string): void {
+  conn.core.metrics.messagesDropped++
   if (packet.qos === 0) return
   const cmd = packet.qos === 1 ? 'puback' : 'pubrec'
   if (conn.protocolVersion === 5) {
