@@ -244,7 +244,7 @@ export class Authorizer {
     return false
   }
 
-  #hook (client: ClientInfo, mounted: AuthzRequest): 'allow' | 'deny' | undefined {
+  #hook (client: ClientInfo, mounted: AuthzRequest): 'allow' | 'deny' | 'disconnect' | undefined {
     if (!client.acl && !this.#active) return undefined
     const request = { ...mounted, topic: this.#unmount(client, mounted.topic) }
     const decision = this.authorize(client, request)
@@ -254,10 +254,7 @@ export class Authorizer {
       client: client.clientId, listener: client.listener, action: request.action, topic: request.topic,
       source: decision.source, rule: decision.rule, cached: decision.cached,
     }, `authorization denied ${request.action}`)
-    if (this.#config.deny_action === 'disconnect') {
-      throw new CulexError('CULEX_ERR_MQTT_NOT_AUTHORIZED', `not authorized to ${request.action} ${JSON.stringify(request.topic)}`)
-    }
-    return 'deny'
+    return this.#config.deny_action === 'disconnect' ? 'disconnect' : 'deny'
   }
 
   /** As EMQX, rules see the topic the client wrote: without `$share/group/` and the listener mountpoint. */

@@ -96,7 +96,11 @@ export interface HookMap {
   clientDisconnected: (client: ClientInfo, reason: string) => void
 }
 
-export type AuthzAnswer = boolean | 'allow' | 'deny' | 'ignore' | undefined
+/** `disconnect`: deny, and end the client's connection (EMQX's authorization.deny_action = disconnect). */
+export type AuthzAnswer = boolean | 'allow' | 'deny' | 'disconnect' | 'ignore' | undefined
+
+/** What an authorize chain decided: allowed, denied, or denied with the connection to be ended. */
+export type AuthzDecision = boolean | 'disconnect'
 
 /**
  * Read checks per delivery (Mosquitto's): a subscription granted for a wildcard filter must not deliver a
@@ -160,12 +164,12 @@ export async function runAuthenticate (hooks: Hooks, client: ClientInfo, credent
 }
 
 /**
- * Runs an authorize chain: the first allow or deny decides; all ignore allows.
- * Returns a boolean when every hook answered synchronously, so the common case needs no promise.
+ * Runs an authorize chain: the first allow or deny (or disconnect) decides; all ignore allows.
+ * Returns the decision itself when every hook answered synchronously, so the common case needs no promise.
  */
 export function runAuthorize<A extends unknown[]> (
   list: ((...args: A) => Awaitable<AuthzAnswer>)[], ...args: A
-): boolean | Promise<boolean> {
+): AuthzDecision | Promise<AuthzDecision> {
   for (let i = 0; i < list.length; i++) {
     const answer = list[i]!(...args)
     if (answer instanceof Promise) return finishAsync(answer, list, i, args)
@@ -177,14 +181,15 @@ export function runAuthorize<A extends unknown[]> (
 
 async function finishAsync<A extends unknown[]> (
   first: Promise<AuthzAnswer>, list: ((...args: A) => Awaitable<AuthzAnswer>)[], at: number, args: A,
-): Promise<boolean> {
+): Promise<AuthzDecision> {
   let decided = decide(await first)
   for (let i = at + 1; decided === undefined && i < list.length; i++) decided = decide(await list[i]!(...args))
   return decided ?? true
 }
 
-function decide (answer: AuthzAnswer): boolean | undefined {
+function decide (answer: AuthzAnswer): AuthzDecision | undefined {
   if (answer === true || answer === 'allow') return true
   if (answer === false || answer === 'deny') return false
+  if (answer === 'disconnect') return 'disconnect'
   return undefined
 }

@@ -24,10 +24,10 @@ export function ownerRefusal (core: Core, session: Session, client: ClientInfo):
 export async function reauthorize (core: Core, session: Session, client: ClientInfo, label: string): Promise<void> {
   const hooks = core.hooks.authorizeSubscribe
   if (hooks.length === 0) return
-  // A hook that throws (authorization.deny_action = disconnect) denies this one item, not the whole CONNECT.
+  // deny_action = disconnect, or a hook that throws, denies this one item, not the whole CONNECT.
   const may = (topic: string, qos: QoS): Promise<boolean> => {
     try {
-      return Promise.resolve(runAuthorize(hooks, client, { topic, qos })).catch(() => false)
+      return Promise.resolve(runAuthorize(hooks, client, { topic, qos })).then((d) => d === true, () => false)
     } catch {
       return Promise.resolve(false)
     }

@@ -1,7 +1,7 @@
 // Publishing a session's will, once its client may: the authorizePublish hooks are asked as for a
 // PUBLISH of that topic, QoS and retain flag by the client as it authenticated [EMQX].
 import type { Log } from '../log.js'
-import { runAuthorize, type ClientInfo, type Hooks } from './hooks.js'
+import { runAuthorize, type AuthzDecision, type ClientInfo, type Hooks } from './hooks.js'
 import type { Message } from './message.js'
 import type { Metrics } from './metrics.js'
 import type { Session, WillMessage } from './session.js'
@@ -21,18 +21,23 @@ export function publishWill (ctx: WillContext, session: Session): void | Promise
   session.will = null
   const hooks = ctx.hooks.authorizePublish
   if (hooks.length === 0) return sendWill(ctx, will)
-  let allowed: boolean | Promise<boolean>
+  let allowed: AuthzDecision | Promise<AuthzDecision>
   try {
     allowed = runAuthorize(hooks, will.client, will.message)
   } catch (err) {
-    // deny_action = disconnect throws: the client is gone already, the will is denied all the same.
     return willRefused(ctx, will, err)
   }
-  if (allowed === true) return sendWill(ctx, will)
-  if (allowed === false) return willRefused(ctx, will, 'not authorized')
+  if (!(allowed instanceof Promise)) return willDecided(ctx, will, allowed)
   return allowed
-    .then((ok) => ok ? sendWill(ctx, will) : willRefused(ctx, will, 'not authorized'), (err: unknown) => willRefused(ctx, will, err))
+    .then((answer) => willDecided(ctx, will, answer), (err: unknown) => willRefused(ctx, will, err))
     .catch((err: unknown) => { ctx.log.error({ err, client: will.client.clientId, topic: will.message.topic }, 'will message not published') })
+}
+
+function willDecided (ctx: WillContext, will: WillMessage, allowed: AuthzDecision): void {
+  if (allowed === true) return sendWill(ctx, will)
+  // deny_action = disconnect: the client is gone already, the will is denied all the same.
+  if (allowed === 'disconnect') return willRefused(ctx, will, new Error(`not authorized to publish ${JSON.stringify(will.message.topic)}`))
+  willRefused(ctx, will, 'not authorized')
 }
 
 function sendWill (ctx: WillContext, will: WillMessage): void {

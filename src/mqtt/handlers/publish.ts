@@ -3,7 +3,7 @@ import { isUtf8 } from 'node:buffer'
 import type { IPublishPacket } from 'mqtt-packet'
 import { CulexError } from '../../errors.js'
 import type { Connection } from '../connection.js'
-import { runAuthorize } from '../hooks.js'
+import { runAuthorize, type AuthzDecision } from '../hooks.js'
 import { createMessage, type Message } from '../message.js'
 import { RC } from '../reason-codes.js'
 import { isMalformedString, isSysTopic, topicNameError } from '../topic.js'
@@ -56,14 +56,15 @@ export function handlePublish (conn: Connection, packet: IPublishPacket): void |
   }
   const hooks = core.hooks.authorizePublish
   if (hooks.length === 0) return accept(conn, packet, message)
+  const decided = (allowed: AuthzDecision): Promise<void> | undefined => {
+    if (allowed === true) return accept(conn, packet, message)
+    if (allowed === false) reject(conn, packet, RC.NOT_AUTHORIZED, 'not authorized')
+    else conn.protocolError(new CulexError('CULEX_ERR_MQTT_NOT_AUTHORIZED', `not authorized to publish ${JSON.stringify(topic)}`))
+    return undefined
+  }
   const allowed = runAuthorize(hooks, conn.client!, message)
-  if (allowed === true) return accept(conn, packet, message)
-  if (allowed === false) return reject(conn, packet, RC.NOT_AUTHORIZED, 'not authorized')
-  return allowed.then((ok) => {
-    if (conn.state !== 'connected') return
-    if (ok) return accept(conn, packet, message)
-    reject(conn, packet, RC.NOT_AUTHORIZED, 'not authorized')
-  })
+  if (!(allowed instanceof Promise)) return decided(allowed)
+  return allowed.then((answer) => conn.state === 'connected' ? decided(answer) : undefined)
 }
 
 /**

@@ -2,7 +2,7 @@
 import type { ISubscribePacket, ISubscription, QoS } from 'mqtt-packet'
 import { CulexError } from '../../errors.js'
 import type { Connection } from '../connection.js'
-import { runAuthorize } from '../hooks.js'
+import { runAuthorize, type AuthzDecision } from '../hooks.js'
 import { subscriptionBytes } from '../memory.js'
 import { isExpired } from '../message.js'
 import { RC } from '../reason-codes.js'
@@ -47,7 +47,7 @@ export function handleSubscribe (conn: Connection, packet: ISubscribePacket): vo
       if (conn.state === 'connected') finish(conn, packet, codes, candidates, resolved)
     })
   }
-  finish(conn, packet, codes, candidates, decisions as boolean[])
+  finish(conn, packet, codes, candidates, decisions as AuthzDecision[])
 }
 
 /** The reason code refusing one filter, or null to go on. */
@@ -68,7 +68,12 @@ function check (conn: Connection, request: ISubscription): number | null {
   return null
 }
 
-function finish (conn: Connection, packet: ISubscribePacket, codes: number[], candidates: Candidate[], allowed: boolean[]): void {
+function finish (conn: Connection, packet: ISubscribePacket, codes: number[], candidates: Candidate[], allowed: AuthzDecision[]): void {
+  const cut = allowed.indexOf('disconnect')
+  if (cut >= 0) {
+    conn.protocolError(new CulexError('CULEX_ERR_MQTT_NOT_AUTHORIZED', `not authorized to subscribe ${JSON.stringify(candidates[cut]!.request.topic)}`))
+    return
+  }
   const core = conn.core
   const session = conn.session!
   const subId = packet.properties?.subscriptionIdentifier ?? 0
