@@ -116,7 +116,9 @@ export class Cluster implements ClusterLink {
         if (shared) this.sharedChanged(shared.group, shared.filter)
       }
     }
-    this.#watch = setInterval(() => { this.#look().catch(() => {}) }, this.#watchInterval).unref()
+    this.#watch = setInterval(() => {
+      this.#look().catch((err: Error) => this.#log.debug({ err: err.message }, 'cluster: looking for stopped nodes failed; trying again'))
+    }, this.#watchInterval).unref()
     this.bus.beforeClose(() => this.#leave())
     this.#log.notice({ node: this.node, where: this.bus.where, retained: retained.length, bans: bans.length }, 'cluster: joined')
   }
@@ -342,7 +344,7 @@ export class Cluster implements ClusterLink {
         await this.#clients.releaseFor(clientId, this.node)
       }
     } finally {
-      await this.#store.releaseIf(lock, this.node).catch(() => {})
+      await this.#store.releaseIf(lock, this.node).catch((err: Error) => this.#log.debug({ node, err: err.message }, 'cluster: the adoption lock was not released; it expires by itself'))
     }
     if (sessions > 0) this.#log.notice({ node, sessions, messages }, 'cluster: persistent sessions of a stopped node continued on this node')
   }
@@ -356,7 +358,8 @@ export class Cluster implements ClusterLink {
         return retry ? await this.#takeover(clientId, cleanStart, false) : undefined
       }
       transfer = await this.#sessions.load(clientId)
-    } catch {
+    } catch (err) {
+      this.#log.debug({ clientId, node: from, err: (err as Error).message }, 'cluster: the session left in the store could not be read; starting a fresh session')
       return undefined
     }
     if (!transfer) {
@@ -400,8 +403,9 @@ export class Cluster implements ClusterLink {
       if (!owner) return undefined
       if (owner === this.node) return this.#core.sessions.get(clientId) ? undefined : { node: owner, running: false }
       return { node: owner, running: await this.nodes.alive(owner) }
-    } catch {
+    } catch (err) {
       // The store away: this node decides alone (the bus has warned).
+      this.#log.debug({ clientId, err: (err as Error).message }, 'cluster: the session owner could not be read; deciding alone')
       return undefined
     }
   }

@@ -46,7 +46,10 @@ export class NodeRegistry {
 
   /** Heartbeats every cluster.heartbeat_interval. */
   start (): void {
-    this.#timer = setInterval(() => { this.#beat().catch(() => {}) }, this.#interval).unref()
+    this.#timer = setInterval(() => {
+      // The bus warns about the store being away; each missed heartbeat is only worth a debug line.
+      this.#beat().catch((err: Error) => this.#log.debug({ err: err.message }, 'cluster: heartbeat not written'))
+    }, this.#interval).unref()
   }
 
   async alive (node: string): Promise<boolean> {

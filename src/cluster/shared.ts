@@ -67,7 +67,10 @@ export class SharedView {
 
   /** Forgets a stopped node's entries in the store (not waited for). */
   unrecord (keys: Iterable<string>, node: string): void {
-    for (const key of keys) this.#store.write(['hdel', this.hashKey(key), node]).catch(() => {})
+    for (const key of keys) {
+      this.#store.write(['hdel', this.hashKey(key), node])
+        .catch((err: Error) => this.#log.debug({ group: key, node, err: err.message }, 'cluster: a stopped node\'s shared group entry not removed'))
+    }
   }
 
   /** Records a node's members of a group (0 members: the node left the group). */
