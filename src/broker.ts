@@ -13,9 +13,11 @@ import { Broker } from './server.js'
 import { VERSION } from './version.js'
 
 const HELP = `Usage: culex [start] [options]
+       culex check [-c FILE]
        culex certs <command> [options]
 
-Starts the Culex MQTT broker. culex certs creates and checks TLS certificates (culex certs --help).
+Starts the Culex MQTT broker. culex check reads and validates a configuration and the files it names
+without starting anything. culex certs creates and checks TLS certificates (culex certs --help).
 
 Options:
   -c, --config FILE     HOCON configuration file (default etc/base.hocon)
@@ -32,6 +34,7 @@ SIGHUP reloads the TLS certificate, key and CA files of the ssl and wss listener
 async function main (argv: string[]): Promise<number> {
   // Loaded only for this command: the broker itself never needs the certificate tooling.
   if (argv[0] === 'certs') return (await import('./certs/cli.js')).runCertsCli(argv.slice(1))
+  if (argv[0] === 'check') return check(argv.slice(1))
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -89,6 +92,20 @@ async function runWorkers (config: CulexConfig, file: string): Promise<number> {
   }
   log.notice({ version: VERSION, config: file, workers: primary.pids.length, pids: primary.pids.join(' ') }, startedLine())
   await stopped
+  return 0
+}
+
+/** `culex check -c FILE`: 0 with OK (and the keys without effect), 2 with every error found. */
+async function check (argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c', default: 'etc/base.hocon' } } })
+  const { checkConfigFile } = await import('./config/check.js')
+  const { errors, notices } = await checkConfigFile(values.config, { ...process.env })
+  for (const notice of notices) process.stdout.write(`${notice}\n`)
+  if (errors.length > 0) {
+    for (const error of errors) process.stderr.write(`culex check: ${error}\n`)
+    return 2
+  }
+  process.stdout.write(`OK: ${values.config}\n`)
   return 0
 }
 

@@ -3,7 +3,7 @@ import type { z } from 'zod'
 import { configSchema } from './schema.js'
 import { TYPE_NAMES } from './types.js'
 
-interface Row { path: string; type: string; default: string; doc: string }
+export interface Row { path: string; type: string; default: string; doc: string }
 
 type Def = { type: string, innerType?: z.ZodType, defaultValue?: unknown, shape?: Record<string, z.ZodType>, valueType?: z.ZodType, in?: z.ZodType, options?: z.ZodType[], values?: unknown[], entries?: Record<string, unknown> }
 
@@ -64,9 +64,15 @@ function walk (schema: z.ZodType, path: string, rows: Row[]): void {
   rows.push({ path, type: name ?? typeName(core), default: hasDefault ? show(fallback) : '', doc })
 }
 
-export function configDocs (): string {
+/** Every key of the schema with its type, default and description (`<name>` for a map's entries). */
+export function configRows (): Row[] {
   const rows: Row[] = []
   walk(configSchema, '', rows)
+  return rows
+}
+
+export function configDocs (): string {
+  const rows = configRows()
   const escape = (s: string) => s.replaceAll('|', '\\|')
   const lines = [
     '# Configuration reference',

@@ -1,0 +1,75 @@
+// `culex check -c FILE` (as `emqx check_config`, `mosquitto -t`): reads and validates a configuration and every
+// file it names (TLS certificates and keys, acl.conf, API keys, PSK file, JWT keys) without starting anything;
+// lists the keys it sets that Culex accepts without effect.
+import { readFileSync } from 'node:fs'
+import { loadApiKeys } from '../api/auth.js'
+import { Authorizer } from '../auth/authz.js'
+import { createAuthenticator } from '../auth/chain.js'
+import { CulexError } from '../errors.js'
+import { PskTable } from '../listeners/psk.js'
+import { readTlsFiles, tlsServerOptions } from '../listeners/tls-context.js'
+import { silentLog } from '../log.js'
+import { configRows } from './docs.js'
+import { parseHocon } from './hocon/index.js'
+import { loadConfig } from './load.js'
+import type { AuthenticatorConfig, CulexConfig } from './schema.js'
+
+export interface CheckResult {
+  /** What stops start-up, one line each (file:line:column where known). */
+  errors: string[]
+  /** Keys set in the file that have no effect in Culex, with why. */
+  notices: string[]
+}
+
+export async function checkConfigFile (file: string, env: Record<string, string | undefined>): Promise<CheckResult> {
+  let config: CulexConfig
+  try {
+    config = loadConfig({ file, env }).config
+  } catch (err) {
+    return { errors: describe(err).split('\n'), notices: [] }
+  }
+  const errors: string[] = []
+  const attempt = async (check: () => unknown) => {
+    try { await check() } catch (err) { errors.push(describe(err)) }
+  }
+  for (const type of ['ssl', 'wss'] as const) {
+    for (const [name, listener] of Object.entries(config.listeners[type])) {
+      if (!listener.enable || listener.ssl_options.managed_certs.length > 0) continue
+      const id = `${type}:${name}`
+      const registry = 'device_registry' in listener.ssl_options && listener.ssl_options.device_registry
+      await attempt(() => tlsServerOptions(listener.ssl_options, readTlsFiles(listener.ssl_options, id, registry), id))
+    }
+  }
+  await attempt(() => new Authorizer(config.authorization, silentLog()))
+  if (config.dashboard.listeners.http.enable) await attempt(() => loadApiKeys(config.api_key.bootstrap_file))
+  await attempt(() => PskTable.load(config.psk_authentication))
+  for (const authenticator of jwtAuthenticators(config)) {
+    await attempt(() => createAuthenticator(authenticator, { log: silentLog(), dataDir: config.node.data_dir }).close?.())
+  }
+  return { errors, notices: withoutEffect(file, env) }
+}
+
+/** JWT authenticators only: the others may read or write their user files, which a check must not. */
+function jwtAuthenticators (config: CulexConfig): AuthenticatorConfig[] {
+  const perListener = Object.values(config.listeners).flatMap((byName) =>
+    Object.values(byName as Record<string, { authentication?: AuthenticatorConfig[] }>).flatMap((l) => l.authentication ?? []))
+  return [...config.authentication, ...perListener].filter((a) => a.enable && a.mechanism === 'jwt')
+}
+
+function describe (err: unknown): string {
+  return err instanceof CulexError ? err.message : (err as Error).message
+}
+
+/** `file:line:column: key: accepted without effect: why`, for every key set in the file whose description says so. */
+function withoutEffect (file: string, env: Record<string, string | undefined>): string[] {
+  const patterns = configRows()
+    .filter((row) => /no effect/i.test(row.doc))
+    .map((row) => ({ doc: row.doc, match: new RegExp(`^${row.path.split('.').map((p) => p === '<name>' ? '[^.]+' : p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('\\.')}$`) }))
+  const { origins } = parseHocon(readFileSync(file, 'utf8'), { file, env })
+  const notices: string[] = []
+  for (const [path, origin] of origins) {
+    const found = patterns.find((p) => p.match.test(path))
+    if (found) notices.push(`${origin.file}:${origin.line}:${origin.column}: ${path}: accepted without effect: ${found.doc}`)
+  }
+  return notices
+}
