@@ -82,6 +82,13 @@ export async function connectClient (port: number, opts: IClientOptions = {}): P
   return client
 }
 
+/** connectClient, ended (forcibly) at the test's teardown. */
+export async function connectOwned (t: { teardown: (fn: () => unknown) => void }, port: number, opts: IClientOptions = {}): Promise<MqttClient> {
+  const c = await connectClient(port, opts)
+  t.teardown(() => end(c, true))
+  return c
+}
+
 /** Collects messages a client receives; `next()` waits for the next one (or times out). */
 export function collect (client: MqttClient) {
   const messages: { topic: string, payload: Buffer, packet: mqtt.IPublishPacket }[] = []

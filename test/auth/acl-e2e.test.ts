@@ -4,7 +4,7 @@ import type { IClientSubscribeOptions, MqttClient } from 'mqtt'
 import t, { type Test } from 'tap'
 import type { AuthzRequest } from '../../src/auth/authz.js'
 import type { ClientInfo } from '../../src/mqtt/hooks.js'
-import { collect, connectClient, delay, end, startBroker, type TestBroker } from '../helpers.js'
+import { collect, connectOwned, delay, end, startBroker, type TestBroker } from '../helpers.js'
 
 const RULES = [
   '{allow, {username, "watcher"}, subscribe, ["#"]}.',
@@ -19,11 +19,7 @@ async function broker (t: Test, authorization: Record<string, unknown> = {}, opt
   return b
 }
 
-async function client (t: Test, port: number, opts: Parameters<typeof connectClient>[1]): Promise<MqttClient> {
-  const c = await connectClient(port, opts)
-  t.teardown(() => end(c, true))
-  return c
-}
+const client = connectOwned
 
 /** The SUBACK codes; MQTT.js reports a refused filter as an error carrying the SUBACK. */
 function subscribe (c: MqttClient, topic: string, opts: Partial<IClientSubscribeOptions> = { qos: 1 }): Promise<number[]> {

@@ -9,7 +9,7 @@ import { Authorizer, type AuthzRequest } from '../../src/auth/authz.js'
 import { loadConfig } from '../../src/config/load.js'
 import type { ClientInfo } from '../../src/mqtt/hooks.js'
 import type { PeerCertificate } from '../../src/mqtt/tls-info.js'
-import { collect, connectClient, delay, end, memoryLog, rawConnect, startBroker, type TestBroker } from '../helpers.js'
+import { collect, connectOwned, delay, memoryLog, rawConnect, startBroker, type TestBroker } from '../helpers.js'
 
 const RULES = [
   '{allow, all, all, ["devices/${clientid}/#", "users/${username}/#", {eq, "eq/${clientid}"}]}.',
@@ -22,11 +22,7 @@ async function broker (t: Test, config: Record<string, unknown> = {}): Promise<T
   return b
 }
 
-async function client (t: Test, port: number, opts: Parameters<typeof connectClient>[1]): Promise<MqttClient> {
-  const c = await connectClient(port, opts)
-  t.teardown(() => end(c, true))
-  return c
-}
+const client = connectOwned
 
 /** The SUBACK codes; MQTT.js reports a refused filter as an error carrying the SUBACK. */
 function subscribe (c: MqttClient, topic: string): Promise<number[]> {

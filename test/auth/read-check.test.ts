@@ -4,7 +4,7 @@
 // subscription, routing never asks (the hot path).
 import type { MqttClient } from 'mqtt'
 import t, { type Test } from 'tap'
-import { collect, connectClient, end, startBroker, type TestBroker } from '../helpers.js'
+import { collect, connectOwned, end, startBroker, type TestBroker } from '../helpers.js'
 
 const RULES = [
   '{allow, {username, "admin"}, subscribe, ["secret/#"]}.',
@@ -18,11 +18,7 @@ async function broker (t: Test, rules = RULES, config: Record<string, unknown> =
   return b
 }
 
-async function client (t: Test, port: number, opts: Parameters<typeof connectClient>[1]): Promise<MqttClient> {
-  const c = await connectClient(port, opts)
-  t.teardown(() => end(c, true))
-  return c
-}
+const client = connectOwned
 
 /** Publishes, then a marker; resolves once `inbox` has the marker (everything before it has been routed). */
 async function publishThenMark (pub: MqttClient, inbox: ReturnType<typeof collect>, messages: [string, boolean][], marker: string): Promise<string[]> {
