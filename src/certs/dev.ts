@@ -6,16 +6,27 @@ import { dirname, resolve } from 'node:path'
 import type { CulexConfig } from '../config/schema.js'
 import type { Log } from '../log.js'
 
-export async function ensureDevCertificates (config: CulexConfig, log: Log): Promise<void> {
+/** The directories where the start command will create development certificates. */
+export function devCertificateDirs (config: CulexConfig): Set<string> {
   const dirs = new Set<string>()
   for (const listener of [...Object.values(config.listeners.ssl), ...Object.values(config.listeners.wss)]) {
     if (!listener.enable) continue
-    const { certfile, keyfile, cacertfile } = listener.ssl_options
-    const dir = dirname(resolve(certfile))
-    const initLayout = resolve(certfile) === resolve(dir, 'server.pem') && resolve(keyfile) === resolve(dir, 'server.key') &&
-      resolve(cacertfile) === resolve(dir, 'ca.pem')
-    if (initLayout && ![certfile, keyfile, cacertfile].some((f) => existsSync(f))) dirs.add(dir)
+    const dir = devCertificateDir(listener.ssl_options)
+    if (dir !== undefined) dirs.add(dir)
   }
+  return dirs
+}
+
+/** The directory of these ssl_options' files when they are culex certs init's layout and none exists yet. */
+export function devCertificateDir ({ certfile, keyfile, cacertfile }: { certfile: string, keyfile: string, cacertfile: string }): string | undefined {
+  const dir = dirname(resolve(certfile))
+  const initLayout = resolve(certfile) === resolve(dir, 'server.pem') && resolve(keyfile) === resolve(dir, 'server.key') &&
+    resolve(cacertfile) === resolve(dir, 'ca.pem')
+  return initLayout && ![certfile, keyfile, cacertfile].some((f) => existsSync(f)) ? dir : undefined
+}
+
+export async function ensureDevCertificates (config: CulexConfig, log: Log): Promise<void> {
+  const dirs = devCertificateDirs(config)
   if (dirs.size === 0) return
   // Loaded only when certificates must be made: the X.509 library costs start-up time.
   const { runCertsCli } = await import('./cli.js')

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs'
 import { loadApiKeys } from '../api/auth.js'
 import { Authorizer } from '../auth/authz.js'
 import { createAuthenticator } from '../auth/chain.js'
+import { devCertificateDir } from '../certs/dev.js'
 import { CulexError } from '../errors.js'
 import { PskTable } from '../listeners/psk.js'
 import { readTlsFiles, tlsServerOptions } from '../listeners/tls-context.js'
@@ -29,6 +30,7 @@ export async function checkConfigFile (file: string, env: Record<string, string 
     return { errors: describe(err).split('\n'), notices: [] }
   }
   const errors: string[] = []
+  const notices: string[] = []
   const attempt = async (check: () => unknown) => {
     try { await check() } catch (err) { errors.push(describe(err)) }
   }
@@ -36,6 +38,11 @@ export async function checkConfigFile (file: string, env: Record<string, string 
     for (const [name, listener] of Object.entries(config.listeners[type])) {
       if (!listener.enable || listener.ssl_options.managed_certs.length > 0) continue
       const id = `${type}:${name}`
+      const dev = devCertificateDir(listener.ssl_options)
+      if (dev !== undefined) {
+        notices.push(`listener ${id}: ${listener.ssl_options.certfile} does not exist yet: culex start creates development certificates in ${dev} (npx culex certs init)`)
+        continue
+      }
       const registry = 'device_registry' in listener.ssl_options && listener.ssl_options.device_registry
       await attempt(() => tlsServerOptions(listener.ssl_options, readTlsFiles(listener.ssl_options, id, registry), id))
     }
@@ -46,7 +53,7 @@ export async function checkConfigFile (file: string, env: Record<string, string 
   for (const authenticator of jwtAuthenticators(config)) {
     await attempt(() => createAuthenticator(authenticator, { log: silentLog(), dataDir: config.node.data_dir }).close?.())
   }
-  return { errors, notices: withoutEffect(file, env) }
+  return { errors, notices: [...notices, ...withoutEffect(file, env)] }
 }
 
 /** JWT authenticators only: the others may read or write their user files, which a check must not. */

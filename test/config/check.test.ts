@@ -1,5 +1,5 @@
 // culex check -c FILE: validates a configuration and the files it names, starts nothing, exits 0 or 2.
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
@@ -8,10 +8,15 @@ import { run } from '../certs/pki.js'
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const check = (file: string) => run(process.execPath, ['--import=tsx', 'src/broker.ts', 'check', '-c', file], { cwd: ROOT })
 
-t.test('etc/base.hocon checks OK', async (t) => {
-  const r = await check('etc/base.hocon')
+t.test('etc/base.hocon checks OK, from a fresh clone too (the start command makes its development certificates)', async (t) => {
+  // A fresh install: etc/ as shipped, no certs/ yet.
+  const etc = (name: string) => readFileSync(join(ROOT, 'etc', name), 'utf8')
+  const dir = t.testdir({ etc: { 'base.hocon': etc('base.hocon'), 'acl.conf': etc('acl.conf') } })
+  const r = await run(process.execPath, ['--import=tsx', join(ROOT, 'src/broker.ts'), 'check', '-c', 'etc/base.hocon'], { cwd: dir })
   t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, /^listener ssl:default: certs\/server\.pem does not exist yet: culex start creates development certificates in .*certs \(npx culex certs init\)$/m)
   t.match(r.stdout, /^OK: etc\/base\.hocon$/m)
+  t.notOk(existsSync(join(dir, 'certs')), 'the check made no certificates')
 })
 
 t.test('every error is listed with file:line:column, keys without effect are named, nothing is started or written', async (t) => {
