@@ -41,6 +41,15 @@ async function dropWithWill (t: Test, port: number, clientId: string, will: NonN
 
 const droppedLines = (b: TestBroker) => b.logs.filter((l) => l.msg === 'will message dropped: publish not authorized')
 
+/** Waits until `count` wills have been dropped: every will before them has been decided by then. */
+async function untilDropped (b: TestBroker, count: number): Promise<void> {
+  const deadline = Date.now() + 5000
+  while (droppedLines(b).length < count) {
+    if (Date.now() > deadline) throw new Error(`expected ${count} dropped wills, got ${droppedLines(b).length}`)
+    await delay(20)
+  }
+}
+
 for (const protocolVersion of [4, 5] as const) {
   t.test(`MQTT ${protocolVersion === 5 ? '5' : '3.1.1'}: a lost connection's will is published only where its client may publish`, async (t) => {
     const b = await broker(t)
@@ -52,7 +61,7 @@ for (const protocolVersion of [4, 5] as const) {
     await dropWithWill(t, b.tcpPort, 'q2', { topic: 'wills/q2', payload: Buffer.from('q2'), qos: 2, retain: false }, { protocolVersion })
     await dropWithWill(t, b.tcpPort, 'q1', { topic: 'wills/q2', payload: Buffer.from('q1'), qos: 1, retain: false }, { protocolVersion })
     await got.waitFor(2)
-    await delay(200)
+    await untilDropped(b, 3)
     t.same(got.messages.map((m) => `${m.topic}=${m.payload.toString()}`).sort(), ['wills/ok=good', 'wills/q2=q1'],
       'the allowed wills arrive; denied topic, retain and QoS do not')
     t.equal(b.broker.core.retained.get('wills/retained'), undefined, 'the denied retained will was not stored')
@@ -81,7 +90,7 @@ t.test('the token ACL of the client as it authenticated decides, after its conne
   await dropWithWill(t, b.tcpPort, 'tok', { topic: 'wills/tok', payload: Buffer.from('t'), qos: 0, retain: false }, { protocolVersion: 5 })
   await dropWithWill(t, b.tcpPort, 'other', { topic: 'wills/other', payload: Buffer.from('o'), qos: 0, retain: false }, { protocolVersion: 5 })
   await got.waitFor(1)
-  await delay(200)
+  await untilDropped(b, 1)
   t.same(got.messages.map((m) => m.topic), ['wills/other'])
   t.match(droppedLines(b), [{ client: 'tok', topic: 'wills/tok' }])
   t.match(b.logs.find((l) => l.msg === 'authorization denied publish' && l.client === 'tok'), { source: 'token_acl', rule: 'rules[0]' })
@@ -101,7 +110,7 @@ t.test('authorization.no_match with no rules: deny drops every will, allow sends
       t.same(got.messages.map((m) => m.payload.toString()), ['allow'], 'no_match = allow: the will is published')
       t.equal(droppedLines(b).length, 0)
     } else {
-      await delay(300)
+      await untilDropped(b, 1)
       t.same(got.messages, [], 'no_match = deny: the will is dropped')
       t.match(droppedLines(b), [{ client: 'nm-deny', topic: 'any/topic', reason: 'not authorized' }])
       t.match(b.logs.find((l) => l.msg === 'authorization denied publish'), { client: 'nm-deny', source: 'no_match' })
@@ -121,7 +130,7 @@ t.test('a listener mountpoint: rules see the will topic as the client wrote it',
   await dropWithWill(t, b.tcpPort, 'm1', { topic: 'wills/denied', payload: Buffer.from('x'), qos: 0, retain: false })
   await dropWithWill(t, b.tcpPort, 'm2', { topic: 'wills/ok', payload: Buffer.from('y'), qos: 0, retain: false })
   await got.waitFor(1)
-  await delay(200)
+  await untilDropped(b, 1)
   t.same(got.messages.map((m) => m.topic), ['tenant/m2/wills/ok'])
   t.match(droppedLines(b), [{ client: 'm1', topic: 'tenant/m1/wills/denied' }])
   t.match(b.logs.find((l) => l.msg === 'authorization denied publish'), { client: 'm1', topic: 'wills/denied' })
@@ -145,7 +154,7 @@ t.test('Will Delay Interval, takeover and shutdown go through the same check', a
   // Takeover: the old connection's will is checked.
   await client(t, b.tcpPort, { clientId: 'twin', protocolVersion: 5, will: { topic: 'wills/denied', payload: Buffer.from('twin'), qos: 0, retain: false } })
   await client(t, b.tcpPort, { clientId: 'twin', protocolVersion: 5 })
-  await delay(200)
+  await untilDropped(b, 2)
   t.match(droppedLines(b).at(-1), { client: 'twin', topic: 'wills/denied' }, 'the taken-over client\'s will is dropped')
 
   // Shutdown: both wills are decided before the watcher is disconnected.
@@ -154,7 +163,7 @@ t.test('Will Delay Interval, takeover and shutdown go through the same check', a
   t.teardown(() => { r1.socket.destroy(); r2.socket.destroy() })
   closed = true
   await b.close()
-  await delay(100)
+  await got.waitFor(1)
   t.same(got.messages.map((m) => m.payload.toString()), ['sd-good'], 'only the allowed will went out, at shutdown')
   t.match(droppedLines(b).at(-1), { client: 'sd-bad', topic: 'wills/denied' })
   t.equal(b.broker.core.metrics.willsNotAuthorized, 3)
@@ -166,7 +175,7 @@ t.test('deny_action = disconnect: a denied will is dropped, nothing else happens
   await dropWithWill(t, b.tcpPort, 'dd', { topic: 'wills/denied', payload: Buffer.from('x'), qos: 0, retain: false })
   await dropWithWill(t, b.tcpPort, 'dg', { topic: 'wills/ok', payload: Buffer.from('y'), qos: 0, retain: false })
   await got.waitFor(1)
-  await delay(200)
+  await untilDropped(b, 1)
   t.same(got.messages.map((m) => m.topic), ['wills/ok'])
   t.match(droppedLines(b), [{ client: 'dd', topic: 'wills/denied', reason: /authorization failed: not authorized to publish "wills\/denied"/ }])
 })
@@ -183,7 +192,7 @@ t.test('an asynchronous authorizePublish hook decides wills too, also at shutdow
   await dropWithWill(t, b.tcpPort, 'no-1', { topic: 'wills/x', payload: Buffer.from('no'), qos: 0, retain: false })
   await dropWithWill(t, b.tcpPort, 'yes-1', { topic: 'wills/x', payload: Buffer.from('yes'), qos: 0, retain: false })
   await got.waitFor(1)
-  await delay(200)
+  await untilDropped(b, 1)
   t.same(got.messages.map((m) => m.payload.toString()), ['yes'])
   t.match(droppedLines(b), [{ client: 'no-1' }])
 
@@ -191,7 +200,7 @@ t.test('an asynchronous authorizePublish hook decides wills too, also at shutdow
   t.teardown(() => raw.socket.destroy())
   closed = true
   await b.close()
-  await delay(100)
+  await got.waitFor(2)
   t.same(got.messages.map((m) => m.payload.toString()), ['yes', 'at shutdown'], 'the will waited for the hook, then reached the watcher before it was disconnected')
 })
 
