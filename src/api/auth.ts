@@ -3,7 +3,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { CulexError } from '../errors.js'
-import { ApiError } from './common.js'
+import { ApiError, READ_METHODS } from './common.js'
 
 /** EMQX's roles: administrator may do everything, viewer only reads, publisher only publishes. */
 export const ROLES = ['administrator', 'viewer', 'publisher'] as const
@@ -71,7 +71,6 @@ export async function loadApiKeys (file: string): Promise<ApiKeys> {
   return parseApiKeys(text, file)
 }
 
-const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 /** Checks a request's Authorization header against the keys; returns the key's role, or throws a 401 or 403 ApiError. */
 export function authorize (keys: ApiKeys, header: string | undefined, method: string): Role {

@@ -23,6 +23,9 @@ export interface ApiHost {
   readonly cluster?: Cluster | null
 }
 
+/** The methods that change nothing: a viewer key may use them, and no origin check applies to them. */
+export const READ_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS'])
+
 /** EMQX's error codes used here; the body is always `{ code, message }`. */
 export type ApiErrorCode =
   | 'BAD_REQUEST' | 'NOT_FOUND' | 'ALREADY_EXISTS' | 'CLIENTID_NOT_FOUND' | 'BAD_LISTENER_ID'

@@ -2,9 +2,8 @@
 // needs no CORS preflight) are always refused, and without API keys only a Host naming the loopback
 // interface is served (DNS rebinding: attacker.example resolving to 127.0.0.1 sends Host attacker.example).
 import type { IncomingHttpHeaders } from 'node:http'
-import { ApiError } from './common.js'
+import { ApiError, READ_METHODS } from './common.js'
 
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 /** The content types an HTML form (or a no-cors fetch) can send without a preflight. */
 const FORM_TYPES = /^\s*(multipart\/form-data|application\/x-www-form-urlencoded|text\/plain)\b/i
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
@@ -15,7 +14,7 @@ export interface OriginRequest { method: string, headers: IncomingHttpHeaders }
 export function checkRequestOrigin (request: OriginRequest, keyless: boolean): void {
   const host = request.headers.host?.toLowerCase()
   if (keyless) checkLoopbackHost(host)
-  if (SAFE_METHODS.has(request.method)) return
+  if (READ_METHODS.has(request.method)) return
   const site = header(request.headers['sec-fetch-site'])
   if (site !== undefined && site !== 'same-origin' && site !== 'none') {
     throw refused(`cross-origin request refused: the browser marks it Sec-Fetch-Site: ${site}; the management API accepts changes only from its own origin or from non-browser clients`)

@@ -8,6 +8,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto'
 import type { JwtAuthenticatorConfig } from '../config/schema.js'
 import type { Log } from '../log.js'
 import type { AuthResult, ClientInfo, Credentials, TokenAcl, TokenAclRule } from '../mqtt/hooks.js'
+import { expandIdentity } from '../mqtt/identity.js'
 import { RC } from '../mqtt/reason-codes.js'
 import { JwksCache } from './jwks.js'
 import type { Authenticator } from './types.js'
@@ -101,8 +102,7 @@ export class JwtAuthenticator implements Authenticator {
 
   #checkClaims (claims: Claims, client: ClientInfo): string | null {
     for (const [name, template] of Object.entries(this.#config.verify_claims)) {
-      // Each placeholder once: a client id holding the text `${username}` must not be expanded again.
-      const expected = template.replace(/\$\{(clientid|username)\}/g, (_, key: string) => key === 'clientid' ? client.clientId : client.username ?? '')
+      const expected = expandIdentity(template, client)
       const actual = claims[name]
       if (actual === undefined || String(actual) !== expected) return `claim ${name} does not match`
     }

@@ -97,11 +97,16 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
 
   async #putDevice (device: DeviceRecord): Promise<void> {
     await this.#devices.put(keyOf(device), device)
-    if (this.#devices.get(device.serial)?.ca_serial === device.ca_serial) await this.#devices.remove(device.serial)
+    await this.#removeLegacyKey(device)
   }
 
   async #removeDevice (device: DeviceRecord): Promise<void> {
     await this.#devices.remove(keyOf(device))
+    await this.#removeLegacyKey(device)
+  }
+
+  /** The device's record under the serial alone, as stored before (CA, serial) keying, if it is still there. */
+  async #removeLegacyKey (device: DeviceRecord): Promise<void> {
     if (this.#devices.get(device.serial)?.ca_serial === device.ca_serial) await this.#devices.remove(device.serial)
   }
 

@@ -1,18 +1,16 @@
 // `culex check -c FILE` (as `emqx check_config`, `mosquitto -t`): reads and validates a configuration and every
 // file it names (TLS certificates and keys, acl.conf, API keys, PSK file, JWT keys) without starting anything;
 // lists the keys it sets that Culex accepts without effect.
-import { readFileSync } from 'node:fs'
 import { loadApiKeys } from '../api/auth.js'
 import { Authorizer } from '../auth/authz.js'
 import { createAuthenticator } from '../auth/chain.js'
 import { devCertificateDir } from '../certs/dev.js'
-import { CulexError } from '../errors.js'
 import { PskTable } from '../listeners/psk.js'
 import { readTlsFiles, tlsServerOptions } from '../listeners/tls-context.js'
 import { silentLog } from '../log.js'
 import { configRows } from './docs.js'
-import { parseHocon } from './hocon/index.js'
-import { loadConfig } from './load.js'
+import type { Origin } from './hocon/index.js'
+import { formatOrigin, loadConfig, type LoadedConfig } from './load.js'
 import type { AuthenticatorConfig, CulexConfig } from './schema.js'
 
 export interface CheckResult {
@@ -23,16 +21,17 @@ export interface CheckResult {
 }
 
 export async function checkConfigFile (file: string, env: Record<string, string | undefined>): Promise<CheckResult> {
-  let config: CulexConfig
+  let loaded: LoadedConfig
   try {
-    config = loadConfig({ file, env }).config
+    loaded = loadConfig({ file, env })
   } catch (err) {
-    return { errors: describe(err).split('\n'), notices: [] }
+    return { errors: (err as Error).message.split('\n'), notices: [] }
   }
+  const config = loaded.config
   const errors: string[] = []
   const notices: string[] = []
   const attempt = async (check: () => unknown) => {
-    try { await check() } catch (err) { errors.push(describe(err)) }
+    try { await check() } catch (err) { errors.push((err as Error).message) }
   }
   for (const type of ['ssl', 'wss'] as const) {
     for (const [name, listener] of Object.entries(config.listeners[type])) {
@@ -53,7 +52,7 @@ export async function checkConfigFile (file: string, env: Record<string, string 
   for (const authenticator of jwtAuthenticators(config)) {
     await attempt(() => createAuthenticator(authenticator, { log: silentLog(), dataDir: config.node.data_dir }).close?.())
   }
-  return { errors, notices: [...notices, ...withoutEffect(file, env)] }
+  return { errors, notices: [...notices, ...withoutEffect(loaded.origins)] }
 }
 
 /** JWT authenticators only: the others may read or write their user files, which a check must not. */
@@ -63,20 +62,15 @@ function jwtAuthenticators (config: CulexConfig): AuthenticatorConfig[] {
   return [...config.authentication, ...perListener].filter((a) => a.enable && a.mechanism === 'jwt')
 }
 
-function describe (err: unknown): string {
-  return err instanceof CulexError ? err.message : (err as Error).message
-}
-
 /** `file:line:column: key: accepted without effect: why`, for every key set in the file whose description says so. */
-function withoutEffect (file: string, env: Record<string, string | undefined>): string[] {
+function withoutEffect (origins: Map<string, Origin>): string[] {
   const patterns = configRows()
     .filter((row) => /no effect/i.test(row.doc))
     .map((row) => ({ doc: row.doc, match: new RegExp(`^${row.path.split('.').map((p) => p === '<name>' ? '[^.]+' : p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('\\.')}$`) }))
-  const { origins } = parseHocon(readFileSync(file, 'utf8'), { file, env })
   const notices: string[] = []
   for (const [path, origin] of origins) {
     const found = patterns.find((p) => p.match.test(path))
-    if (found) notices.push(`${origin.file}:${origin.line}:${origin.column}: ${path}: accepted without effect: ${found.doc}`)
+    if (found) notices.push(`${formatOrigin(origin)}: ${path}: accepted without effect: ${found.doc}`)
   }
   return notices
 }

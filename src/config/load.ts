@@ -28,6 +28,8 @@ export interface LoadedConfig {
   overrides: string[]
   /** Environment variables ignored because their first key is not a config section. */
   ignored: string[]
+  /** Where each key was set: file, line and column (HOCON only). */
+  origins: Map<string, Origin>
 }
 
 export function loadConfig (opts: LoadOptions = {}): LoadedConfig {
@@ -48,6 +50,7 @@ export function loadConfig (opts: LoadOptions = {}): LoadedConfig {
     config: result.data,
     overrides: applicable.map((o) => o.name),
     ignored: all.filter((o) => !known.has(o.path[0] ?? '')).map((o) => o.name),
+    origins,
   }
 }
 
@@ -124,6 +127,11 @@ function where (path: string, origins: Map<string, Origin>, file?: string): stri
     up = up.slice(0, up.lastIndexOf('.'))
     origin = origins.get(up)
   }
-  if (origin) return origin.line > 0 ? `${origin.file}:${origin.line}:${origin.column}: ` : `${origin.file}: `
+  if (origin) return `${formatOrigin(origin)}: `
   return file ? `${file}: ` : ''
+}
+
+/** `file:line:column`, or the file (an environment variable) alone where there is no line. */
+export function formatOrigin (origin: Origin): string {
+  return origin.line > 0 ? `${origin.file}:${origin.line}:${origin.column}` : origin.file
 }

@@ -51,8 +51,6 @@ export class TlsFront {
   #storeListeners: (() => void) | null = null
   readonly #checks: PeerCheck[] = []
   readonly #extraCa: (() => string[]) | undefined
-  /** Whether the file-based context trusts any CA for client certificates (managed bundles: per bundle). */
-  #trustsCa = false
   /** The file-based options in force (managed bundles: per bundle). */
   #installed: TlsOptions | undefined
 
@@ -85,8 +83,9 @@ export class TlsFront {
     this.#opts = opts
     this.#server = server
     this.#managed = managed
+    // The server was made with these options; only a partial chain needs them installed again (see #install).
+    this.#installed = options
     if (options.allowPartialTrustChain) this.#install(options)
-    else this.#remember(options)
     this.#warnIfNoClientCa('start')
     // Node leaves the socket open after some of these errors (ERR_TLS_HANDSHAKE_TIMEOUT): close it here.
     server.on('tlsClientError', (err: Error, socket: TLSSocket) => this.#refuse(socket, describeHandshakeError(err)))
@@ -200,8 +199,7 @@ export class TlsFront {
     metrics.tlsHandshakes++
     metrics.tlsHandshakesByListener[this.#id] = (metrics.tlsHandshakesByListener[this.#id] ?? 0) + 1
     const cipher = socket.getCipher()
-    const servername = (socket as TLSSocket & { servername?: string | false }).servername
-    const sni = typeof servername === 'string' ? servername : ''
+    const sni = sniOf(socket)
     const bundle = this.#managed?.select(sni)?.label
     return { version: socket.getProtocol() ?? '', cipher: cipher?.name ?? '', sni, peerCert, certRequested: opts.verify === 'verify_peer', ...(bundle ? { bundle } : {}) }
   }
@@ -225,27 +223,20 @@ export class TlsFront {
 
   /** Whether the context of this handshake (its managed bundle, else the files) trusts any client CA. */
   #trustsClientCa (socket: TLSSocket): boolean {
-    if (!this.#managed) return this.#trustsCa
     const options = this.#optionsOf(socket)
     return options !== undefined && trustsClientCa(options)
   }
 
   /** The options of this handshake's context: its managed bundle's, else those last installed. */
   #optionsOf (socket: TLSSocket): TlsOptions | undefined {
-    if (!this.#managed) return this.#installed
-    const servername = (socket as TLSSocket & { servername?: string | false }).servername
-    return this.#managed.select(typeof servername === 'string' ? servername : '')?.options
-  }
-
-  #remember (options: TlsOptions): void {
-    this.#installed = options
-    this.#trustsCa = trustsClientCa(options)
+    return this.#managed ? this.#managed.select(sniOf(socket))?.options : this.#installed
   }
 
   /** verify_peer without any client CA refuses every certificate: say so when it starts or reloads that way. */
   #warnIfNoClientCa (why: string): void {
     if (this.#opts.verify !== 'verify_peer') return
-    const without = this.#managed ? this.#managed.bundlesWithoutCa() : (this.#trustsCa ? [] : ['ssl_options.cacertfile'])
+    const trusted = this.#installed !== undefined && trustsClientCa(this.#installed)
+    const without = this.#managed ? this.#managed.bundlesWithoutCa() : (trusted ? [] : ['ssl_options.cacertfile'])
     if (without.length === 0) return
     this.#core.log.warning({ listener: this.#id, trigger: why, without },
       'verify_peer with no CA for client certificates: every client certificate is refused (the system\'s public roots are never trusted for clients); configure ssl_options.cacertfile, the bundle\'s ca.pem or the device registry\'s CAs')
@@ -253,7 +244,7 @@ export class TlsFront {
 
   #install (options: TlsOptions): void {
     setSecureContextWithPartialChain(this.#server, options)
-    this.#remember(options)
+    this.#installed = options
   }
 
   /** Managed bundles: rebuilt when the store changes them, and their clients dropped when they are deleted. */
@@ -360,14 +351,19 @@ export class TlsFront {
     metrics.tlsFailures[report.reason] = (metrics.tlsFailures[report.reason] ?? 0) + 1
     const mine = metrics.tlsFailuresByListener[this.#id] ??= {}
     mine[report.reason] = (mine[report.reason] ?? 0) + 1
-    const sni = (socket as TLSSocket & { servername?: string | false }).servername
     this.#core.log.warning({
       listener: this.#id,
       peer: this.#peers.get(acceptedSocket(socket)) ?? `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
-      sni: typeof sni === 'string' ? sni : '',
+      sni: sniOf(socket),
       reason: report.reason,
     }, `TLS handshake failed: ${report.detail}`)
   }
+}
+
+/** The server name the client asked for (SNI), '' when none or not a TLS socket. */
+function sniOf (socket: Socket): string {
+  const servername = (socket as Socket & { servername?: string | false }).servername
+  return typeof servername === 'string' ? servername : ''
 }
 
 /** The CA certificates of TLS options, as one PEM text. */

@@ -35,6 +35,11 @@ function fromCertificate (kind: CertIdentity, key: string, rc: number, tls: TlsI
   return { ok: false, rc, reason: `mqtt.${key} = ${kind} and the client sent no certificate (ssl_options.fail_if_no_peer_cert = false)` }
 }
 
+/** `${clientid}` and `${username}` in a template, each expanded once: a client id holding the text `${username}` stays that text. */
+export function expandIdentity (template: string, client: { clientId: string, username?: string | undefined }): string {
+  return template.replace(/\$\{(clientid|username)\}/g, (_, name: string) => name === 'clientid' ? client.clientId : client.username ?? '')
+}
+
 /**
  * U+0001..U+001F and U+007F..U+009F: MQTT 5 says a UTF-8 string SHOULD NOT hold them and a receiver MAY
  * treat them as malformed [MQTT-1.5.4-2 and the list after it]. Refused in client ids and user names, which

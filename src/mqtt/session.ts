@@ -172,17 +172,7 @@ export class Session {
 
   /** Removes and returns what came through shared groups, for redispatch to another member. */
   takeShared (): Delivery[] {
-    const out: Delivery[] = []
-    for (const [id, d] of this.inflight) {
-      if (d.group && d.state === 'publish') { out.push(d); this.inflight.delete(id) }
-    }
-    const kept: Delivery[] = []
-    for (let i = this.#head; i < this.#queue.length; i++) {
-      const d = this.#queue[i]!
-      if (d.group) { out.push(d); this.#queuedBytes -= deliveryBytes(d) } else kept.push(d)
-    }
-    this.#queue = kept
-    this.#head = 0
+    const out = this.#take((d) => d.group !== undefined)
     // They go to another member, or come back here through deliver() (journaled again then).
     if (this.journal !== null) for (const d of out) this.journal.remove(d)
     return out
@@ -190,21 +180,27 @@ export class Session {
 
   /** Drops the messages queued or in flight (not yet PUBREC'd) that `unwanted` picks; returns how many. */
   discard (unwanted: (d: Delivery) => boolean): number {
-    let count = 0
+    const out = this.#take(unwanted)
+    for (const d of out) this.#drop(d)
+    return out.length
+  }
+
+  /** Takes out the deliveries `pick` selects, in flight (not yet PUBREC'd) then queued, in order. */
+  #take (pick: (d: Delivery) => boolean): Delivery[] {
+    const out: Delivery[] = []
     for (const [id, d] of this.inflight) {
-      if (d.state === 'publish' && unwanted(d)) { this.inflight.delete(id); this.#drop(d); count++ }
+      if (d.state === 'publish' && pick(d)) { out.push(d); this.inflight.delete(id) }
     }
     const kept: Delivery[] = []
     for (let i = this.#head; i < this.#queue.length; i++) {
       const d = this.#queue[i]!
-      if (!unwanted(d)) { kept.push(d); continue }
+      if (!pick(d)) { kept.push(d); continue }
+      out.push(d)
       this.#queuedBytes -= deliveryBytes(d)
-      this.#drop(d)
-      count++
     }
     this.#queue = kept
     this.#head = 0
-    return count
+    return out
   }
 
   /** The queue, oldest first. */

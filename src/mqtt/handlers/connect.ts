@@ -10,7 +10,7 @@ import { setLongTimeout } from '../long-timeout.js'
 import { createMessage } from '../message.js'
 import { RC, describeReason, v3ConnackCode } from '../reason-codes.js'
 import { isMalformedString, isSysTopic, topicNameError } from '../topic.js'
-import { hasControlCharacter, resolveCertClientId, resolveUsername } from '../identity.js'
+import { expandIdentity, hasControlCharacter, resolveCertClientId, resolveUsername } from '../identity.js'
 import { ownerRefusal, reauthorize } from '../resume.js'
 
 type ConnackProps = NonNullable<IConnackPacket['properties']>
@@ -46,12 +46,7 @@ export function handleConnect (conn: Connection, packet: IConnectPacket): void |
     cert,
   }
   conn.client = client
-  const ban = conn.core.banned.check(client)
-  if (ban) {
-    // The ban's details go to the log only: its reason is the operator's note, not the client's business.
-    conn.core.log.info({ client: conn.label, as: ban.as, who: ban.who, reason: ban.reason }, 'client is banned')
-    return refuse(conn, RC.BANNED, 'banned')
-  }
+  if (refusedAsBanned(conn, client)) return
   const method = packet.properties?.authenticationMethod
   if (method !== undefined) return startEnhancedAuth(conn, packet, client, method, assigned !== undefined)
   const credentials = { username, password: packet.password }
@@ -151,11 +146,17 @@ function bindProvenUser (conn: Connection, client: ClientInfo, method: string, p
     return false
   }
   client.username = proven
+  return !refusedAsBanned(conn, client)
+}
+
+/** Refuses a banned client (CONNACK 0x8A); true when it did. */
+function refusedAsBanned (conn: Connection, client: ClientInfo): boolean {
   const ban = conn.core.banned.check(client)
-  if (!ban) return true
+  if (!ban) return false
+  // The ban's details go to the log only: its reason is the operator's note, not the client's business.
   conn.core.log.info({ client: conn.label, as: ban.as, who: ban.who, reason: ban.reason }, 'client is banned')
   refuse(conn, RC.BANNED, 'banned')
-  return false
+  return true
 }
 
 /** Feeds CONNECT's or an AUTH's Authentication Data to the exchange: AUTH 0x18 to go on, else CONNACK. */
@@ -316,10 +317,8 @@ function disconnectAtExpiry (conn: Connection, expireAt: number): void {
   conn.socket.once('close', () => timer.cancel())
 }
 
-/** Each placeholder once: a client id holding the text `${username}` stays that text. */
 function expandMountpoint (template: string, client: ClientInfo): string {
-  if (!template) return ''
-  return template.replace(/\$\{(clientid|username)\}/g, (_, name: string) => name === 'clientid' ? client.clientId : client.username ?? '')
+  return template ? expandIdentity(template, client) : ''
 }
 
 /**

@@ -1,7 +1,7 @@
 // PUBLISH from a client (spec 3.3): alias, topic and QoS checks, authorization, then routing and the ack.
 import { isUtf8 } from 'node:buffer'
 import type { IPublishPacket } from 'mqtt-packet'
-import { CulexError } from '../../errors.js'
+import { CulexError, type ErrorCode } from '../../errors.js'
 import type { Connection } from '../connection.js'
 import { runAuthorize, type AuthzDecision } from '../hooks.js'
 import { createMessage, type Message } from '../message.js'
@@ -52,7 +52,8 @@ export function handlePublish (conn: Connection, packet: IPublishPacket): void |
   // $SYS carries the broker's own state: no client publishes there, whatever the ACL says (as Mosquitto 2).
   if (isSysTopic(message.topic)) return reject(conn, packet, RC.NOT_AUTHORIZED, '$SYS topics are published only by the broker')
   if (v5 && message.properties?.payloadFormatIndicator && !isUtf8(payload)) {
-    return refuse(conn, packet, new CulexError('CULEX_ERR_MQTT_PAYLOAD_FORMAT', 'payload is declared UTF-8 but is not'))
+    const err = new CulexError('CULEX_ERR_MQTT_PAYLOAD_FORMAT', 'payload is declared UTF-8 but is not')
+    return reject(conn, packet, err.reasonCode!, err.message, err.code)
   }
   const hooks = core.hooks.authorizePublish
   if (hooks.length === 0) return accept(conn, packet, message)
@@ -102,19 +103,12 @@ function accept (conn: Connection, packet: IPublishPacket, message: Message): Pr
   return core.bus.congested?.() ?? undefined
 }
 
-/** MQTT 5 answers a refused QoS 1/2 message with a reason code; MQTT 3 can only acknowledge or close. */
-/** A PUBLISH refused for a CulexError (logged with its code), answered with its reason code. */
-function refuse (conn: Connection, packet: IPublishPacket, err: CulexError): void {
-  conn.core.log.info({ client: conn.label, topic: packet.topic, code: err.code }, `PUBLISH refused: ${err.message}`)
-  answerRefusal(conn, packet, err.reasonCode!, err.message)
-}
-
-function reject (conn: Connection, packet: IPublishPacket, rc: number, reason: string): void {
-  conn.core.log.info({ client: conn.label, topic: packet.topic }, `PUBLISH refused: ${reason}`)
-  answerRefusal(conn, packet, rc, reason)
-}
-
-function answerRefusal (conn: Connection, packet: IPublishPacket, rc: number, reason: string): void {
+/**
+ * A refused PUBLISH, logged (with its error code when it has one). MQTT 5 answers a refused QoS 1/2 message
+ * with a reason code; MQTT 3 can only acknowledge or close.
+ */
+function reject (conn: Connection, packet: IPublishPacket, rc: number, reason: string, code?: ErrorCode): void {
+  conn.core.log.info({ client: conn.label, topic: packet.topic, ...(code ? { code } : {}) }, `PUBLISH refused: ${reason}`)
   conn.core.metrics.messagesDropped++
   if (packet.qos === 0) return
   const cmd = packet.qos === 1 ? 'puback' : 'pubrec'
