@@ -299,7 +299,7 @@ if (!hasRedis) {
     let out = ''
     sub.stdout.on('data', (c: Buffer) => { out += String(c) })
     let done = false
-    const exited = new Promise<number | null>((resolve) => sub.once('exit', (code) => { done = true; resolve(code) }))
+    const exited = new Promise<number | null>((resolve) => sub.once('close', (code) => { done = true; resolve(code) }))
     // mosquitto_sub subscribes some time after it starts: publish until it has its message (-C 1).
     for (let i = 0; i < 25 && !done; i++) {
       const pub = spawn('/usr/bin/mosquitto_pub', ['-h', '127.0.0.1', '-p', String(portA), '-t', 'proc/hello', '-m', 'across', '-q', '1'])

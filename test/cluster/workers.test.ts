@@ -253,7 +253,7 @@ t.test('mosquitto_pub and mosquitto_sub through the workers', { skip: hasMosquit
   t.teardown(() => { sub.kill('SIGKILL') })
   let out = ''
   sub.stdout.on('data', (c: Buffer) => { out += String(c) })
-  const exited = new Promise<number | null>((resolve) => sub.once('exit', resolve))
+  const exited = new Promise<number | null>((resolve) => sub.once('close', resolve))
   await until(() => out.includes('SUBACK'), 'mosquitto_sub subscribed', 5000)
   // Separate processes: each a new connection, on the workers in turn.
   for (let i = 0; i < 4; i++) {
@@ -367,7 +367,7 @@ async function runCli (t: Teardown, name: string, hocon: string): Promise<{ code
   const child = spawnNodeOwned(t, ['--import=tsx', 'src/broker.ts', '-c', file], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr!.on('data', (c: Buffer) => { stderr += String(c) })
-  const code = new Promise<number | null>((resolve) => child.once('exit', resolve))
+  const code = new Promise<number | null>((resolve) => child.once('close', resolve))
   const result = await Promise.race([code, delay(10_000).then(() => 'timeout' as const)])
   if (result === 'timeout') { killGroup(child); return null }
   return { code: result, stderr }

@@ -280,7 +280,8 @@ function run (cmd: string, args: string[]) {
   let stderr = ''
   child.stdout.on('data', (c: Buffer) => { stdout += String(c) })
   child.stderr.on('data', (c: Buffer) => { stderr += String(c) })
-  const done = once(child, 'exit').then(([code]) => ({ code: code as number | null, stdout: () => stdout, stderr: () => stderr }))
+  // 'close', not 'exit': output can still be in the pipe when the process has exited.
+  const done = once(child, 'close').then(([code]) => ({ code: code as number | null, stdout: () => stdout, stderr: () => stderr }))
   return { child, done }
 }
 
