@@ -14,6 +14,15 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  // Layers: the MQTT core is used by the listeners, the API and the cluster, and uses none of them.
+  {
+    files: ['src/mqtt/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [{ group: ['**/listeners/*', '**/api/*', '**/cluster/*', '**/certs/*', '**/auth/*'], message: 'src/mqtt is the bottom layer: pass what it needs in (hooks, interfaces) instead.' }],
+      }],
+    },
+  },
   // CommonJS, as the packages they stand in for under mqtt-packet.
   { files: ['vendor/**/*.js'], languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } }, rules: { '@typescript-eslint/no-require-imports': 'off' } },
 )

@@ -230,7 +230,8 @@ export async function spawnBrokerProcess (t: { teardown: (fn: () => unknown) => 
   await writeFile(file, hocon)
   // `env` adds to this process's environment (NODE_EXTRA_CA_CERTS is read only when a process starts).
   const child = spawnNodeOwned(t, ['--import=tsx', 'src/broker.ts', '-c', file], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } })
-  const deadline = Date.now() + 10_000
+  // A bound, not a timing assertion: compiling with tsx and forking workers on two busy cores takes seconds.
+  const deadline = Date.now() + 30_000
   for (;;) {
     try {
       const probe = await connectClient(port, { clientId: `probe-${port}-${Date.now()}`, connectTimeout: 500 })

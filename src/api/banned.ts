@@ -2,7 +2,7 @@
 // disconnects those already connected (0x98); without `until` a ban lasts a year, as in EMQX.
 // In a cluster every change reaches every node.
 import type { FastifyPluginAsync } from 'fastify'
-import { BAN_KINDS, banTargetError, kickBanned, type Ban, type BanKind } from '../mqtt/banned.js'
+import { BAN_KINDS, banTargetError, type Ban, type BanKind } from '../mqtt/banned.js'
 import { ApiError, errors, NO_CONTENT, pageMeta, pageQuery, paginate, rfc3339, type ApiHost } from './common.js'
 
 /** EMQX's default duration of a ban created without `until`. */
@@ -79,7 +79,7 @@ export const bannedRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, {
     const ban: Ban = { as: body.as, who: body.who, by: body.by ?? 'mgmt_api', reason: body.reason ?? '', at, until }
     banned.add(ban)
     host.cluster?.banAdded(ban)
-    const kicked = kickBanned(host.core, ban)
+    const kicked = host.core.registry.kickBanned(ban)
     host.log.notice({ as: ban.as, who: ban.who, until: rfc3339(until), kicked }, 'ban added through the management API')
     return show(ban)
   })

@@ -1,7 +1,7 @@
 // /api/v5/clients: connected clients and kept sessions with EMQX's fields and filters; DELETE kicks
 // (DISCONNECT 0x98 Administrative action) and discards the session.
 import type { FastifyPluginAsync } from 'fastify'
-import type { Connection } from '../mqtt/connection.js'
+import type { Channel } from '../mqtt/channel.js'
 import type { Session } from '../mqtt/session.js'
 import { ApiError, errors, NO_CONTENT, pageMeta, pageQuery, paginate, rfc3339, type ApiHost } from './common.js'
 
@@ -58,9 +58,9 @@ function sessionFields (s: Session) {
   }
 }
 
-function connected (host: ApiHost, conn: Connection): ClientRecord {
-  const c = conn.client!
-  const tls = conn.transport.tls
+function connected (host: ApiHost, channel: Channel): ClientRecord {
+  const c = channel.client!
+  const tls = channel.transport.tls
   return {
     clientid: c.clientId,
     username: c.username ?? null,
@@ -69,14 +69,14 @@ function connected (host: ApiHost, conn: Connection): ClientRecord {
     ip_address: c.remoteAddress,
     port: c.remotePort,
     listener: c.listener,
-    mountpoint: conn.mountpoint || null,
-    proto_name: PROTO_NAMES[conn.protocolVersion],
-    proto_ver: conn.protocolVersion,
-    keepalive: conn.keepalive,
-    clean_start: conn.cleanStart,
+    mountpoint: channel.mountpoint || null,
+    proto_name: PROTO_NAMES[channel.protocolVersion],
+    proto_ver: channel.protocolVersion,
+    keepalive: channel.keepalive,
+    clean_start: channel.cleanStart,
     connected_at: rfc3339(c.connectedAt, true),
-    ...sessionFields(conn.session!),
-    heap_size: conn.pinnedBytes,
+    ...sessionFields(channel.session!),
+    heap_size: channel.pinnedBytes,
     is_ssl: tls !== undefined,
     tls_version: tls?.version ?? null,
     tls_cipher: tls?.cipher ?? null,
@@ -98,14 +98,14 @@ function offline (host: ApiHost, s: Session): ClientRecord {
 
 function all (host: ApiHost): ClientRecord[] {
   const out: ClientRecord[] = []
-  for (const conn of host.core.clients.values()) if (conn.client && conn.session) out.push(connected(host, conn))
+  for (const channel of host.core.clients.values()) if (channel.client && channel.session) out.push(connected(host, channel))
   for (const s of host.core.sessions.values()) if (!s.link) out.push(offline(host, s))
   return out
 }
 
 function one (host: ApiHost, clientId: string): ClientRecord | undefined {
-  const conn = host.core.clients.get(clientId)
-  if (conn?.client && conn.session) return connected(host, conn)
+  const channel = host.core.clients.get(clientId)
+  if (channel?.client && channel.session) return connected(host, channel)
   const s = host.core.sessions.get(clientId)
   return s && !s.link ? offline(host, s) : undefined
 }

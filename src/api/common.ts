@@ -8,11 +8,14 @@ import type { Listener } from '../listeners/index.js'
 import type { Log } from '../log.js'
 import type { Core } from '../mqtt/core.js'
 
+/** The parts of the MQTT core the routes read or act on. */
+export type ApiCore = Pick<Core, 'config' | 'clients' | 'connections' | 'sessions' | 'registry' | 'metrics' | 'banned' | 'closing' | 'startedAt' | 'tree' | 'retained'>
+
 /** The broker as the API sees it (the Broker class satisfies it). */
 export interface ApiHost {
   readonly config: CulexConfig
   readonly log: Log
-  readonly core: Core
+  readonly core: ApiCore
   readonly listeners: Listener[]
   readonly certStore: CertStore
   readonly registry: DeviceRegistry

@@ -5,7 +5,7 @@
 import type { ClusterConfig, CulexConfig } from '../config/schema.js'
 import { CulexError } from '../errors.js'
 import type { Log } from '../log.js'
-import { kickBanned, type Ban, type BanKind } from '../mqtt/banned.js'
+import type { Ban, BanKind } from '../mqtt/banned.js'
 import type { ClusterLink, Core } from '../mqtt/core.js'
 import type { Message } from '../mqtt/message.js'
 import { nodeStats } from '../mqtt/stats.js'
@@ -38,11 +38,14 @@ export function createRedisBus (config: CulexConfig, log: Log): RedisBus {
   return new RedisBus({ redis: redisOptions(redis), servers: redis.servers, prefix: redis.key_prefix, node: config.node.name, log })
 }
 
+/** The parts of the MQTT core a cluster back-end reads or acts on; it sets `cluster` to itself while it runs. */
+type ClusterCore = Pick<Core, 'config' | 'retainer' | 'banned' | 'sessions' | 'registry' | 'tree' | 'closing' | 'clients' | 'metrics' | 'retained' | 'cluster'>
+
 export class Cluster implements ClusterLink {
   readonly node: string
   readonly bus: PeerBus
   readonly nodes: NodeRegistry
-  readonly #core: Core
+  readonly #core: ClusterCore
   readonly #log: Log
   readonly #clients: ClientDirectory
   readonly #retained: RetainedMirror
@@ -62,7 +65,7 @@ export class Cluster implements ClusterLink {
   /** Nodes seen running at the last look. */
   #running = new Set<string>()
 
-  constructor (core: Core, bus: PeerBus, config: ClusterConfig, log: Log) {
+  constructor (core: ClusterCore, bus: PeerBus, config: ClusterConfig, log: Log) {
     const prefix = config.redis.key_prefix
     const store = bus.store
     this.node = core.config.node.name
@@ -254,7 +257,7 @@ export class Cluster implements ClusterLink {
     switch (notice.t) {
       case 'ban': {
         banned.add(notice.ban)
-        const kicked = kickBanned(this.#core, notice.ban)
+        const kicked = this.#core.registry.kickBanned(notice.ban)
         this.#log.notice({ as: notice.ban.as, who: notice.ban.who, node: from, kicked }, 'cluster: ban added on another node')
         break
       }

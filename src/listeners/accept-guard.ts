@@ -5,8 +5,8 @@ import type { Server, Socket } from 'node:net'
 import { totalmem } from 'node:os'
 import type { OverloadProtectionConfig } from '../config/schema.js'
 import type { Rate } from '../config/types.js'
-import type { Core } from '../mqtt/core.js'
 import { TokenBucket } from '../mqtt/rate-limit.js'
+import type { ListenerCore } from './listener-core.js'
 
 // Refusals are logged at most this often per listener, with how many there were since.
 const LOG_INTERVAL_MS = 10_000
@@ -40,7 +40,7 @@ function destroyOnError (this: Socket): void {
 }
 
 export class AcceptGuard {
-  readonly #core: Core
+  readonly #core: ListenerCore
   readonly #id: string
   readonly #memMark: number
   readonly #bucket: TokenBucket | null
@@ -51,13 +51,13 @@ export class AcceptGuard {
   readonly #logged = { mem: { at: -Infinity, count: 0 }, rate: { at: -Infinity, count: 0 }, full: { at: -Infinity, count: 0 } }
 
   /** Returns null when neither limit is on, so that accepting costs nothing more. */
-  static create (core: Core, listenerId: string, connRate: Rate | null, backlog: number): AcceptGuard | null {
+  static create (core: ListenerCore, listenerId: string, connRate: Rate | null, backlog: number): AcceptGuard | null {
     const overload = core.config.overload_protection
     if (connRate === null && !overload.enable) return null
     return new AcceptGuard(core, listenerId, connRate, backlog, overload.enable ? memoryMark(overload) : Infinity)
   }
 
-  constructor (core: Core, listenerId: string, connRate: Rate | null, queueMax: number, memMark: number) {
+  constructor (core: ListenerCore, listenerId: string, connRate: Rate | null, queueMax: number, memMark: number) {
     this.#core = core
     this.#id = listenerId
     this.#memMark = memMark

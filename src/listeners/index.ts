@@ -1,6 +1,6 @@
 import type { CulexConfig } from '../config/schema.js'
-import type { Core } from '../mqtt/core.js'
 import type { Listener } from './listener.js'
+import type { ListenerCore } from './listener-core.js'
 import type { TlsServices } from './tls-services.js'
 import { SslListener } from './ssl.js'
 import { TcpListener } from './tcp.js'
@@ -11,7 +11,7 @@ export type { Listener } from './listener.js'
 export type { TlsServices } from './tls-services.js'
 
 /** One listener object per configured listener, enabled or not, in config order. */
-export function createListeners (core: Core, config: CulexConfig['listeners'], tls: TlsServices = {}): Listener[] {
+export function createListeners (core: ListenerCore, config: CulexConfig['listeners'], tls: TlsServices = {}): Listener[] {
   return [
     ...Object.entries(config.tcp).map(([name, cfg]) => new TcpListener(core, name, cfg)),
     ...Object.entries(config.ssl).map(([name, cfg]) => new SslListener(core, name, cfg, tls)),

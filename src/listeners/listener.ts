@@ -2,8 +2,8 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { BindAddress, Rate } from '../config/types.js'
-import type { Core } from '../mqtt/core.js'
-import type { ListenerContext, TransportInfo } from '../mqtt/connection.js'
+import type { ListenerContext, TransportInfo } from '../mqtt/channel.js'
+import type { ListenerCore } from './listener-core.js'
 import { AcceptGuard } from './accept-guard.js'
 import { close, listen } from './net-util.js'
 
@@ -24,10 +24,10 @@ export interface Listener extends ListenerContext {
 export class ConnectionGate {
   readonly #sockets = new Set<Duplex>()
   readonly #max: number
-  readonly #core: Core
+  readonly #core: ListenerCore
   readonly #context: ListenerContext
 
-  constructor (core: Core, context: ListenerContext, max: number) {
+  constructor (core: ListenerCore, context: ListenerContext, max: number) {
     this.#core = core
     this.#context = context
     this.#max = max
@@ -94,13 +94,13 @@ export abstract class NetListener<C extends NetListenerConfig> implements Listen
   readonly messagesRate: Rate | null
   readonly bytesRate: Rate | null
   readonly enabled: boolean
-  protected readonly core: Core
+  protected readonly core: ListenerCore
   protected readonly config: C
   protected readonly gate: ConnectionGate
   #server: Server | null = null
   #guard: AcceptGuard | null = null
 
-  constructor (core: Core, type: string, name: string, config: C) {
+  constructor (core: ListenerCore, type: string, name: string, config: C) {
     this.name = name
     this.id = `${type}:${name}`
     this.mountpoint = config.mountpoint

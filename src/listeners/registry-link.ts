@@ -5,9 +5,9 @@
 import type { DeviceRecord, DeviceRegistry } from '../certs/registry.js'
 import type { SslListenerOptions } from '../config/schema.js'
 import { CulexError } from '../errors.js'
-import type { Core } from '../mqtt/core.js'
 import { RC } from '../mqtt/reason-codes.js'
 import type { TlsFront } from './tls-front.js'
+import type { ListenerCore } from './listener-core.js'
 
 /** Refuses, at start, a device_registry listener that cannot work. */
 export function checkRegistryOptions (listenerId: string, opts: SslListenerOptions, registry: DeviceRegistry | undefined): void {
@@ -19,7 +19,7 @@ export function checkRegistryOptions (listenerId: string, opts: SslListenerOptio
 }
 
 /** Links the listener's TLS front to the registry; returns the unlink function. */
-export function linkRegistry (core: Core, listenerId: string, front: TlsFront, registry: DeviceRegistry): () => void {
+export function linkRegistry (core: ListenerCore, listenerId: string, front: TlsFront, registry: DeviceRegistry): () => void {
   front.addPeerCheck((cert, socket) => registry.admit(cert, socket.getPeerX509Certificate()))
   const onCa = (serial: string) => { front.reload(`device registry: CA ${serial} changed`) }
   // By fingerprint: a serial names a device only together with its CA.

@@ -2,8 +2,8 @@
 import type { Server } from 'node:net'
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import type { SslListenerConfig } from '../config/schema.js'
-import type { Core } from '../mqtt/core.js'
 import { NetListener, createTcpServer } from './listener.js'
+import type { ListenerCore } from './listener-core.js'
 import type { TlsServices } from './tls-services.js'
 import { checkRegistryOptions, linkRegistry } from './registry-link.js'
 import type { OcspStapler } from './ocsp.js'
@@ -20,7 +20,7 @@ export class SslListener extends NetListener<SslListenerConfig> {
   #ocsp: OcspStapler | undefined
   #unlinkRegistry: (() => void) | null = null
 
-  constructor (core: Core, name: string, config: SslListenerConfig, services: TlsServices = {}) {
+  constructor (core: ListenerCore, name: string, config: SslListenerConfig, services: TlsServices = {}) {
     super(core, 'ssl', name, config)
     this.#services = services
   }

@@ -1,13 +1,13 @@
 // Plain MQTT over TCP.
 import type { Server, Socket } from 'node:net'
 import type { TcpListenerConfig } from '../config/schema.js'
-import type { Core } from '../mqtt/core.js'
 import { NetListener, createTcpServer } from './listener.js'
+import type { ListenerCore } from './listener-core.js'
 
 export class TcpListener extends NetListener<TcpListenerConfig> {
   readonly type = 'tcp'
 
-  constructor (core: Core, name: string, config: TcpListenerConfig) {
+  constructor (core: ListenerCore, name: string, config: TcpListenerConfig) {
     super(core, 'tcp', name, config)
   }
 

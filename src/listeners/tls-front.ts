@@ -6,7 +6,6 @@ import { dirname, basename } from 'node:path'
 import type { Socket } from 'node:net'
 import type { Server as TlsServer, TlsOptions, TLSSocket } from 'node:tls'
 import type { SslListenerOptions, SslOptions } from '../config/schema.js'
-import type { Core } from '../mqtt/core.js'
 import type { PeerCertificate, TlsInfo } from '../mqtt/tls-info.js'
 import type { BundleRef, CertStore } from '../certs/store.js'
 import { CulexError } from '../errors.js'
@@ -15,6 +14,7 @@ import { acceptedSocket, setSecureContextWithPartialChain } from './node-interna
 import { ManagedCerts } from './sni.js'
 import { readTlsFiles, tlsFilePaths, tlsServerOptions, trustsClientCa } from './tls-context.js'
 import { describeHandshakeError, describeNotTls, describeVerifyError, NO_CLIENT_CA, type TlsFailureReport } from './tls-errors.js'
+import type { ListenerCore } from './listener-core.js'
 
 const EKU_OIDS: Record<string, string> = {
   serverAuth: '1.3.6.1.5.5.7.3.1',
@@ -37,7 +37,7 @@ export type PeerCheckFactory = (listenerId: string, opts: SslListenerOptions) =>
 const SESSION_CACHE_LIMIT = 10_000
 
 export class TlsFront {
-  readonly #core: Core
+  readonly #core: ListenerCore
   readonly #id: string
   readonly #opts: SslOptions
   readonly #server: TlsServer
@@ -76,7 +76,7 @@ export class TlsFront {
   }
 
   /** `options` are the ones `server` was created with; `extraCa` gives the CAs trusted besides cacertfile at each reload. */
-  constructor (core: Core, listenerId: string, opts: SslOptions, server: TlsServer, options: TlsOptions, managed?: ManagedCerts, extraCa?: () => string[]) {
+  constructor (core: ListenerCore, listenerId: string, opts: SslOptions, server: TlsServer, options: TlsOptions, managed?: ManagedCerts, extraCa?: () => string[]) {
     this.#core = core
     this.#extraCa = extraCa
     this.#id = listenerId

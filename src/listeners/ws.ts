@@ -3,9 +3,9 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { Server as NetServer } from 'node:net'
 import type { WebSocket, WebSocketServer } from 'ws'
 import type { WsListenerConfig } from '../config/schema.js'
-import type { TransportInfo } from '../mqtt/connection.js'
-import type { Core } from '../mqtt/core.js'
+import type { TransportInfo } from '../mqtt/channel.js'
 import { NetListener } from './listener.js'
+import type { ListenerCore } from './listener-core.js'
 
 export class WsListener<C extends WsListenerConfig = WsListenerConfig> extends NetListener<C> {
   readonly type: string = 'ws'
@@ -13,7 +13,7 @@ export class WsListener<C extends WsListenerConfig = WsListenerConfig> extends N
   /** The ws library, loaded when a ws or wss listener starts: a broker without one never loads it. */
   #lib: typeof import('ws') | null = null
 
-  constructor (core: Core, name: string, config: C, type = 'ws') {
+  constructor (core: ListenerCore, name: string, config: C, type = 'ws') {
     super(core, type, name, config)
     this.type = type
   }

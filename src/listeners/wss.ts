@@ -4,13 +4,13 @@ import { createServer as createHttpsServer } from 'node:https'
 import type { Server } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import type { WssListenerConfig } from '../config/schema.js'
-import type { TransportInfo } from '../mqtt/connection.js'
-import type { Core } from '../mqtt/core.js'
+import type { TransportInfo } from '../mqtt/channel.js'
 import type { TlsInfo } from '../mqtt/tls-info.js'
 import type { CertStore } from '../certs/store.js'
 import type { ManagedCerts } from './sni.js'
 import type { TlsFront } from './tls-front.js'
 import { createTcpServer } from './listener.js'
+import type { ListenerCore } from './listener-core.js'
 import { WsListener } from './ws.js'
 
 export class WssListener extends WsListener<WssListenerConfig> {
@@ -22,7 +22,7 @@ export class WssListener extends WsListener<WssListenerConfig> {
   #inner: HttpServer | null = null
   readonly #tls = new WeakMap<object, TlsInfo>()
 
-  constructor (core: Core, name: string, config: WssListenerConfig, store?: CertStore) {
+  constructor (core: ListenerCore, name: string, config: WssListenerConfig, store?: CertStore) {
     super(core, name, config, 'wss')
     this.#store = store
   }

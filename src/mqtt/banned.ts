@@ -1,8 +1,6 @@
 // EMQX's ban list: clients refused at CONNECT (0x8A Banned) by client id, user name or peer address,
 // exact or by pattern, until a ban expires. Checked on every CONNECT, so exact bans are map look-ups.
 import { BlockList, isIP } from 'node:net'
-import type { Core } from './core.js'
-import { RC } from './reason-codes.js'
 
 export const BAN_KINDS = ['clientid', 'username', 'peerhost', 'clientid_re', 'username_re', 'peerhost_net'] as const
 export type BanKind = (typeof BAN_KINDS)[number]
@@ -145,20 +143,4 @@ export function banCovers (ban: Ban, subject: BanSubject): boolean {
     case 'peerhost': return plainAddress(subject.remoteAddress) === plainAddress(ban.who)
     default: return patternTest(ban)(subject)
   }
-}
-
-/**
- * Disconnects the connected clients a new ban covers, as EMQX does. The DISCONNECT reason is 0x98
- * Administrative action: 0x8A Banned is a CONNACK-only code (spec 3.14.2.1). Returns how many.
- */
-export function kickBanned (core: Core, ban: Ban): number {
-  let count = 0
-  for (const conn of [...core.clients.values()]) {
-    const client = conn.client
-    if (!client || !banCovers(ban, client)) continue
-    core.log.info({ client: conn.label, as: ban.as, who: ban.who }, 'disconnecting a client a new ban covers')
-    conn.disconnect(RC.ADMINISTRATIVE_ACTION, 'banned')
-    count++
-  }
-  return count
 }

@@ -6,7 +6,8 @@ import type { CulexConfig } from '../config/schema.js'
 import type { Log } from '../log.js'
 import { LocalBus, type MessageBus } from './bus.js'
 import { BanList } from './banned.js'
-import { Connection, type ListenerContext, type TransportInfo } from './connection.js'
+import type { Channel, ChannelCore, ListenerContext, TransportInfo } from './channel.js'
+import { Connection } from './connection.js'
 import { Hooks, type ClientInfo } from './hooks.js'
 import type { Message } from './message.js'
 import { Metrics } from './metrics.js'
@@ -42,7 +43,7 @@ export interface ClusterLink extends SessionListener, RetainedListener, SharedLi
 
 const SWEEP_INTERVAL_MS = 500
 
-export class Core {
+export class Core implements ChannelCore {
   readonly config: CulexConfig
   readonly log: Log
   readonly hooks: Hooks
@@ -53,8 +54,8 @@ export class Core {
   readonly registry: SessionRegistry
   readonly retainer: Retainer
   readonly journal: SessionJournal | undefined
-  /** Every open connection, connected or not. */
-  readonly connections = new Set<Connection>()
+  /** Every open connection's channel, connected or not. */
+  readonly connections = new Set<Channel>()
   readonly startedAt = Date.now()
   closing = false
   /** Set by the cluster back-end once it runs; null on a single node. */
@@ -70,7 +71,7 @@ export class Core {
     this.journal = opts.journal
     const sessions = opts.sessions ?? new MemorySessionStore()
     const cluster = () => this.cluster
-    const clients = new Map<string, Connection>()
+    const clients = new Map<string, Channel>()
     this.router = new Router({
       config: this.config, log: this.log, hooks: this.hooks, metrics: this.metrics, sessions, clients,
       shared: cluster,
@@ -90,20 +91,21 @@ export class Core {
   /** The sessions held on this node. */
   get sessions (): SessionStore { return this.registry.sessions }
   /** Connected clients by client id. */
-  get clients (): Map<string, Connection> { return this.registry.clients }
+  get clients (): Map<string, Channel> { return this.registry.clients }
   get retained (): RetainedStore { return this.retainer.store }
   get tree () { return this.router.tree }
 
-  accept (socket: Duplex, listener: ListenerContext, transport: TransportInfo): Connection {
-    const conn = new Connection(this, socket, listener, transport)
-    this.connections.add(conn)
+  /** A new connection on `socket`: its channel starts reading. */
+  accept (socket: Duplex, listener: ListenerContext, transport: TransportInfo): Channel {
+    const { channel } = new Connection(this, socket, listener, transport)
+    this.connections.add(channel)
     if (this.connections.size > this.metrics.connectionsMax) this.metrics.connectionsMax = this.connections.size
-    return conn
+    return channel
   }
 
-  connectionClosed (conn: Connection, reason: string, wasConnected: boolean): void {
-    this.connections.delete(conn)
-    if (wasConnected) this.registry.connectionClosed(conn, reason)
+  channelClosed (channel: Channel, reason: string, wasConnected: boolean): void {
+    this.connections.delete(channel)
+    if (wasConnected) this.registry.channelClosed(channel, reason)
   }
 
   #restore (journal: SessionJournal): void {

@@ -1,7 +1,7 @@
 // packet.cmd → handler. Packets that only a server sends, or that come out of order, are protocol errors.
 import type { Packet } from 'mqtt-packet'
 import { CulexError } from '../errors.js'
-import type { Connection } from './connection.js'
+import type { Channel } from './channel.js'
 import { handleAuth } from './handlers/auth.js'
 import { handleConnect } from './handlers/connect.js'
 import { handleDisconnect } from './handlers/disconnect.js'
@@ -14,7 +14,7 @@ import { handlePubrel } from './handlers/pubrel.js'
 import { handleSubscribe } from './handlers/subscribe.js'
 import { handleUnsubscribe } from './handlers/unsubscribe.js'
 
-type Handler = (conn: Connection, packet: never) => void | Promise<void>
+type Handler = (channel: Channel, packet: never) => void | Promise<void>
 
 const HANDLERS: Partial<Record<Packet['cmd'], Handler>> = {
   publish: handlePublish,
@@ -29,18 +29,18 @@ const HANDLERS: Partial<Record<Packet['cmd'], Handler>> = {
   auth: handleAuth,
 }
 
-export function dispatch (conn: Connection, packet: Packet): void | Promise<void> {
-  conn.core.metrics.packetsReceived++
+export function dispatch (channel: Channel, packet: Packet): void | Promise<void> {
+  channel.core.metrics.packetsReceived++
   const repeated = repeatedProperty(packet)
   if (repeated) throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', `${packet.cmd.toUpperCase()} includes the ${repeated} property more than once`)
   const invalid = invalidProperty(packet)
   if (invalid) throw new CulexError('CULEX_ERR_MQTT_MALFORMED', `${packet.cmd.toUpperCase()} ${invalid} (spec 2.2.2.2)`)
   if (packet.cmd === 'connect') {
-    if (conn.state !== 'new') throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', 'second CONNECT on a connection [MQTT-3.1.0-2]')
-    return handleConnect(conn, packet)
+    if (channel.state !== 'new') throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', 'second CONNECT on a connection [MQTT-3.1.0-2]')
+    return handleConnect(channel, packet)
   }
   // AUTH may come between CONNECT and CONNACK while enhanced authentication goes on (spec 4.12).
-  if (conn.state !== 'connected' && !(packet.cmd === 'auth' && conn.enhancedAuth)) {
+  if (channel.state !== 'connected' && !(packet.cmd === 'auth' && channel.enhancedAuth)) {
     // [MQTT-3.1.0-1]: the first packet must be CONNECT; nothing is sent back before it.
     throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', `${packet.cmd.toUpperCase()} before CONNECT completed`)
   }
@@ -49,7 +49,7 @@ export function dispatch (conn: Connection, packet: Packet): void | Promise<void
   }
   const handler = HANDLERS[packet.cmd]
   if (!handler) throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', `${packet.cmd.toUpperCase()} is sent only by servers`)
-  return (handler as (c: Connection, p: Packet) => void | Promise<void>)(conn, packet)
+  return (handler as (c: Channel, p: Packet) => void | Promise<void>)(channel, packet)
 }
 
 type Props = Record<string, unknown> | undefined

@@ -2,7 +2,7 @@
 // it the client that resumes it may still receive. Like Mosquitto, which checks a reconnecting client's
 // queued messages against the ACL again (a client id says nothing of who connects with it).
 import type { QoS } from 'mqtt-packet'
-import type { Core } from './core.js'
+import type { ChannelCore } from './channel.js'
 import { runAuthorize, type ClientInfo } from './hooks.js'
 import type { Delivery, Session } from './session.js'
 
@@ -10,7 +10,7 @@ import type { Delivery, Session } from './session.js'
 const QUEUE_ROUNDS = 3
 
 /** Why `client` may not resume `session` (mqtt.session_owner_check), or null. */
-export function ownerRefusal (core: Core, session: Session, client: ClientInfo): string | null {
+export function ownerRefusal (core: ChannelCore, session: Session, client: ClientInfo): string | null {
   if (!core.config.mqtt.session_owner_check || session.owner === undefined) return null
   if ((client.username ?? null) === session.owner) return null
   return 'the session belongs to another user name (mqtt.session_owner_check)'
@@ -21,7 +21,7 @@ export function ownerRefusal (core: Core, session: Session, client: ClientInfo):
  * ones are gone no new message comes through them), then each topic queued or in flight, as a subscription
  * to that topic. What is denied is dropped, counted (messages.dropped) and logged.
  */
-export async function reauthorize (core: Core, session: Session, client: ClientInfo, label: string): Promise<void> {
+export async function reauthorize (core: ChannelCore, session: Session, client: ClientInfo, label: string): Promise<void> {
   const hooks = core.hooks.authorizeSubscribe
   if (hooks.length === 0) return
   // deny_action = disconnect, or a hook that throws, denies this one item, not the whole CONNECT.

@@ -2,7 +2,8 @@
 // connected clients by id; the session timers (expiry, will delay) are armed and stopped only here.
 import type { CulexConfig } from '../config/schema.js'
 import type { Log } from '../log.js'
-import type { Connection } from './connection.js'
+import { banCovers, type Ban } from './banned.js'
+import type { Channel } from './channel.js'
 import type { Hooks } from './hooks.js'
 import { memoryBudget } from './memory.js'
 import type { Metrics } from './metrics.js'
@@ -32,7 +33,7 @@ export interface SessionRegistryOptions {
   metrics: Metrics
   sessions: SessionStore
   /** Connected clients by client id (shared with the router). */
-  clients: Map<string, Connection>
+  clients: Map<string, Channel>
   journal: SessionJournal | undefined
   router: Router
   cluster: () => SessionListener | null
@@ -44,7 +45,7 @@ export interface SessionRegistryOptions {
 export class SessionRegistry {
   readonly sessions: SessionStore
   /** Connected clients by client id. */
-  readonly clients: Map<string, Connection>
+  readonly clients: Map<string, Channel>
   readonly limits: SessionLimits
   readonly #log: Log
   readonly #hooks: Hooks
@@ -74,7 +75,7 @@ export class SessionRegistry {
   }
 
   /** Attaches a session to a connection that passed CONNECT; returns whether one was resumed. */
-  open (conn: Connection, clientId: string, cleanStart: boolean, expiryInterval: number): boolean {
+  open (channel: Channel, clientId: string, cleanStart: boolean, expiryInterval: number): boolean {
     let session = this.sessions.get(clientId)
     if (session && cleanStart) {
       this.end(session)
@@ -90,10 +91,10 @@ export class SessionRegistry {
     session.stopWill()
     session.will = null
     session.expiryInterval = expiryInterval
-    session.owner = conn.client?.username ?? null
-    session.link = conn
-    conn.session = session
-    this.clients.set(clientId, conn)
+    session.owner = channel.client?.username ?? null
+    session.link = channel
+    channel.session = session
+    this.clients.set(clientId, channel)
     this.save(session)
     const cluster = this.#cluster()
     if (cluster) {
@@ -166,7 +167,7 @@ export class SessionRegistry {
     session.clearQueue()
     session.inflight.clear()
     if (session.journal) {
-      session.journal.dropSession(session.clientId)
+      this.#journal?.dropSession(session.clientId)
       session.journal = null
     }
     const persistent = session.mirror !== null
@@ -187,11 +188,11 @@ export class SessionRegistry {
       session.will = null
       session.stopWill()
     }
-    const conn = this.clients.get(clientId)
-    if (conn) {
+    const channel = this.clients.get(clientId)
+    if (channel) {
       const err = new CulexError('CULEX_ERR_MQTT_TAKEN_OVER', `session taken over on node ${node}`)
-      this.#log.info({ client: conn.label, node, code: err.code }, 'session taken over by a connection on another node')
-      conn.disconnectFor(err)
+      this.#log.info({ client: channel.label, node, code: err.code }, 'session taken over by a connection on another node')
+      channel.disconnectFor(err)
     }
     // An expiry of 0 ended the session with its connection.
     const left = this.sessions.get(clientId)
@@ -232,23 +233,39 @@ export class SessionRegistry {
 
   /** Kicks a client (management API): DISCONNECT 0x98, then its session is discarded. Returns whether it was known. */
   kick (clientId: string): boolean {
-    const conn = this.clients.get(clientId)
-    const session = conn?.session ?? this.sessions.get(clientId)
-    if (!conn && !session) return false
-    if (conn) {
-      this.#log.info({ client: conn.label }, 'client kicked through the management API')
-      conn.disconnect(RC.ADMINISTRATIVE_ACTION, 'kicked by an administrator')
+    const channel = this.clients.get(clientId)
+    const session = channel?.session ?? this.sessions.get(clientId)
+    if (!channel && !session) return false
+    if (channel) {
+      this.#log.info({ client: channel.label }, 'client kicked through the management API')
+      channel.disconnect(RC.ADMINISTRATIVE_ACTION, 'kicked by an administrator')
     }
     if (session && this.sessions.get(clientId) === session) this.end(session)
     return true
   }
 
+  /**
+   * Disconnects the connected clients a new ban covers, as EMQX does. The DISCONNECT reason is 0x98
+   * Administrative action: 0x8A Banned is a CONNACK-only code (spec 3.14.2.1). Returns how many.
+   */
+  kickBanned (ban: Ban): number {
+    let count = 0
+    for (const channel of [...this.clients.values()]) {
+      const client = channel.client
+      if (!client || !banCovers(ban, client)) continue
+      this.#log.info({ client: channel.label, as: ban.as, who: ban.who }, 'disconnecting a client a new ban covers')
+      channel.disconnect(RC.ADMINISTRATIVE_ACTION, 'banned')
+      count++
+    }
+    return count
+  }
+
   /** A connected client's connection closed: its will is scheduled, its session kept or ended. */
-  connectionClosed (conn: Connection, reason: string): void {
-    const session = conn.session
-    if (!session || session.link !== conn) return
+  channelClosed (channel: Channel, reason: string): void {
+    const session = channel.session
+    if (!session || session.link !== channel) return
     session.link = null
-    if (this.clients.get(session.clientId) === conn) this.clients.delete(session.clientId)
+    if (this.clients.get(session.clientId) === channel) this.clients.delete(session.clientId)
     this.#router.sharedPresence(session)
     this.#router.redispatchShared(session)
     if (session.will && !this.#closing()) this.#scheduleWill(session)
@@ -257,8 +274,8 @@ export class SessionRegistry {
     if (session.expiryInterval !== 0 && session.expiryInterval !== NEVER_EXPIRES) {
       session.armExpiry(session.expiryInterval * 1000, () => this.end(session))
     }
-    this.#log.info({ client: conn.label, reason }, 'client disconnected')
-    if (conn.client) this.#hooks.notify('clientDisconnected', conn.client, reason)
+    this.#log.info({ client: channel.label, reason }, 'client disconnected')
+    if (channel.client) this.#hooks.notify('clientDisconnected', channel.client, reason)
   }
 
   #scheduleWill (session: Session): void {
@@ -275,8 +292,8 @@ export class SessionRegistry {
   /** At shutdown: the wills of connected clients and delayed wills go now, expiry timers stop. Returns the wills still being authorized. */
   sendWillsNow (): Promise<void>[] {
     const authorizing: Promise<void>[] = []
-    for (const conn of this.clients.values()) {
-      const pending = conn.session?.will ? this.publishWill(conn.session) : undefined
+    for (const channel of this.clients.values()) {
+      const pending = channel.session?.will ? this.publishWill(channel.session) : undefined
       if (pending) authorizing.push(pending)
     }
     for (const session of this.sessions.values()) {

@@ -5,7 +5,6 @@ import type { ClientInfo } from './hooks.js'
 import { setLongTimeout, type LongTimeout } from './long-timeout.js'
 import { deliveryBytes, messageBytes, ownPayload, SizedMap, subscriptionBytes } from './memory.js'
 import { isExpired, type Message } from './message.js'
-import type { SessionJournal } from './store/journal.js'
 import type { SharedGroup, Subscription } from './topic-tree.js'
 
 /** One message on its way to this session's client. */
@@ -32,6 +31,14 @@ export interface SessionLink {
   readonly sendWindow: number
   sendPublish (d: Delivery, dup: boolean): void
   sendPubrel (packetId: number): void
+}
+
+/** Where a persistent session's QoS 1/2 deliveries are written down (store/journal.ts on disk). */
+export interface DeliveryJournal {
+  add (clientId: string, d: Delivery): void
+  remove (d: Delivery): void
+  /** A QoS 2 delivery moved on to PUBREL. */
+  released (d: Delivery): void
 }
 
 export interface WillMessage {
@@ -79,7 +86,7 @@ export class Session {
   /** Messages dropped because the queue was full or they expired. */
   dropped = 0
   /** Set while the session is persistent and storage is durable: QoS 1/2 deliveries are written to it. */
-  journal: SessionJournal | null = null
+  journal: DeliveryJournal | null = null
   /** Set while the session is persistent in a cluster: QoS 1/2 messages queued while offline are copied to it. */
   mirror: SessionMirror | null = null
   readonly #limits: SessionLimits

@@ -17,7 +17,10 @@ export const STATS = {
 
 export type StatName = keyof typeof STATS
 
-export function nodeStats (core: Core): Record<StatName, number> {
+/** What the counts are taken from: a view of the core. */
+export type StatsSource = Pick<Core, 'sessions' | 'clients' | 'metrics' | 'tree' | 'retained'>
+
+export function nodeStats (core: StatsSource): Record<StatName, number> {
   let shared = 0
   let subscribers = 0
   const topics = new Set<string>()

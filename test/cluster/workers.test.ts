@@ -44,7 +44,7 @@ cluster.node_timeout = 1s
 log.console.enable = false
 log.file.default { enable = true, path = "${log}", level = info, formatter = json }
 `, tcp)
-  await until(async () => (await logLines(log)).some(started), 'the primary logs culex started', 10_000)
+  await until(async () => (await logLines(log)).some(started), 'the primary logs culex started', 30_000)
   return { primary, tcp, ws, http, log }
 }
 
@@ -313,7 +313,7 @@ t.test('a worker killed with SIGKILL is forked again', async (t) => {
     return now.length === 2 && !now.includes(before[0]!) ? now : null
   }, 'a new worker process', 8000)
   t.ok(after.includes(before[1]!), 'the other worker kept running')
-  await until(async () => (await logLines(main.log)).filter((l) => l.msg === 'workers: worker started').length > startedBefore, 'the new worker has its listeners up', 10_000)
+  await until(async () => (await logLines(main.log)).filter((l) => l.msg === 'workers: worker started').length > startedBefore, 'the new worker has its listeners up', 30_000)
   const lines = await logLines(main.log)
   t.ok(lines.some((l) => l.msg === 'workers: a worker exited; forking it again' && l.signal === 'SIGKILL'), 'the primary logged the death')
 
@@ -356,7 +356,7 @@ t.test('the workers exit when their primary is killed', async (t) => {
   const pids = await childrenOf(other.primary.pid!)
   t.equal(pids.length, 2)
   other.primary.kill('SIGKILL')
-  await until(async () => !(await Promise.all(pids.map(alive))).some(Boolean), 'both workers exited', 5000)
+  await until(async () => !(await Promise.all(pids.map(alive))).some(Boolean), 'both workers exited', 15_000)
   t.pass('no worker left')
 })
 

@@ -3,7 +3,7 @@ import { isUtf8 } from 'node:buffer'
 import { randomBytes } from 'node:crypto'
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet'
 import { CulexError } from '../../errors.js'
-import type { Connection } from '../connection.js'
+import type { Channel } from '../channel.js'
 import { NEVER_EXPIRES } from '../store/session-record.js'
 import { runAuthenticate, type AuthResult, type ClientInfo, type EnhancedAuthStep } from '../hooks.js'
 import { setLongTimeout } from '../long-timeout.js'
@@ -15,19 +15,19 @@ import { ownerRefusal, reauthorize } from '../resume.js'
 
 type ConnackProps = NonNullable<IConnackPacket['properties']>
 
-export function handleConnect (conn: Connection, packet: IConnectPacket): void | Promise<void> {
-  conn.state = 'connecting'
-  conn.protocolVersion = packet.protocolVersion ?? 4
-  const refusal = checkConnect(conn, packet)
-  if (refusal) return refuse(conn, refusal.rc, refusal.reason)
+export function handleConnect (channel: Channel, packet: IConnectPacket): void | Promise<void> {
+  channel.state = 'connecting'
+  channel.protocolVersion = packet.protocolVersion ?? 4
+  const refusal = checkConnect(channel, packet)
+  if (refusal) return refuse(channel, refusal.rc, refusal.reason)
 
-  const mqtt = conn.core.config.mqtt
-  const tls = conn.transport.tls
+  const mqtt = channel.core.config.mqtt
+  const tls = channel.transport.tls
   const cert = tls?.peerCert
   const named = resolveUsername(mqtt, tls, packet.username)
-  if (!named.ok) return refuse(conn, named.rc, named.reason)
+  if (!named.ok) return refuse(channel, named.rc, named.reason)
   const certId = resolveCertClientId(mqtt, tls)
-  if (!certId.ok) return refuse(conn, certId.rc, certId.reason)
+  if (!certId.ok) return refuse(channel, certId.rc, certId.reason)
   const username = named.value
   const chosenId = certId.value ?? (mqtt.use_username_as_clientid ? username : undefined)
   const assigned = chosenId === undefined && packet.clientId === '' ? `culex-${randomBytes(8).toString('hex')}` : undefined
@@ -35,44 +35,44 @@ export function handleConnect (conn: Connection, packet: IConnectPacket): void |
   const client: ClientInfo = {
     clientId,
     username,
-    protocolVersion: conn.protocolVersion,
-    listener: conn.listener.id,
-    remoteAddress: conn.transport.remoteAddress,
-    remotePort: conn.transport.remotePort,
+    protocolVersion: channel.protocolVersion,
+    listener: channel.listener.id,
+    remoteAddress: channel.transport.remoteAddress,
+    remotePort: channel.transport.remotePort,
     connectedAt: Date.now(),
     isSuperuser: false,
     attrs: {},
     tls,
     cert,
   }
-  conn.client = client
-  if (refusedAsBanned(conn, client)) return
+  channel.client = client
+  if (refusedAsBanned(channel, client)) return
   const method = packet.properties?.authenticationMethod
-  if (method !== undefined) return startEnhancedAuth(conn, packet, client, method, assigned !== undefined)
+  if (method !== undefined) return startEnhancedAuth(channel, packet, client, method, assigned !== undefined)
   const credentials = { username, password: packet.password }
-  if (conn.core.hooks.authenticate.length === 0) return accept(conn, packet, client, assigned !== undefined)
-  return runAuthenticate(conn.core.hooks, client, credentials).then(async (answer) => {
-    if (conn.state !== 'connecting') return
-    if (answer.result !== 'ok') return refuseAuth(conn, answer)
+  if (channel.core.hooks.authenticate.length === 0) return accept(channel, packet, client, assigned !== undefined)
+  return runAuthenticate(channel.core.hooks, client, credentials).then(async (answer) => {
+    if (channel.state !== 'connecting') return
+    if (answer.result !== 'ok') return refuseAuth(channel, answer)
     client.isSuperuser = answer.isSuperuser ?? false
     if (answer.attrs) client.attrs = answer.attrs
     if (answer.acl) client.acl = answer.acl
     if (answer.aclExpireAt !== undefined) client.aclExpireAt = answer.aclExpireAt
-    await accept(conn, packet, client, assigned !== undefined)
-    if (answer.expireAt !== undefined) disconnectAtExpiry(conn, answer.expireAt)
+    await accept(channel, packet, client, assigned !== undefined)
+    if (answer.expireAt !== undefined) disconnectAtExpiry(channel, answer.expireAt)
   }, (err: unknown) => {
     // A failing authenticator is the server's problem: answer CONNACK instead of a silent close.
-    if (conn.state !== 'connecting') return
-    conn.core.log.error({ err, client: conn.label }, 'authenticate hook failed')
-    refuse(conn, RC.SERVER_UNAVAILABLE, 'authentication unavailable')
+    if (channel.state !== 'connecting') return
+    channel.core.log.error({ err, client: channel.label }, 'authenticate hook failed')
+    refuse(channel, RC.SERVER_UNAVAILABLE, 'authentication unavailable')
   })
 }
 
 interface Refusal { rc: number; reason: string }
 
-function checkConnect (conn: Connection, packet: IConnectPacket): Refusal | null {
-  const v = conn.protocolVersion
-  const mqtt = conn.core.config.mqtt
+function checkConnect (channel: Channel, packet: IConnectPacket): Refusal | null {
+  const v = channel.protocolVersion
+  const mqtt = channel.core.config.mqtt
   const expectedName = v === 3 ? 'MQIsdp' : 'MQTT'
   if (packet.protocolId !== expectedName) {
     return { rc: RC.UNSUPPORTED_PROTOCOL_VERSION, reason: `protocol name ${String(packet.protocolId)} does not match protocol level ${v}` }
@@ -107,7 +107,7 @@ function checkConnect (conn: Connection, packet: IConnectPacket): Refusal | null
     const error = topicNameError(will.topic, mqtt.max_topic_levels)
     if (error) return { rc: RC.TOPIC_NAME_INVALID, reason: `will topic: ${error}` }
     // A will is published for the client: not to $SYS either (see handlers/publish.ts).
-    if (isSysTopic(conn.listener.mountpoint + will.topic)) return { rc: RC.NOT_AUTHORIZED, reason: 'will topic: $SYS topics are published only by the broker' }
+    if (isSysTopic(channel.listener.mountpoint + will.topic)) return { rc: RC.NOT_AUTHORIZED, reason: 'will topic: $SYS topics are published only by the broker' }
     if ((will.qos ?? 0) > mqtt.max_qos_allowed) return { rc: RC.QOS_NOT_SUPPORTED, reason: `will QoS above mqtt.max_qos_allowed (${mqtt.max_qos_allowed})` }
     if (will.retain && !mqtt.retain_available) return { rc: RC.RETAIN_NOT_SUPPORTED, reason: 'retained messages are disabled' }
     const payload = typeof will.payload === 'string' ? Buffer.from(will.payload) : will.payload
@@ -119,137 +119,137 @@ function checkConnect (conn: Connection, packet: IConnectPacket): Refusal | null
 }
 
 /** MQTT 5 enhanced authentication (spec 4.12): AUTH 0x18 round trips in state 'connecting', then CONNACK. */
-function startEnhancedAuth (conn: Connection, packet: IConnectPacket, client: ClientInfo, method: string, assignedId: boolean): void | Promise<void> {
-  const exchange = conn.core.hooks.enhancedAuth?.(client, method)
-  if (!exchange) return refuse(conn, RC.BAD_AUTHENTICATION_METHOD, `authentication method ${method} is not supported`)
-  conn.enhancedAuth = {
+function startEnhancedAuth (channel: Channel, packet: IConnectPacket, client: ClientInfo, method: string, assignedId: boolean): void | Promise<void> {
+  const exchange = channel.core.hooks.enhancedAuth?.(client, method)
+  if (!exchange) return refuse(channel, RC.BAD_AUTHENTICATION_METHOD, `authentication method ${method} is not supported`)
+  channel.enhancedAuth = {
     method,
     exchange,
     finish: (step) => {
       if (step.result === 'continue') return
-      if (step.result !== 'ok') return refuseAuth(conn, { authenticator: method, ...step })
-      if (step.username !== undefined && !bindProvenUser(conn, client, method, step.username)) return
+      if (step.result !== 'ok') return refuseAuth(channel, { authenticator: method, ...step })
+      if (step.username !== undefined && !bindProvenUser(channel, client, method, step.username)) return
       client.isSuperuser = step.isSuperuser ?? false
-      return accept(conn, packet, client, assignedId, { authenticationMethod: method, ...(step.data ? { authenticationData: step.data } : {}) })
+      return accept(channel, packet, client, assignedId, { authenticationMethod: method, ...(step.data ? { authenticationData: step.data } : {}) })
     },
   }
-  return enhancedAuthStep(conn, packet.properties?.authenticationData)
+  return enhancedAuthStep(channel, packet.properties?.authenticationData)
 }
 
 /**
  * The user an enhanced authentication proved (SCRAM `n=`) is the client's user name, which ACLs and bans
  * see: a different user name from CONNECT (or from TLS) is refused, none takes the proven one. False after refusing.
  */
-function bindProvenUser (conn: Connection, client: ClientInfo, method: string, proven: string): boolean {
+function bindProvenUser (channel: Channel, client: ClientInfo, method: string, proven: string): boolean {
   if (client.username !== undefined && client.username !== proven) {
-    refuseAuth(conn, { result: 'deny', reasonCode: RC.BAD_USER_NAME_OR_PASSWORD, reason: `the user name differs from the user ${method} authenticated`, authenticator: method })
+    refuseAuth(channel, { result: 'deny', reasonCode: RC.BAD_USER_NAME_OR_PASSWORD, reason: `the user name differs from the user ${method} authenticated`, authenticator: method })
     return false
   }
   client.username = proven
-  return !refusedAsBanned(conn, client)
+  return !refusedAsBanned(channel, client)
 }
 
 /** Refuses a banned client (CONNACK 0x8A); true when it did. */
-function refusedAsBanned (conn: Connection, client: ClientInfo): boolean {
-  const ban = conn.core.banned.check(client)
+function refusedAsBanned (channel: Channel, client: ClientInfo): boolean {
+  const ban = channel.core.banned.check(client)
   if (!ban) return false
   // The ban's details go to the log only: its reason is the operator's note, not the client's business.
-  conn.core.log.info({ client: conn.label, as: ban.as, who: ban.who, reason: ban.reason }, 'client is banned')
-  refuse(conn, RC.BANNED, 'banned')
+  channel.core.log.info({ client: channel.label, as: ban.as, who: ban.who, reason: ban.reason }, 'client is banned')
+  refuse(channel, RC.BANNED, 'banned')
   return true
 }
 
 /** Feeds CONNECT's or an AUTH's Authentication Data to the exchange: AUTH 0x18 to go on, else CONNACK. */
-export async function enhancedAuthStep (conn: Connection, data: Buffer | undefined): Promise<void> {
-  const auth = conn.enhancedAuth!
+export async function enhancedAuthStep (channel: Channel, data: Buffer | undefined): Promise<void> {
+  const auth = channel.enhancedAuth!
   let step: EnhancedAuthStep
   try {
     step = await auth.exchange.step(data)
   } catch (err) {
-    if (conn.state !== 'connecting') return
-    conn.enhancedAuth = null
-    conn.core.log.error({ err, client: conn.label }, 'enhanced authentication failed')
-    return refuse(conn, RC.SERVER_UNAVAILABLE, 'authentication unavailable')
+    if (channel.state !== 'connecting') return
+    channel.enhancedAuth = null
+    channel.core.log.error({ err, client: channel.label }, 'enhanced authentication failed')
+    return refuse(channel, RC.SERVER_UNAVAILABLE, 'authentication unavailable')
   }
-  if (conn.state !== 'connecting') return
+  if (channel.state !== 'connecting') return
   if (step.result === 'continue') {
-    conn.send({ cmd: 'auth', reasonCode: RC.CONTINUE_AUTHENTICATION, properties: { authenticationMethod: auth.method, authenticationData: step.data } })
+    channel.send({ cmd: 'auth', reasonCode: RC.CONTINUE_AUTHENTICATION, properties: { authenticationMethod: auth.method, authenticationData: step.data } })
     return
   }
-  conn.enhancedAuth = null
+  channel.enhancedAuth = null
   await auth.finish(step)
 }
 
 /** An AUTH that breaks the exchange: CONNACK 0x82, then close. */
-export function refuseEnhancedAuth (conn: Connection, reason: string): void {
-  conn.enhancedAuth = null
-  refuse(conn, RC.PROTOCOL_ERROR, reason)
+export function refuseEnhancedAuth (channel: Channel, reason: string): void {
+  channel.enhancedAuth = null
+  refuse(channel, RC.PROTOCOL_ERROR, reason)
 }
 
-function refuseAuth (conn: Connection, answer: Exclude<AuthResult, { result: 'ok' }>): void {
-  conn.core.metrics.authFailures++
+function refuseAuth (channel: Channel, answer: Exclude<AuthResult, { result: 'ok' }>): void {
+  channel.core.metrics.authFailures++
   const rc = answer.result === 'deny' ? (answer.reasonCode ?? RC.NOT_AUTHORIZED) : RC.NOT_AUTHORIZED
   const reason = answer.result === 'deny' ? (answer.reason ?? 'not authorized') : 'not authorized'
   const detail = answer.result === 'deny' ? answer.detail : answer.reason
   // One line per refusal, naming who decided and why; never the credentials.
-  conn.core.log.warning({
-    clientid: conn.clientId,
-    listener: conn.listener.id,
+  channel.core.log.warning({
+    clientid: channel.clientId,
+    listener: channel.listener.id,
     authenticator: (answer.result === 'deny' ? answer.authenticator : undefined) ?? 'hook',
     reason,
     ...(detail ? { detail } : {}),
     reasonCode: describeReason(rc),
   }, 'authentication refused')
-  reply(conn, rc, reason)
+  reply(channel, rc, reason)
 }
 
-function refuse (conn: Connection, rc: number, reason: string): void {
-  conn.core.log.info({ client: conn.label, reasonCode: describeReason(rc) }, `refused CONNECT: ${reason}`)
-  reply(conn, rc, reason)
+function refuse (channel: Channel, rc: number, reason: string): void {
+  channel.core.log.info({ client: channel.label, reasonCode: describeReason(rc) }, `refused CONNECT: ${reason}`)
+  reply(channel, rc, reason)
 }
 
 /** CONNACK with the refusal, then close. */
-function reply (conn: Connection, rc: number, reason: string): void {
-  conn.core.metrics.connectionsRefused++
-  const v5 = conn.protocolVersion === 5
-  conn.send(v5
+function reply (channel: Channel, rc: number, reason: string): void {
+  channel.core.metrics.connectionsRefused++
+  const v5 = channel.protocolVersion === 5
+  channel.send(v5
     ? { cmd: 'connack', sessionPresent: false, reasonCode: rc, properties: { reasonString: reason } }
     : { cmd: 'connack', sessionPresent: false, returnCode: v3ConnackCode(rc) })
-  conn.close(reason)
+  channel.close(reason)
 }
 
 /** Attaches the session and answers CONNACK; in a cluster, first brings the session from the node that holds it. */
-function accept (conn: Connection, packet: IConnectPacket, client: ClientInfo, assignedId: boolean, extra: ConnackProps = {}): void | Promise<void> {
-  const unsafe = mountpointIdentityRefusal(conn.listener.mountpoint, client)
-  if (unsafe) return refuse(conn, unsafe.rc, unsafe.reason)
-  const cluster = conn.core.cluster
-  if (!cluster) return resume(conn, packet, client, assignedId, extra)
+function accept (channel: Channel, packet: IConnectPacket, client: ClientInfo, assignedId: boolean, extra: ConnackProps = {}): void | Promise<void> {
+  const unsafe = mountpointIdentityRefusal(channel.listener.mountpoint, client)
+  if (unsafe) return refuse(channel, unsafe.rc, unsafe.reason)
+  const cluster = channel.core.cluster
+  if (!cluster) return resume(channel, packet, client, assignedId, extra)
   return cluster.takeover(client.clientId, packet.clean !== false).then((moved) => {
     // Adopted even if this connection went meanwhile: the session has left its node and must not be lost.
-    if (moved) conn.core.registry.adopt(moved)
-    if (conn.state === 'connecting') return resume(conn, packet, client, assignedId, extra)
+    if (moved) channel.core.registry.adopt(moved)
+    if (channel.state === 'connecting') return resume(channel, packet, client, assignedId, extra)
   })
 }
 
 /** Before a session is resumed (and its connection taken over): refused if it is another user's, else authorized again for this client. */
-function resume (conn: Connection, packet: IConnectPacket, client: ClientInfo, assignedId: boolean, extra: ConnackProps): void | Promise<void> {
-  const session = packet.clean === false ? conn.core.sessions.get(client.clientId) : undefined
-  if (!session) return attach(conn, packet, client, assignedId, extra)
-  const refusal = ownerRefusal(conn.core, session, client)
-  if (refusal) return refuse(conn, RC.NOT_AUTHORIZED, refusal)
-  if (conn.core.hooks.authorizeSubscribe.length === 0) return attach(conn, packet, client, assignedId, extra)
-  return reauthorize(conn.core, session, client, conn.label).then(() => {
-    if (conn.state === 'connecting') attach(conn, packet, client, assignedId, extra)
+function resume (channel: Channel, packet: IConnectPacket, client: ClientInfo, assignedId: boolean, extra: ConnackProps): void | Promise<void> {
+  const session = packet.clean === false ? channel.core.sessions.get(client.clientId) : undefined
+  if (!session) return attach(channel, packet, client, assignedId, extra)
+  const refusal = ownerRefusal(channel.core, session, client)
+  if (refusal) return refuse(channel, RC.NOT_AUTHORIZED, refusal)
+  if (channel.core.hooks.authorizeSubscribe.length === 0) return attach(channel, packet, client, assignedId, extra)
+  return reauthorize(channel.core, session, client, channel.label).then(() => {
+    if (channel.state === 'connecting') attach(channel, packet, client, assignedId, extra)
   })
 }
 
-function attach (conn: Connection, packet: IConnectPacket, client: ClientInfo, assignedId: boolean, extra: ConnackProps): void {
-  const core = conn.core
+function attach (channel: Channel, packet: IConnectPacket, client: ClientInfo, assignedId: boolean, extra: ConnackProps): void {
+  const core = channel.core
   const mqtt = core.config.mqtt
-  const v5 = conn.protocolVersion === 5
+  const v5 = channel.protocolVersion === 5
   const props = packet.properties ?? {}
   const existing = core.clients.get(client.clientId)
-  if (existing && existing !== conn) {
+  if (existing && existing !== channel) {
     const err = new CulexError('CULEX_ERR_MQTT_TAKEN_OVER', 'session taken over')
     core.log.info({ client: existing.label, code: err.code }, 'session taken over by a new connection')
     existing.disconnectFor(err)
@@ -260,27 +260,30 @@ function attach (conn: Connection, packet: IConnectPacket, client: ClientInfo, a
   const ceiling = Math.floor(mqtt.session_expiry_interval / 1000)
   const expiry = requested === 0 ? 0 : Math.min(requested, ceiling)
   if (v5 && expiry !== requested) connack.sessionExpiryInterval = expiry
-  const present = core.registry.open(conn, client.clientId, packet.clean !== false, expiry)
-  const session = conn.session!
+  const present = core.registry.open(channel, client.clientId, packet.clean !== false, expiry)
+  const session = channel.session!
 
-  conn.keepalive = packet.keepalive ?? 0
-  conn.cleanStart = packet.clean !== false
+  let keepalive = packet.keepalive ?? 0
   if (v5 && mqtt.server_keepalive > 0) {
-    conn.keepalive = Math.floor(mqtt.server_keepalive / 1000)
-    connack.serverKeepAlive = conn.keepalive
+    keepalive = Math.floor(mqtt.server_keepalive / 1000)
+    connack.serverKeepAlive = keepalive
   }
-  conn.sendWindow = Math.min(props.receiveMaximum ?? 65535, mqtt.max_inflight)
-  if (props.maximumPacketSize) conn.maxOutgoingPacket = props.maximumPacketSize
-  conn.aliasOutMax = props.topicAliasMaximum ?? 0
-  conn.problemInfo = props.requestProblemInformation !== false
-  conn.mountpoint = expandMountpoint(conn.listener.mountpoint, client)
-  if (conn.mountpoint) client.mountpoint = conn.mountpoint
+  channel.settle({
+    keepalive,
+    cleanStart: packet.clean !== false,
+    sendWindow: Math.min(props.receiveMaximum ?? 65535, mqtt.max_inflight),
+    maxOutgoingPacket: props.maximumPacketSize || Number.POSITIVE_INFINITY,
+    aliasOutMax: props.topicAliasMaximum ?? 0,
+    problemInfo: props.requestProblemInformation !== false,
+    mountpoint: expandMountpoint(channel.listener.mountpoint, client),
+  })
+  if (channel.mountpoint) client.mountpoint = channel.mountpoint
 
   if (packet.will) {
     const w = packet.will
     const payload = typeof w.payload === 'string' ? Buffer.from(w.payload) : w.payload
     const { willDelayInterval, ...willProps } = w.properties ?? {}
-    const message = createMessage(conn.mountpoint + w.topic, payload, w.qos ?? 0, w.retain ?? false,
+    const message = createMessage(channel.mountpoint + w.topic, payload, w.qos ?? 0, w.retain ?? false,
       v5 && Object.keys(willProps).length > 0 ? willProps : undefined, client.clientId)
     session.will = { message, delay: willDelayInterval ?? 0, client }
   }
@@ -297,24 +300,24 @@ function attach (conn: Connection, packet: IConnectPacket, client: ClientInfo, a
     if (props.requestResponseInformation && mqtt.response_information) connack.responseInformation = mqtt.response_information
     Object.assign(connack, extra)
   }
-  conn.send(v5
+  channel.send(v5
     ? { cmd: 'connack', sessionPresent: present, reasonCode: RC.SUCCESS, properties: connack }
     : { cmd: 'connack', sessionPresent: present, returnCode: 0 })
-  conn.state = 'connected'
+  channel.state = 'connected'
   session.resend()
   session.pump()
-  core.log.info({ client: conn.label, protocol: conn.protocolVersion, cleanStart: packet.clean, sessionPresent: present, keepalive: conn.keepalive }, 'client connected')
+  core.log.info({ client: channel.label, protocol: channel.protocolVersion, cleanStart: packet.clean, sessionPresent: present, keepalive: channel.keepalive }, 'client connected')
   if (core.hooks.clientConnected.length > 0) core.hooks.notify('clientConnected', client)
 }
 
 /** JWT disconnect_after_expire: DISCONNECT 0x87 (v5; v3 just closes) when the credentials expire; the will follows. */
-function disconnectAtExpiry (conn: Connection, expireAt: number): void {
-  if (conn.state !== 'connected') return
+function disconnectAtExpiry (channel: Channel, expireAt: number): void {
+  if (channel.state !== 'connected') return
   const timer = setLongTimeout(() => {
-    conn.core.log.info({ client: conn.label }, 'credentials expired')
-    conn.disconnect(RC.NOT_AUTHORIZED, 'credentials expired')
+    channel.core.log.info({ client: channel.label }, 'credentials expired')
+    channel.disconnect(RC.NOT_AUTHORIZED, 'credentials expired')
   }, expireAt - Date.now())
-  conn.socket.once('close', () => timer.cancel())
+  channel.onClose(() => timer.cancel())
 }
 
 function expandMountpoint (template: string, client: ClientInfo): string {

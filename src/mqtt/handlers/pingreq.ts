@@ -1,7 +1,7 @@
 // PINGREQ (spec 3.12): answer PINGRESP; receiving it already refreshed the keepalive clock.
 import type { IPingreqPacket } from 'mqtt-packet'
-import type { Connection } from '../connection.js'
+import type { Channel } from '../channel.js'
 
-export function handlePingreq (conn: Connection, _packet: IPingreqPacket): void {
-  conn.send({ cmd: 'pingresp' })
+export function handlePingreq (channel: Channel, _packet: IPingreqPacket): void {
+  channel.send({ cmd: 'pingresp' })
 }

@@ -2,20 +2,20 @@
 import { isUtf8 } from 'node:buffer'
 import type { IPublishPacket } from 'mqtt-packet'
 import { CulexError, type ErrorCode } from '../../errors.js'
-import type { Connection } from '../connection.js'
+import type { Channel } from '../channel.js'
 import { runAuthorize, type AuthzDecision } from '../hooks.js'
 import { createMessage, type Message } from '../message.js'
 import { RC } from '../reason-codes.js'
 import { isMalformedString, isSysTopic, topicNameError } from '../topic.js'
 
-export function handlePublish (conn: Connection, packet: IPublishPacket): void | Promise<void> {
-  const core = conn.core
+export function handlePublish (channel: Channel, packet: IPublishPacket): void | Promise<void> {
+  const core = channel.core
   const mqtt = core.config.mqtt
-  const v5 = conn.protocolVersion === 5
+  const v5 = channel.protocolVersion === 5
   core.metrics.messagesReceived++
   core.metrics.messagesReceivedQos[packet.qos]++
   if (packet.qos === 0 && packet.dup) throw new CulexError('CULEX_ERR_MQTT_MALFORMED', 'DUP set on a QoS 0 PUBLISH [MQTT-3.3.1-2]')
-  const topic = resolveTopic(conn, packet)
+  const topic = resolveTopic(channel, packet)
   if (topic === '') throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', 'PUBLISH with an empty topic and no Topic Alias')
   if (isMalformedString(topic)) throw new CulexError('CULEX_ERR_MQTT_MALFORMED', 'PUBLISH topic is ill-formed UTF-8 or contains U+0000')
   const error = topicNameError(topic, mqtt.max_topic_levels)
@@ -29,56 +29,56 @@ export function handlePublish (conn: Connection, packet: IPublishPacket): void |
   if (v5 && packet.properties?.subscriptionIdentifier !== undefined) {
     throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', 'a client PUBLISH must not carry a Subscription Identifier [MQTT-3.3.4-6]')
   }
-  const session = conn.session!
+  const session = channel.session!
   if (packet.qos === 2) {
     const id = packet.messageId!
     if (session.awaitingRel.has(id)) {
       // A resent QoS 2 PUBLISH we already accepted: acknowledge again, do not route twice [MQTT-4.3.3-10].
-      conn.acknowledge({ cmd: 'pubrec', messageId: id })
+      channel.acknowledge({ cmd: 'pubrec', messageId: id })
       return
     }
     if (session.awaitingRel.size >= mqtt.max_awaiting_rel) {
       if (v5) throw new CulexError('CULEX_ERR_MQTT_RECEIVE_MAXIMUM', `more than ${mqtt.max_awaiting_rel} QoS 2 messages awaiting PUBREL`)
-      core.log.warning({ client: conn.label }, 'QoS 2 message dropped: mqtt.max_awaiting_rel reached')
+      core.log.warning({ client: channel.label }, 'QoS 2 message dropped: mqtt.max_awaiting_rel reached')
       core.metrics.messagesDropped++
       return
     }
   }
   const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload
-  const message = createMessage(conn.mountpoint + topic, payload, packet.qos, packet.retain,
-    v5 ? packet.properties : undefined, conn.clientId)
+  const message = createMessage(channel.mountpoint + topic, payload, packet.qos, packet.retain,
+    v5 ? packet.properties : undefined, channel.clientId)
   // EMQX's mqtt.message_expiry_interval: the expiry of messages that carry none (every MQTT 3 message).
   if (message.expiresAt === 0 && mqtt.message_expiry_interval !== Number.POSITIVE_INFINITY) message.expiresAt = Date.now() + mqtt.message_expiry_interval * 1000
   // $SYS carries the broker's own state: no client publishes there, whatever the ACL says (as Mosquitto 2).
-  if (isSysTopic(message.topic)) return reject(conn, packet, RC.NOT_AUTHORIZED, '$SYS topics are published only by the broker')
+  if (isSysTopic(message.topic)) return reject(channel, packet, RC.NOT_AUTHORIZED, '$SYS topics are published only by the broker')
   if (v5 && message.properties?.payloadFormatIndicator && !isUtf8(payload)) {
     const err = new CulexError('CULEX_ERR_MQTT_PAYLOAD_FORMAT', 'payload is declared UTF-8 but is not')
-    return reject(conn, packet, err.reasonCode!, err.message, err.code)
+    return reject(channel, packet, err.reasonCode!, err.message, err.code)
   }
   const hooks = core.hooks.authorizePublish
-  if (hooks.length === 0) return accept(conn, packet, message)
+  if (hooks.length === 0) return accept(channel, packet, message)
   const decided = (allowed: AuthzDecision): Promise<void> | undefined => {
-    if (allowed === true) return accept(conn, packet, message)
-    if (allowed === false) reject(conn, packet, RC.NOT_AUTHORIZED, 'not authorized')
-    else conn.protocolError(new CulexError('CULEX_ERR_MQTT_NOT_AUTHORIZED', `not authorized to publish ${JSON.stringify(topic)}`))
+    if (allowed === true) return accept(channel, packet, message)
+    if (allowed === false) reject(channel, packet, RC.NOT_AUTHORIZED, 'not authorized')
+    else channel.protocolError(new CulexError('CULEX_ERR_MQTT_NOT_AUTHORIZED', `not authorized to publish ${JSON.stringify(topic)}`))
     return undefined
   }
-  const allowed = runAuthorize(hooks, conn.client!, message)
+  const allowed = runAuthorize(hooks, channel.client!, message)
   if (!(allowed instanceof Promise)) return decided(allowed)
-  return allowed.then((answer) => conn.state === 'connected' ? decided(answer) : undefined)
+  return allowed.then((answer) => channel.state === 'connected' ? decided(answer) : undefined)
 }
 
 /**
  * The topic of a PUBLISH, through its Topic Alias when it has one [MQTT-3.3.2-8..12]. An alias with a
  * topic is set only once the message is accepted (see accept()), so that a refused topic pins nothing.
  */
-function resolveTopic (conn: Connection, packet: IPublishPacket): string {
+function resolveTopic (channel: Channel, packet: IPublishPacket): string {
   const alias = packet.properties?.topicAlias
-  if (alias === undefined || conn.protocolVersion !== 5) return packet.topic
-  const max = conn.core.config.mqtt.max_topic_alias
+  if (alias === undefined || channel.protocolVersion !== 5) return packet.topic
+  const max = channel.core.config.mqtt.max_topic_alias
   if (alias === 0 || alias > max) throw new CulexError('CULEX_ERR_MQTT_TOPIC_ALIAS', `topic alias ${alias} outside 1..${max}`)
   if (packet.topic !== '') return packet.topic
-  const topic = conn.aliasedTopic(alias)
+  const topic = channel.aliasedTopic(alias)
   if (topic === undefined) throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', `unknown topic alias ${alias}`)
   return topic
 }
@@ -87,18 +87,18 @@ function resolveTopic (conn: Connection, packet: IPublishPacket): string {
  * Sets the Topic Alias the PUBLISH carries with its topic, routes the message and acknowledges it; returns
  * the wait of a congested cluster bus (reads pause until it ends).
  */
-function accept (conn: Connection, packet: IPublishPacket, message: Message): Promise<void> | undefined {
-  const core = conn.core
+function accept (channel: Channel, packet: IPublishPacket, message: Message): Promise<void> | undefined {
+  const core = channel.core
   const alias = packet.properties?.topicAlias
-  if (alias !== undefined && packet.topic !== '' && conn.protocolVersion === 5) {
-    conn.setAlias(alias, packet.topic)
-    if (conn.overMemoryBudget()) return
+  if (alias !== undefined && packet.topic !== '' && channel.protocolVersion === 5) {
+    channel.setAlias(alias, packet.topic)
+    if (channel.overMemoryBudget()) return
   }
-  core.publish(message, conn.client)
-  if (packet.qos === 1) conn.acknowledge({ cmd: 'puback', messageId: packet.messageId! })
+  core.publish(message, channel.client)
+  if (packet.qos === 1) channel.acknowledge({ cmd: 'puback', messageId: packet.messageId! })
   else if (packet.qos === 2) {
-    conn.session!.awaitingRel.set(packet.messageId!, Date.now())
-    conn.acknowledge({ cmd: 'pubrec', messageId: packet.messageId! })
+    channel.session!.awaitingRel.set(packet.messageId!, Date.now())
+    channel.acknowledge({ cmd: 'pubrec', messageId: packet.messageId! })
   }
   return core.bus.congested?.() ?? undefined
 }
@@ -107,15 +107,15 @@ function accept (conn: Connection, packet: IPublishPacket, message: Message): Pr
  * A refused PUBLISH, logged (with its error code when it has one). MQTT 5 answers a refused QoS 1/2 message
  * with a reason code; MQTT 3 can only acknowledge or close.
  */
-function reject (conn: Connection, packet: IPublishPacket, rc: number, reason: string, code?: ErrorCode): void {
-  conn.core.log.info({ client: conn.label, topic: packet.topic, ...(code ? { code } : {}) }, `PUBLISH refused: ${reason}`)
-  conn.core.metrics.messagesDropped++
+function reject (channel: Channel, packet: IPublishPacket, rc: number, reason: string, code?: ErrorCode): void {
+  channel.core.log.info({ client: channel.label, topic: packet.topic, ...(code ? { code } : {}) }, `PUBLISH refused: ${reason}`)
+  channel.core.metrics.messagesDropped++
   if (packet.qos === 0) return
   const cmd = packet.qos === 1 ? 'puback' : 'pubrec'
-  if (conn.protocolVersion === 5) {
-    conn.acknowledge({ cmd, messageId: packet.messageId!, reasonCode: rc, ...(conn.problemInfo ? { properties: { reasonString: reason } } : {}) })
+  if (channel.protocolVersion === 5) {
+    channel.acknowledge({ cmd, messageId: packet.messageId!, reasonCode: rc, ...(channel.problemInfo ? { properties: { reasonString: reason } } : {}) })
   } else {
-    conn.acknowledge({ cmd, messageId: packet.messageId! })
-    if (packet.qos === 2) conn.session!.awaitingRel.set(packet.messageId!, Date.now())
+    channel.acknowledge({ cmd, messageId: packet.messageId! })
+    if (packet.qos === 2) channel.session!.awaitingRel.set(packet.messageId!, Date.now())
   }
 }

@@ -1,7 +1,7 @@
 // SUBSCRIBE (spec 3.8): each filter checked and authorized, SUBACK, then the retained messages it asks for.
 import type { ISubscribePacket, ISubscription, QoS } from 'mqtt-packet'
 import { CulexError } from '../../errors.js'
-import type { Connection } from '../connection.js'
+import type { Channel } from '../channel.js'
 import { runAuthorize, type AuthzDecision } from '../hooks.js'
 import { subscriptionBytes } from '../memory.js'
 import { isExpired } from '../message.js'
@@ -13,25 +13,25 @@ import type { Subscription } from '../topic-tree.js'
 /** A filter that passed the checks, awaiting authorization. */
 interface Candidate { index: number; request: ISubscription; filter: string; shared: boolean }
 
-export function handleSubscribe (conn: Connection, packet: ISubscribePacket): void | Promise<void> {
+export function handleSubscribe (channel: Channel, packet: ISubscribePacket): void | Promise<void> {
   if (packet.subscriptions.length === 0) throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', 'SUBSCRIBE without a topic filter [MQTT-3.8.3-2]')
   if (packet.properties?.subscriptionIdentifier === 0) throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', 'Subscription Identifier 0')
   const codes: number[] = new Array(packet.subscriptions.length)
   const candidates: Candidate[] = []
-  const session = conn.session!
+  const session = channel.session!
   let count = session.subscriptions.size
   // force_shutdown.max_heap_size: a new filter the client has no memory left for is refused with 0x97.
-  let memoryLeft = conn.memoryLeft
+  let memoryLeft = channel.memoryLeft
   packet.subscriptions.forEach((request, index) => {
-    const refusal = check(conn, request)
+    const refusal = check(channel, request)
     if (refusal !== null) { codes[index] = refusal; return }
-    const filter = mountFilter(conn.mountpoint, request.topic)
+    const filter = mountFilter(channel.mountpoint, request.topic)
     if (!session.subscriptions.has(filter)) {
       const cost = subscriptionBytes({ filter })
-      const quota = count + 1 > conn.core.config.mqtt.max_subscriptions ? 'mqtt.max_subscriptions'
+      const quota = count + 1 > channel.core.config.mqtt.max_subscriptions ? 'mqtt.max_subscriptions'
         : cost > memoryLeft ? 'force_shutdown.max_heap_size' : null
       if (quota !== null) {
-        conn.core.log.info({ client: conn.label, filter }, `SUBSCRIBE refused: quota exceeded (${quota})`)
+        channel.core.log.info({ client: channel.label, filter }, `SUBSCRIBE refused: quota exceeded (${quota})`)
         codes[index] = RC.QUOTA_EXCEEDED
         return
       }
@@ -40,23 +40,23 @@ export function handleSubscribe (conn: Connection, packet: ISubscribePacket): vo
     }
     candidates.push({ index, request, filter, shared: request.topic.startsWith(SHARE_PREFIX) })
   })
-  const hooks = conn.core.hooks.authorizeSubscribe
-  const decisions = candidates.map((c) => hooks.length === 0 ? true : runAuthorize(hooks, conn.client!, { topic: c.filter, qos: c.request.qos }))
+  const hooks = channel.core.hooks.authorizeSubscribe
+  const decisions = candidates.map((c) => hooks.length === 0 ? true : runAuthorize(hooks, channel.client!, { topic: c.filter, qos: c.request.qos }))
   if (decisions.some((d) => d instanceof Promise)) {
     return Promise.all(decisions).then((resolved) => {
-      if (conn.state === 'connected') finish(conn, packet, codes, candidates, resolved)
+      if (channel.state === 'connected') finish(channel, packet, codes, candidates, resolved)
     })
   }
-  finish(conn, packet, codes, candidates, decisions as AuthzDecision[])
+  finish(channel, packet, codes, candidates, decisions as AuthzDecision[])
 }
 
 /** The reason code refusing one filter, or null to go on. */
-function check (conn: Connection, request: ISubscription): number | null {
-  const mqtt = conn.core.config.mqtt
+function check (channel: Channel, request: ISubscription): number | null {
+  const mqtt = channel.core.config.mqtt
   if (isMalformedString(request.topic)) throw new CulexError('CULEX_ERR_MQTT_MALFORMED', 'SUBSCRIBE topic filter is ill-formed UTF-8 or contains U+0000')
   const error = topicFilterError(request.topic, mqtt.max_topic_levels)
   if (error) {
-    conn.core.log.info({ client: conn.label, filter: request.topic }, `SUBSCRIBE refused: ${error}`)
+    channel.core.log.info({ client: channel.label, filter: request.topic }, `SUBSCRIBE refused: ${error}`)
     return RC.TOPIC_FILTER_INVALID
   }
   const shared = parseShared(request.topic)
@@ -68,20 +68,20 @@ function check (conn: Connection, request: ISubscription): number | null {
   return null
 }
 
-function finish (conn: Connection, packet: ISubscribePacket, codes: number[], candidates: Candidate[], allowed: AuthzDecision[]): void {
+function finish (channel: Channel, packet: ISubscribePacket, codes: number[], candidates: Candidate[], allowed: AuthzDecision[]): void {
   const cut = allowed.indexOf('disconnect')
   if (cut >= 0) {
-    conn.protocolError(new CulexError('CULEX_ERR_MQTT_NOT_AUTHORIZED', `not authorized to subscribe ${JSON.stringify(candidates[cut]!.request.topic)}`))
+    channel.protocolError(new CulexError('CULEX_ERR_MQTT_NOT_AUTHORIZED', `not authorized to subscribe ${JSON.stringify(candidates[cut]!.request.topic)}`))
     return
   }
-  const core = conn.core
-  const session = conn.session!
+  const core = channel.core
+  const session = channel.session!
   const subId = packet.properties?.subscriptionIdentifier ?? 0
   const retainedFor: { sub: Subscription<Session>, existed: boolean }[] = []
   candidates.forEach((c, i) => {
     if (!allowed[i]) {
       codes[c.index] = RC.NOT_AUTHORIZED
-      core.log.info({ client: conn.label, filter: c.filter }, 'SUBSCRIBE refused: not authorized')
+      core.log.info({ client: channel.label, filter: c.filter }, 'SUBSCRIBE refused: not authorized')
       return
     }
     const qos = Math.min(c.request.qos, core.config.mqtt.max_qos_allowed) as QoS
@@ -98,21 +98,21 @@ function finish (conn: Connection, packet: ISubscribePacket, codes: number[], ca
     codes[c.index] = qos
     if (!c.shared) retainedFor.push({ sub, existed })
   })
-  const v5 = conn.protocolVersion === 5
-  conn.send({ cmd: 'suback', messageId: packet.messageId!, granted: v5 ? codes : codes.map((rc) => (rc < 0x80 ? rc : 0x80)) })
-  for (const { sub, existed } of retainedFor) sendRetained(conn, sub, existed)
+  const v5 = channel.protocolVersion === 5
+  channel.send({ cmd: 'suback', messageId: packet.messageId!, granted: v5 ? codes : codes.map((rc) => (rc < 0x80 ? rc : 0x80)) })
+  for (const { sub, existed } of retainedFor) sendRetained(channel, sub, existed)
 }
 
 /** Retain Handling 0: always; 1: only for a new subscription; 2: never [MQTT-3.3.1-9..11]. */
-function sendRetained (conn: Connection, sub: Subscription<Session>, existed: boolean): void {
+function sendRetained (channel: Channel, sub: Subscription<Session>, existed: boolean): void {
   if (sub.rh === 2 || (sub.rh === 1 && existed)) return
   const now = Date.now()
   // A wildcard filter was authorized as a filter: each retained topic it matches is checked as well.
-  const guard = hasWildcard(sub.filter) ? conn.core.hooks.readGuard : undefined
-  for (const message of conn.core.retained.match(sub.filter)) {
+  const guard = hasWildcard(sub.filter) ? channel.core.hooks.readGuard : undefined
+  for (const message of channel.core.retained.match(sub.filter)) {
     if (isExpired(message, now)) continue
-    if (guard && guard.mayDeny(message.topic) && !guard.mayRead(conn.client!, message.topic, sub.qos, now)) continue
-    const qos = (conn.core.config.mqtt.upgrade_qos || sub.qos < message.qos ? sub.qos : message.qos) as QoS
+    if (guard && guard.mayDeny(message.topic) && !guard.mayRead(channel.client!, message.topic, sub.qos, now)) continue
+    const qos = (channel.core.config.mqtt.upgrade_qos || sub.qos < message.qos ? sub.qos : message.qos) as QoS
     sub.subscriber.deliver({ message, qos, retain: true, subIds: sub.id ? [sub.id] : undefined, group: undefined, packetId: 0, state: 'publish', sentAt: 0 })
   }
 }

@@ -1,0 +1,451 @@
+// One client's MQTT protocol state (EMQX: emqx_channel): what CONNECT negotiated, the session it is
+// attached to, topic aliases, the memory it pins, and the encoding of what it is sent. Packets come in
+// through dispatch(channel, packet) (dispatch.ts, then one handler per packet type); bytes go out
+// through a Wire: src/mqtt/connection.ts over a socket, or anything that takes bytes, as the channel
+// tests do. The channel knows nothing of sockets.
+import mqtt from 'mqtt-packet'
+import type { Packet, IPublishPacket } from 'mqtt-packet'
+import type { CulexConfig } from '../config/schema.js'
+import type { Rate } from '../config/types.js'
+import { CulexError } from '../errors.js'
+import type { Log } from '../log.js'
+import type { BanList } from './banned.js'
+import type { MessageBus } from './bus.js'
+import { cachedEncoding } from './encode-cache.js'
+import { encodePlainAck, encodePlainPublish, isAckCommand } from './packet-encoder.js'
+import type { ClientInfo, EnhancedAuthExchange, EnhancedAuthStep, Hooks } from './hooks.js'
+import { aliasBytes, memoryBudget } from './memory.js'
+import { remainingExpiry, type Message, type PublishProperties } from './message.js'
+import type { Metrics } from './metrics.js'
+import { RC, describeReason } from './reason-codes.js'
+import type { RetainedStore } from './store/index.js'
+import type { SessionJournal } from './store/journal.js'
+import type { SessionTransfer } from './store/session-record.js'
+import type { Delivery, Session, SessionLink } from './session.js'
+import type { TlsInfo } from './tls-info.js'
+import type { Subscription } from './topic-tree.js'
+
+export type ChannelState = 'new' | 'connecting' | 'connected' | 'closed'
+
+/** What a listener knows about a connection it hands over. */
+export interface TransportInfo {
+  remoteAddress: string
+  remotePort: number
+  /** `tcp`, `ws`, `ssl`, `wss`. */
+  transport: string
+  /** For ssl and wss: the negotiated TLS parameters and the verified client certificate. */
+  tls?: TlsInfo
+}
+
+/** The listener-level settings a channel needs. */
+export interface ListenerContext {
+  /** `tcp:default` */
+  readonly id: string
+  readonly mountpoint: string
+  /** messages_rate and bytes_rate of each client; null or absent = none. */
+  readonly messagesRate?: Rate | null
+  readonly bytesRate?: Rate | null
+}
+
+/** What a channel needs of the connection under it. */
+export interface Wire {
+  /** Queues bytes to send. */
+  write (buf: Buffer): void
+  /** Sends what is queued now. */
+  flush (): void
+  /** Bytes written and not yet sent. */
+  readonly unsentBytes: number
+  /** Bytes of a packet read in part. */
+  readonly bufferedBytes: number
+  /** Closes once what was written has been sent. */
+  end (): void
+}
+
+/** The broker as a channel and its packet handlers see it (src/mqtt/core.ts provides it). */
+export interface ChannelCore {
+  readonly config: CulexConfig
+  readonly log: Log
+  readonly hooks: Hooks
+  readonly metrics: Metrics
+  readonly banned: Pick<BanList, 'check'>
+  readonly journal: SessionJournal | undefined
+  readonly bus: Pick<MessageBus, 'congested'>
+  /** Sessions held on this node, by client id. */
+  readonly sessions: { get (clientId: string): Session | undefined }
+  /** Connected clients by client id. */
+  readonly clients: ReadonlyMap<string, Channel>
+  readonly retained: Pick<RetainedStore, 'match'>
+  readonly registry: {
+    /** Attaches the channel to its session (new or resumed); returns Session Present. */
+    open (channel: Channel, clientId: string, cleanStart: boolean, expiryInterval: number): boolean
+    /** A session another node handed over. */
+    adopt (transfer: SessionTransfer): void
+  }
+  readonly router: {
+    /** Returns whether the subscription is new (not a replaced one). */
+    subscribe (session: Session, sub: Subscription<Session>): boolean
+    unsubscribe (session: Session, filter: string): boolean
+  }
+  /** Set in a cluster: brings the client's session from the node that holds it. */
+  readonly cluster: { takeover (clientId: string, cleanStart: boolean): Promise<SessionTransfer | undefined> } | null
+  /** Accepts a message from a client: observers, retained store, subscribers. */
+  publish (message: Message, client: ClientInfo | null): void
+  channelClosed (channel: Channel, reason: string, wasConnected: boolean): void
+}
+
+/** What CONNECT settled for the rest of the connection (handlers/connect.ts). */
+export interface ConnectTerms {
+  /** Seconds; 0 = none. */
+  keepalive: number
+  /** CONNECT's Clean Start (Clean Session in MQTT 3). */
+  cleanStart: boolean
+  /** Client's Receive Maximum bounded by mqtt.max_inflight. */
+  sendWindow: number
+  /** Client's Maximum Packet Size; we never send larger. */
+  maxOutgoingPacket: number
+  /** Client's Topic Alias Maximum (aliases we may assign). */
+  aliasOutMax: number
+  /** Whether reason strings and user properties may be sent (Request Problem Information). */
+  problemInfo: boolean
+  /** Mountpoint with ${clientid}/${username} expanded. */
+  mountpoint: string
+}
+
+const DEFAULT_TERMS: Readonly<ConnectTerms> = {
+  keepalive: 0, cleanStart: true, sendWindow: 65535, maxOutgoingPacket: Number.POSITIVE_INFINITY, aliasOutMax: 0, problemInfo: true, mountpoint: '',
+}
+
+export class Channel implements SessionLink {
+  readonly core: ChannelCore
+  readonly listener: ListenerContext
+  readonly transport: TransportInfo
+  readonly createdAt = Date.now()
+  state: ChannelState = 'new'
+  protocolVersion: 3 | 4 | 5 = 4
+  client: ClientInfo | null = null
+  session: Session | null = null
+  /** Bytes written to this client and not yet sent. */
+  get unsentBytes (): number { return this.wire.unsentBytes }
+
+  /** When the client last sent anything (keep alive). */
+  lastSeen = Date.now()
+  #terms: Readonly<ConnectTerms> = DEFAULT_TERMS
+  /** Set once a DISCONNECT that keeps the will (0x04) or discards it has been received. */
+  disconnectReceived = false
+  /** MQTT 5 enhanced authentication under way: set from CONNECT until CONNACK. */
+  enhancedAuth: { method: string, exchange: EnhancedAuthExchange, finish: (step: EnhancedAuthStep) => void | Promise<void> } | null = null
+  /** The connection under this channel. */
+  readonly wire: Wire
+  /** Aliases we assigned, made at the first (most clients never use aliases). */
+  #aliasOut: Map<string, number> | null = null
+  /** The client's aliases, made at the first. */
+  #aliasIn: Map<number, string> | null = null
+  /** What #aliasIn pins (src/mqtt/memory.ts). */
+  #aliasInBytes = 0
+  /** force_shutdown.max_heap_size, or Infinity (src/mqtt/memory.ts). */
+  readonly #memoryBudget: number
+  /** When the unsent data was first seen above mqtt.max_write_buffer (0 = it is not). */
+  #slowSince = 0
+  /** The last acknowledgement waiting for the data store, while one is. */
+  #ackWait: Promise<void> | null = null
+  /** Run when the channel closes (timers of this connection only). */
+  #onClose: (() => void)[] | null = null
+
+  constructor (core: ChannelCore, wire: Wire, listener: ListenerContext, transport: TransportInfo) {
+    this.core = core
+    this.wire = wire
+    this.listener = listener
+    this.transport = transport
+    this.#memoryBudget = memoryBudget(core.config)
+  }
+
+  get clientId (): string { return this.client?.clientId ?? '' }
+
+  get label (): string {
+    return `${this.client?.clientId ?? '-'}@${this.transport.remoteAddress}:${this.transport.remotePort} on ${this.listener.id}`
+  }
+
+  // ---- what CONNECT settled ----
+
+  get keepalive (): number { return this.#terms.keepalive }
+  get cleanStart (): boolean { return this.#terms.cleanStart }
+  get sendWindow (): number { return this.#terms.sendWindow }
+  get maxOutgoingPacket (): number { return this.#terms.maxOutgoingPacket }
+  get aliasOutMax (): number { return this.#terms.aliasOutMax }
+  get problemInfo (): boolean { return this.#terms.problemInfo }
+  get mountpoint (): string { return this.#terms.mountpoint }
+
+  /** Takes the terms CONNECT settled, before CONNACK is sent. */
+  settle (terms: ConnectTerms): void {
+    this.#terms = Object.freeze({ ...terms })
+  }
+
+  /** Runs `fn` when this channel closes (a timer that must not outlive the connection). */
+  onClose (fn: () => void): void {
+    (this.#onClose ??= []).push(fn)
+  }
+
+  // ---- input ----
+
+  /** The topic of a Topic Alias the client set. */
+  aliasedTopic (alias: number): string | undefined { return this.#aliasIn?.get(alias) }
+
+  /** Sets a Topic Alias of the client; call it once the PUBLISH that sets it is authorized. */
+  setAlias (alias: number, topic: string): void {
+    const aliases = this.#aliasIn ??= new Map()
+    const old = aliases.get(alias)
+    if (old !== undefined) this.#aliasInBytes -= aliasBytes(old)
+    this.#aliasInBytes += aliasBytes(topic)
+    aliases.set(alias, topic)
+  }
+
+  // ---- memory ----
+
+  /**
+   * What this client pins in memory (src/mqtt/memory.ts): its aliases, its session's subscriptions,
+   * messages and will, and the partial packet being read. Data written and not yet sent is bounded on
+   * its own (a slow consumer, see #slowConsumer), against the same force_shutdown.max_heap_size.
+   */
+  get pinnedBytes (): number {
+    return this.#aliasInBytes + (this.session?.pinnedBytes ?? 0) + this.wire.bufferedBytes
+  }
+
+  /** The bytes this client may still pin before force_shutdown.max_heap_size (Infinity when off). */
+  get memoryLeft (): number { return this.#memoryBudget - this.pinnedBytes }
+
+  /**
+   * force_shutdown: a client pinning more than max_heap_size is disconnected (MQTT 5: DISCONNECT 0x97
+   * Quota exceeded, as for a slow consumer; EMQX ends a connection process over its heap with
+   * proc_heap_too_large and closes the socket without a DISCONNECT). Returns whether it was.
+   */
+  overMemoryBudget (): boolean {
+    if (this.#memoryBudget === Number.POSITIVE_INFINITY) return false
+    const pinned = this.pinnedBytes
+    if (pinned <= this.#memoryBudget || this.state === 'closed') return false
+    const session = this.session
+    this.core.metrics.limits.memoryDisconnected++
+    this.core.log.warning({
+      client: this.label,
+      pinned,
+      max_heap_size: this.#memoryBudget,
+      aliases: this.#aliasInBytes,
+      subscriptions: session?.subscriptions.bytes ?? 0,
+      inflight: session?.inflight.bytes ?? 0,
+      queued: session?.queuedBytes ?? 0,
+      partial_packet: this.wire.bufferedBytes,
+    }, 'disconnecting client: it holds more memory than force_shutdown.max_heap_size (topic aliases, subscriptions, queued and in-flight messages, partial packet)')
+    this.disconnect(RC.QUOTA_EXCEEDED, 'force_shutdown: more memory held than max_heap_size')
+    return true
+  }
+
+  /** Logs, sends DISCONNECT with the error's reason code where MQTT 5 allows it, and closes. */
+  protocolError (err: unknown): void {
+    if (this.state === 'closed') return
+    const culex = err instanceof CulexError ? err : null
+    if (!culex) this.core.log.error({ err, client: this.label }, 'unexpected error handling a packet')
+    const rc = culex?.reasonCode ?? RC.UNSPECIFIED_ERROR
+    const reason = culex?.message ?? 'internal error'
+    this.core.log.warning({ client: this.label, code: culex?.code, reasonCode: describeReason(rc) }, `closing connection: ${reason}`)
+    this.core.metrics.protocolErrors++
+    this.disconnect(rc, reason)
+  }
+
+  /** [MQTT-3.1.2-2]: an unknown protocol level is answered with CONNACK 0x01, then closed. */
+  refuseProtocolLevel (): void {
+    this.core.log.info({ client: this.label }, 'refused CONNECT: unsupported protocol version')
+    this.wire.write(Buffer.from([0x20, 0x02, 0x00, 0x01]))
+    this.close('unsupported protocol version')
+  }
+
+  // ---- output ----
+
+  send (packet: Packet): void {
+    if (this.state === 'closed') return
+    if (isAckCommand(packet.cmd) && plainAck(packet)) this.#write(encodePlainAck(packet.cmd, packet.messageId!))
+    else this.#write(mqtt.generate(packet, { protocolVersion: this.protocolVersion }))
+  }
+
+  #write (buf: Buffer): void {
+    this.wire.write(buf)
+    this.core.metrics.bytesSent += buf.length
+    this.core.metrics.packetsSent++
+  }
+
+  /**
+   * Sends a PUBACK or PUBREC once the data store holds what the message was written to (persistent
+   * sessions' queues, retained). Acknowledgements keep the order of their PUBLISH packets
+   * [MQTT-4.6.0-2], so one that waits holds back those after it.
+   */
+  acknowledge (packet: Packet): void {
+    const barrier = this.core.journal?.barrier()
+    if (barrier === undefined && this.#ackWait === null) { this.send(packet); return }
+    const wait: Promise<void> = Promise.all([this.#ackWait, barrier]).then(() => {
+      if (this.#ackWait === wait) this.#ackWait = null
+      this.send(packet)
+    }, (err: unknown) => {
+      if (this.#ackWait === wait) this.#ackWait = null
+      this.core.log.error({ client: this.label }, `message not acknowledged, the data store failed: ${(err as Error).message}`)
+      this.disconnect(RC.UNSPECIFIED_ERROR, 'the message could not be stored')
+    })
+    this.#ackWait = wait
+  }
+
+  sendPublish (d: Delivery, dup: boolean): void {
+    if (this.state !== 'connected') return
+    const pending = this.wire.unsentBytes
+    if (pending > this.core.config.mqtt.max_write_buffer) {
+      if (this.#slowConsumer(d, pending)) return
+    } else if (this.#slowSince !== 0) this.#slowSince = 0
+    const m = d.message
+    const v5 = this.protocolVersion === 5
+    const terms = this.#terms
+    const simple = d.qos === 0 && !terms.mountpoint && m.expiresAt === 0 && d.subIds === undefined && terms.aliasOutMax === 0
+    const aliases = this.#aliasOut?.size ?? 0
+    let buf: Buffer
+    try {
+      buf = simple
+        ? cachedEncoding(m, v5, d.retain, () => this.#encodePublish(d, dup))
+        : this.#encodePublish(d, dup)
+    } catch (err) {
+      // mqtt-packet refuses the message for this client (an invalid property only MQTT 5 carries, ...).
+      // Nothing was written, so the client's state is intact: the message is dropped for it and the
+      // client served on, as Mosquitto drops a message it cannot send to one client (an oversize one).
+      this.core.metrics.deliveryErrors++
+      this.core.log.warning({ client: this.label, topic: m.topic, err }, 'message dropped for this client: it cannot be encoded')
+      this.#discard(d, aliases)
+      return
+    }
+    if (buf.length > terms.maxOutgoingPacket) {
+      // [MQTT-3.1.2-25]: discard, and act as if it was sent.
+      this.core.log.debug({ client: this.label, topic: m.topic, size: buf.length }, 'message larger than the client\'s Maximum Packet Size dropped')
+      this.#discard(d, aliases)
+      return
+    }
+    this.#write(buf)
+    this.core.metrics.messagesSent++
+    this.core.metrics.messagesSentQos[d.qos]++
+  }
+
+  /** A PUBLISH not sent: dropped as if it had been delivered. `aliases`: how many outgoing aliases there were before it. */
+  #discard (d: Delivery, aliases: number): void {
+    // An alias this packet assigned never reached the client: forget it, or the next one would use it unnamed.
+    const out = this.#aliasOut
+    if (out !== null && out.size > aliases) out.delete([...out.keys()].at(-1)!)
+    this.core.metrics.messagesDropped++
+    if (d.qos > 0) {
+      this.session?.inflight.delete(d.packetId)
+      this.session?.journal?.remove(d)
+    }
+  }
+
+  /**
+   * A client not reading what it is sent: QoS 0 is dropped (QoS 1/2 are bounded by the send window), and
+   * force_shutdown disconnects it past max_heap_size or after write_buffer_timeout. Returns whether `d` is not sent.
+   */
+  #slowConsumer (d: Delivery, pending: number): boolean {
+    const now = Date.now()
+    if (this.#slowSince === 0) this.#slowSince = now
+    const force = this.core.config.force_shutdown
+    if (force.enable && (pending > this.#memoryBudget || now - this.#slowSince > force.write_buffer_timeout)) {
+      this.core.metrics.limits.slowConsumerDisconnected++
+      this.core.log.warning({ client: this.label, unsent: pending, since_ms: now - this.#slowSince },
+        'disconnecting slow consumer: unsent data over force_shutdown limits')
+      this.disconnect(RC.QUOTA_EXCEEDED, 'slow consumer: too much unsent data')
+      return true
+    }
+    if (d.qos !== 0) return false
+    this.core.metrics.messagesDropped++
+    this.core.metrics.limits.slowConsumerDropped++
+    return true
+  }
+
+  #encodePublish (d: Delivery, dup: boolean): Buffer {
+    const m = d.message
+    const { mountpoint, aliasOutMax } = this.#terms
+    let topic = mountpoint && m.topic.startsWith(mountpoint) ? m.topic.slice(mountpoint.length) : m.topic
+    const v5 = this.protocolVersion === 5
+    if (v5) {
+      let props: PublishProperties | undefined = m.properties
+      if (m.expiresAt !== 0 || d.subIds !== undefined || aliasOutMax > 0) {
+        props = { ...props }
+        if (m.expiresAt !== 0) props.messageExpiryInterval = remainingExpiry(m, Date.now())
+        if (d.subIds !== undefined) props.subscriptionIdentifier = d.subIds.length === 1 ? d.subIds[0]! : d.subIds
+        if (aliasOutMax > 0) topic = this.#applyAlias(topic, props)
+      }
+      if (props && hasProperties(props)) {
+        const packet: IPublishPacket = { cmd: 'publish', topic, payload: m.payload, qos: d.qos, retain: d.retain, dup, properties: props }
+        if (d.qos > 0) packet.messageId = d.packetId
+        return mqtt.generate(packet, { protocolVersion: 5 })
+      }
+    }
+    return encodePlainPublish(topic, m.payload, d.qos, d.retain, dup, d.packetId, v5)
+  }
+
+  /** Assigns aliases first come, first served until the client's maximum; later topics go in full. */
+  #applyAlias (topic: string, props: PublishProperties): string {
+    const out = this.#aliasOut ??= new Map()
+    const known = out.get(topic)
+    if (known !== undefined) { props.topicAlias = known; return '' }
+    if (out.size < this.#terms.aliasOutMax) {
+      const alias = out.size + 1
+      out.set(topic, alias)
+      props.topicAlias = alias
+    }
+    return topic
+  }
+
+  sendPubrel (packetId: number): void {
+    this.send({ cmd: 'pubrel', messageId: packetId })
+  }
+
+  // ---- closing ----
+
+  /** Sends DISCONNECT (MQTT 5 only, once connected) with the reason, then closes. */
+  disconnect (reasonCode: number, reason?: string): void {
+    if (this.state === 'closed') return
+    if (this.protocolVersion === 5 && this.state === 'connected') {
+      const properties = reason && this.problemInfo ? { reasonString: reason } : undefined
+      this.send({ cmd: 'disconnect', reasonCode, ...(properties ? { properties } : {}) })
+    }
+    this.close(reason ?? describeReason(reasonCode))
+  }
+
+  /** Ends the connection for a CulexError: DISCONNECT with its reason code where it has one (and MQTT 5 allows), else a plain close. */
+  disconnectFor (err: CulexError): void {
+    if (err.reasonCode === null) this.close(err.message)
+    else this.disconnect(err.reasonCode, err.message)
+  }
+
+  /** Closes the connection once what was written has been sent. */
+  close (reason: string): void {
+    if (this.state === 'closed') return
+    try {
+      this.ended(reason)
+    } finally {
+      // Closed even when a clientDisconnected hook throws.
+      this.wire.end()
+    }
+  }
+
+  /** The connection is gone (closed by either side): the session is left, the will armed. */
+  ended (reason: string): void {
+    if (this.state === 'closed') return
+    const wasConnected = this.state === 'connected'
+    this.state = 'closed'
+    const onClose = this.#onClose
+    this.#onClose = null
+    if (onClose !== null) for (const fn of onClose) fn()
+    this.core.channelClosed(this, reason, wasConnected)
+  }
+}
+
+function hasProperties (props: PublishProperties): boolean {
+  for (const key in props) if ((props as Record<string, unknown>)[key] !== undefined) return true
+  return false
+}
+
+/** An acknowledgement that is only its packet id: reason Success (or none, before MQTT 5), no properties, no DUP. */
+function plainAck (packet: Packet): boolean {
+  const ack = packet as { messageId?: number, reasonCode?: number, properties?: object, dup?: boolean }
+  return typeof ack.messageId === 'number' && !ack.reasonCode && ack.properties === undefined && !ack.dup
+}
