@@ -39,13 +39,29 @@ function fieldValue (value: unknown): string {
   return escapeControl(String(JSON.stringify(value)))
 }
 
+/**
+ * RFC 3339 time of `ms` in the zone of log.*.time_offset: system (the host's local time), utc, or "+08:00";
+ * `Z` when the offset is zero.
+ */
+export function timestamp (ms: number, timeOffset = 'system'): string {
+  const m = /^([-+])(\d\d):(\d\d)$/.exec(timeOffset)
+  const minutes = m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]))
+    : timeOffset === 'system' ? -new Date(ms).getTimezoneOffset() : 0
+  if (minutes === 0) return new Date(ms).toISOString()
+  const abs = Math.abs(minutes)
+  const zone = `${minutes < 0 ? '-' : '+'}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`
+  return new Date(ms + minutes * 60_000).toISOString().slice(0, -1) + zone
+}
+
 /** Turns pino's JSON lines into `2026-01-01T00:00:00.000Z [warning] message key=value`. */
 class TextFormat extends Writable {
   readonly #out: NodeJS.WritableStream
+  readonly #timeOffset: string | undefined
 
-  constructor (out: NodeJS.WritableStream) {
+  constructor (out: NodeJS.WritableStream, timeOffset?: string) {
     super({ decodeStrings: false })
     this.#out = out
+    this.#timeOffset = timeOffset
   }
 
   override _write (chunk: string | Buffer, _enc: BufferEncoding, done: () => void): void {
@@ -53,7 +69,7 @@ class TextFormat extends Writable {
     try {
       const { time, level, msg, pid: _pid, hostname: _host, ...rest } = JSON.parse(line) as Record<string, unknown>
       const fields = Object.entries(rest).map(([k, v]) => `${escapeControl(k)}=${fieldValue(v)}`)
-      this.#out.write(`${new Date(time as number).toISOString()} [${LEVEL_NAMES[level as number] ?? level}] ${escapeControl(String(msg ?? ''))}${fields.length ? ' ' + fields.join(' ') : ''}\n`)
+      this.#out.write(`${timestamp(time as number, this.#timeOffset)} [${LEVEL_NAMES[level as number] ?? level}] ${escapeControl(String(msg ?? ''))}${fields.length ? ' ' + fields.join(' ') : ''}\n`)
     } catch {
       this.#out.write(line)
     }
@@ -63,9 +79,9 @@ class TextFormat extends Writable {
 
 export function createLog (config: CulexConfig['log']): Log {
   const streams: { level: string, stream: DestinationStream }[] = []
-  const add = (handler: { enable: boolean, level: EmqxLevel, formatter: 'text' | 'json' }, out: NodeJS.WritableStream) => {
+  const add = (handler: { enable: boolean, level: EmqxLevel, formatter: 'text' | 'json', time_offset?: string }, out: NodeJS.WritableStream) => {
     if (!handler.enable || handler.level === 'none') return
-    streams.push({ level: pinoLevel(handler.level), stream: handler.formatter === 'json' ? out : new TextFormat(out) })
+    streams.push({ level: pinoLevel(handler.level), stream: handler.formatter === 'json' ? out : new TextFormat(out, handler.time_offset) })
   }
   add(config.console, process.stdout)
   for (const file of Object.values(config.file)) {

@@ -9,6 +9,7 @@ import type { HostBus } from './cluster/host/host-bus.js'
 import { refuseWorkersWithRedis, workerName } from './cluster/host/protocol.js'
 import type { PeerBus } from './cluster/peer-bus.js'
 import { loadConfig, type LoadedConfig } from './config/load.js'
+import { keysWithoutEffect } from './config/notices.js'
 import type { CulexConfig } from './config/schema.js'
 import type { CrlCache } from './listeners/crl-cache.js'
 import { describeListener } from './listeners/describe.js'
@@ -98,6 +99,8 @@ export class Broker {
     this.log = opts.worker === undefined ? log : log.child({ worker: opts.worker })
     for (const name of loaded.overrides) this.log.info({ variable: name }, 'configuration overridden from the environment')
     for (const name of loaded.ignored) this.log.warning({ variable: name }, 'environment variable ignored: its first key is not a configuration section')
+    // Once per host: node.workers' workers read the same file.
+    if ((opts.worker ?? 1) === 1) for (const key of keysWithoutEffect(loaded.origins)) this.log.notice({ key: key.path }, key.line)
     for (const [name, fns] of Object.entries(opts.hooks ?? {})) {
       for (const fn of Array.isArray(fns) ? fns : [fns]) this.hooks.add(name as HookName, fn as never)
     }

@@ -178,13 +178,14 @@ export const prometheusRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (ap
   let last: Scan | null = null
   const current = () => (last ??= scan(host))
   const registry = brokerRegistry(host, current)
-  // Public as in EMQX (prometheus.enable_basic_auth = false by default): read-only figures, no secrets.
+  // Public as in EMQX unless prometheus.enable_basic_auth (false by default): read-only figures, no secrets.
+  const open = !host.config.prometheus.enable_basic_auth
   app.get(PROMETHEUS_PATH, {
-    config: { public: true },
+    config: { public: open },
     schema: {
       tags: ['Metrics'],
       summary: 'Prometheus metrics (text exposition format): EMQX\'s emqx_* names, culex_* ones, nodejs_* and process_*',
-      security: [],
+      ...(open ? { security: [] } : {}),
       produces: ['text/plain'],
       response: { 200: { description: 'Prometheus text format 0.0.4', type: 'string' } },
     },

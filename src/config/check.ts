@@ -8,9 +8,8 @@ import { devCertificateDir } from '../certs/dev.js'
 import { PskTable } from '../listeners/psk.js'
 import { readTlsFiles, tlsServerOptions } from '../listeners/tls-context.js'
 import { silentLog } from '../log.js'
-import { configRows } from './docs.js'
-import type { Origin } from './hocon/index.js'
-import { formatOrigin, loadConfig, type LoadedConfig } from './load.js'
+import { loadConfig, type LoadedConfig } from './load.js'
+import { keysWithoutEffect } from './notices.js'
 import type { AuthenticatorConfig, CulexConfig } from './schema.js'
 
 export interface CheckResult {
@@ -52,7 +51,7 @@ export async function checkConfigFile (file: string, env: Record<string, string 
   for (const authenticator of jwtAuthenticators(config)) {
     await attempt(() => createAuthenticator(authenticator, { log: silentLog(), dataDir: config.node.data_dir }).close?.())
   }
-  return { errors, notices: [...notices, ...withoutEffect(loaded.origins)] }
+  return { errors, notices: [...notices, ...keysWithoutEffect(loaded.origins).map((k) => k.line)] }
 }
 
 /** JWT authenticators only: the others may read or write their user files, which a check must not. */
@@ -60,17 +59,4 @@ function jwtAuthenticators (config: CulexConfig): AuthenticatorConfig[] {
   const perListener = Object.values(config.listeners).flatMap((byName) =>
     Object.values(byName as Record<string, { authentication?: AuthenticatorConfig[] }>).flatMap((l) => l.authentication ?? []))
   return [...config.authentication, ...perListener].filter((a) => a.enable && a.mechanism === 'jwt')
-}
-
-/** `file:line:column: key: accepted without effect: why`, for every key set in the file whose description says so. */
-function withoutEffect (origins: Map<string, Origin>): string[] {
-  const patterns = configRows()
-    .filter((row) => /no effect/i.test(row.doc))
-    .map((row) => ({ doc: row.doc, match: new RegExp(`^${row.path.split('.').map((p) => p === '<name>' ? '[^.]+' : p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('\\.')}$`) }))
-  const notices: string[] = []
-  for (const [path, origin] of origins) {
-    const found = patterns.find((p) => p.match.test(path))
-    if (found) notices.push(`${formatOrigin(origin)}: ${path}: accepted without effect: ${found.doc}`)
-  }
-  return notices
 }

@@ -1,11 +1,12 @@
 // Renders docs/config.md from the schema, so the documentation cannot drift from the defaults.
 import type { z } from 'zod'
 import { configSchema } from './schema.js'
-import { TYPE_NAMES } from './types.js'
+import { EFFECTS, TYPE_NAMES, type Effect } from './types.js'
 
-export interface Row { path: string; type: string; default: string; doc: string }
+/** `effect`: set for keys accepted without effect (their own mark, a section's, or a doc saying "no effect"). */
+export interface Row { path: string; type: string; default: string; doc: string; effect?: Effect }
 
-type Def = { type: string, innerType?: z.ZodType, defaultValue?: unknown, shape?: Record<string, z.ZodType>, valueType?: z.ZodType, in?: z.ZodType, options?: z.ZodType[], values?: unknown[], entries?: Record<string, unknown> }
+type Def = { type: string, innerType?: z.ZodType, defaultValue?: unknown, shape?: Record<string, z.ZodType>, valueType?: z.ZodType, in?: z.ZodType, out?: z.ZodType, options?: z.ZodType[], values?: unknown[], entries?: Record<string, unknown> }
 
 // zod 4's public `def`, narrowed to the fields read here.
 const def = (schema: z.ZodType): Def => schema.def as unknown as Def
@@ -22,7 +23,8 @@ function unwrap (schema: z.ZodType): { core: z.ZodType, fallback: unknown, hasDe
       if (!hasDefault) { fallback = d.defaultValue; hasDefault = true }
       s = d.innerType
     } else if (d.type === 'optional' && d.innerType) s = d.innerType
-    else if (d.type === 'pipe' && d.in) s = d.in
+    // z.preprocess(fn, schema) is a pipe from a transform: the schema is its output side.
+    else if (d.type === 'pipe' && d.in) s = def(d.in).type === 'transform' && d.out ? d.out : d.in
     else return { core: s, fallback, hasDefault }
   }
 }
@@ -32,7 +34,7 @@ function typeName (schema: z.ZodType): string {
   switch (d.type) {
     case 'enum': return Object.keys(d.entries ?? {}).join(' \\| ')
     case 'literal': return (d.values ?? []).map(String).join(' \\| ')
-    case 'union': return (d.options ?? []).map((o) => typeName(unwrap(o).core)).join(' \\| ')
+    case 'union': return (d.options ?? []).map((o) => { const u = unwrap(o); return u.name ?? typeName(u.core) }).join(' \\| ')
     case 'array': return 'array'
     case 'record': return 'map'
     default: return d.type
@@ -47,28 +49,34 @@ function show (value: unknown): string {
   return JSON.stringify(value)
 }
 
-function walk (schema: z.ZodType, path: string, rows: Row[]): void {
+function walk (schema: z.ZodType, path: string, rows: Row[], inherited?: Effect): void {
   const { core, fallback, hasDefault, name } = unwrap(schema)
   const d = def(core)
   const doc = schema.description ?? core.description ?? ''
+  // Keys described before noEffect existed say "no effect" in their doc line.
+  const effect = EFFECTS.get(schema) ?? inherited ?? (/no effect/i.test(doc) ? { status: 'never' as const, why: doc } : undefined)
+  const extra = effect ? { effect } : {}
   if (d.type === 'object' && d.shape) {
-    if (doc && path) rows.push({ path, type: 'section', default: '', doc })
-    for (const [key, child] of Object.entries(d.shape)) walk(child, path ? `${path}.${key}` : key, rows)
+    if ((doc || effect) && path) rows.push({ path, type: 'section', default: '', doc, ...extra })
+    for (const [key, child] of Object.entries(d.shape)) walk(child, path ? `${path}.${key}` : key, rows, effect)
     return
   }
   if (d.type === 'record' && d.valueType) {
-    rows.push({ path, type: 'map', default: '', doc })
-    walk(d.valueType, `${path}.<name>`, rows)
+    rows.push({ path, type: 'map', default: '', doc, ...extra })
+    walk(d.valueType, `${path}.<name>`, rows, effect)
     return
   }
-  rows.push({ path, type: name ?? typeName(core), default: hasDefault ? show(fallback) : '', doc })
+  rows.push({ path, type: name ?? typeName(core), default: hasDefault ? show(fallback) : '', doc, ...extra })
 }
+
+const EFFECT_NAMES = { never: 'no effect (never)', 'not-yet': 'not yet implemented' }
+
+let cachedRows: Row[] | undefined
 
 /** Every key of the schema with its type, default and description (`<name>` for a map's entries). */
 export function configRows (): Row[] {
-  const rows: Row[] = []
-  walk(configSchema, '', rows)
-  return rows
+  if (!cachedRows) walk(configSchema, '', cachedRows = [])
+  return cachedRows
 }
 
 export function configDocs (): string {
@@ -80,10 +88,12 @@ export function configDocs (): string {
     'Generated from `src/config/schema.ts` by `npm run docs`; a test fails when this file is stale.',
     'Durations take `ms`, `s`, `m`, `h`, `d` (`15s`); sizes take `KB`, `MB`, `GB` (powers of 1024).',
     'Every key can be overridden from the environment: `EMQX_MQTT__MAX_PACKET_SIZE=2MB` or `CULEX_MQTT__MAX_PACKET_SIZE=2MB`.',
+    'The effect column: implemented; no effect (never): accepted for EMQX compatibility, it cannot apply to Culex (Erlang VM tuning...);',
+    'not yet implemented: accepted, an EMQX feature Culex has not built yet. Each key of the last two kinds set in a file is named in a notice at start and by `culex check`.',
     '',
-    '| key | type | default | description |',
-    '|---|---|---|---|',
-    ...rows.map((r) => `| \`${r.path}\` | ${r.type} | ${r.default ? `\`${escape(r.default)}\`` : ''} | ${escape(r.doc)} |`),
+    '| key | type | default | effect | description |',
+    '|---|---|---|---|---|',
+    ...rows.map((r) => `| \`${r.path}\` | ${r.type} | ${r.default ? `\`${escape(r.default)}\`` : ''} | ${r.effect ? EFFECT_NAMES[r.effect.status] : r.type === 'section' ? '' : 'implemented'} | ${escape(r.doc)} |`),
     '',
   ]
   return lines.join('\n')

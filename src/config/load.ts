@@ -1,10 +1,11 @@
 // Reads HOCON (file or text) or a plain object, applies EMQX_/CULEX_ environment overrides,
 // and validates against the schema. Every failure names the file:line:column or the key path at fault.
 import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { CulexError } from '../errors.js'
 import { HoconError, parseHocon, type Origin } from './hocon/index.js'
 import { applyEnvOverrides, readEnvOverrides } from './env.js'
-import { configSchema, type CulexConfig } from './schema.js'
+import { configSchema, FILE_PATH_KEYS, type CulexConfig } from './schema.js'
 
 export interface LoadOptions {
   /** Path of a HOCON file. */
@@ -40,6 +41,7 @@ export function loadConfig (opts: LoadOptions = {}): LoadedConfig {
   const applicable = all.filter((o) => known.has(o.path[0] ?? ''))
   applyEnvOverrides(tree, applicable, origins)
   if (opts.embedded) applyEmbeddedDefaults(tree)
+  interpolateFilePaths(tree, (name) => envDirectory(name, env, opts.file))
   // Parsed once: zod's compiled fast path would cost more to build (~10 ms for this schema) than it saves.
   const result = configSchema.safeParse(tree, { jitless: true })
   if (!result.success) {
@@ -55,6 +57,36 @@ export function loadConfig (opts: LoadOptions = {}): LoadedConfig {
 }
 
 type Tree = Record<string, unknown>
+
+/** The directory an EMQX variable names: the environment's value, else EMQX_ETC_DIR is the configuration file's directory and EMQX_LOG_DIR is log. */
+function envDirectory (name: string, env: Record<string, string | undefined>, file?: string): string | undefined {
+  const value = env[name]
+  if (value) return value
+  if (name === 'EMQX_ETC_DIR') return file === undefined ? undefined : dirname(file)
+  if (name === 'EMQX_LOG_DIR') return 'log'
+  return undefined
+}
+
+/**
+ * EMQX's naive_env_interpolation: `$VAR/rest` or `${VAR}/rest` is the variable's directory joined with rest;
+ * an unknown variable leaves the path as written (and reading the file then fails naming it).
+ */
+export function interpolatePath (path: string, directory: (name: string) => string | undefined): string {
+  const m = /^\$\{?([^/\\}]*)\}?(?:[/\\]+(.*))?$/s.exec(path)
+  const dir = m ? directory(m[1]!) : undefined
+  return m && dir !== undefined ? join(dir, m[2] ?? '') : path
+}
+
+function interpolateFilePaths (tree: unknown, directory: (name: string) => string | undefined): void {
+  if (tree === null || typeof tree !== 'object') return
+  for (const [key, value] of Object.entries(tree)) {
+    if (typeof value === 'string' && value.startsWith('$') && !Array.isArray(tree) && FILE_PATH_KEYS.has(key)) {
+      (tree as Tree)[key] = interpolatePath(value, directory)
+    } else {
+      interpolateFilePaths(value, directory)
+    }
+  }
+}
 
 const child = (tree: unknown, key: string): unknown =>
   tree !== null && typeof tree === 'object' ? (tree as Tree)[key] : undefined

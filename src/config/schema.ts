@@ -1,34 +1,133 @@
 // The single source for every configuration key: its type, default and doc line.
 // docs/config.md is generated from this file (`npm run docs:config`), and a test keeps them in step.
 import { z } from 'zod'
-import { bind, bool, countOrInfinity, duration, durationOrDisabled, int, parseDuration, rate, size, watermark } from './types.js'
+import { bind, bool, countOrInfinity, duration, durationOrDisabled, durationOrInfinity, EFFECTS, int, parseDuration, percent, rate, size, watermark } from './types.js'
 
 // Missing sections get their defaults: parse {} through the section schema.
 const section = <T extends z.ZodRawShape>(shape: T) => z.strictObject(shape).prefault({} as never)
 
+/**
+ * A key, or a whole section, accepted for EMQX compatibility that never has an effect in Culex (Erlang VM
+ * tuning and the like); `why` says why. Each such key set in a file gets one notice at start (and in culex check).
+ */
+function noEffect<T extends z.ZodType> (schema: T, why: string): T {
+  const marked = schema.describe(`Accepted for EMQX compatibility; no effect: ${why}`) as T
+  EFFECTS.set(marked, { status: 'never', why })
+  return marked
+}
+
+/**
+ * A key, or a whole section, of an EMQX feature Culex has not built yet (`feature` names it): accepted with
+ * EMQX's type and default, without effect, and said so at start for each such key set.
+ */
+function notYet<T extends z.ZodType> (schema: T, feature: string, doc = ''): T {
+  const marked = schema.describe(`${doc ? `${doc} ` : ''}Not yet implemented in Culex (${feature}): accepted without effect.`) as T
+  EFFECTS.set(marked, { status: 'not-yet', why: feature })
+  return marked
+}
+
+const ERLANG = 'an Erlang VM setting, Node has no equivalent'
+const erlang = <T extends z.ZodType>(schema: T): T => noEffect(schema, ERLANG)
+const enabled = z.enum(['enabled', 'disabled'])
+const nodeList = () => z.union([z.string(), z.array(z.string())])
+
 export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency', 'all', 'none'] as const
+
+const ERLANG_LOGGER = 'a setting of Erlang\'s logger; Culex writes each line as it comes.'
 
 const logHandler = {
   enable: bool().default(true).describe('Whether this log handler writes.'),
   level: z.enum(LOG_LEVELS).default('notice').describe('Lowest level written: debug, info, notice, warning, error, critical. notice (EMQX: warning) shows a line per listener and one when started, as Mosquitto does; an embedded broker (createBroker) writes warning and above unless configured.'),
   formatter: z.enum(['text', 'json']).default('text').describe('text for people, json for log shippers.'),
+  time_offset: z.string().regex(/^([-+][0-1][0-9]:[0-6][0-9]|system|utc)$/, 'expected system, utc or an offset such as +08:00 or -02:00').default('system')
+    .describe('Time zone of the text format\'s timestamps: system (the host\'s local time), utc, or an offset such as "+08:00".'),
+  timestamp_format: notYet(z.enum(['auto', 'epoch', 'rfc3339']).default('auto'), 'timestamp formats other than the text format\'s RFC 3339 and json\'s epoch milliseconds'),
+  chars_limit: notYet(z.union([z.literal('unlimited'), int().pipe(z.number().min(100))]).default('unlimited'), 'truncating long log lines'),
+  single_line: noEffect(bool().default(true), 'Culex\'s lines are always single lines (control characters are escaped).'),
+  sync_mode_qlen: noEffect(int().default(100), ERLANG_LOGGER),
+  drop_mode_qlen: noEffect(int().default(3000), ERLANG_LOGGER),
+  flush_qlen: noEffect(int().default(8000), ERLANG_LOGGER),
+  overload_kill: noEffect(section({
+    enable: bool().default(true),
+    mem_size: size().prefault('30MB'),
+    qlen: int().default(20000),
+    restart_after: z.union([z.literal('infinity'), duration()]).prefault('5s'),
+  }), ERLANG_LOGGER),
+  burst_limit: notYet(section({
+    enable: bool().default(true),
+    max_count: int().pipe(z.number().min(1)).default(10000),
+    window_time: duration().prefault('1s'),
+  }), 'log burst limits'),
+  supervisor_reports: noEffect(z.enum(['error', 'progress']).default('error'), 'Erlang supervisor reports do not exist in Node.'),
+  max_depth: noEffect(z.union([z.literal('unlimited'), int()]).default(100), ERLANG_LOGGER),
+  with_mfa: noEffect(bool().default(false), 'Erlang module/function/arity do not exist in Node.'),
+  payload_encode: notYet(z.enum(['hex', 'text', 'hidden']).default('text'), 'payload encodings in log lines'),
 }
+
+// EMQX's fields of a log file handler: `log.file { level = ... }` is the handler named default.
+const LOG_FILE_FIELDS = new Set(['enable', 'level', 'formatter', 'path', 'rotation_count', 'rotation_size', ...Object.keys(logHandler)])
 
 const node = section({
   name: z.string().default('culex@127.0.0.1').describe('Node name, shown in $SYS topics and the API; unique within a cluster (a second node with the same name refuses to start).'),
   data_dir: z.string().default('data').describe('Directory for sessions, certificates and registries.'),
-  cookie: z.string().optional().describe('Accepted for EMQX compatibility; Culex nodes do not use Erlang cookies.'),
+  cookie: noEffect(z.string().optional(), 'Culex nodes do not use Erlang cookies.'),
   workers: z.union([z.literal('auto'), int().pipe(z.number().min(1).max(256))]).default(1).describe('Broker processes on this host (`culex start` only; embedded brokers are one). auto: one per CPU core. More than 1: the workers share every listener, route messages to each other and keep one session per client through their primary process, without Redis; each is named <name>-w<i> (before the @) and keeps its durable store in node.data_dir/store-w<i>. Not combined with cluster.backend = redis.'),
+  // EMQX's other node keys tune the Erlang VM and its distribution.
+  process_limit: erlang(int().optional()),
+  max_ports: erlang(int().default(1048576)),
+  dist_buffer_size: erlang(int().default(8192)),
+  max_ets_tables: erlang(int().default(262144)),
+  config_files: noEffect(z.array(z.string()).optional(), 'Culex reads the file given with -c (and what it includes).'),
+  global_gc_interval: noEffect(durationOrDisabled().prefault('disabled'), 'Node\'s garbage collector runs on its own; a forced global collection needs --expose-gc.'),
+  crash_dump_file: erlang(z.string().optional()),
+  crash_dump_seconds: erlang(duration().prefault('30s')),
+  crash_dump_bytes: erlang(size().prefault('100MB')),
+  dist_net_ticktime: erlang(duration().prefault('2m')),
+  backtrace_depth: erlang(int().default(23)),
+  applications: erlang(z.string().default('')),
+  etc_dir: noEffect(z.string().optional(), 'relative paths are relative to the working directory; ${EMQX_ETC_DIR} in a file path is the environment variable, else the configuration file\'s directory.'),
+  cluster_call: noEffect(section({
+    retry_interval: duration().prefault('1m'),
+    max_history: int().pipe(z.number().min(100).max(10240)).default(1024),
+    cleanup_interval: duration().prefault('24h'),
+  }), 'Culex nodes share configuration changes through cluster.backend = redis, not a cluster-call log.'),
+  db_backend: noEffect(z.enum(['mnesia', 'rlog']).default('rlog'), 'Culex keeps no Mnesia database.'),
+  role: noEffect(z.enum(['core', 'replicant']).default('core'), 'every Culex node has the same role.'),
+  rpc_module: erlang(z.enum(['gen_rpc', 'rpc']).default('rpc')),
+  tlog_push_mode: noEffect(z.enum(['sync', 'async']).default('async'), 'Culex keeps no Mnesia database.'),
+  default_shard_transport: noEffect(z.enum(['gen_rpc', 'distr']).default('distr'), 'Culex keeps no Mnesia database.'),
+  shard_transports: noEffect(z.record(z.string(), z.enum(['gen_rpc', 'distr'])).default({}), 'Culex keeps no Mnesia database.'),
+  default_bootstrap_batch_size: noEffect(int().default(500), 'Culex keeps no Mnesia database.'),
+  broker_pool_size: erlang(int().optional()),
+  generic_pool_size: erlang(int().optional()),
+  channel_cleanup_batch_size: erlang(int().default(100000)),
 })
 
 const log = section({
   console: section({ ...logHandler }).describe('Log to standard output.'),
-  file: z.record(z.string(), section({
+  file: z.preprocess(defaultLogFile, z.record(z.string(), section({
     ...logHandler,
     enable: bool().default(false).describe('Whether this log file is written.'),
     path: z.string().default('log/culex.log').describe('File to append log lines to.'),
-  })).default({}).describe('Named log files, e.g. log.file.default { enable = true, path = "log/culex.log" }.'),
+    rotation_count: notYet(int().pipe(z.number().min(1).max(128)).default(10), 'log file rotation'),
+    rotation_size: notYet(z.union([z.literal('infinity'), size()]).prefault('50MB'), 'log file rotation'),
+  }))).default({}).describe('Named log files, e.g. log.file.default { enable = true, path = "log/culex.log" }; EMQX\'s log.file { level = warning, ... } (handler fields right under log.file) is the one named default.'),
+  throttling: notYet(section({
+    time_window: duration().prefault('1m'),
+    msgs: z.array(z.string()).optional(),
+  }), 'throttling repeated log lines'),
 })
+
+/** `log.file { level = warning }` (EMQX's unnamed handler) as `log.file.default { level = warning }`. */
+function defaultLogFile (value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value
+  const entries = Object.entries(value)
+  const unnamed = entries.filter(([key]) => LOG_FILE_FIELDS.has(key))
+  if (unnamed.length === 0) return value
+  const named = Object.fromEntries(entries.filter(([key]) => !LOG_FILE_FIELDS.has(key)))
+  const existing = named.default
+  return { ...named, default: { ...Object.fromEntries(unnamed), ...(existing !== null && typeof existing === 'object' ? existing : {}) } }
+}
 
 const mqtt = section({
   max_packet_size: size().prefault('1MB').describe('Largest MQTT packet accepted, checked from the fixed header before the body is read.'),
@@ -41,12 +140,12 @@ const mqtt = section({
   shared_subscription: bool().default(true).describe('Whether $share/ subscriptions are allowed.'),
   shared_subscription_strategy: z.enum(['round_robin', 'random', 'sticky', 'hash_clientid', 'hash_topic']).default('round_robin').describe('How a shared subscription group picks the member for each message.'),
   ignore_loop_deliver: bool().default(false).describe('Do not deliver a client its own messages (No Local for every subscription).'),
-  strict_mode: bool().default(false).describe('Accepted for EMQX compatibility; no effect: Culex always checks UTF-8 strings as EMQX does in strict mode (ill-formed UTF-8 and U+0000 are malformed packets).'),
-  idle_timeout: duration().prefault('15s').describe('Close a connection that sends no CONNECT within this time.'),
+  strict_mode: noEffect(bool().default(false), 'Culex always checks UTF-8 strings as EMQX does in strict mode (ill-formed UTF-8 and U+0000 are malformed packets).'),
+  idle_timeout: durationOrInfinity().prefault('15s').describe('Close a connection that sends no CONNECT within this time (infinity: never).'),
   keepalive_multiplier: z.number().min(1).default(1.5).describe('A client silent for keepalive × this is disconnected.'),
   server_keepalive: durationOrDisabled().prefault('disabled').describe('Keep Alive the broker imposes on MQTT 5 clients (seconds), or disabled.'),
   max_inflight: int().pipe(z.number().min(1).max(65535)).default(32).describe('Most unacknowledged QoS 1/2 messages sent to one client.'),
-  retry_interval: duration().prefault('30s').describe('Resend an unacknowledged QoS 1/2 message after this long (0 = only on reconnect).'),
+  retry_interval: durationOrInfinity(0).prefault('30s').describe('Resend an unacknowledged QoS 1/2 message after this long (0 or infinity, EMQX\'s default: only on reconnect).'),
   max_awaiting_rel: countOrInfinity().prefault(100).describe('Most incoming QoS 2 messages awaiting PUBREL; the Receive Maximum announced to MQTT 5 clients.'),
   await_rel_timeout: duration().prefault('300s').describe('Drop an incoming QoS 2 message whose PUBREL has not come within this time.'),
   session_expiry_interval: duration().prefault('2h').describe('Session expiry for MQTT 3 clients with clean_session = false, and the ceiling for MQTT 5.'),
@@ -61,6 +160,17 @@ const mqtt = section({
   session_owner_check: bool().default(true).describe('Culex only (EMQX has no such key): refuse to resume a persistent session (CONNACK 0x87, MQTT 3.1.1: 5) for a client whose user name differs from that of the client the session belongs to. false: resume it. Either way a resumed session\'s subscriptions and queued messages are authorized again for the client resuming it.'),
   response_information: z.string().default('').describe('Response Information sent to MQTT 5 clients that request it.'),
   message_expiry_interval: countOrInfinity().prefault('infinity').describe('Expiry (seconds) of messages published without a Message Expiry Interval, which every MQTT 3 message is; infinity: they never expire.'),
+  exclusive_subscription: notYet(bool().default(false), 'exclusive subscriptions', 'Allow $exclusive/<filter> subscriptions: one subscriber per filter at a time.'),
+  shared_subscription_initial_sticky_pick: notYet(z.enum(['random', 'local', 'hash_topic', 'hash_clientid']).default('random'), 'the sticky strategy\'s first pick', 'How the sticky strategy picks a group\'s member the first time.'),
+  keepalive_backoff: noEffect(z.number().optional(), 'replaced by keepalive_multiplier (EMQX 5.0\'s older name).'),
+  keepalive_check_interval: noEffect(duration().prefault('30s'), 'Culex times each client\'s Keep Alive on its own.'),
+  client_attrs_init: notYet(z.array(z.strictObject({
+    expression: z.string(),
+    set_as_attr: z.string(),
+  })).default([]), 'client attributes from expressions', 'Client attributes computed at CONNECT from variform expressions.'),
+  clientid_override: notYet(z.string().default('disabled'), 'client identifier expressions', 'A variform expression that replaces the client identifier, or disabled.'),
+  mqueue_priorities: notYet(z.union([z.literal('disabled'), z.record(z.string(), int())]).default('disabled'), 'message queue priorities', 'Priority of queued messages per topic, or disabled.'),
+  mqueue_default_priority: notYet(z.enum(['highest', 'lowest']).default('lowest'), 'message queue priorities', 'Priority of queued messages on topics mqueue_priorities does not list.'),
 })
 
 // ---- authentication (EMQX `authentication = [ ... ]`, global or per listener) ----
@@ -271,16 +381,58 @@ const listeners = z.strictObject({
 const sysTopics = section({
   sys_msg_interval: durationOrDisabled().prefault('1m').describe('Interval of $SYS/brokers/<node>/... stats and metrics messages (disabled = none).'),
   sys_heartbeat_interval: durationOrDisabled().prefault('30s').describe('Interval of $SYS/brokers/<node>/uptime and datetime messages.'),
+  sys_event_messages: notYet(section({
+    client_connected: bool().default(true).describe('Publish $SYS/brokers/<node>/clients/<clientid>/connected.'),
+    client_disconnected: bool().default(true).describe('Publish $SYS/brokers/<node>/clients/<clientid>/disconnected.'),
+    client_subscribed: bool().default(false).describe('Publish $SYS/brokers/<node>/clients/<clientid>/subscribed.'),
+    client_unsubscribed: bool().default(false).describe('Publish $SYS/brokers/<node>/clients/<clientid>/unsubscribed.'),
+  }), 'client event messages under $SYS'),
 })
 
-const retainer = section({
+const retainer = z.strictObject({
   enable: bool().default(true).describe('Whether retained messages are stored.'),
   max_payload_size: size().prefault('1MB').describe('Largest retained payload kept.'),
   msg_expiry_interval: duration().prefault('0s').describe('Retained messages expire after this long (0 = never).'),
-  max_retained_messages: int().pipe(z.number().min(0)).default(0).describe('Most retained messages (0 = no limit).'),
-})
+  max_retained_messages: int().pipe(z.number().min(0)).default(0).describe('Most retained messages (0 = no limit); EMQX 5 writes it as backend.max_retained_messages, which applies when this is 0.'),
+  msg_expiry_interval_override: notYet(durationOrDisabled().prefault('disabled'), 'overriding retained messages\' own expiry', 'Expiry given to every retained message instead of its own, or disabled.'),
+  allow_never_expire: notYet(bool().default(true), 'overriding retained messages\' own expiry', 'With msg_expiry_interval_override: whether a message without expiry keeps none.'),
+  msg_clear_interval: notYet(duration().prefault('0s'), 'periodic clearing of expired retained messages', 'How often expired retained messages are removed (0 = when read).'),
+  msg_clear_limit: notYet(int().pipe(z.number().min(1)).default(50000), 'periodic clearing of expired retained messages'),
+  flow_control: noEffect(section({
+    batch_read_number: int().default(0),
+    batch_deliver_number: int().default(0),
+    batch_deliver_limiter: z.record(z.string(), z.unknown()).optional(),
+  }), 'EMQX\'s internal batching of retained deliveries.'),
+  stop_publish_clear_msg: notYet(bool().default(false), 'retainer.stop_publish_clear_msg', 'Do not forward a retained message with an empty payload (which clears the topic\'s retained message) to subscribers.'),
+  delivery_rate: notYet(rate().prefault('1000/s'), 'retained message delivery rates', 'Most retained messages delivered per second to one subscriber.'),
+  max_publish_rate: notYet(rate().prefault('1000/s'), 'retained message publish rates', 'Most retained messages stored per second.'),
+  backend: section({
+    type: z.literal('built_in_database').default('built_in_database').describe('Where retained messages are kept: built_in_database (Culex\'s data store, see durable_storage.backend).'),
+    storage_type: noEffect(z.enum(['ram', 'disc']).default('ram'), 'durable_storage.backend decides where retained messages are kept.'),
+    max_retained_messages: int().pipe(z.number().min(0)).default(0).describe('Most retained messages (0 = no limit); retainer.max_retained_messages, when set, wins.'),
+    index_specs: noEffect(z.array(z.array(int())).optional(), 'Culex indexes retained topics its own way.'),
+    enable: bool().default(true).describe('Whether this backend is used (the only one Culex has).'),
+  }).describe('EMQX\'s retained message store.'),
+}).transform(({ backend, ...rest }) => ({
+  ...rest,
+  backend,
+  max_retained_messages: rest.max_retained_messages || backend.max_retained_messages,
+})).prefault({})
+
+// dashboard.* besides its listeners.
+const dashboardSettings = {
+  default_username: notYet(z.string().default('admin'), 'dashboard login', 'User name of the dashboard\'s first administrator.'),
+  default_password: notYet(z.string().default('public'), 'dashboard login', 'Password of default_username until changed.'),
+  sample_interval: noEffect(duration().prefault('10s'), 'Culex has no dashboard monitor to sample for; /api/v5/stats and /api/v5/prometheus/stats are read live.'),
+  token_expired_time: notYet(duration().prefault('60m'), 'dashboard login', 'Lifetime of a dashboard login token.'),
+  cors: notYet(bool().default(false), 'CORS headers on the management API', 'Answer cross-origin requests to the management API.'),
+  swagger_support: noEffect(bool().default(true), 'Culex always serves the OpenAPI document (/api-docs/swagger.json).'),
+  i18n_lang: noEffect(z.enum(['en', 'zh']).default('en'), 'Culex has no dashboard UI.'),
+  bootstrap_users_file: notYet(z.string().default(''), 'dashboard login', 'Dashboard users imported at start.'),
+}
 
 const dashboard = section({
+  ...dashboardSettings,
   listeners: section({
     http: section({
       enable: bool().default(true).describe('Whether the management API (/api/v5) is served.'),
@@ -311,6 +463,7 @@ const authorization = section({
     enable: bool().default(true).describe('Cache each client\'s decisions until it disconnects.'),
     max_size: int().pipe(z.number().min(1)).default(32).describe('Most cached decisions per client; the oldest goes first.'),
     ttl: duration().prefault('1m').describe('How long a cached decision is used.'),
+    excludes: notYet(z.array(z.string()).default([]), 'authorization cache exclusions', 'Topic filters whose decisions are never cached.'),
   }),
   sources: z.array(z.discriminatedUnion('type', AUTHZ_SOURCE_SCHEMAS)).default([])
     .describe('Rule sources asked in order after the token ACL: { type = file, path = "etc/acl.conf" } or { type = file, rules = "..." }.'),
@@ -336,12 +489,16 @@ const forceShutdown = section({
   enable: bool().default(true).describe('Bound what one client holds in memory and disconnect slow consumers (MQTT 5: DISCONNECT 0x97 Quota exceeded) as the keys below say.'),
   max_heap_size: size().prefault('32MB').describe('Bytes one client may pin: its topic aliases, subscriptions, queued and in-flight messages, will and partial packet (0 = no limit). Over it the client is disconnected (checked at once for aliases, every 0.5 s for the rest); a SUBSCRIBE that would pass it gets 0x97 for the new filters, and its session\'s queue drops the oldest messages beyond it. Unsent data over it disconnects a slow consumer too. Keep it above mqtt.max_write_buffer.'),
   write_buffer_timeout: duration().prefault('10s').describe('A client whose unsent bytes stay above mqtt.max_write_buffer this long, while messages keep coming, is disconnected.'),
-  max_mailbox_size: int().pipe(z.number().min(0)).default(1000).describe('Accepted for EMQX compatibility (an Erlang mailbox); mqtt.max_mqueue_len and the keys above bound a client instead.'),
+  max_mailbox_size: noEffect(int().pipe(z.number().min(0)).default(1000), 'an Erlang mailbox; mqtt.max_mqueue_len and the keys above bound a client instead.'),
 })
 
 const overloadProtection = section({
   enable: bool().default(true).describe('Refuse new connections while the broker\'s memory is above mem_high_watermark.'),
   mem_high_watermark: watermark().prefault('80%').describe('Resident memory above which new connections are closed at accept (logged, counted) until it falls back: a size, or a percentage of the memory the process may use (its cgroup limit, else the host\'s).'),
+  backoff_delay: erlang(int().pipe(z.number().min(0)).default(1)),
+  backoff_gc: erlang(bool().default(false)),
+  backoff_hibernation: erlang(bool().default(true)),
+  backoff_new_conn: noEffect(bool().default(true), 'Culex always refuses new connections while overloaded (see enable).'),
 })
 
 const crlCache = section({
@@ -349,6 +506,28 @@ const crlCache = section({
   http_timeout: duration().prefault('15s').describe('Timeout of one CRL fetch.'),
   capacity: int().pipe(z.number().min(1)).default(100).describe('Most CRL distribution points cached; the least recently used goes first.'),
 })
+
+// EMQX's ssl_client_opts, for the TLS of connections Culex does not make (etcd discovery).
+const sslClientShape = {
+  enable: bool().default(false),
+  cacertfile: z.string().optional(),
+  cacerts: bool().optional(),
+  certfile: z.string().optional(),
+  keyfile: z.string().optional(),
+  verify: z.enum(['verify_none', 'verify_peer']).default('verify_none'),
+  reuse_sessions: bool().default(true),
+  depth: int().default(10),
+  password: z.string().optional(),
+  versions: z.array(z.string()).optional(),
+  ciphers: z.union([z.string(), z.array(z.string())]).optional(),
+  secure_renegotiate: bool().default(true),
+  log_level: z.string().default('notice'),
+  hibernate_after: duration().prefault('5s'),
+  server_name_indication: z.string().optional(),
+  user_lookup_fun: z.string().optional(),
+  partial_chain: z.union([z.boolean(), z.string()]).optional(),
+  verify_peer_ext_key_usage: z.string().optional(),
+}
 
 // ---- cluster (Redis as the shared engine: message bus, retained messages, session ownership) ----
 
@@ -372,7 +551,231 @@ const cluster = section({
   }).describe('The Redis server every node of the cluster uses.'),
   heartbeat_interval: duration().prefault('1s').describe('How often a node tells Redis it is alive.'),
   node_timeout: duration().prefault('5s').describe('A node silent this long is considered stopped: session takeovers do not wait for it, another node adopts its persistent sessions, /api/v5/nodes shows it stopped.'),
+  // EMQX's own cluster keys: Erlang distribution and node discovery.
+  ...emqxClusterKeys(),
 })
+
+function emqxClusterKeys () {
+  const why = 'Culex nodes find each other through cluster.backend = redis, not Erlang distribution.'
+  const keys = {
+    name: z.string().default('emqxcl'),
+    discovery_strategy: z.enum(['manual', 'static', 'singleton', 'dns', 'etcd', 'k8s']).default('manual'),
+    autoclean: duration().prefault('24h'),
+    autoheal: bool().default(true),
+    proto_dist: z.enum(['inet_tcp', 'inet6_tcp', 'inet_tls', 'inet6_tls']).default('inet_tcp'),
+    quic_lb_mode: z.union([int(), z.string()]).default(0),
+    static: section({ seeds: nodeList().default([]) }),
+    dns: section({ name: z.string().default('localhost'), record_type: z.enum(['a', 'aaaa', 'srv']).default('a') }),
+    etcd: section({
+      server: z.union([z.string(), z.array(z.string())]).optional(),
+      prefix: z.string().default('emqxcl'),
+      node_ttl: duration().prefault('1m'),
+      ssl_options: section(sslClientShape),
+    }),
+    k8s: section({
+      apiserver: z.string().default('https://kubernetes.default.svc:443'),
+      service_name: z.string().default('emqx'),
+      address_type: z.enum(['ip', 'dns', 'hostname']).default('ip'),
+      namespace: z.string().default('default'),
+      suffix: z.string().default('pod.local'),
+    }),
+    prevent_overlapping_partitions: bool().default(false),
+  }
+  return Object.fromEntries(Object.entries(keys).map(([key, schema]) => [key, noEffect(schema, why)])) as { [K in keyof typeof keys]: typeof keys[K] }
+}
+
+// ---- EMQX 5.8 sections Culex accepts: features not built yet, and Erlang VM tuning ----
+
+const alarm = notYet(section({
+  actions: z.array(z.enum(['log', 'publish'])).default(['log', 'publish']).describe('What raising an alarm does: log it, publish it under $SYS/brokers/<node>/alarms/.'),
+  size_limit: int().pipe(z.number().min(1).max(3000)).default(1000).describe('Most deactivated alarms kept as history.'),
+  validity_period: duration().prefault('24h').describe('How long a deactivated alarm is kept.'),
+}), 'alarms and /api/v5/alarms')
+
+const connCongestion = notYet(section({
+  enable_alarm: bool().default(true).describe('Raise an alarm while a connection\'s socket is congested.'),
+  min_alarm_sustain_duration: duration().prefault('1m').describe('Shortest time an alarm stays raised.'),
+}), 'connection congestion alarms')
+
+const delayed = notYet(section({
+  enable: bool().default(true).describe('Hold messages published to $delayed/<seconds>/<topic> for that many seconds.'),
+  max_delayed_messages: int().default(0).describe('Most delayed messages held (0 = no limit).'),
+}), 'delayed publish ($delayed/<seconds>/<topic>)')
+
+const flappingDetect = notYet(section({
+  enable: bool().default(false).describe('Ban a client identifier that connects more than max_count times within window_time.'),
+  window_time: duration().prefault('1m').describe('Window in which connections are counted.'),
+  max_count: int().pipe(z.number().min(0)).default(15).describe('Most connections of one client identifier within window_time.'),
+  ban_time: duration().prefault('5m').describe('How long a flapping client identifier is banned.'),
+}), 'flapping detection')
+
+const forceGc = noEffect(section({
+  enable: bool().default(true),
+  count: int().pipe(z.number().min(0)).default(16000),
+  bytes: size().prefault('16MB'),
+}), 'Erlang collects garbage per process; Node has one heap, collected by V8 on its own.')
+
+const prometheusCollectors = noEffect(section({
+  vm_dist: enabled.default('disabled'),
+  mnesia: enabled.default('disabled'),
+  vm_statistics: enabled.default('disabled'),
+  vm_system_info: enabled.default('disabled'),
+  vm_memory: enabled.default('disabled'),
+  vm_msacc: enabled.default('disabled'),
+}), 'Erlang VM collectors; Culex always exports the nodejs_* and process_* metrics instead.')
+
+const PUSH_GATEWAY = 'pushing metrics to a Prometheus push gateway'
+const legacyCollector = () => noEffect(enabled.default('disabled'), 'an Erlang VM collector (EMQX 5.0\'s form); Culex always exports the nodejs_* and process_* metrics instead.')
+
+// EMQX takes both its current form (push_gateway {...}, collectors {...}) and the 5.0 form (push_gateway_server, ..._collector).
+const prometheus = section({
+  enable_basic_auth: bool().default(false).describe('Ask for an API key (HTTP basic auth, api_key.bootstrap_file) on /api/v5/prometheus/stats; false: it is public, as in EMQX.'),
+  push_gateway: notYet(section({
+    enable: bool().default(false),
+    method: z.enum(['put', 'post']).default('put'),
+    url: z.string().default('http://127.0.0.1:9091'),
+    interval: duration().prefault('15s'),
+    headers: z.record(z.string(), z.string()).default({}),
+    job_name: z.string().default('${name}/instance/${name}~${host}'),
+  }), PUSH_GATEWAY),
+  collectors: prometheusCollectors,
+  push_gateway_server: notYet(z.string().optional(), PUSH_GATEWAY),
+  interval: notYet(duration().optional(), PUSH_GATEWAY),
+  headers: notYet(z.record(z.string(), z.string()).optional(), PUSH_GATEWAY),
+  job_name: notYet(z.string().optional(), PUSH_GATEWAY),
+  enable: notYet(bool().optional(), PUSH_GATEWAY),
+  vm_dist_collector: legacyCollector(),
+  mnesia_collector: legacyCollector(),
+  vm_statistics_collector: legacyCollector(),
+  vm_system_info_collector: legacyCollector(),
+  vm_memory_collector: legacyCollector(),
+  vm_msacc_collector: legacyCollector(),
+})
+
+const rpc = noEffect(section({
+  mode: z.enum(['sync', 'async']).default('async'),
+  protocol: z.enum(['tcp', 'ssl']).default('tcp'),
+  async_batch_size: int().default(256),
+  port_discovery: z.enum(['manual', 'stateless']).default('stateless'),
+  server_port: int().default(5369),
+  client_num: int().pipe(z.number().min(1).max(256)).default(10),
+  connect_timeout: duration().prefault('5s'),
+  certfile: z.string().optional(),
+  keyfile: z.string().optional(),
+  cacertfile: z.string().optional(),
+  send_timeout: duration().prefault('5s'),
+  authentication_timeout: duration().prefault('5s'),
+  call_receive_timeout: duration().prefault('15s'),
+  socket_keepalive_idle: duration().prefault('15m'),
+  socket_keepalive_interval: duration().prefault('75s'),
+  socket_keepalive_count: int().default(9),
+  socket_sndbuf: size().prefault('1MB'),
+  socket_recbuf: size().prefault('1MB'),
+  socket_buffer: size().prefault('1MB'),
+  insecure_fallback: bool().default(true),
+  ciphers: z.union([z.string(), z.array(z.string())]).optional(),
+  tls_versions: z.array(z.string()).optional(),
+  listen_address: z.string().default('0.0.0.0'),
+  ipv6_only: bool().default(false),
+}), 'Culex nodes do not use Erlang RPC (gen_rpc); cluster.backend = redis carries what they exchange.')
+
+const durableSessions = noEffect(section({
+  enable: bool().default(false),
+  batch_size: int().pipe(z.number().min(1)).default(100),
+  idle_poll_interval: duration().prefault('10s'),
+  heartbeat_interval: duration().prefault('5000ms'),
+  renew_streams_interval: duration().prefault('1s'),
+  session_gc_interval: duration().prefault('10m'),
+  session_gc_batch_size: int().pipe(z.number().min(1)).default(100),
+  subscription_count_refresh_interval: duration().prefault('5s'),
+  disconnected_session_count_refresh_interval: duration().prefault('5s'),
+  message_retention_period: duration().prefault('1d'),
+  force_persistence: bool().default(false),
+}), 'Culex keeps persistent sessions in its data store (durable_storage.backend) whatever this says.')
+
+// EMQX 5.8's node-wide limiter: the short forms, and a burst per limiter type.
+const bucket = () => noEffect(section({ burst: z.union([z.string(), z.number()]).default('0') }), 'EMQX\'s token bucket bursts; Culex\'s rates are per period.')
+const limiter = section({
+  max_conn_rate: notYet(rate().prefault('infinity'), 'node-wide rate limits', 'New connections accepted per period on this node, all listeners together; the listeners\' max_conn_rate works.'),
+  messages_rate: notYet(rate().prefault('infinity'), 'node-wide rate limits', 'PUBLISH packets per period on this node, all clients together; the listeners\' messages_rate works per client.'),
+  bytes_rate: notYet(rate(true).prefault('infinity'), 'node-wide rate limits', 'PUBLISH bytes per period on this node, all clients together; the listeners\' bytes_rate works per client.'),
+  bytes: bucket(),
+  messages: bucket(),
+  connection: bucket(),
+  message_routing: bucket(),
+  internal: bucket(),
+})
+
+const sysmon = section({
+  vm: noEffect(section({
+    process_check_interval: duration().prefault('30s'),
+    process_high_watermark: percent().prefault('80%'),
+    process_low_watermark: percent().prefault('60%'),
+    long_gc: durationOrDisabled().prefault('disabled'),
+    long_schedule: durationOrDisabled().prefault('240ms'),
+    large_heap: z.union([z.literal('disabled'), size()]).prefault('32MB'),
+    busy_dist_port: bool().default(true),
+    busy_port: bool().default(true),
+  }), 'Erlang VM process monitoring.'),
+  os: section({
+    cpu_check_interval: notYet(duration().prefault('60s'), 'CPU and memory alarms'),
+    cpu_high_watermark: notYet(percent().prefault('80%'), 'CPU and memory alarms'),
+    cpu_low_watermark: notYet(percent().prefault('60%'), 'CPU and memory alarms'),
+    mem_check_interval: notYet(durationOrDisabled().prefault('60s'), 'CPU and memory alarms'),
+    sysmem_high_watermark: notYet(percent().prefault('70%'), 'CPU and memory alarms'),
+    procmem_high_watermark: noEffect(percent().prefault('5%'), 'memory of one Erlang process; overload_protection.mem_high_watermark bounds the broker\'s memory.'),
+  }).describe('Host CPU and memory monitoring.'),
+  top: noEffect(section({
+    num_items: int().default(10),
+    sample_interval: duration().prefault('2s'),
+    max_procs: int().default(1000000),
+    db_hostname: z.string().default(''),
+    db_port: int().default(5432),
+    db_username: z.string().default('system_monitor'),
+    db_password: z.string().default('system_monitor_password'),
+    db_name: z.string().default('postgres'),
+  }), 'Erlang process top (system_monitor).'),
+  mnesia_tm_mailbox_size_alarm_threshold: erlang(int().default(500)),
+  broker_pool_mailbox_size_alarm_threshold: erlang(int().default(500)),
+})
+
+const stats = section({
+  enable: noEffect(bool().default(true), 'Culex always counts connections, sessions, topics and subscriptions.'),
+})
+
+const banned = section({
+  bootstrap_file: notYet(z.string().optional(), 'importing bans from a file', 'CSV of bans imported at start.'),
+})
+
+const broker = noEffect(section({
+  enable_session_registry: bool().default(true),
+  session_history_retain: duration().prefault('0s'),
+  session_locking_strategy: z.enum(['local', 'leader', 'quorum', 'all']).default('quorum'),
+  route_batch_clean: bool().default(true),
+  perf: section({
+    route_lock_type: z.enum(['key', 'tab', 'global']).default('key'),
+    trie_compaction: bool().default(true),
+  }),
+  routing: section({
+    storage_schema: z.enum(['v1', 'v2']).default('v2'),
+    batch_sync: section({ enable_on: z.enum(['none', 'core', 'replicant', 'all']).default('none') }),
+  }),
+  shared_subscription_group: z.record(z.string(), section({
+    strategy: z.enum(['random', 'round_robin', 'round_robin_per_group', 'sticky', 'local', 'hash_topic', 'hash_clientid']).default('random'),
+    initial_sticky_pick: z.enum(['random', 'local', 'hash_topic', 'hash_clientid']).default('random'),
+  })).default({}),
+}), 'EMQX\'s internal routing and session registry; mqtt.shared_subscription_strategy applies to every group.')
+
+const trace = section({
+  payload_encode: noEffect(z.enum(['hex', 'text', 'hidden']).default('text'), 'deprecated in EMQX 5.0.22; Culex has no traces.'),
+})
+
+/**
+ * Keys naming a file, wherever they are: as EMQX, a value starting with $VAR or ${VAR} (EMQX's examples write
+ * "${EMQX_ETC_DIR}/certs/cert.pem", in quotes, where HOCON substitutes nothing) takes the variable's value as
+ * its first directory.
+ */
+export const FILE_PATH_KEYS = new Set(['certfile', 'keyfile', 'cacertfile', 'crlfile', 'issuer_pem', 'path', 'init_file', 'bootstrap_file', 'bootstrap_users_file'])
 
 export const configSchema = z.strictObject({
   node,
@@ -391,6 +794,20 @@ export const configSchema = z.strictObject({
   force_shutdown: forceShutdown,
   overload_protection: overloadProtection,
   cluster,
+  alarm,
+  conn_congestion: connCongestion,
+  delayed,
+  flapping_detect: flappingDetect,
+  force_gc: forceGc,
+  prometheus,
+  rpc,
+  durable_sessions: durableSessions,
+  limiter,
+  sysmon,
+  stats,
+  banned,
+  broker,
+  trace,
 })
 
 export type CulexConfig = z.output<typeof configSchema>

@@ -9,6 +9,15 @@ function named<T extends z.ZodType> (name: string, schema: T): T {
   return schema
 }
 
+/**
+ * A key (or a whole section) Culex accepts for EMQX compatibility without acting on it: `never` for what
+ * cannot have an effect in Node (Erlang VM tuning...), `not-yet` for an EMQX feature Culex has not built yet.
+ * Set by schema.ts's noEffect / notYet; docs/config.md shows it, and the start-up log names each such key set.
+ */
+export interface Effect { status: 'never' | 'not-yet', why: string }
+
+export const EFFECTS = new WeakMap<object, Effect>()
+
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }
 
@@ -42,6 +51,17 @@ export const duration = () => named('duration', z.union([z.string(), z.number()]
   const ms = parseDuration(v)
   if (ms === undefined) {
     ctx.addIssue({ code: 'custom', message: `expected a duration such as 15s, 5m, 1h or 500ms, got ${JSON.stringify(v)}` })
+    return z.NEVER
+  }
+  return ms
+}))
+
+/** A duration in milliseconds, or `infinity` (returned as `infinity`: Infinity, or 0 where 0 means never). */
+export const durationOrInfinity = (infinity = Number.POSITIVE_INFINITY) => named('duration \\| infinity', z.union([z.string(), z.number()]).transform((v, ctx) => {
+  if (v === 'infinity') return infinity
+  const ms = parseDuration(v)
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration such as 15s, 5m, 1h or 500ms, or infinity, got ${JSON.stringify(v)}` })
     return z.NEVER
   }
   return ms
@@ -107,6 +127,16 @@ export const watermark = () => named('percent \\| size', z.union([z.string(), z.
     return z.NEVER
   }
   return { bytes }
+}))
+
+/** `80%` (EMQX's percent type), returned as a number of percent. */
+export const percent = () => named('percent', z.string().transform((v, ctx) => {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(v)
+  if (!m || Number(m[1]) > 100) {
+    ctx.addIssue({ code: 'custom', message: `expected a percentage such as 80%, got ${JSON.stringify(v)}` })
+    return z.NEVER
+  }
+  return Number(m[1])
 }))
 
 /** `ip:port`, `:port`, `[::1]:port` or a bare port; returns host and port. */
