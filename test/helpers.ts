@@ -146,6 +146,25 @@ export async function probe (pub: ProbePublisher, topic: string, inboxes: Inbox[
   await Promise.all(inboxes.map((inbox) => inbox.takePayload(payload, timeoutMs)))
 }
 
+/**
+ * A PINGREQ round trip on an MQTT.js client (RawMqtt.ping for raw ones): the broker handles a connection's
+ * packets in order and writes to it in order, so whatever it sent this client before it read the PINGREQ
+ * has been handled by the time the PINGRESP comes (QoS 0 and 1 messages emitted; QoS 2 ones wait for PUBREL).
+ */
+export async function ping (client: MqttClient, timeoutMs = 3000): Promise<void> {
+  let onPacket: ((packet: Packet) => void) | undefined
+  const pong = new Promise<void>((resolve) => {
+    onPacket = (packet) => { if (packet.cmd === 'pingresp') resolve() }
+    client.on('packetreceive', onPacket)
+  })
+  try {
+    client.sendPing()
+    if (!(await within(timeoutMs, pong))) throw new Error(`no PINGRESP within ${timeoutMs} ms`)
+  } finally {
+    client.off('packetreceive', onPacket!)
+  }
+}
+
 /** Polls `check` every 10 ms until it returns a truthy value, and resolves with that; throws after timeoutMs. */
 export async function until<T> (check: () => T | Promise<T>, what: string, timeoutMs = 3000): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs
