@@ -89,7 +89,12 @@ export async function connectOwned (t: { teardown: (fn: () => unknown) => void }
   return c
 }
 
-/** Collects messages a client receives; `next()` waits for the next one (or times out). */
+/** Whatever can publish a probe: an MQTT.js client, or the broker itself (`broker.publish`). */
+export interface ProbePublisher { publish (topic: string, payload: string, opts: { qos: 2 }): unknown }
+
+export type Inbox = ReturnType<typeof collect>
+
+/** Collects messages a client receives; `waitFor(n)` waits until n have arrived (or times out). */
 export function collect (client: MqttClient) {
   const messages: { topic: string, payload: Buffer, packet: mqtt.IPublishPacket }[] = []
   const waiters: (() => void)[] = []
@@ -97,16 +102,77 @@ export function collect (client: MqttClient) {
     messages.push({ topic, payload, packet })
     waiters.splice(0).forEach((w) => w())
   })
-  return {
+  const waitUntil = async (done: () => boolean, what: () => string, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs
+    while (!done()) {
+      if (Date.now() > deadline) throw new Error(what())
+      await new Promise<void>((resolve) => { waiters.push(resolve); setTimeout(resolve, 50) })
+    }
+  }
+  const inbox = {
     messages,
     async waitFor (count: number, timeoutMs = 3000) {
-      const deadline = Date.now() + timeoutMs
-      while (messages.length < count) {
-        if (Date.now() > deadline) throw new Error(`expected ${count} messages, got ${messages.length}`)
-        await new Promise<void>((resolve) => { waiters.push(resolve); setTimeout(resolve, 50) })
-      }
+      await waitUntil(() => messages.length >= count, () => `expected ${count} messages, got ${messages.length}`, timeoutMs)
       return messages
     },
+    /** Waits for a message with this payload and takes it out of `messages`. */
+    async takePayload (payload: string, timeoutMs = 3000) {
+      const at = () => messages.findIndex((m) => m.payload.toString() === payload)
+      await waitUntil(() => at() >= 0, () => `no message "${payload}" within ${timeoutMs} ms`, timeoutMs)
+      return messages.splice(at(), 1)[0]!
+    },
+    /** probe(pub, topic, [this inbox]): resolves with `messages`, the probe taken out. */
+    async probe (pub: ProbePublisher, topic: string, timeoutMs = 3000) {
+      await probe(pub, topic, [inbox], timeoutMs)
+      return messages
+    },
+  }
+  return inbox
+}
+
+let probes = 0
+
+/**
+ * Shows that nothing more is on its way from `pub` to these inboxes, for an assertion that something did not
+ * arrive: publishes a probe on `topic` at QoS 2 and waits until each inbox has it. One publisher's messages
+ * reach a subscriber in the order they were published, so whatever `pub` published before the probe has
+ * arrived by then. Each inbox's subscription matching `topic` must grant at least the QoS of what is ruled out
+ * (MQTT.js passes a QoS 2 message on only at PUBREL), and no other inbox may be subscribed to `topic` (it would
+ * keep the probe). The probe is taken out of each inbox's `messages`.
+ */
+export async function probe (pub: ProbePublisher, topic: string, inboxes: Inbox[], timeoutMs = 3000): Promise<void> {
+  const payload = `probe-${++probes}`
+  pub.publish(topic, payload, { qos: 2 })
+  await Promise.all(inboxes.map((inbox) => inbox.takePayload(payload, timeoutMs)))
+}
+
+/**
+ * A PINGREQ round trip on an MQTT.js client (RawMqtt.ping for raw ones): the broker handles a connection's
+ * packets in order and writes to it in order, so whatever it sent this client before it read the PINGREQ
+ * has been handled by the time the PINGRESP comes (QoS 0 and 1 messages emitted; QoS 2 ones wait for PUBREL).
+ */
+export async function ping (client: MqttClient, timeoutMs = 3000): Promise<void> {
+  let onPacket: ((packet: Packet) => void) | undefined
+  const pong = new Promise<void>((resolve) => {
+    onPacket = (packet) => { if (packet.cmd === 'pingresp') resolve() }
+    client.on('packetreceive', onPacket)
+  })
+  try {
+    client.sendPing()
+    if (!(await within(timeoutMs, pong))) throw new Error(`no PINGRESP within ${timeoutMs} ms`)
+  } finally {
+    client.off('packetreceive', onPacket!)
+  }
+}
+
+/** Polls `check` every 10 ms until it returns a truthy value, and resolves with that; throws after timeoutMs. */
+export async function until<T> (check: () => T | Promise<T>, what: string, timeoutMs = 3000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value) return value as NonNullable<T>
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`)
+    await delay(10)
   }
 }
 
@@ -163,6 +229,11 @@ export interface RawMqtt {
   send (packet: Packet): void
   /** The first packet of that kind not taken yet (waits up to timeoutMs). */
   take<C extends Packet['cmd']> (cmd: C, timeoutMs?: number): Promise<Extract<Packet, { cmd: C }>>
+  /**
+   * Sends PINGREQ and waits for its PINGRESP. The broker handles a connection's packets in order and writes
+   * to it in order, so whatever it had sent this connection before it read the PINGREQ has arrived by then.
+   */
+  ping (timeoutMs?: number): Promise<void>
   closed: Promise<void>
   isClosed (): boolean
 }
@@ -176,7 +247,7 @@ export async function rawMqtt (port: number, protocolVersion: 3 | 4 | 5 = 4): Pr
   void closed.then(() => { isClosed = true })
   parser.on('packet', (p: Packet) => packets.push(p))
   socket.on('data', (c: Buffer) => parser.parse(c))
-  return {
+  const raw: RawMqtt = {
     socket,
     packets,
     closed,
@@ -191,7 +262,12 @@ export async function rawMqtt (port: number, protocolVersion: 3 | 4 | 5 = 4): Pr
         await delay(10)
       }
     },
+    async ping (timeoutMs = 3000) {
+      raw.send({ cmd: 'pingreq' })
+      await raw.take('pingresp', timeoutMs)
+    },
   }
+  return raw
 }
 
 /** Resolves true when the promise settles within ms, false otherwise. */

@@ -67,13 +67,4 @@ export async function call (base: string, path: string, init: CallInit = {}): Pr
   return { status: res.status, headers: res.headers, text, json }
 }
 
-/** Polls until `check` returns a truthy value (bounded). */
-export async function until<T> (check: () => T | Promise<T>, what: string, timeoutMs = 3000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value) return value as NonNullable<T>
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
+export { until } from '../helpers.js'

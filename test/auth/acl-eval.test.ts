@@ -236,7 +236,7 @@ t.test('the cache: reused within ttl, bounded, per client, off when disabled', a
   const expiring = new Authorizer(short.authorization, memoryLog().log).addSource(counting)
   calls.length = 0
   expiring.authorize(c, pub('a'))
-  await new Promise((resolve) => setTimeout(resolve, 5))
+  await new Promise((resolve) => setTimeout(resolve, 5)) // past the 1 ms ttl (the cache compares the clock)
   expiring.authorize(c, pub('a'))
   t.equal(calls.length, 2, 'an entry older than ttl is decided again')
 })
@@ -247,7 +247,7 @@ t.test('an expired token ACL denies everything, and decisions cached before expi
   const live = client({ acl, aclExpireAt: Date.now() + 50 })
   t.equal(authz.authorize(live, pub('t/a')).permission, 'allow', 'the token allows while valid')
   t.equal(authz.authorize(live, pub('t/a')).cached, true, 'and the decision is cached')
-  await new Promise((resolve) => setTimeout(resolve, 80))
+  await new Promise((resolve) => setTimeout(resolve, 80)) // past aclExpireAt (compared with the clock)
   const after = authz.authorize(live, pub('t/a'))
   t.equal(after.cached, false, 'the cached decision is not reused after expiry')
   t.match(after, { permission: 'deny', source: 'token_acl', rule: 'token expired' }, 'the expired token denies, as EMQX: the file rules are not asked')

@@ -9,7 +9,7 @@ import { Authorizer, type AuthzRequest } from '../../src/auth/authz.js'
 import { loadConfig } from '../../src/config/load.js'
 import type { ClientInfo } from '../../src/mqtt/hooks.js'
 import type { PeerCertificate } from '../../src/mqtt/tls-info.js'
-import { collect, connectOwned, delay, memoryLog, rawConnect, startBroker, type TestBroker } from '../helpers.js'
+import { collect, connectOwned, memoryLog, ping, rawConnect, startBroker, type TestBroker } from '../helpers.js'
 
 const RULES = [
   '{allow, all, all, ["devices/${clientid}/#", "users/${username}/#", {eq, "eq/${clientid}"}]}.',
@@ -56,7 +56,8 @@ for (const id of ['+', '#']) {
     t.equal(await publish(device, 'devices/a/state', 'live'), undefined)
     const got = await deviceInbox.waitFor(2)
     t.same(got.map((m) => m.payload.toString()), ['retained', 'live'], 'device a got its own messages and not the forged one')
-    await delay(50)
+    // Its SUBSCRIBEs were answered, and 'live' routed, before this round trip: anything sent to it is here by then.
+    await ping(attacker)
     t.same(stolen.messages.map((m) => m.topic), [], 'the attacker received nothing, retained or live')
   })
 }
@@ -73,7 +74,9 @@ t.test('user name +: users/${username}/# does not reach alice', async (t) => {
   t.equal(await publish(attacker, 'users/alice/inbox', 'forged'), undefined, 'MQTT 3.1.1: acknowledged and dropped')
   t.equal(await publish(alice, 'users/alice/inbox', 'live'), undefined)
   const got = await aliceInbox.waitFor(2)
-  await delay(50)
+  // The forged PUBLISH was acknowledged, so routed, before 'live': round trips bring anything else sent to either.
+  await ping(alice)
+  await ping(attacker)
   t.same(got.map((m) => m.payload.toString()), ['retained', 'live'], 'alice did not get the forged message')
   t.same(stolen.messages, [], 'the attacker received nothing')
 })

@@ -3,19 +3,10 @@
 // connected, but may no longer subscribe or publish, and its will is not published.
 import { SignJWT } from 'jose'
 import t from 'tap'
-import { collect, connectClient, delay, end, rawConnect, startBroker } from '../helpers.js'
+import { collect, connectClient, end, rawConnect, startBroker, until } from '../helpers.js'
 
 const SECRET = 'emqxsecret'
 const hmac = (claims: Record<string, unknown>) => new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(Buffer.from(SECRET))
-
-/** Waits until `predicate` holds, polling, for at most timeoutMs. */
-async function until (predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await delay(20)
-  }
-}
 
 t.test('after exp: subscribe #, publish and the will are denied; no fall-through to no_match = allow', async (t) => {
   const b = await startBroker({ authentication: [{ mechanism: 'jwt', secret: SECRET, disconnect_after_expire: false }] })
@@ -41,7 +32,7 @@ t.test('after exp: subscribe #, publish and the will are denied; no fall-through
   t.equal((await raw.take('puback')).reasonCode ?? 0, 0, 'the token allows dev/# while valid')
   await seen.waitFor(1)
 
-  await until(() => Date.now() >= exp * 1000 + 100, 5000, 'the token to expire')
+  await until(() => Date.now() >= exp * 1000 + 100, 'the token to expire', 5000)
 
   raw.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: '#', qos: 0 }, { topic: 'dev/#', qos: 0 }] })
   t.same((await raw.take('suback')).granted, [0x87, 0x87], 'SUBACK 0x87 for # and for the once-allowed dev/#')
@@ -52,7 +43,7 @@ t.test('after exp: subscribe #, publish and the will are denied; no fall-through
   t.notOk(raw.isClosed(), 'disconnect_after_expire = false keeps the client connected')
 
   raw.socket.destroy()
-  await until(() => b.logs.some((l) => l.msg === 'will message dropped: publish not authorized' && l.client === 'expiring'), 3000, 'the will to be refused')
+  await until(() => b.logs.some((l) => l.msg === 'will message dropped: publish not authorized' && l.client === 'expiring'), 'the will to be refused', 3000)
   const denial = b.logs.find((l) => l.msg === 'authorization denied publish' && l.client === 'expiring')
   t.match(denial, { source: 'token_acl', rule: 'token expired' }, 'the log names the expired token')
   // A round trip through the broker after the will was decided: anything published would be here by now.

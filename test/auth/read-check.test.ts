@@ -4,7 +4,7 @@
 // subscription, routing never asks (the hot path).
 import type { MqttClient } from 'mqtt'
 import t, { type Test } from 'tap'
-import { collect, connectOwned, end, startBroker, type TestBroker } from '../helpers.js'
+import { collect, connectOwned, end, startBroker, until, type TestBroker } from '../helpers.js'
 
 const RULES = [
   '{allow, {username, "admin"}, subscribe, ["secret/#"]}.',
@@ -24,11 +24,7 @@ const client = connectOwned
 async function publishThenMark (pub: MqttClient, inbox: ReturnType<typeof collect>, messages: [string, boolean][], marker: string): Promise<string[]> {
   for (const [topic, retain] of messages) await pub.publishAsync(topic, topic, { qos: 1, retain })
   await pub.publishAsync(marker, 'marker', { qos: 1 })
-  const deadline = Date.now() + 3000
-  while (!inbox.messages.some((m) => m.topic === marker)) {
-    if (Date.now() > deadline) throw new Error(`marker ${marker} not received`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
+  await until(() => inbox.messages.some((m) => m.topic === marker), `marker ${marker}`)
   return inbox.messages.map((m) => m.topic)
 }
 
@@ -105,10 +101,6 @@ t.test('a token ACL deny rule is checked per delivery while its client is connec
   const topics = await publishThenMark(pub, inbox, [['secret/keys', false], ['open/t', false]], 'open/m3')
   t.same(topics, ['open/t', 'open/m3'], 'the token\'s deny rule kept secret/keys from #')
   await end(reader, true)
-  const deadline = Date.now() + 3000
-  while (b.broker.core.hooks.readGuard !== undefined) {
-    if (Date.now() > deadline) throw new Error('the read check outlived the token\'s client')
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
+  await until(() => b.broker.core.hooks.readGuard === undefined, 'the read check to go with the token\'s client')
   t.pass('and goes with its client')
 })

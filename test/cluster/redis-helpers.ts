@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
-import { delay, freePort, spawnBrokerProcess, startBroker, type TestBroker } from '../helpers.js'
+import { delay, freePort, spawnBrokerProcess, startBroker, until as untilTruthy, type TestBroker } from '../helpers.js'
 
 export const REDIS_SERVER = '/usr/bin/redis-server'
 export const hasRedis = existsSync(REDIS_SERVER)
@@ -58,13 +58,9 @@ export function redisClient (t: Teardown, port: number): Redis {
   return redis
 }
 
-/** Polls until check() is true (or throws after timeoutMs). */
+/** Polls until check() is true (or throws after timeoutMs): the helpers' until, `what` first. */
 export async function until (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await delay(20)
-  }
+  await untilTruthy(check, what, timeoutMs)
 }
 
 /**

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { IClientOptions, MqttClient } from 'mqtt'
 import t from 'tap'
-import { collect, connectClient, connectCollecting, delay, end, freePort, rawConnect, startBroker } from '../helpers.js'
+import { collect, connectClient, connectCollecting, delay, end, freePort, ping, probe, rawConnect, startBroker } from '../helpers.js'
 import { call } from '../api/api-helpers.js'
 import { clusterConfig, hasRedis, redisClient, spawnNode, startNode, startRedis, until } from './redis-helpers.js'
 
@@ -65,7 +65,10 @@ if (!hasRedis) {
     await pubB.publishAsync('x/2', 'from b', { qos: 1 })
     await gotA.waitFor(3)
     await gotB.waitFor(3)
-    await delay(300)
+    // A node's messages reach every node, itself included, over one Redis connection in order: a probe from
+    // each publisher comes after any second copy of what it published before.
+    await probe(pub, 'x/probe', [gotA, gotB])
+    await probe(pubB, 'x/probe', [gotA, gotB])
     const seen = (got: typeof gotA) => got.messages.map((m) => [m.topic, m.payload.toString(), m.packet.qos]).sort()
     const expected = [['x/0', 'zero', 0], ['x/1', 'one', 1], ['x/2', 'from b', 1]]
     t.same(seen(gotB), expected, 'QoS 0 and QoS 1 messages published on A reach B, and B\'s reach B once')
@@ -105,7 +108,7 @@ if (!hasRedis) {
     const retainedA = collect(readerA)
     await readerA.subscribeAsync('r/#', { qos: 1 })
     await retainedA.waitFor(1)
-    await delay(200)
+    await ping(readerA) // retained messages go out right behind the SUBACK
     t.same(retainedA.messages.map((m) => m.topic), ['r/2'], 'cleared on B, gone on A')
     t.same(await redis.hkeys(`${prefix}:retained`), ['r/2'], 'Redis keeps what is retained, not what was cleared')
 
@@ -115,7 +118,7 @@ if (!hasRedis) {
     const retainedC = collect(readerC)
     await readerC.subscribeAsync('r/#', { qos: 1 })
     await retainedC.waitFor(1)
-    await delay(200)
+    await ping(readerC) // retained messages go out right behind the SUBACK
     t.same(retainedC.messages.map((m) => [m.topic, m.payload.toString()]), [['r/2', 'second']], 'a node started later loads the retained messages from Redis')
   })
 
@@ -155,7 +158,7 @@ if (!hasRedis) {
     t.equal(backOnA.sessionPresent, true, 'and the session comes back to A')
     await pub.publishAsync('q/3', 'three', { qos: 1 })
     await backOnA.got.waitFor(1)
-    await delay(200)
+    await backOnA.got.probe(pub, 'q/probe') // published on B after 'three': a second copy would be ahead of it
     t.same(backOnA.got.messages.map((m) => m.payload.toString()), ['three'], 'the moved subscription routes new messages, once')
   })
 
@@ -304,7 +307,7 @@ if (!hasRedis) {
     for (let i = 0; i < 25 && !done; i++) {
       const pub = spawn('/usr/bin/mosquitto_pub', ['-h', '127.0.0.1', '-p', String(portA), '-t', 'proc/hello', '-m', 'across', '-q', '1'])
       await new Promise((resolve) => pub.once('exit', resolve))
-      await delay(200)
+      await delay(200) // paces the retries: B is another process, its subscription cannot be watched from here
     }
     t.equal(await exited, 0, 'mosquitto_sub got a message')
     t.equal(out.trim(), 'proc/hello across', 'published on A, received on B')

@@ -2,10 +2,15 @@
 // whole cluster, whichever node accepted the message and wherever the members are.
 import mqtt, { type MqttClient } from 'mqtt'
 import t from 'tap'
-import { collect, connectClient, delay, end } from '../helpers.js'
+import { collect, connectClient, end, probe } from '../helpers.js'
 import { hasRedis, redisClient, startNode, startRedis, until } from './redis-helpers.js'
 
 const N = 20
+
+// Probes across the cluster: a node sends its messages and control notices over one Redis connection, and
+// every node hears them over one subscribed connection, in that order. So a probe published on node X and
+// received on node Y shows that Y has handled whatever X sent before it: a shared-group notice, or a copy
+// of a message (one that X delivers itself went out before the probe too).
 
 /** Publishes `count` QoS 1 messages named `<tag>-<i>`. */
 async function publishMany (client: MqttClient, tag: string, count: number): Promise<void> {
@@ -31,13 +36,15 @@ if (!hasRedis) {
     const gotB = collect(memberB)
     await memberA.subscribeAsync('$share/g/s/#', { qos: 1 })
     await memberB.subscribeAsync('$share/g/s/#', { qos: 1 })
+    for (const m of [memberA, memberB]) await m.subscribeAsync('probe/sh1', { qos: 2 })
     const hash = `${prefix}:shared:g/s/#`
     await until('both nodes to record their member', async () => {
       const all = await redis.hgetall(hash)
       return all['a@test'] === '1,1' && all['b@test'] === '1,1'
     })
-    // The control notice went out before the Redis write; give it time to arrive.
-    await delay(100)
+    // Each node's control notice went out before its Redis write: a probe from each shows the other heard it.
+    await probe(a.broker, 'probe/sh1', [gotA, gotB])
+    await probe(b.broker, 'probe/sh1', [gotA, gotB])
 
     await publishMany(pubA, 'a', N)
     await publishMany(pubB, 'b', N)
@@ -47,7 +54,7 @@ if (!hasRedis) {
     await publishMany(pubC, 'c', N)
     const total = 3 * N
     await until(`${total} deliveries`, () => gotA.messages.length + gotB.messages.length >= total)
-    await delay(300)
+    for (const pub of [pubA, pubB, pubC]) await probe(pub, 'probe/sh1', [gotA, gotB])
     const all = [...gotA.messages, ...gotB.messages].map((m) => m.payload.toString())
     t.equal(all.length, total, 'one delivery per message in the whole cluster')
     t.equal(new Set(all).size, total, 'no message delivered twice, none missing')
@@ -59,12 +66,12 @@ if (!hasRedis) {
     // B's member leaves (clean session: the subscription goes): A's member gets everything.
     await end(memberB)
     await until('B to record it has no member', async () => (await redis.hget(hash, 'b@test')) === null)
-    await delay(100)
+    await gotA.probe(b.broker, 'probe/sh1') // A heard B's notice
     const before = gotA.messages.length
     await publishMany(pubA, 'a2', N)
     await publishMany(pubB, 'b2', N)
     await gotA.waitFor(before + 2 * N)
-    await delay(300)
+    for (const pub of [pubA, pubB]) await gotA.probe(pub, 'probe/sh1')
     const after = gotA.messages.slice(before).map((m) => m.payload.toString())
     t.equal(after.length, 2 * N, 'every later message, published on A or on B, goes to the member left')
     t.equal(new Set(after).size, 2 * N, 'each once')
@@ -81,20 +88,23 @@ if (!hasRedis) {
     t.teardown(() => Promise.all([onlineA, pubB].map((c) => end(c, true))))
     const gotA = collect(onlineA)
     await onlineA.subscribeAsync('$share/w/s/#', { qos: 1 })
+    await onlineA.subscribeAsync('probe/sh2/a', { qos: 2 })
+    const gotOnB = collect(pubB)
+    await pubB.subscribeAsync('probe/sh2/b', { qos: 2 })
     await sleeper.subscribeAsync('$share/w/s/#', { qos: 1 })
     await end(sleeper)
     const hash = `${prefix}:shared:w/s/#`
     await until('B to record its member offline', async () => (await redis.hget(hash, 'b@test')) === '1,0')
-    await delay(100)
+    await gotA.probe(b.broker, 'probe/sh2/a') // A heard B's notice
     await publishMany(pubB, 'b', N)
     await gotA.waitFor(N)
-    await delay(200)
+    await gotA.probe(pubB, 'probe/sh2/a')
     t.equal(gotA.messages.length, N, 'messages published on B go to the online member on A, not to B\'s offline one')
     t.equal(b.broker.core.sessions.get('sleeper')?.queueLength, 0, 'nothing queued for the offline member')
 
     await end(onlineA)
     await until('A to record it has no member', async () => (await redis.hget(hash, 'a@test')) === null)
-    await delay(100)
+    await gotOnB.probe(a.broker, 'probe/sh2/b') // B heard A's notice
     await publishMany(pubB, 'q', 3)
     await until('the offline member to queue them', () => b.broker.core.sessions.get('sleeper')?.queueLength === 3)
     // Collecting from before CONNACK: the queued messages follow it at once.

@@ -13,7 +13,7 @@ import type { IClientOptions, MqttClient } from 'mqtt'
 import t, { type Test } from 'tap'
 import { loadConfig } from '../../src/config/load.js'
 import { ADMIN, basic, until } from '../api/api-helpers.js'
-import { collect, connectClient, connectCollecting, delay, end, freePort, spawnBrokerProcess, within } from '../helpers.js'
+import { collect, connectClient, connectCollecting, delay, end, freePort, ping, probe, spawnBrokerProcess, within } from '../helpers.js'
 import { killGroup, spawnNodeOwned } from '../processes.js'
 
 type Teardown = { teardown: (fn: () => unknown) => void }
@@ -47,6 +47,10 @@ log.file.default { enable = true, path = "${log}", level = info, formatter = jso
   await until(async () => (await logLines(log)).some(started), 'the primary logs culex started', 30_000)
   return { primary, tcp, ws, http, log }
 }
+
+// Probes across workers: a worker's messages and notices reach the primary over one channel, and it relays
+// them to the other worker over one channel, in that order; a probe from a publisher comes after anything
+// it published before, on every worker.
 
 const started = (l: Record<string, unknown>) => /^culex \S+ started in \d+ ms$/.test(String(l.msg)) && l.workers === 2
 
@@ -152,14 +156,20 @@ t.test('messages cross workers: every subscriber, tcp or ws, gets every message 
     await pub.publishAsync(`w/${i}`, `q${qos}-${i}`, { qos })
   }
   for (const sub of subs) await sub.waitFor(expected.length, 5000)
-  await delay(200)
+  await probe(pub, 'w/probe', subs, 5000)
   subs.forEach((sub, i) => t.same(sub.messages.map((m) => m.payload.toString()).sort(), [...expected].sort(), `subscriber ${i}: each message once`))
 })
 
 t.test('a retained message reaches new subscribers on every worker, and its clearing too', async (t) => {
   const pub = await client(t, { clientId: 'retainer' })
+  // Two connections in turn, one on each worker: a probe they both get shows both workers have what came before it.
+  const witnesses = await Promise.all([0, 1].map(async (i) => {
+    const c = await client(t, { clientId: `r-witness-${i}` })
+    await c.subscribeAsync('probe/r', { qos: 2 })
+    return collect(c)
+  }))
   await pub.publishAsync('r/kept', 'kept', { qos: 1, retain: true })
-  await delay(100)
+  await probe(pub, 'probe/r', witnesses, 5000)
   for (let i = 0; i < 4; i++) {
     const c = await client(t, { clientId: `r-${i}`, ws: i >= 2 })
     const got = collect(c)
@@ -168,14 +178,14 @@ t.test('a retained message reaches new subscribers on every worker, and its clea
     t.match(got.messages[0], { topic: 'r/kept', payload: Buffer.from('kept'), packet: { retain: true } }, `subscriber ${i} gets it`)
   }
   await pub.publishAsync('r/kept', '', { qos: 1, retain: true })
-  await delay(100)
+  await probe(pub, 'probe/r', witnesses, 5000)
   const cleared = await Promise.all(Array.from({ length: 4 }, async (_, i) => {
     const c = await client(t, { clientId: `r2-${i}`, ws: i >= 2 })
     const got = collect(c)
     await c.subscribeAsync('r/#', { qos: 1 })
+    await ping(c) // retained messages go out right behind the SUBACK
     return got
   }))
-  await delay(400)
   t.same(cleared.map((g) => g.messages.length), [0, 0, 0, 0], 'cleared on every worker')
 })
 
@@ -195,7 +205,7 @@ t.test('the same client id again takes the session over, on whichever worker it 
     }
     previous = entry
   }
-  await delay(300)
+  await ping(all[3]!.c) // the last connection is still served after the others were taken over
   t.same(all.map((e) => e.closed), [true, true, true, false], 'only the last connection stays')
   t.ok(all[3]!.c.connected)
   const lines = await logLines(main.log)
@@ -215,7 +225,7 @@ t.test('a persistent session follows its client across workers', async (t) => {
     t.teardown(() => end(c, true))
     t.equal(sessionPresent, true, `reconnection ${round}: Session Present`)
     if (round === 0) await got.waitFor(5, 5000)
-    else await delay(300)
+    else await got.probe(pub, 'p/probe', 5000) // published after it resumed: anything redelivered is ahead of it
     received.push(...got.messages.map((m) => m.payload.toString()))
     await end(c)
   }
@@ -228,18 +238,21 @@ t.test('a shared subscription over both workers: each message to one member', as
   const members = await Promise.all(Array.from({ length: 4 }, async (_, i) => {
     const c = await client(t, { clientId: `member-${i}`, ws: i % 2 === 1 })
     await c.subscribeAsync('$share/g/s/t', { qos: 1 })
-    return collect(c)
+    await c.subscribeAsync('probe/s', { qos: 2 })
+    return { c, got: collect(c) }
   }))
-  // The workers tell each other their members of the group.
-  await delay(500)
+  const inboxes = members.map((m) => m.got)
+  // The workers tell each other their members of the group: a probe from each member, after its SUBSCRIBE
+  // (members 0 and 2, and 1 and 3, are on different workers), shows the other worker has heard.
+  for (const m of members) await probe(m.c, 'probe/s', inboxes, 5000)
   const pub = await client(t, { clientId: 's-pub' })
   for (let i = 0; i < 40; i++) await pub.publishAsync('s/t', String(i), { qos: 1 })
-  await until(() => members.reduce((n, m) => n + m.messages.length, 0) >= 40, '40 deliveries', 5000)
-  await delay(300)
-  const payloads = members.flatMap((m) => m.messages.map((x) => Number(x.payload.toString())))
+  await until(() => inboxes.reduce((n, m) => n + m.messages.length, 0) >= 40, '40 deliveries', 5000)
+  await probe(pub, 'probe/s', inboxes, 5000)
+  const payloads = inboxes.flatMap((m) => m.messages.map((x) => Number(x.payload.toString())))
   t.equal(payloads.length, 40, '40 deliveries in total')
   t.same([...new Set(payloads)].sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i), 'each message once')
-  const counts = members.map((m) => m.messages.length)
+  const counts = inboxes.map((m) => m.messages.length)
   t.ok(counts.filter((n) => n > 0).length >= 2, `spread over members (${counts.join(' ')})`)
 })
 
@@ -290,7 +303,7 @@ t.test('a worker that stops reading (SIGSTOP) holds the publishers of the other;
   const acks = Array.from({ length: count }, (_, i) => pub.publishAsync(`bp/${i}`, payload, { qos: 1 }).then(() => { acked++ }))
   await until(async () => (await logLines(main.log)).some((l) => l.msg?.toString().startsWith('workers: a worker reads the messages relayed to it too slowly') && (l.workers as string[]).includes(subNode)), 'the primary tells the workers to hold', 10_000)
   const heldAt = acked
-  await delay(500)
+  await delay(500) // that the publisher stays held can only be seen over time
   t.ok(acked < count, `the publisher is held: ${acked} of ${count} acknowledged while the other worker is stopped`)
   t.ok(acked - heldAt < 10, 'and stays held')
 
@@ -327,13 +340,14 @@ t.test('a worker killed with SIGKILL is forked again', async (t) => {
   const pub = await client(t, { clientId: 'k-pub' })
   for (let i = 0; i < 3; i++) await pub.publishAsync(`k/${i}`, `x${i}`, { qos: 1 })
   for (const sub of subs) await sub.waitFor(3, 5000)
-  await delay(200)
+  await probe(pub, 'k/probe', subs, 5000)
   t.same(subs.map((s) => s.messages.length), [3, 3, 3, 3], 'every subscriber got each message once')
 })
 
 t.test('SIGHUP is passed on to the workers, which keep running', async (t) => {
   const pids = await childrenOf(main.primary.pid!)
   main.primary.kill('SIGHUP')
+  // Nothing tells when the workers have handled it (no TLS listener to reload): give a dying one time to be seen.
   await delay(300)
   t.same(await childrenOf(main.primary.pid!), pids, 'the same worker processes')
   const c = await client(t, { clientId: 'after-hup' })

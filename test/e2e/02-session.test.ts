@@ -3,7 +3,7 @@
 import t from 'tap'
 import type { IConnackPacket, IPublishPacket } from 'mqtt-packet'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
-import { collect, connectClient, delay, end, rawMqtt, rawSocket, startBroker, within, type RawMqtt } from '../helpers.js'
+import { collect, connectClient, delay, end, rawMqtt, rawSocket, startBroker, until, within, type RawMqtt } from '../helpers.js'
 
 /** Connects with MQTT.js and returns the client with its CONNACK. */
 async function connectWithAck (port: number, opts: IClientOptions): Promise<{ client: MqttClient, ack: IConnackPacket }> {
@@ -37,14 +37,6 @@ async function rawSubscriber (port: number, version: 4 | 5, clientId: string, fi
 t.jobs = 4
 
 const publishes = (raw: RawMqtt) => raw.packets.filter((p): p is IPublishPacket => p.cmd === 'publish')
-
-async function waitUntil (check: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await delay(10)
-  }
-}
 
 t.test('MQTT 3.1.1 clean session and session present', async (t) => {
   const b = await startBroker()
@@ -105,12 +97,13 @@ t.test('MQTT 5 session expiry: gone after the interval', async (t) => {
   const first = await connectWithAck(b.tcpPort, opts)
   await first.client.subscribeAsync('exp/t', { qos: 1 })
   await end(first.client)
-  await delay(300)
+  await delay(300) // a timer under test: some of the 1 s interval passes, with most of it to spare
   const early = await connectWithAck(b.tcpPort, opts)
   t.equal(early.ack.sessionPresent, true, 'present before the interval elapses')
   await end(early.client)
 
-  await delay(1500)
+  // The expiry timer fires in its own time: wait (bounded) for the session to go, not for a fixed 1.5 s.
+  await until(() => !b.broker.core.sessions.get('expiring'), 'the session to expire', 5000)
   t.notOk(b.broker.core.sessions.get('expiring'), 'the broker dropped the session')
   const late = await connectWithAck(b.tcpPort, opts)
   t.equal(late.ack.sessionPresent, false, 'not present after 1.5 s')
@@ -123,7 +116,7 @@ t.test('MQTT 3.1.1 persistent sessions expire after mqtt.session_expiry_interval
   const opts = { clientId: 'v4-expiring', clean: false }
   const first = await connectWithAck(b.tcpPort, opts)
   await end(first.client)
-  await delay(1500)
+  await until(() => !b.broker.core.sessions.get('v4-expiring'), 'the session to expire', 5000)
   const late = await connectWithAck(b.tcpPort, opts)
   t.equal(late.ack.sessionPresent, false, 'gone after the configured interval')
   await end(late.client)
@@ -154,7 +147,7 @@ t.test('MQTT 5 DISCONNECT can change the Session Expiry Interval', async (t) => 
   const opts = { protocolVersion: 5 as const, clientId: 'disc-expiry', clean: false, properties: { sessionExpiryInterval: 60 } }
   const first = await connectWithAck(b.tcpPort, opts)
   await new Promise<void>((resolve) => first.client.end(false, { properties: { sessionExpiryInterval: 0 } }, () => resolve()))
-  await delay(100)
+  await until(() => !b.broker.core.sessions.get('disc-expiry'), 'the session to end')
   t.notOk(b.broker.core.sessions.get('disc-expiry'), 'expiry 0 on DISCONNECT ends the session')
 })
 
@@ -169,7 +162,7 @@ t.test('offline queue: QoS 1 published while a persistent client is away arrives
   const pub = await connectClient(b.tcpPort)
   for (let i = 1; i <= 5; i++) await pub.publishAsync(`offline/${i}`, `m${i}`, { qos: 1 })
   await pub.publishAsync('offline/q0', 'zero', { qos: 0 })
-  await waitUntil(() => b.broker.core.sessions.get('offline-q')?.queueLength === 6)
+  await until(() => b.broker.core.sessions.get('offline-q')?.queueLength === 6, 'six queued')
   t.pass('queued while offline (QoS 0 too: mqueue_store_qos0)')
 
   const { client: back, inbox } = reconnectCollecting(b.tcpPort, opts)
@@ -191,7 +184,7 @@ t.test('offline queue: QoS 0 is dropped when mqueue_store_qos0 is false', async 
   const { client: back, inbox } = reconnectCollecting(b.tcpPort, { clientId: 'no-q0', clean: false })
   t.teardown(() => end(back, true))
   await inbox.waitFor(1)
-  await delay(200)
+  await inbox.probe(b.broker, 'noq0/t') // after the queue: a QoS 0 message queued would be in front of it
   t.same(inbox.messages.map((m) => m.payload.toString()), ['q1'])
 })
 
@@ -210,7 +203,7 @@ t.test('mqtt.max_mqueue_len bounds the offline queue, dropping the oldest', asyn
   const { client: back, inbox } = reconnectCollecting(b.tcpPort, opts)
   t.teardown(() => end(back, true))
   await inbox.waitFor(3)
-  await delay(200)
+  await inbox.probe(pub, 'bounded') // after the queue: anything more queued would be in front of it
   t.same(inbox.messages.map((m) => m.payload.toString()), ['m4', 'm5', 'm6'], 'the newest three')
   await end(pub)
 })
@@ -231,7 +224,7 @@ t.test('unacknowledged QoS 1 is redelivered with DUP on reconnect', async (t) =>
   t.equal(msg!.payload.toString(), 'again')
   t.equal(msg!.packet.dup, true, 'DUP set on the resend [MQTT-3.3.1-1]')
   t.equal(msg!.packet.messageId, first.messageId, 'with the same packet identifier')
-  await delay(100)
+  await until(() => b.broker.core.sessions.get('redeliver-1')?.inflight.size === 0, 'the PUBACK to reach the broker')
   t.equal(b.broker.core.sessions.get('redeliver-1')?.inflight.size, 0, 'MQTT.js acknowledged it')
 })
 
@@ -270,10 +263,10 @@ t.test('unacknowledged QoS 2 is redelivered: PUBLISH with DUP before PUBREC, PUB
   await c2.take('connack')
   const rel2 = await c2.take('pubrel')
   t.equal(rel2.messageId, p.messageId, 'PUBREL resent')
-  await delay(100)
+  await c2.ping() // the session is resent as it is attached, before the broker reads the PINGREQ
   t.equal(publishes(c2).length, 0, 'the PUBLISH is not resent')
   c2.send({ cmd: 'pubcomp', messageId: p.messageId! })
-  await waitUntil(() => b.broker.core.sessions.get('redeliver-2b')?.inflight.size === 0)
+  await until(() => b.broker.core.sessions.get('redeliver-2b')?.inflight.size === 0, 'the PUBCOMP to complete the delivery')
   t.pass('PUBCOMP completes the delivery')
 })
 
@@ -287,10 +280,15 @@ t.test('retry_interval resends unacknowledged QoS 1 to MQTT 3 clients, never to 
   await v4.take('publish')
   const again = await v4.take('publish', 2000)
   t.equal(again.dup, true, 'MQTT 3.1.1: resent with DUP')
-  await delay(300)
+  // The second resend to v4 comes a whole retry interval later: every sweep that could have resent to v5
+  // (sent within the same millisecond) has run by then, and wrote before the PINGRESP.
+  await v4.take('publish', 2000)
+  await v5.ping()
   t.equal(publishes(v5).length, 1, 'MQTT 5: sent once')
   v4.send({ cmd: 'puback', messageId: again.messageId! })
+  await v4.ping() // the PUBACK is handled, and what was resent before it has arrived
   const count = publishes(v4).length
+  // A timer under test: two retry intervals for the sweep to resend, if it wrongly would.
   await delay(800)
   t.equal(publishes(v4).length, count, 'no resend once acknowledged')
 })
@@ -375,7 +373,7 @@ t.test('keepalive: PINGREQ keeps a client connected', async (t) => {
   raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 1, clientId: 'ka-ping' })
   await raw.take('connack')
   for (let i = 0; i < 5; i++) {
-    await delay(500)
+    await delay(500) // a timer under test: real time passes between PINGREQs
     raw.send({ cmd: 'pingreq' })
     await raw.take('pingresp')
   }
@@ -406,7 +404,7 @@ t.test('idle timeout: a connection without CONNECT is closed after mqtt.idle_tim
 
   // A connection that did CONNECT is not subject to it.
   const client = await connectClient(b.tcpPort, { keepalive: 0 })
-  await delay(1200)
+  await delay(1200) // a timer under test: more than twice the idle timeout passes
   t.ok(client.connected, 'a connected client stays')
   await end(client)
 })
@@ -417,8 +415,8 @@ t.test('Receive Maximum: no more than the client allows in flight', async (t) =>
   const raw = await rawSubscriber(b.tcpPort, 5, 'recv-max', 'rm/t', 1, { properties: { receiveMaximum: 2 } })
   t.teardown(() => raw.socket.destroy())
   for (let i = 1; i <= 10; i++) b.broker.publish('rm/t', `m${i}`, { qos: 1 })
-  await waitUntil(() => publishes(raw).length >= 2)
-  await delay(200)
+  await until(() => publishes(raw).length >= 2, 'two PUBLISH packets')
+  await raw.ping() // the publishes were routed before it: whatever the window let out has arrived
   t.equal(publishes(raw).length, 2, 'two sent, the rest held')
 
   let acked = 0
@@ -433,7 +431,7 @@ t.test('Receive Maximum: no more than the client allows in flight', async (t) =>
       ackLater(p)
     }
     maxOutstanding = Math.max(maxOutstanding, publishes(raw).length - acked)
-    await delay(5)
+    await delay(5) // a bounded poll (the deadline above)
   }
   t.equal(acked, 10, 'all ten arrive once acknowledged')
   t.ok(maxOutstanding <= 2, `never more than 2 unacknowledged (max ${maxOutstanding})`)
@@ -446,11 +444,11 @@ t.test('mqtt.max_inflight limits unacknowledged deliveries to an MQTT 3.1.1 clie
   const raw = await rawSubscriber(b.tcpPort, 4, 'inflight', 'if/t', 1)
   t.teardown(() => raw.socket.destroy())
   for (let i = 1; i <= 10; i++) b.broker.publish('if/t', `m${i}`, { qos: 1 })
-  await waitUntil(() => publishes(raw).length >= 3)
-  await delay(200)
+  await until(() => publishes(raw).length >= 3, 'three PUBLISH packets')
+  await raw.ping() // the publishes were routed before it: whatever the window let out has arrived
   t.equal(publishes(raw).length, 3, 'three in flight')
   for (let n = 0; n < 10; n++) {
-    await waitUntil(() => publishes(raw).length > n)
+    await until(() => publishes(raw).length > n, `PUBLISH ${n + 1}`)
     raw.send({ cmd: 'puback', messageId: publishes(raw)[n]!.messageId! })
   }
   t.equal(publishes(raw).length, 10, 'all ten arrive as they are acknowledged')
@@ -459,7 +457,7 @@ t.test('mqtt.max_inflight limits unacknowledged deliveries to an MQTT 3.1.1 clie
   const v5 = await rawSubscriber(b.tcpPort, 5, 'inflight-v5', 'if5/t', 1, { properties: { receiveMaximum: 50 } })
   t.teardown(() => v5.socket.destroy())
   for (let i = 1; i <= 10; i++) b.broker.publish('if5/t', `m${i}`, { qos: 1 })
-  await waitUntil(() => publishes(v5).length >= 3)
-  await delay(200)
+  await until(() => publishes(v5).length >= 3, 'three PUBLISH packets')
+  await v5.ping() // the publishes were routed before it: whatever the window let out has arrived
   t.equal(publishes(v5).length, 3, 'the smaller of Receive Maximum and max_inflight')
 })

@@ -2,7 +2,7 @@
 import t from 'tap'
 import type { IClientOptions, MqttClient } from 'mqtt'
 import type { Message } from '../../src/index.js'
-import { collect, connectClient, delay, end, rawMqtt, startBroker, within } from '../helpers.js'
+import { collect, connectClient, delay, end, rawMqtt, startBroker, until, within } from '../helpers.js'
 
 // Several cases wait on will delays: run them side by side.
 t.jobs = 4
@@ -53,7 +53,8 @@ t.test('no will on a normal DISCONNECT', async (t) => {
   const v4 = await willClient(b.tcpPort, { protocolVersion: 4, clientId: 'polite-4', will: { topic: 'will/normal', payload: Buffer.from('no'), qos: 0, retain: false } })
   await end(v5)
   await end(v4)
-  await delay(300)
+  // Once the broker has let both go, a will it sent would be routed ahead of the marker.
+  await until(() => !b.broker.core.clients.has('polite-5') && !b.broker.core.clients.has('polite-4'), 'both clients gone')
   b.broker.publish('will/normal', 'marker', { qos: 1 })
   await w.inbox.waitFor(1)
   t.same(w.inbox.messages.map((m) => m.payload.toString()), ['marker'], 'only the marker arrives')
@@ -95,6 +96,8 @@ t.test('Will Delay Interval delays the will', async (t) => {
   })
   const start = Date.now()
   drop(c)
+  // A timer under test. It cannot end late relative to the will's: both run in this process, and this one
+  // started first and is the shorter, so it fires first however loaded the machine is.
   await delay(500)
   t.equal(w.inbox.messages.length, 0, 'nothing after 0.5 s')
   const [msg] = await w.inbox.waitFor(1, 3000)
@@ -115,9 +118,12 @@ t.test('Will Delay Interval: reconnecting within the delay cancels the will [MQT
     will: { topic: 'will/cancel', payload: Buffer.from('should not'), qos: 0, retain: false, properties: { willDelayInterval: 1 } },
   }
   drop(await willClient(b.tcpPort, opts))
-  await delay(200)
+  // Reconnect once the broker saw the drop (the will delay running), not as a takeover.
+  await until(() => !b.broker.core.clients.has('comes-back'), 'the drop seen')
   const back = await willClient(b.tcpPort, { ...opts, will: undefined })
   t.teardown(() => end(back, true))
+  // A timer under test: past the 1 s will delay. Its timer (in this process, armed earlier and shorter)
+  // has fired by then, and a will it sent would be routed ahead of the marker.
   await delay(1300)
   b.broker.publish('will/cancel', 'marker', { qos: 1 })
   await w.inbox.waitFor(1)
@@ -182,8 +188,7 @@ t.test('will with retain is stored as a retained message', async (t) => {
   t.teardown(() => b.close())
   const c = await willClient(b.tcpPort, { clientId: 'retainer', will: { topic: 'will/retained', payload: Buffer.from('last words'), qos: 1, retain: true } })
   drop(c)
-  const deadline = Date.now() + 3000
-  while (!b.broker.core.retained.get('will/retained') && Date.now() < deadline) await delay(10)
+  await until(() => b.broker.core.retained.get('will/retained'), 'the retained will')
   t.equal(b.broker.core.retained.get('will/retained')?.payload.toString(), 'last words')
 
   const late = await watcher(b.tcpPort, 'will/retained')
@@ -226,7 +231,7 @@ t.test('broker.close() publishes the wills of connected clients and pending dela
     will: { topic: 'will/shutdown/pending', payload: Buffer.from('delayed'), qos: 1, retain: true, properties: { willDelayInterval: 60 } },
   })
   drop(delayed)
-  await delay(100)
+  await until(() => !b.broker.core.clients.has('pending'), 'the drop seen')
   t.notOk(b.broker.core.retained.get('will/shutdown/pending'), 'the delayed will is still pending')
 
   await b.close()

@@ -2,7 +2,7 @@
 // PUBLISH, mqtt.upgrade_qos and mqtt.max_qos_allowed.
 import t from 'tap'
 import type { Packet } from 'mqtt-packet'
-import { collect, connectClient, delay, end, rawConnect, startBroker, within } from '../helpers.js'
+import { collect, connectClient, end, rawConnect, startBroker, until, within } from '../helpers.js'
 
 const QOS = [0, 1, 2] as const
 
@@ -46,8 +46,7 @@ for (const version of [4, 5] as const) {
     await pub.publishAsync('q2/t', 'exactly once', { qos: 2 })
     const [msg] = await inbox.waitFor(1)
     t.equal(msg!.packet.qos, 2)
-    const deadline = Date.now() + 2000
-    while (!seen.includes('sub > pubcomp') && Date.now() < deadline) await delay(10)
+    await until(() => seen.includes('sub > pubcomp'), 'the subscriber\'s PUBCOMP')
     const pubSide = seen.filter((s) => s.startsWith('pub'))
     const subSide = seen.filter((s) => s.startsWith('sub'))
     t.same(pubSide, ['pub > publish', 'pub < pubrec', 'pub > pubrel', 'pub < pubcomp'], 'publisher: PUBLISH, PUBREC, PUBREL, PUBCOMP')
@@ -74,7 +73,8 @@ t.test('a QoS 2 PUBLISH resent with the same packet id before PUBREL is delivere
     raw.send({ cmd: 'pubrel', messageId: 7 })
     t.equal((await raw.take('pubcomp')).messageId, 7)
     await inbox.waitFor(before + 1)
-    await delay(200)
+    // The PUBCOMP came after the broker handled both PUBLISH packets: a second delivery was routed before this probe.
+    await inbox.probe(b.broker, 'dup/t')
     t.equal(inbox.messages.length, before + 1, `v${version}: delivered once`)
     // After PUBCOMP the packet id is free again: a new PUBLISH with it is a new message.
     raw.send({ cmd: 'publish', topic: 'dup/t', payload: Buffer.from('again'), qos: 2, messageId: 7, dup: false, retain: false })
@@ -130,7 +130,8 @@ t.test('mqtt.max_qos_allowed = 1', async (t) => {
     const disconnect = await raw.take('disconnect')
     t.equal(disconnect.reasonCode, 0x9b)
     t.ok(await within(2000, raw.closed), 'connection closed')
-    await delay(100)
+    // The DISCONNECT came after the broker handled the PUBLISH: a delivery was routed before this probe.
+    await inbox.probe(b.broker, 'mq/probe')
     t.equal(inbox.messages.length, 0, 'not delivered')
     await end(sub)
   })

@@ -4,12 +4,22 @@ import t from 'tap'
 import type { IClientSubscribeOptions, MqttClient } from 'mqtt'
 import { collect, connectClient, delay, end, rawConnect, startBroker, within } from '../helpers.js'
 
-/** Subscribes a fresh client and returns what it received within `ms`. */
-async function retainedFor (port: number, filter: string, opts: Partial<IClientSubscribeOptions> = {}, version: 4 | 5 = 5, ms = 200) {
+/**
+ * Waits until the retained messages `c`'s last SUBSCRIBE asked for have arrived: the broker sends them right
+ * behind the SUBACK, so they are ahead of a probe `c` publishes now (on a `$` topic no filter here matches).
+ */
+async function afterRetained (c: MqttClient, inbox: ReturnType<typeof collect>): Promise<void> {
+  const probe = `$probe/${c.options.clientId}` // its own: clients run side by side
+  await c.subscribeAsync(probe, { qos: 2 })
+  await inbox.probe(c, probe)
+}
+
+/** Subscribes a fresh client and returns the retained messages it received. */
+async function retainedFor (port: number, filter: string, opts: Partial<IClientSubscribeOptions> = {}, version: 4 | 5 = 5) {
   const c = await connectClient(port, { protocolVersion: version })
   const inbox = collect(c)
   await c.subscribeAsync(filter, { qos: 1, ...opts })
-  await delay(ms)
+  await afterRetained(c, inbox)
   await end(c)
   return inbox.messages
 }
@@ -72,10 +82,10 @@ t.test('Retain Handling', async (t) => {
     const c = await connectClient(b.tcpPort, { protocolVersion: 5 })
     const inbox = collect(c)
     await c.subscribeAsync('rh/t', { qos: 1, rh })
-    await delay(150)
+    await afterRetained(c, inbox)
     t.equal(inbox.messages.length, afterFirst, `rh ${rh}: ${afterFirst} on a new subscription`)
     await c.subscribeAsync('rh/t', { qos: 1, rh })
-    await delay(150)
+    await afterRetained(c, inbox)
     t.equal(inbox.messages.length, afterSecond, `rh ${rh}: ${afterSecond - afterFirst} more on re-subscribe`)
     t.ok(inbox.messages.every((m) => m.packet.retain), `rh ${rh}: sent with RETAIN 1`)
     await end(c)
@@ -124,12 +134,13 @@ t.test('a retained message expires with its Message Expiry Interval', async (t) 
   await pub.publishAsync('exp/r', 'short', { qos: 1, retain: true, properties: { messageExpiryInterval: 1 } })
   await pub.publishAsync('exp/keep', 'long', { qos: 1, retain: true, properties: { messageExpiryInterval: 60 } })
   await end(pub)
-  const early = await retainedFor(b.tcpPort, 'exp/+', {}, 5, 100)
+  const early = await retainedFor(b.tcpPort, 'exp/+', {}, 5)
   t.same(early.map((m) => m.topic).sort(), ['exp/keep', 'exp/r'], 'both delivered before expiry')
   const short = early.find((m) => m.topic === 'exp/r')!
   t.equal(short.packet.properties?.messageExpiryInterval, 1, 'remaining interval sent along')
+  // A timer under test: expiry compares the clock, and at least 1.5 s have passed however late this wakes.
   await delay(1500)
-  const late = await retainedFor(b.tcpPort, 'exp/+', {}, 5, 100)
+  const late = await retainedFor(b.tcpPort, 'exp/+', {}, 5)
   t.same(late.map((m) => m.topic), ['exp/keep'], 'the expired one is not delivered after 1.5 s')
   const remaining = late[0]!.packet.properties?.messageExpiryInterval ?? 0
   t.ok(remaining <= 59 && remaining >= 57, `remaining interval decremented (${remaining})`)

@@ -3,7 +3,7 @@
 import t from 'tap'
 import type { ISubscription } from 'mqtt-packet'
 import type { Message } from '../../src/index.js'
-import { collect, connectClient, delay, end, rawConnect, startBroker, type TestBroker } from '../helpers.js'
+import { collect, connectClient, delay, end, probe, rawConnect, startBroker, until, type TestBroker } from '../helpers.js'
 
 t.test('topic filter matching', async (t) => {
   const b = await startBroker()
@@ -36,8 +36,7 @@ t.test('topic filter matching', async (t) => {
     else await pub.publishAsync(topic, topic)
   }
   await pub.publishAsync('zz/end', '')
-  const deadline = Date.now() + 3000
-  while (!inbox.messages.some((m) => m.topic === 'zz/end') && Date.now() < deadline) await delay(10)
+  await until(() => inbox.messages.some((m) => m.topic === 'zz/end'), 'zz/end, published last')
   for (const [topic, expected] of table) {
     const got = inbox.messages.filter((m) => m.topic === topic)
     t.ok(got.length <= 1, `${topic}: at most one copy`)
@@ -61,7 +60,8 @@ t.test('v3.1.1: `#` does not match $SYS topics, `$SYS/#` does', async (t) => {
   b.broker.publish('plain', 'plain', { qos: 1 })
   await allInbox.waitFor(1)
   await sysInbox.waitFor(1)
-  await delay(100)
+  await allInbox.probe(b.broker, 'probe/all')
+  await sysInbox.probe(b.broker, '$SYS/probe')
   t.same(allInbox.messages.map((m) => m.topic), ['plain'])
   t.same(sysInbox.messages.map((m) => m.topic), ['$SYS/x'])
   await end(all)
@@ -100,7 +100,8 @@ t.test('No Local: a client does not receive its own messages on that subscriptio
   await other.publishAsync('nl/t', 'from other', { qos: 1 })
   await otherInbox.waitFor(2)
   await selfInbox.waitFor(1)
-  await delay(100)
+  // Both subscribe nl/t: one probe, published by the broker after both messages were routed (their PUBACKs came).
+  await probe(b.broker, 'nl/t', [selfInbox, otherInbox])
   t.same(selfInbox.messages.map((m) => m.payload.toString()), ['from other'], 'No Local subscriber skips its own message')
   t.same(otherInbox.messages.map((m) => m.payload.toString()), ['from self', 'from other'], 'without No Local, own messages come back')
   await end(self)
@@ -122,7 +123,7 @@ t.test('Subscription Identifiers', async (t) => {
   await pub.publishAsync('si/two/deep', 'single', { qos: 2 })
   await inbox.waitFor(2)
   await otherInbox.waitFor(2)
-  await delay(100)
+  await probe(pub, 'si/probe', [inbox, otherInbox])
   t.equal(inbox.messages.length, 2, 'overlapping subscriptions of one client give one copy')
   const [overlap, single] = inbox.messages
   const ids = overlap!.packet.properties?.subscriptionIdentifier
@@ -156,7 +157,7 @@ for (const version of [4, 5] as const) {
     b.broker.publish('un/b', 'kept', { qos: 1 })
     const publish = await raw.take('publish')
     t.equal(publish.topic, 'un/b')
-    await delay(100)
+    await raw.ping() // both were routed before it
     t.equal(raw.packets.filter((p) => p.cmd === 'publish').length, 1, 'nothing on the unsubscribed filter')
   })
 }
@@ -192,7 +193,8 @@ t.test('listener mountpoint', async (t) => {
     const [down] = await inbox.waitFor(1)
     t.equal(down!.topic, 'in/x', `v${version}: received without the mountpoint`)
     t.equal(down!.payload.toString(), 'down')
-    await delay(100)
+    // Under its mountpoint it arrives as in/probe (the helper matches the probe by its payload).
+    await inbox.probe(outside, `dev/${id}/in/probe`)
     t.equal(inbox.messages.length, 1, 'only topics under its own mountpoint')
     await end(mounted)
   }
@@ -236,7 +238,7 @@ t.test('mqtt.shared_subscription = false', async (t) => {
 function bothWays<A extends unknown[]> (deny: (...args: A) => boolean): [string, (...args: A) => unknown][] {
   return [
     ['sync', (...args: A) => (deny(...args) ? 'deny' : 'ignore')],
-    ['async', async (...args: A) => { await delay(5); return deny(...args) ? false : undefined }],
+    ['async', async (...args: A) => { await delay(5); return deny(...args) ? false : undefined }], // answers a few ms later
   ]
 }
 
@@ -253,7 +255,7 @@ for (const [how, hook] of bothWays((_client: unknown, req: { topic: string }) =>
       b.broker.publish('open/x', 'visible', { qos: 1 })
       const publish = await raw.take('publish')
       t.equal(publish.topic, 'open/x')
-      await delay(50)
+      await raw.ping() // both were routed before it
       t.equal(raw.packets.filter((p) => p.cmd === 'publish').length, 1, 'nothing through the denied filter')
     }
   })
@@ -279,7 +281,8 @@ for (const [how, hook] of bothWays((_client: unknown, m: { topic: string }) => m
     raw.send({ cmd: 'publish', topic: 'open/x', payload: Buffer.from('yes'), qos: 1, messageId: 3, dup: false, retain: false })
     t.equal((await raw.take('puback')).reasonCode ?? 0, 0)
     await inbox.waitFor(1)
-    await delay(100)
+    // Every PUBLISH was acknowledged, so decided and routed, before this probe (the broker's own: no hook asked).
+    await inbox.probe(b.broker, 'probe')
     t.same(inbox.messages.map((m) => m.topic), ['open/x'], 'denied messages are not delivered')
     await end(sub)
   })

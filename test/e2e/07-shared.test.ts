@@ -1,7 +1,7 @@
 // Shared subscriptions ($share/<group>/<filter>): one member per message, round robin, groups side by
 // side with plain subscribers, redelivery when a member leaves with a message in flight, No Local.
 import t from 'tap'
-import { collect, connectClient, delay, end, rawConnect, startBroker, within } from '../helpers.js'
+import { collect, connectClient, end, probe, rawConnect, startBroker, until, within } from '../helpers.js'
 
 t.test('round robin over 3 members: each message to exactly one member', async (t) => {
   const b = await startBroker()
@@ -11,10 +11,11 @@ t.test('round robin over 3 members: each message to exactly one member', async (
   for (const m of members) await m.subscribeAsync('$share/g/jobs/+', { qos: 1 })
   const pub = await connectClient(b.tcpPort, { protocolVersion: 5 })
   for (let i = 0; i < 30; i++) await pub.publishAsync(`jobs/${i % 2}`, String(i), { qos: (i % 2) as 0 | 1 })
-  const deadline = Date.now() + 3000
   const total = () => inboxes.reduce((n, i) => n + i.messages.length, 0)
-  while (total() < 30 && Date.now() < deadline) await delay(10)
-  await delay(100)
+  await until(() => total() >= 30, '30 messages')
+  // A shared subscription gives a probe to one member: each also subscribes a plain filter for it.
+  for (const m of members) await m.subscribeAsync('probe/jobs', { qos: 2 })
+  await probe(pub, 'probe/jobs', inboxes)
   const payloads = inboxes.flatMap((i) => i.messages.map((m) => Number(m.payload.toString())))
   t.equal(payloads.length, 30, 'no message delivered twice')
   t.same([...payloads].sort((x, y) => x - y), Array.from({ length: 30 }, (_, i) => i), 'every message delivered')
@@ -34,7 +35,8 @@ t.test('two groups each get every message, and so does a plain subscriber', asyn
   const pub = await connectClient(b.tcpPort, { protocolVersion: 4 })
   for (let i = 0; i < 6; i++) await pub.publishAsync('news', String(i), { qos: 1 })
   await inboxes[4]!.waitFor(6)
-  await delay(150)
+  for (const c of clients) await c.subscribeAsync('probe/news', { qos: 2 })
+  await probe(pub, 'probe/news', inboxes)
   const got = (members: number[]) => members.flatMap((i) => inboxes[i]!.messages.map((m) => m.payload.toString())).sort()
   const all = ['0', '1', '2', '3', '4', '5']
   t.same(got([0, 1]), all, 'group a: every message once')
@@ -66,7 +68,9 @@ t.test('a QoS 1 message in flight to a member that leaves goes to another member
   raw.socket.destroy()
   await inbox.waitFor(2)
   t.equal(inbox.messages[1]!.payload.toString(), held.payload.toString(), 'the unacknowledged message is redelivered to the remaining member')
-  await delay(100)
+  // Redelivered as the broker saw the member leave: a second copy would be ahead of a probe the broker publishes now.
+  await other.subscribeAsync('probe/work', { qos: 2 })
+  await inbox.probe(b.broker, 'probe/work')
   t.equal(inbox.messages.length, 2, 'exactly once')
   await end(pub)
   await end(other)
@@ -94,7 +98,9 @@ t.test('unsubscribing a member leaves the others to receive everything', async (
   await a!.unsubscribeAsync('$share/g/u')
   for (let i = 0; i < 4; i++) b.broker.publish('u', String(i), { qos: 1 })
   await cInbox.waitFor(4)
-  await delay(100)
+  await a!.subscribeAsync('probe/u', { qos: 2 })
+  await c!.subscribeAsync('probe/u', { qos: 2 })
+  await probe(b.broker, 'probe/u', [aInbox, cInbox])
   t.equal(aInbox.messages.length, 0)
   t.equal(cInbox.messages.length, 4)
   await end(a!)
@@ -111,10 +117,12 @@ for (const strategy of ['random', 'sticky', 'hash_clientid', 'hash_topic'] as co
     const pub = await connectClient(b.tcpPort, { protocolVersion: 5, clientId: 'strategy-pub' })
     for (let i = 0; i < 12; i++) await pub.publishAsync(`st/${i % 3}`, String(i), { qos: 1 })
     b.broker.publish('$SYS/st', 'not for #', { qos: 1 })
-    const deadline = Date.now() + 3000
     const all = () => inboxes.flatMap((i) => i.messages)
-    while (all().length < 12 && Date.now() < deadline) await delay(10)
-    await delay(100)
+    await until(() => all().length >= 12, '12 messages')
+    // Every message was acknowledged, so routed, and $SYS/st routed, before a probe the broker publishes now
+    // (on a `$` topic `#` does not match, to each member).
+    for (const m of members) await m.subscribeAsync('$probe/st', { qos: 2 })
+    await probe(b.broker, '$probe/st', inboxes)
     t.same(all().map((m) => Number(m.payload.toString())).sort((x, y) => x - y), Array.from({ length: 12 }, (_, i) => i),
       'every message once, and `$share/s/#` does not match a $SYS topic')
     const holders = (topic: string) => new Set(inboxes.flatMap((inbox, n) => inbox.messages.filter((m) => m.topic === topic).map(() => n)))

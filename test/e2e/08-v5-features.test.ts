@@ -5,7 +5,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import mqtt, { type IConnackPacket, type MqttClient } from 'mqtt'
 import { WebSocket } from 'ws'
-import { collect, connectClient, delay, end, rawConnect, startBroker, within } from '../helpers.js'
+import { collect, connectClient, delay, end, rawConnect, startBroker, until, within } from '../helpers.js'
 
 /** Waits for a client made with mqtt.connect() to get its CONNACK. */
 function connected (client: MqttClient): Promise<IConnackPacket> {
@@ -48,7 +48,8 @@ t.test('topic aliases from the client', async (t) => {
       raw.send({ cmd: 'publish', topic: 'ta/bad', payload: Buffer.from('x'), qos: 1, messageId: 1, dup: false, retain: false, properties: { topicAlias: alias } })
       t.equal((await raw.take('disconnect')).reasonCode, 0x94)
       t.ok(await within(2000, raw.closed), 'connection closed')
-      await delay(50)
+      // The DISCONNECT came after the broker handled the PUBLISH: a delivery was routed before this probe.
+      await inbox.probe(b.broker, 'ta/probe')
       t.equal(inbox.messages.length, before, 'not delivered')
     })
   }
@@ -94,6 +95,7 @@ t.test('Message Expiry Interval for an offline session', async (t) => {
   await pub.publishAsync('exp/none', 'none', { qos: 1 })
   await pub.publishAsync('exp/short0', 'short qos0', { qos: 0, properties: { messageExpiryInterval: 1 } })
   await end(pub)
+  // A timer under test: expiry compares the clock, and at least 1.5 s have passed however late this wakes.
   await delay(1500)
   const again = mqtt.connect(opts)
   const inbox = collect(again)
@@ -101,7 +103,7 @@ t.test('Message Expiry Interval for an offline session', async (t) => {
   const connack = await connected(again)
   t.equal(connack.sessionPresent, true)
   await inbox.waitFor(2)
-  await delay(150)
+  await inbox.probe(b.broker, 'exp/probe') // behind the queue the session resumed with
   t.same(inbox.messages.map((m) => m.topic), ['exp/long', 'exp/none'], 'expired messages are not delivered')
   const remaining = inbox.messages[0]!.packet.properties?.messageExpiryInterval ?? 0
   t.ok(remaining >= 7 && remaining <= 9, `remaining interval decremented by the time queued (${remaining})`)
@@ -158,7 +160,7 @@ t.test('Payload Format Indicator 1 with invalid UTF-8 is refused with 0x99', asy
   t.equal((await raw.take('puback')).reasonCode ?? 0, 0, 'the same bytes declared binary are accepted')
   t.equal((await raw.take('puback')).reasonCode ?? 0, 0, 'valid UTF-8 is accepted')
   await inbox.waitFor(2)
-  await delay(100)
+  await inbox.probe(b.broker, 'pfi/probe') // every PUBLISH was acknowledged, so routed, before it
   t.same(inbox.messages.map((m) => m.topic), ['pfi/binary', 'pfi/text'], 'the refused message is not delivered')
   t.notOk(raw.isClosed(), 'the connection stays open')
   await end(sub)
@@ -200,7 +202,7 @@ t.test('a client\'s Maximum Packet Size is respected', async (t) => {
   const publish = await small.take('publish')
   t.equal(publish.topic, 'mps/small', 'the small message arrives')
   t.ok(publish.length! + 2 <= 200)
-  await delay(100)
+  await small.ping() // both were routed before it
   t.equal(small.packets.filter((p) => p.cmd === 'publish').length, 1, 'the large one is not sent to it')
   t.same(inbox.messages.map((m) => m.topic), ['mps/big', 'mps/small'], 'but is to others')
   small.send({ cmd: 'puback', messageId: publish.messageId! })
@@ -324,11 +326,10 @@ t.test('$SYS topics', async (t) => {
   t.equal(version!.packet.retain, true, 'retained, so a new subscriber sees it')
   await sub.subscribeAsync(`$SYS/brokers/${node}/stats/connections.count`, { qos: 0 })
   const counts = () => inbox.messages.filter((m) => m.topic.endsWith('/connections.count')).map((m) => m.payload.toString())
-  const deadline = Date.now() + 2000
-  while (!counts().includes('1') && Date.now() < deadline) await delay(20)
+  await until(() => counts().includes('1'), 'connections.count 1', 2000)
   t.ok(counts().includes('1'), 'one client connected')
   const second = await connectClient(b.tcpPort)
-  while (!counts().includes('2') && Date.now() < deadline + 1000) await delay(20)
+  await until(() => counts().includes('2'), 'connections.count 2', 3000)
   t.ok(counts().includes('2'), 'the count follows a new connection on the next interval')
   await end(second)
   await end(sub)

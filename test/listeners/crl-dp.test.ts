@@ -7,7 +7,7 @@ import t from 'tap'
 import { createCa, issueClient, issueServer, type Issued } from '../../src/certs/index.js'
 import { x509 } from '../../src/certs/x509.js'
 import { Broker } from '../../src/index.js'
-import { delay, freePort, memoryLog } from '../helpers.js'
+import { freePort, memoryLog, until } from '../helpers.js'
 import { basePki, failureFrom, handshake, mqttTry, pkiDir, sslOptions, startTlsBroker, waitForLog, writeFiles, type BasePki } from './tls-helpers.js'
 
 type Teardown = { teardown: (fn: () => unknown) => void }
@@ -57,15 +57,6 @@ async function clientWithDp (pki: BasePki, cn: string, url: string): Promise<Iss
 }
 
 const CHECKED = { verify: 'verify_peer', fail_if_no_peer_cert: true, enable_crl_check: true }
-
-/** A bounded poll until `cond` holds. */
-async function until (cond: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`)
-    await delay(20)
-  }
-}
 
 const dir = await pkiDir(t)
 const pki = await basePki(dir)

@@ -3,7 +3,7 @@ import { connect as tlsConnect } from 'node:tls'
 import t from 'tap'
 import WebSocket from 'ws'
 import { createBroker } from '../../src/index.js'
-import { connectClient, delay, end, memoryLog, rawSocket, startBroker } from '../helpers.js'
+import { connectClient, end, memoryLog, rawSocket, startBroker, until } from '../helpers.js'
 
 t.test('max_connections closes connections beyond the limit at accept, and logs it', async (t) => {
   const b = await startBroker({ listeners: { tcp: { default: { bind: '127.0.0.1:0', max_connections: 2 } } } })
@@ -16,7 +16,7 @@ t.test('max_connections closes connections beyond the limit at accept, and logs 
   t.ok(b.logs.some((l) => String(l.msg).includes('max_connections')), 'refusal logged')
   t.equal(b.broker.listener('tcp')!.connectionCount, 2)
   await end(one)
-  await delay(50)
+  await until(() => b.broker.listener('tcp')!.connectionCount === 1, 'the slot freed')
   const again = await connectClient(b.tcpPort)
   t.ok(again.connected, 'a slot freed by a disconnect is usable')
   await end(two)
@@ -68,7 +68,7 @@ t.test('an oversize MQTT packet in one WebSocket frame closes that connection wi
   const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)))
   ws.send(Buffer.alloc(4096, 0x30))
   t.equal(await closed, 1009, 'closed with 1009 message too big')
-  await delay(50)
+  await until(() => b.logs.some((l) => String(l.msg).includes('larger than mqtt.max_packet_size')), 'the log line')
   t.ok(b.logs.some((l) => String(l.msg).includes('larger than mqtt.max_packet_size')), 'logged with the reason')
 })
 

@@ -5,8 +5,8 @@ import t from 'tap'
 import mqtt from 'mqtt'
 import { createCa, issueClient, issueServer, type Issued } from '../../src/certs/index.js'
 import { Broker } from '../../src/index.js'
-import { delay, memoryLog } from '../helpers.js'
-import { handshake } from './tls-helpers.js'
+import { memoryLog, within } from '../helpers.js'
+import { handshake, waitForLog } from './tls-helpers.js'
 
 // Seed 000 refuses certificates within 30 days of notBefore: issue them as if made 40 days ago.
 const AGED = { startDaysAgo: 40, days: 400 }
@@ -76,7 +76,7 @@ t.test('SNI selects the bundle; no or unknown SNI gets the first; replace and de
 
   const b2 = await issueServer({ ca: b.ca, cn: 'x.b.example.com', sans: ['*.b.example.com'], ...AGED })
   await broker.certStore.put({ name: 'bundle-b' }, { key: b2.keyPem, chain: b2.certPem + b.ca.certPem })
-  await delay(200)
+  await waitForLog(lines, (l) => l.msg === 'managed certificates reloaded' && l.trigger === 'bundle global/bundle-b changed')
   t.equal((await handshake(port, { servername: 'x.b.example.com' })).fingerprint, fingerprint(b2.certPem), 'replaced bundle served with no restart')
   t.ok(onB.connected, 'a connection made with the old certificate stays')
   await onB.publishAsync('still/here', 'yes', { qos: 1 })
@@ -84,7 +84,8 @@ t.test('SNI selects the bundle; no or unknown SNI gets the first; replace and de
   const disconnect = new Promise<number | undefined>((resolve) => onB.once('disconnect', (packet) => resolve(packet.reasonCode)))
   await broker.certStore.delete({ name: 'bundle-b' })
   t.equal(await disconnect, 0x98, 'its clients get DISCONNECT 0x98 Administrative action')
-  await delay(100)
+  // The bundle's clients are dropped in one pass: a round trip on onA after it shows whether onA was one of them.
+  await within(2000, onA.publishAsync('still/here', 'a', { qos: 1 }).catch(() => {}))
   t.ok(onA.connected, 'clients of other bundles stay')
   t.equal((await handshake(port, { servername: 'x.b.example.com' })).fingerprint, fingerprint(a.leaf.certPem), 'a deleted bundle\'s name now gets the default')
   t.ok(lines.some((l) => String(l.msg).includes('clients of a deleted certificate bundle disconnected') && l.bundle === 'global/bundle-b'), 'deletion logged')

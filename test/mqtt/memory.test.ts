@@ -141,7 +141,7 @@ t.test('force_shutdown.enable = false: nothing is bounded by bytes', async (t) =
   t.teardown(() => raw.socket.destroy())
   raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: Array.from({ length: 100 }, (_, i) => ({ topic: `${i}/${'f'.repeat(1000)}`, qos: 0 as const })) })
   t.same((await raw.take('suback')).granted, new Array(100).fill(0))
-  await delay(600)
+  await delay(600) // a timer under test: past a 500 ms sweep of force_shutdown
   t.notOk(raw.isClosed(), 'not disconnected by the sweep')
 })
 
