@@ -111,18 +111,18 @@ export function collect (client: MqttClient) {
   }
   const inbox = {
     messages,
-    async waitFor (count: number, timeoutMs = 3000) {
+    async waitFor (count: number, timeoutMs = 10_000) {
       await waitUntil(() => messages.length >= count, () => `expected ${count} messages, got ${messages.length}`, timeoutMs)
       return messages
     },
     /** Waits for a message with this payload and takes it out of `messages`. */
-    async takePayload (payload: string, timeoutMs = 3000) {
+    async takePayload (payload: string, timeoutMs = 10_000) {
       const at = () => messages.findIndex((m) => m.payload.toString() === payload)
       await waitUntil(() => at() >= 0, () => `no message "${payload}" within ${timeoutMs} ms`, timeoutMs)
       return messages.splice(at(), 1)[0]!
     },
     /** probe(pub, topic, [this inbox]): resolves with `messages`, the probe taken out. */
-    async probe (pub: ProbePublisher, topic: string, timeoutMs = 3000) {
+    async probe (pub: ProbePublisher, topic: string, timeoutMs = 10_000) {
       await probe(pub, topic, [inbox], timeoutMs)
       return messages
     },
@@ -140,7 +140,7 @@ let probes = 0
  * (MQTT.js passes a QoS 2 message on only at PUBREL), and no other inbox may be subscribed to `topic` (it would
  * keep the probe). The probe is taken out of each inbox's `messages`.
  */
-export async function probe (pub: ProbePublisher, topic: string, inboxes: Inbox[], timeoutMs = 3000): Promise<void> {
+export async function probe (pub: ProbePublisher, topic: string, inboxes: Inbox[], timeoutMs = 10_000): Promise<void> {
   const payload = `probe-${++probes}`
   pub.publish(topic, payload, { qos: 2 })
   await Promise.all(inboxes.map((inbox) => inbox.takePayload(payload, timeoutMs)))
@@ -151,7 +151,7 @@ export async function probe (pub: ProbePublisher, topic: string, inboxes: Inbox[
  * packets in order and writes to it in order, so whatever it sent this client before it read the PINGREQ
  * has been handled by the time the PINGRESP comes (QoS 0 and 1 messages emitted; QoS 2 ones wait for PUBREL).
  */
-export async function ping (client: MqttClient, timeoutMs = 3000): Promise<void> {
+export async function ping (client: MqttClient, timeoutMs = 10_000): Promise<void> {
   let onPacket: ((packet: Packet) => void) | undefined
   const pong = new Promise<void>((resolve) => {
     onPacket = (packet) => { if (packet.cmd === 'pingresp') resolve() }
@@ -166,7 +166,7 @@ export async function ping (client: MqttClient, timeoutMs = 3000): Promise<void>
 }
 
 /** Polls `check` every 10 ms until it returns a truthy value, and resolves with that; throws after timeoutMs. */
-export async function until<T> (check: () => T | Promise<T>, what: string, timeoutMs = 3000): Promise<NonNullable<T>> {
+export async function until<T> (check: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await check()
@@ -253,7 +253,7 @@ export async function rawMqtt (port: number, protocolVersion: 3 | 4 | 5 = 4): Pr
     closed,
     isClosed: () => isClosed,
     send: (packet) => { socket.write(mqttPacket.generate(packet, { protocolVersion })) },
-    async take (cmd, timeoutMs = 3000) {
+    async take (cmd, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs
       for (;;) {
         const found = packets.find((p) => p.cmd === cmd && !taken.has(p))
@@ -262,7 +262,7 @@ export async function rawMqtt (port: number, protocolVersion: 3 | 4 | 5 = 4): Pr
         await delay(10)
       }
     },
-    async ping (timeoutMs = 3000) {
+    async ping (timeoutMs = 10_000) {
       raw.send({ cmd: 'pingreq' })
       await raw.take('pingresp', timeoutMs)
     },

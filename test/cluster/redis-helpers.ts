@@ -59,7 +59,7 @@ export function redisClient (t: Teardown, port: number): Redis {
 }
 
 /** Polls until check() is true (or throws after timeoutMs): the helpers' until, `what` first. */
-export async function until (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
+export async function until (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   await untilTruthy(check, what, timeoutMs)
 }
 

@@ -301,7 +301,7 @@ t.test('a worker that stops reading (SIGSTOP) holds the publishers of the other;
   const payload = Buffer.alloc(64 * 1024, 0x62)
   let acked = 0
   const acks = Array.from({ length: count }, (_, i) => pub.publishAsync(`bp/${i}`, payload, { qos: 1 }).then(() => { acked++ }))
-  await until(async () => (await logLines(main.log)).some((l) => l.msg?.toString().startsWith('workers: a worker reads the messages relayed to it too slowly') && (l.workers as string[]).includes(subNode)), 'the primary tells the workers to hold', 10_000)
+  await until(async () => (await logLines(main.log)).some((l) => l.msg?.toString().startsWith('workers: a worker reads the messages relayed to it too slowly') && (l.workers as string[]).includes(subNode)), 'the primary tells the workers to hold', 30_000)
   const heldAt = acked
   await delay(500) // that the publisher stays held can only be seen over time
   t.ok(acked < count, `the publisher is held: ${acked} of ${count} acknowledged while the other worker is stopped`)
@@ -359,7 +359,7 @@ t.test('SIGTERM to the primary stops every worker and exits 0', async (t) => {
   t.equal(pids.length, 2)
   const exited = new Promise<[number | null, string | null]>((resolve) => main.primary.once('exit', (code, signal) => resolve([code, signal])))
   main.primary.kill('SIGTERM')
-  const result = await Promise.race([exited, delay(10_000).then(() => null)])
+  const result = await Promise.race([exited, delay(30_000).then(() => null)])
   t.same(result, [0, null], 'the primary exited with code 0')
   for (const pid of pids) t.notOk(await alive(pid), `worker ${pid} is gone`)
 })
@@ -374,7 +374,7 @@ t.test('the workers exit when their primary is killed', async (t) => {
   t.pass('no worker left')
 })
 
-/** `culex start -c FILE` on that HOCON; the exit code and stderr, or null when it ran past 10 s. */
+/** `culex start -c FILE` on that HOCON; the exit code and stderr, or null when it ran past 30 s. */
 async function runCli (t: Teardown, name: string, hocon: string): Promise<{ code: number | null, stderr: string } | null> {
   const file = join(dir, `${name}.hocon`)
   await writeFile(file, hocon)
@@ -382,7 +382,7 @@ async function runCli (t: Teardown, name: string, hocon: string): Promise<{ code
   let stderr = ''
   child.stderr!.on('data', (c: Buffer) => { stderr += String(c) })
   const code = new Promise<number | null>((resolve) => child.once('close', resolve))
-  const result = await Promise.race([code, delay(10_000).then(() => 'timeout' as const)])
+  const result = await Promise.race([code, delay(30_000).then(() => 'timeout' as const)])
   if (result === 'timeout') { killGroup(child); return null }
   return { code: result, stderr }
 }
