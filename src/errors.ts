@@ -26,6 +26,7 @@ export const ERRORS = {
   CULEX_ERR_STORE: { message: 'The data store in node.data_dir cannot be opened or written', reasonCode: null },
   CULEX_ERR_REGISTRY: { message: 'A device-registry request breaks a rule (the message names it): not a CA, expired, duplicate serial, unknown serial', reasonCode: null },
   CULEX_ERR_CERT_INVALID: { message: 'A certificate bundle breaks an import rule (the message names the rule)', reasonCode: null },
+  CULEX_ERR_CERT_STORE: { message: 'The certificate store (node.data_dir/certs) cannot be read or written', reasonCode: null },
   CULEX_ERR_API_KEYS: { message: 'The API key bootstrap file (api_key.bootstrap_file) cannot be read or has a malformed line', reasonCode: null },
   CULEX_ERR_CLUSTER: { message: 'The cluster cannot start: Redis (cluster.redis.servers) unreachable or refusing the connection, unreadable TLS files, or node.name already used by a running node', reasonCode: null },
   CULEX_ERR_ACL_PARSE: { message: 'An authorization rule file (acl.conf) cannot be read or has a malformed rule', reasonCode: null },

@@ -111,12 +111,11 @@ export class Broker {
     }
     this.store = openKvStore(this.config.durable_storage.backend, this.config.node.data_dir, opts.worker === undefined ? 'store' : `store-w${opts.worker}`)
     const metrics = new Metrics()
-    const journal = this.store.backend === 'lmdb'
-      ? new SessionJournal(this.store, (err, what) => {
-        metrics.storeErrors++
-        this.log.error({ err }, `data store failed ${what}: ${err.message}; the broker goes on, without this change on disk`)
-      })
-      : undefined
+    const onStoreError = (err: Error, what: string) => {
+      metrics.storeErrors++
+      this.log.error({ err }, `data store failed ${what}: ${err.message}; the broker goes on, without this change on disk`)
+    }
+    const journal = this.store.backend === 'lmdb' ? new SessionJournal(this.store, onStoreError) : undefined
     const clustered = this.config.cluster.backend === 'redis'
     if (clustered && opts.bus) this.log.warning('cluster.backend = redis ignored: the broker was given its own message bus (BrokerOptions.bus)')
     this.#clustered = clustered && !opts.bus
@@ -127,7 +126,7 @@ export class Broker {
     })
     this.authz.install(this.hooks)
     this.certStore = new CertStore(this.config.node.data_dir)
-    this.registry = new DeviceRegistry(this.store)
+    this.registry = new DeviceRegistry(this.store, onStoreError)
     this.listeners = createListeners(this.core, this.config.listeners, { certStore: this.certStore, psk: PskTable.load(this.config.psk_authentication), peerChecks: this.#peerChecks, registry: this.registry })
     this.#sys = new SysPublisher(this.core, VERSION)
   }

@@ -46,7 +46,9 @@ export class JwksCache {
     const jose = await import('jose')
     try {
       return await jose.importJWK(found.jwk, alg)
-    } catch {
+    } catch (err) {
+      // The token is refused as one without a key; the operator needs to know the key set holds a bad key.
+      this.#log.warning({ authenticator: this.#id, kid: found.kid, alg, err: (err as Error).message }, 'JWKS key cannot be used, tokens signed with it are refused')
       return null
     }
   }

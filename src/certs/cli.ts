@@ -116,6 +116,7 @@ async function writeAll (files: OutFile[], force: boolean, io: CliIo): Promise<v
   for (const file of files) {
     await mkdir(dirname(file.path), { recursive: true })
     // Removed first so a key never inherits the looser mode of the file it replaces.
+    // ENOENT is the usual case; any other failure shows on the exclusive write below (EEXIST, EACCES).
     if (force) await unlink(file.path).catch(() => {})
     await writeFile(file.path, file.content, { mode: file.secret ? 0o600 : 0o644, flag: 'wx' })
   }

@@ -116,6 +116,7 @@ function keyReport (pem: string, first: NodeX509 | undefined): PrivateKeyReport 
     const key = createPrivateKey(pem)
     return { encrypted, key: describeKey(key), ...(first !== undefined ? { matchesFirst: samePublicKey(first.publicKey, key) } : {}) }
   } catch {
+    // A block Node cannot read as a key: reported without its type and match.
     return { encrypted }
   }
 }

@@ -67,6 +67,7 @@ export function issuedBy (child: X509Certificate, parent: X509Certificate): bool
   try {
     return child.checkIssued(parent) && child.verify(parent.publicKey)
   } catch {
+    // A key Node cannot verify with: not an issuer it can confirm.
     return false
   }
 }

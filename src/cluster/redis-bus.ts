@@ -90,6 +90,7 @@ async function quit (conn: Redis): Promise<void> {
   try {
     await conn.quit()
   } catch {
+    // QUIT failed (connection lost meanwhile): nothing owed can arrive any more, so just drop it.
     conn.disconnect()
   } finally {
     clearTimeout(timer)
