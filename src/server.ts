@@ -206,7 +206,7 @@ export class Broker {
 
   /** The management API's bound port; throws when it is not running. */
   apiPort (): number {
-    if (!this.api) throw new Error('the management API is not running')
+    if (!this.api) throw new CulexError('CULEX_ERR_NOT_RUNNING', 'the management API is not running')
     return this.api.address().port
   }
 
@@ -219,7 +219,7 @@ export class Broker {
   port (type = 'tcp', name = 'default'): number {
     if (type === 'api') return this.apiPort()
     const a = this.listener(type, name)?.address()
-    if (!a) throw new Error(`listener ${type}:${name} is not running`)
+    if (!a) throw new CulexError('CULEX_ERR_NOT_RUNNING', `listener ${type}:${name} is not running`)
     return a.port
   }
 

@@ -92,7 +92,7 @@ export class ManagementApi {
   /** The bound address (port 0 resolved). */
   address (): BindAddress {
     const a = this.app.server.address()
-    if (!a || typeof a !== 'object') throw new Error('the management API is not listening')
+    if (!a || typeof a !== 'object') throw new CulexError('CULEX_ERR_NOT_RUNNING', 'the management API is not listening')
     return { host: a.address, port: a.port }
   }
 

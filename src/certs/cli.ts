@@ -97,7 +97,7 @@ async function readText (path: string, what: string): Promise<string> {
     return await readFile(path, 'utf8')
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    throw new Error(`cannot read the ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err })
+    throw new CulexError('CULEX_ERR_CERT_FILE', `cannot read the ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err })
   }
 }
 
@@ -108,7 +108,7 @@ const exists = (path: string) => access(path).then(() => true, () => false)
 async function refuseExisting (paths: string[], force: boolean): Promise<void> {
   if (force) return
   const existing = (await Promise.all(paths.map(async (p) => (await exists(p)) ? p : null))).filter((p) => p !== null)
-  if (existing.length > 0) throw new Error(`${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''}; nothing written (use --force to overwrite)`)
+  if (existing.length > 0) throw new CulexError('CULEX_ERR_CERT_FILE', `${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''}; nothing written (use --force to overwrite)`)
 }
 
 async function writeAll (files: OutFile[], force: boolean, io: CliIo): Promise<void> {
@@ -329,7 +329,7 @@ file holds a private key (never printed).
     if (positionals.length === 0) throw new UsageError('missing FILE')
     for (const [i, file] of positionals.entries()) {
       const report = inspectPem(await readText(file, 'file'))
-      if (report.certificates.length === 0 && report.privateKeys.length === 0) throw new Error(`${file} holds no PEM certificate or private key`)
+      if (report.certificates.length === 0 && report.privateKeys.length === 0) throw new CulexError('CULEX_ERR_CERT_FILE', `${file} holds no PEM certificate or private key`)
       io.out((i > 0 ? '\n' : '') + formatReport(file, report))
     }
     return 0

@@ -50,7 +50,7 @@ export class RedisBus extends PeerBus {
   async connect (timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
+      timer = setTimeout(() => reject(new CulexError('CULEX_ERR_CLUSTER_BUS', `no answer within ${timeoutMs} ms`)), timeoutMs)
     })
     try {
       await Promise.race([Promise.all([this.pub.connect(), this.sub.connect()]), timeout])

@@ -213,7 +213,7 @@ export class CrlCache {
     for (const entry of this.#entries.values()) if (entry.timer) clearInterval(entry.timer)
     this.#entries.clear()
     this.#caSets.clear()
-    for (const req of this.#requests) req.destroy(new Error('the broker is stopping'))
+    for (const req of this.#requests) req.destroy(new CulexError('CULEX_ERR_CRL', 'the broker is stopping'))
   }
 }
 
@@ -266,23 +266,23 @@ function download (url: string, timeoutMs: number, requests: Set<ClientRequest>)
     const req = httpGet(url, { agent: false }, (res) => {
       if (res.statusCode !== 200) {
         res.resume()
-        settle(new Error(`HTTP status ${res.statusCode ?? '?'}`))
+        settle(new CulexError('CULEX_ERR_CRL', `HTTP status ${res.statusCode ?? '?'}`))
         return
       }
       const chunks: Buffer[] = []
       let size = 0
       res.on('data', (chunk: Buffer) => {
         size += chunk.length
-        if (size > MAX_CRL_BYTES) settle(new Error(`the CRL is larger than ${MAX_CRL_BYTES} bytes`))
+        if (size > MAX_CRL_BYTES) settle(new CulexError('CULEX_ERR_CRL', `the CRL is larger than ${MAX_CRL_BYTES} bytes`))
         else chunks.push(chunk)
       })
       res.on('end', () => settle(null, Buffer.concat(chunks)))
       res.on('error', (err) => settle(err))
-      res.on('close', () => settle(new Error('the connection closed before the end of the CRL')))
+      res.on('close', () => settle(new CulexError('CULEX_ERR_CRL', 'the connection closed before the end of the CRL')))
     })
-    const timer = setTimeout(() => settle(new Error(`no answer within ${timeoutMs} ms (crl_cache.http_timeout)`)), timeoutMs)
+    const timer = setTimeout(() => settle(new CulexError('CULEX_ERR_CRL', `no answer within ${timeoutMs} ms (crl_cache.http_timeout)`)), timeoutMs)
     requests.add(req)
-    req.on('error', (err: NodeJS.ErrnoException) => settle(new Error(err.code ?? err.message)))
+    req.on('error', (err: NodeJS.ErrnoException) => settle(new CulexError('CULEX_ERR_CRL', err.code ?? err.message)))
   })
 }
 
@@ -292,6 +292,6 @@ function parseCrl (body: Buffer): x509.X509Crl {
   try {
     return text.includes('-----BEGIN') ? new x509.X509Crl(text.slice(text.indexOf('-----BEGIN'))) : new x509.X509Crl(body)
   } catch (err) {
-    throw new Error(`the answer is not a DER or PEM CRL (${(err as Error).message})`)
+    throw new CulexError('CULEX_ERR_CRL', `the answer is not a DER or PEM CRL (${(err as Error).message})`)
   }
 }
