@@ -55,7 +55,7 @@ async function main (argv: string[]): Promise<number> {
   const env = { ...process.env }
   const level = values['log-level']
   if (level !== undefined) {
-    if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
+    if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new CulexError('CULEX_ERR_USAGE', `--log-level must be one of ${LOG_LEVELS.join(', ')}`)
     env.CULEX_LOG__CONSOLE__LEVEL = level
   }
   const worker = cluster.isWorker ? Number(env[WORKER_ENV]) || undefined : undefined

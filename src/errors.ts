@@ -1,5 +1,21 @@
-// Every CULEX_ERR_* code, with the MQTT reason code it maps to where it ends an MQTT exchange.
-// docs/errors.md mirrors this table; test/errors.test.ts fails when they disagree. Retired codes are never reused.
+// Every CULEX_ERR_* code, with the MQTT reason code it maps to where it ends an MQTT exchange, and the HTTP
+// status and EMQX error code (the `code` of the `{ code, message }` body) the management API answers it
+// with. docs/errors.md mirrors this table; test/docs.test.ts fails when they disagree, or when a code is
+// raised nowhere in src/. Retired codes are never reused.
+
+/** How the management API answers an error: the HTTP status and EMQX 5's error code string. */
+export interface HttpError {
+  readonly status: number
+  readonly code: string
+}
+
+export interface ErrorSpec {
+  /** One line for docs/errors.md, and the message when no detail is given. */
+  readonly message: string
+  readonly reasonCode: number | null
+  /** Absent: the API answers 500 INTERNAL_ERROR (and logs it). */
+  readonly http?: HttpError
+}
 
 export const ERRORS = {
   CULEX_ERR_CONFIG_PARSE: { message: 'The configuration file is not valid HOCON', reasonCode: null },
@@ -10,6 +26,21 @@ export const ERRORS = {
   CULEX_ERR_STORE: { message: 'The data store in node.data_dir cannot be opened or written', reasonCode: null },
   CULEX_ERR_REGISTRY: { message: 'A device-registry request breaks a rule (the message names it): not a CA, expired, duplicate serial, unknown serial', reasonCode: null },
   CULEX_ERR_CERT_INVALID: { message: 'A certificate bundle breaks an import rule (the message names the rule)', reasonCode: null },
+  CULEX_ERR_CERT_STORE: { message: 'The certificate store (node.data_dir/certs) cannot be read or written', reasonCode: null },
+  CULEX_ERR_CERT_PARSE: { message: 'A PEM block that should hold an X.509 certificate cannot be parsed (the message says which one, of which file)', reasonCode: null },
+  CULEX_ERR_CERT_KEY: { message: 'A private key cannot be used: encrypted and no password given, a wrong or empty password, not a key, or a type other than RSA and EC P-256/P-384/P-521', reasonCode: null },
+  CULEX_ERR_CERT_ISSUE: { message: 'culex certs cannot issue the certificate asked for (days, SAN, extended key usage, empty CN, a CA key that does not match its certificate or a CA with pathLen 0), or the development certificates cannot be created', reasonCode: null },
+  CULEX_ERR_CERT_FILE: { message: 'culex certs cannot read a file it was given, the file holds no PEM block, or it would overwrite files without --force', reasonCode: null },
+  CULEX_ERR_CRL: { message: 'A CRL distribution point cannot be fetched, or answers something that is not a CRL (ssl_options.enable_crl_check: the client is refused)', reasonCode: null },
+  CULEX_ERR_OCSP: { message: 'The OCSP responder cannot be reached, or its answer cannot be stapled (ssl_options.ocsp: logged, the last good response stays stapled)', reasonCode: null },
+  CULEX_ERR_JWKS: { message: 'The JWKS endpoint of a jwt authenticator cannot be fetched or answers no key set (logged; the last keys fetched stay in use)', reasonCode: null },
+  CULEX_ERR_AUTHN_CONFIG: { message: 'An authenticator cannot be made from its settings: an unknown mechanism, use_jwks without an endpoint, or hmac-based without a secret', reasonCode: null },
+  CULEX_ERR_AUTHN_CHAIN: { message: 'An authenticator chain change names an authenticator that is not in the chain, or adds one that is there already', reasonCode: null },
+  CULEX_ERR_CLUSTER_BUS: { message: 'The cluster store or bus (Redis, or the primary process of node.workers) is unreachable, did not answer in time, or answered an error', reasonCode: null },
+  CULEX_ERR_CLUSTER_DECODE: { message: 'A message from another node, or a record in the cluster store, cannot be decoded (logged and skipped)', reasonCode: null },
+  CULEX_ERR_WORKER: { message: 'A worker process (node.workers) exited during start-up', reasonCode: null },
+  CULEX_ERR_USAGE: { message: 'A command-line option of culex start has a value it does not take', reasonCode: null },
+  CULEX_ERR_NOT_RUNNING: { message: 'An embedding program asked a Broker for the address of a listener or of the management API that is not running', reasonCode: null },
   CULEX_ERR_API_KEYS: { message: 'The API key bootstrap file (api_key.bootstrap_file) cannot be read or has a malformed line', reasonCode: null },
   CULEX_ERR_CLUSTER: { message: 'The cluster cannot start: Redis (cluster.redis.servers) unreachable or refusing the connection, unreadable TLS files, or node.name already used by a running node', reasonCode: null },
   CULEX_ERR_ACL_PARSE: { message: 'An authorization rule file (acl.conf) cannot be read or has a malformed rule', reasonCode: null },
@@ -27,9 +58,29 @@ export const ERRORS = {
   CULEX_ERR_MQTT_SHUTDOWN: { message: 'The broker is shutting down', reasonCode: 0x8b },
   CULEX_ERR_MQTT_IDLE: { message: 'No CONNECT arrived within mqtt.idle_timeout', reasonCode: null },
   CULEX_ERR_MQTT_NOT_AUTHORIZED: { message: 'Authorization denied a PUBLISH or SUBSCRIBE and authorization.deny_action is disconnect', reasonCode: 0x87 },
-} as const
+  CULEX_ERR_API_BAD_REQUEST: { message: 'A management API request has a body, query or path parameter that is not valid (the message says which)', reasonCode: null, http: { status: 400, code: 'BAD_REQUEST' } },
+  CULEX_ERR_API_NOT_FOUND: { message: 'A management API request names a route, user, authenticator, ban, certificate bundle or registry entry that does not exist', reasonCode: null, http: { status: 404, code: 'NOT_FOUND' } },
+  CULEX_ERR_API_EXISTS: { message: 'A management API request creates a user, authenticator or registry entry that already exists', reasonCode: null, http: { status: 409, code: 'ALREADY_EXISTS' } },
+  CULEX_ERR_API_ALREADY_BANNED: { message: 'A management API request bans a client ID, username or address that is banned already (400, as EMQX answers)', reasonCode: null, http: { status: 400, code: 'ALREADY_EXISTS' } },
+  CULEX_ERR_API_CLIENT_NOT_FOUND: { message: 'A management API request names a client ID that has no connection or session', reasonCode: null, http: { status: 404, code: 'CLIENTID_NOT_FOUND' } },
+  CULEX_ERR_API_LISTENER_NOT_FOUND: { message: 'A management API request names a listener that does not exist', reasonCode: null, http: { status: 404, code: 'BAD_LISTENER_ID' } },
+  CULEX_ERR_API_NO_CREDENTIALS: { message: 'A management API request has no basic-auth Authorization header', reasonCode: null, http: { status: 401, code: 'AUTHORIZATION_HEADER_ERROR' } },
+  CULEX_ERR_API_BAD_CREDENTIALS: { message: 'A management API request\'s API key or secret is wrong', reasonCode: null, http: { status: 401, code: 'BAD_API_KEY_OR_SECRET' } },
+  CULEX_ERR_API_ROLE: { message: 'The API key\'s role (viewer) may not make this management API request', reasonCode: null, http: { status: 403, code: 'UNAUTHORIZED_ROLE' } },
+  CULEX_ERR_API_ORIGIN: { message: 'A management API request is refused as one a web page could have made: cross-origin, or for a host other than the loopback without API keys', reasonCode: null, http: { status: 403, code: 'FORBIDDEN' } },
+  CULEX_ERR_API_MEDIA_TYPE: { message: 'A management API request\'s body has a content type the route does not accept', reasonCode: null, http: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' } },
+  CULEX_ERR_API_TOO_LARGE: { message: 'A management API request\'s body is larger than the API accepts (2 MB; an uploaded PEM file 1 MB)', reasonCode: null, http: { status: 413, code: 'PAYLOAD_TOO_LARGE' } },
+  CULEX_ERR_API_UNAVAILABLE: { message: 'A management API request needs what is not there: the cluster store (unreachable) or the authenticator chain', reasonCode: null, http: { status: 503, code: 'SERVICE_UNAVAILABLE' } },
+  CULEX_ERR_API_INTERNAL: { message: 'A management API request failed on an unexpected error; the broker log has it', reasonCode: null, http: { status: 500, code: 'INTERNAL_ERROR' } },
+} as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof ERRORS
+
+/** The codes the management API answers with a status of their own (the CULEX_ERR_API_* family). */
+export type HttpErrorCode = { [C in ErrorCode]: (typeof ERRORS)[C] extends { http: HttpError } ? C : never }[ErrorCode]
+
+/** The EMQX error codes the management API answers with. */
+export type ApiErrorCode = { [C in ErrorCode]: (typeof ERRORS)[C] extends { http: { code: infer A } } ? A : never }[ErrorCode]
 
 /** Errors in what the operator configured (files included): `culex start` exits with code 2 on them, 1 on the rest. */
 export const CONFIGURATION_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
@@ -39,11 +90,19 @@ export const CONFIGURATION_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
 export class CulexError extends Error {
   readonly code: ErrorCode
   readonly reasonCode: number | null
+  /** How the management API answers it; null: 500 INTERNAL_ERROR. */
+  readonly http: HttpError | null
 
   constructor (code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
     super(detail ?? ERRORS[code].message, options)
     this.name = 'CulexError'
     this.code = code
     this.reasonCode = ERRORS[code].reasonCode
+    this.http = httpOf(code)
   }
+}
+
+/** How the management API answers this code; null: 500 INTERNAL_ERROR. */
+export function httpOf (code: ErrorCode): HttpError | null {
+  return (ERRORS[code] as ErrorSpec).http ?? null
 }

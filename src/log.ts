@@ -71,6 +71,7 @@ class TextFormat extends Writable {
       const fields = Object.entries(rest).map(([k, v]) => `${escapeControl(k)}=${fieldValue(v)}`)
       this.#out.write(`${timestamp(time as number, this.#timeOffset)} [${LEVEL_NAMES[level as number] ?? level}] ${escapeControl(String(msg ?? ''))}${fields.length ? ' ' + fields.join(' ') : ''}\n`)
     } catch {
+      // Not a JSON line (pino writes nothing else): passed on as it came rather than lost.
       this.#out.write(line)
     }
     done()

@@ -114,12 +114,11 @@ export class Broker {
     }
     this.store = openKvStore(this.config.durable_storage.backend, this.config.node.data_dir, opts.worker === undefined ? 'store' : `store-w${opts.worker}`)
     const metrics = new Metrics()
-    const journal = this.store.backend === 'lmdb'
-      ? new SessionJournal(this.store, (err, what) => {
-        metrics.storeErrors++
-        this.log.error({ err }, `data store failed ${what}: ${err.message}; the broker goes on, without this change on disk`)
-      })
-      : undefined
+    const onStoreError = (err: Error, what: string) => {
+      metrics.storeErrors++
+      this.log.error({ err }, `data store failed ${what}: ${err.message}; the broker goes on, without this change on disk`)
+    }
+    const journal = this.store.backend === 'lmdb' ? new SessionJournal(this.store, onStoreError) : undefined
     const clustered = this.config.cluster.backend === 'redis'
     if (clustered && opts.bus) this.log.warning('cluster.backend = redis ignored: the broker was given its own message bus (BrokerOptions.bus)')
     this.#clustered = clustered && !opts.bus
@@ -130,7 +129,7 @@ export class Broker {
     })
     this.authz.install(this.hooks)
     this.certStore = new CertStore(this.config.node.data_dir)
-    this.registry = new DeviceRegistry(this.store)
+    this.registry = new DeviceRegistry(this.store, onStoreError)
     this.listeners = createListeners(this.core, this.config.listeners, { certStore: this.certStore, psk: PskTable.load(this.config.psk_authentication), peerChecks: this.#peerChecks, registry: this.registry })
     this.#sys = new SysPublisher(this.core, VERSION)
   }
@@ -210,7 +209,7 @@ export class Broker {
 
   /** The management API's bound port; throws when it is not running. */
   apiPort (): number {
-    if (!this.api) throw new Error('the management API is not running')
+    if (!this.api) throw new CulexError('CULEX_ERR_NOT_RUNNING', 'the management API is not running')
     return this.api.address().port
   }
 
@@ -223,7 +222,7 @@ export class Broker {
   port (type = 'tcp', name = 'default'): number {
     if (type === 'api') return this.apiPort()
     const a = this.listener(type, name)?.address()
-    if (!a) throw new Error(`listener ${type}:${name} is not running`)
+    if (!a) throw new CulexError('CULEX_ERR_NOT_RUNNING', `listener ${type}:${name} is not running`)
     return a.port
   }
 

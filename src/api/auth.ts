@@ -3,7 +3,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { CulexError } from '../errors.js'
-import { ApiError, READ_METHODS } from './common.js'
+import { READ_METHODS } from './common.js'
 
 /** EMQX's roles: administrator may do everything, viewer only reads, publisher only publishes. */
 export const ROLES = ['administrator', 'viewer', 'publisher'] as const
@@ -72,16 +72,16 @@ export async function loadApiKeys (file: string): Promise<ApiKeys> {
 }
 
 
-/** Checks a request's Authorization header against the keys; returns the key's role, or throws a 401 or 403 ApiError. */
+/** Checks a request's Authorization header against the keys; returns the key's role, or throws a 401 or 403 CulexError. */
 export function authorize (keys: ApiKeys, header: string | undefined, method: string): Role {
   const m = /^Basic\s+(\S+)$/i.exec(header ?? '')
   if (!m) {
-    throw new ApiError(401, 'AUTHORIZATION_HEADER_ERROR', 'Missing authorization header: use basic auth with an API key and secret (api_key.bootstrap_file)')
+    throw new CulexError('CULEX_ERR_API_NO_CREDENTIALS', 'Missing authorization header: use basic auth with an API key and secret (api_key.bootstrap_file)')
   }
   const decoded = Buffer.from(m[1]!, 'base64').toString('utf8')
   const colon = decoded.indexOf(':')
   const role = colon > 0 ? keys.verify(decoded.slice(0, colon), decoded.slice(colon + 1)) : undefined
-  if (!role) throw new ApiError(401, 'BAD_API_KEY_OR_SECRET', 'Check api_key/api_secret')
+  if (!role) throw new CulexError('CULEX_ERR_API_BAD_CREDENTIALS', 'Check api_key/api_secret')
   if (role === 'administrator' || (role === 'viewer' && READ_METHODS.has(method))) return role
-  throw new ApiError(403, 'UNAUTHORIZED_ROLE', `the ${role} role may not ${method} this resource`)
+  throw new CulexError('CULEX_ERR_API_ROLE', `the ${role} role may not ${method} this resource`)
 }

@@ -3,7 +3,8 @@
 // never returned.
 import type { FastifyPluginAsync } from 'fastify'
 import { PasswordAuthenticator } from '../auth/password.js'
-import { ApiError, errors, NO_CONTENT, pageMeta, pageQuery, paginate, type ApiHost } from './common.js'
+import { CulexError } from '../errors.js'
+import { errors, NO_CONTENT, pageMeta, pageQuery, paginate, type ApiHost } from './common.js'
 
 const userSchema = {
   type: 'object',
@@ -21,8 +22,8 @@ interface UserParams { id: string, user_id: string }
 
 function database (host: ApiHost, id: string): PasswordAuthenticator {
   const authenticator = host.authn?.list().find((a) => a.id === id)
-  if (!authenticator) throw new ApiError(404, 'NOT_FOUND', `no authenticator ${id} in the global chain`)
-  if (!(authenticator instanceof PasswordAuthenticator)) throw new ApiError(400, 'BAD_REQUEST', `authenticator ${id} keeps no users`)
+  if (!authenticator) throw new CulexError('CULEX_ERR_API_NOT_FOUND', `no authenticator ${id} in the global chain`)
+  if (!(authenticator instanceof PasswordAuthenticator)) throw new CulexError('CULEX_ERR_API_BAD_REQUEST', `authenticator ${id} keeps no users`)
   return authenticator
 }
 
@@ -66,7 +67,7 @@ export const authenticationUserRoutes: FastifyPluginAsync<{ host: ApiHost }> = a
   }, async (request, reply) => {
     const { user_id: userId, password, is_superuser: su } = request.body
     const user = await database(host, request.params.id).add(userId, password, su)
-    if (!user) throw new ApiError(409, 'ALREADY_EXISTS', `user ${userId} already exists`)
+    if (!user) throw new CulexError('CULEX_ERR_API_EXISTS', `user ${userId} already exists`)
     host.log.notice({ authenticator: request.params.id, user_id: userId }, 'authentication user added through the management API')
     host.cluster?.userChanged(request.params.id, userId)
     return reply.code(201).send(user)
@@ -77,7 +78,7 @@ export const authenticationUserRoutes: FastifyPluginAsync<{ host: ApiHost }> = a
   }, async (request) => {
     const { id, user_id: userId } = request.params
     const user = database(host, id).get(userId)
-    if (!user) throw new ApiError(404, 'NOT_FOUND', `no user ${userId}`)
+    if (!user) throw new CulexError('CULEX_ERR_API_NOT_FOUND', `no user ${userId}`)
     return user
   })
 
@@ -92,7 +93,7 @@ export const authenticationUserRoutes: FastifyPluginAsync<{ host: ApiHost }> = a
   }, async (request) => {
     const { id, user_id: userId } = request.params
     const user = await database(host, id).update(userId, request.body ?? {})
-    if (!user) throw new ApiError(404, 'NOT_FOUND', `no user ${userId}`)
+    if (!user) throw new CulexError('CULEX_ERR_API_NOT_FOUND', `no user ${userId}`)
     host.log.notice({ authenticator: id, user_id: userId }, 'authentication user changed through the management API')
     host.cluster?.userChanged(id, userId)
     return user
@@ -102,7 +103,7 @@ export const authenticationUserRoutes: FastifyPluginAsync<{ host: ApiHost }> = a
     schema: { tags, summary: 'Remove a user', params: userParams, response: { 204: NO_CONTENT, ...errors(400, 404) } },
   }, async (request, reply) => {
     const { id, user_id: userId } = request.params
-    if (!(await database(host, id).delete(userId))) throw new ApiError(404, 'NOT_FOUND', `no user ${userId}`)
+    if (!(await database(host, id).delete(userId))) throw new CulexError('CULEX_ERR_API_NOT_FOUND', `no user ${userId}`)
     host.log.notice({ authenticator: id, user_id: userId }, 'authentication user removed through the management API')
     host.cluster?.userChanged(id, userId)
     return reply.code(204).send()

@@ -6,8 +6,9 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { authenticatorId, type AuthnChain, type ChainPosition } from '../auth/chain.js'
 import type { Authenticator } from '../auth/types.js'
 import { authenticationList, type AuthenticatorConfig } from '../config/schema.js'
+import { CulexError } from '../errors.js'
 import type { Role } from './auth.js'
-import { ApiError, errors, NO_CONTENT, type ApiHost } from './common.js'
+import { errors, NO_CONTENT, type ApiHost } from './common.js'
 import { maskSecrets, unmaskSecrets } from './mask.js'
 const authenticatorSchema = authenticationList.element
 
@@ -41,12 +42,12 @@ function render (chain: AuthnChain, authenticator: Authenticator, role: Role): R
 }
 
 function parse (body: unknown, current?: AuthenticatorConfig): AuthenticatorConfig {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ApiError(400, 'BAD_REQUEST', 'expected one authenticator object')
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new CulexError('CULEX_ERR_API_BAD_REQUEST', 'expected one authenticator object')
   const { id: _id, ...given } = body as Record<string, unknown>
   const parsed = authenticatorSchema.safeParse(current ? unmaskSecrets(given, current) : given)
   if (!parsed.success) {
     const message = parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : 'authenticator'}: ${i.message}`).join('; ')
-    throw new ApiError(400, 'BAD_REQUEST', message)
+    throw new CulexError('CULEX_ERR_API_BAD_REQUEST', message)
   }
   return parsed.data
 }
@@ -58,11 +59,11 @@ function parsePosition (position: string): ChainPosition {
   const ref = position.slice(at + 1)
   if (at > 0 && ref !== '' && where === 'before') return { before: ref }
   if (at > 0 && ref !== '' && where === 'after') return { after: ref }
-  throw new ApiError(400, 'BAD_REQUEST', `bad position ${position}: expected front, rear, before:<id> or after:<id>`)
+  throw new CulexError('CULEX_ERR_API_BAD_REQUEST', `bad position ${position}: expected front, rear, before:<id> or after:<id>`)
 }
 
 function chainOf (host: ApiHost): AuthnChain {
-  if (!host.authn) throw new ApiError(503, 'SERVICE_UNAVAILABLE', 'no authenticator chain')
+  if (!host.authn) throw new CulexError('CULEX_ERR_API_UNAVAILABLE', 'no authenticator chain')
   return host.authn
 }
 
@@ -70,13 +71,13 @@ function chainOf (host: ApiHost): AuthnChain {
 function scope (host: ApiHost, params: Params): string | undefined {
   const listener = params.listener_id
   if (listener === undefined) return undefined
-  if (!host.listeners.some((l) => l.id === listener)) throw new ApiError(404, 'BAD_LISTENER_ID', `listener ${listener} not found`)
+  if (!host.listeners.some((l) => l.id === listener)) throw new CulexError('CULEX_ERR_API_LISTENER_NOT_FOUND', `listener ${listener} not found`)
   return listener
 }
 
 function find (chain: AuthnChain, id: string, listener: string | undefined): Authenticator {
   const found = chain.list(listener).find((a) => a.id === id)
-  if (!found) throw new ApiError(404, 'NOT_FOUND', `no authenticator ${id} in the ${listener === undefined ? 'global' : `${listener} listener's`} chain`)
+  if (!found) throw new CulexError('CULEX_ERR_API_NOT_FOUND', `no authenticator ${id} in the ${listener === undefined ? 'global' : `${listener} listener's`} chain`)
   return found
 }
 
@@ -84,7 +85,7 @@ function build (chain: AuthnChain, config: AuthenticatorConfig): Authenticator {
   try {
     return chain.create(config)
   } catch (err) {
-    throw new ApiError(400, 'BAD_REQUEST', (err as Error).message)
+    throw new CulexError('CULEX_ERR_API_BAD_REQUEST', (err as Error).message, { cause: err })
   }
 }
 
@@ -115,7 +116,7 @@ function chainRoutes (app: FastifyInstance, host: ApiHost, base: string, perList
     const listener = scope(host, request.params)
     const config = parse(request.body)
     const id = authenticatorId(config)
-    if (chain.list(listener).some((a) => a.id === id)) throw new ApiError(409, 'ALREADY_EXISTS', `authenticator ${id} already exists`)
+    if (chain.list(listener).some((a) => a.id === id)) throw new CulexError('CULEX_ERR_API_EXISTS', `authenticator ${id} already exists`)
     const authenticator = build(chain, config)
     chain.add(authenticator, undefined, listener, config)
     log(listener, id, 'added')
@@ -145,7 +146,7 @@ function chainRoutes (app: FastifyInstance, host: ApiHost, base: string, perList
     const id = request.params.id!
     const old = find(chain, id, listener)
     const config = parse(request.body, chain.configOf(old))
-    if (authenticatorId(config) !== id) throw new ApiError(400, 'BAD_REQUEST', `the body describes authenticator ${authenticatorId(config)}, not ${id}`)
+    if (authenticatorId(config) !== id) throw new CulexError('CULEX_ERR_API_BAD_REQUEST', `the body describes authenticator ${authenticatorId(config)}, not ${id}`)
     const authenticator = build(chain, config)
     chain.replace(authenticator, listener, config)
     log(listener, id, 'replaced')
@@ -159,7 +160,7 @@ function chainRoutes (app: FastifyInstance, host: ApiHost, base: string, perList
     const chain = chainOf(host)
     const listener = scope(host, request.params)
     const id = request.params.id!
-    if (!chain.remove(id, listener)) throw new ApiError(404, 'NOT_FOUND', `no authenticator ${id}`)
+    if (!chain.remove(id, listener)) throw new CulexError('CULEX_ERR_API_NOT_FOUND', `no authenticator ${id}`)
     log(listener, id, 'removed')
     host.cluster?.authnChanged({ op: 'remove', listener: listener ?? null, id })
     return reply.code(204).send()
@@ -182,7 +183,7 @@ function chainRoutes (app: FastifyInstance, host: ApiHost, base: string, perList
     try {
       chain.move(id, position, listener)
     } catch (err) {
-      throw new ApiError(404, 'NOT_FOUND', (err as Error).message)
+      throw new CulexError('CULEX_ERR_API_NOT_FOUND', (err as Error).message, { cause: err })
     }
     log(listener, id, `moved to ${request.params.position}`)
     host.cluster?.authnChanged({ op: 'move', listener: listener ?? null, id, position })

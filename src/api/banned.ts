@@ -3,7 +3,8 @@
 // In a cluster every change reaches every node.
 import type { FastifyPluginAsync } from 'fastify'
 import { BAN_KINDS, banTargetError, type Ban, type BanKind } from '../mqtt/banned.js'
-import { ApiError, errors, NO_CONTENT, pageMeta, pageQuery, paginate, rfc3339, type ApiHost } from './common.js'
+import { CulexError } from '../errors.js'
+import { errors, NO_CONTENT, pageMeta, pageQuery, paginate, rfc3339, type ApiHost } from './common.js'
 
 /** EMQX's default duration of a ban created without `until`. */
 export const DEFAULT_BAN_MS = 365 * 24 * 3600 * 1000
@@ -28,7 +29,7 @@ interface BanBody { as: BanKind, who: string, by?: string, reason?: string, at?:
 function parseTime (field: string, value: string | number): number {
   const ms = typeof value === 'number' || /^\d+$/.test(value) ? Number(value) * 1000 : Date.parse(value)
   if (!Number.isFinite(ms) || (typeof value === 'string' && !/^\d+$/.test(value) && !/^\d{4}-\d\d-\d\dT/.test(value))) {
-    throw new ApiError(400, 'BAD_REQUEST', `${field}: expected an RFC 3339 date such as 2030-01-01T00:00:00Z or epoch seconds, got ${JSON.stringify(value)}`)
+    throw new CulexError('CULEX_ERR_API_BAD_REQUEST', `${field}: expected an RFC 3339 date such as 2030-01-01T00:00:00Z or epoch seconds, got ${JSON.stringify(value)}`)
   }
   return ms
 }
@@ -70,12 +71,12 @@ export const bannedRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, {
   }, async (request) => {
     const body = request.body
     const targetError = banTargetError(body.as, body.who)
-    if (targetError) throw new ApiError(400, 'BAD_REQUEST', `who: ${targetError}`)
+    if (targetError) throw new CulexError('CULEX_ERR_API_BAD_REQUEST', `who: ${targetError}`)
     const now = Date.now()
     const at = body.at === undefined ? now : parseTime('at', body.at)
     const until = body.until === undefined ? at + DEFAULT_BAN_MS : parseTime('until', body.until)
-    if (until <= now) throw new ApiError(400, 'BAD_REQUEST', 'until: the ban would already have expired')
-    if (banned.get(body.as, body.who, now)) throw new ApiError(400, 'ALREADY_EXISTS', `${body.as} ${body.who} is already banned`)
+    if (until <= now) throw new CulexError('CULEX_ERR_API_BAD_REQUEST', 'until: the ban would already have expired')
+    if (banned.get(body.as, body.who, now)) throw new CulexError('CULEX_ERR_API_ALREADY_BANNED', `${body.as} ${body.who} is already banned`)
     const ban: Ban = { as: body.as, who: body.who, by: body.by ?? 'mgmt_api', reason: body.reason ?? '', at, until }
     banned.add(ban)
     host.cluster?.banAdded(ban)
@@ -102,7 +103,7 @@ export const bannedRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, {
     },
   }, async (request, reply) => {
     const { as, who } = request.params
-    if (!banned.remove(as, who)) throw new ApiError(404, 'NOT_FOUND', `${as} ${who} is not banned`)
+    if (!banned.remove(as, who)) throw new CulexError('CULEX_ERR_API_NOT_FOUND', `${as} ${who} is not banned`)
     host.cluster?.banRemoved(as, who)
     host.log.notice({ as, who }, 'ban removed through the management API')
     return reply.code(204).send()

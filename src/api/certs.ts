@@ -5,7 +5,7 @@ import multipart from '@fastify/multipart'
 import type { FastifyPluginAsync } from 'fastify'
 import { BUNDLE_FILES, type BundleFile, type BundleRef, type BundleUpload } from '../certs/store.js'
 import { CulexError } from '../errors.js'
-import { ApiError, errors, NO_CONTENT, type ApiHost } from './common.js'
+import { errors, NO_CONTENT, type ApiHost } from './common.js'
 
 const MAX_PEM_BYTES = 1024 * 1024
 
@@ -38,7 +38,7 @@ async function store<T> (op: () => Promise<T>): Promise<T> {
   try {
     return await op()
   } catch (err) {
-    if (err instanceof CulexError && err.code === 'CULEX_ERR_CERT_INVALID') throw new ApiError(400, 'BAD_REQUEST', err.message)
+    if (err instanceof CulexError && err.code === 'CULEX_ERR_CERT_INVALID') throw new CulexError('CULEX_ERR_API_BAD_REQUEST', err.message, { cause: err })
     throw err
   }
 }
@@ -77,7 +77,7 @@ export const certRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, { h
       schema: { tags: ['Certificates'], summary: `A bundle's files ${where}`, params, response: { 200: infoSchema, ...errors(400, 404) } },
     }, async (request) => {
       const info = await store(() => certs.info(refOf(request.params)))
-      if (!info) throw new ApiError(404, 'NOT_FOUND', `bundle ${request.params.name} not found`)
+      if (!info) throw new CulexError('CULEX_ERR_API_NOT_FOUND', `bundle ${request.params.name} not found`)
       return info
     })
 
@@ -122,7 +122,7 @@ export const certRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, { h
       const ref = refOf(request.params)
       const kind = request.query.kind
       if (!await store(() => certs.delete(ref, kind))) {
-        throw new ApiError(404, 'NOT_FOUND', kind ? `bundle ${ref.name} has no ${kind}` : `bundle ${ref.name} not found`)
+        throw new CulexError('CULEX_ERR_API_NOT_FOUND', kind ? `bundle ${ref.name} has no ${kind}` : `bundle ${ref.name} not found`)
       }
       host.log.notice({ namespace: ref.namespace ?? 'global', bundle: ref.name, kind }, 'certificate bundle deleted')
       await host.cluster?.bundleChanged(ref)

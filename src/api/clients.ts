@@ -3,7 +3,8 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { Channel } from '../mqtt/channel.js'
 import type { Session } from '../mqtt/session.js'
-import { ApiError, errors, NO_CONTENT, pageMeta, pageQuery, paginate, rfc3339, type ApiHost } from './common.js'
+import { CulexError } from '../errors.js'
+import { errors, NO_CONTENT, pageMeta, pageQuery, paginate, rfc3339, type ApiHost } from './common.js'
 
 const PROTO_NAMES = { 3: 'MQIsdp', 4: 'MQTT', 5: 'MQTT' } as const
 
@@ -173,7 +174,7 @@ export const clientRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, {
     schema: { tags: ['Clients'], summary: 'One client', params: idParams, response: { 200: clientSchema, ...errors(404) } },
   }, async (request) => {
     const found = one(host, request.params.clientid)
-    if (!found) throw new ApiError(404, 'CLIENTID_NOT_FOUND', 'Client ID not found')
+    if (!found) throw new CulexError('CULEX_ERR_API_CLIENT_NOT_FOUND', 'Client ID not found')
     return found
   })
 
@@ -188,7 +189,7 @@ export const clientRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, {
     const id = request.params.clientid
     // Not here: the node that holds the client, if another node of the cluster does.
     const kicked = host.core.registry.kick(id) || (await host.cluster?.kick(id)) === true
-    if (!kicked) throw new ApiError(404, 'CLIENTID_NOT_FOUND', 'Client ID not found')
+    if (!kicked) throw new CulexError('CULEX_ERR_API_CLIENT_NOT_FOUND', 'Client ID not found')
     return reply.code(204).send()
   })
 }

@@ -29,24 +29,8 @@ export interface ApiHost {
 /** The methods that change nothing: a viewer key may use them, and no origin check applies to them. */
 export const READ_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS'])
 
-/** EMQX's error codes used here; the body is always `{ code, message }`. */
-export type ApiErrorCode =
-  | 'BAD_REQUEST' | 'NOT_FOUND' | 'ALREADY_EXISTS' | 'CLIENTID_NOT_FOUND' | 'BAD_LISTENER_ID'
-  | 'BAD_API_KEY_OR_SECRET' | 'AUTHORIZATION_HEADER_ERROR' | 'UNAUTHORIZED_ROLE' | 'FORBIDDEN'
-  | 'UNSUPPORTED_MEDIA_TYPE' | 'PAYLOAD_TOO_LARGE' | 'INTERNAL_ERROR' | 'SERVICE_UNAVAILABLE'
-
-/** Thrown by route handlers; the error handler answers `{ code, message }` with the status. */
-export class ApiError extends Error {
-  readonly statusCode: number
-  readonly code: ApiErrorCode
-
-  constructor (statusCode: number, code: ApiErrorCode, message: string) {
-    super(message)
-    this.name = 'ApiError'
-    this.statusCode = statusCode
-    this.code = code
-  }
-}
+// Errors: a route throws a CulexError whose code has an `http` entry in src/errors.ts (CULEX_ERR_API_*);
+// the error handler (server.ts) answers EMQX's `{ code, message }` with that status.
 
 export const ERROR_SCHEMA_ID = 'ApiError'
 

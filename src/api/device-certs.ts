@@ -5,7 +5,8 @@
 // ?ca_serial= names the one meant (without it such a serial is a 400 that lists the CAs).
 import type { FastifyPluginAsync } from 'fastify'
 import { CERT_STATUSES, RegistryError, type CertStatus } from '../certs/registry.js'
-import { ApiError, errors, NO_CONTENT, pageMeta, pageQuery, paginate, type ApiHost } from './common.js'
+import { CulexError } from '../errors.js'
+import { errors, NO_CONTENT, pageMeta, pageQuery, paginate, type ApiHost } from './common.js'
 
 const status = { type: 'string', enum: CERT_STATUSES } as const
 
@@ -55,9 +56,9 @@ async function registry<T> (op: () => Promise<T> | T): Promise<T> {
     return await op()
   } catch (err) {
     if (!(err instanceof RegistryError)) throw err
-    if (err.kind === 'not_found') throw new ApiError(404, 'NOT_FOUND', err.message)
-    if (err.kind === 'exists') throw new ApiError(409, 'ALREADY_EXISTS', err.message)
-    throw new ApiError(400, 'BAD_REQUEST', err.message)
+    if (err.kind === 'not_found') throw new CulexError('CULEX_ERR_API_NOT_FOUND', err.message, { cause: err })
+    if (err.kind === 'exists') throw new CulexError('CULEX_ERR_API_EXISTS', err.message, { cause: err })
+    throw new CulexError('CULEX_ERR_API_BAD_REQUEST', err.message, { cause: err })
   }
 }
 
@@ -100,7 +101,7 @@ export const deviceCertRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (ap
     schema: { tags: ['Device certificates'], summary: 'One registered CA certificate', params: serialParams, response: { 200: caSchema, ...errors(404) } },
   }, async (request) => {
     const ca = reg.ca(request.params.serial)
-    if (!ca) throw new ApiError(404, 'NOT_FOUND', `no CA certificate with serial ${request.params.serial.toUpperCase()} is registered`)
+    if (!ca) throw new CulexError('CULEX_ERR_API_NOT_FOUND', `no CA certificate with serial ${request.params.serial.toUpperCase()} is registered`)
     return ca
   })
 

@@ -2,7 +2,8 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { Listener } from '../listeners/index.js'
 import { RC } from '../mqtt/reason-codes.js'
-import { ApiError, errors, type ApiHost } from './common.js'
+import { CulexError } from '../errors.js'
+import { errors, type ApiHost } from './common.js'
 
 const listenerSchema = {
   type: 'object',
@@ -43,7 +44,7 @@ function describe (host: ApiHost, l: Listener) {
 
 function find (host: ApiHost, id: string): Listener {
   const listener = host.listeners.find((l) => l.id === id)
-  if (!listener) throw new ApiError(404, 'BAD_LISTENER_ID', `listener ${id} not found`)
+  if (!listener) throw new CulexError('CULEX_ERR_API_LISTENER_NOT_FOUND', `listener ${id} not found`)
   return listener
 }
 
@@ -61,7 +62,7 @@ async function start (host: ApiHost, listener: Listener): Promise<void> {
   try {
     await listener.start()
   } catch (err) {
-    throw new ApiError(400, 'BAD_REQUEST', (err as Error).message)
+    throw new CulexError('CULEX_ERR_API_BAD_REQUEST', (err as Error).message, { cause: err })
   }
   const a = listener.address()!
   host.log.notice({ listener: listener.id, address: `${a.host}:${a.port}` }, 'listener started through the management API')

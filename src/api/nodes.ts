@@ -1,7 +1,8 @@
 // GET /api/v5/nodes (EMQX): the nodes of the cluster, running or stopped; a single node lists itself.
 // Figures (version, uptime, connections) are this node's own; other nodes show their last heartbeat.
 import type { FastifyPluginAsync } from 'fastify'
-import { ApiError, errors, rfc3339, type ApiHost } from './common.js'
+import { CulexError } from '../errors.js'
+import { errors, rfc3339, type ApiHost } from './common.js'
 
 const nodeSchema = {
   type: 'object',
@@ -40,7 +41,7 @@ export const nodeRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, { h
     try {
       nodes = await cluster.listNodes()
     } catch (err) {
-      throw new ApiError(503, 'SERVICE_UNAVAILABLE', `${cluster.bus.where} is unreachable: ${(err as Error).message}`)
+      throw new CulexError('CULEX_ERR_API_UNAVAILABLE', `${cluster.bus.where} is unreachable: ${(err as Error).message}`, { cause: err })
     }
     return nodes.map((n): NodeRecord => n.node === host.config.node.name
       ? self(n.heartbeatAt)

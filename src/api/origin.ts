@@ -2,7 +2,8 @@
 // needs no CORS preflight) are always refused, and without API keys only a Host naming the loopback
 // interface is served (DNS rebinding: attacker.example resolving to 127.0.0.1 sends Host attacker.example).
 import type { IncomingHttpHeaders } from 'node:http'
-import { ApiError, READ_METHODS } from './common.js'
+import { CulexError } from '../errors.js'
+import { READ_METHODS } from './common.js'
 
 /** The content types an HTML form (or a no-cors fetch) can send without a preflight. */
 const FORM_TYPES = /^\s*(multipart\/form-data|application\/x-www-form-urlencoded|text\/plain)\b/i
@@ -10,7 +11,7 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
 
 export interface OriginRequest { method: string, headers: IncomingHttpHeaders }
 
-/** Throws a 403 ApiError saying why, when the request is not one the API should serve. */
+/** Throws a 403 CulexError (CULEX_ERR_API_ORIGIN) saying why, when the request is not one the API should serve. */
 export function checkRequestOrigin (request: OriginRequest, keyless: boolean): void {
   const host = request.headers.host?.toLowerCase()
   if (keyless) checkLoopbackHost(host)
@@ -58,6 +59,6 @@ function header (value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value
 }
 
-function refused (message: string): ApiError {
-  return new ApiError(403, 'FORBIDDEN', message)
+function refused (message: string): CulexError {
+  return new CulexError('CULEX_ERR_API_ORIGIN', message)
 }

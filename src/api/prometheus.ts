@@ -161,12 +161,14 @@ async function certExpiry (host: ApiHost): Promise<[Labels, number][]> {
     if (!opts) continue
     if (opts.managed_certs.length === 0) {
       const file = resolve(opts.certfile)
+      // Unreadable: no sample for it (the listener reports its files when it loads them; a scrape every few seconds would repeat it).
       const pem = await readFile(file, 'utf8').catch(() => '')
       add(listener.id, { file, bundle: '' }, pem)
       continue
     }
     for (const entry of opts.managed_certs) {
       const ref = refOf(entry)
+      // As for files above: an unreadable bundle gives no sample.
       const chain = (await host.certStore.read(ref).catch(() => undefined))?.chain ?? ''
       add(listener.id, { file: '', bundle: `${ref.namespace ?? 'global'}/${ref.name}` }, chain)
     }

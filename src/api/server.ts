@@ -3,7 +3,7 @@
 import swagger from '@fastify/swagger'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import type { BindAddress } from '../config/types.js'
-import { CulexError } from '../errors.js'
+import { CulexError, ERRORS, type HttpErrorCode } from '../errors.js'
 import { authorize, type ApiKeys } from './auth.js'
 import { authenticationUserRoutes } from './authentication-users.js'
 import { authenticationRoutes } from './authentication.js'
@@ -11,7 +11,7 @@ import { bannedRoutes } from './banned.js'
 import { certRoutes } from './certs.js'
 import { clientRoutes } from './clients.js'
 import { deviceCertRoutes } from './device-certs.js'
-import { ApiError, errorSchema, type ApiErrorCode, type ApiHost } from './common.js'
+import { errorSchema, type ApiHost } from './common.js'
 import { listenerRoutes } from './listeners.js'
 import { checkRequestOrigin } from './origin.js'
 import { nodeRoutes } from './nodes.js'
@@ -22,7 +22,11 @@ import { statusRoutes } from './status.js'
 /** Where the OpenAPI document is served: EMQX's path, and one beside the API. Both are public. */
 export const OPENAPI_PATHS = ['/api-docs/swagger.json', '/api/v5/openapi.json'] as const
 
-const STATUS_CODES: Record<number, ApiErrorCode> = { 401: 'BAD_API_KEY_OR_SECRET', 404: 'NOT_FOUND', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE', 503: 'SERVICE_UNAVAILABLE' }
+/** The code of fastify's own 4xx errors (a body too large, a content type no parser takes, ...) by their status; any other is a bad request. */
+const FASTIFY_ERRORS: Record<number, HttpErrorCode> = { 401: 'CULEX_ERR_API_BAD_CREDENTIALS', 404: 'CULEX_ERR_API_NOT_FOUND', 413: 'CULEX_ERR_API_TOO_LARGE', 415: 'CULEX_ERR_API_MEDIA_TYPE' }
+
+/** The status and EMQX code of a CULEX_ERR_API_* code, from the table. */
+const http = (code: HttpErrorCode) => ERRORS[code].http
 
 /** The fastify instance with every route, not listening yet. */
 export async function buildApi (host: ApiHost, keys: ApiKeys): Promise<FastifyInstance> {
@@ -38,19 +42,21 @@ export async function buildApi (host: ApiHost, keys: ApiKeys): Promise<FastifyIn
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   })
 
-  app.setErrorHandler((err: FastifyError | ApiError | CulexError, request, reply) => {
-    if (err instanceof ApiError) {
-      if (err.statusCode === 401) void reply.header('WWW-Authenticate', 'Basic realm="culex"')
-      return reply.code(err.statusCode).send({ code: err.code, message: err.message })
+  app.setErrorHandler((err: FastifyError | CulexError, request, reply) => {
+    if (err instanceof CulexError && err.http) {
+      if (err.http.status === 401) void reply.header('WWW-Authenticate', 'Basic realm="culex"')
+      return reply.code(err.http.status).send({ code: err.http.code, message: err.message })
     }
     const status = 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : 500
-    if ('validation' in err && err.validation) return reply.code(400).send({ code: 'BAD_REQUEST', message: err.message })
-    if (status < 500) return reply.code(status).send({ code: STATUS_CODES[status] ?? 'BAD_REQUEST', message: err.message })
+    if ('validation' in err && err.validation) return reply.code(400).send({ code: http('CULEX_ERR_API_BAD_REQUEST').code, message: err.message })
+    if (status < 500) return reply.code(status).send({ code: http(FASTIFY_ERRORS[status] ?? 'CULEX_ERR_API_BAD_REQUEST').code, message: err.message })
     host.log.error({ err, method: request.method, url: request.url }, 'management API request failed')
-    return reply.code(500).send({ code: 'INTERNAL_ERROR', message: 'internal error; see the broker log' })
+    const internal = http('CULEX_ERR_API_INTERNAL')
+    return reply.code(internal.status).send({ code: internal.code, message: 'internal error; see the broker log' })
   })
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` })
+    const notFound = http('CULEX_ERR_API_NOT_FOUND')
+    void reply.code(notFound.status).send({ code: notFound.code, message: `no route ${request.method} ${request.url.split('?')[0]}` })
   })
   const keyless = keys.size === 0
   app.addHook('onRequest', async (request) => {
@@ -86,7 +92,7 @@ export class ManagementApi {
   /** The bound address (port 0 resolved). */
   address (): BindAddress {
     const a = this.app.server.address()
-    if (!a || typeof a !== 'object') throw new Error('the management API is not listening')
+    if (!a || typeof a !== 'object') throw new CulexError('CULEX_ERR_NOT_RUNNING', 'the management API is not listening')
     return { host: a.address, port: a.port }
   }
 

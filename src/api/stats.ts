@@ -5,7 +5,8 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { nodeStats, STATS } from '../mqtt/stats.js'
 import type { Cluster } from '../cluster/cluster.js'
-import { ApiError, errors, type ApiHost } from './common.js'
+import { CulexError } from '../errors.js'
+import { errors, type ApiHost } from './common.js'
 
 const METRICS = {
   'bytes.received': 'Bytes read from clients',
@@ -43,7 +44,7 @@ async function clusterStats (host: ApiHost, cluster: Cluster): Promise<Figures[]
   try {
     others = await cluster.otherStats()
   } catch (err) {
-    throw new ApiError(503, 'SERVICE_UNAVAILABLE', `${cluster.bus.where} is unreachable: ${(err as Error).message}`)
+    throw new CulexError('CULEX_ERR_API_UNAVAILABLE', `${cluster.bus.where} is unreachable: ${(err as Error).message}`, { cause: err })
   }
   return [{ node: host.config.node.name, ...stats(host) }, ...others.map(({ node, figures }) => ({ node, ...figures }))]
 }

@@ -1,5 +1,6 @@
 // The authenticator chain (EMQX `authentication = [...]`): a global chain, per-listener chains that
 // replace it, and `enable_authn` per listener. Installed in the broker as one `authenticate` hook.
+import { CulexError } from '../errors.js'
 import type { AuthenticatorConfig, CulexConfig } from '../config/schema.js'
 import type { Log } from '../log.js'
 import type { AuthResult, ClientInfo, Credentials, EnhancedAuthExchange, HookMap, Hooks } from '../mqtt/hooks.js'
@@ -29,7 +30,7 @@ export function createAuthenticator (config: AuthenticatorConfig, ctx: Authentic
     const made = factory(config, ctx)
     if (made) return made
   }
-  throw new Error(`no authenticator for mechanism ${String((config as { mechanism: unknown }).mechanism)}`)
+  throw new CulexError('CULEX_ERR_AUTHN_CONFIG', `no authenticator for mechanism ${String((config as { mechanism: unknown }).mechanism)}`)
 }
 
 const GLOBAL = '*'
@@ -87,7 +88,7 @@ export class AuthnChain {
   add (authenticator: Authenticator, position?: number, listener = GLOBAL, config?: AuthenticatorConfig): void {
     const chain = this.#chains.get(listener) ?? []
     this.#chains.set(listener, chain)
-    if (chain.some((a) => a.id === authenticator.id)) throw new Error(`authenticator ${authenticator.id} is already in the chain`)
+    if (chain.some((a) => a.id === authenticator.id)) throw new CulexError('CULEX_ERR_AUTHN_CHAIN', `authenticator ${authenticator.id} is already in the chain`)
     if (config) this.#configs.set(authenticator, config)
     chain.splice(position ?? chain.length, 0, authenticator)
     this.#install()
@@ -124,9 +125,9 @@ export class AuthnChain {
   move (id: string, position: ChainPosition, listener = GLOBAL): void {
     const chain = this.#chains.get(listener) ?? []
     const at = chain.findIndex((a) => a.id === id)
-    if (at < 0) throw new Error(`no authenticator ${id} in the chain`)
+    if (at < 0) throw new CulexError('CULEX_ERR_AUTHN_CHAIN', `no authenticator ${id} in the chain`)
     const ref = typeof position === 'object' ? ('before' in position ? position.before : position.after) : undefined
-    if (ref !== undefined && !chain.some((a) => a.id === ref)) throw new Error(`no authenticator ${ref} in the chain`)
+    if (ref !== undefined && !chain.some((a) => a.id === ref)) throw new CulexError('CULEX_ERR_AUTHN_CHAIN', `no authenticator ${ref} in the chain`)
     if (ref === id) return
     const [moving] = chain.splice(at, 1)
     let to = position === 'front' ? 0 : chain.length

@@ -63,6 +63,7 @@ export async function checkPassword (algo: HashAlgorithm, salt: string, password
     try {
       return await bcrypt.compare(password.toString('utf8'), passwordHash)
     } catch {
+      // A malformed stored hash matches no password (the user's record is what is wrong, not the login).
       return false
     }
   }

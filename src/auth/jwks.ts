@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
 import type { importJWK, JWK } from 'jose'
+import { CulexError } from '../errors.js'
 import type { JwtAuthenticatorConfig } from '../config/schema.js'
 import type { Log } from '../log.js'
 
@@ -46,7 +47,9 @@ export class JwksCache {
     const jose = await import('jose')
     try {
       return await jose.importJWK(found.jwk, alg)
-    } catch {
+    } catch (err) {
+      // The token is refused as one without a key; the operator needs to know the key set holds a bad key.
+      this.#log.warning({ authenticator: this.#id, kid: found.kid, alg, err: (err as Error).message }, 'JWKS key cannot be used, tokens signed with it are refused')
       return null
     }
   }
@@ -93,11 +96,11 @@ export class JwksCache {
         let size = 0
         res.on('data', (c: Buffer) => {
           size += c.length
-          if (size > MAX_BODY) req.destroy(new Error('JWKS response too large'))
+          if (size > MAX_BODY) req.destroy(new CulexError('CULEX_ERR_JWKS', 'JWKS response too large'))
           else chunks.push(c)
         })
         res.on('end', () => {
-          if (res.statusCode !== 200) return reject(new Error(`JWKS endpoint answered HTTP ${res.statusCode}`))
+          if (res.statusCode !== 200) return reject(new CulexError('CULEX_ERR_JWKS', `JWKS endpoint answered HTTP ${res.statusCode}`))
           try {
             resolve(parseJwks(Buffer.concat(chunks).toString('utf8')))
           } catch (err) {
@@ -106,7 +109,7 @@ export class JwksCache {
         })
         res.on('error', reject)
       })
-      req.on('timeout', () => req.destroy(new Error('JWKS fetch timed out')))
+      req.on('timeout', () => req.destroy(new CulexError('CULEX_ERR_JWKS', 'JWKS fetch timed out')))
       req.on('error', reject)
       req.end()
     })
@@ -115,7 +118,7 @@ export class JwksCache {
 
 function parseJwks (text: string): JwkKey[] {
   const doc = JSON.parse(text) as { keys?: unknown }
-  if (!Array.isArray(doc.keys)) throw new Error('JWKS document has no keys array')
+  if (!Array.isArray(doc.keys)) throw new CulexError('CULEX_ERR_JWKS', 'JWKS document has no keys array')
   const keys: JwkKey[] = []
   for (const k of doc.keys as JWK[]) {
     if (typeof k !== 'object' || k === null || typeof k.kty !== 'string') continue

@@ -5,6 +5,7 @@
 // future or whose verify_claims do not match → deny with 0x86 Bad User Name or Password (v3: 4),
 // as EMQX answers `bad_username_or_password` for all of those.
 import { createPublicKey, type KeyObject } from 'node:crypto'
+import { CulexError } from '../errors.js'
 import type { JwtAuthenticatorConfig } from '../config/schema.js'
 import type { Log } from '../log.js'
 import type { AuthResult, ClientInfo, Credentials, TokenAcl, TokenAclRule } from '../mqtt/hooks.js'
@@ -31,11 +32,11 @@ export class JwtAuthenticator implements Authenticator {
   constructor (config: JwtAuthenticatorConfig, log: Log) {
     this.#config = config
     if (config.use_jwks) {
-      if (!config.endpoint) throw new Error('jwt authenticator: use_jwks = true needs an endpoint')
+      if (!config.endpoint) throw new CulexError('CULEX_ERR_AUTHN_CONFIG', 'jwt authenticator: use_jwks = true needs an endpoint')
       this.#jwks = new JwksCache(config, log, this.id)
       this.#algorithms = PUBLIC_KEY_ALGS
     } else if (config.algorithm === 'hmac-based') {
-      if (!config.secret) throw new Error('jwt authenticator: algorithm = hmac-based needs a secret')
+      if (!config.secret) throw new CulexError('CULEX_ERR_AUTHN_CONFIG', 'jwt authenticator: algorithm = hmac-based needs a secret')
       this.#secret = config.secret_base64_encoded ? Buffer.from(config.secret, 'base64') : Buffer.from(config.secret)
       this.#algorithms = HMAC_ALGS
     } else {

@@ -82,6 +82,7 @@ export class UserStore<T extends { user_id: string } = UserRecord> {
 
   /** Resolves once every write started so far has finished. */
   flushed (): Promise<void> {
+    // Only waits: a failed write was reported to the caller of the save() that started it.
     return this.#writing.catch(() => undefined)
   }
 

@@ -97,7 +97,7 @@ async function readText (path: string, what: string): Promise<string> {
     return await readFile(path, 'utf8')
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    throw new Error(`cannot read the ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err })
+    throw new CulexError('CULEX_ERR_CERT_FILE', `cannot read the ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err })
   }
 }
 
@@ -108,7 +108,7 @@ const exists = (path: string) => access(path).then(() => true, () => false)
 async function refuseExisting (paths: string[], force: boolean): Promise<void> {
   if (force) return
   const existing = (await Promise.all(paths.map(async (p) => (await exists(p)) ? p : null))).filter((p) => p !== null)
-  if (existing.length > 0) throw new Error(`${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''}; nothing written (use --force to overwrite)`)
+  if (existing.length > 0) throw new CulexError('CULEX_ERR_CERT_FILE', `${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''}; nothing written (use --force to overwrite)`)
 }
 
 async function writeAll (files: OutFile[], force: boolean, io: CliIo): Promise<void> {
@@ -116,6 +116,7 @@ async function writeAll (files: OutFile[], force: boolean, io: CliIo): Promise<v
   for (const file of files) {
     await mkdir(dirname(file.path), { recursive: true })
     // Removed first so a key never inherits the looser mode of the file it replaces.
+    // ENOENT is the usual case; any other failure shows on the exclusive write below (EEXIST, EACCES).
     if (force) await unlink(file.path).catch(() => {})
     await writeFile(file.path, file.content, { mode: file.secret ? 0o600 : 0o644, flag: 'wx' })
   }
@@ -328,7 +329,7 @@ file holds a private key (never printed).
     if (positionals.length === 0) throw new UsageError('missing FILE')
     for (const [i, file] of positionals.entries()) {
       const report = inspectPem(await readText(file, 'file'))
-      if (report.certificates.length === 0 && report.privateKeys.length === 0) throw new Error(`${file} holds no PEM certificate or private key`)
+      if (report.certificates.length === 0 && report.privateKeys.length === 0) throw new CulexError('CULEX_ERR_CERT_FILE', `${file} holds no PEM certificate or private key`)
       io.out((i > 0 ? '\n' : '') + formatReport(file, report))
     }
     return 0

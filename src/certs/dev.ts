@@ -3,6 +3,7 @@
 // the start command creates them, so 8883 and 8084 come up with no manual step.
 import { existsSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
+import { CulexError } from '../errors.js'
 import type { CulexConfig } from '../config/schema.js'
 import type { Log } from '../log.js'
 
@@ -33,7 +34,7 @@ export async function ensureDevCertificates (config: CulexConfig, log: Log): Pro
   for (const dir of dirs) {
     const output: string[] = []
     const code = await runCertsCli(['init', '--dir', dir], { out: (t) => output.push(t), err: (t) => output.push(t) })
-    if (code !== 0) throw new Error(`could not create development certificates in ${dir}: ${output.join('').trim()}`)
+    if (code !== 0) throw new CulexError('CULEX_ERR_CERT_ISSUE', `could not create development certificates in ${dir}: ${output.join('').trim()}`)
     log.warning({ dir }, 'created development certificates (culex certs init): a self-signed CA, a server certificate for localhost, 127.0.0.1 and ::1, and a client certificate. Replace them for production.')
   }
 }

@@ -116,6 +116,7 @@ function keyReport (pem: string, first: NodeX509 | undefined): PrivateKeyReport 
     const key = createPrivateKey(pem)
     return { encrypted, key: describeKey(key), ...(first !== undefined ? { matchesFirst: samePublicKey(first.publicKey, key) } : {}) }
   } catch {
+    // A block Node cannot read as a key: reported without its type and match.
     return { encrypted }
   }
 }
@@ -127,6 +128,7 @@ export function inspectPem (text: string, at = new Date()): PemReport {
     try {
       return new NodeX509(pem)
     } catch (err) {
+      // Stays a plain Error: test/certs/bad-pem.test.ts pins its class; culex certs inspect prints its message (exit 1).
       throw new Error(`certificate ${i + 1} in the file cannot be parsed (${(err as Error).message})`, { cause: err })
     }
   })

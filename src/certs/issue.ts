@@ -1,6 +1,7 @@
 // Certificate issuance: root and intermediate CAs, TLS server and client certificates (X.509 v3).
 import { X509Certificate as NodeX509, createPublicKey, randomBytes, type KeyObject } from 'node:crypto'
 import { isIP } from 'node:net'
+import { CulexError } from '../errors.js'
 import { x509 } from './x509.js'
 import { DEFAULT_KEY_TYPE, algorithmsFor, exportKeyPem, generateKey, loadPrivateKey, publicCryptoKey, samePublicKey, signingKey, type KeyType } from './keys.js'
 import { certificateBlocks } from './pem.js'
@@ -44,7 +45,7 @@ const EKU_NAMES: Record<string, string> = { ...x509.ExtendedKeyUsage }
 
 export function ekuOid (name: string): string {
   const oid = EKU_NAMES[name] ?? (/^\d+(\.\d+)+$/.test(name) ? name : undefined)
-  if (oid === undefined) throw new Error(`unknown extended key usage ${name}: use ${Object.keys(EKU_NAMES).join(', ')} or an OID`)
+  if (oid === undefined) throw new CulexError('CULEX_ERR_CERT_ISSUE', `unknown extended key usage ${name}: use ${Object.keys(EKU_NAMES).join(', ')} or an OID`)
   return oid
 }
 
@@ -56,8 +57,8 @@ export function randomSerial (): string {
 }
 
 function validity (days: number, startDaysAgo = 0): { notBefore: Date, notAfter: Date } {
-  if (!(days > 0)) throw new Error('days must be a positive number')
-  if (!(startDaysAgo >= 0)) throw new Error('startDaysAgo must not be negative')
+  if (!(days > 0)) throw new CulexError('CULEX_ERR_CERT_ISSUE', 'days must be a positive number')
+  if (!(startDaysAgo >= 0)) throw new CulexError('CULEX_ERR_CERT_ISSUE', 'startDaysAgo must not be negative')
   const notBefore = new Date(Date.now() - startDaysAgo * DAY_MS - CLOCK_SKEW_MS)
   return { notBefore, notAfter: new Date(notBefore.getTime() + days * DAY_MS) }
 }
@@ -66,11 +67,11 @@ interface Signer { name: x509.Name, keyId: string, key: KeyObject, pathLen: numb
 
 async function loadIssuer (issuer: IssuerInput): Promise<Signer> {
   const pem = certificateBlocks(issuer.certPem)[0]
-  if (pem === undefined) throw new Error('the CA file holds no certificate')
+  if (pem === undefined) throw new CulexError('CULEX_ERR_CERT_ISSUE', 'the CA file holds no certificate')
   const cert = new x509.X509Certificate(pem)
   const key = loadPrivateKey(issuer.keyPem, issuer.keyPassword, 'CA key')
-  if (!new NodeX509(pem).ca) throw new Error(`${cert.subject} is not a CA certificate (basicConstraints CA:TRUE missing)`)
-  if (!samePublicKey(key, new NodeX509(pem).publicKey)) throw new Error(`the CA key does not belong to the CA certificate ${cert.subject}`)
+  if (!new NodeX509(pem).ca) throw new CulexError('CULEX_ERR_CERT_ISSUE', `${cert.subject} is not a CA certificate (basicConstraints CA:TRUE missing)`)
+  if (!samePublicKey(key, new NodeX509(pem).publicKey)) throw new CulexError('CULEX_ERR_CERT_ISSUE', `the CA key does not belong to the CA certificate ${cert.subject}`)
   const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension)
   const keyId = ski?.keyId ?? (await x509.SubjectKeyIdentifierExtension.create(await publicCryptoKey(key))).keyId
   return { name: cert.subjectName, keyId, key, pathLen: cert.getExtension(x509.BasicConstraintsExtension)?.pathLength }
@@ -86,7 +87,7 @@ interface Build {
 }
 
 async function build (b: Build): Promise<string> {
-  if (b.cn.trim() === '') throw new Error('the common name (CN) must not be empty')
+  if (b.cn.trim() === '') throw new CulexError('CULEX_ERR_CERT_ISSUE', 'the common name (CN) must not be empty')
   const publicKey = await publicCryptoKey(b.subjectKey)
   const signerKey = b.signer?.key ?? b.subjectKey
   const ski = await x509.SubjectKeyIdentifierExtension.create(publicKey)
@@ -116,7 +117,7 @@ function ekuExtension (names: string[] | undefined, defaults: string[]): x509.Ex
 /** A self-signed root CA, or an intermediate CA signed by `issuer`. */
 export async function createCa (options: CaOptions): Promise<Issued> {
   const signer = options.issuer ? await loadIssuer(options.issuer) : null
-  if (signer?.pathLen === 0) throw new Error('the issuing CA has pathLen 0: it may not sign another CA (create it with a larger pathLen)')
+  if (signer?.pathLen === 0) throw new CulexError('CULEX_ERR_CERT_ISSUE', 'the issuing CA has pathLen 0: it may not sign another CA (create it with a larger pathLen)')
   const pathLen = options.pathLen ?? (signer === null ? 1 : signer.pathLen === undefined ? 0 : signer.pathLen - 1)
   const key = await generateKey(options.key ?? DEFAULT_KEY_TYPE)
   const certPem = await build({
@@ -141,7 +142,7 @@ export function sanNames (sans: string[]): x509.JsonGeneralName[] {
     const bare = value.startsWith('[') && value.endsWith(']') ? value.slice(1, -1) : value
     if (isIP(bare) !== 0) return { type: 'ip', value: bare }
     if (!/^(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/.test(value)) {
-      throw new Error(`SAN ${JSON.stringify(san)} is neither a DNS name nor an IP address`)
+      throw new CulexError('CULEX_ERR_CERT_ISSUE', `SAN ${JSON.stringify(san)} is neither a DNS name nor an IP address`)
     }
     return { type: 'dns', value }
   })

@@ -2,6 +2,7 @@
 // @peculiar/x509 signs with. Keys are Node KeyObjects; WebCrypto keys are derived only to sign.
 import { createPrivateKey, createPublicKey, generateKeyPair, webcrypto, type KeyObject } from 'node:crypto'
 import { promisify } from 'node:util'
+import { CulexError } from '../errors.js'
 
 export const KEY_TYPES = ['rsa2048', 'ec256', 'ec384'] as const
 export type KeyType = typeof KEY_TYPES[number]
@@ -24,7 +25,7 @@ export async function generateKey (type: KeyType = DEFAULT_KEY_TYPE): Promise<Ke
 /** PKCS#8 PEM; with a password, an ENCRYPTED PRIVATE KEY (PBES2, AES-256-CBC). */
 export function exportKeyPem (key: KeyObject, password?: string): string {
   if (password === undefined) return key.export({ type: 'pkcs8', format: 'pem' }) as string
-  if (password === '') throw new Error('the key password must not be empty')
+  if (password === '') throw new CulexError('CULEX_ERR_CERT_KEY', 'the key password must not be empty')
   return key.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: password }) as string
 }
 
@@ -35,12 +36,12 @@ export function isEncryptedPem (pem: string): boolean {
 
 export function loadPrivateKey (pem: string, password?: string, what = 'private key'): KeyObject {
   const encrypted = isEncryptedPem(pem)
-  if (encrypted && password === undefined) throw new Error(`the ${what} is encrypted: give its password`)
+  if (encrypted && password === undefined) throw new CulexError('CULEX_ERR_CERT_KEY', `the ${what} is encrypted: give its password`)
   try {
     return createPrivateKey(password === undefined ? pem : { key: pem, passphrase: password })
   } catch (err) {
-    if (encrypted) throw new Error(`cannot decrypt the ${what}: wrong password?`, { cause: err })
-    throw new Error(`the ${what} is not a usable private key (${(err as Error).message})`, { cause: err })
+    if (encrypted) throw new CulexError('CULEX_ERR_CERT_KEY', `cannot decrypt the ${what}: wrong password?`, { cause: err })
+    throw new CulexError('CULEX_ERR_CERT_KEY', `the ${what} is not a usable private key (${(err as Error).message})`, { cause: err })
   }
 }
 
@@ -62,7 +63,7 @@ export function algorithmsFor (key: KeyObject): Algorithms {
     const named = CURVES[key.asymmetricKeyDetails?.namedCurve ?? '']
     if (named) return { importParams: { name: 'ECDSA', namedCurve: named.curve }, signParams: { name: 'ECDSA', hash: named.hash } }
   }
-  throw new Error(`unsupported key type ${describeKey(key)}: use RSA or EC P-256/P-384/P-521`)
+  throw new CulexError('CULEX_ERR_CERT_KEY', `unsupported key type ${describeKey(key)}: use RSA or EC P-256/P-384/P-521`)
 }
 
 /** "EC P-256", "RSA 2048". */

@@ -1,5 +1,6 @@
 // PEM files as people have them: certificates and keys in one file, in any order, with text around them.
 import { X509Certificate } from 'node:crypto'
+import { CulexError } from '../errors.js'
 
 export interface PemBlock { label: string, pem: string }
 
@@ -57,7 +58,7 @@ export function parseCertificates (text: string, what = 'file'): X509Certificate
     try {
       return new X509Certificate(pem)
     } catch (err) {
-      throw new Error(`certificate ${i + 1} in the ${what} cannot be parsed (${(err as Error).message})`, { cause: err })
+      throw new CulexError('CULEX_ERR_CERT_PARSE', `certificate ${i + 1} in the ${what} cannot be parsed (${(err as Error).message})`, { cause: err })
     }
   })
 }
@@ -67,6 +68,7 @@ export function issuedBy (child: X509Certificate, parent: X509Certificate): bool
   try {
     return child.checkIssued(parent) && child.verify(parent.publicKey)
   } catch {
+    // A key Node cannot verify with: not an issuer it can confirm.
     return false
   }
 }

@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { CulexError } from '../errors.js'
 import type { PeerCertificate } from '../mqtt/tls-info.js'
-import type { KvStore, KvTable } from '../store/kv.js'
+import type { KvStore, KvTable, StoreErrorHandler } from '../store/kv.js'
 import { oneLineName, parseCertificates } from './pem.js'
 
 export type CertStatus = 'active' | 'inactive'
@@ -67,8 +67,12 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
   /** Parsed CA certificates by serial, for finding a device's issuer without parsing PEM per connection. */
   readonly #caCerts = new Map<string, X509Certificate>()
 
-  constructor (store: KvStore) {
+  readonly #onStoreError: StoreErrorHandler
+
+  /** `onStoreError` hears of the store writes no caller waits for (the re-keying of old records). */
+  constructor (store: KvStore, onStoreError: StoreErrorHandler) {
     super()
+    this.#onStoreError = onStoreError
     this.#cas = store.table('ca_certs')
     this.#devices = store.table('device_certs')
     for (const [serial, ca] of this.#cas.entries()) this.#caCerts.set(serial, new X509Certificate(ca.pem))
@@ -83,7 +87,8 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
     const legacy = [...this.#devices.entries()].filter(([key]) => !key.includes(':'))
     for (const [key, device] of legacy) {
       // A failed write leaves the old key, still read by #record and re-keyed by the device's next update.
-      this.#devices.put(keyOf(device), device).then(() => this.#devices.remove(key)).catch(() => {})
+      this.#devices.put(keyOf(device), device).then(() => this.#devices.remove(key))
+        .catch((err: unknown) => this.#onStoreError(err as Error, `re-keying device ${key} of the device registry`))
     }
   }
 

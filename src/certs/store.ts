@@ -50,8 +50,10 @@ export class CertStore extends EventEmitter<CertStoreEvents> {
     try {
       const entries = await readdir(join(this.root, namespace ?? GLOBAL), { withFileTypes: true })
       return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort()
-    } catch {
-      return []
+    } catch (err) {
+      // No directory yet: nothing was uploaded to this namespace.
+      if (isAbsent(err)) return []
+      throw storeError(`cannot list ${join(this.root, namespace ?? GLOBAL)}`, err)
     }
   }
 
@@ -72,7 +74,13 @@ export class CertStore extends EventEmitter<CertStoreEvents> {
     if (!existsSync(dir)) return undefined
     const pem: BundlePem = {}
     for (const file of BUNDLE_FILES) {
-      try { pem[file] = await readFile(join(dir, `${file}.pem`), 'utf8') } catch { /* absent */ }
+      const path = join(dir, `${file}.pem`)
+      try {
+        pem[file] = await readFile(path, 'utf8')
+      } catch (err) {
+        // A bundle may lack any of its files.
+        if (!isAbsent(err)) throw storeError(`cannot read ${path}`, err)
+      }
     }
     return pem
   }
@@ -92,8 +100,12 @@ export class CertStore extends EventEmitter<CertStoreEvents> {
     // An encrypted key is stored decrypted (and 0600), as listeners need it without the password.
     if (key !== undefined && given.includes('key')) merged.key = key
     const dir = this.dir(ref)
-    await mkdir(dir, { recursive: true, mode: 0o700 })
-    for (const f of given) await writeAtomic(join(dir, `${f}.pem`), merged[f]!, f === 'key' ? 0o600 : 0o644)
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 })
+      for (const f of given) await writeAtomic(join(dir, `${f}.pem`), merged[f]!, f === 'key' ? 0o600 : 0o644)
+    } catch (err) {
+      throw storeError(`cannot write ${dir}`, err)
+    }
     this.emit('change', ref)
     return { warnings }
   }
@@ -113,6 +125,12 @@ export class CertStore extends EventEmitter<CertStoreEvents> {
     this.emit('delete', ref)
     return true
   }
+}
+
+const isAbsent = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT'
+
+function storeError (what: string, err: unknown): CulexError {
+  return new CulexError('CULEX_ERR_CERT_STORE', `certificate store: ${what}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err })
 }
 
 function checkName (what: string, name: string): void {

@@ -32,6 +32,7 @@ function dateProblem (cert: X509Certificate, at: Date): string | undefined {
 }
 
 function signatureVerifies (child: X509Certificate, parent: X509Certificate): boolean {
+  // A key Node cannot verify with: the signature is not confirmed.
   try { return child.verify(parent.publicKey) } catch { return false }
 }
 

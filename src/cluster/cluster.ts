@@ -104,7 +104,7 @@ export class Cluster implements ClusterLink {
       await this.#management?.load()
       this.#running = new Set((await this.nodes.list()).filter((n) => n.running).map((n) => n.node))
     } catch (err) {
-      if (err instanceof CulexError) throw err
+      if (err instanceof CulexError && err.code === 'CULEX_ERR_CLUSTER') throw err
       throw new CulexError('CULEX_ERR_CLUSTER', `${this.bus.where} failed during start-up: ${(err as Error).message}`, { cause: err })
     }
     this.#core.retainer.load(retained)

@@ -1,6 +1,7 @@
 // What nodes say to each other through Redis, in MessagePack (msgpackr, which lmdb already brings):
 // binary payloads travel as they are, without base64.
 import { Packr } from 'msgpackr'
+import { CulexError } from '../errors.js'
 import type { Message } from '../mqtt/message.js'
 
 const packr = new Packr({ useRecords: false })
@@ -49,11 +50,11 @@ export function encodeBatch (wires: WireMessage[]): Buffer {
 /** A bus payload: a batch. */
 export function decodeBus (data: Buffer): Envelope[] {
   const value = packr.unpack(data) as WireMessage[]
-  if (!Array.isArray(value) || !value.every(Array.isArray)) throw new Error('not a batch of cluster messages')
+  if (!Array.isArray(value) || !value.every(Array.isArray)) throw new CulexError('CULEX_ERR_CLUSTER_DECODE', 'not a batch of cluster messages')
   return value.map(fromWire)
 }
 
 function fromWire ([node, topic, payload, qos, retain, properties, expiresAt, origin, shares]: WireMessage): Envelope {
-  if (typeof topic !== 'string' || !Buffer.isBuffer(payload)) throw new Error('not a cluster message')
+  if (typeof topic !== 'string' || !Buffer.isBuffer(payload)) throw new CulexError('CULEX_ERR_CLUSTER_DECODE', 'not a cluster message')
   return { message: { topic, payload, qos, retain, properties: properties ?? undefined, expiresAt, origin: origin ?? undefined, node }, shares }
 }

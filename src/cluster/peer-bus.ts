@@ -116,6 +116,7 @@ export abstract class PeerBus implements MessageBus {
     try {
       return encodeBatch(batch)
     } catch {
+      // Found and logged message by message below.
       return encodeBatch(batch.filter((wire) => {
         try {
           encodeBatch([wire])

@@ -50,7 +50,7 @@ export class RedisBus extends PeerBus {
   async connect (timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
+      timer = setTimeout(() => reject(new CulexError('CULEX_ERR_CLUSTER_BUS', `no answer within ${timeoutMs} ms`)), timeoutMs)
     })
     try {
       await Promise.race([Promise.all([this.pub.connect(), this.sub.connect()]), timeout])
@@ -90,6 +90,7 @@ async function quit (conn: Redis): Promise<void> {
   try {
     await conn.quit()
   } catch {
+    // QUIT failed (connection lost meanwhile): nothing owed can arrive any more, so just drop it.
     conn.disconnect()
   } finally {
     clearTimeout(timer)

@@ -78,6 +78,7 @@ function parseOrRaw(raw: string, env: Record<string, string | undefined>): unkno
   try {
     return parseHoconValue(raw, { env })
   } catch {
+    // Not a HOCON value (an unquoted URL, a bare word with ':'...): the variable's text is the string value.
     return raw
   }
 }

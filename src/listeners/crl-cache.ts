@@ -31,6 +31,15 @@ interface Entry {
   timer: NodeJS.Timeout | null
 }
 
+/** A CA the listener trusts, parsed once per CA set; whether it is a CA (basicConstraints) is read when first asked. */
+interface TrustedCa {
+  readonly cert: x509.X509Certificate
+  isCa?: boolean
+}
+
+// The CA sets kept parsed: one per listener, or per managed bundle; a TLS reload brings a new one.
+const MAX_CA_SETS = 64
+
 export class CrlCache {
   readonly #config: CrlCacheConfig
   readonly #log: Log
@@ -38,7 +47,9 @@ export class CrlCache {
   readonly #entries = new Map<string, Entry>()
   readonly #requests = new Set<ClientRequest>()
   /** The issuer certificates (by their DER, base64) whose key verified a CRL's signature. */
-  readonly #verified = new WeakMap<x509.X509Crl, Map<string, x509.X509Certificate>>()
+  readonly #verified = new WeakMap<x509.X509Crl, Map<string, TrustedCa>>()
+  /** The listeners' CA sets, parsed, by their PEM (oldest first). */
+  readonly #caSets = new Map<string, TrustedCa[]>()
   #closed = false
 
   constructor (config: CrlCacheConfig, log: Log) {
@@ -128,15 +139,27 @@ export class CrlCache {
    * issuer that already verified this CRL and signed the certificate. No issuer: 'no_issuer', never a pass.
    */
   async #signedByIssuer (crl: x509.X509Crl, leaf: x509.X509Certificate, socket: TLSSocket, trustedCa: () => string): Promise<'verified' | 'bad' | 'no_issuer'> {
-    const verified = this.#verified.get(crl) ?? new Map<string, x509.X509Certificate>()
+    const verified = this.#verified.get(crl) ?? new Map<string, TrustedCa>()
     this.#verified.set(crl, verified)
-    const issuer = issuerFromChain(socket, leaf) ?? await issuerAmong(certificateBlocks(trustedCa()).map((pem) => new x509.X509Certificate(pem)), leaf)
+    const fromChain = issuerFromChain(socket, leaf)
+    const issuer = fromChain ? { cert: fromChain } : await issuerAmong(this.#trusted(trustedCa()), leaf)
     if (!issuer) return await issuerAmong([...verified.values()], leaf) ? 'verified' : 'no_issuer'
-    const id = Buffer.from(issuer.rawData).toString('base64')
+    const id = Buffer.from(issuer.cert.rawData).toString('base64')
     if (verified.has(id)) return 'verified'
-    const ok = await crl.verify({ publicKey: issuer }).catch(() => false)
+    // A signature that cannot be checked (a key the library cannot use) is one that does not verify.
+    const ok = await crl.verify({ publicKey: issuer.cert }).catch(() => false)
     if (ok) verified.set(id, issuer)
     return ok ? 'verified' : 'bad'
+  }
+
+  /** The CAs of this PEM, parsed when the set is first seen (not on every check). */
+  #trusted (pem: string): TrustedCa[] {
+    let cas = this.#caSets.get(pem)
+    if (cas) return cas
+    cas = certificateBlocks(pem).map((block) => ({ cert: new x509.X509Certificate(block) }))
+    if (this.#caSets.size >= MAX_CA_SETS) this.#caSets.delete(this.#caSets.keys().next().value!)
+    this.#caSets.set(pem, cas)
+    return cas
   }
 
   /** The CRL at `url`, fetched when not cached or past its nextUpdate; or why it cannot be had. */
@@ -189,7 +212,8 @@ export class CrlCache {
     this.#closed = true
     for (const entry of this.#entries.values()) if (entry.timer) clearInterval(entry.timer)
     this.#entries.clear()
-    for (const req of this.#requests) req.destroy(new Error('the broker is stopping'))
+    this.#caSets.clear()
+    for (const req of this.#requests) req.destroy(new CulexError('CULEX_ERR_CRL', 'the broker is stopping'))
   }
 }
 
@@ -214,10 +238,11 @@ function issuerFromChain (socket: TLSSocket, leaf: x509.X509Certificate): x509.X
 }
 
 /** The CA among `cas` whose name and key signed the certificate. */
-async function issuerAmong (cas: x509.X509Certificate[], leaf: x509.X509Certificate): Promise<x509.X509Certificate | undefined> {
+async function issuerAmong (cas: TrustedCa[], leaf: x509.X509Certificate): Promise<TrustedCa | undefined> {
   for (const ca of cas) {
-    if (ca.subject !== leaf.issuer || !new NodeX509(Buffer.from(ca.rawData)).ca) continue
-    if (await leaf.verify({ publicKey: ca, signatureOnly: true }).catch(() => false)) return ca
+    if (ca.cert.subject !== leaf.issuer || !(ca.isCa ??= new NodeX509(Buffer.from(ca.cert.rawData)).ca)) continue
+    // A signature that cannot be checked is one that does not verify: this CA did not sign the certificate.
+    if (await leaf.verify({ publicKey: ca.cert, signatureOnly: true }).catch(() => false)) return ca
   }
   return undefined
 }
@@ -241,23 +266,23 @@ function download (url: string, timeoutMs: number, requests: Set<ClientRequest>)
     const req = httpGet(url, { agent: false }, (res) => {
       if (res.statusCode !== 200) {
         res.resume()
-        settle(new Error(`HTTP status ${res.statusCode ?? '?'}`))
+        settle(new CulexError('CULEX_ERR_CRL', `HTTP status ${res.statusCode ?? '?'}`))
         return
       }
       const chunks: Buffer[] = []
       let size = 0
       res.on('data', (chunk: Buffer) => {
         size += chunk.length
-        if (size > MAX_CRL_BYTES) settle(new Error(`the CRL is larger than ${MAX_CRL_BYTES} bytes`))
+        if (size > MAX_CRL_BYTES) settle(new CulexError('CULEX_ERR_CRL', `the CRL is larger than ${MAX_CRL_BYTES} bytes`))
         else chunks.push(chunk)
       })
       res.on('end', () => settle(null, Buffer.concat(chunks)))
       res.on('error', (err) => settle(err))
-      res.on('close', () => settle(new Error('the connection closed before the end of the CRL')))
+      res.on('close', () => settle(new CulexError('CULEX_ERR_CRL', 'the connection closed before the end of the CRL')))
     })
-    const timer = setTimeout(() => settle(new Error(`no answer within ${timeoutMs} ms (crl_cache.http_timeout)`)), timeoutMs)
+    const timer = setTimeout(() => settle(new CulexError('CULEX_ERR_CRL', `no answer within ${timeoutMs} ms (crl_cache.http_timeout)`)), timeoutMs)
     requests.add(req)
-    req.on('error', (err: NodeJS.ErrnoException) => settle(new Error(err.code ?? err.message)))
+    req.on('error', (err: NodeJS.ErrnoException) => settle(new CulexError('CULEX_ERR_CRL', err.code ?? err.message)))
   })
 }
 
@@ -267,6 +292,6 @@ function parseCrl (body: Buffer): x509.X509Crl {
   try {
     return text.includes('-----BEGIN') ? new x509.X509Crl(text.slice(text.indexOf('-----BEGIN'))) : new x509.X509Crl(body)
   } catch (err) {
-    throw new Error(`the answer is not a DER or PEM CRL (${(err as Error).message})`)
+    throw new CulexError('CULEX_ERR_CRL', `the answer is not a DER or PEM CRL (${(err as Error).message})`)
   }
 }

@@ -124,7 +124,7 @@ export class OcspStapler {
   async #fetch (): Promise<boolean> {
     const url = this.#url.href
     try {
-      this.#subject = this.#readSubject((key, detail) => { throw new Error(`ssl_options.${key} ${detail}`) })
+      this.#subject = this.#readSubject((key, detail) => { throw new CulexError('CULEX_ERR_TLS_CONFIG', `ssl_options.${key} ${detail}`) })
       const subject = this.#subject
       const body = Buffer.from(AsnConvert.serialize(new OCSPRequest({ tbsRequest: new TBSRequest({ requestList: [new Request({ reqCert: subject.certId })] }) })))
       const der = await post(this.#url, body, this.#timeout)
@@ -225,15 +225,15 @@ function certIdFor (certDer: Buffer, issuerDer: Buffer): CertID {
 function checkResponse (der: Buffer, subject: Subject): Staple {
   const response = parseDer(der, OCSPResponse)
   if (response.responseStatus !== OCSPResponseStatus.successful) {
-    throw new Error(`the responder answered ${OCSPResponseStatus[response.responseStatus] ?? response.responseStatus}`)
+    throw new CulexError('CULEX_ERR_OCSP', `the responder answered ${OCSPResponseStatus[response.responseStatus] ?? response.responseStatus}`)
   }
-  if (response.responseBytes?.responseType !== id_pkix_ocsp_basic) throw new Error('the response is not a basic OCSP response')
+  if (response.responseBytes?.responseType !== id_pkix_ocsp_basic) throw new CulexError('CULEX_ERR_OCSP', 'the response is not a basic OCSP response')
   const basic = parseDer(response.responseBytes.response.buffer, BasicOCSPResponse)
   const single = basic.tbsResponseData.responses.find((r) => sameCert(r, subject.certId))
-  if (!single) throw new Error(`the response says nothing about serial ${subject.serial}`)
+  if (!single) throw new CulexError('CULEX_ERR_OCSP', `the response says nothing about serial ${subject.serial}`)
   const now = Date.now()
-  if (single.thisUpdate.getTime() > now + CLOCK_SKEW_MS) throw new Error(`the response's thisUpdate ${single.thisUpdate.toISOString()} is in the future`)
-  if (single.nextUpdate && single.nextUpdate.getTime() <= now) throw new Error(`the response expired at its nextUpdate ${single.nextUpdate.toISOString()}`)
+  if (single.thisUpdate.getTime() > now + CLOCK_SKEW_MS) throw new CulexError('CULEX_ERR_OCSP', `the response's thisUpdate ${single.thisUpdate.toISOString()} is in the future`)
+  if (single.nextUpdate && single.nextUpdate.getTime() <= now) throw new CulexError('CULEX_ERR_OCSP', `the response expired at its nextUpdate ${single.nextUpdate.toISOString()}`)
   const s = single.certStatus
   const status: CertStatusName = s.revoked !== undefined ? 'revoked' : s.unknown !== undefined ? 'unknown' : 'good'
   return { der, cert: subject.der, status, nextUpdate: single.nextUpdate }
@@ -243,7 +243,7 @@ function parseDer<T> (der: Buffer | ArrayBuffer, type: new () => T): T {
   try {
     return AsnConvert.parse(der, type)
   } catch (err) {
-    throw new Error(`the response is not a DER OCSP response (${(err as Error).message})`, { cause: err })
+    throw new CulexError('CULEX_ERR_OCSP', `the response is not a DER OCSP response (${(err as Error).message})`, { cause: err })
   }
 }
 
@@ -267,22 +267,22 @@ function post (url: URL, body: Buffer, timeoutMs: number): Promise<Buffer> {
     }, (res: IncomingMessage) => {
       if (res.statusCode !== 200) {
         res.resume()
-        reject(new Error(`the responder answered HTTP ${res.statusCode}`))
+        reject(new CulexError('CULEX_ERR_OCSP', `the responder answered HTTP ${res.statusCode}`))
         return
       }
       const chunks: Buffer[] = []
       let size = 0
       res.on('data', (chunk: Buffer) => {
         size += chunk.length
-        if (size > MAX_RESPONSE_BYTES) req.destroy(new Error(`the response is larger than ${MAX_RESPONSE_BYTES} bytes`))
+        if (size > MAX_RESPONSE_BYTES) req.destroy(new CulexError('CULEX_ERR_OCSP', `the response is larger than ${MAX_RESPONSE_BYTES} bytes`))
         else chunks.push(chunk)
       })
       res.on('end', () => resolve(Buffer.concat(chunks)))
       res.on('error', reject)
     })
-    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms (ssl_options.ocsp.refresh_http_timeout)`)), timeoutMs)
+    const timer = setTimeout(() => req.destroy(new CulexError('CULEX_ERR_OCSP', `no answer within ${timeoutMs} ms (ssl_options.ocsp.refresh_http_timeout)`)), timeoutMs)
     req.on('close', () => clearTimeout(timer))
-    req.on('error', (err: NodeJS.ErrnoException) => reject(new Error(err.code && !err.message.includes(err.code) ? `${err.code} ${err.message}` : err.message, { cause: err })))
+    req.on('error', (err: NodeJS.ErrnoException) => reject(new CulexError('CULEX_ERR_OCSP', err.code && !err.message.includes(err.code) ? `${err.code} ${err.message}` : err.message, { cause: err })))
     req.end(body)
   })
 }

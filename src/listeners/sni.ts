@@ -78,7 +78,7 @@ export class ManagedCerts {
       SNICallback: (servername: string, done: (err: Error | null, ctx?: SecureContext) => void) => {
         const chosen = this.select(servername)
         if (chosen) done(null, chosen.context)
-        else done(new Error('no managed certificate bundle left'))
+        else done(new CulexError('CULEX_ERR_TLS_CONFIG', 'no managed certificate bundle left'))
       },
     }
   }
@@ -103,8 +103,8 @@ export class ManagedCerts {
     const ref = refOf(entry)
     const label = `${ref.namespace ?? 'global'}/${ref.name}`
     const pem = await this.#store.read(ref)
-    if (!pem) throw new Error(`bundle ${label} is not in the certificate store`)
-    if (!pem.key || !pem.chain) throw new Error(`bundle ${label} lacks ${pem.key ? 'chain.pem' : 'key.pem'}`)
+    if (!pem) throw new CulexError('CULEX_ERR_TLS_CONFIG', `bundle ${label} is not in the certificate store`)
+    if (!pem.key || !pem.chain) throw new CulexError('CULEX_ERR_TLS_CONFIG', `bundle ${label} lacks ${pem.key ? 'chain.pem' : 'key.pem'}`)
     const options = tlsServerOptions(this.#opts, { cert: Buffer.from(pem.chain), key: Buffer.from(pem.key), ca: pem.ca ? Buffer.from(pem.ca) : undefined }, `${this.#id} (bundle ${label})`)
     return { entry, ref, label, options, context: createSecureContext(options) }
   }

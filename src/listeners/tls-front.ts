@@ -316,7 +316,10 @@ export class TlsFront {
         const watcher = watch(dir, (_event, name) => {
           if (name && files.has(`${dir}/${basename(String(name))}`)) this.#scheduleReload()
         })
-        watcher.on('error', () => watcher.close())
+        watcher.on('error', (err) => {
+          this.#core.log.warning({ listener: this.#id, dir }, `stopped watching TLS files for changes (use SIGHUP): ${err.message}`)
+          watcher.close()
+        })
         watcher.unref()
         this.#watchers.push(watcher)
       } catch (err) {

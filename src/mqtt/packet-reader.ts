@@ -11,6 +11,7 @@
 // client publishing with properties keeps one. Its bytes are kept in a plain BufferList (vendor/bl-list).
 import mqtt from 'mqtt-packet'
 import type { IPublishPacket, Packet } from 'mqtt-packet'
+import { parserHeldBytes } from './mqtt-packet-internals.js'
 import { ACK_HEADERS } from './packet-encoder.js'
 
 /** mqtt-packet's parser adopts the CONNECT packet as its settings (protocolVersion among them). */
@@ -50,7 +51,7 @@ export class PacketReader {
 
   /** Bytes of a partial packet held until the rest arrives. */
   get bufferedBytes (): number {
-    const held = (this.#parser as { _list?: { length: number } } | null)?._list?.length ?? 0
+    const held = this.#parser === null ? 0 : parserHeldBytes(this.#parser)
     return held + (this.#head?.length ?? 0)
   }
 

@@ -30,6 +30,9 @@ export interface KvStore {
 
 export type KvBackend = KvStore['backend']
 
+/** A store operation failed: `what` says which, for the log (the broker logs and counts it, metrics storeErrors). */
+export type StoreErrorHandler = (err: Error, what: string) => void
+
 /** `dir`: the store's directory under dataDir (each node.workers worker has its own). */
 export function openKvStore (backend: KvBackend, dataDir: string, dir = 'store'): KvStore {
   return backend === 'lmdb' ? new LmdbKvStore(dataDir, dir) : new MemoryKvStore()

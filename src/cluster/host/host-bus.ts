@@ -30,7 +30,7 @@ export class HostBus extends PeerBus {
     if (!process.send) throw new CulexError('CULEX_ERR_CLUSTER', 'a node.workers worker needs the IPC channel of the primary that forked it')
     this.store = new HostStore((op, args) => this.#call(op, args))
     process.on('message', this.#onMessage)
-    process.on('disconnect', () => this.outage(new Error('IPC channel closed')))
+    process.on('disconnect', () => this.outage(new CulexError('CULEX_ERR_CLUSTER_BUS', 'IPC channel closed')))
   }
 
   get ready (): boolean {
@@ -40,7 +40,7 @@ export class HostBus extends PeerBus {
   async connect (timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
+      timer = setTimeout(() => reject(new CulexError('CULEX_ERR_CLUSTER_BUS', `no answer within ${timeoutMs} ms`)), timeoutMs)
     })
     try {
       await Promise.race([this.store.mget([]), timeout])
@@ -73,7 +73,7 @@ export class HostBus extends PeerBus {
 
   protected async disconnect (): Promise<void> {
     process.off('message', this.#onMessage)
-    for (const { reject } of this.#pending.values()) reject(new Error('closed'))
+    for (const { reject } of this.#pending.values()) reject(new CulexError('CULEX_ERR_CLUSTER_BUS', 'closed'))
     this.#pending.clear()
   }
 
@@ -88,7 +88,7 @@ export class HostBus extends PeerBus {
   }
 
   #call (op: StoreOp, args: unknown[]): Promise<unknown> {
-    if (!this.ready) return Promise.reject(new Error(`${this.carrier} is unreachable`))
+    if (!this.ready) return Promise.reject(new CulexError('CULEX_ERR_CLUSTER_BUS', `${this.carrier} is unreachable`))
     const id = this.#nextId++
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })
@@ -100,7 +100,7 @@ export class HostBus extends PeerBus {
     const pending = this.#pending.get(m.id)
     if (!pending) return
     this.#pending.delete(m.id)
-    if (m.e !== undefined) pending.reject(new Error(m.e))
+    if (m.e !== undefined) pending.reject(new CulexError('CULEX_ERR_CLUSTER_BUS', m.e))
     else pending.resolve(m.v)
   }
 }

@@ -4,6 +4,7 @@
 // messages, retained messages, shared groups, sessions, kicks and bans reach every worker without Redis.
 // A worker that dies is forked again; its persistent sessions come back from its own durable store.
 import cluster, { type Worker } from 'node:cluster'
+import { CulexError } from '../../errors.js'
 import type { CulexConfig } from '../../config/schema.js'
 import type { Log } from '../../log.js'
 import { MemoryStore } from '../memory-store.js'
@@ -139,7 +140,7 @@ export class WorkerPrimary {
   }
 
   #call (op: StoreOp, args: unknown[]): Promise<unknown> {
-    if (!STORE_OPS.has(op)) return Promise.reject(new Error(`unknown store operation ${String(op)}`))
+    if (!STORE_OPS.has(op)) return Promise.reject(new Error(`unknown store operation ${String(op)}`)) // internal: can't happen, workers send only STORE_OPS
     return (this.store[op] as (...a: unknown[]) => Promise<unknown>).apply(this.store, args)
   }
 
@@ -152,7 +153,7 @@ export class WorkerPrimary {
     this.store.drop(`${this.#config.cluster.redis.key_prefix}:node:${slot.name}`)
     if (this.#stopping) return
     if (this.#started) {
-      this.#started.reject(new Error(`worker ${slot.name} exited during start-up (${signal ?? `code ${code}`})`))
+      this.#started.reject(new CulexError('CULEX_ERR_WORKER', `worker ${slot.name} exited during start-up (${signal ?? `code ${code}`})`))
       this.#started = null
       return
     }

@@ -11,7 +11,7 @@
 //
 // No store error leaves the journal: a failed read or write is reported to `onError` (logged and counted
 // by the broker) and the broker goes on serving from memory, without that change on disk.
-import type { KvStore, KvTable } from '../../store/kv.js'
+import type { KvStore, KvTable, StoreErrorHandler } from '../../store/kv.js'
 import type { Message } from '../message.js'
 import type { Delivery } from '../session.js'
 import { deliveryFrom, messageRecord, type MessageRecord, type SessionRecord } from './session-record.js'
@@ -19,9 +19,6 @@ import { deliveryFrom, messageRecord, type MessageRecord, type SessionRecord } f
 export type { SessionRecord } from './session-record.js'
 
 export interface RestoredDelivery { key: string, delivery: Delivery }
-
-/** A store operation failed: `what` says which, for the log. */
-export type StoreErrorHandler = (err: Error, what: string) => void
 
 type RetainedRecord = Omit<Message, 'node'>
 
@@ -140,6 +137,7 @@ export class SessionJournal {
     let resolve!: (last: Promise<void>) => void
     // Resolved with the newest write's promise at flush: it settles when that write is durable.
     const done = new Promise<void>((r) => { resolve = r })
+    // A failed write was reported to #onError by #write; barrier() callers see the rejection, nobody else must.
     done.catch(() => {})
     this.#open = { timer: setTimeout(() => this.flush(), WINDOW_MS), done, resolve }
   }
@@ -195,6 +193,7 @@ export class SessionJournal {
     })
     // Writes commit in order, so the newest one covers those before it.
     this.#last = tracked
+    // Reported to #onError above; the rejection is kept only for the barrier() that waits on #last.
     tracked.catch(() => {})
   }
 }
