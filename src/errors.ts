@@ -85,6 +85,7 @@ export type ApiErrorCode = { [C in ErrorCode]: (typeof ERRORS)[C] extends { http
 /** Errors in what the operator configured (files included): `culex start` exits with code 2 on them, 1 on the rest. */
 export const CONFIGURATION_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'CULEX_ERR_CONFIG_PARSE', 'CULEX_ERR_CONFIG_INVALID', 'CULEX_ERR_CONFIG_FILE', 'CULEX_ERR_TLS_CONFIG', 'CULEX_ERR_API_KEYS', 'CULEX_ERR_ACL_PARSE',
+  'CULEX_ERR_AUTHN_CONFIG',
 ])
 
 export class CulexError extends Error {

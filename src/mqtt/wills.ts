@@ -36,7 +36,7 @@ export function publishWill (ctx: WillContext, session: Session): void | Promise
 function willDecided (ctx: WillContext, will: WillMessage, allowed: AuthzDecision): void {
   if (allowed === true) return sendWill(ctx, will)
   // deny_action = disconnect: the client is gone already, the will is denied all the same.
-  if (allowed === 'disconnect') return willRefused(ctx, will, new Error(`not authorized to publish ${JSON.stringify(will.message.topic)}`))
+  if (allowed === 'disconnect') return willRefused(ctx, will, `authorization failed: not authorized to publish ${JSON.stringify(will.message.topic)}`)
   willRefused(ctx, will, 'not authorized')
 }
 

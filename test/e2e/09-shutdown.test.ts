@@ -172,6 +172,20 @@ t.test('command line', async (t) => {
     t.match(r.stderr(), 'listener ssl:default: ssl_options.certfile etc/certs/server-cert.pem: ENOENT, no such file; make a development CA and server certificate with: npx culex certs init --dir etc/certs')
   })
 
+  t.test('an authenticator that cannot be made from its settings exits 2, saying what is missing', async (t) => {
+    const dir = t.testdir({
+      'jwt.hocon': [
+        'listeners.tcp.default.bind = "127.0.0.1:0"',
+        'dashboard.listeners.http.enable = false',
+        'authentication = [{ mechanism = jwt, algorithm = hmac-based }]',
+        '',
+      ].join('\n'),
+    })
+    const r = run(t, ['-c', join(dir, 'jwt.hocon')], dir)
+    t.equal(await r.exited, 2, 'a configuration error')
+    t.match(r.stderr(), 'jwt authenticator: algorithm = hmac-based needs a secret')
+  })
+
   t.test('a missing config file exits non-zero naming it', async (t) => {
     const dir = t.testdir({})
     const file = join(dir, 'absent.hocon')
