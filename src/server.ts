@@ -8,7 +8,8 @@ import type { Cluster } from './cluster/cluster.js'
 import type { HostBus } from './cluster/host/host-bus.js'
 import { refuseWorkersWithRedis, workerName } from './cluster/host/protocol.js'
 import type { PeerBus } from './cluster/peer-bus.js'
-import { loadConfig, type LoadedConfig } from './config/load.js'
+import { formatOrigin, loadConfig, type LoadedConfig } from './config/load.js'
+import { keysWithoutEffect } from './config/no-effect.js'
 import type { CulexConfig } from './config/schema.js'
 import type { CrlCache } from './listeners/crl-cache.js'
 import { describeListener } from './listeners/describe.js'
@@ -98,6 +99,10 @@ export class Broker {
     this.log = opts.worker === undefined ? log : log.child({ worker: opts.worker })
     for (const name of loaded.overrides) this.log.info({ variable: name }, 'configuration overridden from the environment')
     for (const name of loaded.ignored) this.log.warning({ variable: name }, 'environment variable ignored: its first key is not a configuration section')
+    // Once per host: node.workers' other workers load the same file.
+    if ((opts.worker ?? 1) === 1) {
+      for (const k of keysWithoutEffect(loaded.origins)) this.log.notice({ key: k.path, at: formatOrigin(k.origin) }, `${k.path}: accepted without effect: ${k.why}`)
+    }
     for (const [name, fns] of Object.entries(opts.hooks ?? {})) {
       for (const fn of Array.isArray(fns) ? fns : [fns]) this.hooks.add(name as HookName, fn as never)
     }

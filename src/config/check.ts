@@ -8,7 +8,7 @@ import { devCertificateDir } from '../certs/dev.js'
 import { PskTable } from '../listeners/psk.js'
 import { readTlsFiles, tlsServerOptions } from '../listeners/tls-context.js'
 import { silentLog } from '../log.js'
-import { configRows } from './docs.js'
+import { keysWithoutEffect } from './no-effect.js'
 import type { Origin } from './hocon/index.js'
 import { formatOrigin, loadConfig, type LoadedConfig } from './load.js'
 import type { AuthenticatorConfig, CulexConfig } from './schema.js'
@@ -62,15 +62,7 @@ function jwtAuthenticators (config: CulexConfig): AuthenticatorConfig[] {
   return [...config.authentication, ...perListener].filter((a) => a.enable && a.mechanism === 'jwt')
 }
 
-/** `file:line:column: key: accepted without effect: why`, for every key set in the file whose description says so. */
+/** `file:line:column: key: accepted without effect: why`, for every key set in the file whose description (or its section's) says so. */
 function withoutEffect (origins: Map<string, Origin>): string[] {
-  const patterns = configRows()
-    .filter((row) => /no effect/i.test(row.doc))
-    .map((row) => ({ doc: row.doc, match: new RegExp(`^${row.path.split('.').map((p) => p === '<name>' ? '[^.]+' : p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('\\.')}$`) }))
-  const notices: string[] = []
-  for (const [path, origin] of origins) {
-    const found = patterns.find((p) => p.match.test(path))
-    if (found) notices.push(`${formatOrigin(origin)}: ${path}: accepted without effect: ${found.doc}`)
-  }
-  return notices
+  return keysWithoutEffect(origins).map((k) => `${formatOrigin(k.origin)}: ${k.path}: accepted without effect: ${k.why}`)
 }

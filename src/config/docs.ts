@@ -51,7 +51,8 @@ function walk (schema: z.ZodType, path: string, rows: Row[]): void {
   const { core, fallback, hasDefault, name } = unwrap(schema)
   const d = def(core)
   const doc = schema.description ?? core.description ?? ''
-  if (d.type === 'object' && d.shape) {
+  // A named type is one row, whatever its shape (the deprecated listener limiter).
+  if (!name && d.type === 'object' && d.shape) {
     if (doc && path) rows.push({ path, type: 'section', default: '', doc })
     for (const [key, child] of Object.entries(d.shape)) walk(child, path ? `${path}.${key}` : key, rows)
     return
