@@ -1,10 +1,12 @@
 // What every listener offers the broker; TLS listeners (ssl, wss) implement the same shape.
 import { createServer, type Server, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
+import type { AccessRule } from '../config/access-rules.js'
 import type { BindAddress, Rate } from '../config/types.js'
 import type { Core } from '../mqtt/core.js'
 import type { ListenerContext, TransportInfo } from '../mqtt/connection.js'
 import { AcceptGuard } from './accept-guard.js'
+import { AccessRules } from './access-rules.js'
 import { close, listen } from './net-util.js'
 
 export interface Listener extends ListenerContext {
@@ -73,6 +75,7 @@ export interface NetListenerConfig {
   messages_rate: Rate | null
   bytes_rate: Rate | null
   tcp_options: TcpOptions
+  access_rules: AccessRule[]
 }
 
 /** A net.Server whose sockets get tcp_options (Nagle off, TCP keepalive) before `onSocket`. */
@@ -132,7 +135,7 @@ export abstract class NetListener<C extends NetListenerConfig> implements Listen
   async start (): Promise<void> {
     await this.prepare()
     const server = this.createServer()
-    this.#guard = AcceptGuard.create(this.core, this.id, this.config.max_conn_rate, this.config.tcp_options.backlog)
+    this.#guard = AcceptGuard.create(this.core, this.id, this.config.max_conn_rate, this.config.tcp_options.backlog, AccessRules.create(this.config.access_rules))
     this.#guard?.install(server)
     await listen(server, this.config.bind, this.config.tcp_options.backlog, this.id)
     this.#server = server
