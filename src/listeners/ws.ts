@@ -62,7 +62,7 @@ export class WsListener<C extends WsListenerConfig = WsListenerConfig> extends N
         this.core.log.warning({ listener: this.id, peer: `${peer.remoteAddress}:${peer.remotePort}` }, `closing WebSocket connection: ${reason}`)
         stream.destroy()
       })
-      this.gate.admit(stream, peer)
+      this.gate.admit(stream, peer, req.socket)
     })
     return wss
   }
