@@ -107,15 +107,19 @@ export class ManagementApi {
  * is CULEX_ERR_LISTEN.
  */
 export async function startApi (host: ApiHost, keys: ApiKeys): Promise<ManagementApi> {
-  const bind = host.config.dashboard.listeners.http.bind
+  const http = host.config.dashboard.listeners.http
+  // inet6: an unspecified IPv4 address means the IPv6 one.
+  const bind = http.inet6 && http.bind.host === '0.0.0.0' ? { host: '::', port: http.bind.port } : http.bind
   const address = keys.size > 0 ? bind : { host: '127.0.0.1', port: bind.port }
   if (keys.size === 0) {
     host.log.warning({ bind: `${bind.host}:${bind.port}`, address: `${address.host}:${address.port}` },
       'no API key configured (api_key.bootstrap_file): the management API listens on 127.0.0.1 only, without authentication')
   }
   const app = await buildApi(host, keys)
+  // Connections beyond max_connections are closed at accept (net.Server.maxConnections).
+  app.server.maxConnections = http.max_connections
   try {
-    await app.listen({ host: address.host, port: address.port })
+    await app.listen({ host: address.host, port: address.port, backlog: http.backlog, ipv6Only: http.ipv6_v6only })
   } catch (err) {
     await app.close()
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message

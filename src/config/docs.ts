@@ -53,10 +53,11 @@ function walk (schema: z.ZodType, path: string, rows: Row[], inherited?: Effect)
   const { core, fallback, hasDefault, name } = unwrap(schema)
   const d = def(core)
   const doc = schema.description ?? core.description ?? ''
-  // Keys described before noEffect existed say "no effect" in their doc line.
-  const effect = EFFECTS.get(schema) ?? inherited ?? (/no effect/i.test(doc) ? { status: 'never' as const, why: doc } : undefined)
+  // Keys described before noEffect existed say "no effect" in their doc line; the reason follows it.
+  const effect = EFFECTS.get(schema) ?? inherited ?? (/no effect/i.test(doc) ? { status: 'never' as const, why: doc.replace(/^.*?no effect(?: yet)?[:;,]?\s*/i, '') || doc } : undefined)
   const extra = effect ? { effect } : {}
-  if (d.type === 'object' && d.shape) {
+  // A named type is one row, whatever its shape (the deprecated listener limiter).
+  if (!name && d.type === 'object' && d.shape) {
     if ((doc || effect) && path) rows.push({ path, type: 'section', default: '', doc, ...extra })
     for (const [key, child] of Object.entries(d.shape)) walk(child, path ? `${path}.${key}` : key, rows, effect)
     return

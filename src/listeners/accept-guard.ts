@@ -1,5 +1,5 @@
-// Admission of new sockets as they are accepted, before TLS or HTTP see them: overload_protection's
-// memory mark closes them, max_conn_rate makes them wait their turn in a queue (EMQX pauses its
+// Admission of new sockets as they are accepted, before TLS or HTTP see them: access_rules and
+// overload_protection's memory mark close them, max_conn_rate makes them wait their turn in a queue (EMQX pauses its
 // acceptor, leaving them in the kernel's backlog; Node cannot pause accept, so the queue plays that part).
 import type { Server, Socket } from 'node:net'
 import { totalmem } from 'node:os'
@@ -7,6 +7,7 @@ import type { OverloadProtectionConfig } from '../config/schema.js'
 import type { Rate } from '../config/types.js'
 import { TokenBucket } from '../mqtt/rate-limit.js'
 import type { ListenerCore } from './listener-core.js'
+import type { AccessRules } from './access-rules.js'
 
 // Refusals are logged at most this often per listener, with how many there were since.
 const LOG_INTERVAL_MS = 10_000
@@ -45,24 +46,26 @@ export class AcceptGuard {
   readonly #memMark: number
   readonly #bucket: TokenBucket | null
   readonly #queueMax: number
+  readonly #access: AccessRules | null
   readonly #queue: Waiting[] = []
   #admit: (socket: Socket) => void = () => {}
   #timer: NodeJS.Timeout | null = null
-  readonly #logged = { mem: { at: -Infinity, count: 0 }, rate: { at: -Infinity, count: 0 }, full: { at: -Infinity, count: 0 } }
+  readonly #logged = { mem: { at: -Infinity, count: 0 }, rate: { at: -Infinity, count: 0 }, full: { at: -Infinity, count: 0 }, access: { at: -Infinity, count: 0 } }
 
-  /** Returns null when neither limit is on, so that accepting costs nothing more. */
-  static create (core: ListenerCore, listenerId: string, connRate: Rate | null, backlog: number): AcceptGuard | null {
+  /** Returns null when no rule or limit is on, so that accepting costs nothing more. */
+  static create (core: ListenerCore, listenerId: string, connRate: Rate | null, backlog: number, access: AccessRules | null = null): AcceptGuard | null {
     const overload = core.config.overload_protection
-    if (connRate === null && !overload.enable) return null
-    return new AcceptGuard(core, listenerId, connRate, backlog, overload.enable ? memoryMark(overload) : Infinity)
+    if (connRate === null && !overload.enable && access === null) return null
+    return new AcceptGuard(core, listenerId, connRate, backlog, overload.enable ? memoryMark(overload) : Infinity, access)
   }
 
-  constructor (core: ListenerCore, listenerId: string, connRate: Rate | null, queueMax: number, memMark: number) {
+  constructor (core: ListenerCore, listenerId: string, connRate: Rate | null, queueMax: number, memMark: number, access: AccessRules | null = null) {
     this.#core = core
     this.#id = listenerId
     this.#memMark = memMark
     this.#bucket = connRate ? new TokenBucket(connRate) : null
     this.#queueMax = queueMax
+    this.#access = access
   }
 
   /** Puts the guard in front of the server's 'connection' listeners (the net, TLS-front or HTTP handler). */
@@ -76,6 +79,15 @@ export class AcceptGuard {
   #accept (socket: Socket): void {
     const now = Date.now()
     const metrics = this.#core.metrics
+    const refusedBy = this.#access?.refuses(socket.remoteAddress)
+    if (refusedBy) {
+      metrics.connectionsRefused++
+      const peer = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`
+      this.#core.log.info({ listener: this.#id, peer, rule: refusedBy.text }, `connection refused by access_rules: ${peer} matches "${refusedBy.text}"`)
+      this.#log('notice', 'access', now, { peer, rule: refusedBy.text }, 'connections refused by access_rules')
+      socket.destroy()
+      return
+    }
     if (residentMemory(now) > this.#memMark) {
       metrics.limits.memRefused++
       metrics.connectionsRefused++
@@ -118,7 +130,7 @@ export class AcceptGuard {
   }
 
   /** One line per kind and interval, with the count since the last one. */
-  #log (level: 'warning' | 'notice', kind: 'mem' | 'rate' | 'full', now: number, details: Record<string, unknown>, msg: string): void {
+  #log (level: 'warning' | 'notice', kind: 'mem' | 'rate' | 'full' | 'access', now: number, details: Record<string, unknown>, msg: string): void {
     const state = this.#logged[kind]
     state.count++
     if (now - state.at < LOG_INTERVAL_MS) return

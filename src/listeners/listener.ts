@@ -1,10 +1,12 @@
 // What every listener offers the broker; TLS listeners (ssl, wss) implement the same shape.
 import { createServer, type Server, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
+import type { AccessRule } from '../config/access-rules.js'
 import type { BindAddress, Rate } from '../config/types.js'
 import type { ListenerContext, TransportInfo } from '../mqtt/channel.js'
 import type { ListenerCore } from './listener-core.js'
 import { AcceptGuard } from './accept-guard.js'
+import { AccessRules } from './access-rules.js'
 import { close, listen } from './net-util.js'
 
 export interface Listener extends ListenerContext {
@@ -20,23 +22,43 @@ export interface Listener extends ListenerContext {
   stop (graceMs?: number): Promise<void>
 }
 
-/** Connection accounting shared by all listener types: max_connections and the open-socket set. */
+/** tcp_options.send_timeout, send_timeout_close and high_watermark. */
+export interface SendTimeout { timeoutMs: number, close: boolean, highWatermark: number }
+
+interface Tracked {
+  /** Where unsent bytes wait besides the stream itself (a WebSocket's TCP or TLS socket). */
+  raw: Duplex | null
+  /** When the unsent bytes were first seen at or above high_watermark (0 = they are not). */
+  busySince: number
+  warned: boolean
+  peer: string
+}
+
+/**
+ * Connection accounting shared by all listener types: max_connections, the open-socket set, and
+ * send_timeout: a connection whose unsent bytes (not taken by the OS: the client does not read) stay at or
+ * above high_watermark for send_timeout is closed (send_timeout_close) or logged, as EMQX's blocked send
+ * times out. One sweep per listener, at most every second, while it has connections.
+ */
 export class ConnectionGate {
-  readonly #sockets = new Set<Duplex>()
+  readonly #sockets = new Map<Duplex, Tracked>()
   readonly #max: number
   readonly #core: ListenerCore
   readonly #context: ListenerContext
+  readonly #send: SendTimeout | null
+  #sweep: NodeJS.Timeout | null = null
 
-  constructor (core: ListenerCore, context: ListenerContext, max: number) {
+  constructor (core: ListenerCore, context: ListenerContext, max: number, send: SendTimeout | null = null) {
     this.#core = core
     this.#context = context
     this.#max = max
+    this.#send = send !== null && send.timeoutMs > 0 ? send : null
   }
 
   get size (): number { return this.#sockets.size }
 
-  /** Hands a new stream to the MQTT core, or closes it when the listener is full. */
-  admit (stream: Duplex, transport: TransportInfo): void {
+  /** Hands a new stream to the MQTT core, or closes it when the listener is full. `raw`: the socket under it, if another. */
+  admit (stream: Duplex, transport: TransportInfo, raw: Duplex | null = null): void {
     if (this.#core.closing) {
       stream.destroy()
       return
@@ -48,20 +70,54 @@ export class ConnectionGate {
       stream.destroy()
       return
     }
-    this.#sockets.add(stream)
+    this.#sockets.set(stream, { raw: raw === stream ? null : raw, busySince: 0, warned: false, peer: `${transport.remoteAddress}:${transport.remotePort}` })
     stream.once('close', () => this.#sockets.delete(stream))
+    if (this.#send !== null && this.#sweep === null) {
+      this.#sweep = setInterval(() => this.#checkSends(), Math.min(1000, Math.max(50, this.#send.timeoutMs / 4))).unref()
+    }
     this.#core.accept(stream, this.#context, transport)
+  }
+
+  #checkSends (): void {
+    const send = this.#send!
+    if (this.#sockets.size === 0) {
+      clearInterval(this.#sweep!)
+      this.#sweep = null
+      return
+    }
+    const now = Date.now()
+    for (const [stream, tracked] of this.#sockets) {
+      const unsent = stream.writableLength + (tracked.raw?.writableLength ?? 0)
+      if (unsent < send.highWatermark) {
+        tracked.busySince = 0
+        continue
+      }
+      if (tracked.busySince === 0) { tracked.busySince = now; continue }
+      if (now - tracked.busySince < send.timeoutMs) continue
+      const details = { listener: this.#context.id, peer: tracked.peer, unsent, high_watermark: send.highWatermark, send_timeout_ms: send.timeoutMs }
+      if (send.close) {
+        this.#core.metrics.limits.slowConsumerDisconnected++
+        this.#core.log.info(details, 'closing connection: its unsent data stayed above tcp_options.high_watermark for send_timeout (the client does not read)')
+        stream.destroy()
+        tracked.raw?.destroy()
+      } else if (!tracked.warned) {
+        tracked.warned = true
+        this.#core.log.warning(details, 'send timeout: unsent data above tcp_options.high_watermark for send_timeout (send_timeout_close = false: the connection stays open; logged once per connection)')
+      }
+    }
   }
 
   /** Waits up to `graceMs` for the connections to end by themselves, then destroys the rest. */
   async drain (graceMs: number): Promise<void> {
     const deadline = Date.now() + graceMs
     while (this.#sockets.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
-    for (const s of this.#sockets) s.destroy()
+    for (const s of this.#sockets.keys()) s.destroy()
+    if (this.#sweep !== null) clearInterval(this.#sweep)
+    this.#sweep = null
   }
 }
 
-export interface TcpOptions { nodelay: boolean, backlog: number, keepalive: string }
+export interface TcpOptions { nodelay: boolean, backlog: number, keepalive: string, send_timeout: number, send_timeout_close: boolean, high_watermark: number }
 
 /** The settings every socket-server listener has. */
 export interface NetListenerConfig {
@@ -73,6 +129,7 @@ export interface NetListenerConfig {
   messages_rate: Rate | null
   bytes_rate: Rate | null
   tcp_options: TcpOptions
+  access_rules: AccessRule[]
 }
 
 /** A net.Server whose sockets get tcp_options (Nagle off, TCP keepalive) before `onSocket`. */
@@ -109,7 +166,8 @@ export abstract class NetListener<C extends NetListenerConfig> implements Listen
     this.enabled = config.enable
     this.core = core
     this.config = config
-    this.gate = new ConnectionGate(core, this, config.max_connections)
+    const tcp = config.tcp_options
+    this.gate = new ConnectionGate(core, this, config.max_connections, { timeoutMs: tcp.send_timeout, close: tcp.send_timeout_close, highWatermark: tcp.high_watermark })
   }
 
   get running (): boolean { return this.#server?.listening ?? false }
@@ -132,7 +190,7 @@ export abstract class NetListener<C extends NetListenerConfig> implements Listen
   async start (): Promise<void> {
     await this.prepare()
     const server = this.createServer()
-    this.#guard = AcceptGuard.create(this.core, this.id, this.config.max_conn_rate, this.config.tcp_options.backlog)
+    this.#guard = AcceptGuard.create(this.core, this.id, this.config.max_conn_rate, this.config.tcp_options.backlog, AccessRules.create(this.config.access_rules))
     this.#guard?.install(server)
     await listen(server, this.config.bind, this.config.tcp_options.backlog, this.id)
     this.#server = server

@@ -20,7 +20,7 @@ const NO_VERSION = {
 const TLS13_SUITES = new Set(['TLS_AES_256_GCM_SHA384', 'TLS_AES_128_GCM_SHA256', 'TLS_CHACHA20_POLY1305_SHA256', 'TLS_AES_128_CCM_SHA256', 'TLS_AES_128_CCM_8_SHA256'])
 
 /** The files a listener's TLS context is made of, as read at one moment. */
-export interface TlsFiles { cert: Buffer; key: Buffer; ca: Buffer | undefined; crl?: Buffer | undefined }
+export interface TlsFiles { cert: Buffer; key: Buffer; ca: Buffer | undefined; crl?: Buffer | undefined; dh?: Buffer | undefined }
 
 /** Paths of the files to watch for hot reload. */
 export function tlsFilePaths (opts: SslOptions): string[] {
@@ -32,9 +32,9 @@ export function tlsFilePaths (opts: SslOptions): string[] {
 
 /** `caOptional`: the listener trusts other CAs too (the device registry), so cacertfile may be missing. */
 export function readTlsFiles (opts: SslOptions, listenerId: string, caOptional = false): TlsFiles {
-  const read = (key: 'certfile' | 'keyfile' | 'cacertfile' | 'crlfile', optional: boolean): Buffer | undefined => {
+  const read = (key: 'certfile' | 'keyfile' | 'cacertfile' | 'crlfile' | 'dhfile', optional: boolean): Buffer | undefined => {
     try {
-      return readFileSync(resolve(opts[key]))
+      return readFileSync(resolve(opts[key] ?? ''))
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
       if (optional && code === 'ENOENT') return undefined
@@ -44,11 +44,17 @@ export function readTlsFiles (opts: SslOptions, listenerId: string, caOptional =
   }
   // One-way TLS needs no CA file (EMQX: "can be empty"); two-way TLS does.
   const ca = read('cacertfile', opts.verify === 'verify_none' || caOptional)
-  return { cert: read('certfile', false)!, key: read('keyfile', false)!, ca, crl: opts.crlfile ? read('crlfile', false) : undefined }
+  return {
+    cert: read('certfile', false)!,
+    key: read('keyfile', false)!,
+    ca,
+    crl: opts.crlfile ? read('crlfile', false) : undefined,
+    dh: opts.dhfile ? read('dhfile', false) : undefined,
+  }
 }
 
 /** How to make a missing TLS file with culex certs (each writes <out>.pem and <out>.key). */
-function missingFileHint (key: 'certfile' | 'keyfile' | 'cacertfile' | 'crlfile', path: string): string {
+function missingFileHint (key: 'certfile' | 'keyfile' | 'cacertfile' | 'crlfile' | 'dhfile', path: string): string {
   const out = path.replace(/\.(pem|crt|cer)$/, '')
   switch (key) {
     case 'cacertfile': return `; make a CA with: npx culex certs ca --cn "My CA" --out ${out}`
@@ -71,6 +77,7 @@ export function tlsServerOptions (opts: SslOptions, files: TlsFiles, listenerId:
     if (!listed.includes(v)) secureOptions |= NO_VERSION[v]
   }
   if (!opts.reuse_sessions) secureOptions |= constants.SSL_OP_NO_TICKET
+  if (!opts.client_renegotiation) secureOptions |= constants.SSL_OP_NO_RENEGOTIATION
 
   const { tls12, tls13 } = splitCiphers(opts.ciphers, (name) => fail('ciphers', `unknown cipher suite ${name}`))
   // OpenSSL 3 refuses TLS 1.0/1.1 at its default security level; listing them is the user's explicit choice.
@@ -97,6 +104,7 @@ export function tlsServerOptions (opts: SslOptions, files: TlsFiles, listenerId:
   // Always an explicit list: without `ca`, Node trusts its public roots (and NODE_EXTRA_CA_CERTS) for client certificates.
   options.ca = hasCa(files.ca) ? files.ca : []
   if (files.crl) options.crl = files.crl
+  if (files.dh) options.dhparam = files.dh
   if (opts.partial_chain) (options as TlsOptions & { allowPartialTrustChain?: boolean }).allowPartialTrustChain = true
   checkContext(options, files, opts, fail)
   return options
