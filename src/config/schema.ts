@@ -577,7 +577,7 @@ const authorization = section({
     enable: bool().default(true).describe('Cache each client\'s decisions until it disconnects.'),
     max_size: int().pipe(z.number().min(1)).default(32).describe('Most cached decisions per client; the oldest goes first.'),
     ttl: duration().prefault('1m').describe('How long a cached decision is used.'),
-    excludes: notYet(z.array(z.string()).default([]), 'authorization cache exclusions', 'Topic filters whose decisions are never cached.'),
+    excludes: notYet(z.array(z.string()).optional(), 'authorization cache exclusions', 'Topic filters whose decisions are never cached.'),
   }),
   sources: z.array(z.discriminatedUnion('type', AUTHZ_SOURCE_SCHEMAS)).default([])
     .describe('Rule sources asked in order after the token ACL: { type = file, path = "etc/acl.conf" } or { type = file, rules = "..." }.'),
