@@ -602,12 +602,12 @@ const delayed = notYet(section({
   max_delayed_messages: int().default(0).describe('Most delayed messages held (0 = no limit).'),
 }), 'delayed publish ($delayed/<seconds>/<topic>)')
 
-const flappingDetect = notYet(section({
-  enable: bool().default(false).describe('Ban a client identifier that connects more than max_count times within window_time.'),
-  window_time: duration().prefault('1m').describe('Window in which connections are counted.'),
-  max_count: int().pipe(z.number().min(0)).default(15).describe('Most connections of one client identifier within window_time.'),
+const flappingDetect = section({
+  enable: bool().default(false).describe('Ban a client identifier that connects max_count times within window_time (EMQX 5.8 counts each CONNECT that passes the ban check, before authentication): it is banned as clientid for ban_time, listed in /api/v5/banned (by "flapping detector") and logged at warning.'),
+  window_time: duration().prefault('1m').describe('Window in which one client identifier\'s CONNECTs are counted; it starts at the first one.'),
+  max_count: int().pipe(z.number().min(0)).default(15).describe('CONNECTs of one client identifier within window_time that get it banned; the one reaching it is served, the next is refused with 0x8A (Banned).'),
   ban_time: duration().prefault('5m').describe('How long a flapping client identifier is banned.'),
-}), 'flapping detection')
+})
 
 const forceGc = noEffect(section({
   enable: bool().default(true),

@@ -12,6 +12,7 @@ import type { Log } from '../log.js'
 import type { BanList } from './banned.js'
 import type { MessageBus } from './bus.js'
 import { cachedEncoding } from './encode-cache.js'
+import type { FlappingDetector } from './flapping.js'
 import { encodePlainAck, encodePlainPublish, isAckCommand } from './packet-encoder.js'
 import type { ClientInfo, EnhancedAuthExchange, EnhancedAuthStep, Hooks } from './hooks.js'
 import { aliasBytes, memoryBudget } from './memory.js'
@@ -68,6 +69,8 @@ export interface ChannelCore {
   readonly hooks: Hooks
   readonly metrics: Metrics
   readonly banned: Pick<BanList, 'check'>
+  /** flapping_detect: told of each CONNECT that passed the ban check. */
+  readonly flapping: Pick<FlappingDetector, 'connecting'>
   readonly journal: SessionJournal | undefined
   readonly bus: Pick<MessageBus, 'congested'>
   /** Sessions held on this node, by client id. */

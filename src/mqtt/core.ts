@@ -8,6 +8,7 @@ import { LocalBus, type MessageBus } from './bus.js'
 import { BanList } from './banned.js'
 import type { Channel, ChannelCore, ListenerContext, TransportInfo } from './channel.js'
 import { Connection } from './connection.js'
+import { FlappingDetector } from './flapping.js'
 import { Hooks, type ClientInfo } from './hooks.js'
 import type { Message } from './message.js'
 import { Metrics } from './metrics.js'
@@ -50,6 +51,8 @@ export class Core implements ChannelCore {
   readonly metrics: Metrics
   /** Clients refused at CONNECT (the management API's /banned). */
   readonly banned = new BanList()
+  /** flapping_detect: bans client ids that connect too often. */
+  readonly flapping: FlappingDetector
   readonly router: Router
   readonly registry: SessionRegistry
   readonly retainer: Retainer
@@ -69,6 +72,7 @@ export class Core implements ChannelCore {
     this.hooks = opts.hooks ?? new Hooks()
     this.metrics = opts.metrics ?? new Metrics()
     this.journal = opts.journal
+    this.flapping = new FlappingDetector({ config: this.config.flapping_detect, log: this.log, bans: this.banned })
     const sessions = opts.sessions ?? new MemorySessionStore()
     const cluster = () => this.cluster
     const clients = new Map<string, Channel>()
@@ -180,6 +184,7 @@ export class Core implements ChannelCore {
     if (this.closing) return
     this.closing = true
     clearInterval(this.#sweepTimer)
+    this.flapping.close()
     const authorizing = this.registry.sendWillsNow()
     // Wills an asynchronous hook is authorizing go out before their subscribers are disconnected.
     if (authorizing.length > 0) await Promise.all(authorizing)
