@@ -160,7 +160,7 @@ const mqtt = section({
   session_owner_check: bool().default(true).describe('Culex only (EMQX has no such key): refuse to resume a persistent session (CONNACK 0x87, MQTT 3.1.1: 5) for a client whose user name differs from that of the client the session belongs to. false: resume it. Either way a resumed session\'s subscriptions and queued messages are authorized again for the client resuming it.'),
   response_information: z.string().default('').describe('Response Information sent to MQTT 5 clients that request it.'),
   message_expiry_interval: countOrInfinity().prefault('infinity').describe('Expiry (seconds) of messages published without a Message Expiry Interval, which every MQTT 3 message is; infinity: they never expire.'),
-  exclusive_subscription: notYet(bool().default(false), 'exclusive subscriptions', 'Allow $exclusive/<filter> subscriptions: one subscriber per filter at a time.'),
+  exclusive_subscription: bool().default(false).describe('Allow $exclusive/<filter> subscriptions: one client holds a filter\'s exclusive subscription at a time, another gets SUBACK 0x97 (Quota exceeded) until the holder unsubscribes or its session ends. Off (EMQX\'s default): $exclusive/ filters are refused with 0x8F (Topic Filter invalid), as EMQX does. Holds are per node.'),
   shared_subscription_initial_sticky_pick: notYet(z.enum(['random', 'local', 'hash_topic', 'hash_clientid']).default('random'), 'the sticky strategy\'s first pick', 'How the sticky strategy picks a group\'s member the first time.'),
   keepalive_backoff: noEffect(z.number().optional(), 'replaced by keepalive_multiplier (EMQX 5.0\'s older name).'),
   keepalive_check_interval: noEffect(duration().prefault('30s'), 'Culex times each client\'s Keep Alive on its own.'),

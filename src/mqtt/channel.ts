@@ -12,6 +12,7 @@ import type { Log } from '../log.js'
 import type { BanList } from './banned.js'
 import type { MessageBus } from './bus.js'
 import { cachedEncoding } from './encode-cache.js'
+import type { ExclusiveLocks } from './exclusive.js'
 import type { FlappingDetector } from './flapping.js'
 import { encodePlainAck, encodePlainPublish, isAckCommand } from './packet-encoder.js'
 import type { ClientInfo, EnhancedAuthExchange, EnhancedAuthStep, Hooks } from './hooks.js'
@@ -88,6 +89,8 @@ export interface ChannelCore {
     /** Returns whether the subscription is new (not a replaced one). */
     subscribe (session: Session, sub: Subscription<Session>): boolean
     unsubscribe (session: Session, filter: string): boolean
+    /** `$exclusive/` filters' holders. */
+    readonly exclusive: Pick<ExclusiveLocks, 'acquire'>
   }
   /** Set in a cluster: brings the client's session from the node that holds it. */
   readonly cluster: { takeover (clientId: string, cleanStart: boolean): Promise<SessionTransfer | undefined> } | null

@@ -53,7 +53,7 @@ const without = (prefix: string, keys: string[]) => keys.map((k) => `${prefix}.$
 
 const EXPECTED: Record<string, string[]> = {
   'listeners.conf': ['listeners.ssl.default.ssl_options.hibernate_after'],
-  'mqtt.conf': ['mqtt.exclusive_subscription', 'mqtt.strict_mode'],
+  'mqtt.conf': ['mqtt.strict_mode'],
   'retainer.conf': ['retainer.stop_publish_clear_msg', 'retainer.delivery_rate', 'retainer.backend.storage_type'],
   'modules.conf': [
     ...without('sys_topics.sys_event_messages', ['client_connected', 'client_disconnected', 'client_subscribed', 'client_unsubscribed']),
