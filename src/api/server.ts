@@ -10,6 +10,7 @@ import { authenticationRoutes } from './authentication.js'
 import { bannedRoutes } from './banned.js'
 import { certRoutes } from './certs.js'
 import { clientRoutes } from './clients.js'
+import { delayedRoutes } from './delayed.js'
 import { deviceCertRoutes } from './device-certs.js'
 import { ApiError, errorSchema, type ApiErrorCode, type ApiHost } from './common.js'
 import { listenerRoutes } from './listeners.js'
@@ -69,7 +70,7 @@ export async function buildApi (host: ApiHost, keys: ApiKeys): Promise<FastifyIn
     })
   }
 
-  for (const routes of [statusRoutes, nodeRoutes, statsRoutes, prometheusRoutes, listenerRoutes, clientRoutes, bannedRoutes, certRoutes, deviceCertRoutes, authenticationUserRoutes, authenticationRoutes]) await app.register(routes, { host })
+  for (const routes of [statusRoutes, nodeRoutes, statsRoutes, prometheusRoutes, listenerRoutes, clientRoutes, bannedRoutes, delayedRoutes, certRoutes, deviceCertRoutes, authenticationUserRoutes, authenticationRoutes]) await app.register(routes, { host })
   for (const path of OPENAPI_PATHS) {
     app.get(path, { schema: { hide: true }, config: { public: true } }, async () => app.swagger())
   }

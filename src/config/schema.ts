@@ -597,10 +597,10 @@ const connCongestion = notYet(section({
   min_alarm_sustain_duration: duration().prefault('1m').describe('Shortest time an alarm stays raised.'),
 }), 'connection congestion alarms')
 
-const delayed = notYet(section({
-  enable: bool().default(true).describe('Hold messages published to $delayed/<seconds>/<topic> for that many seconds.'),
-  max_delayed_messages: int().default(0).describe('Most delayed messages held (0 = no limit).'),
-}), 'delayed publish ($delayed/<seconds>/<topic>)')
+const delayed = section({
+  enable: bool().default(true).describe('Hold messages published to $delayed/<seconds>/<topic> for that many seconds (below 4294967; a larger number is a Unix time at most 4294967 s ahead), then publish them to <topic>; the publisher is authorized for <topic>. MQTT 5 publishers are acknowledged 0x10 (No matching subscribers) as in EMQX. Held messages are kept in the data store when durable_storage.backend = lmdb; /api/v5/mqtt/delayed lists and deletes them. false: $delayed/ is an ordinary topic.'),
+  max_delayed_messages: int().pipe(z.number().min(0)).default(0).describe('Most delayed messages held (0 = no limit); past it a delayed PUBLISH is refused with 0x97 (Quota exceeded).'),
+})
 
 const flappingDetect = section({
   enable: bool().default(false).describe('Ban a client identifier that connects max_count times within window_time (EMQX 5.8 counts each CONNECT that passes the ban check, before authentication): it is banned as clientid for ban_time, listed in /api/v5/banned (by "flapping detector") and logged at warning.'),

@@ -12,6 +12,7 @@ import type { Log } from '../log.js'
 import type { BanList } from './banned.js'
 import type { MessageBus } from './bus.js'
 import { cachedEncoding } from './encode-cache.js'
+import type { DelayedPublisher } from './delayed.js'
 import type { ExclusiveLocks } from './exclusive.js'
 import type { FlappingDetector } from './flapping.js'
 import { encodePlainAck, encodePlainPublish, isAckCommand } from './packet-encoder.js'
@@ -72,6 +73,8 @@ export interface ChannelCore {
   readonly banned: Pick<BanList, 'check'>
   /** flapping_detect: told of each CONNECT that passed the ban check. */
   readonly flapping: Pick<FlappingDetector, 'connecting'>
+  /** delayed: holds a $delayed/ message until it is due; false when delayed.max_delayed_messages are held. */
+  readonly delayed: Pick<DelayedPublisher, 'hold'>
   readonly journal: SessionJournal | undefined
   readonly bus: Pick<MessageBus, 'congested'>
   /** Sessions held on this node, by client id. */

@@ -98,7 +98,7 @@ t.test('docs mark each key implemented, no effect (never) or not yet implemented
   t.equal(effect('mqtt.strict_mode'), 'never')
   t.equal(effect('listeners.ssl.<name>.ssl_options.hibernate_after'), 'never', 'a doc line saying "no effect" counts')
   t.equal(effect('flapping_detect.ban_time'), 'implemented')
-  t.equal(effect('delayed.max_delayed_messages'), 'not-yet')
+  t.equal(effect('delayed.max_delayed_messages'), 'implemented')
   t.equal(effect('mqtt.exclusive_subscription'), 'implemented')
   t.equal(effect('sys_topics.sys_event_messages.client_connected'), 'not-yet')
   t.equal(effect('mqtt.subscription_message_filter'), 'absent', 'not an EMQX 5.8 key')

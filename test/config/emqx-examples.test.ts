@@ -57,7 +57,6 @@ const EXPECTED: Record<string, string[]> = {
   'retainer.conf': ['retainer.stop_publish_clear_msg', 'retainer.delivery_rate', 'retainer.backend.storage_type'],
   'modules.conf': [
     ...without('sys_topics.sys_event_messages', ['client_connected', 'client_disconnected', 'client_subscribed', 'client_unsubscribed']),
-    ...without('delayed', ['enable', 'max_delayed_messages']),
     ...without('alarm', ['actions', 'size_limit', 'validity_period']),
     ...without('conn_congestion', ['enable_alarm', 'min_alarm_sustain_duration']),
     ...without('force_gc', ['count', 'bytes']),
