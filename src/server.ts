@@ -122,7 +122,11 @@ export class Broker {
     const clustered = this.config.cluster.backend === 'redis'
     if (clustered && opts.bus) this.log.warning('cluster.backend = redis ignored: the broker was given its own message bus (BrokerOptions.bus)')
     this.#clustered = clustered && !opts.bus
-    this.core = new Core({ config: this.config, log: this.log, hooks: this.hooks, sessions: opts.sessions, retained: opts.retained, bus: opts.bus, journal, metrics })
+    this.core = new Core({ config: this.config, log: this.log, hooks: this.hooks, sessions: opts.sessions, retained: opts.retained, bus: opts.bus, journal, metrics,
+      delayedTable: this.store.backend === 'lmdb' ? this.store.table('delayed') : undefined,
+    })
+    // A flapping client's ban reaches the other nodes as one made through the API does.
+    this.core.flapping.banned = (ban) => this.cluster?.banAdded(ban)
     this.authz = new Authorizer(this.config.authorization, this.log, (client) => {
       const conn = this.core.clients.get(client.clientId)
       return conn?.client === client ? conn.mountpoint : ''

@@ -10,6 +10,7 @@ import { authenticationRoutes } from './authentication.js'
 import { bannedRoutes } from './banned.js'
 import { certRoutes } from './certs.js'
 import { clientRoutes } from './clients.js'
+import { delayedRoutes } from './delayed.js'
 import { deviceCertRoutes } from './device-certs.js'
 import { errorSchema, type ApiHost } from './common.js'
 import { listenerRoutes } from './listeners.js'
@@ -75,7 +76,7 @@ export async function buildApi (host: ApiHost, keys: ApiKeys): Promise<FastifyIn
     })
   }
 
-  for (const routes of [statusRoutes, nodeRoutes, statsRoutes, prometheusRoutes, listenerRoutes, clientRoutes, bannedRoutes, certRoutes, deviceCertRoutes, authenticationUserRoutes, authenticationRoutes]) await app.register(routes, { host })
+  for (const routes of [statusRoutes, nodeRoutes, statsRoutes, prometheusRoutes, listenerRoutes, clientRoutes, bannedRoutes, delayedRoutes, certRoutes, deviceCertRoutes, authenticationUserRoutes, authenticationRoutes]) await app.register(routes, { host })
   for (const path of OPENAPI_PATHS) {
     app.get(path, { schema: { hide: true }, config: { public: true } }, async () => app.swagger())
   }

@@ -161,7 +161,7 @@ const mqtt = section({
   session_owner_check: bool().default(true).describe('Culex only (EMQX has no such key): refuse to resume a persistent session (CONNACK 0x87, MQTT 3.1.1: 5) for a client whose user name differs from that of the client the session belongs to. false: resume it. Either way a resumed session\'s subscriptions and queued messages are authorized again for the client resuming it.'),
   response_information: z.string().default('').describe('Response Information sent to MQTT 5 clients that request it.'),
   message_expiry_interval: countOrInfinity().prefault('infinity').describe('Expiry (seconds) of messages published without a Message Expiry Interval, which every MQTT 3 message is; infinity: they never expire.'),
-  exclusive_subscription: notYet(bool().default(false), 'exclusive subscriptions', 'Allow $exclusive/<filter> subscriptions: one subscriber per filter at a time.'),
+  exclusive_subscription: bool().default(false).describe('Allow $exclusive/<filter> subscriptions: one client holds a filter\'s exclusive subscription at a time, another gets SUBACK 0x97 (Quota exceeded) until the holder unsubscribes or its session ends. Off (EMQX\'s default): $exclusive/ filters are refused with 0x8F (Topic Filter invalid), as EMQX does. Holds are per node.'),
   shared_subscription_initial_sticky_pick: notYet(z.enum(['random', 'local', 'hash_topic', 'hash_clientid']).default('random'), 'the sticky strategy\'s first pick', 'How the sticky strategy picks a group\'s member the first time.'),
   keepalive_backoff: noEffect(z.number().optional(), 'replaced by keepalive_multiplier (EMQX 5.0\'s older name).'),
   keepalive_check_interval: noEffect(duration().prefault('30s'), 'Culex times each client\'s Keep Alive on its own.'),
@@ -711,17 +711,17 @@ const connCongestion = notYet(section({
   min_alarm_sustain_duration: duration().prefault('1m').describe('Shortest time an alarm stays raised.'),
 }), 'connection congestion alarms')
 
-const delayed = notYet(section({
-  enable: bool().default(true).describe('Hold messages published to $delayed/<seconds>/<topic> for that many seconds.'),
-  max_delayed_messages: int().default(0).describe('Most delayed messages held (0 = no limit).'),
-}), 'delayed publish ($delayed/<seconds>/<topic>)')
+const delayed = section({
+  enable: bool().default(true).describe('Hold messages published to $delayed/<seconds>/<topic> for that many seconds (below 4294967; a larger number is a Unix time at most 4294967 s ahead), then publish them to <topic>; the publisher is authorized for <topic>. MQTT 5 publishers are acknowledged 0x10 (No matching subscribers) as in EMQX. Held messages are kept in the data store when durable_storage.backend = lmdb; /api/v5/mqtt/delayed lists and deletes them. false: $delayed/ is an ordinary topic.'),
+  max_delayed_messages: int().pipe(z.number().min(0)).default(0).describe('Most delayed messages held (0 = no limit); past it a delayed PUBLISH is refused with 0x97 (Quota exceeded).'),
+})
 
-const flappingDetect = notYet(section({
-  enable: bool().default(false).describe('Ban a client identifier that connects more than max_count times within window_time.'),
-  window_time: duration().prefault('1m').describe('Window in which connections are counted.'),
-  max_count: int().pipe(z.number().min(0)).default(15).describe('Most connections of one client identifier within window_time.'),
+const flappingDetect = section({
+  enable: bool().default(false).describe('Ban a client identifier that connects max_count times within window_time (EMQX 5.8 counts each CONNECT that passes the ban check, before authentication): it is banned as clientid for ban_time, listed in /api/v5/banned (by "flapping detector") and logged at warning.'),
+  window_time: duration().prefault('1m').describe('Window in which one client identifier\'s CONNECTs are counted; it starts at the first one.'),
+  max_count: int().pipe(z.number().min(0)).default(15).describe('CONNECTs of one client identifier within window_time that get it banned; the one reaching it is served, the next is refused with 0x8A (Banned).'),
   ban_time: duration().prefault('5m').describe('How long a flapping client identifier is banned.'),
-}), 'flapping detection')
+})
 
 const forceGc = noEffect(section({
   enable: bool().default(true),

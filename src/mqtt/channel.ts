@@ -12,6 +12,9 @@ import type { Log } from '../log.js'
 import type { BanList } from './banned.js'
 import type { MessageBus } from './bus.js'
 import { cachedEncoding } from './encode-cache.js'
+import type { DelayedPublisher } from './delayed.js'
+import type { ExclusiveLocks } from './exclusive.js'
+import type { FlappingDetector } from './flapping.js'
 import { encodePlainAck, encodePlainPublish, isAckCommand } from './packet-encoder.js'
 import type { ClientInfo, EnhancedAuthExchange, EnhancedAuthStep, Hooks } from './hooks.js'
 import { aliasBytes, memoryBudget } from './memory.js'
@@ -68,6 +71,10 @@ export interface ChannelCore {
   readonly hooks: Hooks
   readonly metrics: Metrics
   readonly banned: Pick<BanList, 'check'>
+  /** flapping_detect: told of each CONNECT that passed the ban check. */
+  readonly flapping: Pick<FlappingDetector, 'connecting'>
+  /** delayed: holds a $delayed/ message until it is due; false when delayed.max_delayed_messages are held. */
+  readonly delayed: Pick<DelayedPublisher, 'hold'>
   readonly journal: SessionJournal | undefined
   readonly bus: Pick<MessageBus, 'congested'>
   /** Sessions held on this node, by client id. */
@@ -85,6 +92,8 @@ export interface ChannelCore {
     /** Returns whether the subscription is new (not a replaced one). */
     subscribe (session: Session, sub: Subscription<Session>): boolean
     unsubscribe (session: Session, filter: string): boolean
+    /** `$exclusive/` filters' holders. */
+    readonly exclusive: Pick<ExclusiveLocks, 'acquire'>
   }
   /** Set in a cluster: brings the client's session from the node that holds it. */
   readonly cluster: { takeover (clientId: string, cleanStart: boolean): Promise<SessionTransfer | undefined> } | null

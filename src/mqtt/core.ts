@@ -8,6 +8,8 @@ import { LocalBus, type MessageBus } from './bus.js'
 import { BanList } from './banned.js'
 import type { Channel, ChannelCore, ListenerContext, TransportInfo } from './channel.js'
 import { Connection } from './connection.js'
+import { DelayedPublisher, type DelayedRecord } from './delayed.js'
+import { FlappingDetector } from './flapping.js'
 import { Hooks, type ClientInfo } from './hooks.js'
 import type { Message } from './message.js'
 import { Metrics } from './metrics.js'
@@ -18,6 +20,7 @@ import { SessionRegistry, type SessionListener } from './session-registry.js'
 import { MemoryRetainedStore, MemorySessionStore, type RetainedStore, type SessionStore } from './store/index.js'
 import type { SessionJournal } from './store/journal.js'
 import type { SessionTransfer } from './store/session-record.js'
+import type { KvTable } from '../store/kv.js'
 
 export interface CoreOptions {
   config: CulexConfig
@@ -30,6 +33,8 @@ export interface CoreOptions {
   journal?: SessionJournal | undefined
   /** The broker-wide counters, when something made before the core (the journal) counts in them too. */
   metrics?: Metrics
+  /** The data store's table of delayed messages (durable_storage.backend = lmdb); restored from at construction. */
+  delayedTable?: KvTable<DelayedRecord> | undefined
 }
 
 /**
@@ -50,6 +55,10 @@ export class Core implements ChannelCore {
   readonly metrics: Metrics
   /** Clients refused at CONNECT (the management API's /banned). */
   readonly banned = new BanList()
+  /** flapping_detect: bans client ids that connect too often. */
+  readonly flapping: FlappingDetector
+  /** delayed: messages published to $delayed/{seconds}/{topic}, held until due. */
+  readonly delayed: DelayedPublisher
   readonly router: Router
   readonly registry: SessionRegistry
   readonly retainer: Retainer
@@ -69,6 +78,7 @@ export class Core implements ChannelCore {
     this.hooks = opts.hooks ?? new Hooks()
     this.metrics = opts.metrics ?? new Metrics()
     this.journal = opts.journal
+    this.flapping = new FlappingDetector({ config: this.config.flapping_detect, log: this.log, bans: this.banned })
     const sessions = opts.sessions ?? new MemorySessionStore()
     const cluster = () => this.cluster
     const clients = new Map<string, Channel>()
@@ -86,6 +96,12 @@ export class Core implements ChannelCore {
     this.#bus.onMessage((message, groups) => this.#fromBus(message, groups))
     this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS).unref()
     if (this.journal) this.#restore(this.journal)
+    this.delayed = new DelayedPublisher({
+      config: this.config.delayed, log: this.log, metrics: this.metrics, bans: this.banned,
+      publish: (message) => this.publish(message, null), table: opts.delayedTable,
+    })
+    const delayed = this.delayed.restore()
+    if (delayed > 0) this.log.notice({ delayed }, 'delayed messages restored')
   }
 
   /** The sessions held on this node. */
@@ -180,6 +196,8 @@ export class Core implements ChannelCore {
     if (this.closing) return
     this.closing = true
     clearInterval(this.#sweepTimer)
+    this.flapping.close()
+    this.delayed.close()
     const authorizing = this.registry.sendWillsNow()
     // Wills an asynchronous hook is authorizing go out before their subscribers are disconnected.
     if (authorizing.length > 0) await Promise.all(authorizing)

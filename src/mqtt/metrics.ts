@@ -10,6 +10,8 @@ export class Metrics {
   readonly messagesReceivedQos = [0, 0, 0]
   readonly messagesSentQos = [0, 0, 0]
   messagesDropped = 0
+  /** Messages held by delayed publish (EMQX's messages.delayed). */
+  messagesDelayed = 0
   /** Will messages dropped because their client was not authorized to publish them (also in messagesDropped). */
   willsNotAuthorized = 0
   /** Deliveries to one subscriber that failed with an error, the others served (also in messagesDropped). */

@@ -6,6 +6,7 @@ import type { ClientInfo, Hooks } from './hooks.js'
 import { isExpired, type Message } from './message.js'
 import type { Metrics } from './metrics.js'
 import { RC } from './reason-codes.js'
+import { ExclusiveLocks } from './exclusive.js'
 import type { Delivery, Session } from './session.js'
 import { pickMember } from './shared-pick.js'
 import type { SessionStore } from './store/index.js'
@@ -40,6 +41,8 @@ export interface RouterOptions {
 
 export class Router {
   readonly tree = new TopicTree<Session>()
+  /** Who holds each `$exclusive/` filter. */
+  readonly exclusive = new ExclusiveLocks()
   readonly #config: CulexConfig
   readonly #log: Log
   readonly #hooks: Hooks
@@ -66,8 +69,12 @@ export class Router {
 
   /** Adds or replaces a subscription; returns whether it existed before (for Retain Handling 1). */
   subscribe (session: Session, sub: Subscription<Session>): boolean {
-    const existed = session.subscriptions.has(sub.filter)
+    const before = session.subscriptions.get(sub.filter)
+    const existed = before !== undefined
     session.subscriptions.set(sub.filter, sub)
+    // A restored session takes its exclusive filters again; a plain subscription replacing one lets it go.
+    if (sub.exclusive) this.exclusive.acquire(sub.filter, session.clientId)
+    else if (before?.exclusive) this.exclusive.release(sub.filter, session.clientId)
     const shared = parseShared(sub.filter)
     if (shared) {
       this.tree.add(sub, shared.filter, shared.group)
@@ -88,6 +95,7 @@ export class Router {
 
   /** Takes one of the session's filters out of the tree (the session's own map is the caller's). */
   untrack (session: Session, filter: string): void {
+    if (this.exclusive.size > 0) this.exclusive.release(filter, session.clientId)
     const shared = parseShared(filter)
     if (shared) {
       this.tree.remove(session, shared.filter, shared.group)

@@ -11,6 +11,8 @@ export interface SubscriptionOptions {
   rh: number
   /** Subscription Identifier, 0 when none. */
   id: number
+  /** Subscribed as `$exclusive/<filter>` (src/mqtt/exclusive.ts). */
+  exclusive?: boolean
 }
 
 export interface Subscriber { readonly clientId: string }

@@ -112,3 +112,16 @@ t.test('bad requests: EMQX error bodies', async (t) => {
   }
   t.equal(b.broker.core.banned.size, 0, 'nothing was added')
 })
+
+t.test('flapping_detect: the ban is listed (by "flapping detector") and DELETE lifts it', async (t) => {
+  const b = await startApiBroker(t, { keys: [ADMIN], config: { flapping_detect: { enable: true, max_count: 2, window_time: '30s', ban_time: '5m' } } })
+  t.equal(await connack(b.tcpPort, 5, 'flap'), 0)
+  t.equal(await connack(b.tcpPort, 5, 'flap'), 0)
+  t.equal(await connack(b.tcpPort, 5, 'flap'), 0x8a, 'banned after max_count CONNECTs')
+  const list = await b.call('/api/v5/banned')
+  t.match(list.json.data, [{ as: 'clientid', who: 'flap', by: 'flapping detector', reason: 'flapping is detected' }])
+  const { at, until } = list.json.data[0] as { at: string, until: string }
+  t.equal(Date.parse(until) - Date.parse(at), 5 * 60_000, 'for ban_time')
+  t.equal((await b.call('/api/v5/banned/clientid/flap', { method: 'DELETE' })).status, 204)
+  t.equal(await connack(b.tcpPort, 5, 'flap'), 0, 'the ban lifted: connects (a new window)')
+})

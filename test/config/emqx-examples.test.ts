@@ -53,12 +53,10 @@ const without = (prefix: string, keys: string[]) => keys.map((k) => `${prefix}.$
 
 const EXPECTED: Record<string, string[]> = {
   'listeners.conf': ['listeners.ssl.default.ssl_options.hibernate_after'],
-  'mqtt.conf': ['mqtt.exclusive_subscription', 'mqtt.strict_mode'],
+  'mqtt.conf': ['mqtt.strict_mode'],
   'retainer.conf': ['retainer.stop_publish_clear_msg', 'retainer.delivery_rate', 'retainer.backend.storage_type'],
   'modules.conf': [
     ...without('sys_topics.sys_event_messages', ['client_connected', 'client_disconnected', 'client_subscribed', 'client_unsubscribed']),
-    ...without('flapping_detect', ['enable', 'window_time', 'max_count', 'ban_time']),
-    ...without('delayed', ['enable', 'max_delayed_messages']),
     ...without('alarm', ['actions', 'size_limit', 'validity_period']),
     ...without('conn_congestion', ['enable_alarm', 'min_alarm_sustain_duration']),
     ...without('force_gc', ['count', 'bytes']),

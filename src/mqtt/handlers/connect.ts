@@ -47,6 +47,8 @@ export function handleConnect (channel: Channel, packet: IConnectPacket): void |
   }
   channel.client = client
   if (refusedAsBanned(channel, client)) return
+  // EMQX 5.8 counts a flapping client's CONNECTs here: past the ban check, before authentication.
+  channel.core.flapping.connecting(clientId, client.remoteAddress)
   const method = packet.properties?.authenticationMethod
   if (method !== undefined) return startEnhancedAuth(channel, packet, client, method, assigned !== undefined)
   const credentials = { username, password: packet.password }

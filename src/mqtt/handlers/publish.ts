@@ -3,6 +3,7 @@ import { isUtf8 } from 'node:buffer'
 import type { IPublishPacket } from 'mqtt-packet'
 import { CulexError, type ErrorCode } from '../../errors.js'
 import type { Channel } from '../channel.js'
+import { DELAYED_PREFIX, parseDelayed, type DelayedTopic } from '../delayed.js'
 import { runAuthorize, type AuthzDecision } from '../hooks.js'
 import { createMessage, type Message } from '../message.js'
 import { RC } from '../reason-codes.js'
@@ -45,7 +46,14 @@ export function handlePublish (channel: Channel, packet: IPublishPacket): void |
     }
   }
   const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload
-  const message = createMessage(channel.mountpoint + topic, payload, packet.qos, packet.retain,
+  // delayed: $delayed/{seconds}/{topic} is held, then published to {topic}; everything below sees {topic}.
+  let delayed: Extract<DelayedTopic, { ok: true }> | undefined
+  if (topic.startsWith(DELAYED_PREFIX) && core.config.delayed.enable) {
+    const parsed = parseDelayed(topic, Date.now(), mqtt.max_topic_levels)
+    if (!parsed.ok) return reject(channel, packet, parsed.rc, parsed.reason)
+    delayed = parsed
+  }
+  const message = createMessage(channel.mountpoint + (delayed?.topic ?? topic), payload, packet.qos, packet.retain,
     v5 ? packet.properties : undefined, channel.clientId)
   // EMQX's mqtt.message_expiry_interval: the expiry of messages that carry none (every MQTT 3 message).
   if (message.expiresAt === 0 && mqtt.message_expiry_interval !== Number.POSITIVE_INFINITY) message.expiresAt = Date.now() + mqtt.message_expiry_interval * 1000
@@ -56,9 +64,9 @@ export function handlePublish (channel: Channel, packet: IPublishPacket): void |
     return reject(channel, packet, err.reasonCode!, err.message, err.code)
   }
   const hooks = core.hooks.authorizePublish
-  if (hooks.length === 0) return accept(channel, packet, message)
+  if (hooks.length === 0) return accept(channel, packet, message, delayed)
   const decided = (allowed: AuthzDecision): Promise<void> | undefined => {
-    if (allowed === true) return accept(channel, packet, message)
+    if (allowed === true) return accept(channel, packet, message, delayed)
     if (allowed === false) reject(channel, packet, RC.NOT_AUTHORIZED, 'not authorized')
     else channel.protocolError(new CulexError('CULEX_ERR_MQTT_NOT_AUTHORIZED', `not authorized to publish ${JSON.stringify(topic)}`))
     return undefined
@@ -87,13 +95,14 @@ function resolveTopic (channel: Channel, packet: IPublishPacket): string {
  * Sets the Topic Alias the PUBLISH carries with its topic, routes the message and acknowledges it; returns
  * the wait of a congested cluster bus (reads pause until it ends).
  */
-function accept (channel: Channel, packet: IPublishPacket, message: Message): Promise<void> | undefined {
+function accept (channel: Channel, packet: IPublishPacket, message: Message, delayed?: Extract<DelayedTopic, { ok: true }>): Promise<void> | undefined {
   const core = channel.core
   const alias = packet.properties?.topicAlias
   if (alias !== undefined && packet.topic !== '' && channel.protocolVersion === 5) {
     channel.setAlias(alias, packet.topic)
     if (channel.overMemoryBudget()) return
   }
+  if (delayed) return hold(channel, packet, message, delayed)
   core.publish(message, channel.client)
   if (packet.qos === 1) channel.acknowledge({ cmd: 'puback', messageId: packet.messageId! })
   else if (packet.qos === 2) {
@@ -101,6 +110,24 @@ function accept (channel: Channel, packet: IPublishPacket, message: Message): Pr
     channel.acknowledge({ cmd: 'pubrec', messageId: packet.messageId! })
   }
   return core.bus.congested?.() ?? undefined
+}
+
+/**
+ * Holds a delayed message. As EMQX, which answers for a message routed nowhere yet, MQTT 5 is acknowledged
+ * 0x10 (No matching subscribers); held messages past delayed.max_delayed_messages are refused 0x97.
+ */
+function hold (channel: Channel, packet: IPublishPacket, message: Message, delayed: Extract<DelayedTopic, { ok: true }>): undefined {
+  if (!channel.core.delayed.hold(message, channel.client!.username, delayed.publishAt, delayed.interval)) {
+    reject(channel, packet, RC.QUOTA_EXCEEDED, 'delayed.max_delayed_messages reached')
+    return
+  }
+  const rc = channel.protocolVersion === 5 ? { reasonCode: RC.NO_MATCHING_SUBSCRIBERS } : {}
+  if (packet.qos === 1) channel.acknowledge({ cmd: 'puback', messageId: packet.messageId!, ...rc })
+  else if (packet.qos === 2) {
+    channel.session!.awaitingRel.set(packet.messageId!, Date.now())
+    channel.acknowledge({ cmd: 'pubrec', messageId: packet.messageId!, ...rc })
+  }
+  return undefined
 }
 
 /**

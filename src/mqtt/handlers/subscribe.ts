@@ -7,11 +7,12 @@ import { subscriptionBytes } from '../memory.js'
 import { isExpired } from '../message.js'
 import { RC } from '../reason-codes.js'
 import type { Session } from '../session.js'
+import { EXCLUSIVE_PREFIX } from '../exclusive.js'
 import { hasWildcard, isMalformedString, parseShared, topicFilterError, SHARE_PREFIX } from '../topic.js'
 import type { Subscription } from '../topic-tree.js'
 
 /** A filter that passed the checks, awaiting authorization. */
-interface Candidate { index: number; request: ISubscription; filter: string; shared: boolean }
+interface Candidate { index: number; request: ISubscription; filter: string; shared: boolean; exclusive: boolean }
 
 export function handleSubscribe (channel: Channel, packet: ISubscribePacket): void | Promise<void> {
   if (packet.subscriptions.length === 0) throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', 'SUBSCRIBE without a topic filter [MQTT-3.8.3-2]')
@@ -22,7 +23,14 @@ export function handleSubscribe (channel: Channel, packet: ISubscribePacket): vo
   let count = session.subscriptions.size
   // force_shutdown.max_heap_size: a new filter the client has no memory left for is refused with 0x97.
   let memoryLeft = channel.memoryLeft
-  packet.subscriptions.forEach((request, index) => {
+  packet.subscriptions.forEach((asked, index) => {
+    let request = asked
+    const exclusive = request.topic.startsWith(EXCLUSIVE_PREFIX)
+    if (exclusive) {
+      const refused = exclusiveRefusal(channel, request.topic)
+      if (refused !== null) { codes[index] = refused; return }
+      request = { ...request, topic: request.topic.slice(EXCLUSIVE_PREFIX.length) }
+    }
     const refusal = check(channel, request)
     if (refusal !== null) { codes[index] = refusal; return }
     const filter = mountFilter(channel.mountpoint, request.topic)
@@ -38,7 +46,7 @@ export function handleSubscribe (channel: Channel, packet: ISubscribePacket): vo
       count++
       memoryLeft -= cost
     }
-    candidates.push({ index, request, filter, shared: request.topic.startsWith(SHARE_PREFIX) })
+    candidates.push({ index, request, filter, shared: request.topic.startsWith(SHARE_PREFIX), exclusive })
   })
   const hooks = channel.core.hooks.authorizeSubscribe
   const decisions = candidates.map((c) => hooks.length === 0 ? true : runAuthorize(hooks, channel.client!, { topic: c.filter, qos: c.request.qos }))
@@ -48,6 +56,20 @@ export function handleSubscribe (channel: Channel, packet: ISubscribePacket): vo
     })
   }
   finish(channel, packet, codes, candidates, decisions as AuthzDecision[])
+}
+
+/**
+ * Whether `$exclusive/<filter>` may be asked for at all (EMQX's emqx_topic:parse and emqx_mqtt_caps): with
+ * mqtt.exclusive_subscription off, or with no filter, or of a shared subscription, it is refused 0x8F.
+ */
+function exclusiveRefusal (channel: Channel, topic: string): number | null {
+  const why = !channel.core.config.mqtt.exclusive_subscription ? 'exclusive subscriptions are disabled (mqtt.exclusive_subscription)'
+    : topic.length === EXCLUSIVE_PREFIX.length ? 'no topic filter after $exclusive/'
+      : topic.startsWith(SHARE_PREFIX, EXCLUSIVE_PREFIX.length) ? 'a shared subscription cannot be exclusive' : null
+  if (why === null) return null
+  if (isMalformedString(topic)) throw new CulexError('CULEX_ERR_MQTT_MALFORMED', 'SUBSCRIBE topic filter is ill-formed UTF-8 or contains U+0000')
+  channel.core.log.info({ client: channel.label, filter: topic }, `SUBSCRIBE refused: ${why}`)
+  return RC.TOPIC_FILTER_INVALID
 }
 
 /** The reason code refusing one filter, or null to go on. */
@@ -84,6 +106,11 @@ function finish (channel: Channel, packet: ISubscribePacket, codes: number[], ca
       core.log.info({ client: channel.label, filter: c.filter }, 'SUBSCRIBE refused: not authorized')
       return
     }
+    if (c.exclusive && !core.router.exclusive.acquire(c.filter, session.clientId)) {
+      codes[c.index] = RC.QUOTA_EXCEEDED
+      core.log.info({ client: channel.label, filter: c.filter }, 'SUBSCRIBE refused: another client holds the exclusive subscription')
+      return
+    }
     const qos = Math.min(c.request.qos, core.config.mqtt.max_qos_allowed) as QoS
     const sub: Subscription<Session> = {
       filter: c.filter,
@@ -93,6 +120,7 @@ function finish (channel: Channel, packet: ISubscribePacket, codes: number[], ca
       rap: c.request.rap === true,
       rh: c.request.rh ?? 0,
       id: subId,
+      ...(c.exclusive ? { exclusive: true } : {}),
     }
     const existed = core.router.subscribe(session, sub)
     codes[c.index] = qos

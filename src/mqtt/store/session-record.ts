@@ -53,7 +53,7 @@ export function sessionRecord (session: Session, disconnectedAt?: number): Sessi
   const record: SessionRecord = {
     clientId: session.clientId,
     expiryInterval: session.expiryInterval,
-    subscriptions: [...session.subscriptions.values()].map((s) => [s.filter, { qos: s.qos, nl: s.nl, rap: s.rap, rh: s.rh, id: s.id }]),
+    subscriptions: [...session.subscriptions.values()].map((s) => [s.filter, { qos: s.qos, nl: s.nl, rap: s.rap, rh: s.rh, id: s.id, ...(s.exclusive ? { exclusive: true } : {}) }]),
   }
   if (disconnectedAt !== undefined) record.disconnectedAt = disconnectedAt
   if (session.owner !== undefined) record.owner = session.owner
