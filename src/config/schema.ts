@@ -381,12 +381,12 @@ const listeners = z.strictObject({
 const sysTopics = section({
   sys_msg_interval: durationOrDisabled().prefault('1m').describe('Interval of $SYS/brokers/<node>/... stats and metrics messages (disabled = none).'),
   sys_heartbeat_interval: durationOrDisabled().prefault('30s').describe('Interval of $SYS/brokers/<node>/uptime and datetime messages.'),
-  sys_event_messages: notYet(section({
+  sys_event_messages: section({
     client_connected: bool().default(true).describe('Publish $SYS/brokers/<node>/clients/<clientid>/connected.'),
     client_disconnected: bool().default(true).describe('Publish $SYS/brokers/<node>/clients/<clientid>/disconnected.'),
     client_subscribed: bool().default(false).describe('Publish $SYS/brokers/<node>/clients/<clientid>/subscribed.'),
     client_unsubscribed: bool().default(false).describe('Publish $SYS/brokers/<node>/clients/<clientid>/unsubscribed.'),
-  }), 'client event messages under $SYS'),
+  }).describe('JSON event messages (EMQX\'s fields) as clients connect, disconnect, subscribe and unsubscribe; QoS 0, not retained. A client id with %, /, +, # or control characters is percent-encoded in the topic, to stay one level.'),
 })
 
 const retainer = z.strictObject({

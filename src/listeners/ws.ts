@@ -68,7 +68,7 @@ export class WsListener<C extends WsListenerConfig = WsListenerConfig> extends N
   }
 
   protected transportInfo (req: IncomingMessage): TransportInfo {
-    return { remoteAddress: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0, transport: this.type }
+    return { remoteAddress: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0, localPort: req.socket.localPort ?? 0, transport: this.type }
   }
 
   protected override afterDrain (server: NetServer | null): void {

@@ -13,7 +13,7 @@ import type { BanList } from './banned.js'
 import type { MessageBus } from './bus.js'
 import { cachedEncoding } from './encode-cache.js'
 import { encodePlainAck, encodePlainPublish, isAckCommand } from './packet-encoder.js'
-import type { ClientInfo, EnhancedAuthExchange, EnhancedAuthStep, Hooks } from './hooks.js'
+import type { ClientInfo, ConnInfo, EnhancedAuthExchange, EnhancedAuthStep, Hooks } from './hooks.js'
 import { aliasBytes, memoryBudget } from './memory.js'
 import { remainingExpiry, type Message, type PublishProperties } from './message.js'
 import type { Metrics } from './metrics.js'
@@ -31,6 +31,8 @@ export type ChannelState = 'new' | 'connecting' | 'connected' | 'closed'
 export interface TransportInfo {
   remoteAddress: string
   remotePort: number
+  /** The listener's port the client reached (EMQX sockport), when known. */
+  localPort?: number
   /** `tcp`, `ws`, `ssl`, `wss`. */
   transport: string
   /** For ssl and wss: the negotiated TLS parameters and the verified client certificate. */
@@ -174,6 +176,18 @@ export class Channel implements SessionLink {
   get aliasOutMax (): number { return this.#terms.aliasOutMax }
   get problemInfo (): boolean { return this.#terms.problemInfo }
   get mountpoint (): string { return this.#terms.mountpoint }
+
+  /** What CONNECT settled, as observers (clientConnected, clientDisconnected) are told it. */
+  connInfo (): ConnInfo {
+    return {
+      protoName: this.protocolVersion === 3 ? 'MQIsdp' : 'MQTT',
+      keepalive: this.keepalive,
+      cleanStart: this.cleanStart,
+      expiryInterval: this.session?.expiryInterval ?? 0,
+      receiveMaximum: this.sendWindow,
+      sockPort: this.transport.localPort ?? 0,
+    }
+  }
 
   /** Takes the terms CONNECT settled, before CONNACK is sent. */
   settle (terms: ConnectTerms): void {

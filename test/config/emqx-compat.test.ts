@@ -99,7 +99,8 @@ t.test('docs mark each key implemented, no effect (never) or not yet implemented
   t.equal(effect('flapping_detect.ban_time'), 'not-yet')
   t.equal(effect('delayed.max_delayed_messages'), 'not-yet')
   t.equal(effect('mqtt.exclusive_subscription'), 'not-yet')
-  t.equal(effect('sys_topics.sys_event_messages.client_connected'), 'not-yet')
+  t.equal(effect('sysmon.os.cpu_check_interval'), 'not-yet')
+  t.equal(effect('sys_topics.sys_event_messages.client_connected'), 'implemented')
   t.equal(effect('mqtt.subscription_message_filter'), 'absent', 'not an EMQX 5.8 key')
 })
 

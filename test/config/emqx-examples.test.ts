@@ -56,7 +56,6 @@ const EXPECTED: Record<string, string[]> = {
   'mqtt.conf': ['mqtt.exclusive_subscription', 'mqtt.strict_mode'],
   'retainer.conf': ['retainer.stop_publish_clear_msg', 'retainer.delivery_rate', 'retainer.backend.storage_type'],
   'modules.conf': [
-    ...without('sys_topics.sys_event_messages', ['client_connected', 'client_disconnected', 'client_subscribed', 'client_unsubscribed']),
     ...without('flapping_detect', ['enable', 'window_time', 'max_count', 'ban_time']),
     ...without('delayed', ['enable', 'max_delayed_messages']),
     ...without('alarm', ['actions', 'size_limit', 'validity_period']),

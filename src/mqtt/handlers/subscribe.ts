@@ -96,6 +96,7 @@ function finish (channel: Channel, packet: ISubscribePacket, codes: number[], ca
     }
     const existed = core.router.subscribe(session, sub)
     codes[c.index] = qos
+    if (core.hooks.clientSubscribed.length > 0) core.hooks.notify('clientSubscribed', channel.client!, { topic: c.filter, qos, nl: sub.nl, rap: sub.rap, rh: sub.rh })
     if (!c.shared) retainedFor.push({ sub, existed })
   })
   const v5 = channel.protocolVersion === 5

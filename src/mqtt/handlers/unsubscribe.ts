@@ -10,7 +10,9 @@ export function handleUnsubscribe (channel: Channel, packet: IUnsubscribePacket)
   if (packet.unsubscriptions.length === 0) throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', 'UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2]')
   if (packet.unsubscriptions.some(isMalformedString)) throw new CulexError('CULEX_ERR_MQTT_MALFORMED', 'UNSUBSCRIBE topic filter is ill-formed UTF-8 or contains U+0000')
   const codes = packet.unsubscriptions.map((filter) => {
-    const removed = channel.core.router.unsubscribe(channel.session!, mountFilter(channel.mountpoint, filter))
+    const mounted = mountFilter(channel.mountpoint, filter)
+    const removed = channel.core.router.unsubscribe(channel.session!, mounted)
+    if (removed && channel.core.hooks.clientUnsubscribed.length > 0) channel.core.hooks.notify('clientUnsubscribed', channel.client!, mounted)
     return removed ? RC.SUCCESS : RC.NO_SUBSCRIPTION_EXISTED
   })
   if (channel.protocolVersion === 5) channel.send({ cmd: 'unsuback', messageId: packet.messageId!, granted: codes })
