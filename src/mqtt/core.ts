@@ -127,7 +127,10 @@ export class Core implements ChannelCore {
   /** Accepts a message: observers, retained store, then the bus to every node's router. */
   publish (message: Message, client: ClientInfo | null): void {
     if (this.hooks.published.length > 0) this.hooks.notify('published', message, client)
-    if (message.retain) this.retainer.retain(message, true)
+    if (message.retain) {
+      this.retainer.retain(message, true)
+      if (this.retainer.stopsClearMessage(message)) return
+    }
     this.#bus.publish(message)
   }
 
@@ -180,6 +183,7 @@ export class Core implements ChannelCore {
     if (this.closing) return
     this.closing = true
     clearInterval(this.#sweepTimer)
+    this.retainer.stop()
     const authorizing = this.registry.sendWillsNow()
     // Wills an asynchronous hook is authorizing go out before their subscribers are disconnected.
     if (authorizing.length > 0) await Promise.all(authorizing)

@@ -54,7 +54,7 @@ const without = (prefix: string, keys: string[]) => keys.map((k) => `${prefix}.$
 const EXPECTED: Record<string, string[]> = {
   'listeners.conf': ['listeners.ssl.default.ssl_options.hibernate_after'],
   'mqtt.conf': ['mqtt.exclusive_subscription', 'mqtt.strict_mode'],
-  'retainer.conf': ['retainer.stop_publish_clear_msg', 'retainer.delivery_rate', 'retainer.backend.storage_type'],
+  'retainer.conf': ['retainer.backend.storage_type'],
   'modules.conf': [
     ...without('flapping_detect', ['enable', 'window_time', 'max_count', 'ban_time']),
     ...without('delayed', ['enable', 'max_delayed_messages']),
