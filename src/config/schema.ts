@@ -586,16 +586,16 @@ function emqxClusterKeys () {
 
 // ---- EMQX 5.8 sections Culex accepts: features not built yet, and Erlang VM tuning ----
 
-const alarm = notYet(section({
+const alarm = section({
   actions: z.array(z.enum(['log', 'publish'])).default(['log', 'publish']).describe('What raising an alarm does: log it, publish it under $SYS/brokers/<node>/alarms/.'),
   size_limit: int().pipe(z.number().min(1).max(3000)).default(1000).describe('Most deactivated alarms kept as history.'),
   validity_period: duration().prefault('24h').describe('How long a deactivated alarm is kept.'),
-}), 'alarms and /api/v5/alarms')
+}).describe('Alarms (GET/DELETE /api/v5/alarms): conn_congestion/<clientid>/<username>, high_system_memory_usage (overload_protection refusing connections).')
 
-const connCongestion = notYet(section({
-  enable_alarm: bool().default(true).describe('Raise an alarm while a connection\'s socket is congested.'),
+const connCongestion = section({
+  enable_alarm: bool().default(true).describe('Raise an alarm while a connection\'s unsent data is above mqtt.max_write_buffer.'),
   min_alarm_sustain_duration: duration().prefault('1m').describe('Shortest time an alarm stays raised.'),
-}), 'connection congestion alarms')
+}).describe('The alarm conn_congestion/<clientid>/<username>: raised while a connection\'s unsent data is above mqtt.max_write_buffer, cleared once it has not been for min_alarm_sustain_duration (or the connection ends).')
 
 const delayed = notYet(section({
   enable: bool().default(true).describe('Hold messages published to $delayed/<seconds>/<topic> for that many seconds.'),

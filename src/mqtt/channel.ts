@@ -9,8 +9,10 @@ import type { CulexConfig } from '../config/schema.js'
 import type { Rate } from '../config/types.js'
 import { CulexError } from '../errors.js'
 import type { Log } from '../log.js'
+import type { AlarmSink } from './alarms.js'
 import type { BanList } from './banned.js'
 import type { MessageBus } from './bus.js'
+import { CongestionWatch } from './congestion.js'
 import { cachedEncoding } from './encode-cache.js'
 import { encodePlainAck, encodePlainPublish, isAckCommand } from './packet-encoder.js'
 import type { ClientInfo, ConnInfo, EnhancedAuthExchange, EnhancedAuthStep, Hooks } from './hooks.js'
@@ -70,6 +72,8 @@ export interface ChannelCore {
   readonly hooks: Hooks
   readonly metrics: Metrics
   readonly banned: Pick<BanList, 'check'>
+  /** Raises and clears alarms (conn_congestion). */
+  readonly alarms: AlarmSink
   readonly journal: SessionJournal | undefined
   readonly bus: Pick<MessageBus, 'congested'>
   /** Sessions held on this node, by client id. */
@@ -150,6 +154,8 @@ export class Channel implements SessionLink {
   #slowSince = 0
   /** The last acknowledgement waiting for the data store, while one is. */
   #ackWait: Promise<void> | null = null
+  /** conn_congestion's alarm for this connection, made the first time it is congested. */
+  #congestion: CongestionWatch | null = null
   /** Run when the channel closes (timers of this connection only). */
   #onClose: (() => void)[] | null = null
 
@@ -308,6 +314,7 @@ export class Channel implements SessionLink {
     if (this.state !== 'connected') return
     const pending = this.wire.unsentBytes
     if (pending > this.core.config.mqtt.max_write_buffer) {
+      this.checkCongestion(Date.now())
       if (this.#slowConsumer(d, pending)) return
     } else if (this.#slowSince !== 0) this.#slowSince = 0
     const m = d.message
@@ -338,6 +345,23 @@ export class Channel implements SessionLink {
     this.#write(buf)
     this.core.metrics.messagesSent++
     this.core.metrics.messagesSentQos[d.qos]++
+  }
+
+  /**
+   * conn_congestion: raises the connection's alarm while its unsent data is above mqtt.max_write_buffer,
+   * clears it once it has not been for min_alarm_sustain_duration (src/mqtt/congestion.ts). Called as
+   * messages are sent and by the core's sweep.
+   */
+  checkCongestion (now: number): void {
+    const cfg = this.core.config.conn_congestion
+    if (!cfg.enable_alarm || this.state !== 'connected') return
+    const limit = this.core.config.mqtt.max_write_buffer
+    const congested = this.wire.unsentBytes > limit
+    if (this.#congestion === null) {
+      if (!congested) return
+      this.#congestion = new CongestionWatch(this.core.alarms, cfg.min_alarm_sustain_duration)
+    }
+    this.#congestion.update(this, congested, now, limit)
   }
 
   /** A PUBLISH not sent: dropped as if it had been delivered. `aliases`: how many outgoing aliases there were before it. */
@@ -446,6 +470,7 @@ export class Channel implements SessionLink {
     if (this.state === 'closed') return
     const wasConnected = this.state === 'connected'
     this.state = 'closed'
+    this.#congestion?.cancel(this, this.core.config.mqtt.max_write_buffer)
     const onClose = this.#onClose
     this.#onClose = null
     if (onClose !== null) for (const fn of onClose) fn()

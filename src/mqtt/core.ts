@@ -4,6 +4,7 @@
 import type { Duplex } from 'node:stream'
 import type { CulexConfig } from '../config/schema.js'
 import type { Log } from '../log.js'
+import { Alarms } from './alarms.js'
 import { LocalBus, type MessageBus } from './bus.js'
 import { BanList } from './banned.js'
 import type { Channel, ChannelCore, ListenerContext, TransportInfo } from './channel.js'
@@ -50,6 +51,8 @@ export class Core implements ChannelCore {
   readonly metrics: Metrics
   /** Clients refused at CONNECT (the management API's /banned). */
   readonly banned = new BanList()
+  /** Raised and cleared alarms (the management API's /alarms). */
+  readonly alarms: Alarms
   readonly router: Router
   readonly registry: SessionRegistry
   readonly retainer: Retainer
@@ -68,6 +71,7 @@ export class Core implements ChannelCore {
     this.log = opts.log
     this.hooks = opts.hooks ?? new Hooks()
     this.metrics = opts.metrics ?? new Metrics()
+    this.alarms = new Alarms(this)
     this.journal = opts.journal
     const sessions = opts.sessions ?? new MemorySessionStore()
     const cluster = () => this.cluster
@@ -162,6 +166,7 @@ export class Core implements ChannelCore {
         continue
       }
       if (conn.overMemoryBudget()) continue
+      conn.checkCongestion(now)
       const session = conn.session!
       if (session.awaitingRel.size > 0) {
         for (const [id, at] of session.awaitingRel) if (now - at > mqtt.await_rel_timeout) session.awaitingRel.delete(id)
@@ -184,6 +189,7 @@ export class Core implements ChannelCore {
     this.closing = true
     clearInterval(this.#sweepTimer)
     this.retainer.stop()
+    this.alarms.stop()
     const authorizing = this.registry.sendWillsNow()
     // Wills an asynchronous hook is authorizing go out before their subscribers are disconnected.
     if (authorizing.length > 0) await Promise.all(authorizing)

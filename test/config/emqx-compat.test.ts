@@ -74,7 +74,7 @@ t.test('keys accepted without effect: one line per key set, none for implemented
   const { origins } = loadConfig({ file, env: { EMQX_FORCE_GC__COUNT: '100' } })
   const keys = keysWithoutEffect(origins)
   t.strictSame(keys.map((k) => k.path).sort(), [
-    'alarm.actions', 'flapping_detect.enable', 'flapping_detect.max_count', 'force_gc.count', 'log.file.rotation_size',
+    'flapping_detect.enable', 'flapping_detect.max_count', 'force_gc.count', 'log.file.rotation_size',
     'node.cookie', 'prometheus.push_gateway.headers.Authorization',
   ])
   const line = (path: string) => keys.find((k) => k.path === path)?.line

@@ -58,8 +58,6 @@ const EXPECTED: Record<string, string[]> = {
   'modules.conf': [
     ...without('flapping_detect', ['enable', 'window_time', 'max_count', 'ban_time']),
     ...without('delayed', ['enable', 'max_delayed_messages']),
-    ...without('alarm', ['actions', 'size_limit', 'validity_period']),
-    ...without('conn_congestion', ['enable_alarm', 'min_alarm_sustain_duration']),
     ...without('force_gc', ['count', 'bytes']),
     'force_shutdown.max_mailbox_size',
     ...without('overload_protection', ['backoff_delay', 'backoff_gc', 'backoff_hibernation', 'backoff_new_conn']),
