@@ -27,6 +27,7 @@ import { CulexError } from './errors.js'
 import type { MessageBus } from './mqtt/bus.js'
 import type { RetainedStore, SessionStore } from './mqtt/store/index.js'
 import { SysPublisher } from './mqtt/sys.js'
+import { SysEvents } from './mqtt/sys-events.js'
 import { warmLengthCache } from './mqtt/encode-cache.js'
 import { openKvStore, type KvStore } from './store/kv.js'
 import { SessionJournal } from './mqtt/store/journal.js'
@@ -84,6 +85,7 @@ export class Broker {
   /** The management HTTP API once started (dashboard.listeners.http), else null. */
   api: ManagementApi | null = null
   readonly #sys: SysPublisher
+  readonly #events: SysEvents
   #started = false
   readonly #clustered: boolean
   readonly #worker: number | undefined
@@ -136,6 +138,8 @@ export class Broker {
     this.registry = new DeviceRegistry(this.store, onStoreError)
     this.listeners = createListeners(this.core, this.config.listeners, { certStore: this.certStore, psk: PskTable.load(this.config.psk_authentication), peerChecks: this.#peerChecks, registry: this.registry })
     this.#sys = new SysPublisher(this.core, VERSION)
+    this.#events = new SysEvents(this.core)
+    this.#events.start()
   }
 
   /**
@@ -259,6 +263,7 @@ export class Broker {
     this.api = null
     await api?.close()
     await this.core.close()
+    this.#events.stop()
     await this.cluster?.stop()
     await Promise.all(this.listeners.map((l) => l.stop(1000)))
     this.crlCache?.close()

@@ -38,7 +38,7 @@ export function memoryLog (level = 'debug'): { log: Log, lines: Record<string, u
 
 /**
  * Starts a broker with tcp and ws listeners on 127.0.0.1, OS-chosen ports, and the given config
- * merged over that (a `mqtt` section, `retainer`, ...). `$SYS` and the management API are off unless the config turns them on.
+ * merged over that (a `mqtt` section, `retainer`, ...). `$SYS` (event messages included) and the management API are off unless the config turns them on.
  */
 export async function startBroker (config: Record<string, unknown> = {}, opts: Omit<BrokerOptions, 'config'> = {}): Promise<TestBroker> {
   const { log, lines } = memoryLog()
@@ -47,7 +47,7 @@ export async function startBroker (config: Record<string, unknown> = {}, opts: O
       tcp: { default: { bind: '127.0.0.1:0' } },
       ws: { default: { bind: '127.0.0.1:0' } },
     },
-    sys_topics: { sys_msg_interval: 'disabled', sys_heartbeat_interval: 'disabled' },
+    sys_topics: { sys_msg_interval: 'disabled', sys_heartbeat_interval: 'disabled', sys_event_messages: { client_connected: false, client_disconnected: false } },
     // The management API (on by default, port 18083) only where a test asks for it: test/api/.
     dashboard: { listeners: { http: { enable: false } } },
     // Tests that run in parallel must not share node.data_dir's store; durability tests ask for lmdb.

@@ -1,9 +1,10 @@
 // /api/v5/mqtt/delayed: EMQX 5.8's delayed publish API (emqx_delayed_api). GET/PUT the settings; list the
 // held messages (paged); GET (with the payload, base64) or DELETE one by node and msgid; DELETE every one
 // held for a topic. Node-local: a node answers for the messages it holds.
-import type { FastifyPluginAsync, FastifyReply } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
+import { CulexError } from '../errors.js'
 import type { DelayedRecord } from '../mqtt/delayed.js'
-import { ApiError, NO_CONTENT, pageMeta, pageQuery, paginate, rfc3339, type ApiHost } from './common.js'
+import { NO_CONTENT, pageMeta, pageQuery, paginate, rfc3339, type ApiHost } from './common.js'
 
 /** EMQX's MAX_PAYLOAD_LENGTH: a larger payload is shown as PAYLOAD_TOO_LARGE. */
 const MAX_PAYLOAD_LENGTH = 2048
@@ -64,7 +65,7 @@ export const delayedRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, 
   }, async (request) => {
     const body = request.body
     if (body.max_delayed_messages !== undefined && body.max_delayed_messages < 0) {
-      throw new ApiError(400, 'BAD_REQUEST', 'Max delayed must be equal or greater than 0')
+      throw new CulexError('CULEX_ERR_API_BAD_REQUEST', 'Max delayed must be equal or greater than 0')
     }
     if (body.enable !== undefined) settings.enable = body.enable
     if (body.max_delayed_messages !== undefined) settings.max_delayed_messages = body.max_delayed_messages
@@ -83,25 +84,23 @@ export const delayedRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, 
 
   interface One { node: string, msgid: string }
   const params = { type: 'object', properties: { node: { type: 'string' }, msgid: { type: 'string' } }, required: ['node', 'msgid'] } as const
-  /** The message, or EMQX's error for it: `{ status, code, message }`. */
-  const find = ({ node: asked, msgid }: One): DelayedRecord | Failure => {
-    if (!/^[0-9a-fA-F]{32}$/.test(msgid)) return { status: 400, code: 'MESSAGE_ID_SCHEMA_ERROR', message: `Message ID ${msgid} schema error` }
-    if (asked !== node) return { status: 400, code: 'INVALID_NODE', message: `The node name ${asked} is invalid` }
-    return delayed.get(msgid.toLowerCase()) ?? { status: 404, code: 'MESSAGE_ID_NOT_FOUND', message: `Message ID ${msgid} not found` }
+  /** The message, or EMQX's error for it. */
+  const find = ({ node: asked, msgid }: One): DelayedRecord => {
+    if (!/^[0-9a-fA-F]{32}$/.test(msgid)) throw new CulexError('CULEX_ERR_API_DELAYED_ID', `Message ID ${msgid} schema error`)
+    if (asked !== node) throw new CulexError('CULEX_ERR_API_INVALID_NODE', `The node name ${asked} is invalid`)
+    const record = delayed.get(msgid.toLowerCase())
+    if (!record) throw new CulexError('CULEX_ERR_API_DELAYED_NOT_FOUND', `Message ID ${msgid} not found`)
+    return record
   }
 
   app.get<{ Params: One }>('/api/v5/mqtt/delayed/messages/:node/:msgid', {
     schema: { tags: ['MQTT'], summary: 'One delayed message, with its payload (base64)', params, response: { 200: messageSchema, 400: codeError, 404: codeError } },
-  }, async (request, reply) => {
-    const found = find(request.params)
-    return 'status' in found ? fail(reply, found) : show(found, true)
-  })
+  }, async (request) => show(find(request.params), true))
 
   app.delete<{ Params: One }>('/api/v5/mqtt/delayed/messages/:node/:msgid', {
     schema: { tags: ['MQTT'], summary: 'Drop one delayed message', params, response: { 204: NO_CONTENT, 400: codeError, 404: codeError } },
   }, async (request, reply) => {
     const record = find(request.params)
-    if ('status' in record) return fail(reply, record)
     delayed.delete(record.id)
     host.log.notice({ id: record.id, topic: record.message.topic }, 'delayed message deleted through the management API')
     return reply.code(204).send()
@@ -116,15 +115,8 @@ export const delayedRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, 
     },
   }, async (request, reply) => {
     const topic = request.params.topic
-    if (topic.includes('+') || topic.includes('#')) return fail(reply, { status: 400, code: 'INVALID_TOPIC_NAME', message: `The topic name ${topic} is invalid` })
-    if (delayed.deleteTopic(topic) === 0) return fail(reply, { status: 404, code: 'MESSAGE_NOT_FOUND', message: `Not found messages for ${topic}` })
+    if (topic.includes('+') || topic.includes('#')) throw new CulexError('CULEX_ERR_API_INVALID_TOPIC', `The topic name ${topic} is invalid`)
+    if (delayed.deleteTopic(topic) === 0) throw new CulexError('CULEX_ERR_API_DELAYED_TOPIC_NOT_FOUND', `Not found messages for ${topic}`)
     return reply.code(204).send()
   })
-}
-
-/** EMQX's own error codes of this API (MESSAGE_ID_NOT_FOUND, INVALID_NODE, ...), answered as `{ code, message }`. */
-interface Failure { status: number, code: string, message: string }
-
-function fail (reply: FastifyReply, f: Failure): FastifyReply {
-  return reply.code(f.status).send({ code: f.code, message: f.message })
 }

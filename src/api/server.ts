@@ -5,6 +5,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import type { BindAddress } from '../config/types.js'
 import { CulexError, ERRORS, type HttpErrorCode } from '../errors.js'
 import { authorize, type ApiKeys } from './auth.js'
+import { alarmRoutes } from './alarms.js'
 import { authenticationUserRoutes } from './authentication-users.js'
 import { authenticationRoutes } from './authentication.js'
 import { bannedRoutes } from './banned.js'
@@ -76,7 +77,7 @@ export async function buildApi (host: ApiHost, keys: ApiKeys): Promise<FastifyIn
     })
   }
 
-  for (const routes of [statusRoutes, nodeRoutes, statsRoutes, prometheusRoutes, listenerRoutes, clientRoutes, bannedRoutes, delayedRoutes, certRoutes, deviceCertRoutes, authenticationUserRoutes, authenticationRoutes]) await app.register(routes, { host })
+  for (const routes of [statusRoutes, nodeRoutes, statsRoutes, prometheusRoutes, listenerRoutes, clientRoutes, bannedRoutes, delayedRoutes, certRoutes, deviceCertRoutes, authenticationUserRoutes, authenticationRoutes, alarmRoutes]) await app.register(routes, { host })
   for (const path of OPENAPI_PATHS) {
     app.get(path, { schema: { hide: true }, config: { public: true } }, async () => app.swagger())
   }

@@ -14,6 +14,9 @@ const LOG_INTERVAL_MS = 10_000
 // Resident memory is sampled at most this often (a read of /proc on Linux).
 const MEM_SAMPLE_MS = 500
 
+/** The alarm raised while connections are refused for memory. */
+export const MEMORY_ALARM = 'high_system_memory_usage'
+
 let rssAt = 0
 let rss = 0
 
@@ -92,6 +95,7 @@ export class AcceptGuard {
       metrics.limits.memRefused++
       metrics.connectionsRefused++
       this.#log('warning', 'mem', now, { rss, mark: this.#memMark }, 'connections refused: memory above overload_protection.mem_high_watermark')
+      this.#raiseMemoryAlarm()
       socket.destroy()
       return
     }
@@ -110,6 +114,24 @@ export class AcceptGuard {
     socket.on('error', destroyOnError)
     this.#queue.push({ socket, due: now + wait })
     if (this.#timer === null) this.#schedule(now)
+  }
+
+  /**
+   * The alarm high_system_memory_usage (EMQX's name for memory over its mark) while connections are
+   * refused for memory; cleared once the sampled resident memory is back under the mark.
+   */
+  #raiseMemoryAlarm (): void {
+    const alarms = this.#core.alarms
+    const config = this.#core.config.overload_protection
+    const mark = config.mem_high_watermark
+    const watermark = 'bytes' in mark ? `${mark.bytes} bytes` : `${mark.percent}%`
+    if (!alarms.activate(MEMORY_ALARM, { high_watermark: watermark, mark_bytes: this.#memMark, rss }, `Memory usage is higher than the overload protection mark mem_high_watermark (${watermark}): new connections refused`)) return
+    const check = setInterval(() => {
+      if (this.#core.closing || residentMemory(Date.now()) <= this.#memMark) {
+        clearInterval(check)
+        alarms.deactivate(MEMORY_ALARM, { high_watermark: watermark, mark_bytes: this.#memMark, rss })
+      }
+    }, MEM_SAMPLE_MS * 2).unref()
   }
 
   #schedule (now: number): void {

@@ -64,7 +64,7 @@ export class SslListener extends NetListener<SslListenerConfig> {
     inner.on('secureConnection', (socket: TLSSocket) => front.accepted(socket, (tls) => {
       const pskIdentity = psk?.identityOf(socket)
       if (pskIdentity !== undefined) tls.pskIdentity = pskIdentity
-      this.gate.admit(socket, { remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, transport: 'ssl', tls })
+      this.gate.admit(socket, { remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, localPort: socket.localPort ?? 0, transport: 'ssl', tls })
     }))
     front.watch()
     this.#front = front

@@ -13,7 +13,7 @@ export class TcpListener extends NetListener<TcpListenerConfig> {
 
   protected createServer (): Server {
     return createTcpServer(this.config.tcp_options, (socket: Socket) => {
-      this.gate.admit(socket, { remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, transport: 'tcp' })
+      this.gate.admit(socket, { remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, localPort: socket.localPort ?? 0, transport: 'tcp' })
     })
   }
 }

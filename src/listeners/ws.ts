@@ -115,7 +115,7 @@ export class WsListener<C extends WsListenerConfig = WsListenerConfig> extends N
       const first = firstHeaderValue(req, ws.proxy_port_header)
       if (first !== undefined && /^\d{1,5}$/.test(first) && Number(first) <= 65535) remotePort = Number(first)
     }
-    return { remoteAddress, remotePort, transport: this.type }
+    return { remoteAddress, remotePort, localPort: req.socket.localPort ?? 0, transport: this.type }
   }
 
   protected override afterDrain (server: NetServer | null): void {

@@ -9,14 +9,16 @@ import type { CulexConfig } from '../config/schema.js'
 import type { Rate } from '../config/types.js'
 import { CulexError } from '../errors.js'
 import type { Log } from '../log.js'
+import type { AlarmSink } from './alarms.js'
 import type { BanList } from './banned.js'
 import type { MessageBus } from './bus.js'
+import { CongestionWatch } from './congestion.js'
 import { cachedEncoding } from './encode-cache.js'
 import type { DelayedPublisher } from './delayed.js'
 import type { ExclusiveLocks } from './exclusive.js'
 import type { FlappingDetector } from './flapping.js'
 import { encodePlainAck, encodePlainPublish, isAckCommand } from './packet-encoder.js'
-import type { ClientInfo, EnhancedAuthExchange, EnhancedAuthStep, Hooks } from './hooks.js'
+import type { ClientInfo, ConnInfo, EnhancedAuthExchange, EnhancedAuthStep, Hooks } from './hooks.js'
 import { aliasBytes, memoryBudget } from './memory.js'
 import { remainingExpiry, type Message, type PublishProperties } from './message.js'
 import type { Metrics } from './metrics.js'
@@ -34,6 +36,8 @@ export type ChannelState = 'new' | 'connecting' | 'connected' | 'closed'
 export interface TransportInfo {
   remoteAddress: string
   remotePort: number
+  /** The listener's port the client reached (EMQX sockport), when known. */
+  localPort?: number
   /** `tcp`, `ws`, `ssl`, `wss`. */
   transport: string
   /** For ssl and wss: the negotiated TLS parameters and the verified client certificate. */
@@ -75,6 +79,8 @@ export interface ChannelCore {
   readonly flapping: Pick<FlappingDetector, 'connecting'>
   /** delayed: holds a $delayed/ message until it is due; false when delayed.max_delayed_messages are held. */
   readonly delayed: Pick<DelayedPublisher, 'hold'>
+  /** Raises and clears alarms (conn_congestion). */
+  readonly alarms: AlarmSink
   readonly journal: SessionJournal | undefined
   readonly bus: Pick<MessageBus, 'congested'>
   /** Sessions held on this node, by client id. */
@@ -157,6 +163,8 @@ export class Channel implements SessionLink {
   #slowSince = 0
   /** The last acknowledgement waiting for the data store, while one is. */
   #ackWait: Promise<void> | null = null
+  /** conn_congestion's alarm for this connection, made the first time it is congested. */
+  #congestion: CongestionWatch | null = null
   /** Run when the channel closes (timers of this connection only). */
   #onClose: (() => void)[] | null = null
 
@@ -183,6 +191,18 @@ export class Channel implements SessionLink {
   get aliasOutMax (): number { return this.#terms.aliasOutMax }
   get problemInfo (): boolean { return this.#terms.problemInfo }
   get mountpoint (): string { return this.#terms.mountpoint }
+
+  /** What CONNECT settled, as observers (clientConnected, clientDisconnected) are told it. */
+  connInfo (): ConnInfo {
+    return {
+      protoName: this.protocolVersion === 3 ? 'MQIsdp' : 'MQTT',
+      keepalive: this.keepalive,
+      cleanStart: this.cleanStart,
+      expiryInterval: this.session?.expiryInterval ?? 0,
+      receiveMaximum: this.sendWindow,
+      sockPort: this.transport.localPort ?? 0,
+    }
+  }
 
   /** Takes the terms CONNECT settled, before CONNACK is sent. */
   settle (terms: ConnectTerms): void {
@@ -303,6 +323,7 @@ export class Channel implements SessionLink {
     if (this.state !== 'connected') return
     const pending = this.wire.unsentBytes
     if (pending > this.core.config.mqtt.max_write_buffer) {
+      this.checkCongestion(Date.now())
       if (this.#slowConsumer(d, pending)) return
     } else if (this.#slowSince !== 0) this.#slowSince = 0
     const m = d.message
@@ -333,6 +354,23 @@ export class Channel implements SessionLink {
     this.#write(buf)
     this.core.metrics.messagesSent++
     this.core.metrics.messagesSentQos[d.qos]++
+  }
+
+  /**
+   * conn_congestion: raises the connection's alarm while its unsent data is above mqtt.max_write_buffer,
+   * clears it once it has not been for min_alarm_sustain_duration (src/mqtt/congestion.ts). Called as
+   * messages are sent and by the core's sweep.
+   */
+  checkCongestion (now: number): void {
+    const cfg = this.core.config.conn_congestion
+    if (!cfg.enable_alarm || this.state !== 'connected') return
+    const limit = this.core.config.mqtt.max_write_buffer
+    const congested = this.wire.unsentBytes > limit
+    if (this.#congestion === null) {
+      if (!congested) return
+      this.#congestion = new CongestionWatch(this.core.alarms, cfg.min_alarm_sustain_duration)
+    }
+    this.#congestion.update(this, congested, now, limit)
   }
 
   /** A PUBLISH not sent: dropped as if it had been delivered. `aliases`: how many outgoing aliases there were before it. */
@@ -441,6 +479,7 @@ export class Channel implements SessionLink {
     if (this.state === 'closed') return
     const wasConnected = this.state === 'connected'
     this.state = 'closed'
+    this.#congestion?.cancel(this, this.core.config.mqtt.max_write_buffer)
     const onClose = this.#onClose
     this.#onClose = null
     if (onClose !== null) for (const fn of onClose) fn()

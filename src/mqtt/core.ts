@@ -4,6 +4,7 @@
 import type { Duplex } from 'node:stream'
 import type { CulexConfig } from '../config/schema.js'
 import type { Log } from '../log.js'
+import { Alarms } from './alarms.js'
 import { LocalBus, type MessageBus } from './bus.js'
 import { BanList } from './banned.js'
 import type { Channel, ChannelCore, ListenerContext, TransportInfo } from './channel.js'
@@ -59,6 +60,8 @@ export class Core implements ChannelCore {
   readonly flapping: FlappingDetector
   /** delayed: messages published to $delayed/{seconds}/{topic}, held until due. */
   readonly delayed: DelayedPublisher
+  /** Raised and cleared alarms (the management API's /alarms). */
+  readonly alarms: Alarms
   readonly router: Router
   readonly registry: SessionRegistry
   readonly retainer: Retainer
@@ -77,6 +80,7 @@ export class Core implements ChannelCore {
     this.log = opts.log
     this.hooks = opts.hooks ?? new Hooks()
     this.metrics = opts.metrics ?? new Metrics()
+    this.alarms = new Alarms(this)
     this.journal = opts.journal
     this.flapping = new FlappingDetector({ config: this.config.flapping_detect, log: this.log, bans: this.banned })
     const sessions = opts.sessions ?? new MemorySessionStore()
@@ -143,7 +147,10 @@ export class Core implements ChannelCore {
   /** Accepts a message: observers, retained store, then the bus to every node's router. */
   publish (message: Message, client: ClientInfo | null): void {
     if (this.hooks.published.length > 0) this.hooks.notify('published', message, client)
-    if (message.retain) this.retainer.retain(message, true)
+    if (message.retain) {
+      this.retainer.retain(message, true)
+      if (this.retainer.stopsClearMessage(message)) return
+    }
     this.#bus.publish(message)
   }
 
@@ -175,6 +182,7 @@ export class Core implements ChannelCore {
         continue
       }
       if (conn.overMemoryBudget()) continue
+      conn.checkCongestion(now)
       const session = conn.session!
       if (session.awaitingRel.size > 0) {
         for (const [id, at] of session.awaitingRel) if (now - at > mqtt.await_rel_timeout) session.awaitingRel.delete(id)
@@ -198,6 +206,8 @@ export class Core implements ChannelCore {
     clearInterval(this.#sweepTimer)
     this.flapping.close()
     this.delayed.close()
+    this.retainer.stop()
+    this.alarms.stop()
     const authorizing = this.registry.sendWillsNow()
     // Wills an asynchronous hook is authorizing go out before their subscribers are disconnected.
     if (authorizing.length > 0) await Promise.all(authorizing)

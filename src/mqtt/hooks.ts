@@ -82,6 +82,24 @@ export interface EnhancedAuthExchange {
 
 export interface SubscribeRequest { topic: string; qos: 0 | 1 | 2 }
 
+/** What CONNECT settled for a connection, as the connected and disconnected observers see it (EMQX conninfo). */
+export interface ConnInfo {
+  /** `MQTT` (3.1.1, 5) or `MQIsdp` (3.1). */
+  protoName: string
+  /** Seconds; 0 = none. */
+  keepalive: number
+  cleanStart: boolean
+  /** Session Expiry Interval in seconds. */
+  expiryInterval: number
+  /** The client's Receive Maximum as the broker applies it. */
+  receiveMaximum: number
+  /** The listener's port the client reached; 0 when not known. */
+  sockPort: number
+}
+
+/** A subscription as granted (the filter with the mountpoint, `$share/group/...` kept). */
+export interface SubscribedInfo { topic: string, qos: number, nl: boolean, rap: boolean, rh: number }
+
 export type Awaitable<T> = T | Promise<T>
 
 export interface HookMap {
@@ -92,9 +110,16 @@ export interface HookMap {
   authorizeSubscribe: (client: ClientInfo, request: SubscribeRequest) => Awaitable<AuthzAnswer>
   /** After a message is accepted, before routing; the client is null for the broker's own messages. */
   published: (message: Message, client: ClientInfo | null) => void
-  clientConnected: (client: ClientInfo) => void
-  clientDisconnected: (client: ClientInfo, reason: string) => void
+  clientConnected: (client: ClientInfo, conn: ConnInfo) => void
+  clientDisconnected: (client: ClientInfo, reason: string, conn: ConnInfo) => void
+  /** After SUBACK granted the filter (EMQX session.subscribed). */
+  clientSubscribed: (client: ClientInfo, sub: SubscribedInfo) => void
+  /** After UNSUBSCRIBE removed a filter the client had (EMQX session.unsubscribed). */
+  clientUnsubscribed: (client: ClientInfo, topic: string) => void
 }
+
+/** The hooks that only observe: each is told, none answers. */
+export type ObserverName = 'published' | 'clientConnected' | 'clientDisconnected' | 'clientSubscribed' | 'clientUnsubscribed'
 
 /** `disconnect`: deny, and end the client's connection (EMQX's authorization.deny_action = disconnect). */
 export type AuthzAnswer = boolean | 'allow' | 'deny' | 'disconnect' | 'ignore' | undefined
@@ -122,6 +147,8 @@ export class Hooks {
   readonly published: HookMap['published'][] = []
   readonly clientConnected: HookMap['clientConnected'][] = []
   readonly clientDisconnected: HookMap['clientDisconnected'][] = []
+  readonly clientSubscribed: HookMap['clientSubscribed'][] = []
+  readonly clientUnsubscribed: HookMap['clientUnsubscribed'][] = []
   /** Set by the authenticator chain: an exchange for CONNECT's Authentication Method, undefined when none serves it. */
   enhancedAuth: ((client: ClientInfo, method: string) => EnhancedAuthExchange | undefined) | undefined
   /** Set by the authorizer when a rule can deny a subscription: deliveries through wildcard filters ask it. */
@@ -142,7 +169,7 @@ export class Hooks {
   /** Told when an observer hook throws (the broker logs it); the broker and the other hooks go on. */
   onObserverError: (name: string, err: unknown) => void = () => {}
 
-  notify<K extends 'published' | 'clientConnected' | 'clientDisconnected'> (name: K, ...args: Parameters<HookMap[K]>): void {
+  notify<K extends ObserverName> (name: K, ...args: Parameters<HookMap[K]>): void {
     const list = this[name] as ((...a: Parameters<HookMap[K]>) => void)[]
     for (let i = 0; i < list.length; i++) {
       try {

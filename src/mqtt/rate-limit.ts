@@ -17,6 +17,16 @@ export class TokenBucket {
     this.#last = now
   }
 
+  /** Takes one token if the bucket holds one, without running into debt; returns whether it did. */
+  tryTake (now: number): boolean {
+    let tokens = this.#tokens + (now - this.#last) * this.#perMs
+    if (tokens > this.#capacity) tokens = this.#capacity
+    this.#last = now
+    if (tokens < 1) { this.#tokens = tokens; return false }
+    this.#tokens = tokens - 1
+    return true
+  }
+
   /** Takes `n` tokens; returns 0, or the milliseconds until the bucket is out of debt. */
   take (n: number, now: number): number {
     let tokens = this.#tokens + (now - this.#last) * this.#perMs

@@ -1,9 +1,10 @@
 // Retained messages (EMQX's emqx_retainer): the retainer.* limits, the store, its copy on disk and the
-// cluster's shared set.
+// cluster's shared set; max_publish_rate, and msg_clear_interval's removal of expired messages.
 import type { CulexConfig } from '../config/schema.js'
 import type { Log } from '../log.js'
 import { ownPayload } from './memory.js'
-import type { Message } from './message.js'
+import { isExpired, type Message } from './message.js'
+import { TokenBucket } from './rate-limit.js'
 import type { RetainedStore } from './store/index.js'
 import type { SessionJournal } from './store/journal.js'
 
@@ -18,6 +19,11 @@ export class Retainer {
   readonly #log: Log
   readonly #journal: SessionJournal | undefined
   readonly #cluster: () => RetainedListener | null
+  /** retainer.max_publish_rate, null when infinity. */
+  readonly #publishRate: TokenBucket | null
+  #rateLoggedAt = -Infinity
+  #rateRefused = 0
+  #clearTimer: NodeJS.Timeout | null = null
 
   constructor (config: CulexConfig['retainer'], log: Log, store: RetainedStore, journal: SessionJournal | undefined, cluster: () => RetainedListener | null) {
     this.#config = config
@@ -25,6 +31,38 @@ export class Retainer {
     this.store = store
     this.#journal = journal
     this.#cluster = cluster
+    this.#publishRate = config.max_publish_rate ? new TokenBucket(config.max_publish_rate) : null
+    if (config.enable && config.msg_clear_interval > 0) {
+      this.#clearTimer = setInterval(() => this.clearExpired(), config.msg_clear_interval).unref()
+    }
+  }
+
+  /** Whether a retained message with an empty payload (a clear) is not forwarded to subscribers (retainer.stop_publish_clear_msg). */
+  stopsClearMessage (message: Message): boolean {
+    return message.retain && message.payload.length === 0 && this.#config.enable && this.#config.stop_publish_clear_msg
+  }
+
+  /**
+   * retainer.msg_clear_interval: removes expired retained messages, at most msg_clear_limit at a time
+   * (without it they are skipped when delivered, and stay in the store). Returns how many.
+   */
+  clearExpired (now = Date.now()): number {
+    const limit = this.#config.msg_clear_limit
+    let cleared = 0
+    for (const message of this.store.all?.() ?? this.store.match('#')) {
+      if (!isExpired(message, now)) continue
+      const clear = { ...message, payload: Buffer.alloc(0), expiresAt: 0 }
+      this.store.set(clear)
+      this.#journal?.retain(clear)
+      if (++cleared >= limit) break
+    }
+    if (cleared > 0) this.#log.debug({ cleared }, 'expired retained messages removed')
+    return cleared
+  }
+
+  stop (): void {
+    if (this.#clearTimer) clearInterval(this.#clearTimer)
+    this.#clearTimer = null
   }
 
   /** The retained messages the journal kept; returns how many. */
@@ -38,6 +76,17 @@ export class Retainer {
   retain (message: Message, local: boolean): void {
     const cfg = this.#config
     if (!cfg.enable) return
+    // EMQX: past max_publish_rate a retained message is still delivered, but not stored (nor cleared).
+    if (local && this.#publishRate !== null && !this.#publishRate.tryTake(Date.now())) {
+      this.#rateRefused++
+      const now = Date.now()
+      if (now - this.#rateLoggedAt >= 10_000) {
+        this.#log.warning({ topic: message.topic, refused: this.#rateRefused }, 'retained messages over retainer.max_publish_rate delivered but not stored')
+        this.#rateLoggedAt = now
+        this.#rateRefused = 0
+      }
+      return
+    }
     if (message.payload.length > cfg.max_payload_size) {
       this.#log.info({ topic: message.topic, size: message.payload.length }, 'retained message over retainer.max_payload_size not stored')
       return

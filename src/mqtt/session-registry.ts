@@ -275,7 +275,7 @@ export class SessionRegistry {
       session.armExpiry(session.expiryInterval * 1000, () => this.end(session))
     }
     this.#log.info({ client: channel.label, reason }, 'client disconnected')
-    if (channel.client) this.#hooks.notify('clientDisconnected', channel.client, reason)
+    if (channel.client) this.#hooks.notify('clientDisconnected', channel.client, reason, channel.connInfo())
   }
 
   #scheduleWill (session: Session): void {

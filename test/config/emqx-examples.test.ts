@@ -54,11 +54,8 @@ const without = (prefix: string, keys: string[]) => keys.map((k) => `${prefix}.$
 const EXPECTED: Record<string, string[]> = {
   'listeners.conf': ['listeners.ssl.default.ssl_options.hibernate_after'],
   'mqtt.conf': ['mqtt.strict_mode'],
-  'retainer.conf': ['retainer.stop_publish_clear_msg', 'retainer.delivery_rate', 'retainer.backend.storage_type'],
+  'retainer.conf': ['retainer.backend.storage_type'],
   'modules.conf': [
-    ...without('sys_topics.sys_event_messages', ['client_connected', 'client_disconnected', 'client_subscribed', 'client_unsubscribed']),
-    ...without('alarm', ['actions', 'size_limit', 'validity_period']),
-    ...without('conn_congestion', ['enable_alarm', 'min_alarm_sustain_duration']),
     ...without('force_gc', ['count', 'bytes']),
     'force_shutdown.max_mailbox_size',
     ...without('overload_protection', ['backoff_delay', 'backoff_gc', 'backoff_hibernation', 'backoff_new_conn']),

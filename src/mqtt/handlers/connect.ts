@@ -309,7 +309,7 @@ function attach (channel: Channel, packet: IConnectPacket, client: ClientInfo, a
   session.resend()
   session.pump()
   core.log.info({ client: channel.label, protocol: channel.protocolVersion, cleanStart: packet.clean, sessionPresent: present, keepalive: channel.keepalive }, 'client connected')
-  if (core.hooks.clientConnected.length > 0) core.hooks.notify('clientConnected', client)
+  if (core.hooks.clientConnected.length > 0) core.hooks.notify('clientConnected', client, channel.connInfo())
 }
 
 /** JWT disconnect_after_expire: DISCONNECT 0x87 (v5; v3 just closes) when the credentials expire; the will follows. */

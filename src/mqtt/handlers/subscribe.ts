@@ -6,6 +6,7 @@ import { runAuthorize, type AuthzDecision } from '../hooks.js'
 import { subscriptionBytes } from '../memory.js'
 import { isExpired } from '../message.js'
 import { RC } from '../reason-codes.js'
+import { paceRetained } from '../retained-pacing.js'
 import type { Session } from '../session.js'
 import { EXCLUSIVE_PREFIX } from '../exclusive.js'
 import { hasWildcard, isMalformedString, parseShared, topicFilterError, SHARE_PREFIX } from '../topic.js'
@@ -124,6 +125,7 @@ function finish (channel: Channel, packet: ISubscribePacket, codes: number[], ca
     }
     const existed = core.router.subscribe(session, sub)
     codes[c.index] = qos
+    if (core.hooks.clientSubscribed.length > 0) core.hooks.notify('clientSubscribed', channel.client!, { topic: c.filter, qos, nl: sub.nl, rap: sub.rap, rh: sub.rh })
     if (!c.shared) retainedFor.push({ sub, existed })
   })
   const v5 = channel.protocolVersion === 5
@@ -137,12 +139,14 @@ function sendRetained (channel: Channel, sub: Subscription<Session>, existed: bo
   const now = Date.now()
   // A wildcard filter was authorized as a filter: each retained topic it matches is checked as well.
   const guard = hasWildcard(sub.filter) ? channel.core.hooks.readGuard : undefined
-  for (const message of channel.core.retained.match(sub.filter)) {
-    if (isExpired(message, now)) continue
-    if (guard && guard.mayDeny(message.topic) && !guard.mayRead(channel.client!, message.topic, sub.qos, now)) continue
+  const messages = channel.core.retained.match(sub.filter).filter((message) =>
+    !isExpired(message, now) && !(guard && guard.mayDeny(message.topic) && !guard.mayRead(channel.client!, message.topic, sub.qos, now)))
+  // retainer.delivery_rate: later batches are checked for expiry again as they go.
+  paceRetained(channel, messages, channel.core.config.retainer.delivery_rate, (message) => {
+    if (isExpired(message, Date.now())) return
     const qos = (channel.core.config.mqtt.upgrade_qos || sub.qos < message.qos ? sub.qos : message.qos) as QoS
     sub.subscriber.deliver({ message, qos, retain: true, subIds: sub.id ? [sub.id] : undefined, group: undefined, packetId: 0, state: 'publish', sentAt: 0 })
-  }
+  })
 }
 
 /** `$share/g/f` keeps its prefix in front of the mountpoint. */

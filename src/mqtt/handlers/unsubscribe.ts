@@ -13,7 +13,9 @@ export function handleUnsubscribe (channel: Channel, packet: IUnsubscribePacket)
   const codes = packet.unsubscriptions.map((requested) => {
     // As EMQX: `$exclusive/f` names the subscription to f.
     const filter = requested.startsWith(EXCLUSIVE_PREFIX) && requested.length > EXCLUSIVE_PREFIX.length ? requested.slice(EXCLUSIVE_PREFIX.length) : requested
-    const removed = channel.core.router.unsubscribe(channel.session!, mountFilter(channel.mountpoint, filter))
+    const mounted = mountFilter(channel.mountpoint, filter)
+    const removed = channel.core.router.unsubscribe(channel.session!, mounted)
+    if (removed && channel.core.hooks.clientUnsubscribed.length > 0) channel.core.hooks.notify('clientUnsubscribed', channel.client!, mounted)
     return removed ? RC.SUCCESS : RC.NO_SUBSCRIPTION_EXISTED
   })
   if (channel.protocolVersion === 5) channel.send({ cmd: 'unsuback', messageId: packet.messageId!, granted: codes })

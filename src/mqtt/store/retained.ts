@@ -10,6 +10,8 @@ export interface RetainedStore {
   match (filter: string): Message[]
   readonly size: number
   clear (): void
+  /** Every retained message, `$` topics included (retainer.msg_clear_interval); without it, those `#` matches. */
+  all? (): Message[]
 }
 
 interface Node { children: Map<string, Node>; message: Message | undefined }
@@ -50,6 +52,12 @@ export class MemoryRetainedStore implements RetainedStore {
   match (filter: string): Message[] {
     const out: Message[] = []
     this.#collect(this.#root, filter.split('/'), 0, out)
+    return out
+  }
+
+  all (): Message[] {
+    const out: Message[] = []
+    this.#all(this.#root, false, out)
     return out
   }
 
