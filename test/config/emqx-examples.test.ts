@@ -52,7 +52,9 @@ async function start (t: Test, name: string, opts: { logger?: false, env?: Recor
 const without = (prefix: string, keys: string[]) => keys.map((k) => `${prefix}.${k}`)
 
 const EXPECTED: Record<string, string[]> = {
-  'listeners.conf': ['listeners.ssl.default.ssl_options.hibernate_after'],
+  'listeners.conf': ['listeners.ssl.default.ssl_options.hibernate_after',
+    ...without('listeners.tcp.default', ['acceptors', 'proxy_protocol', 'proxy_protocol_timeout']),
+    ...without('listeners.tcp.default.tcp_options', ['active_n', 'buffer', 'reuseaddr'])],
   'mqtt.conf': ['mqtt.strict_mode'],
   'retainer.conf': ['retainer.backend.storage_type'],
   'modules.conf': [
