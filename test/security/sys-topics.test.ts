@@ -5,7 +5,8 @@
 import t from 'tap'
 import { collect, connectClient, end, ping, rawConnect, startBroker } from '../helpers.js'
 
-const b = await startBroker({ sys_topics: { sys_msg_interval: 'disabled', sys_heartbeat_interval: '1s' } })
+// The broker's client event messages (sys_event_messages) would arrive among what is checked here: off.
+const b = await startBroker({ sys_topics: { sys_msg_interval: 'disabled', sys_heartbeat_interval: '1s', sys_event_messages: { client_connected: false, client_disconnected: false } } })
 t.teardown(() => b.close())
 
 const watcher = await connectClient(b.tcpPort, { protocolVersion: 5, clientId: 'sys-watcher' })
