@@ -2,8 +2,8 @@
 // emqx_delayed): authorized for {topic}, bounded by max_delayed_messages, refused in EMQX's invalid forms,
 // kept in the durable store across a restart; disabled, $delayed/ is an ordinary topic.
 import t from 'tap'
-import type { MqttClient } from 'mqtt'
-import { collect, connectClient, end, rawConnect, startBroker, type TestBroker } from '../helpers.js'
+import type { IClientOptions, MqttClient } from 'mqtt'
+import { collect, connectClient, connectOwned, end, rawConnect, startBroker, type TestBroker } from '../helpers.js'
 import { tempDir } from '../api/api-helpers.js'
 
 type Teardown = Parameters<typeof tempDir>[0]
@@ -14,11 +14,9 @@ async function broker (t: Teardown, config: Record<string, unknown> = {}, dataDi
   return b
 }
 
-async function client (t: Teardown, port: number, clientId: string, extra: Record<string, unknown> = {}): Promise<MqttClient> {
-  const c = await connectClient(port, { clientId, protocolVersion: 5, ...extra })
-  t.teardown(() => end(c, true))
-  return c
-}
+/** An MQTT 5 client (unless `extra` says otherwise), ended at teardown. */
+const client = (t: Teardown, port: number, clientId: string, extra: IClientOptions = {}): Promise<MqttClient> =>
+  connectOwned(t, port, { clientId, protocolVersion: 5, ...extra })
 
 /** 0 when a QoS 1 PUBLISH is accepted (MQTT.js does not say with which code), else the refusal's code. */
 async function puback (c: MqttClient, topic: string, payload = 'x'): Promise<number> {

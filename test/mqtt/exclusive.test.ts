@@ -2,8 +2,8 @@
 // 0x97, as EMQX), released by UNSUBSCRIBE or the end of the session, kept by a persistent session across a
 // restart; disabled (EMQX's default), `$exclusive/` filters are refused 0x8F as EMQX refuses them.
 import t from 'tap'
-import type { MqttClient } from 'mqtt'
-import { collect, connectClient, end, startBroker, type TestBroker } from '../helpers.js'
+import type { IClientOptions, MqttClient } from 'mqtt'
+import { collect, connectClient, connectOwned, end, startBroker, type TestBroker } from '../helpers.js'
 import { tempDir, until } from '../api/api-helpers.js'
 
 type Teardown = Parameters<typeof tempDir>[0]
@@ -14,11 +14,9 @@ async function broker (t: Teardown, config: Record<string, unknown> = {}, dataDi
   return b
 }
 
-async function client (t: Teardown, port: number, clientId: string, extra: Record<string, unknown> = {}): Promise<MqttClient> {
-  const c = await connectClient(port, { clientId, protocolVersion: 5, ...extra })
-  t.teardown(() => end(c, true))
-  return c
-}
+/** An MQTT 5 client (unless `extra` says otherwise), ended at teardown. */
+const client = (t: Teardown, port: number, clientId: string, extra: IClientOptions = {}): Promise<MqttClient> =>
+  connectOwned(t, port, { clientId, protocolVersion: 5, ...extra })
 
 /** The SUBACK code for one filter (MQTT.js rejects a failure code, with the SUBACK on the error). */
 async function suback (c: MqttClient, filter: string): Promise<number> {
