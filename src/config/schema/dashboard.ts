@@ -1,0 +1,50 @@
+// dashboard.* and api_key.*: the management API.
+import { z } from 'zod'
+import { bind, bool, duration, int } from '../types.js'
+import { section, noEffect, notYet, NO_EFFECT_ERLANG } from './marks.js'
+import { sslOptions } from './tls.js'
+
+// dashboard.* besides its listeners.
+const dashboardSettings = {
+  default_username: notYet(z.string().default('admin'), 'dashboard login', 'User name of the dashboard\'s first administrator.'),
+  default_password: notYet(z.string().default('public'), 'dashboard login', 'Password of default_username until changed.'),
+  sample_interval: noEffect(duration().prefault('10s'), 'Culex has no dashboard monitor to sample for; /api/v5/stats and /api/v5/prometheus/stats are read live.'),
+  token_expired_time: notYet(duration().prefault('60m'), 'dashboard login', 'Lifetime of a dashboard login token.'),
+  cors: notYet(bool().default(false), 'CORS headers on the management API', 'Answer cross-origin requests to the management API.'),
+  swagger_support: noEffect(bool().default(true), 'Culex always serves the OpenAPI document (/api-docs/swagger.json).'),
+  i18n_lang: noEffect(z.enum(['en', 'zh']).default('en'), 'Culex has no dashboard UI.'),
+  bootstrap_users_file: notYet(z.string().default(''), 'dashboard login', 'Dashboard users imported at start.'),
+}
+
+const dashboardListenerCommon = {
+  num_acceptors: int().pipe(z.number().min(1)).optional().describe(NO_EFFECT_ERLANG + ' (EMQX\'s default: one per scheduler.)'),
+  max_connections: int().pipe(z.number().min(1)).default(512).describe('Most concurrent connections to the management API; further ones are closed at accept.'),
+  backlog: int().pipe(z.number().min(1)).default(1024).describe('Pending connections the kernel keeps.'),
+  send_timeout: duration().prefault('10s').describe('Accepted for EMQX compatibility; no effect: a slow API client only holds its own response.'),
+  inet6: bool().default(false).describe('Listen on IPv6: a bind without an address (a port, or 0.0.0.0) listens on :: instead of 0.0.0.0.'),
+  ipv6_v6only: bool().default(false).describe('With an IPv6 address: accept IPv6 connections only (else IPv4 ones arrive too, as ::ffff:a.b.c.d).'),
+  proxy_header: bool().default(false).describe('Accepted for EMQX compatibility; no effect yet: Culex does not read PROXY protocol headers on the management API.'),
+}
+
+const dashboardListeners = section({
+  http: section({
+    enable: bool().default(true).describe('Whether the management API (/api/v5) is served.'),
+    bind: bind().prefault(18083).describe('Port, or "ip:port", of the management API (0 = a port the OS picks). Without an API key it listens on 127.0.0.1 whatever this says.'),
+    ...dashboardListenerCommon,
+  }).describe('The management HTTP API listener (EMQX\'s dashboard listener).'),
+  https: section({
+    enable: bool().default(false).describe('Whether the HTTPS listener is served (see the section).'),
+    bind: bind().prefault(18084).describe('Port, or "ip:port", of the HTTPS listener.'),
+    ssl_options: sslOptions,
+    ...dashboardListenerCommon,
+  }).describe('Accepted for EMQX compatibility; no effect: Culex serves the management API over http only (put a TLS proxy in front, or use the ssl listeners\' certificates there).'),
+}).describe('Listeners of the management API.')
+
+export const dashboard = section({
+  ...dashboardSettings,
+  listeners: dashboardListeners,
+})
+
+export const apiKey = section({
+  bootstrap_file: z.string().default('').describe('File of API keys for the management API: one key:secret per line, optionally :role (administrator, viewer, publisher), # comments. Clients send them as HTTP basic auth.'),
+})

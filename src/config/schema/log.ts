@@ -1,0 +1,66 @@
+// log.*: the console and named log files.
+import { z } from 'zod'
+import { bool, duration, int, size } from '../types.js'
+import { section, noEffect, notYet } from './marks.js'
+
+export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency', 'all', 'none'] as const
+
+const ERLANG_LOGGER = 'a setting of Erlang\'s logger; Culex writes each line as it comes.'
+
+const logHandler = {
+  enable: bool().default(true).describe('Whether this log handler writes.'),
+  level: z.enum(LOG_LEVELS).default('notice').describe('Lowest level written: debug, info, notice, warning, error, critical. notice (EMQX: warning) shows a line per listener and one when started, as Mosquitto does; an embedded broker (createBroker) writes warning and above unless configured.'),
+  formatter: z.enum(['text', 'json']).default('text').describe('text for people, json for log shippers.'),
+  time_offset: z.string().regex(/^([-+][0-1][0-9]:[0-6][0-9]|system|utc)$/, 'expected system, utc or an offset such as +08:00 or -02:00').default('system')
+    .describe('Time zone of the text format\'s timestamps: system (the host\'s local time), utc, or an offset such as "+08:00".'),
+  timestamp_format: notYet(z.enum(['auto', 'epoch', 'rfc3339']).default('auto'), 'timestamp formats other than the text format\'s RFC 3339 and json\'s epoch milliseconds'),
+  chars_limit: notYet(z.union([z.literal('unlimited'), int().pipe(z.number().min(100))]).default('unlimited'), 'truncating long log lines'),
+  single_line: noEffect(bool().default(true), 'Culex\'s lines are always single lines (control characters are escaped).'),
+  sync_mode_qlen: noEffect(int().default(100), ERLANG_LOGGER),
+  drop_mode_qlen: noEffect(int().default(3000), ERLANG_LOGGER),
+  flush_qlen: noEffect(int().default(8000), ERLANG_LOGGER),
+  overload_kill: noEffect(section({
+    enable: bool().default(true),
+    mem_size: size().prefault('30MB'),
+    qlen: int().default(20000),
+    restart_after: z.union([z.literal('infinity'), duration()]).prefault('5s'),
+  }), ERLANG_LOGGER),
+  burst_limit: notYet(section({
+    enable: bool().default(true),
+    max_count: int().pipe(z.number().min(1)).default(10000),
+    window_time: duration().prefault('1s'),
+  }), 'log burst limits'),
+  supervisor_reports: noEffect(z.enum(['error', 'progress']).default('error'), 'Erlang supervisor reports do not exist in Node.'),
+  max_depth: noEffect(z.union([z.literal('unlimited'), int()]).default(100), ERLANG_LOGGER),
+  with_mfa: noEffect(bool().default(false), 'Erlang module/function/arity do not exist in Node.'),
+  payload_encode: notYet(z.enum(['hex', 'text', 'hidden']).default('text'), 'payload encodings in log lines'),
+}
+
+// EMQX's fields of a log file handler: `log.file { level = ... }` is the handler named default.
+const LOG_FILE_FIELDS = new Set(['enable', 'level', 'formatter', 'path', 'rotation_count', 'rotation_size', ...Object.keys(logHandler)])
+
+export const log = section({
+  console: section({ ...logHandler }).describe('Log to standard output.'),
+  file: z.preprocess(defaultLogFile, z.record(z.string(), section({
+    ...logHandler,
+    enable: bool().default(false).describe('Whether this log file is written.'),
+    path: z.string().default('log/culex.log').describe('File to append log lines to.'),
+    rotation_count: notYet(int().pipe(z.number().min(1).max(128)).default(10), 'log file rotation'),
+    rotation_size: notYet(z.union([z.literal('infinity'), size()]).prefault('50MB'), 'log file rotation'),
+  }))).default({}).describe('Named log files, e.g. log.file.default { enable = true, path = "log/culex.log" }; EMQX\'s log.file { level = warning, ... } (handler fields right under log.file) is the one named default.'),
+  throttling: notYet(section({
+    time_window: duration().prefault('1m'),
+    msgs: z.array(z.string()).optional(),
+  }), 'throttling repeated log lines'),
+})
+
+/** `log.file { level = warning }` (EMQX's unnamed handler) as `log.file.default { level = warning }`. */
+function defaultLogFile (value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value
+  const entries = Object.entries(value)
+  const unnamed = entries.filter(([key]) => LOG_FILE_FIELDS.has(key))
+  if (unnamed.length === 0) return value
+  const named = Object.fromEntries(entries.filter(([key]) => !LOG_FILE_FIELDS.has(key)))
+  const existing = named.default
+  return { ...named, default: { ...Object.fromEntries(unnamed), ...(existing !== null && typeof existing === 'object' ? existing : {}) } }
+}

@@ -1,0 +1,48 @@
+// mqtt.*: the protocol limits and behaviours of every listener.
+import { z } from 'zod'
+import { bool, countOrInfinity, duration, durationOrDisabled, durationOrInfinity, int, size } from '../types.js'
+import { section, noEffect, notYet } from './marks.js'
+
+export const mqtt = section({
+  max_packet_size: size().prefault('1MB').describe('Largest MQTT packet accepted, checked from the fixed header before the body is read.'),
+  max_clientid_len: int().pipe(z.number().min(23).max(65535)).default(65535).describe('Longest client identifier accepted.'),
+  max_topic_levels: int().pipe(z.number().min(1)).default(128).describe('Most levels in a topic name or filter.'),
+  max_qos_allowed: int().pipe(z.number().min(0).max(2)).default(2).describe('Highest QoS granted to subscriptions and accepted on PUBLISH.'),
+  max_topic_alias: int().pipe(z.number().min(0).max(65535)).default(10).describe('Topic Alias Maximum the broker accepts from MQTT 5 clients (Mosquitto\'s default; EMQX\'s is 65535). An alias is set once its PUBLISH is authorized, and the topics count against force_shutdown.max_heap_size.'),
+  retain_available: bool().default(true).describe('Whether retained messages are supported.'),
+  wildcard_subscription: bool().default(true).describe('Whether wildcard subscriptions are allowed.'),
+  shared_subscription: bool().default(true).describe('Whether $share/ subscriptions are allowed.'),
+  shared_subscription_strategy: z.enum(['round_robin', 'random', 'sticky', 'hash_clientid', 'hash_topic']).default('round_robin').describe('How a shared subscription group picks the member for each message.'),
+  ignore_loop_deliver: bool().default(false).describe('Do not deliver a client its own messages (No Local for every subscription).'),
+  strict_mode: noEffect(bool().default(false), 'Culex always checks UTF-8 strings as EMQX does in strict mode (ill-formed UTF-8 and U+0000 are malformed packets).'),
+  idle_timeout: durationOrInfinity().prefault('15s').describe('Close a connection that sends no CONNECT within this time (infinity: never).'),
+  keepalive_multiplier: z.number().min(1).default(1.5).describe('A client silent for keepalive × this is disconnected.'),
+  server_keepalive: durationOrDisabled().prefault('disabled').describe('Keep Alive the broker imposes on MQTT 5 clients (seconds), or disabled.'),
+  max_inflight: int().pipe(z.number().min(1).max(65535)).default(32).describe('Most unacknowledged QoS 1/2 messages sent to one client.'),
+  retry_interval: durationOrInfinity(0).prefault('30s').describe('Resend an unacknowledged QoS 1/2 message after this long (0 or infinity, EMQX\'s default: only on reconnect).'),
+  max_awaiting_rel: countOrInfinity().prefault(100).describe('Most incoming QoS 2 messages awaiting PUBREL; the Receive Maximum announced to MQTT 5 clients.'),
+  await_rel_timeout: duration().prefault('300s').describe('Drop an incoming QoS 2 message whose PUBREL has not come within this time.'),
+  session_expiry_interval: duration().prefault('2h').describe('Session expiry for MQTT 3 clients with clean_session = false, and the ceiling for MQTT 5.'),
+  max_mqueue_len: countOrInfinity().prefault(1000).describe('Most messages queued for one session; the oldest is dropped beyond it.'),
+  mqueue_store_qos0: bool().default(true).describe('Queue QoS 0 messages for offline sessions too.'),
+  max_subscriptions: countOrInfinity().prefault('infinity').describe('Most subscriptions per client.'),
+  max_write_buffer: size().prefault('8MB').describe('Unsent bytes a client\'s connection may hold (a slow consumer): above it QoS 0 messages to that client are dropped and counted; QoS 1/2 wait in its session (max_inflight). See force_shutdown.'),
+  upgrade_qos: bool().default(false).describe('Deliver at the subscription QoS even when the message was published lower.'),
+  peer_cert_as_username: z.enum(['disabled', 'cn', 'dn', 'crt', 'pem', 'md5']).default('disabled').describe('Take the user name from the verified client certificate: its CN, subject DN, DER (base64), PEM or the MD5 of the PEM.'),
+  peer_cert_as_clientid: z.enum(['disabled', 'cn', 'dn', 'crt', 'pem', 'md5']).default('disabled').describe('Take the client identifier from the verified client certificate, as peer_cert_as_username.'),
+  use_username_as_clientid: bool().default(false).describe('Replace the client identifier with the username.'),
+  session_owner_check: bool().default(true).describe('Culex only (EMQX has no such key): refuse to resume a persistent session (CONNACK 0x87, MQTT 3.1.1: 5) for a client whose user name differs from that of the client the session belongs to. false: resume it. Either way a resumed session\'s subscriptions and queued messages are authorized again for the client resuming it.'),
+  response_information: z.string().default('').describe('Response Information sent to MQTT 5 clients that request it.'),
+  message_expiry_interval: countOrInfinity().prefault('infinity').describe('Expiry (seconds) of messages published without a Message Expiry Interval, which every MQTT 3 message is; infinity: they never expire.'),
+  exclusive_subscription: bool().default(false).describe('Allow $exclusive/<filter> subscriptions: one client holds a filter\'s exclusive subscription at a time, another gets SUBACK 0x97 (Quota exceeded) until the holder unsubscribes or its session ends. Off (EMQX\'s default): $exclusive/ filters are refused with 0x8F (Topic Filter invalid), as EMQX does. Holds are per node.'),
+  shared_subscription_initial_sticky_pick: notYet(z.enum(['random', 'local', 'hash_topic', 'hash_clientid']).default('random'), 'the sticky strategy\'s first pick', 'How the sticky strategy picks a group\'s member the first time.'),
+  keepalive_backoff: noEffect(z.number().optional(), 'replaced by keepalive_multiplier (EMQX 5.0\'s older name).'),
+  keepalive_check_interval: noEffect(duration().prefault('30s'), 'Culex times each client\'s Keep Alive on its own.'),
+  client_attrs_init: notYet(z.array(z.strictObject({
+    expression: z.string(),
+    set_as_attr: z.string(),
+  })).default([]), 'client attributes from expressions', 'Client attributes computed at CONNECT from variform expressions.'),
+  clientid_override: notYet(z.string().default('disabled'), 'client identifier expressions', 'A variform expression that replaces the client identifier, or disabled.'),
+  mqueue_priorities: notYet(z.union([z.literal('disabled'), z.record(z.string(), int())]).default('disabled'), 'message queue priorities', 'Priority of queued messages per topic, or disabled.'),
+  mqueue_default_priority: notYet(z.enum(['highest', 'lowest']).default('lowest'), 'message queue priorities', 'Priority of queued messages on topics mqueue_priorities does not list.'),
+})
