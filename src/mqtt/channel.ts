@@ -13,7 +13,7 @@ import type { AlarmSink } from './alarms.js'
 import type { BanList } from './banned.js'
 import type { MessageBus } from './bus.js'
 import { CongestionWatch } from './congestion.js'
-import { cachedEncoding } from './encode-cache.js'
+import { cachedEncoding, rememberEncoding } from './encode-cache.js'
 import type { DelayedPublisher } from './delayed.js'
 import type { ExclusiveLocks } from './exclusive.js'
 import type { FlappingDetector } from './flapping.js'
@@ -163,6 +163,8 @@ export class Channel implements SessionLink {
   #aliasInBytes = 0
   /** force_shutdown.max_heap_size, or Infinity (src/mqtt/memory.ts). */
   readonly #memoryBudget: number
+  /** mqtt.max_write_buffer, read on every delivery. */
+  readonly #maxWriteBuffer: number
   /** When the unsent data was first seen above mqtt.max_write_buffer (0 = it is not). */
   #slowSince = 0
   /** The last acknowledgement waiting for the data store, while one is. */
@@ -178,6 +180,7 @@ export class Channel implements SessionLink {
     this.listener = listener
     this.transport = transport
     this.#memoryBudget = memoryBudget(core.config)
+    this.#maxWriteBuffer = core.config.mqtt.max_write_buffer
   }
 
   get clientId (): string { return this.client?.clientId ?? '' }
@@ -324,7 +327,7 @@ export class Channel implements SessionLink {
     if (this.state !== 'connected') return
     const wire = this.wire
     const pending = wire.unsentBytes
-    if (pending > this.core.config.mqtt.max_write_buffer) {
+    if (pending > this.#maxWriteBuffer) {
       this.checkCongestion(Date.now())
       if (this.#slowConsumer(d, pending)) return
     } else if (this.#slowSince !== 0) this.#slowSince = 0
@@ -332,19 +335,20 @@ export class Channel implements SessionLink {
     const v5 = this.protocolVersion === 5
     const simple = d.qos === 0 && !this.mountpoint && m.expiresAt === 0 && d.subIds === undefined && this.aliasOutMax === 0
     const aliases = this.#aliasOut?.size ?? 0
-    let buf: Buffer
-    try {
-      buf = simple
-        ? cachedEncoding(m, v5, d.retain, () => this.#encodePublish(d, dup))
-        : this.#encodePublish(d, dup)
-    } catch (err) {
-      // mqtt-packet refuses the message for this client (an invalid property only MQTT 5 carries, ...).
-      // Nothing was written, so the client's state is intact: the message is dropped for it and the
-      // client served on, as Mosquitto drops a message it cannot send to one client (an oversize one).
-      this.core.metrics.deliveryErrors++
-      this.core.log.warning({ client: this.label, topic: m.topic, err }, 'message dropped for this client: it cannot be encoded')
-      this.#discard(d, aliases)
-      return
+    let buf = simple ? cachedEncoding(m, v5, d.retain) : undefined
+    if (buf === undefined) {
+      try {
+        buf = this.#encodePublish(d, dup)
+      } catch (err) {
+        // mqtt-packet refuses the message for this client (an invalid property only MQTT 5 carries, ...).
+        // Nothing was written, so the client's state is intact: the message is dropped for it and the
+        // client served on, as Mosquitto drops a message it cannot send to one client (an oversize one).
+        this.core.metrics.deliveryErrors++
+        this.core.log.warning({ client: this.label, topic: m.topic, err }, 'message dropped for this client: it cannot be encoded')
+        this.#discard(d, aliases)
+        return
+      }
+      if (simple) rememberEncoding(m, v5, d.retain, buf)
     }
     if (buf.length > this.maxOutgoingPacket) {
       // [MQTT-3.1.2-25]: discard, and act as if it was sent.

@@ -6,13 +6,18 @@ import type { Message } from './message.js'
 let current: Message | null = null
 const slots: (Buffer | undefined)[] = [undefined, undefined, undefined, undefined]
 
-export function cachedEncoding (message: Message, v5: boolean, retain: boolean, encode: () => Buffer): Buffer {
+/** The encoding another subscriber of `message` was sent, if any. */
+export function cachedEncoding (message: Message, v5: boolean, retain: boolean): Buffer | undefined {
+  return current === message ? slots[(v5 ? 2 : 0) + (retain ? 1 : 0)] : undefined
+}
+
+/** Keeps `buf` as the encoding of `message` for the next subscribers (it forgets the message routed before). */
+export function rememberEncoding (message: Message, v5: boolean, retain: boolean, buf: Buffer): void {
   if (current !== message) {
     current = message
     slots[0] = slots[1] = slots[2] = slots[3] = undefined
   }
-  const slot = (v5 ? 2 : 0) + (retain ? 1 : 0)
-  return (slots[slot] ??= encode())
+  slots[(v5 ? 2 : 0) + (retain ? 1 : 0)] = buf
 }
 
 // mqtt-packet keeps the encoding of every remaining length below 16384 it writes, for good, as a 1-4

@@ -52,7 +52,6 @@ export class Router {
   readonly #shared: () => SharedListener | null
   readonly #subscriptionsChanged: (session: Session) => void
   #routeStamp = 0
-  readonly #stamps = new WeakMap<Session, number>()
 
   constructor (opts: RouterOptions) {
     this.#config = opts.config
@@ -159,8 +158,8 @@ export class Router {
     let overlap = false
     for (let i = 0; i < subs.length; i++) {
       const session = subs[i]!.subscriber
-      if (this.#stamps.get(session) === stamp) { overlap = true; break }
-      this.#stamps.set(session, stamp)
+      if (session.routeStamp === stamp) { overlap = true; break }
+      session.routeStamp = stamp
     }
     let count = 0
     if (!overlap) {

@@ -85,6 +85,11 @@ export class Session {
   willTimer: LongTimeout | null = null
   /** Messages dropped because the queue was full or they expired. */
   dropped = 0
+  /**
+   * The router's mark of the last message it routed here, to find a client's overlapping subscriptions: a field,
+   * not a map beside the router, because the lookup ran for every delivery and was the fan-out's largest cost.
+   */
+  routeStamp = 0
   /** Set while the session is persistent and storage is durable: QoS 1/2 deliveries are written to it. */
   journal: DeliveryJournal | null = null
   /** Set while the session is persistent in a cluster: QoS 1/2 messages queued while offline are copied to it. */
