@@ -4,7 +4,7 @@
 // through a Wire: src/mqtt/connection.ts over a socket, or anything that takes bytes, as the channel
 // tests do. The channel knows nothing of sockets.
 import mqtt from 'mqtt-packet'
-import type { Packet, IPublishPacket } from 'mqtt-packet'
+import type { Packet } from 'mqtt-packet'
 import type { CulexConfig } from '../config/schema.js'
 import type { Rate } from '../config/types.js'
 import { CulexError } from '../errors.js'
@@ -17,10 +17,11 @@ import { cachedEncoding, rememberEncoding } from './encode-cache.js'
 import type { DelayedPublisher } from './delayed.js'
 import type { ExclusiveLocks } from './exclusive.js'
 import type { FlappingDetector } from './flapping.js'
-import { encodePlainAck, encodePlainPublish, isAckCommand } from './packet-encoder.js'
+import { encodePlainAck, isAckCommand } from './packet-encoder.js'
+import { encodePublish, OutgoingAliases } from './publish-encoding.js'
 import type { ClientInfo, ConnInfo, EnhancedAuthExchange, EnhancedAuthStep, Hooks } from './hooks.js'
 import { aliasBytes, memoryBudget } from './memory.js'
-import { remainingExpiry, type Message, type PublishProperties } from './message.js'
+import type { Message } from './message.js'
 import type { Metrics } from './metrics.js'
 import { RC, describeReason } from './reason-codes.js'
 import type { RetainedStore } from './store/index.js'
@@ -155,8 +156,8 @@ export class Channel implements SessionLink {
   enhancedAuth: { method: string, exchange: EnhancedAuthExchange, finish: (step: EnhancedAuthStep) => void | Promise<void> } | null = null
   /** The connection under this channel. */
   readonly wire: Wire
-  /** Aliases we assigned, made at the first (most clients never use aliases). */
-  #aliasOut: Map<string, number> | null = null
+  /** The aliases we assigned, while the client allows any (Topic Alias Maximum > 0). */
+  aliases: OutgoingAliases | null = null
   /** The client's aliases, made at the first. */
   #aliasIn: Map<number, string> | null = null
   /** What #aliasIn pins (src/mqtt/memory.ts). */
@@ -211,6 +212,7 @@ export class Channel implements SessionLink {
     // Plain fields, not getters over a frozen ConnectTerms: the delivery path reads them for every message,
     // and the getters showed in the QoS 0 fan-out bench.
     Object.assign(this as { -readonly [K in keyof ConnectTerms]: ConnectTerms[K] }, terms)
+    this.aliases = terms.aliasOutMax > 0 ? new OutgoingAliases(terms.aliasOutMax) : null
   }
 
   /** Runs `fn` when this channel closes (a timer that must not outlive the connection). */
@@ -334,18 +336,18 @@ export class Channel implements SessionLink {
     const m = d.message
     const v5 = this.protocolVersion === 5
     const simple = d.qos === 0 && !this.mountpoint && m.expiresAt === 0 && d.subIds === undefined && this.aliasOutMax === 0
-    const aliases = this.#aliasOut?.size ?? 0
+    const aliasesBefore = this.aliases?.size ?? 0
     let buf = simple ? cachedEncoding(m, v5, d.retain) : undefined
     if (buf === undefined) {
       try {
-        buf = this.#encodePublish(d, dup)
+        buf = encodePublish(d, dup, this)
       } catch (err) {
         // mqtt-packet refuses the message for this client (an invalid property only MQTT 5 carries, ...).
         // Nothing was written, so the client's state is intact: the message is dropped for it and the
         // client served on, as Mosquitto drops a message it cannot send to one client (an oversize one).
         this.core.metrics.deliveryErrors++
         this.core.log.warning({ client: this.label, topic: m.topic, err }, 'message dropped for this client: it cannot be encoded')
-        this.#discard(d, aliases)
+        this.#discard(d, aliasesBefore)
         return
       }
       if (simple) rememberEncoding(m, v5, d.retain, buf)
@@ -353,7 +355,7 @@ export class Channel implements SessionLink {
     if (buf.length > this.maxOutgoingPacket) {
       // [MQTT-3.1.2-25]: discard, and act as if it was sent.
       this.core.log.debug({ client: this.label, topic: m.topic, size: buf.length }, 'message larger than the client\'s Maximum Packet Size dropped')
-      this.#discard(d, aliases)
+      this.#discard(d, aliasesBefore)
       return
     }
     wire.write(buf)
@@ -381,11 +383,10 @@ export class Channel implements SessionLink {
     this.#congestion.update(this, congested, now, limit)
   }
 
-  /** A PUBLISH not sent: dropped as if it had been delivered. `aliases`: how many outgoing aliases there were before it. */
-  #discard (d: Delivery, aliases: number): void {
+  /** A PUBLISH not sent: dropped as if it had been delivered. `aliasesBefore`: how many outgoing aliases there were before it. */
+  #discard (d: Delivery, aliasesBefore: number): void {
     // An alias this packet assigned never reached the client: forget it, or the next one would use it unnamed.
-    const out = this.#aliasOut
-    if (out !== null && out.size > aliases) out.delete([...out.keys()].at(-1)!)
+    this.aliases?.forgetSince(aliasesBefore)
     this.core.metrics.messagesDropped++
     if (d.qos > 0) {
       this.session?.inflight.delete(d.packetId)
@@ -412,41 +413,6 @@ export class Channel implements SessionLink {
     this.core.metrics.messagesDropped++
     this.core.metrics.limits.slowConsumerDropped++
     return true
-  }
-
-  #encodePublish (d: Delivery, dup: boolean): Buffer {
-    const m = d.message
-    const { mountpoint, aliasOutMax } = this
-    let topic = mountpoint && m.topic.startsWith(mountpoint) ? m.topic.slice(mountpoint.length) : m.topic
-    const v5 = this.protocolVersion === 5
-    if (v5) {
-      let props: PublishProperties | undefined = m.properties
-      if (m.expiresAt !== 0 || d.subIds !== undefined || aliasOutMax > 0) {
-        props = { ...props }
-        if (m.expiresAt !== 0) props.messageExpiryInterval = remainingExpiry(m, Date.now())
-        if (d.subIds !== undefined) props.subscriptionIdentifier = d.subIds.length === 1 ? d.subIds[0]! : d.subIds
-        if (aliasOutMax > 0) topic = this.#applyAlias(topic, props)
-      }
-      if (props && hasProperties(props)) {
-        const packet: IPublishPacket = { cmd: 'publish', topic, payload: m.payload, qos: d.qos, retain: d.retain, dup, properties: props }
-        if (d.qos > 0) packet.messageId = d.packetId
-        return mqtt.generate(packet, { protocolVersion: 5 })
-      }
-    }
-    return encodePlainPublish(topic, m.payload, d.qos, d.retain, dup, d.packetId, v5)
-  }
-
-  /** Assigns aliases first come, first served until the client's maximum; later topics go in full. */
-  #applyAlias (topic: string, props: PublishProperties): string {
-    const out = this.#aliasOut ??= new Map()
-    const known = out.get(topic)
-    if (known !== undefined) { props.topicAlias = known; return '' }
-    if (out.size < this.aliasOutMax) {
-      const alias = out.size + 1
-      out.set(topic, alias)
-      props.topicAlias = alias
-    }
-    return topic
   }
 
   sendPubrel (packetId: number): void {
@@ -493,11 +459,6 @@ export class Channel implements SessionLink {
     if (onClose !== null) for (const fn of onClose) fn()
     this.core.channelClosed(this, reason, wasConnected)
   }
-}
-
-function hasProperties (props: PublishProperties): boolean {
-  for (const key in props) if ((props as Record<string, unknown>)[key] !== undefined) return true
-  return false
 }
 
 /** An acknowledgement that is only its packet id: reason Success (or none, before MQTT 5), no properties, no DUP. */
