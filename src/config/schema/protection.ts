@@ -25,7 +25,7 @@ export const alarm = section({
   actions: z.array(z.enum(['log', 'publish'])).default(['log', 'publish']).describe('What raising an alarm does: log it, publish it under $SYS/brokers/<node>/alarms/.'),
   size_limit: int().pipe(z.number().min(1).max(3000)).default(1000).describe('Most deactivated alarms kept as history.'),
   validity_period: duration().prefault('24h').describe('How long a deactivated alarm is kept.'),
-}).describe('Alarms (GET/DELETE /api/v5/alarms): conn_congestion/<clientid>/<username>, high_system_memory_usage (overload_protection refusing connections).')
+}).describe('Alarms (GET/DELETE /api/v5/alarms): conn_congestion/<clientid>/<username>, high_system_memory_usage (overload_protection refusing connections), certificate_expiring/<listener>[/<namespace>/<bundle>] (a certificate an ssl or wss listener serves ends within 30 days, or has ended).')
 
 export const connCongestion = section({
   enable_alarm: bool().default(true).describe('Raise an alarm while a connection\'s unsent data is above mqtt.max_write_buffer.'),
