@@ -176,6 +176,7 @@ export class Broker {
       await this.#loadOptional()
       // The cluster's retained messages and bans are in place before the first client connects.
       await this.cluster?.start()
+      await this.#importBans()
       // A bad key file stops start-up before any port opens.
       if (this.config.dashboard.listeners.http.enable) apiKeys = await loadApiKeys(this.config.api_key.bootstrap_file)
       for (const listener of this.listeners) {
@@ -198,6 +199,27 @@ export class Broker {
     if (apiKeys) await this.#startApi(apiKeys)
     this.#hostBus?.listening()
     return this
+  }
+
+  /**
+   * banned.bootstrap_file, as EMQX: imported only while there is no ban (a cluster that has bans keeps
+   * them); rows that are no ban are logged and skipped, an unreadable file stops start-up.
+   */
+  async #importBans (): Promise<void> {
+    const file = this.config.banned.bootstrap_file
+    if (!file) return
+    if (this.core.banned.size > 0) {
+      this.log.info({ file, bans: this.core.banned.size }, 'banned.bootstrap_file not imported: the cluster already has bans')
+      return
+    }
+    const { loadBanCsv } = await import('./mqtt/banned-csv.js')
+    const { bans, skipped } = await loadBanCsv(file)
+    for (const { line, why } of skipped) this.log.warning({ file, line }, `banned.bootstrap_file ${file}:${line}: row skipped: ${why}`)
+    for (const ban of bans) {
+      this.core.banned.add(ban)
+      this.cluster?.banAdded(ban)
+    }
+    this.log.notice({ file, imported: bans.length, skipped: skipped.length }, `banned.bootstrap_file: ${bans.length} ban${bans.length === 1 ? '' : 's'} imported`)
   }
 
   async #startApi (keys: ApiKeys): Promise<void> {

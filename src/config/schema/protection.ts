@@ -53,5 +53,5 @@ export const limiter = section({
 })
 
 export const banned = section({
-  bootstrap_file: notYet(z.string().optional(), 'importing bans from a file', 'CSV of bans imported at start.'),
+  bootstrap_file: z.string().optional().describe('A CSV of bans (EMQX 5.8\'s format: a header row naming the columns as, who, reason, by, at, until; as and who required; at and until RFC 3339 or epoch seconds, until infinity by default) imported at start while there is no ban (a cluster\'s bans win). A row that is no ban is logged and skipped; an unreadable file, or a header without as and who, stops start-up.'),
 })
