@@ -26,6 +26,7 @@ import { createMessage, type PublishProperties } from './mqtt/message.js'
 import { CulexError } from './errors.js'
 import type { MessageBus } from './mqtt/bus.js'
 import type { RetainedStore, SessionStore } from './mqtt/store/index.js'
+import { OsMonitor } from './mqtt/os-monitor.js'
 import { SysPublisher } from './mqtt/sys.js'
 import { SysEvents } from './mqtt/sys-events.js'
 import { warmLengthCache } from './mqtt/encode-cache.js'
@@ -85,6 +86,8 @@ export class Broker {
   /** The management HTTP API once started (dashboard.listeners.http), else null. */
   api: ManagementApi | null = null
   readonly #sys: SysPublisher
+  /** sysmon.os: high_cpu_usage and high_system_memory_usage. */
+  readonly #osMonitor: OsMonitor
   readonly #events: SysEvents
   #started = false
   readonly #clustered: boolean
@@ -140,6 +143,7 @@ export class Broker {
     this.#sys = new SysPublisher(this.core, VERSION)
     this.#events = new SysEvents(this.core)
     this.#events.start()
+    this.#osMonitor = new OsMonitor(this.config.sysmon.os, this.core.alarms)
   }
 
   /**
@@ -195,6 +199,7 @@ export class Broker {
       throw err
     }
     this.#sys.start()
+    this.#osMonitor.start()
     warmLengthCache()
     if (apiKeys) await this.#startApi(apiKeys)
     this.#hostBus?.listening()
@@ -281,6 +286,7 @@ export class Broker {
   /** Stops accepting, delivers the wills shutdown triggers, sends DISCONNECT 0x8B, closes listeners. */
   async close (): Promise<void> {
     this.#sys.stop()
+    this.#osMonitor.stop()
     const api = this.api
     this.api = null
     await api?.close()

@@ -61,7 +61,7 @@ const EXPECTED: Record<string, string[]> = {
     ...without('force_gc', ['count', 'bytes']),
     'force_shutdown.max_mailbox_size',
     ...without('overload_protection', ['backoff_delay', 'backoff_gc', 'backoff_hibernation', 'backoff_new_conn']),
-    ...without('sysmon.os', ['cpu_check_interval', 'cpu_high_watermark', 'cpu_low_watermark', 'mem_check_interval', 'sysmem_high_watermark', 'procmem_high_watermark']),
+    'sysmon.os.procmem_high_watermark',
     ...without('sysmon.vm', ['process_check_interval', 'process_high_watermark', 'process_low_watermark', 'long_gc', 'long_schedule', 'large_heap', 'busy_dist_port', 'busy_port']),
     'durable_sessions.enable',
   ],
