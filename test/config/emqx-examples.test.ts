@@ -72,7 +72,7 @@ const EXPECTED: Record<string, string[]> = {
     ...without('rpc', ['port_discovery', 'client_num']),
   ],
   'dashboard-prometheus.conf': [
-    'dashboard.token_expired_time', 'dashboard.cors',
+    'dashboard.token_expired_time',
     ...without('prometheus.push_gateway', ['url', 'headers.Authorization', 'interval', 'job_name']),
     ...without('prometheus.collectors', ['mnesia', 'vm_dist', 'vm_memory', 'vm_msacc', 'vm_statistics', 'vm_system_info']),
   ],
