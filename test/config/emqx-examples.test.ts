@@ -67,7 +67,6 @@ const EXPECTED: Record<string, string[]> = {
   ],
   'node-log.conf': [
     ...without('node', ['cookie', 'max_ports', 'dist_buffer_size', 'global_gc_interval']),
-    ...without('log.file', ['rotation_count', 'rotation_size']),
     ...without('cluster', ['name', 'discovery_strategy', 'autoheal', 'static.seeds']),
     ...without('rpc', ['port_discovery', 'client_num']),
   ],
