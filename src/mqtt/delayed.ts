@@ -85,12 +85,15 @@ export class DelayedPublisher {
   #timer: LongTimeout | null = null
   #timerAt = Infinity
   #closed = false
+  #max = 0
 
   constructor (opts: DelayedOptions) {
     this.#opts = opts
   }
 
   get size (): number { return this.#byId.size }
+  /** Most messages held at once since start (EMQX's delayed.max). */
+  get max (): number { return this.#max }
 
   /** The messages the data store kept; returns how many. */
   restore (): number {
@@ -152,6 +155,7 @@ export class DelayedPublisher {
 
   #insert (record: DelayedRecord): void {
     this.#byId.set(record.id, record)
+    if (this.#byId.size > this.#max) this.#max = this.#byId.size
     const q = this.#queue
     let lo = 0
     let hi = q.length
