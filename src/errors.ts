@@ -44,6 +44,7 @@ export const ERRORS = {
   CULEX_ERR_API_KEYS: { message: 'The API key bootstrap file (api_key.bootstrap_file) cannot be read or has a malformed line', reasonCode: null },
   CULEX_ERR_CLUSTER: { message: 'The cluster cannot start: Redis (cluster.redis.servers) unreachable or refusing the connection, unreadable TLS files, or node.name already used by a running node', reasonCode: null },
   CULEX_ERR_ACL_PARSE: { message: 'An authorization rule file (acl.conf) cannot be read or has a malformed rule', reasonCode: null },
+  CULEX_ERR_BANNED_FILE: { message: 'The ban bootstrap file (banned.bootstrap_file) cannot be read, or its first line does not name the columns as and who', reasonCode: null },
   CULEX_ERR_MQTT_MALFORMED: { message: 'A packet does not follow the MQTT wire format', reasonCode: 0x81 },
   CULEX_ERR_MQTT_PROTOCOL: { message: 'A packet breaks an MQTT protocol rule', reasonCode: 0x82 },
   CULEX_ERR_MQTT_PACKET_TOO_LARGE: { message: 'A packet is larger than mqtt.max_packet_size', reasonCode: 0x95 },
@@ -90,7 +91,7 @@ export type ApiErrorCode = { [C in ErrorCode]: (typeof ERRORS)[C] extends { http
 /** Errors in what the operator configured (files included): `culex start` exits with code 2 on them, 1 on the rest. */
 export const CONFIGURATION_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'CULEX_ERR_CONFIG_PARSE', 'CULEX_ERR_CONFIG_INVALID', 'CULEX_ERR_CONFIG_FILE', 'CULEX_ERR_TLS_CONFIG', 'CULEX_ERR_API_KEYS', 'CULEX_ERR_ACL_PARSE',
-  'CULEX_ERR_AUTHN_CONFIG',
+  'CULEX_ERR_AUTHN_CONFIG', 'CULEX_ERR_BANNED_FILE',
 ])
 
 export class CulexError extends Error {

@@ -1,9 +1,8 @@
 // pino with EMQX's level names (notice, warning, critical), and EMQX's text or json formats.
-import { createWriteStream, mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
 import { Writable } from 'node:stream'
 import { pino, type Logger, type LevelWithSilent, type DestinationStream } from 'pino'
 import type { CulexConfig } from './config/schema.js'
+import { RotatingFile } from './log-file.js'
 
 export type Log = Logger<'notice' | 'warning' | 'critical'>
 
@@ -53,42 +52,85 @@ export function timestamp (ms: number, timeOffset = 'system'): string {
   return new Date(ms + minutes * 60_000).toISOString().slice(0, -1) + zone
 }
 
-/** Turns pino's JSON lines into `2026-01-01T00:00:00.000Z [warning] message key=value`. */
-class TextFormat extends Writable {
-  readonly #out: NodeJS.WritableStream
-  readonly #timeOffset: string | undefined
+interface LineOptions {
+  formatter: 'text' | 'json'
+  timeOffset: string | undefined
+  /** auto: the text format's RFC 3339, json's epoch milliseconds; epoch: microseconds (EMQX's); rfc3339: at time_offset. */
+  timestampFormat: 'auto' | 'epoch' | 'rfc3339'
+  /** Longest line (text) or string value (json) in characters, longer ones cut and marked "..."; Infinity: no limit. */
+  charsLimit: number
+}
 
-  constructor (out: NodeJS.WritableStream, timeOffset?: string) {
+const cut = (text: string, limit: number) => (text.length > limit ? `${text.slice(0, limit)}...` : text)
+
+/**
+ * pino's JSON lines as the handler wants them: `2026-01-01T00:00:00.000Z [warning] message key=value` (text),
+ * or JSON with log.*.timestamp_format and chars_limit applied.
+ */
+class LineFormat extends Writable {
+  readonly #out: NodeJS.WritableStream
+  readonly #opts: LineOptions
+
+  constructor (out: NodeJS.WritableStream, opts: LineOptions) {
     super({ decodeStrings: false })
     this.#out = out
-    this.#timeOffset = timeOffset
+    this.#opts = opts
   }
 
   override _write (chunk: string | Buffer, _enc: BufferEncoding, done: () => void): void {
     const line = String(chunk)
     try {
-      const { time, level, msg, pid: _pid, hostname: _host, ...rest } = JSON.parse(line) as Record<string, unknown>
-      const fields = Object.entries(rest).map(([k, v]) => `${escapeControl(k)}=${fieldValue(v)}`)
-      this.#out.write(`${timestamp(time as number, this.#timeOffset)} [${LEVEL_NAMES[level as number] ?? level}] ${escapeControl(String(msg ?? ''))}${fields.length ? ' ' + fields.join(' ') : ''}\n`)
+      this.#out.write(this.#opts.formatter === 'json' ? this.#json(line) : this.#text(line))
     } catch {
       // Not a JSON line (pino writes nothing else): passed on as it came rather than lost.
       this.#out.write(line)
     }
     done()
   }
+
+  #time (ms: number, auto: 'text' | 'json'): string | number {
+    const format = this.#opts.timestampFormat
+    if (format === 'epoch') return ms * 1000
+    if (format === 'rfc3339' || auto === 'text') return timestamp(ms, this.#opts.timeOffset)
+    return ms
+  }
+
+  #text (line: string): string {
+    const { time, level, msg, pid: _pid, hostname: _host, ...rest } = JSON.parse(line) as Record<string, unknown>
+    const fields = Object.entries(rest).map(([k, v]) => `${escapeControl(k)}=${fieldValue(v)}`)
+    const body = `${escapeControl(String(msg ?? ''))}${fields.length ? ' ' + fields.join(' ') : ''}`
+    return `${this.#time(time as number, 'text')} [${LEVEL_NAMES[level as number] ?? level}] ${cut(body, this.#opts.charsLimit)}\n`
+  }
+
+  #json (line: string): string {
+    const record = JSON.parse(line) as Record<string, unknown>
+    if (typeof record.time === 'number') record.time = this.#time(record.time, 'json')
+    const limit = this.#opts.charsLimit
+    return JSON.stringify(record, limit === Number.POSITIVE_INFINITY ? undefined : (_k, v: unknown) => (typeof v === 'string' ? cut(v, limit) : v)) + '\n'
+  }
 }
+
+type Handler = CulexConfig['log']['console']
 
 export function createLog (config: CulexConfig['log']): Log {
   const streams: { level: string, stream: DestinationStream }[] = []
-  const add = (handler: { enable: boolean, level: EmqxLevel, formatter: 'text' | 'json', time_offset?: string }, out: NodeJS.WritableStream) => {
+  const add = (handler: Handler, out: NodeJS.WritableStream) => {
     if (!handler.enable || handler.level === 'none') return
-    streams.push({ level: pinoLevel(handler.level), stream: handler.formatter === 'json' ? out : new TextFormat(out, handler.time_offset) })
+    const opts: LineOptions = {
+      formatter: handler.formatter,
+      timeOffset: handler.time_offset,
+      timestampFormat: handler.timestamp_format,
+      charsLimit: handler.chars_limit === 'unlimited' ? Number.POSITIVE_INFINITY : handler.chars_limit,
+    }
+    // pino's own JSON lines as they are, unless the handler changes them.
+    const plain = opts.formatter === 'json' && opts.timestampFormat === 'auto' && opts.charsLimit === Number.POSITIVE_INFINITY
+    streams.push({ level: pinoLevel(handler.level), stream: plain ? out : new LineFormat(out, opts) })
   }
   add(config.console, process.stdout)
   for (const file of Object.values(config.file)) {
     if (!file.enable) continue
-    mkdirSync(dirname(file.path), { recursive: true })
-    add(file, createWriteStream(file.path, { flags: 'a' }))
+    const size = file.rotation_size === 'infinity' ? Number.POSITIVE_INFINITY : file.rotation_size
+    add(file, new RotatingFile(file.path, size, file.rotation_count))
   }
   const lowest = streams.length === 0 ? 'silent' : streams.map((s) => s.level).sort((a, b) => levelValue(a) - levelValue(b))[0]!
   return pino({ level: lowest, customLevels: CUSTOM_LEVELS, base: undefined }, pino.multistream(streams as never, { levels: { ...pino.levels.values, ...CUSTOM_LEVELS } } as never)) as Log

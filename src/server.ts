@@ -26,6 +26,7 @@ import { createMessage, type PublishProperties } from './mqtt/message.js'
 import { CulexError } from './errors.js'
 import type { MessageBus } from './mqtt/bus.js'
 import type { RetainedStore, SessionStore } from './mqtt/store/index.js'
+import { OsMonitor } from './mqtt/os-monitor.js'
 import { SysPublisher } from './mqtt/sys.js'
 import { SysEvents } from './mqtt/sys-events.js'
 import { warmLengthCache } from './mqtt/encode-cache.js'
@@ -85,6 +86,8 @@ export class Broker {
   /** The management HTTP API once started (dashboard.listeners.http), else null. */
   api: ManagementApi | null = null
   readonly #sys: SysPublisher
+  /** sysmon.os: high_cpu_usage and high_system_memory_usage. */
+  readonly #osMonitor: OsMonitor
   readonly #events: SysEvents
   #started = false
   readonly #clustered: boolean
@@ -140,6 +143,7 @@ export class Broker {
     this.#sys = new SysPublisher(this.core, VERSION)
     this.#events = new SysEvents(this.core)
     this.#events.start()
+    this.#osMonitor = new OsMonitor(this.config.sysmon.os, this.core.alarms)
   }
 
   /**
@@ -176,6 +180,7 @@ export class Broker {
       await this.#loadOptional()
       // The cluster's retained messages and bans are in place before the first client connects.
       await this.cluster?.start()
+      await this.#importBans()
       // A bad key file stops start-up before any port opens.
       if (this.config.dashboard.listeners.http.enable) apiKeys = await loadApiKeys(this.config.api_key.bootstrap_file)
       for (const listener of this.listeners) {
@@ -194,10 +199,32 @@ export class Broker {
       throw err
     }
     this.#sys.start()
+    this.#osMonitor.start()
     warmLengthCache()
     if (apiKeys) await this.#startApi(apiKeys)
     this.#hostBus?.listening()
     return this
+  }
+
+  /**
+   * banned.bootstrap_file, as EMQX: imported only while there is no ban (a cluster that has bans keeps
+   * them); rows that are no ban are logged and skipped, an unreadable file stops start-up.
+   */
+  async #importBans (): Promise<void> {
+    const file = this.config.banned.bootstrap_file
+    if (!file) return
+    if (this.core.banned.size > 0) {
+      this.log.info({ file, bans: this.core.banned.size }, 'banned.bootstrap_file not imported: the cluster already has bans')
+      return
+    }
+    const { loadBanCsv } = await import('./mqtt/banned-csv.js')
+    const { bans, skipped } = await loadBanCsv(file)
+    for (const { line, why } of skipped) this.log.warning({ file, line }, `banned.bootstrap_file ${file}:${line}: row skipped: ${why}`)
+    for (const ban of bans) {
+      this.core.banned.add(ban)
+      this.cluster?.banAdded(ban)
+    }
+    this.log.notice({ file, imported: bans.length, skipped: skipped.length }, `banned.bootstrap_file: ${bans.length} ban${bans.length === 1 ? '' : 's'} imported`)
   }
 
   async #startApi (keys: ApiKeys): Promise<void> {
@@ -259,6 +286,7 @@ export class Broker {
   /** Stops accepting, delivers the wills shutdown triggers, sends DISCONNECT 0x8B, closes listeners. */
   async close (): Promise<void> {
     this.#sys.stop()
+    this.#osMonitor.stop()
     const api = this.api
     this.api = null
     await api?.close()

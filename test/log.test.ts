@@ -1,11 +1,12 @@
 // The text log (log.file / log.console with formatter = text): what a client sends cannot forge a line or
 // a field. Issue 15 item 14: a client id or topic with "\n" and a made-up log line after it.
-import { readFile } from 'node:fs/promises'
+import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { IConnectPacket } from 'mqtt-packet'
 import t, { type Test } from 'tap'
 import { createLog, escapeControl } from '../src/log.js'
 import type { CulexConfig } from '../src/config/schema.js'
+import { loadConfig } from '../src/config/load.js'
 import { delay, rawConnect, rawMqtt, startBroker, within } from './helpers.js'
 
 const FORGED = '2026-01-01T00:00:00.000Z [error] forged line'
@@ -65,4 +66,58 @@ t.test('escapeControl: C0, DEL, C1 and the Unicode line separators', async (t) =
   t.equal(escapeControl('a\r\n\tb'), 'a\\r\\n\\tb')
   t.equal(escapeControl('\u001b[31mred\u007f\u0085\u2028'), '\\u001b[31mred\\u007f\\u0085\\u2028')
   t.equal(escapeControl('plain text, ünïcode'), 'plain text, ünïcode')
+})
+
+/** A logger from the log section as a configuration file would give it. */
+function logFrom (log: Record<string, unknown>) {
+  return createLog(loadConfig({ config: { log: { console: { enable: false }, ...log } }, env: {} }).config.log)
+}
+
+async function fileText (path: string, until: (text: string) => boolean): Promise<string> {
+  const deadline = Date.now() + 3000
+  for (;;) {
+    const text = await readFile(path, 'utf8').catch(() => '')
+    if (until(text) || Date.now() > deadline) return text
+    await delay(20)
+  }
+}
+
+t.test('log.file rotation_size and rotation_count: <path>.0 is the newest rotated file, at most rotation_count kept', async (t) => {
+  const dir = t.testdir({})
+  const path = join(dir, 'emqx.log')
+  const log = logFrom({ file: { default: { enable: true, level: 'info', path, rotation_size: '1KB', rotation_count: 2 } } })
+  for (let i = 0; i < 60; i++) log.info(`line ${String(i).padStart(3, '0')} ${'x'.repeat(60)}`)
+  await fileText(path, (text) => text.includes('line 059'))
+  const files = (await readdir(dir)).sort()
+  t.same(files, ['emqx.log', 'emqx.log.0', 'emqx.log.1'], 'the live file and two rotated ones')
+  for (const f of files) t.ok((await stat(join(dir, f))).size <= 1024, `${f} is within rotation_size`)
+  const newest = await readFile(join(dir, 'emqx.log.0'), 'utf8')
+  const older = await readFile(join(dir, 'emqx.log.1'), 'utf8')
+  const first = (text: string) => Number(/line (\d+)/.exec(text)![1])
+  t.ok(first(older) < first(newest) && first(newest) < first(await readFile(path, 'utf8')), '.1 older than .0, older than the live file')
+  t.notOk(older.includes('line 000'), 'the oldest lines went with the file past rotation_count')
+})
+
+t.test('chars_limit cuts long lines (text) and long values (json); timestamp_format epoch and rfc3339', async (t) => {
+  const dir = t.testdir({})
+  const text = join(dir, 'text.log')
+  const json = join(dir, 'json.log')
+  const log = logFrom({
+    file: {
+      text: { enable: true, level: 'info', path: text, chars_limit: 100, timestamp_format: 'epoch' },
+      json: { enable: true, level: 'info', path: json, formatter: 'json', chars_limit: 100, timestamp_format: 'rfc3339', time_offset: '+02:00' },
+    },
+  })
+  const before = Date.now()
+  log.info({ topic: 't'.repeat(300) }, 'm'.repeat(300))
+  const textLine = (await fileText(text, (s) => s.endsWith('\n'))).trim()
+  const jsonLine = (await fileText(json, (s) => s.endsWith('\n'))).trim()
+  const [time, level, body] = textLine.split(' ')
+  t.ok(Number(time) >= before * 1000 && Number(time) <= Date.now() * 1000, 'epoch: microseconds')
+  t.equal(level, '[info]')
+  t.equal(body, `${'m'.repeat(100)}...`, 'the line is cut at 100 characters')
+  const record = JSON.parse(jsonLine) as Record<string, string>
+  t.match(record.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+02:00$/, 'rfc3339 at time_offset')
+  t.equal(record.msg, `${'m'.repeat(100)}...`)
+  t.equal(record.topic, `${'t'.repeat(100)}...`, 'each string value is cut, and the line stays JSON')
 })

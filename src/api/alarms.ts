@@ -8,7 +8,7 @@ const alarmSchema = {
   type: 'object',
   properties: {
     node: { type: 'string' },
-    name: { type: 'string', description: 'e.g. conn_congestion/<clientid>/<username>, high_system_memory_usage' },
+    name: { type: 'string', description: 'e.g. conn_congestion/<clientid>/<username>, high_cpu_usage, high_system_memory_usage, high_broker_memory_usage, certificate_expiring/<listener>' },
     message: { type: 'string' },
     details: { type: 'object', additionalProperties: true },
     duration: { type: 'integer', description: 'Milliseconds raised: until now, or until cleared' },

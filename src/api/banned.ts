@@ -34,7 +34,7 @@ function parseTime (field: string, value: string | number): number {
   return ms
 }
 
-const show = (b: Ban) => ({ as: b.as, who: b.who, by: b.by, reason: b.reason, at: rfc3339(b.at), until: rfc3339(b.until) })
+const show = (b: Ban) => ({ as: b.as, who: b.who, by: b.by, reason: b.reason, at: rfc3339(b.at), until: b.until === Number.POSITIVE_INFINITY ? 'infinity' : rfc3339(b.until) })
 
 interface TargetParams { as: BanKind, who: string }
 

@@ -11,11 +11,16 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
 
 export interface OriginRequest { method: string, headers: IncomingHttpHeaders }
 
-/** Throws a 403 CulexError (CULEX_ERR_API_ORIGIN) saying why, when the request is not one the API should serve. */
-export function checkRequestOrigin (request: OriginRequest, keyless: boolean): void {
+/**
+ * Throws a 403 CulexError (CULEX_ERR_API_ORIGIN) saying why, when the request is not one the API should serve.
+ * `cors` (dashboard.cors, with API keys): a cross-origin change is served when the browser had to ask first
+ * (a preflight: PUT, DELETE, or a POST of JSON), as then the page, not the browser, sends the credentials.
+ */
+export function checkRequestOrigin (request: OriginRequest, keyless: boolean, cors = false): void {
   const host = request.headers.host?.toLowerCase()
   if (keyless) checkLoopbackHost(host)
   if (READ_METHODS.has(request.method)) return
+  if (cors && !keyless && preflighted(request)) return
   const site = header(request.headers['sec-fetch-site'])
   if (site !== undefined && site !== 'same-origin' && site !== 'none') {
     throw refused(`cross-origin request refused: the browser marks it Sec-Fetch-Site: ${site}; the management API accepts changes only from its own origin or from non-browser clients`)
@@ -29,6 +34,13 @@ export function checkRequestOrigin (request: OriginRequest, keyless: boolean): v
   if (FORM_TYPES.test(type) && request.headers.authorization === undefined) {
     throw refused(`a ${type.split(';')[0]!.trim()} request without an Origin header is refused (a web page could send it): send an Origin header naming this host (curl -H 'Origin: http://${host ?? '127.0.0.1:18083'}'), basic auth, or JSON`)
   }
+}
+
+/** Whether a browser sends this cross-origin only after a CORS preflight (not a form or a simple fetch). */
+function preflighted (request: OriginRequest): boolean {
+  if (request.method !== 'POST') return true
+  const type = header(request.headers['content-type'])
+  return type !== undefined && type.trim() !== '' && !FORM_TYPES.test(type)
 }
 
 /** Without API keys: only localhost, 127.0.0.1 or [::1], with any port (a port forward keeps the name). */

@@ -1,7 +1,7 @@
 // The management API (EMQX's /api/v5 on 18083): a fastify instance with API-key auth, EMQX's error
 // shape, the route modules, and an OpenAPI document generated from their schemas.
 import swagger from '@fastify/swagger'
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { BindAddress } from '../config/types.js'
 import { CulexError, ERRORS, type HttpErrorCode } from '../errors.js'
 import { authorize, type ApiKeys } from './auth.js'
@@ -61,9 +61,14 @@ export async function buildApi (host: ApiHost, keys: ApiKeys): Promise<FastifyIn
     void reply.code(notFound.status).send({ code: notFound.code, message: `no route ${request.method} ${request.url.split('?')[0]}` })
   })
   const keyless = keys.size === 0
+  // dashboard.cors as EMQX 5.8: Access-Control-Allow-Origin: * on answers to requests that name an Origin. Never
+  // without API keys: any web page could then use the unauthenticated API on 127.0.0.1 through the browser.
+  const cors = host.config.dashboard.cors && !keyless
+  if (host.config.dashboard.cors && keyless) host.log.warning('dashboard.cors ignored: without API keys (api_key.bootstrap_file) the management API asks for no credentials, and any web page could use it')
+  if (cors) app.addHook('onRequest', corsHook)
   app.addHook('onRequest', async (request) => {
     try {
-      checkRequestOrigin(request, keyless)
+      checkRequestOrigin(request, keyless, cors)
     } catch (err) {
       host.log.warning({ method: request.method, url: request.url.split('?')[0], host: request.headers.host, origin: request.headers.origin, peer: request.ip }, `management API request refused: ${(err as Error).message}`)
       throw err
@@ -82,6 +87,24 @@ export async function buildApi (host: ApiHost, keys: ApiKeys): Promise<FastifyIn
     app.get(path, { schema: { hide: true }, config: { public: true } }, async () => app.swagger())
   }
   return app
+}
+
+/**
+ * Access-Control-Allow-Origin: * for requests with an Origin; a preflight (OPTIONS with
+ * Access-Control-Request-Method) is answered here, before authentication, as browsers send it without
+ * credentials. No Access-Control-Allow-Credentials: a page must send the API key itself.
+ */
+async function corsHook (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+  if (request.headers.origin === undefined) return undefined
+  void reply.header('access-control-allow-origin', '*')
+  if (request.method !== 'OPTIONS' || request.headers['access-control-request-method'] === undefined) return undefined
+  const asked = request.headers['access-control-request-headers']
+  return reply.code(204).headers({
+    'access-control-allow-methods': 'GET, POST, PUT, DELETE',
+    'access-control-allow-headers': typeof asked === 'string' && /^[\w\s,-]*$/.test(asked) ? asked : 'authorization, content-type',
+    'access-control-max-age': '86400',
+    vary: 'access-control-request-headers',
+  }).send()
 }
 
 export class ManagementApi {

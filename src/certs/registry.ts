@@ -119,8 +119,14 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
 
   /** Registers a CA certificate (PEM); refuses a non-CA, an expired one and a serial already registered. */
   async registerCa (pem: string, status: CertStatus = 'active'): Promise<CaRecord> {
-    const certs = parseCertificates(pem, 'CA certificate')
-    if (certs.length !== 1) throw registryError(`expected one PEM certificate, got ${certs.length}`)
+    let certs: X509Certificate[]
+    try {
+      certs = parseCertificates(pem, 'CA certificate')
+    } catch (err) {
+      // A PEM block whose content is not a certificate: the sender's mistake, answered as such.
+      throw registryError(`certificate: ${(err as Error).message}; send the CA certificate as PEM, as written by openssl or npx culex certs ca`)
+    }
+    if (certs.length !== 1) throw registryError(certs.length === 0 ? 'certificate: no PEM certificate (-----BEGIN CERTIFICATE-----) found' : `certificate: expected one PEM certificate, got ${certs.length}`)
     const cert = certs[0]!
     const serial = serialOf(cert)
     if (!cert.ca) throw registryError(`${oneLineName(cert.subject)} is not a CA certificate (basicConstraints CA:TRUE missing)`)

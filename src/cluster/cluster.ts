@@ -39,7 +39,7 @@ export function createRedisBus (config: CulexConfig, log: Log): RedisBus {
 }
 
 /** The parts of the MQTT core a cluster back-end reads or acts on; it sets `cluster` to itself while it runs. */
-type ClusterCore = Pick<Core, 'config' | 'retainer' | 'banned' | 'sessions' | 'registry' | 'tree' | 'closing' | 'clients' | 'metrics' | 'retained' | 'cluster'>
+type ClusterCore = Pick<Core, 'config' | 'retainer' | 'banned' | 'sessions' | 'registry' | 'tree' | 'closing' | 'clients' | 'metrics' | 'retained' | 'delayed' | 'cluster'>
 
 export class Cluster implements ClusterLink {
   readonly node: string

@@ -6,6 +6,7 @@ import { Authorizer } from '../auth/authz.js'
 import { createAuthenticator } from '../auth/chain.js'
 import { devCertificateDir } from '../certs/dev.js'
 import { PskTable } from '../listeners/psk.js'
+import { loadBanCsv } from '../mqtt/banned-csv.js'
 import { readTlsFiles, tlsServerOptions } from '../listeners/tls-context.js'
 import { silentLog } from '../log.js'
 import { loadConfig, type LoadedConfig } from './load.js'
@@ -48,6 +49,12 @@ export async function checkConfigFile (file: string, env: Record<string, string 
   await attempt(() => new Authorizer(config.authorization, silentLog()))
   if (config.dashboard.listeners.http.enable) await attempt(() => loadApiKeys(config.api_key.bootstrap_file))
   await attempt(() => PskTable.load(config.psk_authentication))
+  const banFile = config.banned.bootstrap_file
+  if (banFile) {
+    await attempt(async () => {
+      for (const { line, why } of (await loadBanCsv(banFile)).skipped) notices.push(`banned.bootstrap_file ${banFile}:${line}: row skipped at start: ${why}`)
+    })
+  }
   for (const authenticator of jwtAuthenticators(config)) {
     await attempt(() => createAuthenticator(authenticator, { log: silentLog(), dataDir: config.node.data_dir }).close?.())
   }

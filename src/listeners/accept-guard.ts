@@ -14,8 +14,11 @@ const LOG_INTERVAL_MS = 10_000
 // Resident memory is sampled at most this often (a read of /proc on Linux).
 const MEM_SAMPLE_MS = 500
 
-/** The alarm raised while connections are refused for memory. */
-export const MEMORY_ALARM = 'high_system_memory_usage'
+/**
+ * The alarm raised while connections are refused for memory: the broker's own resident memory, so not
+ * EMQX's high_system_memory_usage (the host's memory, sysmon.os; src/mqtt/os-monitor.ts).
+ */
+export const MEMORY_ALARM = 'high_broker_memory_usage'
 
 let rssAt = 0
 let rss = 0
@@ -117,8 +120,8 @@ export class AcceptGuard {
   }
 
   /**
-   * The alarm high_system_memory_usage (EMQX's name for memory over its mark) while connections are
-   * refused for memory; cleared once the sampled resident memory is back under the mark.
+   * The alarm high_broker_memory_usage while connections are refused for memory; cleared once the
+   * sampled resident memory is back under the mark.
    */
   #raiseMemoryAlarm (): void {
     const alarms = this.#core.alarms

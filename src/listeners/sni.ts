@@ -64,6 +64,11 @@ export class ManagedCerts {
     this.#loaded = this.#loaded.filter((l) => !sameRef(l.ref, ref))
   }
 
+  /** The chain each loaded bundle serves, labelled namespace/name. */
+  served (): { bundle: string, source: string, pem: string | Buffer }[] {
+    return this.#loaded.map((l) => ({ bundle: l.label, source: l.label, pem: l.options.cert as string | Buffer }))
+  }
+
   /** Labels of the loaded bundles that have no ca.pem (they trust no CA for client certificates). */
   bundlesWithoutCa (): string[] {
     return this.#loaded.filter((l) => !trustsClientCa(l.options)).map((l) => l.label)

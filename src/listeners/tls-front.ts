@@ -11,6 +11,7 @@ import type { BundleRef, CertStore } from '../certs/store.js'
 import { CulexError } from '../errors.js'
 import { RC } from '../mqtt/reason-codes.js'
 import { acceptedSocket, setSecureContextWithPartialChain } from './node-internals.js'
+import { CertExpiry, type ServedChain } from './cert-expiry.js'
 import { ManagedCerts } from './sni.js'
 import { readTlsFiles, tlsFilePaths, tlsServerOptions, trustsClientCa } from './tls-context.js'
 import { describeHandshakeError, describeNotTls, describeVerifyError, NO_CLIENT_CA, type TlsFailureReport } from './tls-errors.js'
@@ -53,6 +54,8 @@ export class TlsFront {
   readonly #extraCa: (() => string[]) | undefined
   /** The file-based options in force (managed bundles: per bundle). */
   #installed: TlsOptions | undefined
+  /** The alarm for served certificates about to expire. */
+  readonly #expiry: CertExpiry
 
   /**
    * The listener's TLS options: from its files, or from its managed bundles (with SNI selection).
@@ -85,7 +88,9 @@ export class TlsFront {
     this.#managed = managed
     // The server was made with these options; only a partial chain needs them installed again (see #install).
     this.#installed = options
+    this.#expiry = new CertExpiry(core.alarms, listenerId)
     if (options.allowPartialTrustChain) this.#install(options)
+    else this.#expiry.update(this.#served())
     this.#warnIfNoClientCa('start')
     // Node leaves the socket open after some of these errors (ERR_TLS_HANDSHAKE_TIMEOUT): close it here.
     server.on('tlsClientError', (err: Error, socket: TLSSocket) => this.#refuse(socket, describeHandshakeError(err)))
@@ -245,6 +250,14 @@ export class TlsFront {
   #install (options: TlsOptions): void {
     setSecureContextWithPartialChain(this.#server, options)
     this.#installed = options
+    this.#expiry.update(this.#served())
+  }
+
+  /** The certificate chains handshakes get: each loaded managed bundle's, else certfile's. */
+  #served (): ServedChain[] {
+    if (this.#managed) return this.#managed.served()
+    const cert = this.#installed?.cert
+    return cert === undefined ? [] : [{ bundle: undefined, source: this.#opts.certfile, pem: Array.isArray(cert) ? cert.join('\n') : cert }]
   }
 
   /** Managed bundles: rebuilt when the store changes them, and their clients dropped when they are deleted. */
@@ -329,6 +342,7 @@ export class TlsFront {
   }
 
   close (): void {
+    this.#expiry.close()
     this.#storeListeners?.()
     this.#storeListeners = null
     for (const w of this.#watchers) w.close()

@@ -308,13 +308,13 @@ export class Channel implements SessionLink {
 
   /**
    * Sends a PUBACK or PUBREC once the data store holds what the message was written to (persistent
-   * sessions' queues, retained). Acknowledgements keep the order of their PUBLISH packets
+   * sessions' queues, retained; `stored`, another write such as a delayed message's). Acknowledgements keep the order of their PUBLISH packets
    * [MQTT-4.6.0-2], so one that waits holds back those after it.
    */
-  acknowledge (packet: Packet): void {
+  acknowledge (packet: Packet, stored?: Promise<void>): void {
     const barrier = this.core.journal?.barrier()
-    if (barrier === undefined && this.#ackWait === null) { this.send(packet); return }
-    const wait: Promise<void> = Promise.all([this.#ackWait, barrier]).then(() => {
+    if (barrier === undefined && stored === undefined && this.#ackWait === null) { this.send(packet); return }
+    const wait: Promise<void> = Promise.all([this.#ackWait, barrier, stored]).then(() => {
       if (this.#ackWait === wait) this.#ackWait = null
       this.send(packet)
     }, (err: unknown) => {

@@ -85,12 +85,15 @@ export class DelayedPublisher {
   #timer: LongTimeout | null = null
   #timerAt = Infinity
   #closed = false
+  #max = 0
 
   constructor (opts: DelayedOptions) {
     this.#opts = opts
   }
 
   get size (): number { return this.#byId.size }
+  /** Most messages held at once since start (EMQX's delayed.max). */
+  get max (): number { return this.#max }
 
   /** The messages the data store kept; returns how many. */
   restore (): number {
@@ -108,8 +111,11 @@ export class DelayedPublisher {
     return this.#byId.size
   }
 
-  /** Holds a message until `publishAt`; false when max_delayed_messages are held already. */
-  hold (message: Message, username: string | undefined, publishAt: number, interval: number): boolean {
+  /**
+   * Holds a message until `publishAt`; false when max_delayed_messages are held already, else the data
+   * store's write of it (undefined without one), which rejects when it fails (and is logged either way).
+   */
+  hold (message: Message, username: string | undefined, publishAt: number, interval: number): false | { stored: Promise<void> | undefined } {
     const max = this.#opts.config.max_delayed_messages
     if (max > 0 && this.#byId.size >= max) return false
     ownPayload(message)
@@ -117,9 +123,9 @@ export class DelayedPublisher {
     const record: DelayedRecord = { id: randomBytes(16).toString('hex'), publishAt, interval, publishedAt: Date.now(), username, message: stored }
     this.#insert(record)
     this.#opts.metrics.messagesDelayed++
-    this.#write(() => this.#opts.table?.put(record.id, record), 'saving a delayed message')
+    const write = this.#write(() => this.#opts.table?.put(record.id, record), 'saving a delayed message')
     this.#arm()
-    return true
+    return { stored: write }
   }
 
   /** Held messages, soonest first. */
@@ -152,6 +158,7 @@ export class DelayedPublisher {
 
   #insert (record: DelayedRecord): void {
     this.#byId.set(record.id, record)
+    if (this.#byId.size > this.#max) this.#max = this.#byId.size
     const q = this.#queue
     let lo = 0
     let hi = q.length
@@ -202,11 +209,17 @@ export class DelayedPublisher {
     this.#arm()
   }
 
-  #write (start: () => Promise<void> | undefined, what: string): void {
+  /** Starts a write; the failure is logged here, and the promise returned still rejects for whoever awaits it. */
+  #write (start: () => Promise<void> | undefined, what: string): Promise<void> | undefined {
     try {
-      start()?.catch((err: unknown) => this.#storeFailed(err, what))
+      const write = start()
+      write?.catch((err: unknown) => this.#storeFailed(err, what))
+      return write
     } catch (err) {
       this.#storeFailed(err, what)
+      const failed = Promise.reject(err as Error)
+      failed.catch(() => {})
+      return failed
     }
   }
 

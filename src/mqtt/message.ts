@@ -16,6 +16,8 @@ export interface Message {
   origin: string | undefined
   /** Node that accepted the publish (for cluster routing and $SYS). */
   node?: string
+  /** Epoch ms the retainer stored this copy; set only with retainer.msg_expiry_interval_override. */
+  retainedAt?: number
 }
 
 export function createMessage (

@@ -24,6 +24,8 @@ export class Retainer {
   #rateLoggedAt = -Infinity
   #rateRefused = 0
   #clearTimer: NodeJS.Timeout | null = null
+  /** What a message restored without retainedAt counts as its storing time. */
+  readonly #startedAt = Date.now()
 
   constructor (config: CulexConfig['retainer'], log: Log, store: RetainedStore, journal: SessionJournal | undefined, cluster: () => RetainedListener | null) {
     this.#config = config
@@ -50,7 +52,7 @@ export class Retainer {
     const limit = this.#config.msg_clear_limit
     let cleared = 0
     for (const message of this.store.all?.() ?? this.store.match('#')) {
-      if (!isExpired(message, now)) continue
+      if (!this.#clearable(message, now)) continue
       const clear = { ...message, payload: Buffer.alloc(0), expiresAt: 0 }
       this.store.set(clear)
       this.#journal?.retain(clear)
@@ -58,6 +60,18 @@ export class Retainer {
     }
     if (cleared > 0) this.#log.debug({ cleared }, 'expired retained messages removed')
     return cleared
+  }
+
+  /**
+   * Whether the clearing removes it: expired, or (msg_expiry_interval_override, as in EMQX 5.8's clearing)
+   * stored longer ago than the override; a message without expiry only when allow_never_expire is false.
+   */
+  #clearable (message: Message, now: number): boolean {
+    const override = this.#config.msg_expiry_interval_override
+    if (override === 0) return isExpired(message, now)
+    const overridden = (message.retainedAt ?? this.#startedAt) + override
+    if (message.expiresAt === 0) return !this.#config.allow_never_expire && overridden < now
+    return Math.min(overridden, message.expiresAt) <= now
   }
 
   stop (): void {
@@ -96,9 +110,10 @@ export class Retainer {
       this.#log.info({ topic: message.topic }, 'retainer.max_retained_messages reached; retained message not stored')
       return
     }
-    const stored = cfg.msg_expiry_interval > 0 && message.expiresAt === 0
+    let stored = cfg.msg_expiry_interval > 0 && message.expiresAt === 0
       ? { ...message, expiresAt: Date.now() + cfg.msg_expiry_interval }
       : message
+    if (cfg.msg_expiry_interval_override > 0) stored = { ...stored, retainedAt: Date.now() }
     ownPayload(stored)
     this.store.set(stored)
     this.#journal?.retain(stored)

@@ -13,12 +13,14 @@ export const STATS = {
   'subscribers.count': 'Sessions with at least one subscription',
   'topics.count': 'Distinct topic filters subscribed to',
   'retained.count': 'Retained messages stored',
+  'delayed.count': 'Delayed messages ($delayed/...) held',
+  'delayed.max': 'Most delayed messages held at once since start',
 } as const
 
 export type StatName = keyof typeof STATS
 
 /** What the counts are taken from: a view of the core. */
-export type StatsSource = Pick<Core, 'sessions' | 'clients' | 'metrics' | 'tree' | 'retained'>
+export type StatsSource = Pick<Core, 'sessions' | 'clients' | 'metrics' | 'tree' | 'retained' | 'delayed'>
 
 export function nodeStats (core: StatsSource): Record<StatName, number> {
   let shared = 0
@@ -42,5 +44,7 @@ export function nodeStats (core: StatsSource): Record<StatName, number> {
     'subscribers.count': subscribers,
     'topics.count': topics.size,
     'retained.count': core.retained.size,
+    'delayed.count': core.delayed.size,
+    'delayed.max': core.delayed.max,
   }
 }

@@ -13,6 +13,12 @@ t.test('list, get, delete held messages; settings', async (t) => {
   await pub.publishAsync('$delayed/90/a/two', 'third', { qos: 1 })
   const node = b.broker.config.node.name
 
+  // EMQX's stats delayed.count / delayed.max, and emqx_delayed_count / emqx_delayed_max in Prometheus.
+  t.match((await b.call('/api/v5/stats?aggregate=true')).json, { 'delayed.count': 3, 'delayed.max': 3 })
+  const scrape = (await b.call('/api/v5/prometheus/stats')).text
+  t.match(scrape, /^emqx_delayed_count 3$/m)
+  t.match(scrape, /^emqx_delayed_max 3$/m)
+
   const list = await b.call('/api/v5/mqtt/delayed/messages')
   t.equal(list.status, 200)
   t.same(list.json.meta, { page: 1, limit: 100, count: 3, hasnext: false })
@@ -41,6 +47,7 @@ t.test('list, get, delete held messages; settings', async (t) => {
   t.equal((await b.call(`/api/v5/mqtt/delayed/messages/${encodeURIComponent('a/two')}`, { method: 'DELETE' })).status, 204, 'by topic')
   t.equal(b.broker.core.delayed.size, 0)
   t.equal((await b.call(`/api/v5/mqtt/delayed/messages/${encodeURIComponent('a/two')}`, { method: 'DELETE' })).json.code, 'MESSAGE_NOT_FOUND')
+  t.match((await b.call('/api/v5/stats?aggregate=true')).json, { 'delayed.count': 0, 'delayed.max': 3 }, 'none held now, three at most')
 
   t.same((await b.call('/api/v5/mqtt/delayed')).json, { enable: true, max_delayed_messages: 0 }, 'EMQX\'s defaults')
   const bad = await b.call('/api/v5/mqtt/delayed', { method: 'PUT', json: { max_delayed_messages: -1 } })

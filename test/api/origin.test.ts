@@ -5,7 +5,7 @@ import { request as httpRequest } from 'node:http'
 import t from 'tap'
 import { ADMIN, basic, startApiBroker, type ApiBroker } from './api-helpers.js'
 
-interface Raw { status: number, json: { code?: string, message?: string } | undefined }
+interface Raw { status: number, json: { code?: string, message?: string } | undefined, headers: Record<string, string | string[] | undefined> }
 
 /** A real HTTP request with headers as given (Host included), body as a string; bounded to 5 s. */
 function raw (b: ApiBroker, method: string, path: string, headers: Record<string, string>, body = ''): Promise<Raw> {
@@ -17,7 +17,7 @@ function raw (b: ApiBroker, method: string, path: string, headers: Record<string
       res.on('end', () => {
         let json: Raw['json']
         try { json = text ? JSON.parse(text) as Raw['json'] : undefined } catch { json = undefined }
-        resolve({ status: res.statusCode ?? 0, json })
+        resolve({ status: res.statusCode ?? 0, json, headers: res.headers })
       })
     })
     req.on('timeout', () => req.destroy(new Error('no answer within 5 s')))
@@ -87,4 +87,45 @@ t.test('with API keys: cross-origin changes are refused even with valid credenti
   const curlForm = await raw(b, 'POST', '/api/v5/certs/global/name/mine', { host, authorization: basic(ADMIN), ...formHeaders }, FORM)
   t.equal(curlForm.status, 400, 'curl -u key:secret -F (no Origin) reaches the route')
   t.equal((await raw(b, 'POST', '/api/v5/banned', { host, ...auth }, BAN)).status, 200, 'curl -u key:secret with JSON is served')
+})
+
+t.test('dashboard.cors = true (EMQX 5.8): Access-Control-Allow-Origin: * and preflights; forms stay refused', async (t) => {
+  const b = await startApiBroker(t, { keys: [ADMIN], config: { dashboard: { cors: true, listeners: { http: { bind: '127.0.0.1:0' } } } } })
+  const host = new URL(b.base).host
+  const page = { host, origin: 'https://console.example' }
+
+  const preflight = await raw(b, 'OPTIONS', '/api/v5/banned', { ...page, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' })
+  t.equal(preflight.status, 204, 'the preflight is answered without credentials')
+  t.equal(preflight.headers['access-control-allow-origin'], '*')
+  t.match(preflight.headers['access-control-allow-methods'], /POST/)
+  t.equal(preflight.headers['access-control-allow-headers'], 'authorization, content-type')
+  t.equal(preflight.headers['access-control-allow-credentials'], undefined, 'never the browser\'s own credentials')
+
+  const read = await raw(b, 'GET', '/api/v5/clients', { ...page, authorization: basic(ADMIN) })
+  t.equal(read.status, 200)
+  t.equal(read.headers['access-control-allow-origin'], '*', 'a request with an Origin gets the header')
+  t.equal((await raw(b, 'GET', '/api/v5/clients', { host, authorization: basic(ADMIN) })).headers['access-control-allow-origin'], undefined, 'one without, not')
+  const denied = await raw(b, 'GET', '/api/v5/clients', page)
+  t.equal(denied.status, 401, 'the page must still send an API key')
+  t.equal(denied.headers['access-control-allow-origin'], '*', 'and can read why not')
+
+  const json = await raw(b, 'POST', '/api/v5/banned', { ...page, 'sec-fetch-site': 'cross-site', authorization: basic(ADMIN), 'content-type': 'application/json' }, BAN)
+  t.equal(json.status, 200, 'a cross-origin JSON change (preflighted) is served')
+  t.equal(json.headers['access-control-allow-origin'], '*')
+  t.equal((await raw(b, 'DELETE', '/api/v5/banned/clientid/victim', { ...page, authorization: basic(ADMIN) })).status, 204, 'DELETE too')
+
+  const form = await raw(b, 'POST', '/api/v5/certs/global/name/planted', { ...page, authorization: basic(ADMIN), ...formHeaders }, FORM)
+  t.equal(form.status, 403, 'a cross-origin form (no preflight: the browser may add stored credentials) is still refused')
+  t.equal((await raw(b, 'POST', '/api/v5/banned', { ...page, authorization: basic(ADMIN) }, BAN)).status, 403, 'a POST without a content type needs no preflight either')
+  t.equal(await banned(b), 0)
+})
+
+t.test('dashboard.cors without API keys: ignored, with a warning', async (t) => {
+  const b = await startApiBroker(t, { config: { dashboard: { cors: true, listeners: { http: { bind: '127.0.0.1:0' } } } } })
+  const host = new URL(b.base).host
+  const read = await raw(b, 'GET', '/api/v5/clients', { host, origin: 'https://evil.example' })
+  t.equal(read.status, 200)
+  t.equal(read.headers['access-control-allow-origin'], undefined, 'no page elsewhere may read the unauthenticated API')
+  t.equal((await raw(b, 'POST', '/api/v5/banned', { host, origin: 'https://evil.example', 'content-type': 'application/json' }, BAN)).status, 403)
+  t.ok(b.logs.some((l) => l.level === 40 && /dashboard\.cors ignored/.test(String(l.msg))), 'said so at start')
 })

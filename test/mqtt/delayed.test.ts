@@ -1,9 +1,10 @@
 // delayed: PUBLISH to $delayed/{seconds}/{topic} is held and published to {topic} when due (EMQX 5.8's
 // emqx_delayed): authorized for {topic}, bounded by max_delayed_messages, refused in EMQX's invalid forms,
-// kept in the durable store across a restart; disabled, $delayed/ is an ordinary topic.
+// kept in the durable store across a restart (acknowledged once stored: a SIGKILL loses none); disabled, $delayed/ is an ordinary topic.
+import { join } from 'node:path'
 import t from 'tap'
 import type { IClientOptions, MqttClient } from 'mqtt'
-import { collect, connectClient, connectOwned, end, rawConnect, startBroker, type TestBroker } from '../helpers.js'
+import { collect, connectClient, connectOwned, end, freePort, rawConnect, spawnBrokerProcess, startBroker, type TestBroker } from '../helpers.js'
 import { tempDir } from '../api/api-helpers.js'
 
 type Teardown = Parameters<typeof tempDir>[0]
@@ -117,4 +118,35 @@ t.test('held messages survive a restart (durable store) and are published when d
   t.equal(m!.topic, 'kept')
   t.equal(m!.payload.toString(), 'across')
   t.equal(second.broker.core.delayed.size, 0, 'and no longer held')
+})
+
+t.test('SIGKILL loses no acknowledged delayed message: the PUBACK waits for the data store', async (t) => {
+  const dir = await tempDir(t, 'culex-delayed-')
+  const port = await freePort()
+  const first = await spawnBrokerProcess(t, join(dir, 'culex.hocon'), `node.data_dir = "${join(dir, 'data')}"
+durable_storage.backend = lmdb
+listeners.tcp.default.bind = "127.0.0.1:${port}"
+listeners.ssl.default.enable = false
+listeners.ws.default.enable = false
+listeners.wss.default.enable = false
+dashboard.listeners.http.enable = false
+log.console.level = warning
+`, port)
+  const pub = await connectClient(port, { clientId: 'pub', protocolVersion: 5 })
+  // Many in flight at once, killed as soon as some are acknowledged: every one acknowledged must be on disk.
+  const acked = new Set<number>()
+  let killed = false
+  const kill = () => { if (!killed) { killed = true; first.kill('SIGKILL') } }
+  Array.from({ length: 2000 }, (_, i) => puback(pub, `$delayed/3600/later/${i}`, String(i)).then((code) => {
+    if (code === 0 && !killed) acked.add(i)
+    if (acked.size >= 50) kill()
+  }, () => {}))
+  await new Promise((resolve) => first.once('exit', resolve))
+  kill()
+  await end(pub, true)
+  t.ok(acked.size >= 50, `${acked.size} PUBACKs before the kill`)
+
+  const second = await broker(t, { durable_storage: { backend: 'lmdb' } }, join(dir, 'data'))
+  const held = new Set(second.broker.core.delayed.list().map((r) => Number(r.message.payload.toString())))
+  t.same([...acked].filter((i) => !held.has(i)), [], 'every acknowledged delayed message is held after the restart')
 })

@@ -75,3 +75,22 @@ t.test('msg_clear_interval: expired retained messages leave the store', async (t
   t.ok(b.broker.core.retained.get('e/long'), 'the one without expiry stays')
   t.equal(b.broker.core.retained.get('$x/short'), undefined, '$ topics are cleared too')
 })
+
+for (const allowNeverExpire of [true, false]) {
+  t.test(`msg_expiry_interval_override, allow_never_expire = ${allowNeverExpire}: the clearing removes retained messages stored longer than the override`, async (t) => {
+    const b = await broker(t, { msg_clear_interval: '100ms', msg_expiry_interval_override: '1s', allow_never_expire: allowNeverExpire })
+    const pub = await connectOwned(t, b.tcpPort, { clientId: 'pub', protocolVersion: 5 })
+    await pub.publishAsync('o/hour', 'a', { qos: 1, retain: true, properties: { messageExpiryInterval: 3600 } })
+    await pub.publishAsync('o/never', 'b', { qos: 1, retain: true })
+    t.equal(b.broker.core.retained.size, 2)
+    await until(() => !b.broker.core.retained.get('o/hour'), 'the one with an hour left is removed after the override', 5000)
+    // The same clearing pass looked at both.
+    t.equal(Boolean(b.broker.core.retained.get('o/never')), allowNeverExpire, `the one without expiry ${allowNeverExpire ? 'stays' : 'goes too'}`)
+    if (!allowNeverExpire) return
+    const sub = await connectOwned(t, b.tcpPort, { clientId: 'sub', protocolVersion: 5 })
+    const got = collect(sub)
+    await sub.subscribeAsync('o/#', { qos: 1 })
+    await pub.publishAsync('o/marker', 'm', { qos: 1 })
+    t.same((await got.waitFor(2, 5000)).map((m) => m.topic), ['o/never', 'o/marker'], 'a new subscriber gets only the one kept')
+  })
+}

@@ -10,7 +10,7 @@ const dashboardSettings = {
   default_password: notYet(z.string().default('public'), 'dashboard login', 'Password of default_username until changed.'),
   sample_interval: noEffect(duration().prefault('10s'), 'Culex has no dashboard monitor to sample for; /api/v5/stats and /api/v5/prometheus/stats are read live.'),
   token_expired_time: notYet(duration().prefault('60m'), 'dashboard login', 'Lifetime of a dashboard login token.'),
-  cors: notYet(bool().default(false), 'CORS headers on the management API', 'Answer cross-origin requests to the management API.'),
+  cors: bool().default(false).describe('As EMQX: answer requests that carry an Origin header with Access-Control-Allow-Origin: *, and preflights, so that a web page elsewhere can call the management API with an API key it sends itself (never the browser\'s stored credentials); cross-origin changes that need no preflight (HTML forms) stay refused. Ignored, with a warning, without API keys.'),
   swagger_support: noEffect(bool().default(true), 'Culex always serves the OpenAPI document (/api-docs/swagger.json).'),
   i18n_lang: noEffect(z.enum(['en', 'zh']).default('en'), 'Culex has no dashboard UI.'),
   bootstrap_users_file: notYet(z.string().default(''), 'dashboard login', 'Dashboard users imported at start.'),

@@ -13,8 +13,8 @@ const logHandler = {
   formatter: z.enum(['text', 'json']).default('text').describe('text for people, json for log shippers.'),
   time_offset: z.string().regex(/^([-+][0-1][0-9]:[0-6][0-9]|system|utc)$/, 'expected system, utc or an offset such as +08:00 or -02:00').default('system')
     .describe('Time zone of the text format\'s timestamps: system (the host\'s local time), utc, or an offset such as "+08:00".'),
-  timestamp_format: notYet(z.enum(['auto', 'epoch', 'rfc3339']).default('auto'), 'timestamp formats other than the text format\'s RFC 3339 and json\'s epoch milliseconds'),
-  chars_limit: notYet(z.union([z.literal('unlimited'), int().pipe(z.number().min(100))]).default('unlimited'), 'truncating long log lines'),
+  timestamp_format: z.enum(['auto', 'epoch', 'rfc3339']).default('auto').describe('Timestamps: auto (text: RFC 3339 at time_offset; json: "time" in epoch milliseconds, as before), epoch (epoch microseconds, as EMQX writes them), rfc3339 (RFC 3339 at time_offset, json too).'),
+  chars_limit: z.union([z.literal('unlimited'), int().pipe(z.number().min(100))]).default('unlimited').describe('Longest log line (text: message and fields; json: each string value) in characters; longer ones are cut and end in "...".'),
   single_line: noEffect(bool().default(true), 'Culex\'s lines are always single lines (control characters are escaped).'),
   sync_mode_qlen: noEffect(int().default(100), ERLANG_LOGGER),
   drop_mode_qlen: noEffect(int().default(3000), ERLANG_LOGGER),
@@ -33,7 +33,7 @@ const logHandler = {
   supervisor_reports: noEffect(z.enum(['error', 'progress']).default('error'), 'Erlang supervisor reports do not exist in Node.'),
   max_depth: noEffect(z.union([z.literal('unlimited'), int()]).default(100), ERLANG_LOGGER),
   with_mfa: noEffect(bool().default(false), 'Erlang module/function/arity do not exist in Node.'),
-  payload_encode: notYet(z.enum(['hex', 'text', 'hidden']).default('text'), 'payload encodings in log lines'),
+  payload_encode: noEffect(z.enum(['hex', 'text', 'hidden']).default('text'), 'Culex writes no message payload into its log lines (only their sizes).'),
 }
 
 // EMQX's fields of a log file handler: `log.file { level = ... }` is the handler named default.
@@ -45,8 +45,8 @@ export const log = section({
     ...logHandler,
     enable: bool().default(false).describe('Whether this log file is written.'),
     path: z.string().default('log/culex.log').describe('File to append log lines to.'),
-    rotation_count: notYet(int().pipe(z.number().min(1).max(128)).default(10), 'log file rotation'),
-    rotation_size: notYet(z.union([z.literal('infinity'), size()]).prefault('50MB'), 'log file rotation'),
+    rotation_count: int().pipe(z.number().min(1).max(128)).default(10).describe('Rotated files kept: <path>.0 (the newest) to <path>.<rotation_count - 1>, as EMQX.'),
+    rotation_size: z.union([z.literal('infinity'), size()]).prefault('50MB').describe('Size past which the file is rotated (renamed <path>.0, older ones shifted, a new file started); infinity: never.'),
   }))).default({}).describe('Named log files, e.g. log.file.default { enable = true, path = "log/culex.log" }; EMQX\'s log.file { level = warning, ... } (handler fields right under log.file) is the one named default.'),
   throttling: notYet(section({
     time_window: duration().prefault('1m'),

@@ -1,7 +1,7 @@
 // Message features: sys_topics, retainer, delayed.
 import { z } from 'zod'
 import { bool, duration, durationOrDisabled, int, rate, size } from '../types.js'
-import { section, noEffect, notYet } from './marks.js'
+import { section, noEffect } from './marks.js'
 
 export const sysTopics = section({
   sys_msg_interval: durationOrDisabled().prefault('1m').describe('Interval of $SYS/brokers/<node>/... stats and metrics messages (disabled = none).'),
@@ -19,8 +19,8 @@ export const retainer = z.strictObject({
   max_payload_size: size().prefault('1MB').describe('Largest retained payload kept.'),
   msg_expiry_interval: duration().prefault('0s').describe('Retained messages expire after this long (0 = never).'),
   max_retained_messages: int().pipe(z.number().min(0)).default(0).describe('Most retained messages (0 = no limit); EMQX 5 writes it as backend.max_retained_messages, which applies when this is 0.'),
-  msg_expiry_interval_override: notYet(durationOrDisabled().prefault('disabled'), 'overriding retained messages\' own expiry', 'Expiry given to every retained message instead of its own, or disabled.'),
-  allow_never_expire: notYet(bool().default(true), 'overriding retained messages\' own expiry', 'With msg_expiry_interval_override: whether a message without expiry keeps none.'),
+  msg_expiry_interval_override: durationOrDisabled().prefault('disabled').describe('A retained message stored longer ago than this is removed at the next msg_clear_interval even when its own expiry (Message Expiry Interval, or msg_expiry_interval) is later; as in EMQX 5.8 it acts through msg_clear_interval only (0s there: no effect), and until then the message is still delivered. disabled: messages keep their own expiry.'),
+  allow_never_expire: bool().default(true).describe('With msg_expiry_interval_override: true keeps a retained message that has no expiry (Message Expiry Interval 0 or absent, msg_expiry_interval 0) out of the override; false removes it too once stored longer than the override.'),
   msg_clear_interval: duration().prefault('0s').describe('How often expired retained messages are removed from the store (0 = never: they are skipped when delivered, and stay).'),
   msg_clear_limit: int().pipe(z.number().min(1)).default(50000).describe('Most expired retained messages removed at each msg_clear_interval.'),
   flow_control: noEffect(section({

@@ -13,7 +13,7 @@ export const forceShutdown = section({
 })
 
 export const overloadProtection = section({
-  enable: bool().default(true).describe('Refuse new connections while the broker\'s memory is above mem_high_watermark.'),
+  enable: bool().default(true).describe('Refuse new connections while the broker\'s memory is above mem_high_watermark, with the alarm high_broker_memory_usage raised.'),
   mem_high_watermark: watermark().prefault('80%').describe('Resident memory above which new connections are closed at accept (logged, counted) until it falls back: a size, or a percentage of the memory the process may use (its cgroup limit, else the host\'s).'),
   backoff_delay: erlang(int().pipe(z.number().min(0)).default(1)),
   backoff_gc: erlang(bool().default(false)),
@@ -25,7 +25,7 @@ export const alarm = section({
   actions: z.array(z.enum(['log', 'publish'])).default(['log', 'publish']).describe('What raising an alarm does: log it, publish it under $SYS/brokers/<node>/alarms/.'),
   size_limit: int().pipe(z.number().min(1).max(3000)).default(1000).describe('Most deactivated alarms kept as history.'),
   validity_period: duration().prefault('24h').describe('How long a deactivated alarm is kept.'),
-}).describe('Alarms (GET/DELETE /api/v5/alarms): conn_congestion/<clientid>/<username>, high_system_memory_usage (overload_protection refusing connections).')
+}).describe('Alarms (GET/DELETE /api/v5/alarms): conn_congestion/<clientid>/<username>, high_cpu_usage and high_system_memory_usage (sysmon.os), high_broker_memory_usage (overload_protection refusing connections: the broker\'s resident memory above mem_high_watermark), certificate_expiring/<listener>[/<namespace>/<bundle>] (a certificate an ssl or wss listener serves ends within 30 days, or has ended).')
 
 export const connCongestion = section({
   enable_alarm: bool().default(true).describe('Raise an alarm while a connection\'s unsent data is above mqtt.max_write_buffer.'),
@@ -53,5 +53,5 @@ export const limiter = section({
 })
 
 export const banned = section({
-  bootstrap_file: notYet(z.string().optional(), 'importing bans from a file', 'CSV of bans imported at start.'),
+  bootstrap_file: z.string().optional().describe('A CSV of bans (EMQX 5.8\'s format: a header row naming the columns as, who, reason, by, at, until; as and who required; at and until RFC 3339 or epoch seconds, until infinity by default) imported at start while there is no ban (a cluster\'s bans win). A row that is no ban is logged and skipped; an unreadable file, or a header without as and who, stops start-up.'),
 })

@@ -117,15 +117,17 @@ function accept (channel: Channel, packet: IPublishPacket, message: Message, del
  * 0x10 (No matching subscribers); held messages past delayed.max_delayed_messages are refused 0x97.
  */
 function hold (channel: Channel, packet: IPublishPacket, message: Message, delayed: Extract<DelayedTopic, { ok: true }>): undefined {
-  if (!channel.core.delayed.hold(message, channel.client!.username, delayed.publishAt, delayed.interval)) {
+  const held = channel.core.delayed.hold(message, channel.client!.username, delayed.publishAt, delayed.interval)
+  if (!held) {
     reject(channel, packet, RC.QUOTA_EXCEEDED, 'delayed.max_delayed_messages reached')
     return
   }
+  // Acknowledged once the data store holds it, as other stored messages are.
   const rc = channel.protocolVersion === 5 ? { reasonCode: RC.NO_MATCHING_SUBSCRIBERS } : {}
-  if (packet.qos === 1) channel.acknowledge({ cmd: 'puback', messageId: packet.messageId!, ...rc })
+  if (packet.qos === 1) channel.acknowledge({ cmd: 'puback', messageId: packet.messageId!, ...rc }, held.stored)
   else if (packet.qos === 2) {
     channel.session!.awaitingRel.set(packet.messageId!, Date.now())
-    channel.acknowledge({ cmd: 'pubrec', messageId: packet.messageId!, ...rc })
+    channel.acknowledge({ cmd: 'pubrec', messageId: packet.messageId!, ...rc }, held.stored)
   }
   return undefined
 }
