@@ -27,11 +27,12 @@ import { writeBetweenMarkers } from './report-file.mjs'
 import { INTERFERENCE_WARNING_PCT, allRuns, environment, notes, runsTable } from './report.mjs'
 import * as cluster from './scenarios/cluster.mjs'
 import * as latency from './scenarios/latency.mjs'
+import * as light from './scenarios/light.mjs'
 import * as startup from './scenarios/startup.mjs'
 import * as throughput from './scenarios/throughput.mjs'
 import * as tls from './scenarios/tls.mjs'
 
-const GROUPS = [throughput, latency, cluster, tls, startup]
+const GROUPS = [throughput, latency, light, cluster, tls, startup]
 const SCENARIOS = GROUPS.flatMap((group) => group.scenarios)
 const groupOf = new Map(GROUPS.flatMap((group) => group.scenarios.map((s) => [s, group])))
 
@@ -147,6 +148,7 @@ function methodSection (env, options) {
     ...cluster.method(options),
     throughput.qos1Method(),
     latency.method(),
+    ...light.method(options),
     `- CPU: utime+stime from /proc/<pid>/stat over the window, 100% = one core. "Other" is what else ran on the two cores and "steal" what the hypervisor took (/proc/stat). Peak RSS is the broker's VmHWM.`,
     ...tls.method(env, options),
     ...startup.method(options),
@@ -169,6 +171,7 @@ function renderReport (results, options, env) {
     ...(unavailable.length ? [unavailable.join('\n')] : []),
     ...(scenarios.some(throughput.isThroughput) ? ['### Throughput (higher is better)', throughput.throughputTable(results, brokers, scenarios)] : []),
     ...(latencyScenario ? [`### ${latencyScenario.label} (lower is better)`, latency.latencyTable(results, brokers, latencyScenario)] : []),
+    ...(scenarios.some(light.isLight) ? ['### Light load: broker CPU per message, per connection and per second of idle keep-alives (lower is better)', light.lightTable(results, brokers, scenarios)] : []),
     ...(lost ? ['### QoS 1 lost messages (acknowledged but never delivered)', lost] : []),
     ...(withTls ? ['### TLS: broker CPU per handshake and memory per idle connection (lower is better)', tls.tlsTable(results, allBrokers, scenarios)] : []),
     ...(results.rows.startup ? ['### Start-up: spawn until the MQTT port accepts TCP connections (lower is better)', startup.startupTable(results.rows.startup)] : []),

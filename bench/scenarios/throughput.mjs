@@ -69,7 +69,7 @@ export function loadMethod (options) {
 export const qos1Method = () => `- QoS 1: publishers also wait for PUBACKs, subscribers subscribe at QoS 1 and acknowledge every delivery. After the window publishing stops and the generator waits until everything was delivered, the broker has been silent for 1 s, or ${LOADGEN_DEFAULTS.drainS} s passed; a message the broker acknowledged but never delivered counts as lost.`
 
 // The throughput table holds the cluster scenarios too.
-export const isThroughput = (scenario) => !scenario.latency && !scenario.tls && !scenario.startup
+export const isThroughput = (scenario) => !scenario.latency && !scenario.tls && !scenario.startup && !scenario.light
 const headline = (run) => (run?.ok ? run.figures.delivered_per_s : null)
 
 export function throughputTable (results, brokers, scenarios) {

@@ -1,0 +1,75 @@
+// Light load: the broker's CPU per message at the rates fleets send (paced, far below saturation), per
+// connection in a connect/disconnect churn, and per second for idle connections sending keep-alives.
+// bench/lightload.mjs generates the load; the figure is the broker's CPU over its measuring window.
+import path from 'node:path'
+import { HOST, ROOT, runGenerator, runOnFreshBroker } from '../brokers.mjs'
+import { raiseFileLimit } from '../proc.mjs'
+import { cell, describeCpu, fmtInt, fmtRatio, ratioColumns, ratioHeader, table } from '../report.mjs'
+
+const GENERATOR = path.join(ROOT, 'bench/lightload.mjs')
+const WARMUP_S = 2
+const IDLE_CLIENTS = 10000
+
+const paced = (name, label, pairs, rate) => ({ name, label, light: 'message', args: ['--mode', 'pairs', '--pairs', String(pairs), '--rate', String(rate)] })
+
+export const scenarios = [
+  paced('light-1k', '50 pairs, 1,000 msg/s in all, QoS 0', 50, 1000),
+  paced('light-10k', '50 pairs, 10,000 msg/s in all, QoS 0', 50, 10000),
+  paced('light-1k-devices', '1,000 publishers at 1 msg/s each (1,000 pairs), QoS 0', 1000, 1000),
+  { name: 'light-churn', label: 'CONNECT, CONNACK, DISCONNECT (10 at a time, plain TCP)', light: 'connection', args: ['--mode', 'churn', '--parallel', '10'] },
+  { name: 'light-idle', label: `${fmtInt(IDLE_CLIENTS)} idle connections, keep-alive 60 s (PINGREQ at 45 s, spread)`, light: 'second', args: ['--mode', 'idle', '--clients', String(IDLE_CLIENTS), '--keepalive', '60'] },
+]
+
+export const runsOn = (broker) => !broker.tlsOnly
+export const run = (scenario, broker, options) => runOnFreshBroker(broker, undefined, async ({ port, pid }) => {
+  const idle = scenario.light === 'second'
+  if (idle) raiseFileLimit(pid, IDLE_CLIENTS + 100, broker.label)
+  // The idle window is long enough for a third of the keep-alives to come in.
+  const duration = idle ? Math.max(15, options.duration) : Math.max(5, options.duration)
+  const args = [GENERATOR, '--host', HOST, '--port', String(port), '--duration', String(duration), '--warmup', String(WARMUP_S), ...scenario.args]
+  // The generator holds every idle connection's socket too.
+  const command = idle ? 'prlimit' : process.execPath
+  const result = await runGenerator(command, idle ? [`--nofile=${IDLE_CLIENTS + 1000}:${IDLE_CLIENTS + 1000}`, process.execPath, ...args] : args, pid, (WARMUP_S + duration + 180) * 1000)
+  return result
+})
+
+/** Broker CPU in the window, in µs: per message delivered, per connection, or per second. */
+export function cpuMicros (scenario, run) {
+  const f = run.figures
+  const cpuSeconds = (run.cpu.broker / 100) * f.window_s
+  const per = scenario.light === 'message' ? f.received : scenario.light === 'connection' ? f.connections : f.window_s
+  return per > 0 ? (cpuSeconds * 1e6) / per : null
+}
+
+const UNITS = { message: 'µs per message', connection: 'µs per connection', second: 'ms per second' }
+const shown = (scenario, run) => {
+  const us = cpuMicros(scenario, run)
+  if (us == null) return 'n/a'
+  return scenario.light === 'second' ? (us / 1000).toFixed(1) : fmtInt(us)
+}
+
+export function describe (scenario, run) {
+  const f = run.figures
+  const what = scenario.light === 'message' ? `${fmtInt(f.messages_per_s)} msg/s delivered` : scenario.light === 'connection' ? `${fmtInt(f.connections_per_s)} connections/s` : `${fmtInt(f.pings)} PINGREQs`
+  return `${shown(scenario, run)} ${UNITS[scenario.light]}  (${what})  ${describeCpu(run)}`
+}
+
+export const isLight = (scenario) => scenario.light !== undefined
+
+export const method = (options) => (options.scenarios.some(isLight)
+  ? [`- Light load (bench/lightload.mjs, Node.js over raw sockets): the broker's CPU time over the measuring window (${WARMUP_S} s warm-up), divided by what it served. Paced publishing sends each message when it is due (a 1 ms timer), round robin over the publishers, 16-byte payloads, clean sessions; churn opens, acknowledges and closes connections 10 at a time; ${fmtInt(IDLE_CLIENTS)} idle clients send PINGREQ every 45 s, spread evenly over the period, for at least 15 s.`]
+  : [])
+
+export function lightTable (results, brokers, scenarios) {
+  const ratios = ratioColumns(brokers)
+  const cpu = (s, broker) => {
+    const run = results.runs[s.name]?.[broker.name]
+    return run?.ok ? cpuMicros(s, run) : null
+  }
+  const rows = scenarios.filter(isLight).map((s) => [
+    `${s.label} (${UNITS[s.light]})`,
+    ...brokers.map((b) => cell(results, s, b, (run) => shown(s, run))),
+    ...ratios.map((r) => fmtRatio(cpu(s, r.broker), cpu(s, r.base))),
+  ])
+  return table(ratioHeader('Broker CPU', brokers, ratios), rows)
+}
