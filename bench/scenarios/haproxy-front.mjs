@@ -6,13 +6,16 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { fileLimits } from '../proc.mjs'
 
 export const HAPROXY = '/usr/sbin/haproxy'
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const CULEX_ENTRY = path.join(ROOT, 'dist/broker.js')
 const HOST = '127.0.0.1'
-// Above the largest idle scenario (tls-idle-10k), with room for the warm-up.
-const MAX_CONNECTIONS = 20_000
+// Above the largest idle scenario (tls-idle-10k), with room for the warm-up, unless the hard limit of open
+// files is lower: HAProxy needs two per connection (client and Culex side) and refuses to start otherwise.
+const WANTED_CONNECTIONS = 20_000
+const maxConnections = () => Math.min(WANTED_CONNECTIONS, Math.floor(((fileLimits(process.pid)?.hard ?? Infinity) - 200) / 2))
 
 /**
  * The bench/brokers.mjs entry. prepare() returns HAProxy as the command (listening on the TLS port) and Culex
@@ -41,7 +44,7 @@ function prepare (port, dir, tls) {
 function haproxyConfig (culexPort, tlsPort, pem) {
   return [
     'global',
-    `  maxconn ${MAX_CONNECTIONS}`,
+    `  maxconn ${maxConnections()}`,
     '  nbthread 1',
     'defaults',
     '  mode tcp',
@@ -77,5 +80,5 @@ export function haproxyVersion () {
 
 /** The method paragraph's line. */
 export function method () {
-  return `HAProxy TLS front + Culex (TLS scenarios only): HAProxy ${haproxyVersion()} (\`nbthread 1\`, \`mode tcp\`, \`bind ... ssl crt\` with the certificate and key the others get, \`server ... send-proxy-v2-ssl\`) terminates TLS and passes each connection to Culex's tcp listener with \`proxy_protocol = true\` (bench/scenarios/haproxy-front.mjs); both pinned to the broker's core, their CPU and RSS summed.`
+  return `HAProxy TLS front + Culex (TLS scenarios only): HAProxy ${haproxyVersion()} (\`nbthread 1\`, \`mode tcp\`, \`bind ... ssl crt\` with the certificate and key the others get, \`server ... send-proxy-v2-ssl\`) terminates TLS and passes each connection to Culex's tcp listener with \`proxy_protocol = true\` (bench/scenarios/haproxy-front.mjs); both pinned to the broker's core, their CPU and RSS summed. HAProxy's \`maxconn\` is ${maxConnections()} here (two open files per connection, under this machine's hard limit of ${fileLimits(process.pid)?.hard ?? 'unlimited'}).`
 }

@@ -218,3 +218,23 @@ t.test('dashboard.listeners.http.proxy_header: the API reads the header; a reque
   t.match(await request('PROXY TCP4 203.0.113.1 127.0.0.1 1 18083\r\n'), /^HTTP\/1\.1 200/, 'with a header: served')
   t.equal(await request(''), '', 'without one: closed unanswered')
 })
+
+t.test('ACL ipaddr, ${peerhost} and ${cert_common_name} see the header\'s address and verified CN', async (t) => {
+  const rules = [
+    '{allow, {ipaddr, "203.0.113.0/24"}, publish, ["lab/#"]}.',
+    '{allow, all, publish, ["host/${peerhost}"]}.',
+    '{allow, all, publish, ["cn/${cert_common_name}"]}.',
+  ].join('\n')
+  const b = await proxyBroker(t, {}, { authorization: { no_match: 'deny', sources: [{ type: 'file', rules }] } })
+  const v5 = { protocolVersion: 5 as const }
+  const inLab = await viaProxy(b.tcpPort, v2('203.0.113.7', 1), { ...v5, clientId: 'in-lab' })
+  const outside = await viaProxy(b.tcpPort, v2('198.51.100.9', 2), { ...v5, clientId: 'outside' })
+  const withCert = await viaProxy(b.tcpPort, v2('198.51.100.10', 3, [sslTlv(0x07, 0, 'device-42')]), { ...v5, clientId: 'with-cert' })
+  t.teardown(() => Promise.all([inLab, outside, withCert].map((c) => end(c, true))))
+  await t.resolves(inLab.publishAsync('lab/x', '1', { qos: 1 }), 'ipaddr rule matches the proxied address')
+  await t.rejects(outside.publishAsync('lab/x', '1', { qos: 1 }), 'another proxied address does not match')
+  await t.resolves(inLab.publishAsync('host/203.0.113.7', '1', { qos: 1 }), '${peerhost} is the proxied address')
+  await t.rejects(inLab.publishAsync('host/127.0.0.1', '1', { qos: 1 }), 'not the proxy\'s')
+  await t.resolves(withCert.publishAsync('cn/device-42', '1', { qos: 1 }), '${cert_common_name} is the verified CN from the header')
+  await t.rejects(outside.publishAsync('cn/device-42', '1', { qos: 1 }), 'a client without one has no ${cert_common_name}')
+})
