@@ -25,7 +25,7 @@ function connected (client: MqttClient): Promise<MqttClient> {
 
 /** An MQTT client over TLS to `port` from 127.0.0.2. */
 function overTls (port: number, tls: ConnectionOptions, opts: IClientOptions): Promise<MqttClient> {
-  return connected(new mqtt.MqttClient(() => tlsConnect({ host: '127.0.0.1', port, localAddress: CLIENT_ADDRESS, servername: 'localhost', ...tls }),
+  return connected(new mqtt.MqttClient(() => tlsConnect({ socket: netConnect({ host: '127.0.0.1', port, localAddress: CLIENT_ADDRESS }), servername: 'localhost', ...tls }),
     { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000, ...opts }))
 }
 

@@ -5,7 +5,7 @@
 import { connect as netConnect, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import WebSocket, { createWebSocketStream } from 'ws'
 import { end, rawSocket, until, within } from '../helpers.js'
 import { ADMIN, startApiBroker, type ApiBroker } from '../api/api-helpers.js'
@@ -73,7 +73,7 @@ const failures = async (b: ApiBroker, listener: string, reason: string): Promise
   return line ? Number(line.split(' ').pop()) : 0
 }
 
-async function proxyBroker (t: Parameters<Parameters<typeof t.test>[1]>[0], tcp: Record<string, unknown> = {}, config: Record<string, unknown> = {}): Promise<ApiBroker> {
+async function proxyBroker (t: Test, tcp: Record<string, unknown> = {}, config: Record<string, unknown> = {}): Promise<ApiBroker> {
   return startApiBroker(t, {
     keys: [ADMIN],
     config: {
