@@ -5,6 +5,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { haproxyFront, method as haproxyFrontMethod } from './scenarios/haproxy-front.mjs'
 import { cpuPercentages, exitWithin, freePort, hasExited, lastLines, sampleCpu, spawnPinned, statusKiB, stopProcess, waitUntilAccepting } from './proc.mjs'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -19,12 +20,15 @@ const BROKER_STOP_TIMEOUT_MS = 5_000
 // Each prepare(port, dir, tls) writes whatever config it needs into dir and returns the command to
 // run, or throws if the broker is not installed or built. tls, for the TLS scenarios: { port, certDir }
 // of an extra MQTT-over-TLS listener with certDir/server.pem, server.key and ca.pem.
-// tlsOnly: runs only the TLS scenarios, listening on the TLS port alone.
+// tlsOnly: runs only the TLS scenarios, listening on the TLS port alone. A prepare may return a companion
+// { command, args, port } started beside it (the HAProxy TLS front's Culex): pinned to the same core, waited
+// for on its port, its CPU and memory added to the broker's.
 export const BROKERS = [
   { name: 'culex', label: 'Culex', prepare: prepareCulex },
   { name: 'mosquitto', label: 'Mosquitto', prepare: prepareMosquitto },
   { name: 'aedes', label: 'aedes', prepare: prepareAedes },
   { name: 'node-tls-floor', label: 'Node TLS floor', prepare: prepareNodeTlsFloor, tlsOnly: true },
+  haproxyFront,
 ]
 
 export function prepareMosquitto (port, dir, tls) {
@@ -103,7 +107,7 @@ export function brokerConfigDescription (withTls) {
     `aedes: library defaults on \`net.createServer\` with \`noDelay\`${withTls ? ' (and `tls.createServer` with `noDelay`, certificate and key for TLS)' : ''} (bench/peers/aedes.mjs).`,
     `Culex: \`${culexConfig('<port>', '<tmpdir>', tls).trim().split('\n').join('`, `')}\`.`,
     ...(withTls
-      ? ['Node TLS floor (TLS scenarios only): `tls.createServer` with `noDelay` and the certificate, key and CA Culex gets, node:tls defaults otherwise; per connection it reads until a whole CONNECT (fixed header + remaining length) has arrived, answers CONNACK `20 02 00 00` and holds the socket idle until DISCONNECT or end, nothing parsed or kept beyond that (bench/peers/node-tls-floor.mjs). The least any Node.js MQTT-over-TLS server does: Culex / Node TLS floor is Culex\'s own cost, Node TLS floor / Mosquitto that of Node\'s tls and its OpenSSL binding.']
+      ? [haproxyFrontMethod(), 'Node TLS floor (TLS scenarios only): `tls.createServer` with `noDelay` and the certificate, key and CA Culex gets, node:tls defaults otherwise; per connection it reads until a whole CONNECT (fixed header + remaining length) has arrived, answers CONNACK `20 02 00 00` and holds the socket idle until DISCONNECT or end, nothing parsed or kept beyond that (bench/peers/node-tls-floor.mjs). The least any Node.js MQTT-over-TLS server does: Culex / Node TLS floor is Culex\'s own cost, Node TLS floor / Mosquitto that of Node\'s tls and its OpenSSL binding.']
       : []),
   ]
 }
@@ -125,20 +129,29 @@ export async function runOnFreshBroker (broker, tlsCertDir, measure) {
   const tls = tlsCertDir ? { port: await freePort(HOST, port), certDir: tlsCertDir } : undefined
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${broker.name}-`))
   let child
+  let companion
   let brokerStarted = false
   try {
-    const { command, args } = broker.prepare(port, dir, tls)
-    child = spawnBroker(command, args)
+    const prepared = broker.prepare(port, dir, tls)
+    if (prepared.companion) {
+      companion = spawnBroker(prepared.companion.command, prepared.companion.args)
+      await waitUntilAccepting(companion, HOST, prepared.companion.port, BROKER_START_TIMEOUT_MS, describeExit)
+    }
+    child = spawnBroker(prepared.command, prepared.args)
     if (!broker.tlsOnly) await waitUntilAccepting(child, HOST, port, BROKER_START_TIMEOUT_MS, describeExit)
     if (tls) await waitUntilAccepting(child, HOST, tls.port, BROKER_START_TIMEOUT_MS, describeExit)
     brokerStarted = true
-    const result = await measure({ port, tls, pid: child.pid })
-    return { ok: true, brokerStarted, figures: result.figures, cpu: result.cpu, tls: result.tls, rssKiB: peakRssKiB(child.pid) }
+    // A pid list: proc.mjs sums CPU ticks and RSS over it.
+    const pid = companion ? [child.pid, companion.pid] : child.pid
+    const result = await measure({ port, tls, pid })
+    return { ok: true, brokerStarted, figures: result.figures, cpu: result.cpu, tls: result.tls, rssKiB: peakRssKiB(pid) }
   } catch (error) {
-    const crashed = brokerStarted && hasExited(child) ? ` (broker exited: ${lastLines(child.output.text, 2)})` : ''
+    const gone = [child, companion].find((c) => c && hasExited(c))
+    const crashed = brokerStarted && gone ? ` (broker exited: ${lastLines(gone.output.text, 2)})` : ''
     return { ok: false, brokerStarted, error: `${error.message}${crashed}` }
   } finally {
     if (child) await stopBroker(child)
+    if (companion) await stopBroker(companion)
     fs.rmSync(dir, { recursive: true, force: true })
   }
 }

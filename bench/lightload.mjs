@@ -9,6 +9,7 @@
 //
 // Prints one JSON line: what was sent and received in the measuring window.
 import net from 'node:net'
+import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import mqtt from 'mqtt-packet'
 

@@ -77,7 +77,7 @@ export function setUp (options) {
 export const runsOn = () => true
 export const run = (scenario, broker, options) =>
   runOnFreshBroker(broker, options.certDirs.get(scenario.tls.key), ({ tls, pid }) => {
-    raiseFileLimit(pid, (scenario.tls.connections ?? TLS_STORM.parallel) + 100, 'the broker')
+    for (const p of [pid].flat()) raiseFileLimit(p, (scenario.tls.connections ?? TLS_STORM.parallel) + 100, 'the broker')
     return runTlsStorm(scenario, tls, pid)
   })
 

@@ -82,7 +82,7 @@ function connected (host: ApiHost, channel: Channel): ClientRecord {
     tls_version: tls?.version ?? null,
     tls_cipher: tls?.cipher ?? null,
     sni: tls ? tls.sni || null : null,
-    cert_subject: tls?.peerCert?.subject ?? null,
+    cert_subject: tls?.peerCert ? tls.peerCert.subject || null : null,
     cert_common_name: tls?.peerCert ? tls.peerCert.cn || null : null,
   }
 }

@@ -127,6 +127,9 @@ export function brokerRegistry (host: ApiHost, current: () => Scan): Registry {
   labeledCounter('culex_tls_handshake_failures_total', 'TLS handshakes failed, by reason (src/listeners/tls-errors.ts)', ['listener', 'reason'], () =>
     Object.entries(m.tlsFailuresByListener).flatMap(([listener, byReason]) =>
       Object.entries(byReason).map(([reason, n]): [Labels, number] => [{ listener, reason }, n])))
+  labeledCounter('culex_proxy_protocol_failures_total', 'Connections closed without a valid PROXY protocol header (proxy_protocol = true), by reason: timeout, not_proxy, malformed, unsupported, too_long, bad_crc, closed', ['listener', 'reason'], () =>
+    Object.entries(m.proxyProtocolFailures).flatMap(([listener, byReason]) =>
+      Object.entries(byReason).map(([reason, n]): [Labels, number] => [{ listener, reason }, n])))
   labeledCounter('culex_authn_success_total', 'Clients accepted, by authenticator', ['authenticator'], () =>
     [...host.authn?.successes ?? []].map(([authenticator, n]) => [{ authenticator }, n]))
   labeledCounter('culex_authn_failure_total', 'Clients refused, by authenticator (quick_deny_anonymous, chain: none accepted) and CONNACK reason', ['authenticator', 'reason'], () =>

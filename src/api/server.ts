@@ -14,6 +14,7 @@ import { clientRoutes } from './clients.js'
 import { delayedRoutes } from './delayed.js'
 import { deviceCertRoutes } from './device-certs.js'
 import { errorSchema, type ApiHost } from './common.js'
+import { ProxyProtocolReader, peerOf } from '../listeners/index.js'
 import { listenerRoutes } from './listeners.js'
 import { checkRequestOrigin } from './origin.js'
 import { nodeRoutes } from './nodes.js'
@@ -70,7 +71,7 @@ export async function buildApi (host: ApiHost, keys: ApiKeys): Promise<FastifyIn
     try {
       checkRequestOrigin(request, keyless, cors)
     } catch (err) {
-      host.log.warning({ method: request.method, url: request.url.split('?')[0], host: request.headers.host, origin: request.headers.origin, peer: request.ip }, `management API request refused: ${(err as Error).message}`)
+      host.log.warning({ method: request.method, url: request.url.split('?')[0], host: request.headers.host, origin: request.headers.origin, peer: peerOf(request.raw.socket).address }, `management API request refused: ${(err as Error).message}`)
       throw err
     }
   })
@@ -143,6 +144,7 @@ export async function startApi (host: ApiHost, keys: ApiKeys): Promise<Managemen
   const app = await buildApi(host, keys)
   // Connections beyond max_connections are closed at accept (net.Server.maxConnections).
   app.server.maxConnections = http.max_connections
+  if (http.proxy_header) new ProxyProtocolReader({ log: host.log, metrics: host.core.metrics }, 'dashboard:http', 3000, null).install(app.server)
   try {
     await app.listen({ host: address.host, port: address.port, backlog: http.backlog, ipv6Only: http.ipv6_v6only })
   } catch (err) {

@@ -10,6 +10,7 @@ export function describeListener (id: string, address: { host: string, port: num
   if ('ssl_options' in config) details.push(...tlsDetails(config.ssl_options))
   if ('websocket' in config) details.push(`path ${config.websocket.mqtt_path}`)
   if (config.mountpoint) details.push(`mountpoint ${config.mountpoint}`)
+  if (config.proxy_protocol) details.push('PROXY protocol')
   return `listener ${id} on ${address.host}:${address.port}${details.length > 0 ? ` (${details.join(', ')})` : ''}`
 }
 

@@ -9,6 +9,7 @@ import { WssListener } from './wss.js'
 
 export type { Listener } from './listener.js'
 export type { TlsServices } from './tls-services.js'
+export { ProxyProtocolReader, peerOf } from './proxy-protocol.js'
 
 /** One listener object per configured listener, enabled or not, in config order. */
 export function createListeners (core: ListenerCore, config: CulexConfig['listeners'], tls: TlsServices = {}): Listener[] {

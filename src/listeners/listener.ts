@@ -4,10 +4,12 @@ import type { Duplex } from 'node:stream'
 import type { AccessRule } from '../config/access-rules.js'
 import type { BindAddress, Rate } from '../config/types.js'
 import type { ListenerContext, TransportInfo } from '../mqtt/channel.js'
+import type { TlsInfo } from '../mqtt/tls-info.js'
 import type { ListenerCore } from './listener-core.js'
 import { AcceptGuard } from './accept-guard.js'
 import { AccessRules } from './access-rules.js'
 import { close, listen } from './net-util.js'
+import { ProxyProtocolReader, proxiedPeer } from './proxy-protocol.js'
 
 export interface Listener extends ListenerContext {
   readonly type: string
@@ -130,6 +132,23 @@ export interface NetListenerConfig {
   bytes_rate: Rate | null
   tcp_options: TcpOptions
   access_rules: AccessRule[]
+  proxy_protocol: boolean
+  proxy_protocol_timeout: number
+}
+
+/**
+ * A socket's TransportInfo: its client's address, port and the port it reached, from the PROXY protocol
+ * header when the listener read one, and the TLS facts: the header's when the proxy terminated the
+ * client's TLS (PP2_TYPE_SSL), else `tls`, the listener's own handshake.
+ */
+export function socketTransport (socket: Socket, transport: string, tls?: TlsInfo): TransportInfo {
+  const peer = proxiedPeer(socket)
+  const info: TransportInfo = peer
+    ? { remoteAddress: peer.address, remotePort: peer.port, localPort: peer.localPort, transport }
+    : { remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, localPort: socket.localPort ?? 0, transport }
+  const used = peer?.tls ?? tls
+  if (used) info.tls = used
+  return info
 }
 
 /** A net.Server whose sockets get tcp_options (Nagle off, TCP keepalive) before `onSocket`. */
@@ -190,7 +209,10 @@ export abstract class NetListener<C extends NetListenerConfig> implements Listen
   async start (): Promise<void> {
     await this.prepare()
     const server = this.createServer()
-    this.#guard = AcceptGuard.create(this.core, this.id, this.config.max_conn_rate, this.config.tcp_options.backlog, AccessRules.create(this.config.access_rules))
+    const access = AccessRules.create(this.config.access_rules)
+    // With proxy_protocol, access_rules apply to the client's address from the header, once it is read.
+    if (this.config.proxy_protocol) new ProxyProtocolReader(this.core, this.id, this.config.proxy_protocol_timeout, access).install(server)
+    this.#guard = AcceptGuard.create(this.core, this.id, this.config.max_conn_rate, this.config.tcp_options.backlog, this.config.proxy_protocol ? null : access)
     this.#guard?.install(server)
     await listen(server, this.config.bind, this.config.tcp_options.backlog, this.id)
     this.#server = server

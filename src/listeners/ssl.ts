@@ -2,7 +2,7 @@
 import type { Server } from 'node:net'
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import type { SslListenerConfig } from '../config/schema.js'
-import { NetListener, createTcpServer } from './listener.js'
+import { NetListener, createTcpServer, socketTransport } from './listener.js'
 import type { ListenerCore } from './listener-core.js'
 import type { TlsServices } from './tls-services.js'
 import { checkRegistryOptions, linkRegistry } from './registry-link.js'
@@ -64,7 +64,7 @@ export class SslListener extends NetListener<SslListenerConfig> {
     inner.on('secureConnection', (socket: TLSSocket) => front.accepted(socket, (tls) => {
       const pskIdentity = psk?.identityOf(socket)
       if (pskIdentity !== undefined) tls.pskIdentity = pskIdentity
-      this.gate.admit(socket, { remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, localPort: socket.localPort ?? 0, transport: 'ssl', tls })
+      this.gate.admit(socket, socketTransport(socket, 'ssl', tls))
     }))
     front.watch()
     this.#front = front

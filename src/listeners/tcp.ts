@@ -1,7 +1,7 @@
 // Plain MQTT over TCP.
 import type { Server, Socket } from 'node:net'
 import type { TcpListenerConfig } from '../config/schema.js'
-import { NetListener, createTcpServer } from './listener.js'
+import { NetListener, createTcpServer, socketTransport } from './listener.js'
 import type { ListenerCore } from './listener-core.js'
 
 export class TcpListener extends NetListener<TcpListenerConfig> {
@@ -13,7 +13,7 @@ export class TcpListener extends NetListener<TcpListenerConfig> {
 
   protected createServer (): Server {
     return createTcpServer(this.config.tcp_options, (socket: Socket) => {
-      this.gate.admit(socket, { remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, localPort: socket.localPort ?? 0, transport: 'tcp' })
+      this.gate.admit(socket, socketTransport(socket, 'tcp'))
     })
   }
 }

@@ -12,6 +12,7 @@ import { CulexError } from '../errors.js'
 import { RC } from '../mqtt/reason-codes.js'
 import { acceptedSocket, setSecureContextWithPartialChain } from './node-internals.js'
 import { CertExpiry, type ServedChain } from './cert-expiry.js'
+import { peerOf } from './proxy-protocol.js'
 import { ManagedCerts } from './sni.js'
 import { readTlsFiles, tlsFilePaths, tlsServerOptions, trustsClientCa } from './tls-context.js'
 import { describeHandshakeError, describeNotTls, describeVerifyError, NO_CLIENT_CA, type TlsFailureReport } from './tls-errors.js'
@@ -110,7 +111,8 @@ export class TlsFront {
 
   /** A raw TCP connection: hand it to the TLS server if it starts a TLS handshake, else explain and close. */
   accept (socket: Socket): void {
-    this.#peers.set(socket, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`)
+    const peer = peerOf(socket)
+    this.#peers.set(socket, `${peer.address}:${peer.port}`)
     socket.on('error', destroySocket)
     const timer = setTimeout(() => {
       this.#failed(socket, { reason: 'handshake_timeout', detail: 'the client sent nothing within ssl_options.handshake_timeout' })

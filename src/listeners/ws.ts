@@ -5,7 +5,8 @@ import type { Duplex } from 'node:stream'
 import type { WebSocket, WebSocketServer } from 'ws'
 import type { WsListenerConfig } from '../config/schema.js'
 import type { TransportInfo } from '../mqtt/channel.js'
-import { NetListener } from './listener.js'
+import { NetListener, socketTransport } from './listener.js'
+import { proxiedPeer } from './proxy-protocol.js'
 import type { ListenerCore } from './listener-core.js'
 
 export class WsListener<C extends WsListenerConfig = WsListenerConfig> extends NetListener<C> {
@@ -104,6 +105,8 @@ export class WsListener<C extends WsListenerConfig = WsListenerConfig> extends N
    * websocket.proxy_address_header / proxy_port_header when configured and valid (EMQX's get_peer).
    */
   protected transportInfo (req: IncomingMessage): TransportInfo {
+    // A PROXY protocol header wins over the HTTP headers, as in EMQX.
+    if (proxiedPeer(req.socket)) return socketTransport(req.socket, this.type)
     const ws = this.config.websocket
     let remoteAddress = req.socket.remoteAddress ?? ''
     let remotePort = req.socket.remotePort ?? 0

@@ -52,7 +52,9 @@ export class WssListener extends WsListener<WssListenerConfig> {
   }
 
   protected override transportInfo (req: IncomingMessage): TransportInfo {
-    return { ...super.transportInfo(req), tls: this.#tls.get(req.socket) }
+    const info = super.transportInfo(req)
+    // The PROXY header's TLS facts (the proxy terminated the client's TLS) win over this listener's handshake.
+    return info.tls ? info : { ...info, tls: this.#tls.get(req.socket) }
   }
 
   reloadTls (why: string): boolean {

@@ -30,8 +30,10 @@ function fromCertificate (kind: CertIdentity, key: string, rc: number, tls: TlsI
   if (kind === 'disabled' || tls === undefined) return undefined
   const value = certIdentity(kind, tls.peerCert)
   if (value !== undefined) return ok(value)
+  if (tls.peerCert?.proxied && kind !== 'cn') return { ok: false, rc, reason: `mqtt.${key} = ${kind} and the client's TLS ended at a proxy, whose PROXY protocol header gives only the certificate's common name` }
   if (tls.peerCert) return { ok: false, rc, reason: `mqtt.${key} = ${kind} and the client certificate has no ${kind === 'cn' ? 'common name' : kind}` }
   if (!tls.certRequested) return undefined
+  if (tls.proxied) return { ok: false, rc, reason: `mqtt.${key} = ${kind} and the proxy that terminated the client's TLS passed no verified client certificate in its PROXY protocol header` }
   return { ok: false, rc, reason: `mqtt.${key} = ${kind} and the client sent no certificate (ssl_options.fail_if_no_peer_cert = false)` }
 }
 

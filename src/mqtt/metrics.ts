@@ -31,6 +31,8 @@ export class Metrics {
   readonly tlsHandshakesByListener: Record<string, number> = {}
   /** Failed TLS handshakes by listener id, then reason. */
   readonly tlsFailuresByListener: Record<string, Record<string, number>> = {}
+  /** Connections closed for want of a valid PROXY protocol header (proxy_protocol = true), by listener id, then reason. */
+  readonly proxyProtocolFailures: Record<string, Record<string, number>> = {}
   /** What the overload limits did (README "Limits"). */
   readonly limits = {
     /** New connections held back by a listener's max_conn_rate. */

@@ -14,6 +14,11 @@ export interface PeerCertificate {
   pem: string
   der: Buffer
   notAfter: string
+  /**
+   * Verified by a proxy that terminated the client's TLS and passed only the common name (PROXY protocol v2
+   * PP2_SUBTYPE_SSL_CN): the other fields are empty.
+   */
+  proxied?: true
 }
 
 export interface TlsInfo {
@@ -31,6 +36,8 @@ export interface TlsInfo {
   bundle?: string
   /** The TLS-PSK identity the client authenticated with. */
   pskIdentity?: string
+  /** The client's TLS ended at a proxy, which passed these facts in its PROXY protocol v2 header. */
+  proxied?: boolean
 }
 
 export type CertIdentity = 'disabled' | 'cn' | 'dn' | 'crt' | 'pem' | 'md5'
@@ -38,6 +45,7 @@ export type CertIdentity = 'disabled' | 'cn' | 'dn' | 'crt' | 'pem' | 'md5'
 /** EMQX peer_cert_as_username / peer_cert_as_clientid: the identity a certificate gives, or undefined. */
 export function certIdentity (kind: CertIdentity, cert: PeerCertificate | undefined): string | undefined {
   if (!cert || kind === 'disabled') return undefined
+  if (cert.proxied && kind !== 'cn') return undefined
   switch (kind) {
     case 'cn': return cert.cn || undefined
     case 'dn': return cert.subject

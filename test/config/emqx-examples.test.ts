@@ -53,7 +53,7 @@ const without = (prefix: string, keys: string[]) => keys.map((k) => `${prefix}.$
 
 const EXPECTED: Record<string, string[]> = {
   'listeners.conf': ['listeners.ssl.default.ssl_options.hibernate_after',
-    ...without('listeners.tcp.default', ['acceptors', 'proxy_protocol', 'proxy_protocol_timeout']),
+    ...without('listeners.tcp.default', ['acceptors']),
     ...without('listeners.tcp.default.tcp_options', ['active_n', 'buffer', 'reuseaddr'])],
   'mqtt.conf': ['mqtt.strict_mode'],
   'retainer.conf': ['retainer.backend.storage_type'],

@@ -23,7 +23,7 @@ const dashboardListenerCommon = {
   send_timeout: duration().prefault('10s').describe('Accepted for EMQX compatibility; no effect: a slow API client only holds its own response.'),
   inet6: bool().default(false).describe('Listen on IPv6: a bind without an address (a port, or 0.0.0.0) listens on :: instead of 0.0.0.0.'),
   ipv6_v6only: bool().default(false).describe('With an IPv6 address: accept IPv6 connections only (else IPv4 ones arrive too, as ::ffff:a.b.c.d).'),
-  proxy_header: bool().default(false).describe('Accepted for EMQX compatibility; no effect yet: Culex does not read PROXY protocol headers on the management API.'),
+  proxy_header: bool().default(false).describe('Every connection to the management API starts with a PROXY protocol header (v1 or v2), read within 3 s; its client address is the one logged. Connections without one are closed.'),
 }
 
 const dashboardListeners = section({

@@ -1,0 +1,155 @@
+// proxy_protocol = true on a listener: every connection must start with a PROXY protocol header (v1 or v2),
+// read before TLS or HTTP see a byte; the client's address, port and (v2 PP2_TYPE_SSL) TLS facts it gives
+// are then the connection's. A connection without a valid header within proxy_protocol_timeout is closed,
+// logged with the reason and counted. A listener without proxy_protocol never reads one.
+import type { Server, Socket } from 'node:net'
+import type { PeerCertificate, TlsInfo } from '../mqtt/tls-info.js'
+import type { AccessRules } from './access-rules.js'
+import type { ListenerCore } from './listener-core.js'
+import { acceptedSocket } from './node-internals.js'
+import { parseProxyHeader, PP2_CLIENT_CERT_CONN, PP2_CLIENT_CERT_SESS, PP2_CLIENT_SSL, type ProxyFailure, type ProxyHeader } from './proxy-header.js'
+
+/** What a PROXY header said of a connection. */
+export interface ProxiedPeer {
+  address: string
+  port: number
+  /** The port the client reached at the proxy. */
+  localPort: number
+  /** The client's TLS as the proxy terminated it (v2 PP2_TYPE_SSL with PP2_CLIENT_SSL), else undefined. */
+  tls: TlsInfo | undefined
+}
+
+export type ProxyReadFailure = ProxyFailure | 'timeout' | 'closed'
+
+const peers = new WeakMap<Socket, ProxiedPeer>()
+
+/** The PROXY header's facts for a connection (its raw socket, or a TLS socket over it); undefined when it had none. */
+export function proxiedPeer (socket: Socket): ProxiedPeer | undefined {
+  return peers.get(acceptedSocket(socket))
+}
+
+/** The client's address and port: the PROXY header's when there was one, else the socket's. */
+export function peerOf (socket: Socket): { address: string, port: number } {
+  const peer = proxiedPeer(socket)
+  return peer ?? { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }
+}
+
+const EMPTY = Buffer.alloc(0)
+
+/**
+ * The certificate a proxy verified, as far as its header tells: the subject's common name only. certIdentity
+ * gives nothing but `cn` for it, and the API shows no subject.
+ */
+function proxiedCertificate (cn: string): PeerCertificate {
+  return { subject: '', cn, issuer: '', serial: '', fingerprint: '', pem: '', der: EMPTY, notAfter: '', proxied: true }
+}
+
+/**
+ * TLS facts from PP2_TYPE_SSL. A certificate counts only when the proxy says the client presented one
+ * (PP2_CLIENT_CERT_CONN or _SESS) and verified it (verify = 0). certRequested: Culex cannot tell whether the
+ * proxy asked for one, so a client without one is not allowed to name itself under peer_cert_as_username.
+ */
+export function proxiedTls (header: ProxyHeader): TlsInfo | undefined {
+  const t = header.tls
+  if (!t || (t.client & PP2_CLIENT_SSL) === 0) return undefined
+  const presented = (t.client & (PP2_CLIENT_CERT_CONN | PP2_CLIENT_CERT_SESS)) !== 0
+  return {
+    version: t.version ?? '',
+    cipher: t.cipher ?? '',
+    sni: header.authority ?? '',
+    peerCert: presented && t.verify === 0 ? proxiedCertificate(t.cn ?? '') : undefined,
+    certRequested: true,
+    proxied: true,
+  }
+}
+
+export class ProxyProtocolReader {
+  readonly #core: Pick<ListenerCore, 'log' | 'metrics'>
+  readonly #id: string
+  readonly #timeoutMs: number
+  readonly #access: AccessRules | null
+  #handlers: ((socket: Socket) => void)[] = []
+  #server: Server | null = null
+
+  /** `access`: the listener's access_rules, checked against the client's address from the header. */
+  constructor (core: Pick<ListenerCore, 'log' | 'metrics'>, listenerId: string, timeoutMs: number, access: AccessRules | null) {
+    this.#core = core
+    this.#id = listenerId
+    this.#timeoutMs = timeoutMs
+    this.#access = access
+  }
+
+  /** Puts the reader in front of the server's 'connection' listeners (the net, TLS-front or HTTP handler). */
+  install (server: Server): void {
+    this.#handlers = server.listeners('connection') as ((socket: Socket) => void)[]
+    this.#server = server
+    server.removeAllListeners('connection')
+    server.on('connection', (socket: Socket) => this.#read(socket))
+  }
+
+  #read (socket: Socket): void {
+    let buffered: Buffer = EMPTY
+    const finish = (): void => {
+      clearTimeout(timer)
+      socket.off('data', onData)
+      socket.off('close', onClose)
+      socket.off('error', onError)
+    }
+    const failed = (reason: ProxyReadFailure, detail: string): void => {
+      finish()
+      this.#failed(socket, reason, detail)
+    }
+    const onData = (chunk: Buffer): void => {
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk])
+      const result = parseProxyHeader(buffered)
+      if (result.state === 'incomplete') return
+      if (result.state === 'failed') return failed(result.reason, result.detail)
+      finish()
+      socket.pause()
+      if (result.length < buffered.length) socket.unshift(buffered.subarray(result.length))
+      this.#accepted(socket, result.header)
+    }
+    const onClose = (): void => failed('closed', 'the connection closed before a complete PROXY protocol header')
+    const onError = (err: Error): void => failed('closed', `the connection failed before a complete PROXY protocol header: ${err.message}`)
+    const timer = setTimeout(failed, this.#timeoutMs, 'timeout', `no complete PROXY protocol header within proxy_protocol_timeout (${this.#timeoutMs} ms)`)
+    socket.on('data', onData)
+    socket.once('close', onClose)
+    socket.on('error', onError)
+  }
+
+  #accepted (socket: Socket, header: ProxyHeader): void {
+    const source = header.local ? undefined : header.source
+    const address = source?.address ?? socket.remoteAddress ?? ''
+    const refusedBy = this.#access?.refuses(address)
+    if (refusedBy) {
+      this.#core.metrics.connectionsRefused++
+      const peer = `${address}:${source?.port ?? socket.remotePort ?? 0}`
+      this.#core.log.info({ listener: this.#id, peer, proxy: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`, rule: refusedBy.text },
+        `connection refused by access_rules: ${peer} (from its PROXY protocol header) matches "${refusedBy.text}"`)
+      socket.destroy()
+      return
+    }
+    const tls = proxiedTls(header)
+    if (source) peers.set(socket, { address: source.address, port: source.port, localPort: header.destination!.port, tls })
+    else if (tls) peers.set(socket, { address, port: socket.remotePort ?? 0, localPort: socket.localPort ?? 0, tls })
+    const t = header.tls
+    if (t && tls && !tls.peerCert && (t.client & (PP2_CLIENT_CERT_CONN | PP2_CLIENT_CERT_SESS)) !== 0) {
+      this.#core.log.info({ listener: this.#id, peer: `${address}:${source?.port ?? socket.remotePort ?? 0}`, verify: t.verify },
+        'the proxy passed a client certificate it did not verify (PP2_TYPE_SSL verify != 0): the connection goes on as one without a certificate')
+    }
+    for (const handler of this.#handlers) handler.call(this.#server, socket)
+    // The handler's own reader (MQTT, the TLS front, HTTP) takes what follows the header.
+    socket.resume()
+  }
+
+  #failed (socket: Socket, reason: ProxyReadFailure, detail: string): void {
+    const metrics = this.#core.metrics
+    const mine = metrics.proxyProtocolFailures[this.#id] ??= {}
+    mine[reason] = (mine[reason] ?? 0) + 1
+    const details = { listener: this.#id, peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, reason }
+    // A proxy's health check may connect and close without a header (HAProxy's check without check-send-proxy).
+    if (reason === 'closed') this.#core.log.info(details, `PROXY protocol: ${detail}`)
+    else this.#core.log.warning(details, `connection closed: ${detail} (proxy_protocol = true: it must come from a proxy that sends the header)`)
+    socket.destroy()
+  }
+}
