@@ -302,6 +302,22 @@ export async function rawConnect (port: number, protocolVersion: 3 | 4 | 5, conn
  * 127.0.0.1:port (with `env` added to its environment); resolves once a client can connect, and is killed
  * with SIGKILL (with anything it forked) at teardown, or when the test process ends.
  */
+/**
+ * The HOCON of a broker process with only its tcp listener, on 127.0.0.1:`port`, keeping its data in `dataDir`
+ * (durable_storage.backend `store`), logging warnings and above; `extra` lines are added after.
+ */
+export function tcpOnlyHocon (dataDir: string, port: number, store: 'lmdb' | 'memory' = 'lmdb', extra = ''): string {
+  return `node.data_dir = "${dataDir}"
+durable_storage.backend = ${store}
+listeners.tcp.default.bind = "127.0.0.1:${port}"
+listeners.ssl.default.enable = false
+listeners.ws.default.enable = false
+listeners.wss.default.enable = false
+dashboard.listeners.http.enable = false
+log.console.level = warning
+${extra}`
+}
+
 export async function spawnBrokerProcess (t: { teardown: (fn: () => unknown) => void }, file: string, hocon: string, port: number, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
   await writeFile(file, hocon)
   // `env` adds to this process's environment (NODE_EXTRA_CA_CERTS is read only when a process starts).

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
-import { delay, freePort, spawnBrokerProcess, startBroker, until as untilTruthy, type TestBroker } from '../helpers.js'
+import { delay, freePort, spawnBrokerProcess, startBroker, tcpOnlyHocon, until as untilTruthy, type TestBroker } from '../helpers.js'
 
 export const REDIS_SERVER = '/usr/bin/redis-server'
 export const hasRedis = existsSync(REDIS_SERVER)
@@ -68,15 +68,7 @@ export async function until (what: string, check: () => boolean | Promise<boolea
  * `dir`; resolves once it accepts MQTT clients. Killed (SIGKILL) at teardown if still running.
  */
 export function spawnNode (t: Teardown, dir: string, name: string, port: number, servers: string, prefix: string): Promise<ChildProcess> {
-  return spawnBrokerProcess(t, join(dir, `${name}.hocon`), `node.name = "${name}"
-node.data_dir = "${join(dir, name)}"
-durable_storage.backend = memory
-listeners.tcp.default.bind = "127.0.0.1:${port}"
-listeners.ssl.default.enable = false
-listeners.ws.default.enable = false
-listeners.wss.default.enable = false
-dashboard.listeners.http.enable = false
-log.console.level = warning
+  return spawnBrokerProcess(t, join(dir, `${name}.hocon`), tcpOnlyHocon(join(dir, name), port, 'memory', `node.name = "${name}"
 cluster { backend = redis, redis { servers = "${servers}", key_prefix = "${prefix}" }, heartbeat_interval = 200ms, node_timeout = 1s }
-`, port)
+`), port)
 }

@@ -4,7 +4,7 @@
 import { join } from 'node:path'
 import t from 'tap'
 import type { IClientOptions, MqttClient } from 'mqtt'
-import { collect, connectClient, connectOwned, end, freePort, rawConnect, spawnBrokerProcess, startBroker, type TestBroker } from '../helpers.js'
+import { collect, connectClient, connectOwned, end, freePort, rawConnect, spawnBrokerProcess, startBroker, tcpOnlyHocon, type TestBroker } from '../helpers.js'
 import { tempDir } from '../api/api-helpers.js'
 
 type Teardown = Parameters<typeof tempDir>[0]
@@ -123,15 +123,7 @@ t.test('held messages survive a restart (durable store) and are published when d
 t.test('SIGKILL loses no acknowledged delayed message: the PUBACK waits for the data store', async (t) => {
   const dir = await tempDir(t, 'culex-delayed-')
   const port = await freePort()
-  const first = await spawnBrokerProcess(t, join(dir, 'culex.hocon'), `node.data_dir = "${join(dir, 'data')}"
-durable_storage.backend = lmdb
-listeners.tcp.default.bind = "127.0.0.1:${port}"
-listeners.ssl.default.enable = false
-listeners.ws.default.enable = false
-listeners.wss.default.enable = false
-dashboard.listeners.http.enable = false
-log.console.level = warning
-`, port)
+  const first = await spawnBrokerProcess(t, join(dir, 'culex.hocon'), tcpOnlyHocon(join(dir, 'data'), port), port)
   const pub = await connectClient(port, { clientId: 'pub', protocolVersion: 5 })
   // Many in flight at once, killed as soon as some are acknowledged: every one acknowledged must be on disk.
   const acked = new Set<number>()

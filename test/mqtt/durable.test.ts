@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { collect, connectClient, connectCollecting, delay, end, freePort, spawnBrokerProcess, startBroker } from '../helpers.js'
+import { collect, connectClient, connectCollecting, delay, end, freePort, spawnBrokerProcess, startBroker, tcpOnlyHocon } from '../helpers.js'
 
 async function dataDir (t: { teardown: (fn: () => Promise<void>) => void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'culex-durable-'))
@@ -90,15 +90,7 @@ t.test('delivered messages are not delivered again; a clean session leaves nothi
 
 /** A broker process on the durable store, killed with SIGKILL by the test. */
 function spawnBroker (t: { teardown: (fn: () => unknown) => void }, dir: string, port: number): Promise<ChildProcess> {
-  return spawnBrokerProcess(t, join(dir, 'culex.hocon'), `node.data_dir = "${join(dir, 'data')}"
-durable_storage.backend = lmdb
-listeners.tcp.default.bind = "127.0.0.1:${port}"
-listeners.ssl.default.enable = false
-listeners.ws.default.enable = false
-listeners.wss.default.enable = false
-dashboard.listeners.http.enable = false
-log.console.level = warning
-`, port)
+  return spawnBrokerProcess(t, join(dir, 'culex.hocon'), tcpOnlyHocon(join(dir, 'data'), port), port)
 }
 
 t.test('SIGKILL loses no acknowledged QoS 1 message', async (t) => {

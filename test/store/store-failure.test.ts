@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { collect, connectClient, delay, end, freePort } from '../helpers.js'
+import { collect, connectClient, delay, end, freePort, tcpOnlyHocon } from '../helpers.js'
 import { spawnOwned } from '../processes.js'
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -16,15 +16,7 @@ t.test('a write the disk refuses is logged; the broker keeps serving', async (t)
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const port = await freePort()
   const file = join(dir, 'culex.hocon')
-  await writeFile(file, `node.data_dir = "${join(dir, 'data')}"
-durable_storage.backend = lmdb
-listeners.tcp.default.bind = "127.0.0.1:${port}"
-listeners.ssl.default.enable = false
-listeners.ws.default.enable = false
-listeners.wss.default.enable = false
-dashboard.listeners.http.enable = false
-log.console.level = warning
-`)
+  await writeFile(file, tcpOnlyHocon(join(dir, 'data'), port))
   // 2 MiB of files at most: the store's first commits fit, the retained messages below do not.
   const broker = spawnOwned(t, 'bash', ['-c', `ulimit -f 4096 && exec "${process.execPath}" --import=tsx src/broker.ts -c "${file}"`],
     { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
