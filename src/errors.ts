@@ -44,6 +44,7 @@ export const ERRORS = {
   CULEX_ERR_API_KEYS: { message: 'The API key bootstrap file (api_key.bootstrap_file) cannot be read or has a malformed line', reasonCode: null },
   CULEX_ERR_CLUSTER: { message: 'The cluster cannot start: Redis (cluster.redis.servers) unreachable or refusing the connection, unreadable TLS files, or node.name already used by a running node', reasonCode: null },
   CULEX_ERR_ACL_PARSE: { message: 'An authorization rule file (acl.conf) cannot be read or has a malformed rule', reasonCode: null },
+  CULEX_ERR_AUTHZ_RULE: { message: 'An authorization rule given as JSON (the built-in database API, a database row, a service\'s answer) has a field that is missing or not valid (the message says which)', reasonCode: null, http: { status: 400, code: 'BAD_REQUEST' } },
   CULEX_ERR_MQTT_MALFORMED: { message: 'A packet does not follow the MQTT wire format', reasonCode: 0x81 },
   CULEX_ERR_MQTT_PROTOCOL: { message: 'A packet breaks an MQTT protocol rule', reasonCode: 0x82 },
   CULEX_ERR_MQTT_PACKET_TOO_LARGE: { message: 'A packet is larger than mqtt.max_packet_size', reasonCode: 0x95 },

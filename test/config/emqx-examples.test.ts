@@ -77,7 +77,7 @@ const EXPECTED: Record<string, string[]> = {
     ...without('prometheus.collectors', ['mnesia', 'vm_dist', 'vm_memory', 'vm_msacc', 'vm_statistics', 'vm_system_info']),
   ],
   'ratelimit-psk.conf': ['psk_authentication.chunk_size', 'limiter.max_conn_rate'],
-  'auth.conf': ['authorization.cache.excludes', 'banned.bootstrap_file'],
+  'auth.conf': ['banned.bootstrap_file'],
 }
 EXPECTED['emqx.conf'] = ['listeners.conf', 'mqtt.conf', 'retainer.conf', 'modules.conf', 'auth.conf'].flatMap((f) => EXPECTED[f]!)
 
