@@ -12,7 +12,9 @@ import type { SourceEntry, SourcePosition } from '../auth/authz-sources.js'
 import { authzCache, authzSource, type AuthzSourceConfig } from '../config/schema.js'
 import { CulexError } from '../errors.js'
 import { z } from 'zod'
+import type { Role } from './auth.js'
 import { errors, NO_CONTENT, type ApiHost } from './common.js'
+import { maskSecrets, unmaskSecrets } from './mask.js'
 
 const IN_MEMORY = 'Kept in memory, as EMQX keeps it in its cluster configuration: a restart reads the configuration file again. In a cluster the change is made on every running node.'
 
@@ -22,7 +24,7 @@ const sourceSchema = {
   description: 'One source, as an `authorization.sources` entry of the configuration: { "type": "file", "enable": true, "rules": "{allow, all}." }, { "type": "built_in_database", "enable": true }.',
 } as const
 
-const typeParam = { type: 'object', properties: { type: { type: 'string', description: 'Source type: file, built_in_database' } }, required: ['type'] } as const
+const typeParam = { type: 'object', properties: { type: { type: 'string', description: 'Source type: file, built_in_database, http, redis, postgresql' } }, required: ['type'] } as const
 
 const settingsSchema = {
   type: 'object',
@@ -87,7 +89,7 @@ function parseSource (body: unknown): AuthzSourceConfig {
 
 /** A source's rules that cannot be read or parsed: 400 with the file (or `rules`), line and column. */
 function refused (err: unknown): never {
-  if (err instanceof AclParseError || (err instanceof CulexError && err.code === 'CULEX_ERR_ACL_PARSE')) {
+  if (err instanceof AclParseError || (err instanceof CulexError && (err.code === 'CULEX_ERR_ACL_PARSE' || err.code === 'CULEX_ERR_BACKEND_CONFIG'))) {
     throw new CulexError('CULEX_ERR_API_BAD_REQUEST', (err as Error).message, { cause: err })
   }
   throw err
@@ -105,11 +107,13 @@ export function parsePosition (position: unknown): SourcePosition {
   throw new CulexError('CULEX_ERR_API_BAD_REQUEST', `bad position ${JSON.stringify(position)}: expected front, rear, before:<type> or after:<type>`)
 }
 
-/** A source as EMQX shows it: the file source's rules as text, without its path. */
-function view (entry: SourceEntry): Record<string, unknown> {
+/** A source as EMQX shows it: the file source's rules as text, without its path; secrets as "******", durations as text. */
+function view (entry: SourceEntry, role: Role): Record<string, unknown> {
   const config = entry.config!
   if (config.type === 'file') return fileSourceView(entry.source instanceof FileSource ? entry.source : null, config)
-  return { ...config }
+  const shown = maskSecrets(config, role) as Record<string, unknown>
+  for (const key of ['request_timeout', 'connect_timeout']) if (typeof shown[key] === 'number') shown[key] = durationText(shown[key])
+  return shown
 }
 
 /** A duration in milliseconds written as EMQX writes one: 1m, 30s, 1500ms. */
@@ -137,7 +141,7 @@ export const authorizationRoutes: FastifyPluginAsync<{ host: ApiHost }> = async 
 
   app.get('/api/v5/authorization/sources', {
     schema: { tags, summary: 'The authorization sources, in the order they are asked', response: { 200: { type: 'object', properties: { sources: { type: 'array', items: sourceSchema } } } } },
-  }, async () => ({ sources: authzOf(host).sourceList.configured().map(view) }))
+  }, async (request) => ({ sources: authzOf(host).sourceList.configured().map((e) => view(e, request.apiRole)) }))
 
   app.post<{ Body: unknown }>('/api/v5/authorization/sources', {
     schema: { tags, summary: 'Add a source, asked first (as EMQX)', description: IN_MEMORY, body: sourceSchema, response: { 204: NO_CONTENT, ...errors(400) } },
@@ -156,7 +160,7 @@ export const authorizationRoutes: FastifyPluginAsync<{ host: ApiHost }> = async 
 
   app.get<{ Params: { type: string } }>('/api/v5/authorization/sources/:type', {
     schema: { tags, summary: 'One source', params: typeParam, response: { 200: sourceSchema, ...errors(404) } },
-  }, async (request) => view(found(authzOf(host), request.params.type)))
+  }, async (request) => view(found(authzOf(host), request.params.type), request.apiRole))
 
   app.put<{ Params: { type: string }, Body: unknown }>('/api/v5/authorization/sources/:type', {
     schema: {
@@ -170,8 +174,9 @@ export const authorizationRoutes: FastifyPluginAsync<{ host: ApiHost }> = async 
   }, async (request, reply) => {
     const type = request.params.type
     const list = authzOf(host).sourceList
-    found(authzOf(host), type)
-    const config = parseSource({ type, ...(request.body as object) })
+    const current = found(authzOf(host), type).config
+    // "******" where the answer masked a secret keeps the value in force.
+    const config = parseSource(unmaskSecrets({ type, ...(request.body as object) }, current))
     if (config.type !== type) throw new CulexError('CULEX_ERR_API_BAD_REQUEST', `Type mismatch: the body describes a ${config.type} source, not ${type}`)
     try {
       list.replace(await list.materialize(config))

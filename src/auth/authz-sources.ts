@@ -5,6 +5,7 @@ import { isDeepStrictEqual } from 'node:util'
 import type { AuthzSourceConfig } from '../config/schema.js'
 import type { Log } from '../log.js'
 import type { KvTable } from '../store/kv.js'
+import { HttpSource, PostgresqlSource, RedisSource } from './authz-backends.js'
 import { DatabaseSource } from './authz-database.js'
 import { FileSource, managedAclPath, writeAclFile } from './authz-file.js'
 import type { StoredRule } from './authz-raw-rule.js'
@@ -26,7 +27,7 @@ export interface SourceEntry {
   readonly source: AuthzSource | null
   readonly counts: SourceCounts
   /** Since when the source fails (throws, rejects, times out), for the log; null while it answers. */
-  failure: { since: number, count: number, logged: number } | null
+  failure: { since: number, count: number, logged: number, quiet: boolean } | null
   /** Answered a read check with a promise: asked only at PUBLISH and SUBSCRIBE from then on. */
   asynchronous: boolean
 }
@@ -40,6 +41,16 @@ export interface SourceListOptions {
   counts: (id: string) => SourceCounts
   /** A source's rules changed, or the list did: cached decisions go, read scopes are recomputed. */
   changed: () => void
+}
+
+/** A source of a type other than built_in_database (the one instance SourceList keeps). */
+function createSource (config: Exclude<AuthzSourceConfig, { type: 'built_in_database' }>, where: string, log: Log, events: SourceEvents): AuthzSource {
+  switch (config.type) {
+    case 'file': return FileSource.load(config, where, log, events)
+    case 'http': return new HttpSource(config, log, where)
+    case 'redis': return new RedisSource(config, log, where)
+    case 'postgresql': return new PostgresqlSource(config, log, where)
+  }
 }
 
 export class SourceList {
@@ -210,7 +221,7 @@ export class SourceList {
       this.#database ??= new DatabaseSource(this.#opts.rulesTable(), this.#events)
       source = config.enable ? this.#database : null
     } else if (config.enable) {
-      source = FileSource.load(config, where, this.#opts.log, this.#events)
+      source = createSource(config, where, this.#opts.log, this.#events)
     }
     if (this.#watching) source?.watch?.()
     const entry = this.#entry(config.type, config, source)

@@ -3,6 +3,7 @@
 // authorization.no_match. Decisions are cached per client. A source may answer with a promise (a service
 // over the network); while every source answers at once, a decision makes no promise.
 import type { AuthorizationConfig, AuthzCacheConfig } from '../config/schema.js'
+import { CulexError } from '../errors.js'
 import type { Log } from '../log.js'
 import type { ClientInfo, Hooks, HookMap, ReadGuard, AuthzAnswer } from '../mqtt/hooks.js'
 import { parseShared } from '../mqtt/topic.js'
@@ -277,13 +278,15 @@ export class Authorizer {
     const reason = err instanceof Error ? err.message : String(err)
     const now = Date.now()
     const failure = entry.failure
+    // A backend (http, redis, postgresql) logs its own failures, once per cause.
+    const quiet = err instanceof CulexError && err.code === 'CULEX_ERR_BACKEND'
     if (failure === null) {
-      entry.failure = { since: now, count: 1, logged: now }
-      this.#log.warning({ source: entry.id, reason }, `authorization source ${entry.id} failed; it is passed over (ignore) until it answers again: ${reason}`)
+      entry.failure = { since: now, count: 1, logged: now, quiet }
+      if (!quiet) this.#log.warning({ source: entry.id, reason }, `authorization source ${entry.id} failed; it is passed over (ignore) until it answers again: ${reason}`)
       return
     }
     failure.count++
-    if (now - failure.logged < FAILURE_LOG_MS) return
+    if (quiet || now - failure.logged < FAILURE_LOG_MS) return
     failure.logged = now
     this.#log.warning({ source: entry.id, reason, failures: failure.count, since: new Date(failure.since).toISOString() },
       `authorization source ${entry.id} still fails (${failure.count} requests passed over): ${reason}`)
@@ -292,7 +295,7 @@ export class Authorizer {
   #recovered (entry: SourceEntry): void {
     const failure = entry.failure!
     entry.failure = null
-    this.#log.notice({ source: entry.id, failures: failure.count, since: new Date(failure.since).toISOString() }, `authorization source ${entry.id} answers again`)
+    if (!failure.quiet) this.#log.notice({ source: entry.id, failures: failure.count, since: new Date(failure.since).toISOString() }, `authorization source ${entry.id} answers again`)
   }
 
   /** Drops a client's cached decisions (on disconnect). */
