@@ -106,10 +106,7 @@ export class RedisSource implements AuthzSource {
 
   async authorize (client: ClientInfo, request: AuthzRequest): Promise<SourceAnswer> {
     const reply = await this.#backend.run(this.#command, lookupFor(client, request))
-    if (!Array.isArray(reply)) return undefined
-    for (let i = 0; i + 1 < reply.length; i += 2) {
-      const topic = String(reply[i])
-      const value = reply[i + 1] === null ? '' : String(reply[i + 1])
+    for (const [topic, value] of hashEntries(reply)) {
       let rules
       try {
         rules = parseRawRule({ ...redisRule(value), permission: 'allow', topic }, `redis ${topic}`)
@@ -126,6 +123,17 @@ export class RedisSource implements AuthzSource {
   async close (): Promise<void> {
     await this.#backend.close()
   }
+}
+
+/** The field/value pairs of a reply: ioredis answers HGETALL with an object, other commands with a flat list. */
+function hashEntries (reply: unknown): [string, string][] {
+  if (Array.isArray(reply)) {
+    const pairs: [string, string][] = []
+    for (let i = 0; i + 1 < reply.length; i += 2) pairs.push([String(reply[i]), reply[i + 1] === null ? '' : String(reply[i + 1])])
+    return pairs
+  }
+  if (reply !== null && typeof reply === 'object') return Object.entries(reply as Record<string, unknown>).map(([k, v]) => [k, String(v)])
+  return []
 }
 
 /** A hash value as EMQX 5.8 reads it: publish, subscribe, all, or JSON with action, qos and retain. */
