@@ -25,13 +25,14 @@ import { BROKERS, BROKER_CORE, LOADGEN_CORE, ROOT, brokerConfigDescription } fro
 import { CLOCK_TICKS, coreTicks, killAllChildren } from './proc.mjs'
 import { writeBetweenMarkers } from './report-file.mjs'
 import { INTERFERENCE_WARNING_PCT, allRuns, environment, notes, runsTable } from './report.mjs'
+import * as authz from './scenarios/authz.mjs'
 import * as cluster from './scenarios/cluster.mjs'
 import * as latency from './scenarios/latency.mjs'
 import * as startup from './scenarios/startup.mjs'
 import * as throughput from './scenarios/throughput.mjs'
 import * as tls from './scenarios/tls.mjs'
 
-const GROUPS = [throughput, latency, cluster, tls, startup]
+const GROUPS = [throughput, latency, cluster, authz, tls, startup]
 const SCENARIOS = GROUPS.flatMap((group) => group.scenarios)
 const groupOf = new Map(GROUPS.flatMap((group) => group.scenarios.map((s) => [s, group])))
 
@@ -145,6 +146,7 @@ function methodSection (env, options) {
     `- The broker runs pinned to core ${BROKER_CORE} (\`taskset -c ${BROKER_CORE}\`), the load generator (bench/loadgen.c: one thread, epoll, its own MQTT 3.1.1 client code) pinned to core ${LOADGEN_CORE}. Every scenario gets a fresh broker process on a fresh loopback port.`,
     ...throughput.loadMethod(options),
     ...cluster.method(options),
+    ...authz.method(options),
     throughput.qos1Method(),
     latency.method(),
     `- CPU: utime+stime from /proc/<pid>/stat over the window, 100% = one core. "Other" is what else ran on the two cores and "steal" what the hypervisor took (/proc/stat). Peak RSS is the broker's VmHWM.`,
