@@ -21,6 +21,8 @@ export function ruleKey (owner: RuleOwner | 'all', name = ''): string {
 
 interface RuleSet { stored: StoredRule[], compiled: AclRule[] }
 
+const NONE: AclRule[] = []
+
 export class DatabaseSource implements AuthzSource {
   readonly id = 'built_in_database'
   readonly #table: KvTable<StoredRule[]>
@@ -41,7 +43,7 @@ export class DatabaseSource implements AuthzSource {
     const answer = byClient && rulesAnswer(byClient.compiled, client, request)
     if (answer) return answer
     const byUser = client.username === undefined ? undefined : sets.get(`username:${client.username}`)
-    return (byUser && rulesAnswer(byUser.compiled, client, request)) || rulesAnswer(sets.get('all')?.compiled ?? [], client, request)
+    return (byUser && rulesAnswer(byUser.compiled, client, request)) || rulesAnswer(sets.get('all')?.compiled ?? NONE, client, request)
   }
 
   denyScope (): string[] | 'any' {

@@ -69,5 +69,9 @@ if (!hasPostgres) {
     await pg.start()
     await until(async () => (await publish(c, 'data/open')) === 0, 'the rows to decide again')
     t.pass('the server back: its rows decide again')
+    // Stopped here, cleanly: test/postgres.ts's stop() at teardown waits for an exit that a SIGKILL of the
+    // restarted server (spawnOwned's teardown, which runs first) has already reported.
+    await b.close()
+    await pg.stop()
   })
 }
