@@ -25,6 +25,7 @@ import { BROKERS, BROKER_CORE, LOADGEN_CORE, ROOT, brokerConfigDescription } fro
 import { CLOCK_TICKS, coreTicks, killAllChildren } from './proc.mjs'
 import { writeBetweenMarkers } from './report-file.mjs'
 import { INTERFERENCE_WARNING_PCT, allRuns, environment, notes, runsTable } from './report.mjs'
+import * as authz from './scenarios/authz.mjs'
 import * as cluster from './scenarios/cluster.mjs'
 import * as latency from './scenarios/latency.mjs'
 import * as light from './scenarios/light.mjs'
@@ -32,7 +33,7 @@ import * as startup from './scenarios/startup.mjs'
 import * as throughput from './scenarios/throughput.mjs'
 import * as tls from './scenarios/tls.mjs'
 
-const GROUPS = [throughput, latency, light, cluster, tls, startup]
+const GROUPS = [throughput, latency, light, cluster, authz, tls, startup]
 const SCENARIOS = GROUPS.flatMap((group) => group.scenarios)
 const groupOf = new Map(GROUPS.flatMap((group) => group.scenarios.map((s) => [s, group])))
 
@@ -146,6 +147,7 @@ function methodSection (env, options) {
     `- The broker runs pinned to core ${BROKER_CORE} (\`taskset -c ${BROKER_CORE}\`), the load generator (bench/loadgen.c: one thread, epoll, its own MQTT 3.1.1 client code) pinned to core ${LOADGEN_CORE}. Every scenario gets a fresh broker process on a fresh loopback port.`,
     ...throughput.loadMethod(options),
     ...cluster.method(options),
+    ...authz.method(options),
     throughput.qos1Method(),
     latency.method(),
     ...light.method(options),

@@ -28,7 +28,7 @@ Options:
 Environment: EMQX_<PATH> and CULEX_<PATH> override configuration keys,
 e.g. EMQX_LISTENERS__TCP__DEFAULT__BIND="0.0.0.0:1884".
 Signals: SIGTERM or SIGINT stop the broker cleanly (DISCONNECT 0x8B to MQTT 5 clients);
-SIGHUP reloads the TLS certificate, key and CA files of the ssl and wss listeners.
+SIGHUP reloads the TLS certificate, key and CA files of the ssl and wss listeners, and acl.conf.
 `
 
 async function main (argv: string[]): Promise<number> {
@@ -70,7 +70,7 @@ async function main (argv: string[]): Promise<number> {
   const api = broker.api?.address()
   broker.log.notice({ version: VERSION, config: values.config, listeners: addresses.join(' '), ...(api ? { api: `http://${api.host}:${api.port}` } : {}) }, startedLine())
   // A worker ignores a second signal: Ctrl-C reaches it and its primary, which passes SIGTERM on.
-  await untilStopped(broker.log, 'stopping', () => broker.close(), () => broker.reloadTls('SIGHUP'), worker !== undefined)
+  await untilStopped(broker.log, 'stopping', () => broker.close(), () => broker.reload('SIGHUP'), worker !== undefined)
   // A worker's IPC channel to its primary would keep it running.
   if (worker) process.disconnect()
   return 0

@@ -35,6 +35,8 @@ export const ERRORS = {
   CULEX_ERR_OCSP: { message: 'The OCSP responder cannot be reached, or its answer cannot be stapled (ssl_options.ocsp: logged, the last good response stays stapled)', reasonCode: null },
   CULEX_ERR_JWKS: { message: 'The JWKS endpoint of a jwt authenticator cannot be fetched or answers no key set (logged; the last keys fetched stay in use)', reasonCode: null },
   CULEX_ERR_AUTHN_CONFIG: { message: 'An authenticator cannot be made from its settings: an unknown mechanism, use_jwks without an endpoint, or hmac-based without a secret', reasonCode: null },
+  CULEX_ERR_BACKEND_CONFIG: { message: 'An HTTP, Redis or PostgreSQL backend cannot be made from its settings: an unreadable TLS file, a URL that is not http(s), a body content type other than JSON or form, or a Redis command or SQL query that cannot be used', reasonCode: null },
+  CULEX_ERR_BACKEND: { message: 'A request to an HTTP, Redis or PostgreSQL backend failed: unreachable, timed out, refused, or answered an error (logged once per cause; the authenticator or source is passed over)', reasonCode: null },
   CULEX_ERR_AUTHN_CHAIN: { message: 'An authenticator chain change names an authenticator that is not in the chain, or adds one that is there already', reasonCode: null },
   CULEX_ERR_CLUSTER_BUS: { message: 'The cluster store or bus (Redis, or the primary process of node.workers) is unreachable, did not answer in time, or answered an error', reasonCode: null },
   CULEX_ERR_CLUSTER_DECODE: { message: 'A message from another node, or a record in the cluster store, cannot be decoded (logged and skipped)', reasonCode: null },
@@ -45,6 +47,7 @@ export const ERRORS = {
   CULEX_ERR_CLUSTER: { message: 'The cluster cannot start: Redis (cluster.redis.servers) unreachable or refusing the connection, unreadable TLS files, or node.name already used by a running node', reasonCode: null },
   CULEX_ERR_ACL_PARSE: { message: 'An authorization rule file (acl.conf) cannot be read or has a malformed rule', reasonCode: null },
   CULEX_ERR_BANNED_FILE: { message: 'The ban bootstrap file (banned.bootstrap_file) cannot be read, or its first line does not name the columns as and who', reasonCode: null },
+  CULEX_ERR_AUTHZ_RULE: { message: 'An authorization rule given as JSON (the built-in database API, a database row, a service\'s answer) has a field that is missing or not valid (the message says which)', reasonCode: null, http: { status: 400, code: 'BAD_REQUEST' } },
   CULEX_ERR_MQTT_MALFORMED: { message: 'A packet does not follow the MQTT wire format', reasonCode: 0x81 },
   CULEX_ERR_MQTT_PROTOCOL: { message: 'A packet breaks an MQTT protocol rule', reasonCode: 0x82 },
   CULEX_ERR_MQTT_PACKET_TOO_LARGE: { message: 'A packet is larger than mqtt.max_packet_size', reasonCode: 0x95 },
@@ -91,7 +94,7 @@ export type ApiErrorCode = { [C in ErrorCode]: (typeof ERRORS)[C] extends { http
 /** Errors in what the operator configured (files included): `culex start` exits with code 2 on them, 1 on the rest. */
 export const CONFIGURATION_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'CULEX_ERR_CONFIG_PARSE', 'CULEX_ERR_CONFIG_INVALID', 'CULEX_ERR_CONFIG_FILE', 'CULEX_ERR_TLS_CONFIG', 'CULEX_ERR_API_KEYS', 'CULEX_ERR_ACL_PARSE',
-  'CULEX_ERR_AUTHN_CONFIG', 'CULEX_ERR_BANNED_FILE',
+  'CULEX_ERR_AUTHN_CONFIG', 'CULEX_ERR_BANNED_FILE', 'CULEX_ERR_BACKEND_CONFIG',
 ])
 
 export class CulexError extends Error {

@@ -135,7 +135,7 @@ export class Broker {
     this.authz = new Authorizer(this.config.authorization, this.log, (client) => {
       const conn = this.core.clients.get(client.clientId)
       return conn?.client === client ? conn.mountpoint : ''
-    })
+    }, { store: this.store, dataDir: this.config.node.data_dir })
     this.authz.install(this.hooks)
     this.certStore = new CertStore(this.config.node.data_dir)
     this.registry = new DeviceRegistry(this.store, onStoreError)
@@ -162,7 +162,7 @@ export class Broker {
       }
       this.core.useBus(bus)
       this.cluster = new Cluster(this.core, bus, this.config.cluster, this.log)
-      this.cluster.manage({ authn: this.authn, certStore: this.certStore, registry: this.registry })
+      this.cluster.manage({ authn: this.authn, authz: this.authz, certStore: this.certStore, registry: this.registry })
     }
     if (Object.values(this.config.listeners.ssl).some((l) => l.enable && l.ssl_options.enable_crl_check)) {
       const { CrlCache } = await import('./listeners/crl-cache.js')
@@ -200,6 +200,7 @@ export class Broker {
     }
     this.#sys.start()
     this.#osMonitor.start()
+    this.authz.start()
     warmLengthCache()
     if (apiKeys) await this.#startApi(apiKeys)
     this.#hostBus?.listening()
@@ -270,6 +271,12 @@ export class Broker {
     return count
   }
 
+  /** SIGHUP: re-reads the TLS files of the ssl and wss listeners and the acl.conf files of the file sources. */
+  reload (why = 'SIGHUP'): void {
+    this.reloadTls(why)
+    this.authz.reload(why)
+  }
+
   addHook<K extends HookName> (name: K, fn: HookMap[K]): this {
     this.hooks.add(name, fn)
     return this
@@ -296,6 +303,7 @@ export class Broker {
     await Promise.all(this.listeners.map((l) => l.stop(1000)))
     this.crlCache?.close()
     await this.authn.close()
+    await this.authz.close()
     // Message writes the journal still holds (sessions that ended as the listeners closed) go first.
     this.core.journal?.flush()
     await this.store.close()

@@ -1,5 +1,6 @@
 // What every route module shares: the broker parts it reads, EMQX's error shape, paging and time formats.
 import type { AuthnChain } from '../auth/chain.js'
+import type { Authorizer } from '../auth/authz.js'
 import type { DeviceRegistry } from '../certs/registry.js'
 import type { CertStore } from '../certs/store.js'
 import type { CulexConfig } from '../config/schema.js'
@@ -22,6 +23,8 @@ export interface ApiHost {
   readonly version: string
   /** The authenticator chain (src/auth/chain.ts), for /api/v5/authentication. */
   readonly authn?: AuthnChain
+  /** Authorization (src/auth/authz.ts), for /api/v5/authorization. */
+  readonly authz?: Authorizer
   /** This node's cluster (cluster.backend = redis), else null or absent. */
   readonly cluster?: Cluster | null
 }

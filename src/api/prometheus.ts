@@ -135,6 +135,9 @@ export function brokerRegistry (host: ApiHost, current: () => Scan): Registry {
   labeledCounter('culex_authn_failure_total', 'Clients refused, by authenticator (quick_deny_anonymous, chain: none accepted) and CONNACK reason', ['authenticator', 'reason'], () =>
     [...host.authn?.failures ?? []].flatMap(([authenticator, byCode]) =>
       [...byCode].map(([rc, n]): [Labels, number] => [{ authenticator, reason: reasonName(rc) }, n])))
+  labeledCounter('culex_authz_total', 'Authorization answers at PUBLISH and SUBSCRIBE, by source (a source type, token_acl, superuser, no_match, cache) and result (allow, deny, nomatch, error: the source failed and was passed over)', ['source', 'result'], () =>
+    [...host.authz?.counts ?? []].flatMap(([source, counts]) =>
+      Object.entries(counts).filter(([, n]) => n > 0).map(([result, n]): [Labels, number] => [{ source, result }, n])))
   labeledGauge('culex_cert_expiry_seconds', 'Seconds until notAfter of each certificate a running TLS listener serves (negative: expired)',
     ['listener', 'file', 'bundle', 'subject'], () => certExpiry(host))
 

@@ -8,6 +8,8 @@ import { authorize, type ApiKeys } from './auth.js'
 import { alarmRoutes } from './alarms.js'
 import { authenticationUserRoutes } from './authentication-users.js'
 import { authenticationRoutes } from './authentication.js'
+import { authorizationRuleRoutes } from './authorization-rules.js'
+import { authorizationRoutes } from './authorization.js'
 import { bannedRoutes } from './banned.js'
 import { certRoutes } from './certs.js'
 import { clientRoutes } from './clients.js'
@@ -83,7 +85,7 @@ export async function buildApi (host: ApiHost, keys: ApiKeys): Promise<FastifyIn
     })
   }
 
-  for (const routes of [statusRoutes, nodeRoutes, statsRoutes, prometheusRoutes, listenerRoutes, clientRoutes, bannedRoutes, delayedRoutes, certRoutes, deviceCertRoutes, authenticationUserRoutes, authenticationRoutes, alarmRoutes]) await app.register(routes, { host })
+  for (const routes of [statusRoutes, nodeRoutes, statsRoutes, prometheusRoutes, listenerRoutes, clientRoutes, bannedRoutes, delayedRoutes, certRoutes, deviceCertRoutes, authenticationUserRoutes, authenticationRoutes, authorizationRuleRoutes, authorizationRoutes, alarmRoutes]) await app.register(routes, { host })
   for (const path of OPENAPI_PATHS) {
     app.get(path, { schema: { hide: true }, config: { public: true } }, async () => app.swagger())
   }

@@ -1,65 +1,38 @@
 // Authorization with EMQX semantics: superusers bypass; the token ACL first, then each source in order
-// (acl.conf rules: first match decides), then authorization.no_match. Decisions are cached per client.
-import { readFileSync } from 'node:fs'
-import { isAbsolute } from 'node:path'
-import type { AuthorizationConfig, AuthzSourceConfig } from '../config/schema.js'
+// (the first allow or deny decides; no match or a failing source passes to the next), then
+// authorization.no_match. Decisions are cached per client. A source may answer with a promise (a service
+// over the network); while every source answers at once, a decision makes no promise.
+import type { AuthorizationConfig, AuthzCacheConfig } from '../config/schema.js'
 import { CulexError } from '../errors.js'
 import type { Log } from '../log.js'
-import type { ClientInfo, Hooks, HookMap, ReadGuard, TokenAcl, TokenAclRule } from '../mqtt/hooks.js'
-import { hasWildcard, parseShared, topicMatches } from '../mqtt/topic.js'
-import { parseAclFile, parseTopicText, AclParseError, type AclAction, type AclRule, type AclTopic, type Who } from './acl-file.js'
+import type { ClientInfo, Hooks, HookMap, ReadGuard, AuthzAnswer } from '../mqtt/hooks.js'
+import { parseShared } from '../mqtt/topic.js'
+import type { KvStore } from '../store/kv.js'
+import { MemoryKvStore } from '../store/kv.js'
+import { AclParseError } from './acl-file.js'
+import { RULES_TABLE } from './authz-database.js'
+import { FileSource } from './authz-file.js'
+import { matchesAny, NOT_LISTED, tokenAclAnswer, tokenDenyFilters } from './authz-match.js'
+import type { StoredRule } from './authz-raw-rule.js'
+import { newCounts, SourceList, type SourceCounts, type SourceEntry } from './authz-sources.js'
+import type { AuthzDecision, AuthzRequest, AuthzSource, SourceAnswer } from './authz-types.js'
 
-export interface AuthzRequest {
-  action: 'publish' | 'subscribe'
-  /** Topic name or filter as the client wrote it: no mountpoint, no `$share/group/`. */
-  topic: string
-  qos: number
-  retain: boolean
-}
+export type { AuthzDecision, AuthzRequest, AuthzSource, SourceAnswer } from './authz-types.js'
+export { FileSource, AclParseError }
+export { expand, tokenAclAnswer } from './authz-match.js'
 
-/** A source's verdict and the rule that gave it; undefined when no rule matched. */
-export type SourceAnswer = { permission: 'allow' | 'deny', rule: string } | undefined
+export type CachedDecision = AuthzDecision & { cached: boolean }
 
-/** An authorization source (EMQX `authorization.sources[]`); library users may add their own. */
-export interface AuthzSource {
-  readonly id: string
-  authorize (client: ClientInfo, request: AuthzRequest): SourceAnswer
-}
+/** authorization's settings besides the sources (GET/PUT /api/v5/authorization/settings). */
+export type AuthzSettings = Pick<AuthorizationConfig, 'no_match' | 'deny_action' | 'cache'>
 
-export interface AuthzDecision {
-  permission: 'allow' | 'deny'
-  /** `superuser`, `token_acl`, a source id, or `no_match`. */
-  source: string
-  rule: string | undefined
-}
-
-/** The acl.conf rules of one file source. */
-export class FileSource implements AuthzSource {
-  readonly id = 'file'
-  constructor (readonly rules: AclRule[]) {}
-
-  authorize (client: ClientInfo, request: AuthzRequest): SourceAnswer {
-    for (const rule of this.rules) {
-      if (matchWho(rule.who, client) && matchAction(rule.action, request) && matchTopics(rule.topics, client, request)) {
-        return { permission: rule.permission, rule: rule.origin }
-      }
-    }
-    return undefined
-  }
-}
-
-/** Reads a file source's rules: inline `rules` text, or the file at `path`. */
-export function loadFileSource (config: AuthzSourceConfig, index: number): FileSource {
-  if (config.rules !== undefined) return new FileSource(parseAclFile(config.rules, `authorization.sources[${index}].rules`))
-  let text: string
-  try {
-    text = readFileSync(config.path, 'utf8')
-  } catch (err) {
-    // etc/base.hocon names etc/acl.conf: from another directory the file is not found, and the message says where it looked.
-    const where = isAbsolute(config.path) ? '' : ` (a relative path is read from the working directory, ${process.cwd()})`
-    throw new CulexError('CULEX_ERR_ACL_PARSE', `${config.path}: cannot read the ACL file${where}: ${(err as Error).message}`, { cause: err })
-  }
-  return new FileSource(parseAclFile(text, config.path))
+export interface AuthorizerOptions {
+  /** The listener mountpoint of a connected client, for clients whose ClientInfo has none. */
+  mountpoint?: (client: ClientInfo) => string
+  /** The data store: the built-in database's rules live in it (in memory without it). */
+  store?: KvStore
+  /** node.data_dir: rules text set through the API is written under it. */
+  dataDir?: string
 }
 
 interface CacheEntry { decision: AuthzDecision; at: number }
@@ -67,21 +40,31 @@ interface CacheEntry { decision: AuthzDecision; at: number }
 /** A read check's answer for one topic: keyed by the topic string alone, which routing passes unchanged to every subscriber. */
 interface ReadEntry { allowed: boolean; qos: number; at: number }
 
-/** The denial of the old token ACL format (a whitelist) for what it does not list: a read check leaves it to the granted subscription. */
-const NOT_LISTED = 'not in the token\'s lists'
 const TOKEN_EXPIRED = 'token expired'
+const SUPERUSER: AuthzDecision = { permission: 'allow', source: 'superuser', rule: undefined }
+/** A failing source is logged when it starts failing, then at most this often while it goes on. */
+const FAILURE_LOG_MS = 10_000
 
 export class Authorizer {
-  readonly sources: AuthzSource[]
   /** Decisions answered from the cache, and computed (for the API and tests). */
   cacheHits = 0
   cacheMisses = 0
+  /** What each source (and superuser, token_acl, no_match, cache) answered: culex_authz_total{source,result}. */
+  readonly counts = new Map<string, SourceCounts>()
+  readonly #list: SourceList
   readonly #config: AuthorizationConfig
   readonly #log: Log
   readonly #mountpoint: (client: ClientInfo) => string
-  readonly #cache = new WeakMap<ClientInfo, Map<string, CacheEntry>>()
+  #cache = new WeakMap<ClientInfo, Map<string, CacheEntry>>()
   /** Read checks, cached apart from the decisions: a delivery builds no key and no request when it hits. */
-  readonly #reads = new WeakMap<ClientInfo, Map<string, ReadEntry>>()
+  #reads = new WeakMap<ClientInfo, Map<string, ReadEntry>>()
+  /** Bumped whenever the caches are dropped: a decision that finishes later is not cached. */
+  #generation = 0
+  #excludes: readonly string[] = []
+  readonly #superuser: SourceCounts
+  readonly #token: SourceCounts
+  readonly #noMatch: SourceCounts
+  readonly #cached: SourceCounts
   /** Filters under which a source's rule may deny a subscription (placeholders widened); 'any': every topic. */
   #sourceScope: string[] | 'any' = []
   /** The same for the token ACLs of connected clients: filter → how many clients' tokens have it. */
@@ -91,37 +74,110 @@ export class Authorizer {
   /** Set once a client with a mountpoint was authorized: deny filters are then tried below each level. */
   #mounted = false
   #hooks: Hooks | null = null
+  readonly #store: KvStore
   readonly #readGuard: ReadGuard = {
     mayDeny: (topic) => this.#mayDeny(topic),
     mayRead: (client, topic, qos, now) => this.#mayRead(client, topic, qos, now),
   }
 
-  constructor (config: AuthorizationConfig, log: Log, mountpoint: (client: ClientInfo) => string = () => '') {
+  constructor (config: AuthorizationConfig, log: Log, mountpoint: (client: ClientInfo) => string = () => '', opts: AuthorizerOptions = {}) {
     this.#config = config
     this.#log = log
-    this.#mountpoint = mountpoint
-    this.sources = config.sources.flatMap((s, i) => (s.enable ? [loadFileSource(s, i)] : []))
-    this.#sourceScope = denyScope(this.sources)
-    this.#rescope()
+    this.#mountpoint = opts.mountpoint ?? mountpoint
+    this.#store = opts.store ?? new MemoryKvStore()
+    this.#superuser = this.#counts('superuser')
+    this.#token = this.#counts('token_acl')
+    this.#noMatch = this.#counts('no_match')
+    this.#cached = this.#counts('cache')
+    this.#excludes = config.cache.excludes
+    this.#list = new SourceList({
+      log,
+      dataDir: opts.dataDir ?? 'data',
+      rulesTable: () => this.#store.table<StoredRule[]>(RULES_TABLE),
+      counts: (id) => this.#counts(id),
+      changed: () => this.#sourcesChanged(),
+    })
+    this.#list.load(config.sources)
+  }
+
+  /** The configured and added sources, in order (the API manages them through this). */
+  get sourceList (): SourceList { return this.#list }
+
+  /** The sources asked, in order. */
+  get sources (): AuthzSource[] {
+    return this.#list.asked.map((e) => e.source!)
   }
 
   /** Asks this source after the configured ones. */
   addSource (source: AuthzSource): this {
-    this.sources.push(source)
-    this.#sourceScope = denyScope(this.sources)
-    this.#rescope()
+    this.#list.addSource(source)
     return this
+  }
+
+  #counts (id: string): SourceCounts {
+    let counts = this.counts.get(id)
+    if (!counts) this.counts.set(id, counts = newCounts())
+    return counts
+  }
+
+  // ---- settings and the cache ----
+
+  get settings (): AuthzSettings {
+    const { no_match: noMatch, deny_action: denyAction, cache } = this.#config
+    return { no_match: noMatch, deny_action: denyAction, cache: { ...cache, excludes: [...cache.excludes] } }
+  }
+
+  /** Applies new settings (the API's PUT, or another node's): cached decisions go. */
+  setSettings (settings: AuthzSettings): void {
+    this.#config.no_match = settings.no_match
+    this.#config.deny_action = settings.deny_action
+    const cache: AuthzCacheConfig = { ...settings.cache, excludes: [...settings.cache.excludes] }
+    this.#config.cache = cache
+    this.#excludes = cache.excludes
+    this.clearCache()
+  }
+
+  /** Drops every client's cached decisions: each client's next PUBLISH or SUBSCRIBE is decided again. */
+  clearCache (): void {
+    this.#cache = new WeakMap()
+    this.#reads = new WeakMap()
+    this.#generation++
+  }
+
+  /** Reads the file sources again (SIGHUP); how many reloaded. */
+  reload (why: string): number {
+    return this.#list.reload(why)
+  }
+
+  /** The broker started: file sources are watched for changes. */
+  start (): void {
+    this.#list.watch()
+  }
+
+  async close (): Promise<void> {
+    await this.#list.close()
+  }
+
+  #sourcesChanged (): void {
+    this.clearCache()
+    this.#sourceScope = this.#scopeOf(this.#list.asked)
+    this.#rescope()
   }
 
   /** Whether anything but the token ACL can decide: without sources, no_match = allow leaves it to other hooks. */
   get #active (): boolean {
-    return this.sources.length > 0 || this.#config.no_match === 'deny'
+    return this.#list.asked.length > 0 || this.#config.no_match === 'deny'
   }
 
-  /** The decision for one request, from the client's cache when it is fresh. */
-  authorize (client: ClientInfo, request: AuthzRequest): AuthzDecision & { cached: boolean } {
+  // ---- decisions ----
+
+  /** The decision for one request, from the client's cache when it is fresh; a promise only when a source answered with one. */
+  authorize (client: ClientInfo, request: AuthzRequest): CachedDecision | Promise<CachedDecision> {
     const cache = this.#config.cache
-    if (!cache.enable) return { ...this.#decide(client, request), cached: false }
+    if (!cache.enable || (this.#excludes.length > 0 && matchesAny(this.#excludes, request.topic))) {
+      const decided = this.#decide(client, request)
+      return decided instanceof Promise ? decided.then(uncached) : uncached(decided)
+    }
     let entries = this.#cache.get(client)
     if (!entries) this.#cache.set(client, entries = new Map())
     const key = `${request.action}\u0000${request.qos}\u0000${request.retain ? 1 : 0}\u0000${request.topic}`
@@ -131,29 +187,115 @@ export class Authorizer {
     const stale = hit !== undefined && client.aclExpireAt !== undefined && hit.at < client.aclExpireAt && now >= client.aclExpireAt
     if (hit && !stale && now - hit.at < cache.ttl) {
       this.cacheHits++
+      this.#cached[hit.decision.permission]++
       return { ...hit.decision, cached: true }
     }
     this.cacheMisses++
-    const decision = this.#decide(client, request)
-    entries.delete(key)
-    if (entries.size >= cache.max_size) entries.delete(entries.keys().next().value!)
-    entries.set(key, { decision, at: now })
-    return { ...decision, cached: false }
+    const decided = this.#decide(client, request)
+    if (!(decided instanceof Promise)) {
+      remember(entries, key, decided, now, cache.max_size)
+      return uncached(decided)
+    }
+    const generation = this.#generation
+    return decided.then((decision) => {
+      const current = this.#cache.get(client)
+      // Not cached when the caches were dropped meanwhile (the sources changed) or the client disconnected.
+      if (generation === this.#generation && current) remember(current, key, decision, now, this.#config.cache.max_size)
+      return uncached(decision)
+    })
   }
 
-  #decide (client: ClientInfo, request: AuthzRequest): AuthzDecision {
-    if (client.isSuperuser) return { permission: 'allow', source: 'superuser', rule: undefined }
-    if (client.acl) {
-      // As EMQX: an expired token's ACL denies everything; it does not hand over to the sources.
-      if (client.aclExpireAt !== undefined && Date.now() >= client.aclExpireAt) return { permission: 'deny', source: 'token_acl', rule: TOKEN_EXPIRED }
-      const answer = tokenAclAnswer(client.acl, client, request)
-      if (answer) return { ...answer, source: 'token_acl' }
+  #decide (client: ClientInfo, request: AuthzRequest): AuthzDecision | Promise<AuthzDecision> {
+    if (client.isSuperuser) {
+      this.#superuser.allow++
+      return SUPERUSER
     }
-    for (const source of this.sources) {
-      const answer = source.authorize(client, request)
-      if (answer) return { ...answer, source: source.id }
+    const token = this.#tokenDecision(client, request, true)
+    return token ?? this.#ask(this.#list.asked, 0, client, request)
+  }
+
+  #tokenDecision (client: ClientInfo, request: AuthzRequest, count: boolean): AuthzDecision | undefined {
+    if (!client.acl) return undefined
+    // As EMQX: an expired token's ACL denies everything; it does not hand over to the sources.
+    if (client.aclExpireAt !== undefined && Date.now() >= client.aclExpireAt) {
+      if (count) this.#token.deny++
+      return { permission: 'deny', source: 'token_acl', rule: TOKEN_EXPIRED }
     }
-    return { permission: this.#config.no_match, source: 'no_match', rule: undefined }
+    const answer = tokenAclAnswer(client.acl, client, request)
+    if (count) this.#token[answer ? answer.permission : 'nomatch']++
+    return answer && { permission: answer.permission, source: 'token_acl', rule: answer.rule }
+  }
+
+  /** Asks the sources from `from` on; goes on asynchronously from the first that answers with a promise. */
+  #ask (list: readonly SourceEntry[], from: number, client: ClientInfo, request: AuthzRequest): AuthzDecision | Promise<AuthzDecision> {
+    for (let i = from; i < list.length; i++) {
+      const entry = list[i]!
+      let answer: SourceAnswer | Promise<SourceAnswer>
+      try {
+        answer = entry.source!.authorize(client, request)
+      } catch (err) {
+        this.#failed(entry, err)
+        continue
+      }
+      if (answer instanceof Promise) return this.#finish(list, i, answer, client, request)
+      const decision = this.#answered(entry, answer)
+      if (decision) return decision
+    }
+    return this.#noMatchDecision(true)
+  }
+
+  async #finish (list: readonly SourceEntry[], at: number, pending: Promise<SourceAnswer>, client: ClientInfo, request: AuthzRequest): Promise<AuthzDecision> {
+    const entry = list[at]!
+    let answer: SourceAnswer
+    try {
+      answer = await pending
+    } catch (err) {
+      this.#failed(entry, err)
+      return this.#ask(list, at + 1, client, request)
+    }
+    return this.#answered(entry, answer) ?? this.#ask(list, at + 1, client, request)
+  }
+
+  #answered (entry: SourceEntry, answer: SourceAnswer): AuthzDecision | undefined {
+    if (entry.failure !== null) this.#recovered(entry)
+    if (answer === undefined) {
+      entry.counts.nomatch++
+      return undefined
+    }
+    entry.counts[answer.permission]++
+    return { permission: answer.permission, source: entry.id, rule: answer.rule }
+  }
+
+  #noMatchDecision (count: boolean): AuthzDecision {
+    const permission = this.#config.no_match
+    if (count) this.#noMatch[permission]++
+    return { permission, source: 'no_match', rule: undefined }
+  }
+
+  /** A source that threw, rejected or timed out is passed over (ignore); logged when it starts failing, then every FAILURE_LOG_MS. */
+  #failed (entry: SourceEntry, err: unknown): void {
+    entry.counts.error++
+    const reason = err instanceof Error ? err.message : String(err)
+    const now = Date.now()
+    const failure = entry.failure
+    // A backend (http, redis, postgresql) logs its own failures, once per cause.
+    const quiet = err instanceof CulexError && err.code === 'CULEX_ERR_BACKEND'
+    if (failure === null) {
+      entry.failure = { since: now, count: 1, logged: now, quiet }
+      if (!quiet) this.#log.warning({ source: entry.id, reason }, `authorization source ${entry.id} failed; it is passed over (ignore) until it answers again: ${reason}`)
+      return
+    }
+    failure.count++
+    if (quiet || now - failure.logged < FAILURE_LOG_MS) return
+    failure.logged = now
+    this.#log.warning({ source: entry.id, reason, failures: failure.count, since: new Date(failure.since).toISOString() },
+      `authorization source ${entry.id} still fails (${failure.count} requests passed over): ${reason}`)
+  }
+
+  #recovered (entry: SourceEntry): void {
+    const failure = entry.failure!
+    entry.failure = null
+    if (!failure.quiet) this.#log.notice({ source: entry.id, failures: failure.count, since: new Date(failure.since).toISOString() }, `authorization source ${entry.id} answers again`)
   }
 
   /** Drops a client's cached decisions (on disconnect). */
@@ -182,6 +324,37 @@ export class Authorizer {
     this.#rescope()
   }
 
+  #hook (client: ClientInfo, mounted: AuthzRequest): AuthzAnswer | Promise<AuthzAnswer> {
+    const request = { ...mounted, topic: this.#unmount(client, mounted.topic) }
+    const decision = this.authorize(client, request)
+    if (!(decision instanceof Promise)) return this.#hookAnswer(client, request, decision)
+    return decision.then((d) => this.#hookAnswer(client, request, d), (err: unknown) => {
+      this.#log.error({ err, client: client.clientId, action: request.action, topic: request.topic }, 'authorization failed; denied')
+      return 'deny'
+    })
+  }
+
+  #hookAnswer (client: ClientInfo, request: AuthzRequest, decision: CachedDecision): AuthzAnswer {
+    // no_match = allow leaves the last word to hooks added after this one.
+    if (decision.permission === 'allow') return decision.source === 'no_match' ? undefined : 'allow'
+    this.#log.info({
+      client: client.clientId, listener: client.listener, action: request.action, topic: request.topic,
+      source: decision.source, rule: decision.rule, cached: decision.cached,
+    }, `authorization denied ${request.action}`)
+    return this.#config.deny_action === 'disconnect' ? 'disconnect' : 'deny'
+  }
+
+  /** As EMQX, rules see the topic the client wrote: without `$share/group/` and the listener mountpoint. */
+  #unmount (client: ClientInfo, topic: string): string {
+    const filter = parseShared(topic)?.filter ?? topic
+    // The client's own, as wills are authorized after their connection has gone.
+    const mountpoint = client.mountpoint ?? this.#mountpoint(client)
+    if (mountpoint) this.#mounted = true
+    return mountpoint && filter.startsWith(mountpoint) ? filter.slice(mountpoint.length) : filter
+  }
+
+  // ---- read checks (per delivery through a wildcard subscription; synchronous) ----
+
   /** A connected client's token deny rules widen what routing checks, until it disconnects. */
   #trackToken (client: ClientInfo, delta: 1 | -1): void {
     if (client.acl?.format !== 'rules') return
@@ -193,6 +366,22 @@ export class Authorizer {
       else this.#tokenScope.delete(filter)
     }
     this.#rescope()
+  }
+
+  /**
+   * The filters under which the sources may deny a subscription. Asynchronous sources take no part in read
+   * checks: a delivery cannot wait for a service (EMQX asks sources at PUBLISH and SUBSCRIBE only).
+   */
+  #scopeOf (entries: readonly SourceEntry[]): string[] | 'any' {
+    const filters: string[] = []
+    for (const entry of entries) {
+      const source = entry.source!
+      if (source.asynchronous || entry.asynchronous) continue
+      const scope = source.denyScope?.() ?? 'any'
+      if (scope === 'any') return 'any'
+      for (const filter of scope) filters.push(filter)
+    }
+    return filters
   }
 
   /** Per-delivery read checks only while some rule can deny a subscription: otherwise routing never asks. */
@@ -232,173 +421,53 @@ export class Authorizer {
 
   /**
    * Only a rule's deny, or an expired token, refuses a read; no_match and the old token format's unlisted
-   * topics leave the granted subscription be (a filter it covered covers the topics under it).
+   * topics leave the granted subscription be (a filter it covered covers the topics under it). Not counted
+   * in culex_authz_total, which counts PUBLISH and SUBSCRIBE decisions.
    */
   #readAllowed (client: ClientInfo, topic: string, qos: number): boolean {
+    if (client.isSuperuser) return true
     const request: AuthzRequest = { action: 'subscribe', topic: this.#unmount(client, topic), qos, retain: false }
-    const decision = this.#decide(client, request)
-    if (decision.permission === 'allow' || decision.source === 'no_match') return true
+    const decision = this.#tokenDecision(client, request, false) ?? this.#readFromSources(client, request)
+    if (decision === undefined || decision.permission === 'allow') return true
     if (decision.source === 'token_acl' && decision.rule === NOT_LISTED) return true
     this.#log.info({ client: client.clientId, listener: client.listener, topic: request.topic, source: decision.source, rule: decision.rule },
       'authorization denied delivery through a wildcard subscription')
     return false
   }
 
-  #hook (client: ClientInfo, mounted: AuthzRequest): 'allow' | 'deny' | 'disconnect' | undefined {
-    if (!client.acl && !this.#active) return undefined
-    const request = { ...mounted, topic: this.#unmount(client, mounted.topic) }
-    const decision = this.authorize(client, request)
-    // no_match = allow leaves the last word to hooks added after this one.
-    if (decision.permission === 'allow') return decision.source === 'no_match' ? undefined : 'allow'
-    this.#log.info({
-      client: client.clientId, listener: client.listener, action: request.action, topic: request.topic,
-      source: decision.source, rule: decision.rule, cached: decision.cached,
-    }, `authorization denied ${request.action}`)
-    return this.#config.deny_action === 'disconnect' ? 'disconnect' : 'deny'
-  }
-
-  /** As EMQX, rules see the topic the client wrote: without `$share/group/` and the listener mountpoint. */
-  #unmount (client: ClientInfo, topic: string): string {
-    const filter = parseShared(topic)?.filter ?? topic
-    // The client's own, as wills are authorized after their connection has gone.
-    const mountpoint = client.mountpoint ?? this.#mountpoint(client)
-    if (mountpoint) this.#mounted = true
-    return mountpoint && filter.startsWith(mountpoint) ? filter.slice(mountpoint.length) : filter
-  }
-}
-
-export { AclParseError }
-
-// ---- token ACL ----
-
-/**
- * EMQX's two formats. Old `{pub, sub, all}` lists are a whitelist: anything else is denied, so the token
- * always decides. New rules: the first match decides, no match asks the next source.
- */
-export function tokenAclAnswer (acl: TokenAcl, client: ClientInfo, request: AuthzRequest): SourceAnswer {
-  if (acl.format === 'lists') {
-    const lists: [string, string[]][] = [['all', acl.all], [request.action === 'publish' ? 'pub' : 'sub', request.action === 'publish' ? acl.pub : acl.sub]]
-    for (const [name, topics] of lists) {
-      const at = topics.findIndex((t) => matchTopic(parseTopicText(t), client, request.topic))
-      if (at >= 0) return { permission: 'allow', rule: `${name}[${at}]` }
+  /** The synchronous sources' first answer; a source found answering with a promise is left out of read checks from then on. */
+  #readFromSources (client: ClientInfo, request: AuthzRequest): AuthzDecision | undefined {
+    const list = this.#list.asked
+    for (let i = 0; i < list.length; i++) {
+      const entry = list[i]!
+      if (entry.asynchronous || entry.source!.asynchronous) continue
+      let answer: SourceAnswer | Promise<SourceAnswer>
+      try {
+        answer = entry.source!.authorize(client, request)
+      } catch {
+        continue
+      }
+      if (answer instanceof Promise) {
+        answer.catch(() => undefined)
+        entry.asynchronous = true
+        this.#log.notice({ source: entry.id }, `authorization source ${entry.id} answers asynchronously: it is asked at PUBLISH and SUBSCRIBE only, not per delivery`)
+        this.#sourceScope = this.#scopeOf(list)
+        this.#rescope()
+        continue
+      }
+      if (answer) return { permission: answer.permission, source: entry.id, rule: answer.rule }
     }
-    return { permission: 'deny', rule: NOT_LISTED }
-  }
-  for (let i = 0; i < acl.rules.length; i++) {
-    const r = acl.rules[i]!
-    const action: AclAction = { type: r.action, ...(r.qos ? { qos: r.qos } : {}), ...(r.retain !== undefined ? { retain: r.retain } : {}) }
-    if (matchAction(action, request) && matchTopic(parseTopicText(r.topic), client, request.topic)) {
-      return { permission: r.permission, rule: `rules[${i}]` }
-    }
-  }
-  return undefined
-}
-
-// ---- matching ----
-
-function matchWho (who: Who, client: ClientInfo): boolean {
-  switch (who.type) {
-    case 'all': return true
-    case 'username': return client.username !== undefined && matchValue(who.match, client.username)
-    case 'clientid': return matchValue(who.match, client.clientId)
-    case 'ipaddr': return matchAddress(who, client.remoteAddress)
-    case 'and': return who.items.every((w) => matchWho(w, client))
-    case 'or': return who.items.some((w) => matchWho(w, client))
+    return undefined
   }
 }
 
-function matchValue (match: string | RegExp, value: string): boolean {
-  return typeof match === 'string' ? match === value : match.test(value)
+function uncached (decision: AuthzDecision): CachedDecision {
+  return { ...decision, cached: false }
 }
 
-function matchAddress (who: Who & { type: 'ipaddr' }, address: string): boolean {
-  const plain = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
-  return who.block.check(plain, plain.includes(':') ? 'ipv6' : 'ipv4')
+function remember (entries: Map<string, CacheEntry>, key: string, decision: AuthzDecision, at: number, maxSize: number): void {
+  entries.delete(key)
+  if (entries.size >= maxSize) entries.delete(entries.keys().next().value!)
+  entries.set(key, { decision, at })
 }
 
-function matchAction (action: AclAction, request: AuthzRequest): boolean {
-  if (action.type !== 'all' && action.type !== request.action) return false
-  if (action.qos && !action.qos.includes(request.qos)) return false
-  // Retain conditions only concern PUBLISH.
-  if (request.action === 'publish' && typeof action.retain === 'boolean' && action.retain !== request.retain) return false
-  return true
-}
-
-function matchTopics (topics: AclTopic[] | undefined, client: ClientInfo, request: AuthzRequest): boolean {
-  return topics === undefined || topics.some((t) => matchTopic(t, client, request.topic))
-}
-
-/** A rule filter matches a topic name, or a requested filter word by word as EMQX does (`t/+` covers `t/#`). */
-function matchTopic (rule: AclTopic, client: ClientInfo, topic: string): boolean {
-  const text = expand(rule.text, client)
-  if (text === null) return false
-  return rule.eq ? text === topic : topicMatches(text, topic)
-}
-
-/**
- * Expands placeholders, each once; null when one has no value for this client, or a value holding + or #
- * (the rule then matches nothing). An expanded value is literal text: no topic name holds a wildcard
- * character, and a requested filter's wildcard is not that text, so a client id `+` must not widen
- * `devices/${clientid}/#` to every device (Mosquitto denies such clients outright).
- */
-export function expand (text: string, client: ClientInfo): string | null {
-  if (!text.includes('${')) return text
-  let unusable = false
-  const out = text.replace(/\$\{([^}]+)\}/g, (whole, name: string) => {
-    const value = placeholder(name, client)
-    if (value === undefined || hasWildcard(value)) unusable = true
-    return value ?? whole
-  })
-  return unusable ? null : out
-}
-
-/**
- * The filters under which the sources' deny rules may refuse a subscription, for the per-delivery read
- * check: a level holding a placeholder, and all after it (a value may hold `/`), becomes `#`. `{eq, F}`
- * counts only when F is a topic name. A source that is not an acl.conf may deny anything.
- */
-function denyScope (sources: AuthzSource[]): string[] | 'any' {
-  const filters: string[] = []
-  for (const source of sources) {
-    if (!(source instanceof FileSource)) return 'any'
-    for (const rule of source.rules) {
-      if (rule.permission !== 'deny' || rule.action.type === 'publish') continue
-      if (rule.topics === undefined) return 'any'
-      for (const topic of rule.topics) if (!(topic.eq && hasWildcard(topic.text))) filters.push(widen(topic.text))
-    }
-  }
-  return filters
-}
-
-/** The filters under which a token's rules may deny a subscription, as denyScope. */
-function tokenDenyFilters (rules: TokenAclRule[]): string[] {
-  const filters: string[] = []
-  for (const rule of rules) {
-    if (rule.permission !== 'deny' || rule.action === 'publish') continue
-    const topic = parseTopicText(rule.topic)
-    if (!(topic.eq && hasWildcard(topic.text))) filters.push(widen(topic.text))
-  }
-  return filters
-}
-
-function matchesAny (filters: string[], topic: string): boolean {
-  for (let i = 0; i < filters.length; i++) if (topicMatches(filters[i]!, topic)) return true
-  return false
-}
-
-function widen (text: string): string {
-  const levels = text.split('/')
-  const at = levels.findIndex((level) => level.includes('${'))
-  return at < 0 ? text : [...levels.slice(0, at), '#'].join('/')
-}
-
-function placeholder (name: string, client: ClientInfo): string | undefined {
-  switch (name) {
-    case 'clientid': return client.clientId
-    case 'username': return client.username
-    case 'cert_common_name': return client.cert?.cn || undefined
-    case 'cert_subject': return client.cert?.subject || undefined
-    case 'peerhost': return client.remoteAddress
-    default: return name.startsWith('client_attrs.') ? client.attrs[name.slice('client_attrs.'.length)] : undefined
-  }
-}

@@ -203,6 +203,26 @@ export class Cluster implements ClusterLink {
     await this.#management?.bundleChanged(ref)
   }
 
+  authzSourcesChanged (): void {
+    this.#management?.authzSourcesChanged()
+  }
+
+  authzSettingsChanged (): void {
+    this.#management?.authzSettingsChanged()
+  }
+
+  authzCacheCleared (): void {
+    this.#management?.authzCacheCleared()
+  }
+
+  authzRulesChanged (key: string): void {
+    this.#management?.authzRulesChanged(key)
+  }
+
+  authzRulesPurged (): void {
+    this.#management?.authzRulesPurged()
+  }
+
   caChanged (serial: string): void {
     this.#management?.caChanged(serial)
   }

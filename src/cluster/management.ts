@@ -3,19 +3,25 @@
 // store, <prefix>:users:<authenticator id>, for nodes that start later), managed certificate bundles (their PEM
 // files travel, so each node's node.data_dir gets them) and the device-certificate registry (the CA or
 // device record as it is after the change, and each device registered at its first connection: the
-// other nodes refuse and drop what was deactivated). Nodes that start later have the users, not the rest.
+// other nodes refuse and drop what was deactivated). Authorization: the sources (as a whole list, file
+// rules text included), the settings, cache clearing, and the built-in database's rules (also kept in
+// <prefix>:authz_rules). Nodes that start later have the users and the rules, not the rest.
+import { isDeepStrictEqual } from 'node:util'
+import type { Authorizer, AuthzSettings } from '../auth/authz.js'
+import type { StoredRule } from '../auth/authz-raw-rule.js'
 import { PasswordAuthenticator } from '../auth/password.js'
 import { authenticatorId, type AuthnChain, type ChainPosition } from '../auth/chain.js'
 import type { UserRecord } from '../auth/users.js'
 import type { CaRecord, DeviceRecord, DeviceRegistry } from '../certs/registry.js'
 import { BUNDLE_FILES, type BundlePem, type BundleRef, type CertStore } from '../certs/store.js'
-import type { AuthenticatorConfig } from '../config/schema.js'
+import type { AuthenticatorConfig, AuthzSourceConfig } from '../config/schema.js'
 import type { Log } from '../log.js'
 import type { ClusterStore } from './store.js'
 
 /** What the management API manages, on each node. */
 export interface Managed {
   authn: AuthnChain
+  authz: Authorizer
   certStore: CertStore
   registry: DeviceRegistry
 }
@@ -34,6 +40,13 @@ export type ManageNotice =
   | { t: 'ca', serial: string, record: CaRecord | null }
   /** `ca_serial`: the device's CA (older nodes send none: a deletion then applies under every CA). */
   | { t: 'device', serial: string, ca_serial?: string, record: DeviceRecord | null }
+  /** The authorization sources in order, as the sender has them after the change. */
+  | { t: 'authz_sources', sources: AuthzSourceConfig[] }
+  | { t: 'authz_settings', settings: AuthzSettings }
+  | { t: 'authz_cache' }
+  /** One rule set of the built-in database (`username:<name>`, `clientid:<id>`, `all`); null: removed. */
+  | { t: 'authz_rules', key: string, rules: StoredRule[] | null }
+  | { t: 'authz_purge' }
 
 export class ManagementSync {
   readonly #managed: Managed
@@ -53,9 +66,21 @@ export class ManagementSync {
 
   #usersKey (authenticator: string): string { return `${this.#prefix}:users:${authenticator}` }
 
-  /** At start: the cluster's users, over those of this node's files. */
+  get #rulesKey (): string { return `${this.#prefix}:authz_rules` }
+
+  /** At start: the cluster's users and authorization rules, over those of this node's files and store. */
   async load (): Promise<void> {
     for (const a of this.#managed.authn.list()) if (a instanceof PasswordAuthenticator) await this.#loadUsers(a)
+    await this.#loadRules()
+  }
+
+  async #loadRules (): Promise<void> {
+    const database = this.#managed.authz.sourceList.database
+    if (!database) return
+    const all = await this.#store.hgetall(this.#rulesKey)
+    for (const [key, text] of Object.entries(all)) {
+      if (!isDeepStrictEqual(database.get(key), JSON.parse(text))) await database.put(key, JSON.parse(text) as StoredRule[])
+    }
   }
 
   async #loadUsers (authenticator: PasswordAuthenticator): Promise<void> {
@@ -81,6 +106,30 @@ export class ManagementSync {
     const write = user ? this.#store.write(['hset', key, userId, JSON.stringify(user)]) : this.#store.write(['hdel', key, userId])
     write.catch((err: Error) => this.#log.warning({ authenticator, user_id: userId, err: err.message }, 'cluster: user not written to the cluster store; nodes that start later will not know'))
     this.#send({ t: 'user', authenticator, userId, user })
+  }
+
+  authzSourcesChanged (): void {
+    this.#send({ t: 'authz_sources', sources: this.#managed.authz.sourceList.exportState() })
+  }
+
+  authzSettingsChanged (): void {
+    this.#send({ t: 'authz_settings', settings: this.#managed.authz.settings })
+  }
+
+  authzCacheCleared (): void {
+    this.#send({ t: 'authz_cache' })
+  }
+
+  authzRulesChanged (key: string): void {
+    const rules = this.#managed.authz.sourceList.database?.get(key) ?? null
+    const write = rules ? this.#store.write(['hset', this.#rulesKey, key, JSON.stringify(rules)]) : this.#store.write(['hdel', this.#rulesKey, key])
+    write.catch((err: Error) => this.#log.warning({ rules: key, err: err.message }, 'cluster: authorization rules not written to the cluster store; nodes that start later will not know'))
+    this.#send({ t: 'authz_rules', key, rules })
+  }
+
+  authzRulesPurged (): void {
+    this.#store.write(['del', this.#rulesKey]).catch((err: Error) => this.#log.warning({ err: err.message }, 'cluster: authorization rules not removed from the cluster store'))
+    this.#send({ t: 'authz_purge' })
   }
 
   async bundleChanged (ref: BundleRef): Promise<void> {
@@ -112,6 +161,34 @@ export class ManagementSync {
       case 'device':
         await this.#managed.registry.mirrorDevice(notice.serial, notice.record ?? undefined, notice.ca_serial)
         this.#log.notice({ serial: notice.serial, status: notice.record?.status ?? 'deleted', node: from }, 'cluster: device certificate changed on another node')
+        return
+      default:
+        return this.#applyAuthz(notice, from)
+    }
+  }
+
+  async #applyAuthz (notice: Extract<ManageNotice, { t: `authz_${string}` }>, from: string): Promise<void> {
+    const authz = this.#managed.authz
+    switch (notice.t) {
+      case 'authz_sources':
+        await authz.sourceList.applyState(notice.sources)
+        this.#log.notice({ sources: notice.sources.map((s) => s.type).join(','), node: from }, 'cluster: authorization sources changed on another node')
+        return
+      case 'authz_settings':
+        authz.setSettings(notice.settings)
+        this.#log.notice({ node: from }, 'cluster: authorization settings changed on another node')
+        return
+      case 'authz_cache':
+        authz.clearCache()
+        this.#log.info({ node: from }, 'cluster: authorization cache cleared on another node')
+        return
+      case 'authz_rules':
+        await authz.sourceList.database?.put(notice.key, notice.rules)
+        this.#log.info({ rules: notice.key, node: from }, 'cluster: built-in database authorization rules changed on another node')
+        return
+      case 'authz_purge':
+        await authz.sourceList.database?.purge()
+        this.#log.notice({ node: from }, 'cluster: built-in database authorization rules purged on another node')
     }
   }
 

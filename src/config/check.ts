@@ -46,7 +46,7 @@ export async function checkConfigFile (file: string, env: Record<string, string 
       await attempt(() => tlsServerOptions(listener.ssl_options, readTlsFiles(listener.ssl_options, id, registry), id))
     }
   }
-  await attempt(() => new Authorizer(config.authorization, silentLog()))
+  await attempt(() => new Authorizer(config.authorization, silentLog()).close())
   if (config.dashboard.listeners.http.enable) await attempt(() => loadApiKeys(config.api_key.bootstrap_file))
   await attempt(() => PskTable.load(config.psk_authentication))
   const banFile = config.banned.bootstrap_file

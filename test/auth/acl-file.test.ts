@@ -86,15 +86,15 @@ t.test('an empty file has no rules', async (t) => {
 
 t.test('config: authorization defaults and source forms', async (t) => {
   const defaults = loadConfig({ config: {}, env: {} }).config.authorization
-  t.same(defaults, { no_match: 'allow', deny_action: 'ignore', cache: { enable: true, max_size: 32, ttl: 60_000 }, sources: [] })
+  t.same(defaults, { no_match: 'allow', deny_action: 'ignore', cache: { enable: true, max_size: 32, ttl: 60_000, excludes: [] }, sources: [] })
   const { config } = loadConfig({
     config: 'authorization { no_match = deny, deny_action = disconnect, cache.ttl = 5s\n' +
-      'sources = [ { type = file, path = "etc/acl.conf" }, { type = file, enable = false, rules = "{deny, all}." } ] }',
+      'sources = [ { type = file, path = "etc/acl.conf" }, { type = built_in_database, enable = false } ] }',
     env: {},
   })
   t.match(config.authorization, {
     no_match: 'deny', deny_action: 'disconnect', cache: { ttl: 5000 },
-    sources: [{ type: 'file', enable: true, path: 'etc/acl.conf' }, { type: 'file', enable: false, rules: '{deny, all}.' }],
+    sources: [{ type: 'file', enable: true, path: 'etc/acl.conf' }, { type: 'built_in_database', enable: false }],
   })
   t.throws(() => loadConfig({ config: { authorization: { sources: [{ type: 'mongodb' }] } }, env: {} }), { code: 'CULEX_ERR_CONFIG_INVALID' })
 })

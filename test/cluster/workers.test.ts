@@ -4,7 +4,7 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { once } from 'node:events'
-import { get as httpGet } from 'node:http'
+import { get as httpGet, request as httpRequest } from 'node:http'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -342,6 +342,31 @@ t.test('a worker killed with SIGKILL is forked again', async (t) => {
   for (const sub of subs) await sub.waitFor(3, 5000)
   await probe(pub, 'k/probe', subs, 5000)
   t.same(subs.map((s) => s.messages.length), [3, 3, 3, 3], 'every subscriber got each message once')
+})
+
+/** PUT of the management API, JSON, on a connection of its own. */
+function apiPut (b: Workers, path: string, json: unknown): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const body = JSON.stringify(json)
+    const req = httpRequest({ method: 'PUT', host: '127.0.0.1', port: b.http, path, agent: false, timeout: 3000, headers: { authorization: basic(ADMIN), 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume()
+      res.on('end', () => resolve(res.statusCode!))
+    })
+    req.on('timeout', () => req.destroy(new Error('timeout')))
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+t.test('authorization settings changed through the API apply on every worker', async (t) => {
+  const publish = (c: MqttClient) => new Promise<number>((resolve) => c.publish('authz/x', 'x', { qos: 1 }, (err) => resolve((err as { code?: number } | undefined)?.code ?? 0)))
+  const clients = [await client(t, { clientId: 'authz-1' }), await client(t, { clientId: 'authz-2' }), await client(t, { clientId: 'authz-3' })]
+  t.same(await Promise.all(clients.map(publish)), [0, 0, 0], 'no sources, no_match = allow')
+  const settings = (noMatch: string) => ({ no_match: noMatch, deny_action: 'ignore', cache: { enable: true, max_size: 32, ttl: '1m', excludes: [] } })
+  t.equal(await apiPut(main, '/api/v5/authorization/settings', settings('deny')), 200)
+  t.teardown(() => apiPut(main, '/api/v5/authorization/settings', settings('allow')))
+  await until(async () => (await logLines(main.log)).some((l) => l.msg === 'cluster: authorization settings changed on another node'), 'the other worker to hear of it')
+  t.same(await Promise.all(clients.map(publish)), [0x87, 0x87, 0x87], 'clients on both workers are denied at their next PUBLISH')
 })
 
 t.test('SIGHUP is passed on to the workers, which keep running', async (t) => {

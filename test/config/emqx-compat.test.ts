@@ -27,7 +27,7 @@ t.test('a file path "${EMQX_ETC_DIR}/..." (quoted: HOCON leaves it) is the varia
   t.equal(ssl.keyfile, '/etc/emqx/certs/key.pem', '$VAR without braces too')
   t.equal(ssl.cacertfile, '${NOT_SET}/certs/cacert.pem', 'an unknown variable leaves the path as written')
   t.equal(config.listeners.tcp.default!.mountpoint, '${clientid}/', 'only file paths: a mountpoint keeps its placeholder')
-  t.equal(config.authorization.sources[0]!.path, '/etc/emqx/acl.conf')
+  t.match(config.authorization.sources[0], { type: 'file', path: '/etc/emqx/acl.conf' })
   t.equal(config.psk_authentication.init_file, '/etc/emqx/psk.txt')
   t.equal(config.log.file.default!.path, 'log/emqx.log', 'EMQX_LOG_DIR unset: log')
 })

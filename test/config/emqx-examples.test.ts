@@ -76,7 +76,7 @@ const EXPECTED: Record<string, string[]> = {
     ...without('prometheus.collectors', ['mnesia', 'vm_dist', 'vm_memory', 'vm_msacc', 'vm_statistics', 'vm_system_info']),
   ],
   'ratelimit-psk.conf': ['psk_authentication.chunk_size', 'limiter.max_conn_rate'],
-  'auth.conf': ['authorization.cache.excludes'],
+  'auth.conf': [],
 }
 EXPECTED['emqx.conf'] = ['listeners.conf', 'mqtt.conf', 'retainer.conf', 'modules.conf', 'auth.conf'].flatMap((f) => EXPECTED[f]!)
 
@@ -86,6 +86,7 @@ for (const [name, keys] of Object.entries(EXPECTED)) {
     const { broker, notices, lines } = await start(t, name)
     t.ok(broker.listeners.some((l) => l.running), 'listeners are up')
     t.same([...notices].sort(), [...keys].sort(), 'the keys noticed')
+    if (keys.length === 0) return
     const line = lines.find((l) => l.key === keys[0])
     // emqx.conf's keys are in the files it includes.
     t.match(line?.msg, new RegExp(`^${etc.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/[\\w-]+\\.conf:\\d+:\\d+: ${keys[0]!.replace(/\./g, '\\.')}: accepted without effect: `), 'a notice names file:line:column, the key and why')

@@ -58,7 +58,7 @@ export class WorkerPrimary {
     return started
   }
 
-  /** Passes a signal on to every worker (SIGHUP: reload TLS files). */
+  /** Passes a signal on to every worker (SIGHUP: reload TLS files and acl.conf). */
   signal (signal: NodeJS.Signals): void {
     for (const slot of this.#slots) slot.worker?.process.kill(signal)
   }

@@ -1,0 +1,187 @@
+// The sources that ask a service: http (EMQX's HTTP authorization: the service answers
+// {"result": "allow" | "deny" | "ignore"}, 204 allows), redis (a hash of topic filter → action or JSON
+// {action, qos, retain}, every entry an allow, as EMQX 5.8 reads it) and postgresql (rows of permission,
+// action, topic[, qos, retain]). They answer with a promise: asked at PUBLISH and SUBSCRIBE, never per
+// delivery. A failure (unreachable, timeout, error status, unreadable answer) rejects: the authorizer passes
+// the source over (ignore) and counts it; the backend logs it once per cause.
+import type { HttpAuthzSourceConfig, PostgresqlAuthzSourceConfig, RedisAuthzSourceConfig } from '../config/schema.js'
+import { CulexError } from '../errors.js'
+import type { Log } from '../log.js'
+import type { ClientInfo } from '../mqtt/hooks.js'
+import { BackendError } from './backends/health.js'
+import { HttpBackend, HttpRequestTemplate } from './backends/http.js'
+import { AUTHZ_PLACEHOLDERS, clientLookup, type Lookup } from './backends/placeholders.js'
+import { PostgresBackend, prepareQuery, type PreparedQuery } from './backends/postgres.js'
+import { parseCommand, RedisBackend, type RedisCommand } from './backends/redis.js'
+import { rulesAnswer } from './authz-match.js'
+import { compileRule, parseRawRule } from './authz-raw-rule.js'
+import type { AuthzRequest, AuthzSource, SourceAnswer } from './authz-types.js'
+
+function lookupFor (client: ClientInfo, request: AuthzRequest): Lookup {
+  return clientLookup(client, { action: request.action, topic: request.topic, qos: request.qos, retain: request.retain })
+}
+
+function warnDisallowed (log: Log, where: string, names: readonly string[]): void {
+  if (names.length > 0) log.warning({ source: where, placeholders: names.join(',') }, `${where}: placeholders ${names.map((n) => `\${${n}}`).join(', ')} are not available to authorization and stay as written`)
+}
+
+/** Rules read from a service that cannot be used: logged once each (at most MAX_BAD of them), skipped. */
+class BadRules {
+  static readonly MAX_BAD = 1000
+  readonly #seen = new Set<string>()
+  constructor (readonly log: Log, readonly where: string) {}
+  skip (text: string, err: unknown): void {
+    if (this.#seen.has(text) || this.#seen.size >= BadRules.MAX_BAD) return
+    this.#seen.add(text)
+    this.log.warning({ source: this.where, rule: text.slice(0, 200) }, `${this.where}: a rule from the backend is skipped: ${(err as Error).message}`)
+  }
+}
+
+export class HttpSource implements AuthzSource {
+  readonly id = 'http'
+  readonly asynchronous = true
+  readonly #template: HttpRequestTemplate
+  readonly #backend: HttpBackend
+
+  constructor (config: HttpAuthzSourceConfig, log: Log, where: string) {
+    this.#template = new HttpRequestTemplate({ method: config.method, url: config.url, headers: config.headers, body: config.body }, where, AUTHZ_PLACEHOLDERS)
+    warnDisallowed(log, where, this.#template.disallowed)
+    this.#backend = new HttpBackend({ ...config, origin: this.#template.origin }, log, where)
+  }
+
+  async authorize (client: ClientInfo, request: AuthzRequest): Promise<SourceAnswer> {
+    const req = this.#template.build(lookupFor(client, request))
+    const res = await this.#backend.request(req)
+    if (res.status === 204) return { permission: 'allow', rule: 'http 204' }
+    const where = `${this.#backend.origin}${req.path.split('?')[0]}`
+    if (res.status !== 200) throw this.#failure(`${where} answered HTTP ${res.status}`)
+    const result = resultOf(res.contentType, res.body)
+    if (result === undefined) throw this.#failure(`${where} answered 200 without {"result": "allow" | "deny" | "ignore"} (content-type ${res.contentType || 'none'})`)
+    return result === 'ignore' ? undefined : { permission: result, rule: `http ${result}` }
+  }
+
+  #failure (reason: string): BackendError {
+    this.#backend.health.failed(reason)
+    return new BackendError(reason)
+  }
+
+  async close (): Promise<void> {
+    await this.#backend.close()
+  }
+}
+
+/** EMQX's parse_http_resp_body: JSON, or a form, holding result = allow | deny | ignore. */
+function resultOf (contentType: string, body: string): 'allow' | 'deny' | 'ignore' | undefined {
+  const type = (contentType || 'application/json').split(';')[0]!.trim().toLowerCase()
+  let result: unknown
+  if (type === 'application/json') {
+    try {
+      result = (JSON.parse(body) as { result?: unknown } | null)?.result
+    } catch {
+      return undefined
+    }
+  } else if (type === 'application/x-www-form-urlencoded') {
+    result = new URLSearchParams(body).get('result')
+  }
+  return result === 'allow' || result === 'deny' || result === 'ignore' ? result : undefined
+}
+
+export class RedisSource implements AuthzSource {
+  readonly id = 'redis'
+  readonly asynchronous = true
+  readonly #command: RedisCommand
+  readonly #backend: RedisBackend
+  readonly #bad: BadRules
+
+  constructor (config: RedisAuthzSourceConfig, log: Log, where: string) {
+    this.#command = parseCommand(config.cmd, `${where}.cmd`, AUTHZ_PLACEHOLDERS)
+    // As EMQX: the rules are a hash.
+    if (this.#command.name !== 'hgetall' && this.#command.name !== 'hmget') {
+      throw new CulexError('CULEX_ERR_BACKEND_CONFIG', `${where}.cmd: expected HGETALL (or HMGET), got ${this.#command.name.toUpperCase()}`)
+    }
+    warnDisallowed(log, where, this.#command.args.flatMap((a) => a.disallowed))
+    this.#backend = new RedisBackend(config, log, where)
+    this.#bad = new BadRules(log, where)
+  }
+
+  async authorize (client: ClientInfo, request: AuthzRequest): Promise<SourceAnswer> {
+    const reply = await this.#backend.run(this.#command, lookupFor(client, request))
+    for (const [topic, value] of hashEntries(reply)) {
+      let rules
+      try {
+        rules = parseRawRule({ ...redisRule(value), permission: 'allow', topic }, `redis ${topic}`)
+      } catch (err) {
+        this.#bad.skip(`${topic} ${value}`, err)
+        continue
+      }
+      const answer = rulesAnswer(rules.map((r) => compileRule(r, `redis ${topic}`)), client, request)
+      if (answer) return answer
+    }
+    return undefined
+  }
+
+  async close (): Promise<void> {
+    await this.#backend.close()
+  }
+}
+
+/** The field/value pairs of a reply: ioredis answers HGETALL with an object, other commands with a flat list. */
+function hashEntries (reply: unknown): [string, string][] {
+  if (Array.isArray(reply)) {
+    const pairs: [string, string][] = []
+    for (let i = 0; i + 1 < reply.length; i += 2) pairs.push([String(reply[i]), reply[i + 1] === null ? '' : String(reply[i + 1])])
+    return pairs
+  }
+  if (reply !== null && typeof reply === 'object') return Object.entries(reply as Record<string, unknown>).map(([k, v]) => [k, String(v)])
+  return []
+}
+
+/** A hash value as EMQX 5.8 reads it: publish, subscribe, all, or JSON with action, qos and retain. */
+function redisRule (value: string): Record<string, unknown> {
+  if (value === 'publish' || value === 'subscribe' || value === 'all') return { action: value }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(value)
+  } catch {
+    throw new CulexError('CULEX_ERR_AUTHZ_RULE', `${JSON.stringify(value)} is neither an action nor JSON`)
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new CulexError('CULEX_ERR_AUTHZ_RULE', `${JSON.stringify(value)} is not a JSON object`)
+  const { action, qos, retain } = parsed as Record<string, unknown>
+  return { action, qos, retain }
+}
+
+export class PostgresqlSource implements AuthzSource {
+  readonly id = 'postgresql'
+  readonly asynchronous = true
+  readonly #query: PreparedQuery
+  readonly #backend: PostgresBackend
+  readonly #bad: BadRules
+
+  constructor (config: PostgresqlAuthzSourceConfig, log: Log, where: string) {
+    this.#query = prepareQuery(config.query, AUTHZ_PLACEHOLDERS)
+    warnDisallowed(log, where, this.#query.disallowed)
+    this.#backend = new PostgresBackend(config, log, where)
+    this.#bad = new BadRules(log, where)
+  }
+
+  async authorize (client: ClientInfo, request: AuthzRequest): Promise<SourceAnswer> {
+    const rows = await this.#backend.query(this.#query, lookupFor(client, request))
+    for (const row of rows) {
+      const { permission, action, topic, qos, retain } = row
+      let rules
+      try {
+        rules = parseRawRule({ permission, action, topic, qos, retain }, 'postgresql row')
+      } catch (err) {
+        this.#bad.skip(JSON.stringify({ permission, action, topic, qos, retain }), err)
+        continue
+      }
+      const answer = rulesAnswer(rules.map((r) => compileRule(r, `postgresql ${r.permission} ${r.action} ${r.topic}`)), client, request)
+      if (answer) return answer
+    }
+    return undefined
+  }
+
+  async close (): Promise<void> {
+    await this.#backend.close()
+  }
+}
