@@ -130,6 +130,9 @@ export function brokerRegistry (host: ApiHost, current: () => Scan): Registry {
   labeledCounter('culex_authn_failure_total', 'Clients refused, by authenticator (quick_deny_anonymous, chain: none accepted) and CONNACK reason', ['authenticator', 'reason'], () =>
     [...host.authn?.failures ?? []].flatMap(([authenticator, byCode]) =>
       [...byCode].map(([rc, n]): [Labels, number] => [{ authenticator, reason: reasonName(rc) }, n])))
+  labeledCounter('culex_authn_total', 'Answers of each authenticator: allow, deny, ignore (it does not know the client) and error (its backend failed or timed out; the client was passed to the next authenticator)', ['authenticator', 'result'], () =>
+    [...host.authn?.results ?? []].flatMap(([authenticator, counts]) =>
+      Object.entries(counts).map(([result, n]): [Labels, number] => [{ authenticator, result }, n])))
   labeledGauge('culex_cert_expiry_seconds', 'Seconds until notAfter of each certificate a running TLS listener serves (negative: expired)',
     ['listener', 'file', 'bundle', 'subject'], () => certExpiry(host))
 

@@ -8,7 +8,10 @@ import { CulexError } from '../../errors.js'
 import type { Log } from '../../log.js'
 import { BackendError, BackendHealth, describeNetworkError } from './health.js'
 import { AUTHN_PLACEHOLDERS, compileTemplate, render, type Lookup, type Template } from './placeholders.js'
+import { splitCommand } from './redis-command.js'
 import { clientTlsOptions } from './tls.js'
+
+export { splitCommand }
 
 /** How long one command may take, connection wait included. */
 export const COMMAND_TIMEOUT_MS = 5000
@@ -19,72 +22,6 @@ export interface RedisCommand {
   readonly name: string
   readonly args: readonly Template[]
   readonly text: string
-}
-
-/**
- * Splits a command line as EMQX's emqx_redis_command:split (and redis-cli) do: arguments separated by
- * spaces; "double quotes" with \n \r \t \b \a \xHH and \<char> escapes; 'single quotes' with \' only.
- * Throws on an unterminated quote or text right after a closing quote.
- */
-export function splitCommand (line: string): string[] {
-  const args: string[] = []
-  let i = 0
-  const space = (c: string | undefined) => c === ' ' || c === '\t' || c === '\n' || c === '\r'
-  while (i < line.length) {
-    while (space(line[i])) i++
-    if (i >= line.length) break
-    let arg = ''
-    for (;;) {
-      const c = line[i]
-      if (c === undefined || space(c)) break
-      if (c === '"') {
-        i++
-        for (;;) {
-          const d = line[i]
-          if (d === undefined) throw new Error('unterminated double quote')
-          if (d === '\\' && line[i + 1] === 'x' && /^[0-9a-fA-F]{2}$/.test(line.slice(i + 2, i + 4))) {
-            arg += String.fromCharCode(parseInt(line.slice(i + 2, i + 4), 16))
-            i += 4
-          } else if (d === '\\' && i + 1 < line.length) {
-            const e = line[i + 1]!
-            arg += ({ n: '\n', r: '\r', t: '\t', b: '\b', a: '\x07' } as Record<string, string>)[e] ?? e
-            i += 2
-          } else if (d === '"') {
-            i++
-            if (line[i] !== undefined && !space(line[i])) throw new Error('text right after a closing double quote')
-            break
-          } else {
-            arg += d
-            i++
-          }
-        }
-        break
-      }
-      if (c === '\'') {
-        i++
-        for (;;) {
-          const d = line[i]
-          if (d === undefined) throw new Error('unterminated single quote')
-          if (d === '\\' && line[i + 1] === '\'') {
-            arg += '\''
-            i += 2
-          } else if (d === '\'') {
-            i++
-            if (line[i] !== undefined && !space(line[i])) throw new Error('text right after a closing single quote')
-            break
-          } else {
-            arg += d
-            i++
-          }
-        }
-        break
-      }
-      arg += c
-      i++
-    }
-    args.push(arg)
-  }
-  return args
 }
 
 /** Parses a command for the backend; `where` names the config key in errors. */
