@@ -63,6 +63,8 @@ export class RedisBackend {
   readonly health: BackendHealth
   readonly #client: Redis | Cluster
   readonly #where: string
+  /** Why the connection is down, from its last error event. */
+  #cause: string | null = null
 
   constructor (config: RedisConnectionConfig, log: Log, where: string) {
     this.#where = config.redis_type === 'single' ? config.server : config.servers.join(',')
@@ -89,9 +91,9 @@ export class RedisBackend {
         clusterRetryStrategy: (times) => Math.min(times * 200, 2000),
       })
     }
-    // Connection errors are reported by the commands that meet them (health), once per cause.
-    this.#client.on('error', (err: unknown) => this.health.failed(describeNetworkError(err, `redis ${this.#where}`)))
-    this.#client.on('ready', () => this.health.ok())
+    // Connection errors are reported by the commands that meet them (health, once per cause), with this cause.
+    this.#client.on('error', (err: unknown) => { this.#cause = describeNetworkError(err, `redis ${this.#where}`) })
+    this.#client.on('ready', () => { this.#cause = null })
   }
 
   /** Runs a command with its placeholders rendered for one client; throws BackendError on any failure. */
@@ -103,11 +105,11 @@ export class RedisBackend {
       return reply
     } catch (err) {
       const message = (err as Error).message ?? String(err)
-      const reason = /timed? ?out/i.test(message)
-        ? `redis ${this.#where} did not answer within ${COMMAND_TIMEOUT_MS} ms`
-        : /max retries|Stream isn't writeable|Connection is closed/i.test(message)
-          ? `redis ${this.#where} is not reachable (${message})`
-          : (err as { code?: string }).code ? describeNetworkError(err, `redis ${this.#where}`) : `redis ${this.#where} answered ${command.name.toUpperCase()} with an error: ${message}`
+      let reason: string
+      if (/timed? ?out/i.test(message)) reason = `redis ${this.#where} did not answer within ${COMMAND_TIMEOUT_MS} ms`
+      else if (/max retries|Stream isn't writeable|Connection is closed|None of startup nodes/i.test(message)) reason = this.#cause ?? `redis ${this.#where} is not reachable`
+      else if ((err as { code?: string }).code) reason = describeNetworkError(err, `redis ${this.#where}`)
+      else reason = `redis ${this.#where} answered ${command.name.toUpperCase()} with an error: ${message}`
       this.health.failed(reason)
       throw new BackendError(reason, { cause: err })
     }
