@@ -118,7 +118,7 @@ export function compile (text: string): Expression {
 }
 
 function checkFunction (name: string, arity: number, at: number): void {
-  const spec = FUNCTIONS[name.startsWith('emqx_variform_bif.') ? name.slice('emqx_variform_bif.'.length) : name]
+  const spec = functionSpec(name.startsWith('emqx_variform_bif.') ? name.slice('emqx_variform_bif.'.length) : name)
   if (!spec) throw new VariformError(`unknown function ${name} at ${at}`)
   if (!spec.arities.includes(arity) && !(spec.arities.includes(-1) && arity >= 1)) {
     throw new VariformError(`${name} takes ${spec.arities.filter((a) => a >= 0).join(' or ')}${spec.arities.includes(-1) ? ' or more' : ''} arguments, not ${arity} (at ${at})`)
@@ -159,7 +159,7 @@ function evaluate (node: Node, bindings: Bindings): Value {
         const cond = lenient(node.args[0]!, bindings)
         return evaluate(node.args[cond === true || (cond !== false && !isEmpty(cond)) ? 1 : 2]!, bindings)
       }
-      const result = FUNCTIONS[name]!.fn(node.args.map((a) => evaluate(a, bindings)))
+      const result = functionSpec(name)!.fn(node.args.map((a) => evaluate(a, bindings)))
       if (typeof result === 'string' && result.length > MAX_RESULT_LENGTH) throw new VariformError(`${name} gives more than ${MAX_RESULT_LENGTH} characters`)
       return result
     }
@@ -348,6 +348,11 @@ const FUNCTIONS: Record<string, { arities: number[], fn: Fn }> = {
   coalesce: { arities: [-1], fn: () => '' },
   is_empty: { arities: [1], fn: () => false },
   iif: { arities: [3], fn: () => '' },
+}
+
+/** Own entries only: `constructor` or `__proto__` is not a function of the table. */
+function functionSpec (name: string): { arities: number[], fn: Fn } | undefined {
+  return Object.hasOwn(FUNCTIONS, name) ? FUNCTIONS[name] : undefined
 }
 
 /** The functions an expression may call (for docs and errors). */
