@@ -25,13 +25,14 @@ import { BROKERS, BROKER_CORE, LOADGEN_CORE, ROOT, brokerConfigDescription } fro
 import { CLOCK_TICKS, coreTicks, killAllChildren } from './proc.mjs'
 import { writeBetweenMarkers } from './report-file.mjs'
 import { INTERFERENCE_WARNING_PCT, allRuns, environment, notes, runsTable } from './report.mjs'
+import * as authn from './scenarios/authn.mjs'
 import * as cluster from './scenarios/cluster.mjs'
 import * as latency from './scenarios/latency.mjs'
 import * as startup from './scenarios/startup.mjs'
 import * as throughput from './scenarios/throughput.mjs'
 import * as tls from './scenarios/tls.mjs'
 
-const GROUPS = [throughput, latency, cluster, tls, startup]
+const GROUPS = [throughput, latency, cluster, tls, startup, authn]
 const SCENARIOS = GROUPS.flatMap((group) => group.scenarios)
 const groupOf = new Map(GROUPS.flatMap((group) => group.scenarios.map((s) => [s, group])))
 
@@ -150,6 +151,7 @@ function methodSection (env, options) {
     `- CPU: utime+stime from /proc/<pid>/stat over the window, 100% = one core. "Other" is what else ran on the two cores and "steal" what the hypervisor took (/proc/stat). Peak RSS is the broker's VmHWM.`,
     ...tls.method(env, options),
     ...startup.method(options),
+    ...authn.method(options),
     ...brokerConfigDescription(options.scenarios.some(tls.isTls)).map((line) => `- ${line}`),
   ].join('\n')
 }
@@ -172,6 +174,7 @@ function renderReport (results, options, env) {
     ...(lost ? ['### QoS 1 lost messages (acknowledged but never delivered)', lost] : []),
     ...(withTls ? ['### TLS: broker CPU per handshake and memory per idle connection (lower is better)', tls.tlsTable(results, allBrokers, scenarios)] : []),
     ...(results.rows.startup ? ['### Start-up: spawn until the MQTT port accepts TCP connections (lower is better)', startup.startupTable(results.rows.startup)] : []),
+    ...(results.rows['authn-connect']?.length ? ['### Authentication: CONNECTs per second through one authenticator (higher is better)', authn.authnTable(results.rows['authn-connect'])] : []),
     ...(options.tlsSkipped ? [`TLS scenarios not run: ${options.tlsSkipped}`] : []),
     ...notes(results),
     ...(withTls ? ['### TLS details', tls.tlsDetailsTable(results, allBrokers, scenarios)] : []),

@@ -2,7 +2,7 @@
 // pool_size connections, enable_pipelining requests in flight on each), https with client certificates,
 // and EMQX's request templates: the URL path and query, the headers and the body take ${...}
 // placeholders, encoded for where they land (a value never adds a query parameter or a JSON field).
-import { Pool } from 'undici'
+import type { Pool } from 'undici'
 import type { HttpConnectionConfig } from '../../config/schema/backends.js'
 import { CulexError } from '../../errors.js'
 import type { Log } from '../../log.js'
@@ -141,7 +141,8 @@ export interface HttpBackendOptions extends HttpConnectionConfig {
 export class HttpBackend {
   readonly origin: string
   readonly health: BackendHealth
-  readonly #pool: Pool
+  /** Loaded with the first HTTP backend: a broker without one does not pay for undici at start. */
+  readonly #pool: Promise<Pool>
   readonly #timeout: number
 
   /** `where` names the config in errors and log lines. */
@@ -154,15 +155,18 @@ export class HttpBackend {
     // EMQX's schema refuses https:// with ssl.enable = false; here it would be TLS without checks.
     const tls = secure && options.ssl.enable ? clientTlsOptions(options.ssl, url.hostname.replace(/^\[|\]$/g, ''), `${where}.ssl`) : {}
     if (secure && !options.ssl.enable) tls.rejectUnauthorized = false
-    this.#pool = new Pool(this.origin, {
-      connections: options.pool_size,
-      pipelining: options.enable_pipelining,
-      connect: { timeout: options.connect_timeout, ...tls },
-      headersTimeout: options.request_timeout,
-      bodyTimeout: options.request_timeout,
+    this.#pool = import('undici').then(({ Pool }) => {
+      const pool = new Pool(this.origin, {
+        connections: options.pool_size,
+        pipelining: options.enable_pipelining,
+        connect: { timeout: options.connect_timeout, ...tls },
+        headersTimeout: options.request_timeout,
+        bodyTimeout: options.request_timeout,
+      })
+      // A pool with no request never opens a connection: nothing happens until the first client.
+      pool.on('connectionError', () => { /* each request reports its own failure */ })
+      return pool
     })
-    // A pool with no request never opens a connection: nothing happens until the first client.
-    this.#pool.on('connectionError', () => { /* each request reports its own failure */ })
   }
 
   /**
@@ -173,7 +177,7 @@ export class HttpBackend {
     const where = `${this.origin}${req.path.split('?')[0]}`
     let res
     try {
-      res = await this.#pool.request({
+      res = await (await this.#pool).request({
         method: req.method,
         path: req.path,
         headers: req.headers,
@@ -195,7 +199,7 @@ export class HttpBackend {
   }
 
   async close (): Promise<void> {
-    await this.#pool.destroy().catch(() => {})
+    await (await this.#pool).destroy().catch(() => {})
   }
 
   #failure (err: unknown, where: string): BackendError {

@@ -2,7 +2,7 @@
 // ioredis, and commands written as EMQX writes them, `HMGET mqtt_user:${username} password_hash salt`.
 // The command text is split into arguments once, at start; each argument is a template rendered on its
 // own and sent as one RESP bulk string, so a placeholder's value is never parsed as more arguments.
-import { Cluster, Redis, type RedisOptions } from 'ioredis'
+import type { Cluster, Redis, RedisOptions } from 'ioredis'
 import { parseServer, REDIS_PORT, type RedisConnectionConfig } from '../../config/schema/backends.js'
 import { CulexError } from '../../errors.js'
 import type { Log } from '../../log.js'
@@ -61,7 +61,8 @@ export function redisConnectionOptions (config: RedisConnectionConfig, where: st
 /** One Redis connection (or cluster client) for an authenticator or a source. */
 export class RedisBackend {
   readonly health: BackendHealth
-  readonly #client: Redis | Cluster
+  /** ioredis is loaded with the first Redis backend, not with every broker. */
+  readonly #client: Promise<Redis | Cluster>
   readonly #where: string
   /** Why the connection is down, from its last error event. */
   #cause: string | null = null
@@ -70,37 +71,41 @@ export class RedisBackend {
     this.#where = config.redis_type === 'single' ? config.server : config.servers.join(',')
     this.health = new BackendHealth(log, { backend: where, server: this.#where, redis_type: config.redis_type })
     const options = redisConnectionOptions(config, where)
-    if (config.redis_type === 'single') {
-      this.#client = new Redis({ ...parseServer(config.server, REDIS_PORT)!, ...options })
-    } else if (config.redis_type === 'sentinel') {
-      const { db, password, username, tls, ...rest } = options
-      this.#client = new Redis({
-        ...rest,
-        sentinels: config.servers.map((s) => parseServer(s, 26379)!),
-        name: config.sentinel,
-        ...(db === undefined ? {} : { db }),
-        ...(password === undefined ? {} : { password }),
-        ...(username === undefined ? {} : { username }),
-        ...(tls === undefined ? {} : { tls, sentinelTLS: tls, enableTLSForSentinelMode: true }),
-      })
-    } else {
-      const { retryStrategy: _r, enableOfflineQueue, ...redisOptions } = options
-      this.#client = new Cluster(config.servers.map((s) => parseServer(s, REDIS_PORT)!), {
-        redisOptions,
-        enableOfflineQueue,
-        clusterRetryStrategy: (times) => Math.min(times * 200, 2000),
-      })
-    }
-    // Connection errors are reported by the commands that meet them (health, once per cause), with this cause.
-    this.#client.on('error', (err: unknown) => { this.#cause = describeNetworkError(err, `redis ${this.#where}`) })
-    this.#client.on('ready', () => { this.#cause = null })
+    this.#client = import('ioredis').then(({ Cluster, Redis }) => {
+      let client: Redis | Cluster
+      if (config.redis_type === 'single') {
+        client = new Redis({ ...parseServer(config.server, REDIS_PORT)!, ...options })
+      } else if (config.redis_type === 'sentinel') {
+        const { db, password, username, tls, ...rest } = options
+        client = new Redis({
+          ...rest,
+          sentinels: config.servers.map((s) => parseServer(s, 26379)!),
+          name: config.sentinel,
+          ...(db === undefined ? {} : { db }),
+          ...(password === undefined ? {} : { password }),
+          ...(username === undefined ? {} : { username }),
+          ...(tls === undefined ? {} : { tls, sentinelTLS: tls, enableTLSForSentinelMode: true }),
+        })
+      } else {
+        const { retryStrategy: _r, enableOfflineQueue, ...redisOptions } = options
+        client = new Cluster(config.servers.map((s) => parseServer(s, REDIS_PORT)!), {
+          redisOptions,
+          enableOfflineQueue,
+          clusterRetryStrategy: (times) => Math.min(times * 200, 2000),
+        })
+      }
+      // Connection errors are reported by the commands that meet them (health, once per cause), with this cause.
+      client.on('error', (err: unknown) => { this.#cause = describeNetworkError(err, `redis ${this.#where}`) })
+      client.on('ready', () => { this.#cause = null })
+      return client
+    })
   }
 
   /** Runs a command with its placeholders rendered for one client; throws BackendError on any failure. */
   async run (command: RedisCommand, lookup: Lookup): Promise<unknown> {
     const args = command.args.map((t) => render(t, lookup))
     try {
-      const reply = await this.#client.call(command.name, ...args)
+      const reply = await (await this.#client).call(command.name, ...args)
       this.health.ok()
       return reply
     } catch (err) {
@@ -116,6 +121,7 @@ export class RedisBackend {
   }
 
   async close (): Promise<void> {
-    this.#client.disconnect()
+    const client = await this.#client
+    client.disconnect()
   }
 }
