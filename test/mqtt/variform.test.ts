@@ -1,11 +1,11 @@
 // The variform expression engine (mqtt.client_attrs_init, clientid_override): a table of malformed
-// expressions refused at parse time with the reason (test/malformed/VARIFORM.json), what the functions
+// expressions refused at parse time with the reason (test/malformed/variform/expressions.json), what the functions
 // give, and the bounds on what a client's own text can make them do.
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { compile, render, VariformError, type Value } from '../../src/mqtt/variform.js'
 
-const table = JSON.parse(readFileSync(new URL('../malformed/VARIFORM.json', import.meta.url), 'utf8')) as { expression: string, error: string }[]
+const table = JSON.parse(readFileSync(new URL('../malformed/variform/expressions.json', import.meta.url), 'utf8')) as { expression: string, error: string }[]
 
 t.test('malformed expressions are refused with a reason', async (t) => {
   for (const { expression, error } of table) {
