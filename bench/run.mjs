@@ -26,6 +26,7 @@ import { CLOCK_TICKS, coreTicks, killAllChildren } from './proc.mjs'
 import { writeBetweenMarkers } from './report-file.mjs'
 import { INTERFERENCE_WARNING_PCT, allRuns, environment, notes, runsTable } from './report.mjs'
 import * as authz from './scenarios/authz.mjs'
+import * as authn from './scenarios/authn.mjs'
 import * as cluster from './scenarios/cluster.mjs'
 import * as latency from './scenarios/latency.mjs'
 import * as light from './scenarios/light.mjs'
@@ -33,7 +34,7 @@ import * as startup from './scenarios/startup.mjs'
 import * as throughput from './scenarios/throughput.mjs'
 import * as tls from './scenarios/tls.mjs'
 
-const GROUPS = [throughput, latency, light, cluster, authz, tls, startup]
+const GROUPS = [throughput, latency, light, cluster, authn, authz, tls, startup]
 const SCENARIOS = GROUPS.flatMap((group) => group.scenarios)
 const groupOf = new Map(GROUPS.flatMap((group) => group.scenarios.map((s) => [s, group])))
 
@@ -154,6 +155,7 @@ function methodSection (env, options) {
     `- CPU: utime+stime from /proc/<pid>/stat over the window, 100% = one core. "Other" is what else ran on the two cores and "steal" what the hypervisor took (/proc/stat). Peak RSS is the broker's VmHWM.`,
     ...tls.method(env, options),
     ...startup.method(options),
+    ...authn.method(options),
     ...brokerConfigDescription(options.scenarios.some(tls.isTls)).map((line) => `- ${line}`),
   ].join('\n')
 }
@@ -177,6 +179,7 @@ function renderReport (results, options, env) {
     ...(lost ? ['### QoS 1 lost messages (acknowledged but never delivered)', lost] : []),
     ...(withTls ? ['### TLS: broker CPU per handshake and memory per idle connection (lower is better)', tls.tlsTable(results, allBrokers, scenarios)] : []),
     ...(results.rows.startup ? ['### Start-up: spawn until the MQTT port accepts TCP connections (lower is better)', startup.startupTable(results.rows.startup)] : []),
+    ...(results.rows['authn-connect']?.length ? ['### Authentication: CONNECTs per second through one authenticator (higher is better)', authn.authnTable(results.rows['authn-connect'])] : []),
     ...(options.tlsSkipped ? [`TLS scenarios not run: ${options.tlsSkipped}`] : []),
     ...notes(results),
     ...(withTls ? ['### TLS details', tls.tlsDetailsTable(results, allBrokers, scenarios)] : []),

@@ -56,7 +56,6 @@ function command (bin: string, args: string[]): [string, string[]] {
 export async function startPostgres (t: Teardown): Promise<TestPostgres> {
   if (!PG_BIN) throw new Error('PostgreSQL is not installed (/usr/lib/postgresql/*/bin/initdb)')
   const dir = await mkdtemp(join(tmpdir(), 'culex-pg-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
   const data = join(dir, 'data')
   const user = 'culex'
   const password = 'culex-pw'
@@ -79,7 +78,7 @@ export async function startPostgres (t: Teardown): Promise<TestPostgres> {
     child = started
     const deadline = Date.now() + 30_000
     for (;;) {
-      if (started.exitCode !== null) throw new Error(`postgres exited with ${started.exitCode} before accepting connections`)
+      if (started.exitCode !== null || started.signalCode !== null) throw new Error(`postgres exited with ${started.exitCode} before accepting connections`)
       const client = new pg.Client({ host: '127.0.0.1', port, user, password, database: 'postgres', connectionTimeoutMillis: 1000 })
       try {
         await client.connect()
@@ -94,7 +93,7 @@ export async function startPostgres (t: Teardown): Promise<TestPostgres> {
   }
   const stop = async () => {
     const c = child
-    if (!c || c.exitCode !== null) return
+    if (!c || c.exitCode !== null || c.signalCode !== null) return
     const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()))
     // SIGINT is PostgreSQL's fast shutdown: sessions end at once, and the data directory can be started again.
     killGroup(c, 'SIGINT')
@@ -102,8 +101,17 @@ export async function startPostgres (t: Teardown): Promise<TestPostgres> {
     await exited
     clearTimeout(timer)
   }
-  await start()
-  t.teardown(stop)
+  // One teardown, in order: the server stopped, then its directory removed.
+  t.teardown(async () => {
+    await stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+  try {
+    await start()
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true })
+    throw err
+  }
 
   const admin = new pg.Client({ host: '127.0.0.1', port, user, password, database: 'postgres' })
   await admin.connect()

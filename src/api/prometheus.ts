@@ -135,6 +135,9 @@ export function brokerRegistry (host: ApiHost, current: () => Scan): Registry {
   labeledCounter('culex_authn_failure_total', 'Clients refused, by authenticator (quick_deny_anonymous, chain: none accepted) and CONNACK reason', ['authenticator', 'reason'], () =>
     [...host.authn?.failures ?? []].flatMap(([authenticator, byCode]) =>
       [...byCode].map(([rc, n]): [Labels, number] => [{ authenticator, reason: reasonName(rc) }, n])))
+  labeledCounter('culex_authn_total', 'Answers of each authenticator: allow, deny, ignore (it does not know the client) and error (its backend failed or timed out; the client was passed to the next authenticator)', ['authenticator', 'result'], () =>
+    [...host.authn?.results ?? []].flatMap(([authenticator, counts]) =>
+      Object.entries(counts).map(([result, n]): [Labels, number] => [{ authenticator, result }, n])))
   labeledCounter('culex_authz_total', 'Authorization answers at PUBLISH and SUBSCRIBE, by source (a source type, token_acl, superuser, no_match, cache) and result (allow, deny, nomatch, error: the source failed and was passed over)', ['source', 'result'], () =>
     [...host.authz?.counts ?? []].flatMap(([source, counts]) =>
       Object.entries(counts).filter(([, n]) => n > 0).map(([result, n]): [Labels, number] => [{ source, result }, n])))

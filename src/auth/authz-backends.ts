@@ -52,11 +52,16 @@ export class HttpSource implements AuthzSource {
   async authorize (client: ClientInfo, request: AuthzRequest): Promise<SourceAnswer> {
     const req = this.#template.build(lookupFor(client, request))
     const res = await this.#backend.request(req)
-    if (res.status === 204) return { permission: 'allow', rule: 'http 204' }
+    if (res.status === 204) {
+      this.#backend.health.ok()
+      return { permission: 'allow', rule: 'http 204' }
+    }
     const where = `${this.#backend.origin}${req.path.split('?')[0]}`
     if (res.status !== 200) throw this.#failure(`${where} answered HTTP ${res.status}`)
     const result = resultOf(res.contentType, res.body)
     if (result === undefined) throw this.#failure(`${where} answered 200 without {"result": "allow" | "deny" | "ignore"} (content-type ${res.contentType || 'none'})`)
+    // The backend marks only unreachable services; an answer the source understood is what makes it healthy again.
+    this.#backend.health.ok()
     return result === 'ignore' ? undefined : { permission: result, rule: `http ${result}` }
   }
 

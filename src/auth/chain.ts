@@ -6,12 +6,17 @@ import type { Log } from '../log.js'
 import type { AuthResult, ClientInfo, Credentials, EnhancedAuthExchange, HookMap, Hooks } from '../mqtt/hooks.js'
 import { RC } from '../mqtt/reason-codes.js'
 import { CertAuthenticator } from './cert.js'
+import { HttpAuthenticator } from './http.js'
 import { JwtAuthenticator } from './jwt.js'
 import { PasswordAuthenticator } from './password.js'
+import { PostgresAuthenticator } from './postgres.js'
+import { RedisAuthenticator } from './redis.js'
 import { ScramAuthenticator } from './scram.js'
 import type { Authenticator } from './types.js'
 
 export type EnableAuthn = boolean | 'quick_deny_anonymous'
+
+export type AuthnOutcome = 'allow' | 'deny' | 'ignore' | 'error'
 
 export interface AuthenticatorContext { log: Log, dataDir: string }
 
@@ -21,7 +26,10 @@ export type AuthenticatorFactory = (config: AuthenticatorConfig, ctx: Authentica
 const factories: AuthenticatorFactory[] = [
   (c, { log }) => (c.mechanism === 'jwt' ? new JwtAuthenticator(c, log) : null),
   (c) => (c.mechanism === 'cert' ? new CertAuthenticator() : null),
-  (c, ctx) => (c.mechanism === 'password_based' ? new PasswordAuthenticator(c, ctx) : null),
+  (c, ctx) => (c.mechanism === 'password_based' && c.backend === 'built_in_database' ? new PasswordAuthenticator(c, ctx) : null),
+  (c, { log }) => (c.mechanism === 'password_based' && c.backend === 'http' ? new HttpAuthenticator(c, log) : null),
+  (c, { log }) => (c.mechanism === 'password_based' && c.backend === 'redis' ? new RedisAuthenticator(c, log) : null),
+  (c, { log }) => (c.mechanism === 'password_based' && c.backend === 'postgresql' ? new PostgresAuthenticator(c, log) : null),
   (c, ctx) => (c.mechanism === 'scram' ? new ScramAuthenticator(c, ctx) : null),
 ]
 
@@ -58,6 +66,8 @@ export class AuthnChain {
   readonly successes = new Map<string, number>()
   /** Clients refused, by authenticator id (or quick_deny_anonymous, chain), then CONNACK reason code. */
   readonly failures = new Map<string, Map<number, number>>()
+  /** Every answer, by authenticator id, then allow | deny | ignore | error (its backend failed: ignored too). */
+  readonly results = new Map<string, Record<AuthnOutcome, number>>()
   readonly #hook: HookMap['authenticate'] = (client, credentials) => this.authenticate(client, credentials)
 
   constructor (hooks: Hooks, log: Log) {
@@ -195,8 +205,10 @@ export class AuthnChain {
         // As EMQX: an authenticator that fails is passed over, not fatal.
         this.#log.error({ err, clientid: client.clientId, listener: client.listener, authenticator: authenticator.id }, 'authenticator failed')
         undecided.push(`${authenticator.id}: failed (${(err as Error).message})`)
+        this.#count(authenticator.id, 'error')
         continue
       }
+      this.#count(authenticator.id, answer.result === 'ok' ? 'allow' : answer.result === 'deny' ? 'deny' : answer.failed ? 'error' : 'ignore')
       if (answer.result === 'ok') {
         this.successes.set(authenticator.id, (this.successes.get(authenticator.id) ?? 0) + 1)
         return answer
@@ -206,6 +218,12 @@ export class AuthnChain {
     }
     if (othersDecide) return { result: 'ignore', reason: undecided.join('; ') }
     return this.#refused(client, 'chain', { result: 'deny', reasonCode: RC.NOT_AUTHORIZED, reason: 'no authenticator accepted the client', detail: undecided.join('; ') })
+  }
+
+  #count (id: string, outcome: AuthnOutcome): void {
+    let counts = this.results.get(id)
+    if (!counts) this.results.set(id, counts = { allow: 0, deny: 0, ignore: 0, error: 0 })
+    counts[outcome]++
   }
 
   /** Names the authenticator (the CONNECT handler logs the refusal once, with it) and counts the refusal. */

@@ -105,11 +105,16 @@ export class JwtAuthenticator implements Authenticator {
     for (const [name, template] of Object.entries(this.#config.verify_claims)) {
       const expected = expandIdentity(template, client)
       const actual = claims[name]
-      if (actual === undefined || String(actual) !== expected) return `claim ${name} does not match`
+      if (actual === undefined) return `claim ${name} is missing`
+      // A claim holding a list (aud from most identity providers) matches when one member does.
+      const matches = Array.isArray(actual) ? actual.some((v) => isScalar(v) && String(v) === expected) : isScalar(actual) && String(actual) === expected
+      if (!matches) return `claim ${name} does not match`
     }
     return null
   }
 }
+
+const isScalar = (v: unknown): boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
 
 function checkTimes (claims: Claims): string | null {
   const now = Date.now() / 1000

@@ -17,7 +17,7 @@ import { crlCache, ocsp, pskAuthentication, sslListenerOptions, sslOptions } fro
 
 export { LOG_LEVELS } from './schema/log.js'
 export { TLS_VERSIONS } from './schema/tls.js'
-export { AUTHENTICATOR_SCHEMAS, authenticationList, passwordAuthenticator, scramAuthenticator, type AuthenticatorConfig, type JwtAuthenticatorConfig, type PasswordAuthenticatorConfig, type ScramAuthenticatorConfig } from './schema/authentication.js'
+export { AUTHENTICATOR_SCHEMAS, authenticationList, passwordAuthenticator, scramAuthenticator, type AuthenticatorConfig, type HttpAuthenticatorConfig, type JwtAuthenticatorConfig, type PasswordAuthenticatorConfig, type PostgresAuthenticatorConfig, type RedisAuthenticatorConfig, type ScramAuthenticatorConfig } from './schema/authentication.js'
 export { AUTHZ_SOURCE_SCHEMAS, authzSource, authzCache, type AuthorizationConfig, type AuthzSourceConfig, type AuthzCacheConfig, type HttpAuthzSourceConfig, type RedisAuthzSourceConfig, type PostgresqlAuthzSourceConfig } from './schema/authorization.js'
 
 /**
@@ -36,7 +36,7 @@ export const configSchema = z.strictObject({
   retainer,
   dashboard,
   api_key: apiKey,
-  authentication: authenticationList.default([]).describe('Global authenticator chain, asked in order (mechanism = jwt | cert | password_based | scram); empty = anonymous clients allowed.'),
+  authentication: authenticationList.default([]).describe('Global authenticator chain, asked in order (mechanism = jwt | cert | password_based with backend = built_in_database | http | redis | postgresql | scram); empty = anonymous clients allowed.'),
   authorization,
   psk_authentication: pskAuthentication,
   crl_cache: crlCache,

@@ -66,8 +66,11 @@ export type AuthResult =
     /** which authenticator decided, and why in more words than the client is told: for the log only */
     authenticator?: string, detail?: string
   }
-  /** `reason`: why this authenticator could not decide, for the refusal's log line when none decides. */
-  | { result: 'ignore', reason?: string }
+  /**
+   * `reason`: why this authenticator could not decide, for the refusal's log line when none decides;
+   * `failed`: because its backend failed (unreachable, timed out, answered an error), not because it does not know the client.
+   */
+  | { result: 'ignore', reason?: string, failed?: boolean }
 
 /** One round of MQTT 5 enhanced authentication (spec 4.12): continue with AUTH 0x18, or decide. */
 export type EnhancedAuthStep =

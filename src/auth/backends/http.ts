@@ -2,7 +2,7 @@
 // pool_size connections, enable_pipelining requests in flight on each), https with client certificates,
 // and EMQX's request templates: the URL path and query, the headers and the body take ${...}
 // placeholders, encoded for where they land (a value never adds a query parameter or a JSON field).
-import { Pool } from 'undici'
+import type { Pool } from 'undici'
 import type { HttpConnectionConfig } from '../../config/schema/backends.js'
 import { CulexError } from '../../errors.js'
 import type { Log } from '../../log.js'
@@ -23,6 +23,7 @@ export interface HttpRequestConfig {
 export interface HttpRequest { method: 'GET' | 'POST', path: string, headers: Record<string, string>, body?: string }
 export interface HttpResponse { status: number, contentType: string, body: string }
 
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'content-length', 'proxy-connection', 'te', 'trailer'])
 const JSON_TYPE = 'application/json'
 const FORM_TYPE = 'application/x-www-form-urlencoded'
 
@@ -63,8 +64,9 @@ export class HttpRequestTemplate {
     this.#path = compileTemplate((q < 0 ? pathAndQuery : pathAndQuery.slice(0, q)) || '/', allowed)
     this.#query = q < 0 ? [] : parseQuery(pathAndQuery.slice(q + 1)).map(([k, v]) => [compileTemplate(k, allowed), compileTemplate(v, allowed)])
     // Header names as EMQX keeps them: lower case; a GET sends no content-type.
+    // The pool manages the connection: EMQX's default connection and keep-alive headers are its business.
     const headers = Object.entries(config.headers).map(([k, v]): [string, string] => [k.trim().toLowerCase(), String(v)])
-      .filter(([k]) => !(this.method === 'GET' && k === 'content-type'))
+      .filter(([k]) => !HOP_BY_HOP.has(k) && !(this.method === 'GET' && k === 'content-type'))
     if (this.method === 'POST' && !headers.some(([k]) => k === 'content-type')) headers.push(['content-type', JSON_TYPE])
     this.#headers = headers.map(([k, v]) => [k, compileTemplate(v, allowed)])
     const contentType = headers.find(([k]) => k === 'content-type')?.[1].split(';')[0]!.trim().toLowerCase()
@@ -139,7 +141,8 @@ export interface HttpBackendOptions extends HttpConnectionConfig {
 export class HttpBackend {
   readonly origin: string
   readonly health: BackendHealth
-  readonly #pool: Pool
+  /** Loaded with the first HTTP backend: a broker without one does not pay for undici at start. */
+  readonly #pool: Promise<Pool>
   readonly #timeout: number
 
   /** `where` names the config in errors and log lines. */
@@ -149,29 +152,32 @@ export class HttpBackend {
     this.#timeout = options.request_timeout
     this.health = new BackendHealth(log, { backend: where, server: this.origin })
     const secure = url.protocol === 'https:'
-    if (secure && !options.ssl.enable && options.ssl.certfile) {
-      // EMQX refuses https with ssl.enable = false; Culex uses TLS for https:// anyway, and says so when ssl options would be ignored.
-      log.warning({ backend: where }, `${where}.ssl.enable = false: the ssl options are not used for ${this.origin}`)
-    }
+    // EMQX's schema refuses https:// with ssl.enable = false; here it would be TLS without checks.
     const tls = secure && options.ssl.enable ? clientTlsOptions(options.ssl, url.hostname.replace(/^\[|\]$/g, ''), `${where}.ssl`) : {}
     if (secure && !options.ssl.enable) tls.rejectUnauthorized = false
-    this.#pool = new Pool(this.origin, {
-      connections: options.pool_size,
-      pipelining: options.enable_pipelining,
-      connect: { timeout: options.connect_timeout, ...tls },
-      headersTimeout: options.request_timeout,
-      bodyTimeout: options.request_timeout,
+    this.#pool = import('undici').then(({ Pool }) => {
+      const pool = new Pool(this.origin, {
+        connections: options.pool_size,
+        pipelining: options.enable_pipelining,
+        connect: { timeout: options.connect_timeout, ...tls },
+        headersTimeout: options.request_timeout,
+        bodyTimeout: options.request_timeout,
+      })
+      // A pool with no request never opens a connection: nothing happens until the first client.
+      pool.on('connectionError', () => { /* each request reports its own failure */ })
+      return pool
     })
-    // A pool with no request never opens a connection: nothing happens until the first client.
-    this.#pool.on('connectionError', () => { /* each request reports its own failure */ })
   }
 
-  /** Sends one request; throws BackendError (with a reason a person can act on) when there is no HTTP answer. */
+  /**
+   * Sends one request; throws BackendError (with a reason a person can act on, logged once per cause) when
+   * there is no HTTP answer. The caller tells `health` whether an answer was good.
+   */
   async request (req: HttpRequest): Promise<HttpResponse> {
     const where = `${this.origin}${req.path.split('?')[0]}`
     let res
     try {
-      res = await this.#pool.request({
+      res = await (await this.#pool).request({
         method: req.method,
         path: req.path,
         headers: req.headers,
@@ -187,13 +193,13 @@ export class HttpBackend {
     } catch (err) {
       throw this.#failure(err, where)
     }
-    this.health.ok()
+    // Whether the answer is a good one is the caller's to say (health.ok() or health.failed()): a 500 is an answer too.
     const type = res.headers['content-type']
     return { status: res.statusCode, contentType: (Array.isArray(type) ? type[0] : type) ?? '', body }
   }
 
   async close (): Promise<void> {
-    await this.#pool.destroy().catch(() => {})
+    await (await this.#pool).destroy().catch(() => {})
   }
 
   #failure (err: unknown, where: string): BackendError {

@@ -4,7 +4,7 @@
 // from the SQL text and is never parsed as SQL. Queries are named prepared statements unless
 // disable_prepared_statements.
 import { createHash } from 'node:crypto'
-import pg from 'pg'
+import type pg from 'pg'
 import { parseServer, POSTGRES_PORT, type PostgresConnectionConfig } from '../../config/schema/backends.js'
 import type { Log } from '../../log.js'
 import { BackendError, BackendHealth, describeNetworkError } from './health.js'
@@ -48,7 +48,8 @@ export function prepareQuery (sql: string, allowed: readonly string[] = AUTHN_PL
 
 export class PostgresBackend {
   readonly health: BackendHealth
-  readonly #pool: pg.Pool
+  /** pg is loaded with the first PostgreSQL backend, not with every broker. */
+  readonly #pool: Promise<pg.Pool>
   readonly #where: string
   readonly #prepared: boolean
 
@@ -70,16 +71,19 @@ export class PostgresBackend {
     }
     if (config.password !== undefined) options.password = config.password
     if (config.ssl.enable) options.ssl = clientTlsOptions(config.ssl, host, `${where}.ssl`)
-    this.#pool = new pg.Pool(options)
-    // An idle connection that dies (server restart) is dropped by the pool; the next query makes a new one.
-    this.#pool.on('error', (err) => this.health.failed(describeNetworkError(err, this.#where)))
+    this.#pool = import('pg').then(({ default: { Pool } }) => {
+      const pool = new Pool(options)
+      // An idle connection that dies (server restart) is dropped by the pool; the next query makes a new one.
+      pool.on('error', (err) => this.health.failed(describeNetworkError(err, this.#where)))
+      return pool
+    })
   }
 
   /** Runs a prepared query with its parameters rendered for one client: the rows, as column → value. */
   async query (query: PreparedQuery, lookup: Lookup): Promise<Record<string, unknown>[]> {
     const values = query.params.map((t) => render(t, lookup))
     try {
-      const result = await this.#pool.query(this.#prepared ? { name: query.name, text: query.text, values } : { text: query.text, values })
+      const result = await (await this.#pool).query(this.#prepared ? { name: query.name, text: query.text, values } : { text: query.text, values })
       this.health.ok()
       return result.rows as Record<string, unknown>[]
     } catch (err) {
@@ -94,6 +98,6 @@ export class PostgresBackend {
   }
 
   async close (): Promise<void> {
-    await this.#pool.end().catch(() => {})
+    await (await this.#pool).end().catch(() => {})
   }
 }

@@ -2,13 +2,16 @@
 // ioredis, and commands written as EMQX writes them, `HMGET mqtt_user:${username} password_hash salt`.
 // The command text is split into arguments once, at start; each argument is a template rendered on its
 // own and sent as one RESP bulk string, so a placeholder's value is never parsed as more arguments.
-import { Cluster, Redis, type RedisOptions } from 'ioredis'
+import type { Cluster, Redis, RedisOptions } from 'ioredis'
 import { parseServer, REDIS_PORT, type RedisConnectionConfig } from '../../config/schema/backends.js'
 import { CulexError } from '../../errors.js'
 import type { Log } from '../../log.js'
 import { BackendError, BackendHealth, describeNetworkError } from './health.js'
 import { AUTHN_PLACEHOLDERS, compileTemplate, render, type Lookup, type Template } from './placeholders.js'
+import { splitCommand } from './redis-command.js'
 import { clientTlsOptions } from './tls.js'
+
+export { splitCommand }
 
 /** How long one command may take, connection wait included. */
 export const COMMAND_TIMEOUT_MS = 5000
@@ -19,72 +22,6 @@ export interface RedisCommand {
   readonly name: string
   readonly args: readonly Template[]
   readonly text: string
-}
-
-/**
- * Splits a command line as EMQX's emqx_redis_command:split (and redis-cli) do: arguments separated by
- * spaces; "double quotes" with \n \r \t \b \a \xHH and \<char> escapes; 'single quotes' with \' only.
- * Throws on an unterminated quote or text right after a closing quote.
- */
-export function splitCommand (line: string): string[] {
-  const args: string[] = []
-  let i = 0
-  const space = (c: string | undefined) => c === ' ' || c === '\t' || c === '\n' || c === '\r'
-  while (i < line.length) {
-    while (space(line[i])) i++
-    if (i >= line.length) break
-    let arg = ''
-    for (;;) {
-      const c = line[i]
-      if (c === undefined || space(c)) break
-      if (c === '"') {
-        i++
-        for (;;) {
-          const d = line[i]
-          if (d === undefined) throw new Error('unterminated double quote')
-          if (d === '\\' && line[i + 1] === 'x' && /^[0-9a-fA-F]{2}$/.test(line.slice(i + 2, i + 4))) {
-            arg += String.fromCharCode(parseInt(line.slice(i + 2, i + 4), 16))
-            i += 4
-          } else if (d === '\\' && i + 1 < line.length) {
-            const e = line[i + 1]!
-            arg += ({ n: '\n', r: '\r', t: '\t', b: '\b', a: '\x07' } as Record<string, string>)[e] ?? e
-            i += 2
-          } else if (d === '"') {
-            i++
-            if (line[i] !== undefined && !space(line[i])) throw new Error('text right after a closing double quote')
-            break
-          } else {
-            arg += d
-            i++
-          }
-        }
-        break
-      }
-      if (c === '\'') {
-        i++
-        for (;;) {
-          const d = line[i]
-          if (d === undefined) throw new Error('unterminated single quote')
-          if (d === '\\' && line[i + 1] === '\'') {
-            arg += '\''
-            i += 2
-          } else if (d === '\'') {
-            i++
-            if (line[i] !== undefined && !space(line[i])) throw new Error('text right after a closing single quote')
-            break
-          } else {
-            arg += d
-            i++
-          }
-        }
-        break
-      }
-      arg += c
-      i++
-    }
-    args.push(arg)
-  }
-  return args
 }
 
 /** Parses a command for the backend; `where` names the config key in errors. */
@@ -124,59 +61,67 @@ export function redisConnectionOptions (config: RedisConnectionConfig, where: st
 /** One Redis connection (or cluster client) for an authenticator or a source. */
 export class RedisBackend {
   readonly health: BackendHealth
-  readonly #client: Redis | Cluster
+  /** ioredis is loaded with the first Redis backend, not with every broker. */
+  readonly #client: Promise<Redis | Cluster>
   readonly #where: string
+  /** Why the connection is down, from its last error event. */
+  #cause: string | null = null
 
   constructor (config: RedisConnectionConfig, log: Log, where: string) {
     this.#where = config.redis_type === 'single' ? config.server : config.servers.join(',')
     this.health = new BackendHealth(log, { backend: where, server: this.#where, redis_type: config.redis_type })
     const options = redisConnectionOptions(config, where)
-    if (config.redis_type === 'single') {
-      this.#client = new Redis({ ...parseServer(config.server, REDIS_PORT)!, ...options })
-    } else if (config.redis_type === 'sentinel') {
-      const { db, password, username, tls, ...rest } = options
-      this.#client = new Redis({
-        ...rest,
-        sentinels: config.servers.map((s) => parseServer(s, 26379)!),
-        name: config.sentinel,
-        ...(db === undefined ? {} : { db }),
-        ...(password === undefined ? {} : { password }),
-        ...(username === undefined ? {} : { username }),
-        ...(tls === undefined ? {} : { tls, sentinelTLS: tls, enableTLSForSentinelMode: true }),
-      })
-    } else {
-      const { retryStrategy: _r, enableOfflineQueue, ...redisOptions } = options
-      this.#client = new Cluster(config.servers.map((s) => parseServer(s, REDIS_PORT)!), {
-        redisOptions,
-        enableOfflineQueue,
-        clusterRetryStrategy: (times) => Math.min(times * 200, 2000),
-      })
-    }
-    // Connection errors are reported by the commands that meet them (health), once per cause.
-    this.#client.on('error', (err: unknown) => this.health.failed(describeNetworkError(err, `redis ${this.#where}`)))
-    this.#client.on('ready', () => this.health.ok())
+    this.#client = import('ioredis').then(({ Cluster, Redis }) => {
+      let client: Redis | Cluster
+      if (config.redis_type === 'single') {
+        client = new Redis({ ...parseServer(config.server, REDIS_PORT)!, ...options })
+      } else if (config.redis_type === 'sentinel') {
+        const { db, password, username, tls, ...rest } = options
+        client = new Redis({
+          ...rest,
+          sentinels: config.servers.map((s) => parseServer(s, 26379)!),
+          name: config.sentinel,
+          ...(db === undefined ? {} : { db }),
+          ...(password === undefined ? {} : { password }),
+          ...(username === undefined ? {} : { username }),
+          ...(tls === undefined ? {} : { tls, sentinelTLS: tls, enableTLSForSentinelMode: true }),
+        })
+      } else {
+        const { retryStrategy: _r, enableOfflineQueue, ...redisOptions } = options
+        client = new Cluster(config.servers.map((s) => parseServer(s, REDIS_PORT)!), {
+          redisOptions,
+          enableOfflineQueue,
+          clusterRetryStrategy: (times) => Math.min(times * 200, 2000),
+        })
+      }
+      // Connection errors are reported by the commands that meet them (health, once per cause), with this cause.
+      client.on('error', (err: unknown) => { this.#cause = describeNetworkError(err, `redis ${this.#where}`) })
+      client.on('ready', () => { this.#cause = null })
+      return client
+    })
   }
 
   /** Runs a command with its placeholders rendered for one client; throws BackendError on any failure. */
   async run (command: RedisCommand, lookup: Lookup): Promise<unknown> {
     const args = command.args.map((t) => render(t, lookup))
     try {
-      const reply = await this.#client.call(command.name, ...args)
+      const reply = await (await this.#client).call(command.name, ...args)
       this.health.ok()
       return reply
     } catch (err) {
       const message = (err as Error).message ?? String(err)
-      const reason = /timed? ?out/i.test(message)
-        ? `redis ${this.#where} did not answer within ${COMMAND_TIMEOUT_MS} ms`
-        : /max retries|Stream isn't writeable|Connection is closed/i.test(message)
-          ? `redis ${this.#where} is not reachable (${message})`
-          : (err as { code?: string }).code ? describeNetworkError(err, `redis ${this.#where}`) : `redis ${this.#where} answered ${command.name.toUpperCase()} with an error: ${message}`
+      let reason: string
+      if (/timed? ?out/i.test(message)) reason = `redis ${this.#where} did not answer within ${COMMAND_TIMEOUT_MS} ms`
+      else if (/max retries|Stream isn't writeable|Connection is closed|None of startup nodes/i.test(message)) reason = this.#cause ?? `redis ${this.#where} is not reachable`
+      else if ((err as { code?: string }).code) reason = describeNetworkError(err, `redis ${this.#where}`)
+      else reason = `redis ${this.#where} answered ${command.name.toUpperCase()} with an error: ${message}`
       this.health.failed(reason)
       throw new BackendError(reason, { cause: err })
     }
   }
 
   async close (): Promise<void> {
-    this.#client.disconnect()
+    const client = await this.#client
+    client.disconnect()
   }
 }

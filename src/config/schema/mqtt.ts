@@ -1,7 +1,18 @@
 // mqtt.*: the protocol limits and behaviours of every listener.
 import { z } from 'zod'
 import { bool, countOrInfinity, duration, durationOrDisabled, durationOrInfinity, int, size } from '../types.js'
+import { compile, VariformError } from '../../mqtt/variform.js'
 import { section, noEffect, notYet } from './marks.js'
+
+/** A variform expression, parsed at load time so that a malformed one stops start-up with its key. */
+const variformExpression = () => z.string().superRefine((v, ctx) => {
+  try {
+    compile(v)
+  } catch (err) {
+    if (!(err instanceof VariformError)) throw err
+    ctx.addIssue({ code: 'custom', message: `bad expression ${JSON.stringify(v)}: ${err.message}` })
+  }
+})
 
 export const mqtt = section({
   max_packet_size: size().prefault('1MB').describe('Largest MQTT packet accepted, checked from the fixed header before the body is read.'),
@@ -38,11 +49,11 @@ export const mqtt = section({
   shared_subscription_initial_sticky_pick: notYet(z.enum(['random', 'local', 'hash_topic', 'hash_clientid']).default('random'), 'the sticky strategy\'s first pick', 'How the sticky strategy picks a group\'s member the first time.'),
   keepalive_backoff: noEffect(z.number().optional(), 'replaced by keepalive_multiplier (EMQX 5.0\'s older name).'),
   keepalive_check_interval: noEffect(duration().prefault('30s'), 'Culex times each client\'s Keep Alive on its own.'),
-  client_attrs_init: notYet(z.array(z.strictObject({
-    expression: z.string(),
-    set_as_attr: z.string(),
-  })).default([]), 'client attributes from expressions', 'Client attributes computed at CONNECT from variform expressions.'),
-  clientid_override: notYet(z.string().default('disabled'), 'client identifier expressions', 'A variform expression that replaces the client identifier, or disabled.'),
+  client_attrs_init: z.array(z.strictObject({
+    expression: variformExpression().describe('Variform expression, e.g. nth(1, tokens(clientid, \'-\')), cn, user_property.tenant.'),
+    set_as_attr: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'expected a name of letters, digits, - and _ (not starting with - or _)').describe('Name of the attribute: ${client_attrs.<name>} in ACL rules and backend requests.'),
+  })).default([]).describe('Client attributes computed at CONNECT (EMQX 5.7+ variform expressions) from clientid, username, cn, dn, cert_san.dns|ip|email|uri (lists), peersni, peerhost, user_property.NAME, with nth, tokens, split, substr, concat, lower, upper, trim, replace, regex_extract, regex_match, regex_replace, coalesce, iif, pad, find, join_to_string...; an empty or failing result sets no attribute. Authenticators (JWT client_attrs, HTTP client_attrs) add theirs on top.'),
+  clientid_override: z.union([z.literal('disabled'), variformExpression()]).default('disabled').describe('A variform expression (as client_attrs_init, with client_attrs.NAME bound too) whose result replaces the client identifier before the ban check and authentication; empty or failing: the client\'s own is kept. disabled: off.'),
   mqueue_priorities: notYet(z.union([z.literal('disabled'), z.record(z.string(), int())]).default('disabled'), 'message queue priorities', 'Priority of queued messages per topic, or disabled.'),
   mqueue_default_priority: notYet(z.enum(['highest', 'lowest']).default('lowest'), 'message queue priorities', 'Priority of queued messages on topics mqueue_priorities does not list.'),
 })

@@ -12,6 +12,7 @@ import { RC, describeReason, v3ConnackCode } from '../reason-codes.js'
 import { isMalformedString, isSysTopic, topicNameError } from '../topic.js'
 import { expandIdentity, hasControlCharacter, resolveCertClientId, resolveUsername } from '../identity.js'
 import { ownerRefusal, reauthorize } from '../resume.js'
+import { hasClientExpressions, initialAttrs, overriddenClientId, type AttrSource } from '../client-attrs.js'
 
 type ConnackProps = NonNullable<IConnackPacket['properties']>
 
@@ -31,7 +32,23 @@ export function handleConnect (channel: Channel, packet: IConnectPacket): void |
   const username = named.value
   const chosenId = certId.value ?? (mqtt.use_username_as_clientid ? username : undefined)
   const assigned = chosenId === undefined && packet.clientId === '' ? `culex-${randomBytes(8).toString('hex')}` : undefined
-  const clientId = chosenId ?? assigned ?? packet.clientId
+  let clientId = chosenId ?? assigned ?? packet.clientId
+  // As EMQX: attributes once the client id and user name are settled, then the id override, which may read them.
+  let attrs: Record<string, string> = {}
+  if (hasClientExpressions(mqtt)) {
+    const source: AttrSource = {
+      clientId, username, remoteAddress: channel.transport.remoteAddress, remotePort: channel.transport.remotePort,
+      listener: channel.listener.id, tls, userProperties: packet.properties?.userProperties,
+    }
+    attrs = initialAttrs(mqtt, source, channel.core.log)
+    const overridden = overriddenClientId(mqtt, { ...source, attrs }, channel.core.log)
+    if (overridden !== undefined) {
+      if (hasControlCharacter(overridden) || Buffer.byteLength(overridden) > mqtt.max_clientid_len) {
+        return refuse(channel, RC.CLIENT_IDENTIFIER_NOT_VALID, 'mqtt.clientid_override gave a client identifier with a control character or longer than mqtt.max_clientid_len')
+      }
+      clientId = overridden
+    }
+  }
   const client: ClientInfo = {
     clientId,
     username,
@@ -41,7 +58,7 @@ export function handleConnect (channel: Channel, packet: IConnectPacket): void |
     remotePort: channel.transport.remotePort,
     connectedAt: Date.now(),
     isSuperuser: false,
-    attrs: {},
+    attrs,
     tls,
     cert,
   }
@@ -57,7 +74,8 @@ export function handleConnect (channel: Channel, packet: IConnectPacket): void |
     if (channel.state !== 'connecting') return
     if (answer.result !== 'ok') return refuseAuth(channel, answer)
     client.isSuperuser = answer.isSuperuser ?? false
-    if (answer.attrs) client.attrs = answer.attrs
+    // An authenticator's attributes join those of client_attrs_init, and win on the same name (EMQX's merge).
+    if (answer.attrs) client.attrs = { ...client.attrs, ...answer.attrs }
     if (answer.acl) client.acl = answer.acl
     if (answer.aclExpireAt !== undefined) client.aclExpireAt = answer.aclExpireAt
     await accept(channel, packet, client, assigned !== undefined)
