@@ -43,6 +43,6 @@ export const mqtt = section({
     set_as_attr: z.string(),
   })).default([]), 'client attributes from expressions', 'Client attributes computed at CONNECT from variform expressions.'),
   clientid_override: notYet(z.string().default('disabled'), 'client identifier expressions', 'A variform expression that replaces the client identifier, or disabled.'),
-  mqueue_priorities: notYet(z.union([z.literal('disabled'), z.record(z.string(), int())]).default('disabled'), 'message queue priorities', 'Priority of queued messages per topic, or disabled.'),
-  mqueue_default_priority: notYet(z.enum(['highest', 'lowest']).default('lowest'), 'message queue priorities', 'Priority of queued messages on topics mqueue_priorities does not list.'),
+  mqueue_priorities: z.union([z.literal('disabled'), z.record(z.string(), int().pipe(z.number().min(1).max(255)))]).default('disabled').describe('Priorities (1 to 255, higher first) of the messages a session queues (client offline, or its inflight window full), by exact topic: {"topic/1" = 10, "topic/2" = 8}; disabled: one queue in arrival order. Each priority is a queue of its own bounded by max_mqueue_len (its oldest dropped, as EMQX); a priority P sends up to (P + 1) × 10 messages in a row before a lower one that holds messages gets a turn. Over force_shutdown.max_heap_size the lowest priority is dropped first.'),
+  mqueue_default_priority: z.enum(['highest', 'lowest']).default('lowest').describe('Priority of queued messages on topics mqueue_priorities does not list: highest (before every listed topic, with no limit on its turn) or lowest (after them). Without mqueue_priorities it has no effect.'),
 })
