@@ -3,6 +3,7 @@ import { Writable } from 'node:stream'
 import { pino, type Logger, type LevelWithSilent, type DestinationStream } from 'pino'
 import type { CulexConfig } from './config/schema.js'
 import { RotatingFile } from './log-file.js'
+import { BurstLimit, Throttle } from './log-limits.js'
 
 export type Log = Logger<'notice' | 'warning' | 'critical'>
 
@@ -114,7 +115,7 @@ type Handler = CulexConfig['log']['console']
 
 export function createLog (config: CulexConfig['log']): Log {
   const streams: { level: string, stream: DestinationStream }[] = []
-  const add = (handler: Handler, out: NodeJS.WritableStream) => {
+  const add = (name: string, handler: Handler, out: NodeJS.WritableStream) => {
     if (!handler.enable || handler.level === 'none') return
     const opts: LineOptions = {
       formatter: handler.formatter,
@@ -124,16 +125,39 @@ export function createLog (config: CulexConfig['log']): Log {
     }
     // pino's own JSON lines as they are, unless the handler changes them.
     const plain = opts.formatter === 'json' && opts.timestampFormat === 'auto' && opts.charsLimit === Number.POSITIVE_INFINITY
-    streams.push({ level: pinoLevel(handler.level), stream: plain ? out : new LineFormat(out, opts) })
+    const formatted = plain ? out : new LineFormat(out, opts)
+    const burst = handler.burst_limit
+    const stream = burst.enable
+      ? new BurstLimit(formatted, burst.max_count, burst.window_time, (dropped, windowMs) =>
+        `${JSON.stringify({ level: CUSTOM_LEVELS.warning, time: Date.now(), msg: `log lines dropped by log.${name}.burst_limit`, dropped, window_ms: windowMs, max_count: burst.max_count })}\n`)
+      : formatted
+    streams.push({ level: pinoLevel(handler.level), stream: stream as DestinationStream })
   }
-  add(config.console, process.stdout)
-  for (const file of Object.values(config.file)) {
+  add('console', config.console, process.stdout)
+  for (const [name, file] of Object.entries(config.file)) {
     if (!file.enable) continue
     const size = file.rotation_size === 'infinity' ? Number.POSITIVE_INFINITY : file.rotation_size
-    add(file, new RotatingFile(file.path, size, file.rotation_count))
+    add(`file.${name}`, file, new RotatingFile(file.path, size, file.rotation_count))
   }
   const lowest = streams.length === 0 ? 'silent' : streams.map((s) => s.level).sort((a, b) => levelValue(a) - levelValue(b))[0]!
-  return pino({ level: lowest, customLevels: CUSTOM_LEVELS, base: undefined }, pino.multistream(streams as never, { levels: { ...pino.levels.values, ...CUSTOM_LEVELS } } as never)) as Log
+  // log.throttling, as EMQX: off when the log takes debug lines.
+  const throttling = config.throttling
+  const self: { log?: Log } = {}
+  const throttle = throttling.msgs.length === 0 || levelValue(lowest) <= levelValue('debug')
+    ? null
+    : new Throttle(throttling.msgs, throttling.time_window, (dropped, periodMs) => {
+      self.log?.warning({ dropped, period: `${periodMs / 1000}s` }, 'log events throttled during the last period')
+    })
+  const hooks = throttle === null
+    ? undefined
+    : {
+        logMethod (this: unknown, args: unknown[], method: (...args: unknown[]) => void) {
+          if (throttle.allow(typeof args[0] === 'string' ? args[0] : args[1])) method.apply(this, args)
+        },
+      }
+  const logger = pino({ level: lowest, customLevels: CUSTOM_LEVELS, base: undefined, ...(hooks ? { hooks: hooks as never } : {}) }, pino.multistream(streams as never, { levels: { ...pino.levels.values, ...CUSTOM_LEVELS } } as never)) as Log
+  self.log = logger
+  return logger
 }
 
 function levelValue (level: string): number {

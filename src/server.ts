@@ -2,6 +2,7 @@
 import type { Message } from './mqtt/message.js'
 import { loadApiKeys, type ApiKeys } from './api/auth.js'
 import type { ManagementApi } from './api/index.js'
+import type { PushGateway } from './api/prometheus-push.js'
 import { DeviceRegistry } from './certs/registry.js'
 import { CertStore } from './certs/store.js'
 import type { Cluster } from './cluster/cluster.js'
@@ -89,6 +90,8 @@ export class Broker {
   /** sysmon.os: high_cpu_usage and high_system_memory_usage. */
   readonly #osMonitor: OsMonitor
   readonly #events: SysEvents
+  /** prometheus.push_gateway when enabled, once started. */
+  #push: PushGateway | null = null
   #started = false
   readonly #clustered: boolean
   readonly #worker: number | undefined
@@ -203,6 +206,7 @@ export class Broker {
     this.authz.start()
     warmLengthCache()
     if (apiKeys) await this.#startApi(apiKeys)
+    await this.#startPush()
     this.#hostBus?.listening()
     return this
   }
@@ -241,6 +245,17 @@ export class Broker {
       }
       this.log.error({ code: err.code }, `${err.message}; running without the management API`)
     }
+  }
+
+  /** prometheus.push_gateway: loaded only when it pushes (it reads the metrics as the API does). */
+  async #startPush (): Promise<void> {
+    const p = this.config.prometheus
+    if (!p.push_gateway.enable && p.enable !== true) return
+    const { PushGateway, pushGatewayOptions } = await import('./api/prometheus-push.js')
+    const options = pushGatewayOptions(this.config, (message) => this.log.warning(message))
+    if (!options) return
+    this.#push = new PushGateway(this, options)
+    this.#push.start()
   }
 
   /** The management API's bound port; throws when it is not running. */
@@ -294,6 +309,8 @@ export class Broker {
   async close (): Promise<void> {
     this.#sys.stop()
     this.#osMonitor.stop()
+    await this.#push?.stop()
+    this.#push = null
     const api = this.api
     this.api = null
     await api?.close()

@@ -5,19 +5,18 @@ import { join } from 'node:path'
 import type { IConnectPacket } from 'mqtt-packet'
 import t, { type Test } from 'tap'
 import { createLog, escapeControl } from '../src/log.js'
-import type { CulexConfig } from '../src/config/schema.js'
 import { loadConfig } from '../src/config/load.js'
-import { delay, rawConnect, rawMqtt, startBroker, within } from './helpers.js'
+import { connectClient, delay, rawConnect, rawMqtt, startBroker, within } from './helpers.js'
 
 const FORGED = '2026-01-01T00:00:00.000Z [error] forged line'
 
 /** A broker logging at info to a text file; returns the file's lines once `until` holds (bounded). */
 async function textLogBroker (t: Test) {
   const path = join(t.testdir({}), 'culex.log')
-  const config = {
+  const config = loadConfig({ config: { log: {
     console: { enable: false, level: 'info', formatter: 'text' },
     file: { t: { enable: true, level: 'info', formatter: 'text', path } },
-  } as unknown as CulexConfig['log']
+  } }, env: {} }).config.log
   const b = await startBroker({}, { logger: createLog(config) })
   t.teardown(() => b.close())
   const lines = async (until: (lines: string[]) => boolean): Promise<string[]> => {
@@ -120,4 +119,62 @@ t.test('chars_limit cuts long lines (text) and long values (json); timestamp_for
   t.match(record.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+02:00$/, 'rfc3339 at time_offset')
   t.equal(record.msg, `${'m'.repeat(100)}...`)
   t.equal(record.topic, `${'t'.repeat(100)}...`, 'each string value is cut, and the line stays JSON')
+})
+
+t.test('log.throttling: refused clients logged once per time_window, then the count of those dropped', async (t) => {
+  const path = join(t.testdir({}), 'emqx.log')
+  const logger = logFrom({ throttling: { time_window: '1s' }, file: { default: { enable: true, level: 'info', path } } })
+  // Every client is refused by the authenticate hook: "authentication refused" (EMQX's authentication_failure).
+  const b = await startBroker({}, { logger, hooks: { authenticate: () => ({ result: 'deny', reason: 'nobody gets in' }) } })
+  t.teardown(() => b.close())
+  for (let i = 0; i < 5; i++) {
+    await t.rejects(connectClient(b.tcpPort, { clientId: `refused-${i}` }), 'refused')
+  }
+  // Written plus counted as dropped makes five once the window (or, on a slow machine, the windows) ended.
+  const tally = (text: string) => {
+    const lines = text.split('\n').filter((l) => l !== '')
+    const written = lines.filter((l) => l.includes('authentication refused'))
+    const summaries = lines.filter((l) => l.includes('log events throttled during the last period'))
+    const dropped = summaries.reduce((n, l) => n + Number(/"authentication_failure":(\d+)/.exec(l)?.[1] ?? 0), 0)
+    return { written, summaries, dropped }
+  }
+  const { written, summaries, dropped } = tally(await fileText(path, (s) => { const c = tally(s); return c.written.length + c.dropped === 5 }))
+  t.equal(written.length + dropped, 5, 'written and dropped add up to the five refusals')
+  t.ok(written.length < 5, `not every refusal written (${written.length} of 5)`)
+  t.ok(written[0]!.includes('clientid=refused-0'), 'the first refusal of a window is the one written')
+  t.match(summaries[0], /^\S+ \[warning\] log events throttled during the last period dropped=\{"authentication_failure":\d\} period=1s$/, 'one warning per window with the count per kind')
+})
+
+t.test('log.throttling: msgs = [] or a debug handler throttles nothing; an unknown kind is refused', async (t) => {
+  const dir = t.testdir({})
+  const none = logFrom({ throttling: { msgs: [] }, file: { a: { enable: true, level: 'info', path: join(dir, 'none.log') } } })
+  const debug = logFrom({ file: { b: { enable: true, level: 'debug', path: join(dir, 'debug.log') } } })
+  for (const log of [none, debug]) for (let i = 0; i < 3; i++) log.warning({ n: i }, 'authentication refused')
+  for (const name of ['none.log', 'debug.log']) {
+    const text = await fileText(join(dir, name), (s) => s.includes('n=2'))
+    t.equal(text.split('\n').filter((l) => l.includes('authentication refused')).length, 3, `${name}: all three written`)
+  }
+  t.throws(() => logFrom({ throttling: { msgs: ['no_such_event'] } }), { message: /log\.throttling\.msgs\.0/ })
+  t.throws(() => logFrom({ throttling: { time_window: '500ms' } }), { message: /log\.throttling\.time_window: expected at least 1s/ })
+})
+
+t.test('log.<handler>.burst_limit: max_count lines per window_time, the rest dropped and counted', async (t) => {
+  const dir = t.testdir({})
+  const limited = join(dir, 'limited.log')
+  const free = join(dir, 'free.log')
+  const log = logFrom({
+    file: {
+      limited: { enable: true, level: 'info', path: limited, burst_limit: { max_count: 5, window_time: '300ms' } },
+      free: { enable: true, level: 'info', path: free, burst_limit: { enable: false, max_count: 5 } },
+    },
+  })
+  for (let i = 0; i < 20; i++) log.info(`burst ${i}`)
+  const text = await fileText(limited, (s) => s.includes('dropped by'))
+  const lines = text.split('\n').filter((l) => l !== '')
+  t.same(lines.filter((l) => l.includes('burst ')).map((l) => l.split('] ')[1]), ['burst 0', 'burst 1', 'burst 2', 'burst 3', 'burst 4'], 'the first five of the window')
+  t.match(lines.at(-1), /\[warning\] log lines dropped by log\.file\.limited\.burst_limit dropped=15 window_ms=300 max_count=5$/)
+  log.info('after the window')
+  t.ok((await fileText(limited, (s) => s.includes('after the window'))).includes('after the window'), 'a new window writes again')
+  const all = await fileText(free, (s) => s.includes('burst 19'))
+  t.equal(all.split('\n').filter((l) => l.includes('burst ')).length, 20, 'enable = false: every line')
 })

@@ -187,10 +187,24 @@ async function certExpiry (host: ApiHost): Promise<[Labels, number][]> {
   return samples
 }
 
-export const prometheusRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, { host }) => {
+/**
+ * The text GET /api/v5/prometheus/stats serves (and the push gateway pushes): `read` walks the sessions once
+ * per call, shared by the gauges that need it.
+ */
+export function prometheusText (host: ApiHost): { read (): Promise<string>, readonly contentType: string } {
   let last: Scan | null = null
-  const current = () => (last ??= scan(host))
-  const registry = brokerRegistry(host, current)
+  const registry = brokerRegistry(host, () => (last ??= scan(host)))
+  return {
+    contentType: registry.contentType,
+    read: () => {
+      last = null
+      return registry.metrics()
+    },
+  }
+}
+
+export const prometheusRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, { host }) => {
+  const stats = prometheusText(host)
   // Public as in EMQX unless prometheus.enable_basic_auth (false by default): read-only figures, no secrets.
   const open = !host.config.prometheus.enable_basic_auth
   app.get(PROMETHEUS_PATH, {
@@ -203,9 +217,7 @@ export const prometheusRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (ap
       response: { 200: { description: 'Prometheus text format 0.0.4', type: 'string' } },
     },
   }, async (_request, reply) => {
-    // One walk over the sessions per scrape, shared by the gauges that need it.
-    last = null
-    const text = await registry.metrics()
-    return reply.type(registry.contentType).send(text)
+    const text = await stats.read()
+    return reply.type(stats.contentType).send(text)
   })
 }

@@ -79,7 +79,7 @@ export class Cluster implements ClusterLink {
     this.#prefix = prefix
     this.#store = store
     this.#sessions = new SessionStoreMirror(store, prefix, core.config.mqtt.max_mqueue_len, log)
-    this.#shared = new SharedView(store, prefix, this.node, core.config.mqtt.shared_subscription_strategy, log)
+    this.#shared = new SharedView(store, prefix, this.node, core.config.mqtt.shared_subscription_strategy, log, core.config.mqtt.shared_subscription_initial_sticky_pick)
     this.#watchInterval = config.heartbeat_interval
     bus.sharePlanner((message, reachable) => {
       if (this.#dirty.size > 0) this.#flushShared()

@@ -8,7 +8,7 @@
 // choice travels with the message; other nodes deliver to a group only when told to.
 import type { Log } from '../log.js'
 import type { Message } from '../mqtt/message.js'
-import { hash, type ShareStrategy } from '../mqtt/shared-pick.js'
+import { hash, initialTurn, type InitialStickyPick, type ShareStrategy } from '../mqtt/shared-pick.js'
 import { TopicTree, type SharedGroup, type Subscription } from '../mqtt/topic-tree.js'
 import type { ClusterStore } from './store.js'
 
@@ -26,6 +26,7 @@ export class SharedView {
   readonly #prefix: string
   readonly #node: string
   readonly #strategy: ShareStrategy
+  readonly #initial: InitialStickyPick
   readonly #log: Log
   readonly #tree = new TopicTree<NodeShare>()
   /** group key → node → its share. */
@@ -34,11 +35,12 @@ export class SharedView {
   /** Nodes not running (dead or stopped): left out of every choice until they announce again. */
   readonly #down = new Set<string>()
 
-  constructor (store: ClusterStore, prefix: string, node: string, strategy: ShareStrategy, log: Log) {
+  constructor (store: ClusterStore, prefix: string, node: string, strategy: ShareStrategy, log: Log, initial: InitialStickyPick = 'random') {
     this.#store = store
     this.#prefix = prefix
     this.#node = node
     this.#strategy = strategy
+    this.#initial = initial
     this.#log = log
   }
 
@@ -147,7 +149,12 @@ export class SharedView {
       case 'sticky': {
         const last = this.#sticky.get(group.key)
         if (last !== undefined && shares.some((s) => s.clientId === last && s.online > 0)) return last
-        turn = group.next++ % total
+        // mqtt.shared_subscription_initial_sticky_pick; local: this node when it has a member online.
+        if (this.#initial === 'local' && shares.some((s) => s.clientId === this.#node && s.online > 0)) {
+          this.#sticky.set(group.key, this.#node)
+          return this.#node
+        }
+        turn = initialTurn(this.#initial, message, total)
         break
       }
       default: turn = group.next++ % total

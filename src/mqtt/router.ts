@@ -221,7 +221,8 @@ export class Router {
   }
 
   #deliverShared (group: SharedGroup<Session>, message: Message, exclude: Session | undefined, checkedAt: number): number {
-    const member = pickMember(group, message, this.#config.mqtt.shared_subscription_strategy, exclude)
+    const mqtt = this.#config.mqtt
+    const member = pickMember(group, message, mqtt.shared_subscription_strategy, exclude, mqtt.shared_subscription_initial_sticky_pick)
     if (!member) return 0
     if (checkedAt !== 0 && !this.#mayRead(member, message, checkedAt)) return 0
     return this.#handTo(member.subscriber, this.#delivery(member, message, member.id ? [member.id] : undefined, group))
@@ -233,7 +234,7 @@ export class Router {
     for (const d of held) {
       const group = d.group!
       const live = this.tree.group(group.filter, group.name) ?? group
-      const member = pickMember(live, d.message, this.#config.mqtt.shared_subscription_strategy, session)
+      const member = pickMember(live, d.message, this.#config.mqtt.shared_subscription_strategy, session, this.#config.mqtt.shared_subscription_initial_sticky_pick)
       if (member && member.subscriber.link) {
         this.#handTo(member.subscriber, this.#delivery(member, d.message, member.id ? [member.id] : undefined, live))
       } else if (session.link === null && this.#sessions.get(session.clientId) === session && session.expiryInterval > 0) {

@@ -10,6 +10,7 @@ import type { Metrics } from './metrics.js'
 import { CulexError } from '../errors.js'
 import { RC } from './reason-codes.js'
 import type { Router } from './router.js'
+import { queuePriorities } from './mqueue-priority.js'
 import { Session, type SessionLimits } from './session.js'
 import type { SessionStore } from './store/index.js'
 import type { SessionJournal } from './store/journal.js'
@@ -70,6 +71,7 @@ export class SessionRegistry {
       maxQueue: opts.config.mqtt.max_mqueue_len,
       maxQueueBytes: memoryBudget(opts.config),
       storeQos0: opts.config.mqtt.mqueue_store_qos0,
+      priorities: queuePriorities(opts.config.mqtt.mqueue_priorities, opts.config.mqtt.mqueue_default_priority),
       onDrop: () => { metrics.messagesDropped++ },
     }
   }

@@ -5,6 +5,7 @@ import type { ClientInfo } from './hooks.js'
 import { setLongTimeout, type LongTimeout } from './long-timeout.js'
 import { deliveryBytes, messageBytes, ownPayload, SizedMap, subscriptionBytes } from './memory.js'
 import { isExpired, type Message } from './message.js'
+import { PriorityQueue, type QueuePriorities } from './mqueue-priority.js'
 import type { SharedGroup, Subscription } from './topic-tree.js'
 
 /** One message on its way to this session's client. */
@@ -59,6 +60,8 @@ export interface SessionLimits {
   /** Bytes the queue may hold (src/mqtt/memory.ts); the oldest messages are dropped beyond. None when absent. */
   maxQueueBytes?: number
   storeQos0: boolean
+  /** mqtt.mqueue_priorities (src/mqtt/mqueue-priority.ts); absent: one FIFO. */
+  priorities?: QueuePriorities | null
   /** Told about every message the session drops, for the broker-wide counter. */
   onDrop?: () => void
 }
@@ -95,14 +98,18 @@ export class Session {
   /** Set while the session is persistent in a cluster: QoS 1/2 messages queued while offline are copied to it. */
   mirror: SessionMirror | null = null
   readonly #limits: SessionLimits
+  /** The queue without priorities: an array and the index of its oldest. */
   #queue: Delivery[] = []
   #head = 0
+  /** The queue with mqtt.mqueue_priorities; null without (#queue then). */
+  readonly #prio: PriorityQueue<Delivery> | null
   #queuedBytes = 0
   #nextId = 1
 
   constructor (clientId: string, limits: SessionLimits) {
     this.clientId = clientId
     this.#limits = limits
+    this.#prio = limits.priorities ? new PriorityQueue<Delivery>(limits.priorities) : null
   }
 
   /** Ends the session `ms` from now (Infinity: never), replacing an armed expiry. */
@@ -132,7 +139,7 @@ export class Session {
     return true
   }
 
-  get queueLength (): number { return this.#queue.length - this.#head }
+  get queueLength (): number { return this.#prio === null ? this.#queue.length - this.#head : this.#prio.length }
 
   /** What the queued messages pin (src/mqtt/memory.ts). */
   get queuedBytes (): number { return this.#queuedBytes }
@@ -203,6 +210,13 @@ export class Session {
     for (const [id, d] of this.inflight) {
       if (d.state === 'publish' && pick(d)) { out.push(d); this.inflight.delete(id) }
     }
+    if (this.#prio !== null) {
+      for (const d of this.#prio.take(pick)) {
+        out.push(d)
+        this.#queuedBytes -= deliveryBytes(d)
+      }
+      return out
+    }
     const kept: Delivery[] = []
     for (let i = this.#head; i < this.#queue.length; i++) {
       const d = this.#queue[i]!
@@ -215,12 +229,14 @@ export class Session {
     return out
   }
 
-  /** The queue, oldest first. */
+  /** The queue, oldest first (with priorities: highest priority first, each oldest first). */
   * queued (): IterableIterator<Delivery> {
+    if (this.#prio !== null) { yield * this.#prio.values(); return }
     for (let i = this.#head; i < this.#queue.length; i++) yield this.#queue[i]!
   }
 
   clearQueue (): void {
+    this.#prio?.clear()
     this.#queue = []
     this.#head = 0
     this.#queuedBytes = 0
@@ -272,6 +288,7 @@ export class Session {
     const bytes = deliveryBytes(d)
     const room = maxQueueBytes - (this.pinnedBytes - this.#queuedBytes)
     if (maxQueue === 0 || bytes > room) { this.#drop(d); return false }
+    if (this.#prio !== null) return this.#enqueuePriority(d, bytes, maxQueue, room)
     if (this.queueLength >= maxQueue || this.#queuedBytes + bytes > room) {
       while (this.queueLength > 0 && (this.queueLength >= maxQueue || this.#queuedBytes + bytes > room)) this.#drop(this.#shift())
       // A full queue of an offline client drops from the head forever: reclaim the slots here too.
@@ -281,14 +298,38 @@ export class Session {
     return true
   }
 
+  /** #enqueue with priorities: max_mqueue_len bounds each priority (as EMQX); over the bytes, the lowest priority goes first. */
+  #enqueuePriority (d: Delivery, bytes: number, maxQueue: number, room: number): boolean {
+    const prio = this.#prio!
+    if (prio.sizeFor(d) >= maxQueue) this.#dropQueued(prio.dropOldestOf(d))
+    while (this.#queuedBytes + bytes > room) {
+      const victim = prio.dropLowest(d)
+      if (victim === undefined) { this.#drop(d); return false }
+      this.#dropQueued(victim)
+    }
+    this.#push(d, bytes)
+    return true
+  }
+
+  #dropQueued (d: Delivery): void {
+    this.#queuedBytes -= deliveryBytes(d)
+    this.#drop(d)
+  }
+
   #push (d: Delivery, bytes = deliveryBytes(d)): void {
     ownPayload(d.message)
-    this.#queue.push(d)
+    if (this.#prio !== null) this.#prio.push(d)
+    else this.#queue.push(d)
     this.#queuedBytes += bytes
   }
 
   /** Takes the oldest queued delivery (the queue is not empty). */
   #shift (): Delivery {
+    if (this.#prio !== null) {
+      const next = this.#prio.shift()
+      this.#queuedBytes -= deliveryBytes(next)
+      return next
+    }
     const d = this.#queue[this.#head]!
     this.#queue[this.#head++] = undefined as never
     this.#queuedBytes -= deliveryBytes(d)

@@ -31,6 +31,8 @@ export interface SharedGroup<S extends Subscriber> {
   readonly members: Subscription<S>[]
   /** Round-robin cursor. */
   next: number
+  /** The sticky strategy's member, until it leaves the group (src/mqtt/shared-pick.ts). */
+  sticky: Subscription<S> | null
 }
 
 export interface Match<S extends Subscriber> {
@@ -72,12 +74,14 @@ export class TopicTree<S extends Subscriber> {
     node.groups ??= new Map()
     let shared = node.groups.get(group)
     if (!shared) {
-      shared = { key: `${group}/${filter}`, name: group, filter, members: [], next: 0 }
+      shared = { key: `${group}/${filter}`, name: group, filter, members: [], next: 0, sticky: null }
       node.groups.set(group, shared)
     }
     const at = shared.members.findIndex((m) => m.subscriber.clientId === sub.subscriber.clientId)
-    if (at >= 0) shared.members[at] = sub
-    else { shared.members.push(sub); this.#count++ }
+    if (at >= 0) {
+      if (shared.sticky === shared.members[at]) shared.sticky = sub
+      shared.members[at] = sub
+    } else { shared.members.push(sub); this.#count++ }
   }
 
   /** Removes the subscriber's subscription; returns whether one existed. */
@@ -99,6 +103,7 @@ export class TopicTree<S extends Subscriber> {
       const shared = node.groups?.get(group)
       const at = shared ? shared.members.findIndex((m) => m.subscriber === subscriber) : -1
       if (shared && at >= 0) {
+        if (shared.sticky === shared.members[at]) shared.sticky = null
         shared.members.splice(at, 1)
         removed = true
         if (shared.members.length === 0) node.groups!.delete(group)

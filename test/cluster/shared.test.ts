@@ -114,4 +114,60 @@ if (!hasRedis) {
     await gotBack.waitFor(3)
     t.same(gotBack.messages.map((m) => m.payload.toString()), ['q-0', 'q-1', 'q-2'], 'with nobody online they wait in the offline member\'s session')
   })
+
+  t.test('sticky with initial pick local: each node sticks to its own member, a node without one picks another node\'s', async (t) => {
+    const prefix = 'sh3'
+    const redis = redisClient(t, redisPort)
+    const config = { mqtt: { shared_subscription_strategy: 'sticky', shared_subscription_initial_sticky_pick: 'local' } }
+    const a = await startNode(t, 'a@test', servers, prefix, config)
+    const b = await startNode(t, 'b@test', servers, prefix, config)
+    const c = await startNode(t, 'c@test', servers, prefix, config)
+    const memberA = await connectClient(a.tcpPort, { clientId: 'local-a' })
+    const memberB = await connectClient(b.tcpPort, { clientId: 'local-b' })
+    const pubA = await connectClient(a.tcpPort, { clientId: 'pub-a' })
+    const pubB = await connectClient(b.tcpPort, { clientId: 'pub-b' })
+    const pubC = await connectClient(c.tcpPort, { clientId: 'pub-c' })
+    t.teardown(() => Promise.all([memberA, memberB, pubA, pubB, pubC].map((x) => end(x, true))))
+    const gotA = collect(memberA)
+    const gotB = collect(memberB)
+    // Ten groups: with a random first pick, all ten landing on the publisher's node would be a 1 in 1024 chance.
+    const groups = Array.from({ length: 10 }, (_, k) => k)
+    for (const k of groups) {
+      await memberA.subscribeAsync(`$share/l${k}/loc/${k}`, { qos: 1 })
+      await memberB.subscribeAsync(`$share/l${k}/loc/${k}`, { qos: 1 })
+    }
+    for (const m of [memberA, memberB]) await m.subscribeAsync('probe/sh3', { qos: 2 })
+    await until('both nodes to record their members', async () => {
+      for (const k of groups) {
+        const all = await redis.hgetall(`${prefix}:shared:l${k}/loc/${k}`)
+        if (all['a@test'] !== '1,1' || all['b@test'] !== '1,1') return false
+      }
+      return true
+    })
+    for (const node of [a, b]) await probe(node.broker, 'probe/sh3', [gotA, gotB])
+    for (const k of groups) {
+      for (const [tag, pub] of [['a', pubA], ['b', pubB]] as const) {
+        for (let i = 0; i < 2; i++) await pub.publishAsync(`loc/${k}`, `${tag}-${k}-${i}`, { qos: 1 })
+      }
+    }
+    await until('40 deliveries', () => gotA.messages.length + gotB.messages.length >= 40)
+    for (const pub of [pubA, pubB]) await probe(pub, 'probe/sh3', [gotA, gotB])
+    const payloads = (got: typeof gotA) => got.messages.map((m) => m.payload.toString())
+    t.ok(payloads(gotA).length === 20 && payloads(gotA).every((p) => p.startsWith('a-')), 'what is published on A goes to A\'s member')
+    t.ok(payloads(gotB).length === 20 && payloads(gotB).every((p) => p.startsWith('b-')), 'what is published on B goes to B\'s member')
+
+    // C has no member: its first pick is random over the cluster, then it sticks to that node. A probe from
+    // each of A and B reaching C shows that C heard their members' notices.
+    const gotC = collect(pubC)
+    await pubC.subscribeAsync('probe/sh3/c', { qos: 2 })
+    for (const node of [a, b]) await gotC.probe(node.broker, 'probe/sh3/c')
+    for (const k of groups) for (let i = 0; i < 3; i++) await pubC.publishAsync(`loc/${k}`, `c-${k}-${i}`, { qos: 1 })
+    await until('30 more deliveries', () => gotA.messages.length + gotB.messages.length >= 70)
+    await probe(pubC, 'probe/sh3', [gotA, gotB])
+    for (const k of groups) {
+      const onA = payloads(gotA).filter((p) => p.startsWith(`c-${k}-`)).length
+      const onB = payloads(gotB).filter((p) => p.startsWith(`c-${k}-`)).length
+      t.ok((onA === 3 && onB === 0) || (onA === 0 && onB === 3), `group l${k}: C's three messages to one member (A: ${onA}, B: ${onB})`)
+    }
+  })
 }

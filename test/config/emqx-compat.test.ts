@@ -75,12 +75,13 @@ t.test('keys accepted without effect: one line per key set, none for implemented
   const keys = keysWithoutEffect(origins)
   t.strictSame(keys.map((k) => k.path).sort(), [
     'force_gc.count',
-    'node.cookie', 'prometheus.push_gateway.headers.Authorization',
+    'node.cookie',
   ])
   const line = (path: string) => keys.find((k) => k.path === path)?.line
   t.equal(line('node.cookie'), `${file}:1:17: node.cookie: accepted without effect: Culex nodes do not use Erlang cookies.`)
   t.notOk(line('alarm.actions'), 'alarm is implemented: no notice')
   t.notOk(line('flapping_detect.max_count'), 'flapping_detect is implemented: no notice')
+  t.notOk(line('prometheus.push_gateway.headers.Authorization'), 'the push gateway is implemented: no notice')
   t.notOk(line('log.file.rotation_size'), 'log rotation is implemented: no notice')
   t.match(line('force_gc.count'), /^env:EMQX_FORCE_GC__COUNT: force_gc\.count: accepted without effect: Erlang collects garbage per process/)
 })
@@ -102,7 +103,13 @@ t.test('docs mark each key implemented, no effect (never) or not yet implemented
   t.equal(effect('delayed.max_delayed_messages'), 'implemented')
   t.equal(effect('mqtt.exclusive_subscription'), 'implemented')
   t.equal(effect('sysmon.os.cpu_check_interval'), 'implemented')
-  t.equal(effect('prometheus.push_gateway.url'), 'not-yet')
+  t.equal(effect('prometheus.push_gateway.url'), 'implemented')
+  t.equal(effect('prometheus.push_gateway_server'), 'implemented', 'EMQX 5.0\'s form too')
+  t.equal(effect('mqtt.shared_subscription_initial_sticky_pick'), 'implemented')
+  t.equal(effect('mqtt.mqueue_priorities'), 'implemented')
+  t.equal(effect('mqtt.mqueue_default_priority'), 'implemented')
+  t.equal(effect('log.throttling.msgs'), 'implemented')
+  t.equal(effect('log.console.burst_limit.max_count'), 'implemented')
   t.equal(effect('sys_topics.sys_event_messages.client_connected'), 'implemented')
   t.equal(effect('mqtt.subscription_message_filter'), 'absent', 'not an EMQX 5.8 key')
 })

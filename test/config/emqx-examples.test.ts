@@ -72,7 +72,6 @@ const EXPECTED: Record<string, string[]> = {
   ],
   'dashboard-prometheus.conf': [
     'dashboard.token_expired_time',
-    ...without('prometheus.push_gateway', ['url', 'headers.Authorization', 'interval', 'job_name']),
     ...without('prometheus.collectors', ['mnesia', 'vm_dist', 'vm_memory', 'vm_msacc', 'vm_statistics', 'vm_system_info']),
   ],
   'ratelimit-psk.conf': ['psk_authentication.chunk_size', 'limiter.max_conn_rate'],

@@ -14,7 +14,7 @@ class Recorder implements SessionLink {
   topics (): string[] { return this.sent.map((s) => s.topic) }
 }
 
-const GROUP: SharedGroup<Session> = { key: 'g/s/#', name: 'g', filter: 's/#', members: [], next: 0 }
+const GROUP: SharedGroup<Session> = { key: 'g/s/#', name: 'g', filter: 's/#', members: [], next: 0, sticky: null }
 
 function delivery (topic: string, qos: QoS = 1, opts: { group?: boolean, expired?: boolean } = {}): Delivery {
   const message = opts.expired

@@ -1,7 +1,8 @@
 // log.*: the console and named log files.
 import { z } from 'zod'
 import { bool, duration, int, size } from '../types.js'
-import { section, noEffect, notYet } from './marks.js'
+import { THROTTLED_KINDS } from '../../log-limits.js'
+import { section, noEffect } from './marks.js'
 
 export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency', 'all', 'none'] as const
 
@@ -25,11 +26,11 @@ const logHandler = {
     qlen: int().default(20000),
     restart_after: z.union([z.literal('infinity'), duration()]).prefault('5s'),
   }), ERLANG_LOGGER),
-  burst_limit: notYet(section({
-    enable: bool().default(true),
-    max_count: int().pipe(z.number().min(1)).default(10000),
-    window_time: duration().prefault('1s'),
-  }), 'log burst limits'),
+  burst_limit: section({
+    enable: bool().default(true).describe('Limit the lines this handler writes in a burst.'),
+    max_count: int().pipe(z.number().min(1)).default(10000).describe('Lines written per window_time at most; the rest of the window\'s lines are dropped, and one warning line when it ends says how many.'),
+    window_time: duration().prefault('1s').describe('The window, from its first line.'),
+  }).describe('At most max_count lines per window_time into this handler (EMQX\'s burst limit).'),
   supervisor_reports: noEffect(z.enum(['error', 'progress']).default('error'), 'Erlang supervisor reports do not exist in Node.'),
   max_depth: noEffect(z.union([z.literal('unlimited'), int()]).default(100), ERLANG_LOGGER),
   with_mfa: noEffect(bool().default(false), 'Erlang module/function/arity do not exist in Node.'),
@@ -48,10 +49,10 @@ export const log = section({
     rotation_count: int().pipe(z.number().min(1).max(128)).default(10).describe('Rotated files kept: <path>.0 (the newest) to <path>.<rotation_count - 1>, as EMQX.'),
     rotation_size: z.union([z.literal('infinity'), size()]).prefault('50MB').describe('Size past which the file is rotated (renamed <path>.0, older ones shifted, a new file started); infinity: never.'),
   }))).default({}).describe('Named log files, e.g. log.file.default { enable = true, path = "log/culex.log" }; EMQX\'s log.file { level = warning, ... } (handler fields right under log.file) is the one named default.'),
-  throttling: notYet(section({
-    time_window: duration().prefault('1m'),
-    msgs: z.array(z.string()).optional(),
-  }), 'throttling repeated log lines'),
+  throttling: section({
+    time_window: duration().pipe(z.number().min(1000, 'expected at least 1s')).prefault('1m').describe('The window: of each kind in msgs, the first line in a window is written and the rest counted; when the window ends, one warning line ("log events throttled during the last period") gives the counts.'),
+    msgs: z.array(z.enum(THROTTLED_KINDS)).default([...THROTTLED_KINDS]).describe('The kinds of events throttled (EMQX\'s names; all of them by default, [] for none). In Culex: authentication_failure ("authentication refused"), authorization_permission_denied ("SUBSCRIBE refused: not authorized", a will not authorized), cannot_publish_to_topic_due_to_not_authorized ("PUBLISH refused: not authorized"), failed_to_retain_message (retained messages over retainer.max_retained_messages or max_payload_size), socket_receive_paused_by_rate_limit; the other kinds are EMQX features Culex does not have. Not applied while a handler writes debug lines, as in EMQX.'),
+  }).describe('Repeated log events of the listed kinds written once per time_window, as EMQX.'),
 })
 
 /** `log.file { level = warning }` (EMQX's unnamed handler) as `log.file.default { level = warning }`. */

@@ -2,7 +2,7 @@
 import { z } from 'zod'
 import { bool, countOrInfinity, duration, durationOrDisabled, durationOrInfinity, int, size } from '../types.js'
 import { compile, VariformError } from '../../mqtt/variform.js'
-import { section, noEffect, notYet } from './marks.js'
+import { section, noEffect } from './marks.js'
 
 /** A variform expression, parsed at load time so that a malformed one stops start-up with its key. */
 const variformExpression = () => z.string().superRefine((v, ctx) => {
@@ -46,7 +46,7 @@ export const mqtt = section({
   response_information: z.string().default('').describe('Response Information sent to MQTT 5 clients that request it.'),
   message_expiry_interval: countOrInfinity().prefault('infinity').describe('Expiry (seconds) of messages published without a Message Expiry Interval, which every MQTT 3 message is; infinity: they never expire.'),
   exclusive_subscription: bool().default(false).describe('Allow $exclusive/<filter> subscriptions: one client holds a filter\'s exclusive subscription at a time, another gets SUBACK 0x97 (Quota exceeded) until the holder unsubscribes or its session ends. Off (EMQX\'s default): $exclusive/ filters are refused with 0x8F (Topic Filter invalid), as EMQX does. Holds are per node.'),
-  shared_subscription_initial_sticky_pick: notYet(z.enum(['random', 'local', 'hash_topic', 'hash_clientid']).default('random'), 'the sticky strategy\'s first pick', 'How the sticky strategy picks a group\'s member the first time.'),
+  shared_subscription_initial_sticky_pick: z.enum(['random', 'local', 'hash_topic', 'hash_clientid']).default('random').describe('How the sticky strategy picks a group\'s member the first time, and again when that member goes offline or leaves: random (a member online), local (a member on the node that took the message when it has one online, else random over the cluster), hash_topic (the hash of the message\'s topic), hash_clientid (the hash of the publisher\'s client identifier), over the members online in the order they subscribed. The group then sticks to that member.'),
   keepalive_backoff: noEffect(z.number().optional(), 'replaced by keepalive_multiplier (EMQX 5.0\'s older name).'),
   keepalive_check_interval: noEffect(duration().prefault('30s'), 'Culex times each client\'s Keep Alive on its own.'),
   client_attrs_init: z.array(z.strictObject({
@@ -54,6 +54,6 @@ export const mqtt = section({
     set_as_attr: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'expected a name of letters, digits, - and _ (not starting with - or _)').describe('Name of the attribute: ${client_attrs.<name>} in ACL rules and backend requests.'),
   })).default([]).describe('Client attributes computed at CONNECT (EMQX 5.7+ variform expressions) from clientid, username, cn, dn, cert_san.dns|ip|email|uri (lists), peersni, peerhost, user_property.NAME, with nth, tokens, split, substr, concat, lower, upper, trim, replace, regex_extract, regex_match, regex_replace, coalesce, iif, pad, find, join_to_string...; an empty or failing result sets no attribute. Authenticators (JWT client_attrs, HTTP client_attrs) add theirs on top.'),
   clientid_override: z.union([z.literal('disabled'), variformExpression()]).default('disabled').describe('A variform expression (as client_attrs_init, with client_attrs.NAME bound too) whose result replaces the client identifier before the ban check and authentication; empty or failing: the client\'s own is kept. disabled: off.'),
-  mqueue_priorities: notYet(z.union([z.literal('disabled'), z.record(z.string(), int())]).default('disabled'), 'message queue priorities', 'Priority of queued messages per topic, or disabled.'),
-  mqueue_default_priority: notYet(z.enum(['highest', 'lowest']).default('lowest'), 'message queue priorities', 'Priority of queued messages on topics mqueue_priorities does not list.'),
+  mqueue_priorities: z.union([z.literal('disabled'), z.record(z.string(), int().pipe(z.number().min(1).max(255)))]).default('disabled').describe('Priorities (1 to 255, higher first) of the messages a session queues (client offline, or its inflight window full), by exact topic: {"topic/1" = 10, "topic/2" = 8}; disabled: one queue in arrival order. Each priority is a queue of its own bounded by max_mqueue_len (its oldest dropped, as EMQX); a priority P sends up to (P + 1) × 10 messages in a row before a lower one that holds messages gets a turn. Over force_shutdown.max_heap_size the lowest priority is dropped first.'),
+  mqueue_default_priority: z.enum(['highest', 'lowest']).default('lowest').describe('Priority of queued messages on topics mqueue_priorities does not list: highest (before every listed topic, with no limit on its turn) or lowest (after them). Used only with mqueue_priorities.'),
 })

@@ -1,7 +1,7 @@
 // prometheus, sysmon, stats and trace.
 import { z } from 'zod'
 import { bool, duration, durationOrDisabled, int, percent, size } from '../types.js'
-import { section, noEffect, notYet, erlang, enabled } from './marks.js'
+import { section, noEffect, erlang, enabled } from './marks.js'
 
 const prometheusCollectors = noEffect(section({
   vm_dist: enabled.default('disabled'),
@@ -12,33 +12,42 @@ const prometheusCollectors = noEffect(section({
   vm_msacc: enabled.default('disabled'),
 }), 'Erlang VM collectors; Culex always exports the nodejs_* and process_* metrics instead.')
 
-const PUSH_GATEWAY = 'pushing metrics to a Prometheus push gateway'
 const legacyCollector = () => noEffect(enabled.default('disabled'), 'an Erlang VM collector (EMQX 5.0\'s form); Culex always exports the nodejs_* and process_* metrics instead.')
+const LEGACY_PUSH = ['push_gateway_server', 'interval', 'headers', 'job_name', 'enable'] as const
+const JOB_NAME = 'Job name in the push URL (<url>/metrics/job/<job_name>): ${name} and ${host} are node.name before and after its @, ${cluster_name} is cluster.name; "/" separates the grouping labels, as the push gateway reads them.'
 
 // EMQX takes both its current form (push_gateway {...}, collectors {...}) and the 5.0 form (push_gateway_server, ..._collector).
-export const prometheus = section({
+export const prometheus = z.preprocess(onePushForm, section({
   enable_basic_auth: bool().default(false).describe('Ask for an API key (HTTP basic auth, api_key.bootstrap_file) on /api/v5/prometheus/stats; false: it is public, as in EMQX.'),
-  push_gateway: notYet(section({
-    enable: bool().default(false),
-    method: z.enum(['put', 'post']).default('put'),
-    url: z.string().default('http://127.0.0.1:9091'),
-    interval: duration().prefault('15s'),
-    headers: z.record(z.string(), z.string()).default({}),
-    job_name: z.string().default('${name}/instance/${name}~${host}'),
-  }), PUSH_GATEWAY),
+  push_gateway: section({
+    enable: bool().default(false).describe('Push the metrics of /api/v5/prometheus/stats to a Prometheus push gateway every interval (with or without the management API). A failed push is logged, one line a minute at most while it fails.'),
+    method: z.enum(['put', 'post']).default('put').describe('put: the push replaces every metric of the job\'s group; post: only those of the same names.'),
+    url: z.string().default('http://127.0.0.1:9091').describe('The push gateway\'s base URL; empty: no push.'),
+    interval: duration().prefault('15s').describe('Time from the end of one push to the next.'),
+    headers: z.record(z.string(), z.string()).default({}).describe('HTTP headers sent with each push, e.g. { Authorization = "Basic ..." }.'),
+    job_name: z.string().default('${name}/instance/${name}~${host}').describe(JOB_NAME),
+  }).describe('Pushing metrics to a Prometheus push gateway (EMQX 5.8\'s form).'),
   collectors: prometheusCollectors,
-  push_gateway_server: notYet(z.string().optional(), PUSH_GATEWAY),
-  interval: notYet(duration().optional(), PUSH_GATEWAY),
-  headers: notYet(z.record(z.string(), z.string()).optional(), PUSH_GATEWAY),
-  job_name: notYet(z.string().optional(), PUSH_GATEWAY),
-  enable: notYet(bool().optional(), PUSH_GATEWAY),
+  push_gateway_server: z.string().optional().describe('EMQX 5.0\'s form of push_gateway.url; with any of these five keys the section is read in that form (method put, enable false unless set).'),
+  interval: duration().optional().describe('EMQX 5.0\'s form of push_gateway.interval (15s unless set).'),
+  headers: z.record(z.string(), z.string()).optional().describe('EMQX 5.0\'s form of push_gateway.headers.'),
+  job_name: z.string().optional().describe(`EMQX 5.0's form of push_gateway.job_name. ${JOB_NAME}`),
+  enable: bool().optional().describe('EMQX 5.0\'s form of push_gateway.enable (false unless set).'),
   vm_dist_collector: legacyCollector(),
   mnesia_collector: legacyCollector(),
   vm_statistics_collector: legacyCollector(),
   vm_system_info_collector: legacyCollector(),
   vm_memory_collector: legacyCollector(),
   vm_msacc_collector: legacyCollector(),
-})
+}))
+
+/** EMQX reads the section in one form or the other: push_gateway { ... } with EMQX 5.0's push keys is a mistake. */
+function onePushForm (value: unknown, ctx: z.RefinementCtx): unknown {
+  if (value === null || typeof value !== 'object' || !('push_gateway' in value)) return value
+  const legacy = LEGACY_PUSH.filter((key) => key in value)
+  if (legacy.length > 0) ctx.addIssue({ code: 'custom', path: [legacy[0]!], message: `EMQX 5.0's form (${legacy.join(', ')}) and push_gateway { ... } together: use one of them` })
+  return value
+}
 
 export const sysmon = section({
   vm: noEffect(section({
