@@ -1,8 +1,8 @@
 // cluster.redis → ioredis options. Commands fail at once while Redis is away instead of queueing:
 // the broker keeps serving its own clients and never waits on Redis for an MQTT packet.
-import { readFileSync } from 'node:fs'
 import type { RedisOptions } from 'ioredis'
 import type { ClusterConfig } from '../config/schema.js'
+import { readTlsFile, type TlsFileKey } from '../config/tls-files.js'
 import { CulexError } from '../errors.js'
 
 /** How long start-up waits for Redis before refusing to start. */
@@ -33,15 +33,7 @@ export function redisOptions (redis: ClusterConfig['redis']): RedisOptions {
 }
 
 function tlsOptions (tls: ClusterConfig['redis']['tls']): NonNullable<RedisOptions['tls']> {
-  const read = (key: 'cacertfile' | 'certfile' | 'keyfile') => {
-    const file = tls[key]
-    if (!file) return undefined
-    try {
-      return readFileSync(file)
-    } catch (err) {
-      throw new CulexError('CULEX_ERR_CLUSTER', `cluster.redis.tls.${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err })
-    }
-  }
+  const read = (key: TlsFileKey): Buffer | undefined => readTlsFile(tls, key, 'cluster.redis.tls', 'CULEX_ERR_CLUSTER')
   const options: NonNullable<RedisOptions['tls']> = { rejectUnauthorized: tls.verify === 'verify_peer' }
   const ca = read('cacertfile')
   const cert = read('certfile')

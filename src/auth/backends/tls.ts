@@ -1,9 +1,8 @@
 // A backend's `ssl { ... }` (EMQX's ssl_client_opts) as Node TLS client options. Files are read once,
 // when the backend is made: an unreadable one is a configuration error naming the key.
-import { readFileSync } from 'node:fs'
 import type { ConnectionOptions, SecureVersion } from 'node:tls'
 import type { ClientSslConfig } from '../../config/schema/backends.js'
-import { CulexError } from '../../errors.js'
+import { readTlsFile, type TlsFileKey } from '../../config/tls-files.js'
 import { IANA_TO_OPENSSL } from '../../listeners/tls-ciphers.js'
 
 const NODE_VERSIONS: Record<string, SecureVersion> = { 'tlsv1.3': 'TLSv1.3', 'tlsv1.2': 'TLSv1.2', 'tlsv1.1': 'TLSv1.1', tlsv1: 'TLSv1' }
@@ -11,15 +10,7 @@ const ORDER: SecureVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']
 
 /** Node TLS options for a connection to `host`; `where` names the config key in errors (e.g. `authentication.password_based:http.ssl`). */
 export function clientTlsOptions (ssl: ClientSslConfig, host: string, where: string): ConnectionOptions {
-  const read = (key: 'cacertfile' | 'certfile' | 'keyfile'): Buffer | undefined => {
-    const file = ssl[key]
-    if (!file) return undefined
-    try {
-      return readFileSync(file)
-    } catch (err) {
-      throw new CulexError('CULEX_ERR_BACKEND_CONFIG', `${where}.${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err })
-    }
-  }
+  const read = (key: TlsFileKey): Buffer | undefined => readTlsFile(ssl, key, where, 'CULEX_ERR_BACKEND_CONFIG')
   const options: ConnectionOptions = { rejectUnauthorized: ssl.verify === 'verify_peer' }
   const ca = read('cacertfile')
   const cert = read('certfile')
