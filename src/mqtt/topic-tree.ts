@@ -59,15 +59,19 @@ export class TopicTree<S extends Subscriber> {
   /** Number of subscriptions, shared members included. */
   get size (): number { return this.#count }
 
-  /** Adds or replaces; `filter` is the plain filter, `group` the share name for `$share/group/filter`. */
-  add (sub: Subscription<S>, filter: string, group?: string): void {
+  /**
+   * Adds or replaces; `filter` is the plain filter, `group` the share name for `$share/group/filter`.
+   * Returns whether the subscriber had no subscription to it before (not a replacement).
+   */
+  add (sub: Subscription<S>, filter: string, group?: string): boolean {
     const node = this.#nodeFor(filter, true)!
     this.#clearCache()
     if (group === undefined) {
       node.subscriptions ??= new Map()
-      if (!node.subscriptions.has(sub.subscriber.clientId)) this.#count++
+      const added = !node.subscriptions.has(sub.subscriber.clientId)
+      if (added) this.#count++
       node.subscriptions.set(sub.subscriber.clientId, sub)
-      return
+      return added
     }
     node.groups ??= new Map()
     let shared = node.groups.get(group)
@@ -76,8 +80,10 @@ export class TopicTree<S extends Subscriber> {
       node.groups.set(group, shared)
     }
     const at = shared.members.findIndex((m) => m.subscriber.clientId === sub.subscriber.clientId)
-    if (at >= 0) shared.members[at] = sub
-    else { shared.members.push(sub); this.#count++ }
+    if (at >= 0) { shared.members[at] = sub; return false }
+    shared.members.push(sub)
+    this.#count++
+    return true
   }
 
   /** Removes the subscriber's subscription; returns whether one existed. */
