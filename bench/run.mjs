@@ -159,6 +159,7 @@ function renderReport (results, options, env) {
   const brokers = allBrokers.filter((b) => !b.tlsOnly) // columns of the tables other than the TLS ones
   const latencyScenario = scenarios.find((s) => s.latency)
   const lost = throughput.lostTable(results, brokers, scenarios)
+  const redis = cluster.redisTable(results, scenarios)
   const unavailable = allBrokers
     .filter((b) => !results.available.has(b.name))
     .map((b) => `- ${b.label}: not available — ${results.unavailableReasons[b.name]}`)
@@ -170,6 +171,7 @@ function renderReport (results, options, env) {
     ...(scenarios.some(throughput.isThroughput) ? ['### Throughput (higher is better)', throughput.throughputTable(results, brokers, scenarios)] : []),
     ...(latencyScenario ? [`### ${latencyScenario.label} (lower is better)`, latency.latencyTable(results, brokers, latencyScenario)] : []),
     ...(lost ? ['### QoS 1 lost messages (acknowledged but never delivered)', lost] : []),
+    ...(redis ? ['### Cluster: what crossed Redis (subscribers on one node only: nothing should)', redis] : []),
     ...(withTls ? ['### TLS: broker CPU per handshake and memory per idle connection (lower is better)', tls.tlsTable(results, allBrokers, scenarios)] : []),
     ...(results.rows.startup ? ['### Start-up: spawn until the MQTT port accepts TCP connections (lower is better)', startup.startupTable(results.rows.startup)] : []),
     ...(options.tlsSkipped ? [`TLS scenarios not run: ${options.tlsSkipped}`] : []),
