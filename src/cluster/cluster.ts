@@ -229,11 +229,6 @@ export class Cluster implements ClusterLink {
     return this.#syncing
   }
 
-  /** The other nodes with a plain subscription matching a topic. */
-  routesTo (topic: string): readonly string[] {
-    return this.#routes.nodesFor(topic)
-  }
-
   // ---- what the management API asks ----
 
   /** What the management API changes on this node, to carry such changes to and from the others; call before start(). */

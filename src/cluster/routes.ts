@@ -112,7 +112,7 @@ export class RouteTable {
     return nodes
   }
 
-  /** Another node's filter count (for tests and the API). */
+  /** How many filters another node has. */
   filtersOf (node: string): number {
     return this.#peers.get(node)?.filters.size ?? 0
   }
