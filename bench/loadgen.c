@@ -7,6 +7,16 @@
  *   pairs    N publisher/subscriber pairs, each pair on bench/pair/<i>
  *   latency  1 publisher -> 1 subscriber at a fixed rate, QoS 0
  *
+ * --pub-rate N paces fanin, fanout and pairs too: N publishes per second in all,
+ * from the publishers in turn, each still within its --inflight window (a
+ * publish the window refuses is skipped and counted: the offered load was not
+ * met). --sequential opens each connection 5 ms after the previous one has its
+ * CONNACK, so that a round-robin balancer (node:cluster's) hands them to the
+ * workers strictly in turn; --interleave K opens them K subscribers, then their K
+ * publishers, then the next K subscribers, ... instead of every subscriber then
+ * every publisher: over N workers, K = 1 puts each pair on two workers, K = N
+ * each pair on one.
+ *
  * Every message carries a 16-byte payload: publisher index, sequence number and
  * a CLOCK_MONOTONIC send timestamp. That lets each publisher keep at most
  * --inflight messages that its subscribers have not yet received (a pure flood
@@ -62,6 +72,9 @@ struct config {
     int clients;          /* publishers (fanin), subscribers (fanout), pairs */
     int inflight;
     int rate;             /* latency scenario, msg/s */
+    int pub_rate;         /* fanin/fanout/pairs: publishes/s in all, 0 = as fast as the window allows */
+    int interleave;       /* connections opened in blocks of this many subs, then their pubs; 0 = all subs first */
+    int sequential;       /* each connection opened once the previous one has its CONNACK */
     double warmup_s, duration_s, drain_s, setup_timeout_s;
     int persistent;       /* subscribers connect with clean session = 0 (durable storage writes) */
     int wildcard;         /* fanout subscribers use bench/+ (per-delivery authorization checks) */
@@ -345,17 +358,44 @@ static uint32_t undelivered(const struct conn *pub) {
     return pub->next_seq - oldest;
 }
 
-static void publish_up_to_window(struct conn *pub) {
-    if (!publishing() || cfg.scenario == LATENCY) return;
+static uint32_t window_used(const struct conn *pub) {
     uint32_t in_flight = undelivered(pub);
     if (cfg.qos) {
         uint32_t unacked = (uint32_t)(pub->next_seq - pub->acked);
         if (unacked > in_flight) in_flight = unacked;
     }
+    return in_flight;
+}
+
+static void publish_up_to_window(struct conn *pub) {
+    if (!publishing() || cfg.scenario == LATENCY || cfg.pub_rate) return;
     int64_t t = now_ns();
-    for (uint32_t n = in_flight; n < (uint32_t)cfg.inflight; n++) {
+    for (uint32_t n = window_used(pub); n < (uint32_t)cfg.inflight; n++) {
         if (outbuf_pending(&pub->out) >= OUT_HIGH_WATER || pub->next_seq >= MAX_SEQ) break;
         queue_publish(pub, t);
+    }
+}
+
+#define PACE_TICKS_PER_S 1000
+static double pace_credit;
+static int pace_next;
+static uint64_t pace_skipped, pace_skipped_at_window_start, pace_skipped_at_window_end;
+
+/* --pub-rate: this tick's share of publishes, from the publishers in turn. */
+static void on_pace_tick(uint64_t expirations) {
+    if (expirations > 8) expirations = 8;
+    pace_credit += (double)expirations * cfg.pub_rate / PACE_TICKS_PER_S;
+    int64_t t = now_ns();
+    while (pace_credit >= 1) {
+        pace_credit -= 1;
+        struct conn *pub = &pubs[pace_next];
+        pace_next = (pace_next + 1) % npubs;
+        if (window_used(pub) >= (uint32_t)cfg.inflight || outbuf_pending(&pub->out) >= OUT_HIGH_WATER || pub->next_seq >= MAX_SEQ) {
+            pace_skipped++;
+            continue;
+        }
+        queue_publish(pub, t);
+        mark_dirty(pub);
     }
 }
 
@@ -363,6 +403,7 @@ static void on_timer(void) {
     uint64_t expirations = 0;
     if (read(timer_fd, &expirations, sizeof expirations) != sizeof expirations) return;
     if (!publishing()) return;
+    if (cfg.scenario != LATENCY) { on_pace_tick(expirations); return; }
     /* If the loop fell behind, catch up, but never burst more than a few ticks. */
     if (expirations > 8) expirations = 8;
     struct conn *pub = &pubs[0];
@@ -371,10 +412,10 @@ static void on_timer(void) {
     flush(pub);
 }
 
-static void start_rate_timer(void) {
+static void start_rate_timer(int ticks_per_s) {
     timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (timer_fd < 0) die("timerfd_create: %s", strerror(errno));
-    long interval = (long)(NS_PER_S / cfg.rate);
+    long interval = (long)(NS_PER_S / ticks_per_s);
     struct itimerspec spec = {
         .it_interval = { .tv_sec = interval / NS_PER_S, .tv_nsec = interval % NS_PER_S },
         .it_value = { .tv_sec = interval / NS_PER_S, .tv_nsec = interval % NS_PER_S },
@@ -438,12 +479,27 @@ static void on_publish(struct conn *c, uint8_t flags, const uint8_t *body, size_
     on_delivery(c, body + header, len - header, received_ns);
 }
 
+static struct conn **open_order;
+static int nopen_order, next_open;
+static int64_t open_at;   /* --sequential: when to open the next connection, 0 = not due */
+#define SEQUENTIAL_GAP_NS (5 * 1000000LL)
+
+/* Opens the next connection in order: all of them at once, or (--sequential) one. */
+static void open_next(void) {
+    while (next_open < nopen_order) {
+        open_connection(open_order[next_open++]);
+        if (cfg.sequential) break;
+    }
+}
+
 static void on_packet(struct conn *c, uint8_t first_byte, const uint8_t *body, size_t len, int64_t received_ns) {
     char name[32];
     switch (first_byte >> 4) {
     case 2: /* CONNACK */
         if (c->state != AWAIT_CONNACK || len < 2) die("unexpected CONNACK");
         if (body[1] != 0) die("broker refused %s: CONNACK return code %d", conn_name(c, name, sizeof name), body[1]);
+        /* A moment after the CONNACK: the balancer has seen the worker take this one by then. */
+        if (cfg.sequential) open_at = received_ns + SEQUENTIAL_GAP_NS;
         if (c->role == SUBSCRIBER) {
             c->state = AWAIT_SUBACK;
             queue_subscribe(c);
@@ -559,19 +615,22 @@ static void enter_phase(enum phase next, int64_t now) {
     switch (next) {
     case WARMUP:
         phase_deadline = now + seconds_to_ns(cfg.warmup_s);
-        if (cfg.scenario == LATENCY) start_rate_timer();
+        if (cfg.scenario == LATENCY) start_rate_timer(cfg.rate);
+        else if (cfg.pub_rate) start_rate_timer(PACE_TICKS_PER_S);
         for (int i = 0; i < npubs; i++) mark_dirty(&pubs[i]);
         break;
     case MEASURE:
         phase_deadline = now + seconds_to_ns(cfg.duration_s);
         window_start = snapshot();
         window_start_ns = now;
+        pace_skipped_at_window_start = pace_skipped;
         fputs("window-begin\n", stderr);
         break;
     case DRAIN:
         phase_deadline = now + seconds_to_ns(cfg.drain_s);
         window_end = snapshot();
         window_end_ns = now;
+        pace_skipped_at_window_end = pace_skipped;
         fputs("window-end\n", stderr);
         last_receive_ns = now;
         break;
@@ -632,10 +691,12 @@ static void run_event_loop(void) {
         if (now > hard_deadline) die("run did not finish in time");
         advance_phase(now);
         if (phase == DONE) break;
+        if (open_at && now >= open_at) { open_at = 0; open_next(); }
         flush_dirty();
         int timeout_ms = (int)((phase_deadline - now) / 1000000);
         if (timeout_ms < 0) timeout_ms = 0;
         if (timeout_ms > 10) timeout_ms = 10;
+        if (open_at && timeout_ms > 1) timeout_ms = 1;
         int n = epoll_wait(epfd, events, MAX_EVENTS, timeout_ms);
         if (n < 0 && errno != EINTR) die("epoll_wait: %s", strerror(errno));
         for (int i = 0; i < n; i++) on_event(&events[i]);
@@ -704,8 +765,18 @@ static void setup(void) {
     }
     epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0) die("epoll_create1: %s", strerror(errno));
-    for (int i = 0; i < nsubs; i++) open_connection(&subs[i]);
-    for (int i = 0; i < npubs; i++) open_connection(&pubs[i]);
+    open_order = calloc((size_t)(npubs + nsubs), sizeof *open_order);
+    if (!open_order) die("out of memory");
+    if (cfg.interleave) {
+        for (int b = 0; b < nsubs || b < npubs; b += cfg.interleave) {
+            for (int i = b; i < b + cfg.interleave && i < nsubs; i++) open_order[nopen_order++] = &subs[i];
+            for (int i = b; i < b + cfg.interleave && i < npubs; i++) open_order[nopen_order++] = &pubs[i];
+        }
+    } else {
+        for (int i = 0; i < nsubs; i++) open_order[nopen_order++] = &subs[i];
+        for (int i = 0; i < npubs; i++) open_order[nopen_order++] = &pubs[i];
+    }
+    open_next();
 }
 
 /* ---------- results ---------- */
@@ -766,6 +837,9 @@ static void print_results(void) {
     printf("\"duplicates\":%llu,\"unexpected\":%llu,\"drain_s\":%.3f,\"drain_cut_off\":%s",
            (unsigned long long)duplicates, (unsigned long long)unexpected,
            (double)(drain_end_ns - window_end_ns) / NS_PER_S, drain_cut_off ? "true" : "false");
+    if (cfg.pub_rate)
+        printf(",\"pub_rate\":%d,\"rate_skipped\":%llu", cfg.pub_rate,
+               (unsigned long long)(pace_skipped_at_window_end - pace_skipped_at_window_start));
     if (cfg.scenario == LATENCY) {
         qsort(latency_ns, nlatency, sizeof *latency_ns, compare_u64);
         printf(",\"rate\":%d,\"samples\":%zu,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f",
@@ -778,7 +852,7 @@ static void print_results(void) {
 
 static void usage(void) {
     fputs("usage: loadgen --port N [--sub-port N] [--host 127.0.0.1] [--scenario fanin|fanout|pairs|latency]\n"
-          "               [--qos 0|1] [--clients N] [--inflight 300] [--rate 5000]\n"
+          "               [--qos 0|1] [--clients N] [--inflight 300] [--rate 5000] [--pub-rate N] [--interleave K] [--sequential]\n"
           "               [--warmup 1] [--duration 4] [--drain 10] [--setup-timeout 5] [--persistent] [--wildcard]\n"
           "  --sub-port: subscribers connect to this port (another node of a cluster), publishers to --port\n"
           "  --persistent: subscribers keep their sessions (clean session = 0)\n"
@@ -811,6 +885,8 @@ static void parse_args(int argc, char **argv) {
         { "duration", required_argument, 0, 'd' }, { "drain", required_argument, 0, 'D' },
         { "setup-timeout", required_argument, 0, 't' }, { "persistent", no_argument, 0, 'P' },
         { "sub-port", required_argument, 0, 'S' }, { "wildcard", no_argument, 0, 'W' },
+        { "pub-rate", required_argument, 0, 'R' }, { "interleave", required_argument, 0, 'I' },
+        { "sequential", no_argument, 0, 'Q' },
         { 0, 0, 0, 0 },
     };
     int opt;
@@ -823,6 +899,9 @@ static void parse_args(int argc, char **argv) {
         case 'c': cfg.clients = (int)parse_positive("--clients", optarg); break;
         case 'i': cfg.inflight = (int)parse_positive("--inflight", optarg); break;
         case 'r': cfg.rate = (int)parse_positive("--rate", optarg); break;
+        case 'R': cfg.pub_rate = (int)parse_positive("--pub-rate", optarg); break;
+        case 'I': cfg.interleave = (int)parse_positive("--interleave", optarg); break;
+        case 'Q': cfg.sequential = 1; break;
         case 'w': cfg.warmup_s = parse_positive("--warmup", optarg); break;
         case 'd': cfg.duration_s = parse_positive("--duration", optarg); break;
         case 'D': cfg.drain_s = parse_positive("--drain", optarg); break;

@@ -165,6 +165,7 @@ function renderReport (results, options, env) {
   const brokers = allBrokers.filter((b) => !b.tlsOnly) // columns of the tables other than the TLS ones
   const latencyScenario = scenarios.find((s) => s.latency)
   const lost = throughput.lostTable(results, brokers, scenarios)
+  const redis = cluster.redisTable(results, scenarios)
   const unavailable = allBrokers
     .filter((b) => !results.available.has(b.name))
     .map((b) => `- ${b.label}: not available — ${results.unavailableReasons[b.name]}`)
@@ -177,6 +178,7 @@ function renderReport (results, options, env) {
     ...(latencyScenario ? [`### ${latencyScenario.label} (lower is better)`, latency.latencyTable(results, brokers, latencyScenario)] : []),
     ...(scenarios.some(light.isLight) ? ['### Light load: broker CPU per message, per connection and per second of idle keep-alives (lower is better)', light.lightTable(results, brokers, scenarios)] : []),
     ...(lost ? ['### QoS 1 lost messages (acknowledged but never delivered)', lost] : []),
+    ...(redis ? ['### Cluster: what crossed Redis (subscribers on one node only: nothing should)', redis] : []),
     ...(withTls ? ['### TLS: broker CPU per handshake and memory per idle connection (lower is better)', tls.tlsTable(results, allBrokers, scenarios)] : []),
     ...(results.rows.startup ? ['### Start-up: spawn until the MQTT port accepts TCP connections (lower is better)', startup.startupTable(results.rows.startup)] : []),
     ...(results.rows['authn-connect']?.length ? ['### Authentication: CONNECTs per second through one authenticator (higher is better)', authn.authnTable(results.rows['authn-connect'])] : []),

@@ -1,42 +1,67 @@
 #!/usr/bin/env node
-// npm run bench:workers: how Culex scales with node.workers on one host. For each worker count and
-// scenario, a fresh `node dist/broker.js` (the primary and its workers) pinned to cores 0..N-1, and
+// npm run bench:workers: how Culex scales with node.workers on one host. For each run, a fresh
+// `node dist/broker.js` (the primary and its workers) pinned to cores 0..N-1, and
 // bench/loadgen pinned to core N when the machine has it, else to the last core (shared with a worker:
 // the table says so). Broker CPU is the primary's and the workers' together. Results replace the text
 // between the bench:workers markers of BENCHMARKS.md.
 //
-//   node bench/workers.mjs [--workers 1,2] [--scenarios fanin,pairs,fanout] [--duration 4] [--no-write]
+// First the efficiency table (CPU per delivered message at a fixed offered load, 1 worker against N, in
+// turns), then throughput at saturation.
+//
+//   node bench/workers.mjs [--workers N] [--efficiency pairs0,pairs0c,fanin0,fanout0,pairs1,fanin1]
+//     [--saturation fanin,pairs,fanout,fanin1] [--rate 20000] [--fanout-rate 200] [--rounds 2] [--duration 6] [--no-write]
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
+import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { buildC, cpuPercentages, freePort, gitRevision, hasExited, sampleCpu, statusKiB, waitUntilAccepting } from './proc.mjs'
+import { CLOCK_TICKS, buildC, cpuPercentages, freePort, gitRevision, hasExited, processTicks, sampleCpu, statusKiB, waitUntilAccepting } from './proc.mjs'
 import { writeBetweenMarkers } from './report-file.mjs'
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..')
 const HOST = '127.0.0.1'
 const LOADGEN = path.join(ROOT, 'bench/loadgen')
-const SCENARIOS = {
-  fanin: { name: 'Fan-in 100 → 1, QoS 0 (msg/s)', args: ['--scenario', 'fanin'], figure: 'delivered_per_s' },
-  pairs: { name: '50 pairs, QoS 0 (msg/s)', args: ['--scenario', 'pairs'], figure: 'delivered_per_s' },
-  fanout: { name: 'Fan-out 1 → 100, QoS 0 (deliveries/s)', args: ['--scenario', 'fanout'], figure: 'delivered_per_s' },
-  fanin1: { name: 'Fan-in 100 → 1, QoS 1 (msg/s)', args: ['--scenario', 'fanin', '--qos', '1'], figure: 'delivered_per_s' },
+// Efficiency: a fixed offered load (--pub-rate, well below one worker's saturation), CPU per delivered
+// message of every Culex process, 1 worker against N. "spread": connections as a round-robin balancer
+// spreads them (pairs interleaved: each pair spans two workers); "co-located": each pair on one worker.
+const EFFICIENCY = {
+  pairs0: { name: '50 pairs, QoS 0, spread', args: ['--scenario', 'pairs', '--interleave', '1'], rate: 'rate', target: 0.8 },
+  pairs0c: { name: '50 pairs, QoS 0, co-located', args: ['--scenario', 'pairs', '--interleave', 'N'], rate: 'rate', target: 0.95 },
+  fanin0: { name: 'Fan-in 100 → 1, QoS 0, spread', args: ['--scenario', 'fanin'], rate: 'rate', target: 0.8 },
+  fanout0: { name: 'Fan-out 1 → 100, QoS 0, spread', args: ['--scenario', 'fanout'], rate: 'fanout', target: 0.8 },
+  pairs1: { name: '50 pairs, QoS 1, spread', args: ['--scenario', 'pairs', '--qos', '1', '--interleave', '1'], rate: 'rate', target: 0.7 },
+  fanin1: { name: 'Fan-in 100 → 1, QoS 1, spread', args: ['--scenario', 'fanin', '--qos', '1'], rate: 'rate', target: 0.7 },
+}
+// Saturation: as fast as the --inflight window allows.
+const SATURATION = {
+  fanin: { name: 'Fan-in 100 → 1, QoS 0 (msg/s)', args: ['--scenario', 'fanin'] },
+  pairs: { name: '50 pairs, QoS 0, spread (msg/s)', args: ['--scenario', 'pairs', '--interleave', '1'] },
+  fanout: { name: 'Fan-out 1 → 100, QoS 0 (deliveries/s)', args: ['--scenario', 'fanout'] },
+  fanin1: { name: 'Fan-in 100 → 1, QoS 1 (msg/s)', args: ['--scenario', 'fanin', '--qos', '1'] },
 }
 
 const { values } = parseArgs({
   options: {
-    workers: { type: 'string', default: '1,2' },
-    scenarios: { type: 'string', default: 'fanin,pairs,fanout,fanin1' },
-    duration: { type: 'string', default: '4' },
+    workers: { type: 'string', default: String(Math.max(2, os.availableParallelism())) },
+    efficiency: { type: 'string', default: Object.keys(EFFICIENCY).join(',') },
+    saturation: { type: 'string', default: Object.keys(SATURATION).join(',') },
+    rate: { type: 'string', default: '20000' },
+    'fanout-rate': { type: 'string', default: '200' },
+    rounds: { type: 'string', default: '2' },
+    duration: { type: 'string', default: '6' },
     'no-write': { type: 'boolean', default: false },
   },
 })
-const counts = values.workers.split(',').map(Number)
-const scenarios = values.scenarios.split(',').map((s) => {
-  if (!SCENARIOS[s]) throw new Error(`unknown scenario ${s}: one of ${Object.keys(SCENARIOS).join(', ')}`)
+const N = Number(values.workers)
+const pick = (list, table) => list.split(',').filter(Boolean).map((s) => {
+  if (!table[s]) throw new Error(`unknown scenario ${s}: one of ${Object.keys(table).join(', ')}`)
   return s
 })
+const efficiency = pick(values.efficiency, EFFICIENCY)
+const saturation = pick(values.saturation, SATURATION)
+const rates = { rate: Number(values.rate), fanout: Number(values['fanout-rate']) }
+const rounds = Number(values.rounds)
 const duration = Number(values.duration)
 const cores = os.availableParallelism()
 
@@ -51,8 +76,11 @@ function children (pid) {
   }
 }
 
-async function startBroker (workers, port, dir) {
+const API_KEY = 'bench:bench-secret'
+
+async function startBroker (workers, port, dir, apiPort) {
   const conf = path.join(dir, 'culex.hocon')
+  fs.writeFileSync(path.join(dir, 'keys.txt'), `${API_KEY}\n`)
   fs.writeFileSync(conf, [
     `node { data_dir = "${dir}", workers = ${workers} }`,
     'log.console { enable = true, level = warning }',
@@ -60,7 +88,8 @@ async function startBroker (workers, port, dir) {
     'listeners.ws.default { enable = false }',
     'listeners.ssl.default { enable = false }',
     'listeners.wss.default { enable = false }',
-    'dashboard.listeners.http.enable = false',
+    `dashboard.listeners.http.bind = "${HOST}:${apiPort}"`,
+    `api_key.bootstrap_file = "${path.join(dir, 'keys.txt')}"`,
     'mqtt { max_mqueue_len = 10000000, max_inflight = 65535 }',
   ].join('\n'))
   const brokerCores = `0-${Math.min(workers, cores) - 1}`
@@ -75,14 +104,46 @@ async function startBroker (workers, port, dir) {
   return child
 }
 
-function runLoadgen (scenario, port, pids, loadgenCore) {
+/**
+ * For pairs: the share of pairs whose publisher and subscriber are on one worker, from the management
+ * API (GET /api/v5/clients/{id}), read during set-up and warm-up.
+ */
+async function placement (apiPort, loadgenPid, pairs) {
+  const auth = { authorization: `Basic ${Buffer.from(API_KEY).toString('base64')}` }
+  // A connection of its own per request (the primary hands each to a worker in turn): a worker tells
+  // the node of the clients it holds.
+  const get = (id) => new Promise((resolve) => {
+    const req = http.get({ host: HOST, port: apiPort, path: `/api/v5/clients/${id}`, agent: false, headers: auth }, (res) => {
+      let body = ''
+      res.on('data', (c) => { body += c })
+      res.on('end', () => { try { resolve(JSON.parse(body).node ?? null) } catch { resolve(null) } })
+    })
+    req.on('error', () => resolve(null))
+  })
+  const nodeOf = async (id) => {
+    for (let i = 0; i < 100; i++) {
+      const node = await get(id)
+      if (typeof node === 'string') return node
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    return null
+  }
+  const nodes = await Promise.all(Array.from({ length: pairs }, (_, i) => Promise.all([nodeOf(`loadgen-${loadgenPid}-s${i}`), nodeOf(`loadgen-${loadgenPid}-p${i}`)])))
+  return nodes.filter(([a, b]) => a !== null && a === b).length / pairs
+}
+
+function runLoadgen (scenarioArgs, port, pids, loadgenCore, apiPort) {
   return new Promise((resolve, reject) => {
-    const args = ['-c', String(loadgenCore), LOADGEN, '--host', HOST, '--port', String(port), '--duration', String(duration), ...SCENARIOS[scenario].args]
+    const args = ['-c', String(loadgenCore), LOADGEN, '--host', HOST, '--port', String(port), '--duration', String(duration), '--warmup', '3', '--setup-timeout', '60', '--sequential', ...scenarioArgs]
     const gen = spawn('taskset', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const placed = scenarioArgs.includes('pairs') ? placement(apiPort, gen.pid, 50) : Promise.resolve(null)
     let out = ''
     let begin = null
     let end = null
-    const sample = () => sampleCpu(pids(), gen.pid, [...Array(cores).keys()])
+    const sample = () => {
+      const all = pids()
+      return { ...sampleCpu(all, gen.pid, [...Array(cores).keys()]), primary: all.length > 1 ? processTicks(all[0]) : 0 }
+    }
     let marks = ''
     gen.stdout.on('data', (d) => { out += d })
     // The generator marks its measuring window on stderr.
@@ -95,7 +156,7 @@ function runLoadgen (scenario, port, pids, loadgenCore) {
     gen.on('exit', (code) => {
       clearTimeout(timer)
       if (code !== 0 || !begin || !end) return reject(new Error(`loadgen failed (${code}): ${out.slice(-300)}`))
-      resolve({ figures: JSON.parse(out.trim().split('\n').pop()), ...cpuPercentages(begin, end) })
+      placed.then((colocated) => resolve({ figures: JSON.parse(out.trim().split('\n').pop()), ...cpuPercentages(begin, end), ticks: end.broker - begin.broker, primaryTicks: end.primary - begin.primary, colocated }), reject)
     })
   })
 }
@@ -109,51 +170,108 @@ async function stop (child) {
   clearTimeout(timer)
 }
 
-const results = []
-for (const scenario of scenarios) {
-  for (const workers of counts) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-workers-'))
-    const port = await freePort(HOST)
-    const loadgenCore = Math.min(workers, cores - 1)
-    const shared = workers >= cores
-    let child
-    try {
-      child = await startBroker(workers, port, dir)
-      const pids = () => [child.pid, ...children(child.pid)]
-      const run = await runLoadgen(scenario, port, pids, loadgenCore)
-      const rssKiB = statusKiB(pids(), 'VmRSS')
-      const figure = run.figures[SCENARIOS[scenario].figure]
-      results.push({ scenario, workers, figure, ...run, rssKiB, shared, loadgenCore, lost: run.figures.lost })
-      console.log(`${scenario.padEnd(7)} workers ${workers}: ${Math.round(figure).toLocaleString('en-US')}/s  broker CPU ${run.broker.toFixed(0)}%  loadgen ${run.loadgen.toFixed(0)}%${shared ? ' (loadgen shares a worker core)' : ''}`)
-    } catch (err) {
-      results.push({ scenario, workers, error: err.message })
-      console.log(`${scenario} workers ${workers}: ${err.message}`)
-    } finally {
-      if (child) await stop(child)
-      fs.rmSync(dir, { recursive: true, force: true })
-    }
+/** One run: a fresh broker with that many workers, the load generator with those arguments. */
+async function measure (workers, args) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-workers-'))
+  const port = await freePort(HOST)
+  const apiPort = await freePort(HOST, port)
+  const loadgenCore = Math.min(workers, cores - 1)
+  let child
+  try {
+    child = await startBroker(workers, port, dir, apiPort)
+    const pids = () => [child.pid, ...children(child.pid)]
+    const run = await runLoadgen(args, port, pids, loadgenCore, apiPort)
+    const rssKiB = statusKiB(pids(), 'VmRSS')
+    const delivered = run.figures.delivered_per_s * run.figures.duration_s
+    return { ...run, rssKiB, loadgenCore, shared: workers >= cores, delivered, usPerMsg: delivered > 0 ? (run.ticks / CLOCK_TICKS) * 1e6 / delivered : NaN }
+  } finally {
+    if (child) await stop(child)
+    fs.rmSync(dir, { recursive: true, force: true })
   }
 }
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+const load = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
+const loads = [load()]
+
+// Efficiency: 1 worker and N in turns, `rounds` times, so that both see the same machine.
+const eff = []
+for (const key of efficiency) {
+  const s = EFFICIENCY[key]
+  const rate = rates[s.rate]
+  // --interleave N: blocks of N subscribers then their N publishers, so each pair lands on one worker.
+  const args = [...s.args.map((a) => a === 'N' ? String(N) : a), '--pub-rate', String(rate)]
+  const runs = { 1: [], [N]: [] }
+  let error = null
+  for (let round = 0; round < rounds && !error; round++) {
+    for (const workers of [1, N]) {
+      try {
+        const r = await measure(workers, args)
+        runs[workers].push(r)
+        const placed = r.colocated === null ? '' : `  pairs on one worker ${(100 * r.colocated).toFixed(0)}%`
+        console.log(`${key.padEnd(8)} workers ${workers}: ${r.usPerMsg.toFixed(2)} µs CPU/msg  delivered ${Math.round(r.figures.delivered_per_s).toLocaleString('en-US')}/s  primary ${(100 * r.primaryTicks / Math.max(1, r.ticks)).toFixed(0)}% of it  skipped ${r.figures.rate_skipped ?? 0}${placed}  (load ${load()})`)
+      } catch (err) {
+        error = err.message
+        console.log(`${key} workers ${workers}: ${err.message}`)
+        break
+      }
+    }
+  }
+  loads.push(load())
+  eff.push({ key, ...s, rate, runs, error })
+}
+
+// Saturation: 1 worker and N, once each.
+const sat = []
+for (const key of saturation) {
+  const row = { key, ...SATURATION[key] }
+  for (const workers of [1, N]) {
+    try {
+      row[workers] = await measure(workers, SATURATION[key].args)
+      console.log(`${key.padEnd(8)} saturation, workers ${workers}: ${Math.round(row[workers].figures.delivered_per_s).toLocaleString('en-US')}/s  broker CPU ${row[workers].broker.toFixed(0)}%`)
+    } catch (err) {
+      row.error = err.message
+      console.log(`${key} saturation, workers ${workers}: ${err.message}`)
+    }
+  }
+  sat.push(row)
+}
+loads.push(load())
 
 function report () {
   const fmt = (n) => Math.round(n).toLocaleString('en-US')
   const lines = [
     '## Scaling with node.workers',
     '',
-    `Generated ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC by \`npm run bench:workers\` (bench/workers.mjs) at ${gitRevision(ROOT)}; ${cores} CPUs, Node ${process.version}.`,
+    `Generated ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC by \`npm run bench:workers\` (bench/workers.mjs) at ${gitRevision(ROOT)}; ${cores} CPUs, Node ${process.version}; load average (1, 5, 15 min) from ${loads[0]} at the start to ${loads.at(-1)} at the end (the machine is shared: CPU per message is what is compared, not throughput).`,
     '',
-    `- N workers: \`node dist/broker.js\` with \`node.workers = N\`, the primary and its workers pinned to cores 0..N-1; bench/loadgen (the same C generator and scenarios as \`npm run bench\`, ${duration} s window) pinned to core N, or to the last core when the machine has no core left for it ("shared" below: the generator then takes CPU from a worker).`,
-    '- Broker CPU: the primary and every worker, utime+stime over the window (100% = one core). Per core-second: throughput divided by broker CPU.',
+    `- Each run: \`node dist/broker.js\` with \`node.workers = N\` (1 or ${N}), the primary and its workers pinned to cores 0..N-1, bench/loadgen pinned to core N, or to the last core when the machine has none left for it ("shared").`,
+    `- Efficiency: a fixed offered load (\`--pub-rate\`: ${fmt(rates.rate)} publishes/s; fan-out ${fmt(rates.fanout)} publishes/s, i.e. ${fmt(rates.fanout * 100)} deliveries/s), ${duration} s window. CPU per message: utime+stime of every Culex process (primary and workers, /proc) over the window, divided by the messages delivered in it. Efficiency = CPU per message with 1 worker ÷ with ${N}. 1 worker and ${N} are run in turns, ${rounds} times each; the table gives the medians. "Primary": its share of the CPU with ${N} workers (what crosses between workers goes through it). "Skipped": publishes the generator's window refused (the offered load was not met).`,
+    '- Placement: the generator opens its connections one after the other (`--sequential`), each once the previous has its CONNACK, and the primary hands them to the workers in turn. Spread: pairs opened subscriber, publisher, subscriber, ... (`--interleave 1`), each pair on two workers; fan-in and fan-out have publishers and subscribers on every worker. Co-located: pairs opened N subscribers, then their N publishers, ... (`--interleave N`), each pair on one worker. "Pairs on one worker" is read from the management API (`GET /api/v5/clients/{id}`, during set-up and warm-up) with N workers.',
     '',
-    '| Scenario | Workers | Throughput | vs 1 worker | Broker CPU | Per broker core-second | Load generator | RSS (all processes) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
+    `| Scenario | CPU/msg, 1 worker | CPU/msg, ${N} workers | Efficiency | Target | Primary | Pairs on one worker | Delivered/s (1 / ${N}) | Skipped (1 / ${N}) |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ]
-  for (const r of results) {
-    if (r.error) { lines.push(`| ${SCENARIOS[r.scenario].name} | ${r.workers} | failed: ${r.error.replace(/\|/g, '\\|').slice(0, 120)} | | | | | |`); continue }
-    const base = results.find((b) => b.scenario === r.scenario && b.workers === 1 && !b.error)
-    const ratio = base ? `${(r.figure / base.figure).toFixed(2)}×` : 'n/a'
-    const perCore = r.broker > 0 ? fmt(r.figure / (r.broker / 100)) : 'n/a'
-    lines.push(`| ${SCENARIOS[r.scenario].name} | ${r.workers} | ${fmt(r.figure)} | ${ratio} | ${r.broker.toFixed(0)}% | ${perCore} | core ${r.loadgenCore}${r.shared ? ' (shared)' : ''}, ${r.loadgen.toFixed(0)}% | ${r.rssKiB ? `${(r.rssKiB / 1024).toFixed(0)} MiB` : 'n/a'} |`)
+  for (const e of eff) {
+    const one = e.runs[1]
+    const many = e.runs[N]
+    if (e.error || one.length === 0 || many.length === 0) { lines.push(`| ${e.name} | failed: ${String(e.error).replace(/\|/g, '\\|').slice(0, 100)} | | | | | | | |`); continue }
+    const a = median(one.map((r) => r.usPerMsg))
+    const b = median(many.map((r) => r.usPerMsg))
+    const primary = median(many.map((r) => 100 * r.primaryTicks / Math.max(1, r.ticks)))
+    const skipped = (runs) => fmt(runs.reduce((n, r) => n + (r.figures.rate_skipped ?? 0), 0))
+    const placed = many[0].colocated === null ? '' : `${(100 * median(many.map((r) => r.colocated))).toFixed(0)}%`
+    lines.push(`| ${e.name} | ${a.toFixed(2)} µs | ${b.toFixed(2)} µs | ${(a / b).toFixed(2)} | ≥ ${e.target} | ${primary.toFixed(0)}% | ${placed} | ${fmt(median(one.map((r) => r.figures.delivered_per_s)))} / ${fmt(median(many.map((r) => r.figures.delivered_per_s)))} | ${skipped(one)} / ${skipped(many)} |`)
+  }
+  lines.push('', `Saturation (as fast as the generator's window allows, ${duration} s window):`, '',
+    `| Scenario | 1 worker | ${N} workers | Broker CPU (1 / ${N}) | Load generator | RSS, ${N} workers (all processes) |`,
+    '| --- | ---: | ---: | ---: | --- | ---: |')
+  for (const r of sat) {
+    if (!r[1] || !r[N]) { lines.push(`| ${r.name} | failed: ${String(r.error).replace(/\|/g, '\\|').slice(0, 100)} | | | | |`); continue }
+    lines.push(`| ${r.name} | ${fmt(r[1].figures.delivered_per_s)} | ${fmt(r[N].figures.delivered_per_s)} | ${r[1].broker.toFixed(0)}% / ${r[N].broker.toFixed(0)}% | core ${r[N].loadgenCore}${r[N].shared ? ' (shared)' : ''}, ${r[N].loadgen.toFixed(0)}% | ${r[N].rssKiB ? `${(r[N].rssKiB / 1024).toFixed(0)} MiB` : 'n/a'} |`)
   }
   return lines.join('\n')
 }

@@ -1,7 +1,10 @@
 // A node of a cluster: of nodes sharing a Redis (cluster.backend = redis), or of the workers on one host
 // (node.workers, whose primary process is their Redis: src/cluster/host/). Starts before the listeners
 // (the bus reached, node name taken, retained messages and bans loaded, heartbeats), moves sessions
-// between nodes on CONNECT, and carries kicks and bans to the node or nodes they concern.
+// between nodes on CONNECT, and carries kicks and bans to the node or nodes they concern. Nodes tell
+// each other their plain filters (src/cluster/routes.ts) so that a message goes only to the nodes with
+// a subscriber for it: all of them when two nodes meet (a hello each way), then the changes, and a
+// SUBACK waits until every node it met has acknowledged the new ones.
 import type { ClusterConfig, CulexConfig } from '../config/schema.js'
 import { CulexError } from '../errors.js'
 import type { Log } from '../log.js'
@@ -23,6 +26,7 @@ import { RedisBus } from './redis-bus.js'
 import { CONNECT_TIMEOUT_MS, redisOptions } from './redis-options.js'
 import type { ClusterStore } from './store.js'
 import { RetainedMirror } from './retained.js'
+import { RouteTable } from './routes.js'
 import { SessionStoreMirror } from './sessions.js'
 import { SharedView, type ShareCounts } from './shared.js'
 
@@ -31,6 +35,15 @@ export const TAKEOVER_TIMEOUT_MS = 3000
 
 /** How long one node holds the right to adopt a stopped node's sessions (released when done). */
 const ADOPT_LOCK_MS = 30_000
+
+/** How long a SUBACK waits for the other nodes to acknowledge the new routes (a node that stopped is not waited for once seen stopped). */
+export const ROUTE_SYNC_TIMEOUT_MS = 3000
+
+/**
+ * How long the routes of a node seen stopped (no heartbeat) are kept, messages still going to it: a node
+ * that was only paused comes back without losing any. A node that stops cleanly says so and loses them at once.
+ */
+const ROUTE_PURGE_MS = 30_000
 
 /** The bus of a cluster.backend = redis node, not connected yet. */
 export function createRedisBus (config: CulexConfig, log: Log): RedisBus {
@@ -56,6 +69,16 @@ export class Cluster implements ClusterLink {
   readonly #sessions: SessionStoreMirror
   readonly #shared: SharedView
   #management: ManagementSync | null = null
+  readonly #routes = new RouteTable()
+  /** The nodes that have this node's routes (a hello exchanged): SUBACKs wait for their acknowledgements. */
+  readonly #peers = new Set<string>()
+  /** Nodes a hello is on its way to. */
+  readonly #greeting = new Set<string>()
+  /** Nodes seen stopped whose routes are kept for now, and since when. */
+  readonly #stoppedAt = new Map<string, number>()
+  #routesScheduled = false
+  /** Until the other nodes acknowledged the routes (and shared groups) last sent: what a SUBACK waits for. */
+  #syncing: Promise<void> | null = null
   /** `$share` groups whose members on this node may have changed: key → [group, filter]. */
   #dirty = new Map<string, [string, string]>()
   /** What this node last told the others about its members of each group. */
@@ -85,6 +108,8 @@ export class Cluster implements ClusterLink {
       if (this.#dirty.size > 0) this.#flushShared()
       return this.#shared.plan(message, reachable)
     })
+    bus.router((topic) => this.#routes.nodesFor(topic))
+    bus.onBack(() => { for (const node of new Set([...this.#running, ...this.#peers])) void this.#hello(node) })
     this.#control = new Control(bus, prefix, this.node, log, {
       request: (request, from) => this.#answer(request, from),
       notice: (notice, from) => this.#hear(notice, from),
@@ -110,8 +135,14 @@ export class Cluster implements ClusterLink {
     this.#core.retainer.load(retained)
     for (const ban of bans) this.#core.banned.add(ban)
     await this.#reconcileRestored()
+    // Sessions restored from disk subscribed before the cluster ran: their filters go in the hello.
+    for (const session of this.#core.sessions.values()) {
+      for (const filter of session.subscriptions.keys()) if (!parseShared(filter)) this.#routes.localAdded(filter)
+    }
+    this.#routes.takeChanges()
     this.nodes.start()
     this.#core.cluster = this
+    await Promise.all([...this.#running].map((node) => this.#hello(node)))
     // Sessions restored from disk before the cluster ran: their groups are announced now.
     for (const session of this.#core.sessions.values()) {
       for (const filter of session.subscriptions.keys()) {
@@ -182,6 +213,20 @@ export class Cluster implements ClusterLink {
   sharedChanged (group: string, filter: string): void {
     if (this.#dirty.size === 0) setImmediate(() => this.#flushShared())
     this.#dirty.set(`${group}/${filter}`, [group, filter])
+  }
+
+  filterAdded (filter: string): void {
+    if (this.#routes.localAdded(filter)) this.#scheduleRoutes()
+  }
+
+  filterRemoved (filter: string): void {
+    if (this.#routes.localRemoved(filter)) this.#scheduleRoutes()
+  }
+
+  routesSynced (): Promise<void> | null {
+    const shared = this.#flushShared()
+    if (shared || this.#routes.changed) this.#flushRoutes(true)
+    return this.#syncing
   }
 
   // ---- what the management API asks ----
@@ -268,6 +313,10 @@ export class Cluster implements ClusterLink {
 
   #answer (request: ControlRequest, from: string): ControlReply {
     if (request.t === 'kick') return { t: 'reply', found: this.#core.registry.kick(request.clientId) }
+    if (request.t === 'hello') {
+      this.#met(from, request.routes)
+      return { t: 'reply', found: true, routes: this.#routes.localFilters() }
+    }
     const session = this.#core.registry.handOver(request.clientId, request.cleanStart, from)
     return { t: 'reply', found: session !== undefined, session }
   }
@@ -292,8 +341,12 @@ export class Cluster implements ClusterLink {
       case 'shared':
         this.#shared.set(notice.key, from, notice)
         break
+      case 'routes':
+        this.#routes.apply(from, notice.add, notice.del)
+        break
       case 'leave':
         this.#running.delete(from)
+        this.#routes.drop(from)
         this.#nodeStopped(from)
         break
       case 'manage':
@@ -303,11 +356,61 @@ export class Cluster implements ClusterLink {
     }
   }
 
-  /** Recounts this node's members of the groups that changed; tells the others (and the store) what differs. */
-  #flushShared (): void {
+  // ---- routes ----
+
+  #scheduleRoutes (): void {
+    if (this.#routesScheduled) return
+    this.#routesScheduled = true
+    setImmediate(() => this.#flushRoutes(false))
+  }
+
+  /**
+   * Tells the others what changed in this node's filters. New filters (or `barrier`: shared groups told
+   * just before) are acknowledged: #syncing waits for that. A filter that went needs no wait.
+   */
+  #flushRoutes (barrier: boolean): void {
+    this.#routesScheduled = false
+    const { add, del } = this.#routes.takeChanges()
+    if (add.length === 0 && !barrier) {
+      if (del.length > 0) this.#control.broadcast({ t: 'routes', add, del })
+      return
+    }
+    const peers = [...this.#peers]
+    const acked = this.#control.broadcastAcked({ t: 'routes', add, del }, peers, ROUTE_SYNC_TIMEOUT_MS).then((missing) => {
+      if (missing.length > 0) {
+        this.#log.warning({ nodes: missing, filters: add.slice(0, 10) },
+          `cluster: nodes did not acknowledge this node's new subscriptions within ${ROUTE_SYNC_TIMEOUT_MS} ms; SUBACK sent anyway`)
+      }
+    })
+    const syncing: Promise<void> = acked.finally(() => { if (this.#syncing === syncing) this.#syncing = null })
+    this.#syncing = syncing
+  }
+
+  /** Exchanges every filter with a node (it started, or this one did, or the bus was away); the node is then a peer. */
+  async #hello (node: string): Promise<void> {
+    if (node === this.node || this.#greeting.has(node)) return
+    this.#greeting.add(node)
+    try {
+      const reply = await this.#control.request(node, { t: 'hello', routes: this.#routes.localFilters() }, TAKEOVER_TIMEOUT_MS)
+      if (reply?.routes) this.#met(node, reply.routes)
+      else this.#log.debug({ node }, 'cluster: a node did not answer the hello; trying again at the next look')
+    } finally {
+      this.#greeting.delete(node)
+    }
+  }
+
+  #met (node: string, routes: string[]): void {
+    if (!Array.isArray(routes)) return
+    this.#routes.set(node, routes)
+    this.#peers.add(node)
+  }
+
+  /** Recounts this node's members of the groups that changed; tells the others (and the store) what differs; true when it told them something. */
+  #flushShared (): boolean {
     const dirty = this.#dirty
-    if (dirty.size === 0) return
+    if (dirty.size === 0) return false
     this.#dirty = new Map()
+    let told = false
     for (const [key, [name, filter]] of dirty) {
       const group = this.#core.tree.group(filter, name)
       let online = 0
@@ -320,7 +423,9 @@ export class Cluster implements ClusterLink {
       this.#shared.set(key, this.node, counts)
       this.#control.broadcast({ t: 'shared', key, ...counts })
       this.#shared.record(key, counts)
+      told = true
     }
+    return told
   }
 
   /** Every heartbeat interval: nodes that stopped since the last look lose their share of the groups. */
@@ -329,7 +434,17 @@ export class Cluster implements ClusterLink {
     const nodes = await this.nodes.list()
     const running = new Set<string>()
     for (const n of nodes) {
-      if (n.running) { running.add(n.node); continue }
+      if (n.running) {
+        running.add(n.node)
+        this.#stoppedAt.delete(n.node)
+        if (!this.#peers.has(n.node)) void this.#hello(n.node)
+        continue
+      }
+      const since = this.#stoppedAt.get(n.node)
+      if (since !== undefined && Date.now() - since > ROUTE_PURGE_MS) {
+        this.#stoppedAt.delete(n.node)
+        this.#routes.drop(n.node)
+      }
       if (n.node === this.node || !this.#running.has(n.node)) continue
       this.#log.notice({ node: n.node }, 'cluster: a node stopped')
       this.#nodeStopped(n.node)
@@ -338,6 +453,9 @@ export class Cluster implements ClusterLink {
   }
 
   #nodeStopped (node: string): void {
+    this.#peers.delete(node)
+    this.#control.forget(node)
+    if (this.#routes.filtersOf(node) > 0) this.#stoppedAt.set(node, Date.now())
     if (this.#core.closing) return
     this.#shared.unrecord(this.#shared.nodeDown(node), node)
     this.#adopt(node).catch((err: Error) => this.#log.warning({ node, err: err.message }, 'cluster: adopting the sessions of a stopped node failed'))

@@ -42,16 +42,19 @@ export function decodeEnvelope (data: Buffer): Envelope {
   return fromWire(packr.unpack(data) as WireMessage)
 }
 
-/** Messages published in one event-loop turn travel as one bus payload: an array of messages. */
-export function encodeBatch (wires: WireMessage[]): Buffer {
-  return packr.pack(wires)
+/**
+ * One message for the bus, encoded once whatever number of nodes it goes to. The messages published in
+ * one event-loop turn travel to a node as one payload: their encodings one after the other.
+ */
+export function encodeWire (wire: WireMessage): Buffer {
+  return packr.pack(wire)
 }
 
-/** A bus payload: a batch. */
+/** A bus payload: one or more encoded messages. */
 export function decodeBus (data: Buffer): Envelope[] {
-  const value = packr.unpack(data) as WireMessage[]
-  if (!Array.isArray(value) || !value.every(Array.isArray)) throw new CulexError('CULEX_ERR_CLUSTER_DECODE', 'not a batch of cluster messages')
-  return value.map(fromWire)
+  const values = packr.unpackMultiple(data) as unknown[]
+  if (!values.every(Array.isArray)) throw new CulexError('CULEX_ERR_CLUSTER_DECODE', 'not a batch of cluster messages')
+  return (values as WireMessage[]).map(fromWire)
 }
 
 function fromWire ([node, topic, payload, qos, retain, properties, expiresAt, origin, shares]: WireMessage): Envelope {

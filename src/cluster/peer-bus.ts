@@ -1,17 +1,20 @@
 // The message bus between the nodes of a cluster, whatever carries it (Redis pub/sub, or the primary
 // process of the workers on one host): a message accepted here is delivered here at once and sent to
-// the other nodes, those of one event-loop turn in one payload; what they send comes back through
-// `receive`. Publishing never waits or throws: while the carrier is away, local clients are served and
-// what other nodes should have had is lost (one warning per outage). Named channels carry the rest
-// (control messages, src/cluster/control.ts).
+// the other nodes that have a subscriber for it (the route table, src/cluster/routes.ts, and the
+// `$share` plan), each message encoded once and those of one event-loop turn to one node in one payload
+// on that node's channel; a retained message goes to every node (each keeps the retained messages).
+// What they send comes back through `receive`. Publishing never waits or throws: while the carrier is
+// away, local clients are served and what other nodes should have had is lost (one warning per outage).
+// Named channels carry the rest (control messages, src/cluster/control.ts).
 import type { Log } from '../log.js'
 import type { MessageBus } from '../mqtt/bus.js'
 import type { Message } from '../mqtt/message.js'
-import { decodeBus, encodeBatch, toWire, type Envelope, type WireMessage, type WireShares } from './codec.js'
+import { decodeBus, encodeWire, toWire, type Envelope, type WireShares } from './codec.js'
 import type { SharePlan } from './shared.js'
 import type { ClusterStore } from './store.js'
 
 const NO_GROUPS: ReadonlySet<string> = new Set()
+const NO_NODES: readonly string[] = []
 
 /** How long close() waits for the owner's last writes. */
 const LAST_WRITES_MS = 2000
@@ -28,30 +31,42 @@ export abstract class PeerBus implements MessageBus {
   protected abstract readonly carrier: string
   protected readonly node: string
   protected readonly log: Log
+  /** Messages for every node (retained ones), and for this node alone. */
   readonly #channel: string
+  readonly #prefix: string
   readonly #handlers = new Map<string, (payload: Buffer) => void>()
   #deliver: (message: Message, groups?: ReadonlySet<string>) => void = () => {}
   #plan: (message: Message, remoteReachable: boolean) => SharePlan | undefined = () => undefined
+  #route: (topic: string) => readonly string[] = () => NO_NODES
+  #onBack: () => void = () => {}
   #connected = false
   #down = false
   #closed = false
   #beforeClose: (() => Promise<void>) | null = null
   /** Publishers waiting for the backlog to shrink (congested()). */
   #easeWaiters: (() => void)[] = []
-  /** Messages waiting for the end of this event-loop turn, sent as one payload. */
-  #batch: WireMessage[] = []
+  /** Encoded messages waiting for the end of this event-loop turn, for every node. */
+  #everyone: Buffer[] = []
+  /** The same, per node: each node's go as one payload on its own channel. */
+  #direct = new Map<string, Buffer[]>()
+  #scheduled = false
   readonly #flush = (): void => {
-    const batch = this.#batch
-    if (batch.length === 0) return
-    this.#batch = []
-    this.send(this.#channel, this.#encode(batch))
+    this.#scheduled = false
+    this.#flushEveryone()
+    this.#flushDirect()
   }
 
   constructor (prefix: string, node: string, log: Log) {
     this.node = node
     this.log = log
+    this.#prefix = prefix
     this.#channel = `${prefix}:msg`
     this.#handlers.set(this.#channel, (payload) => this.#receive(payload))
+    this.#handlers.set(this.#nodeChannel(node), (payload) => this.#receive(payload))
+  }
+
+  #nodeChannel (node: string): string {
+    return `${this.#prefix}:msg:${node}`
   }
 
   /** Whether payloads can be sent now. */
@@ -60,8 +75,8 @@ export abstract class PeerBus implements MessageBus {
   /** Reaches the carrier and listens to every channel; throws CULEX_ERR_CLUSTER when it does not answer in time. */
   abstract connect (timeoutMs: number): Promise<void>
 
-  /** Sends a payload on a channel to the other nodes, without waiting. */
-  protected abstract transmit (channel: string, payload: Buffer): void
+  /** Sends a payload on a channel to the other nodes (`to`: the one node listening to it), without waiting. */
+  protected abstract transmit (channel: string, payload: Buffer, to?: string): void
 
   /** Closes the carrier, after the last writes. */
   protected abstract disconnect (): Promise<void>
@@ -97,42 +112,71 @@ export abstract class PeerBus implements MessageBus {
     this.#plan = plan
   }
 
+  /** The other nodes with a plain subscription matching a topic (the route table); set before publishing. */
+  router (route: (topic: string) => readonly string[]): void {
+    this.#route = route
+  }
+
+  /** Runs each time the carrier is back after an outage (what was said meanwhile was lost). */
+  onBack (fn: () => void): void {
+    this.#onBack = fn
+  }
+
   publish (message: Message): void {
     const ready = this.ready
     const plan = this.#plan(message, ready)
     this.#deliver(message, plan ? groupsOf(plan.get(this.node)) : NO_GROUPS)
+    const nodes = message.retain ? NO_NODES : this.#route(message.topic)
+    if (!message.retain && nodes.length === 0 && (plan === undefined || (plan.size === 1 && plan.has(this.node)))) return
     if (!ready) { this.outage(); return }
     let shares: WireShares | undefined
     if (plan) {
       shares = []
       for (const [node, keys] of plan) if (node !== this.node) shares.push([node, keys])
     }
-    if (this.#batch.length === 0) setImmediate(this.#flush)
-    this.#batch.push(toWire(this.node, message, shares))
-  }
-
-  /** The batch as one payload; a message that cannot be encoded is left out (and logged), not the batch. */
-  #encode (batch: WireMessage[]): Buffer {
+    let encoded: Buffer
     try {
-      return encodeBatch(batch)
-    } catch {
-      // Found and logged message by message below.
-      return encodeBatch(batch.filter((wire) => {
-        try {
-          encodeBatch([wire])
-          return true
-        } catch (err) {
-          this.log.error({ err, topic: wire[1] }, 'cluster: message not encodable; delivered on this node only')
-          return false
-        }
-      }))
+      encoded = encodeWire(toWire(this.node, message, shares))
+    } catch (err) {
+      this.log.error({ err, topic: message.topic }, 'cluster: message not encodable; delivered on this node only')
+      return
     }
+    if (!this.#scheduled) { this.#scheduled = true; setImmediate(this.#flush) }
+    if (message.retain) {
+      // In order with what went before it to each node.
+      if (this.#direct.size > 0) this.#flushDirect()
+      this.#everyone.push(encoded)
+      return
+    }
+    if (this.#everyone.length > 0) this.#flushEveryone()
+    for (let i = 0; i < nodes.length; i++) this.#queue(nodes[i]!, encoded)
+    if (shares) for (const [node] of shares) if (!nodes.includes(node)) this.#queue(node, encoded)
   }
 
-  /** Sends without waiting; while the carrier is away the payload is dropped. */
-  send (channel: string, payload: Buffer): void {
+  #queue (node: string, encoded: Buffer): void {
+    const batch = this.#direct.get(node)
+    if (batch) batch.push(encoded)
+    else this.#direct.set(node, [encoded])
+  }
+
+  #flushEveryone (): void {
+    const batch = this.#everyone
+    if (batch.length === 0) return
+    this.#everyone = []
+    this.send(this.#channel, batch.length === 1 ? batch[0]! : Buffer.concat(batch))
+  }
+
+  #flushDirect (): void {
+    if (this.#direct.size === 0) return
+    const direct = this.#direct
+    this.#direct = new Map()
+    for (const [node, batch] of direct) this.send(this.#nodeChannel(node), batch.length === 1 ? batch[0]! : Buffer.concat(batch), node)
+  }
+
+  /** Sends without waiting (`to`: the one node listening to the channel); while the carrier is away the payload is dropped. */
+  send (channel: string, payload: Buffer, to?: string): void {
     if (!this.ready) { this.outage(); return }
-    this.transmit(channel, payload)
+    this.transmit(channel, payload, to)
   }
 
   onMessage (deliver: (message: Message, groups?: ReadonlySet<string>) => void): void {
@@ -206,6 +250,7 @@ export abstract class PeerBus implements MessageBus {
     if (!this.#down || !this.ready) return
     this.#down = false
     this.log.notice({ where: this.where }, `cluster: ${this.carrier} is reachable again`)
+    this.#onBack()
   }
 }
 

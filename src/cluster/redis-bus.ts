@@ -37,6 +37,9 @@ export class RedisBus extends PeerBus {
     this.store = new RedisStore(this.pub)
     for (const conn of [this.pub, this.sub]) {
       conn.on('error', (err: Error) => this.outage(err))
+      // A lone node sends nothing to Redis, and ioredis reports 'error' only once a reconnection fails: the
+      // closed connection is what says at once that Redis went away.
+      conn.on('close', () => this.outage(new CulexError('CULEX_ERR_CLUSTER_BUS', 'connection closed')))
       conn.on('ready', () => { if (this.sub.status === 'ready') this.back() })
     }
     this.sub.on('messageBuffer', (channel: Buffer, payload: Buffer) => this.receive(channel.toString(), payload))

@@ -103,7 +103,7 @@ export interface ChannelCore {
     readonly exclusive: Pick<ExclusiveLocks, 'acquire'>
   }
   /** Set in a cluster: brings the client's session from the node that holds it. */
-  readonly cluster: { takeover (clientId: string, cleanStart: boolean): Promise<SessionTransfer | undefined> } | null
+  readonly cluster: { takeover (clientId: string, cleanStart: boolean): Promise<SessionTransfer | undefined>, routesSynced (): Promise<void> | null } | null
   /** Accepts a message from a client: observers, retained store, subscribers. */
   publish (message: Message, client: ClientInfo | null): void
   channelClosed (channel: Channel, reason: string, wasConnected: boolean): void

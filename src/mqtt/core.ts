@@ -16,7 +16,7 @@ import type { Message } from './message.js'
 import { Metrics } from './metrics.js'
 import { CulexError } from '../errors.js'
 import { Retainer, type RetainedListener } from './retainer.js'
-import { Router, type SharedListener } from './router.js'
+import { Router, type RouteListener, type SharedListener } from './router.js'
 import { SessionRegistry, type SessionListener } from './session-registry.js'
 import { MemoryRetainedStore, MemorySessionStore, type RetainedStore, type SessionStore } from './store/index.js'
 import type { SessionJournal } from './store/journal.js'
@@ -42,9 +42,14 @@ export interface CoreOptions {
  * What a cluster back-end (src/cluster/) does for the core: sessions that live on other nodes, and the
  * shared record of who holds which client and which retained messages.
  */
-export interface ClusterLink extends SessionListener, RetainedListener, SharedListener {
+export interface ClusterLink extends SessionListener, RetainedListener, SharedListener, RouteListener {
   /** Before CONNACK: takes the client's session from the node that holds it, if another node does. */
   takeover (clientId: string, cleanStart: boolean): Promise<SessionTransfer | undefined>
+  /**
+   * Before SUBACK: resolves once every other node knows this node's subscriptions as they are now, so that
+   * a message published anywhere after the SUBACK reaches them; null when they already do.
+   */
+  routesSynced (): Promise<void> | null
 }
 
 const SWEEP_INTERVAL_MS = 500

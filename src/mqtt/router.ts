@@ -25,6 +25,17 @@ export interface SharedListener {
   sharedChanged (group: string, filter: string): void
 }
 
+/**
+ * What changes to the set of subscribers of each plain (not `$share`) filter are reported to (a cluster,
+ * whose other nodes send a message here only when one of these filters matches it); null on a single node.
+ */
+export interface RouteListener {
+  /** A session subscribed to the filter (it had no subscription to it before). */
+  filterAdded (filter: string): void
+  /** A session's subscription to the filter left the tree. */
+  filterRemoved (filter: string): void
+}
+
 export interface RouterOptions {
   config: CulexConfig
   log: Log
@@ -34,7 +45,7 @@ export interface RouterOptions {
   sessions: SessionStore
   /** Connected clients by client id. */
   clients: ReadonlyMap<string, RoutedClient>
-  shared: () => SharedListener | null
+  shared: () => (SharedListener & RouteListener) | null
   /** A persistent session's subscriptions changed: write it down. */
   subscriptionsChanged: (session: Session) => void
 }
@@ -49,7 +60,7 @@ export class Router {
   readonly #metrics: Metrics
   readonly #sessions: SessionStore
   readonly #clients: ReadonlyMap<string, RoutedClient>
-  readonly #shared: () => SharedListener | null
+  readonly #shared: () => (SharedListener & RouteListener) | null
   readonly #subscriptionsChanged: (session: Session) => void
   #routeStamp = 0
 
@@ -78,8 +89,8 @@ export class Router {
     if (shared) {
       this.tree.add(sub, shared.filter, shared.group)
       this.#shared()?.sharedChanged(shared.group, shared.filter)
-    } else {
-      this.tree.add(sub, sub.filter)
+    } else if (this.tree.add(sub, sub.filter)) {
+      this.#shared()?.filterAdded(sub.filter)
     }
     if (session.journal || session.mirror) this.#subscriptionsChanged(session)
     return existed
@@ -99,8 +110,8 @@ export class Router {
     if (shared) {
       this.tree.remove(session, shared.filter, shared.group)
       this.#shared()?.sharedChanged(shared.group, shared.filter)
-    } else {
-      this.tree.remove(session, filter)
+    } else if (this.tree.remove(session, filter)) {
+      this.#shared()?.filterRemoved(filter)
     }
   }
 

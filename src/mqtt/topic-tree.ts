@@ -61,15 +61,19 @@ export class TopicTree<S extends Subscriber> {
   /** Number of subscriptions, shared members included. */
   get size (): number { return this.#count }
 
-  /** Adds or replaces; `filter` is the plain filter, `group` the share name for `$share/group/filter`. */
-  add (sub: Subscription<S>, filter: string, group?: string): void {
+  /**
+   * Adds or replaces; `filter` is the plain filter, `group` the share name for `$share/group/filter`.
+   * Returns whether the subscriber had no subscription to it before (not a replacement).
+   */
+  add (sub: Subscription<S>, filter: string, group?: string): boolean {
     const node = this.#nodeFor(filter, true)!
     this.#clearCache()
     if (group === undefined) {
       node.subscriptions ??= new Map()
-      if (!node.subscriptions.has(sub.subscriber.clientId)) this.#count++
+      const added = !node.subscriptions.has(sub.subscriber.clientId)
+      if (added) this.#count++
       node.subscriptions.set(sub.subscriber.clientId, sub)
-      return
+      return added
     }
     node.groups ??= new Map()
     let shared = node.groups.get(group)
@@ -81,7 +85,11 @@ export class TopicTree<S extends Subscriber> {
     if (at >= 0) {
       if (shared.sticky === shared.members[at]) shared.sticky = sub
       shared.members[at] = sub
-    } else { shared.members.push(sub); this.#count++ }
+      return false
+    }
+    shared.members.push(sub)
+    this.#count++
+    return true
   }
 
   /** Removes the subscriber's subscription; returns whether one existed. */

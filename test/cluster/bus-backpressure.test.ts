@@ -1,6 +1,7 @@
 // Backpressure of the Redis cluster bus: while Redis has not answered more than 16 MiB of PUBLISH
 // commands, a node's publishers wait with their reads paused instead of the node queueing without
-// bound; once Redis answers again they go on and nothing is lost. (The workers' bus: workers.test.ts.)
+// bound; once Redis answers again they go on and nothing is lost. A node sends a message through Redis
+// only to the nodes with a subscriber for it: here a second node has one. (The workers' bus: workers.test.ts.)
 import t from 'tap'
 import { collect, connectClient, delay, end } from '../helpers.js'
 import { hasRedis, startNode, startRedis, until } from './redis-helpers.js'
@@ -11,10 +12,15 @@ if (!hasRedis) {
   t.test('Redis stopped (SIGSTOP): the publisher is held past the bound; after SIGCONT every message is acknowledged and delivered', async (t) => {
     const redis = await startRedis(t)
     const node = await startNode(t, 'bp@test', redis.servers, 'bp')
+    const other = await startNode(t, 'bp2@test', redis.servers, 'bp')
     const sub = await connectClient(node.tcpPort, { clientId: 'bp-sub', protocolVersion: 5 })
     t.teardown(() => end(sub, true))
     await sub.subscribeAsync('bp/#', { qos: 1 })
     const got = collect(sub)
+    const remote = await connectClient(other.tcpPort, { clientId: 'bp-remote', protocolVersion: 5 })
+    t.teardown(() => end(remote, true))
+    await remote.subscribeAsync('bp/#', { qos: 1 })
+    const gotRemote = collect(remote)
     const pub = await connectClient(node.tcpPort, { clientId: 'bp-pub', protocolVersion: 5 })
     t.teardown(() => end(pub, true))
 
@@ -43,5 +49,7 @@ if (!hasRedis) {
     t.equal(acked, count, 'every message acknowledged once Redis answers')
     await got.waitFor(count, 15_000)
     t.equal(got.messages.length, count, 'and delivered to the local subscriber')
+    await gotRemote.waitFor(count, 15_000)
+    t.equal(gotRemote.messages.length, count, 'and to the one on the other node')
   })
 }

@@ -57,10 +57,10 @@ export class HostBus extends PeerBus {
     this.#send({ t: 'ready' })
   }
 
-  protected transmit (channel: string, payload: Buffer): void {
+  protected transmit (channel: string, payload: Buffer, to?: string): void {
     const bytes = payload.length
     this.#unsent += bytes
-    const sent = this.#send({ t: 'tx', c: channel, p: payload }, () => {
+    const sent = this.#send(to === undefined ? { t: 'tx', c: channel, p: payload } : { t: 'tx', c: channel, p: payload, to }, () => {
       this.#unsent -= bytes
       this.eased()
     })

@@ -1,6 +1,6 @@
 // The primary process of the workers on one host (node.workers > 1): forks one worker per slot, each
 // a whole broker on the same listeners (node:cluster hands them the accepted connections), relays
-// bus payloads between them and holds their cluster store (src/cluster/memory-store.ts), so that
+// bus payloads between them (to the one worker a payload names, or to every other one) and holds their cluster store (src/cluster/memory-store.ts), so that
 // messages, retained messages, shared groups, sessions, kicks and bans reach every worker without Redis.
 // A worker that dies is forked again; its persistent sessions come back from its own durable store.
 import cluster, { type Worker } from 'node:cluster'
@@ -31,6 +31,7 @@ export class WorkerPrimary {
   readonly #config: CulexConfig
   readonly #log: Log
   readonly #slots: Slot[]
+  readonly #byName: Map<string, Slot>
   #stopping = false
   /** Whether the workers were told to hold their publishers (a worker reads its relayed messages too slowly). */
   #holding = false
@@ -43,6 +44,7 @@ export class WorkerPrimary {
     this.#config = config
     this.#log = log
     this.#slots = Array.from({ length: count }, (_, i) => ({ index: i + 1, name: workerName(config.node.name, i + 1), worker: null, ready: false, restarts: 0, lastStart: 0, unsent: 0 }))
+    this.#byName = new Map(this.#slots.map((s) => [s.name, s]))
   }
 
   /** The workers' process ids, by slot. */
@@ -89,6 +91,11 @@ export class WorkerPrimary {
   #receive (slot: Slot, from: Worker, m: WorkerMessage): void {
     switch (m.t) {
       case 'tx':
+        if (m.to !== undefined) {
+          const to = this.#byName.get(m.to)
+          if (to?.worker && to.worker !== from) this.#relay(to, to.worker, { t: 'rx', c: m.c, p: m.p })
+          break
+        }
         for (const other of this.#slots) {
           if (other.worker && other.worker !== from) this.#relay(other, other.worker, { t: 'rx', c: m.c, p: m.p })
         }

@@ -9,8 +9,8 @@ import type { ClusterStore } from '../store.js'
 export type StoreOp = keyof ClusterStore
 
 export type WorkerMessage =
-  /** A bus payload for every other worker. */
-  | { t: 'tx', c: string, p: Buffer }
+  /** A bus payload for one worker (`to`, by node name), or for every other worker. */
+  | { t: 'tx', c: string, p: Buffer, to?: string }
   /** A store operation; answered by a `ret` with the same id. */
   | { t: 'call', id: number, op: StoreOp, args: unknown[] }
   /** The worker's listeners are up. */

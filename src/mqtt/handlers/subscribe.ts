@@ -53,10 +53,10 @@ export function handleSubscribe (channel: Channel, packet: ISubscribePacket): vo
   const decisions = candidates.map((c) => hooks.length === 0 ? true : runAuthorize(hooks, channel.client!, { topic: c.filter, qos: c.request.qos }))
   if (decisions.some((d) => d instanceof Promise)) {
     return Promise.all(decisions).then((resolved) => {
-      if (channel.state === 'connected') finish(channel, packet, codes, candidates, resolved)
+      if (channel.state === 'connected') return finish(channel, packet, codes, candidates, resolved)
     })
   }
-  finish(channel, packet, codes, candidates, decisions as AuthzDecision[])
+  return finish(channel, packet, codes, candidates, decisions as AuthzDecision[])
 }
 
 /**
@@ -91,7 +91,7 @@ function check (channel: Channel, request: ISubscription): number | null {
   return null
 }
 
-function finish (channel: Channel, packet: ISubscribePacket, codes: number[], candidates: Candidate[], allowed: AuthzDecision[]): void {
+function finish (channel: Channel, packet: ISubscribePacket, codes: number[], candidates: Candidate[], allowed: AuthzDecision[]): void | Promise<void> {
   const cut = allowed.indexOf('disconnect')
   if (cut >= 0) {
     channel.protocolError(new CulexError('CULEX_ERR_MQTT_NOT_AUTHORIZED', `not authorized to subscribe ${JSON.stringify(candidates[cut]!.request.topic)}`))
@@ -128,6 +128,15 @@ function finish (channel: Channel, packet: ISubscribePacket, codes: number[], ca
     if (core.hooks.clientSubscribed.length > 0) core.hooks.notify('clientSubscribed', channel.client!, { topic: c.filter, qos, nl: sub.nl, rap: sub.rap, rh: sub.rh })
     if (!c.shared) retainedFor.push({ sub, existed })
   })
+  // In a cluster the SUBACK waits until every node routes to the new subscriptions.
+  const synced = core.cluster?.routesSynced() ?? null
+  if (synced === null) return suback(channel, packet, codes, retainedFor)
+  return synced.then(() => {
+    if (channel.state === 'connected') suback(channel, packet, codes, retainedFor)
+  })
+}
+
+function suback (channel: Channel, packet: ISubscribePacket, codes: number[], retainedFor: { sub: Subscription<Session>, existed: boolean }[]): void {
   const v5 = channel.protocolVersion === 5
   channel.send({ cmd: 'suback', messageId: packet.messageId!, granted: v5 ? codes : codes.map((rc) => (rc < 0x80 ? rc : 0x80)) })
   for (const { sub, existed } of retainedFor) sendRetained(channel, sub, existed)

@@ -1,0 +1,165 @@
+// Route-aware delivery between the workers of one host (node.workers = 2, through `culex start`): a
+// message published right after a SUBACK on the other worker reaches the new subscriber; a worker that
+// dies while routes replicate delays a SUBACK only until it is seen stopped, and its successor routes to
+// the subscriber; a worker that stops reading never makes the primary grow without bound.
+import { readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp } from 'node:fs/promises'
+import { get as httpGet } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { IClientOptions, MqttClient } from 'mqtt'
+import t, { type Test } from 'tap'
+import { ADMIN, basic } from '../api/api-helpers.js'
+import { collect, connectClient, delay, end, freePort, spawnBrokerProcess, until, within } from '../helpers.js'
+
+const dir = await mkdtemp(join(tmpdir(), 'culex-routes-workers-'))
+t.teardown(() => rm(dir, { recursive: true, force: true }))
+const [tcp, http] = [await freePort(), await freePort()]
+const log = join(dir, 'culex.log')
+const keys = join(dir, 'keys.txt')
+await writeFile(keys, `${ADMIN}\n`)
+const primary = await spawnBrokerProcess(t, join(dir, 'culex.hocon'), `node.workers = 2
+node.data_dir = "${join(dir, 'data')}"
+listeners.tcp.default.bind = "127.0.0.1:${tcp}"
+listeners.ws.default.enable = false
+listeners.ssl.default.enable = false
+listeners.wss.default.enable = false
+dashboard.listeners.http.bind = "127.0.0.1:${http}"
+api_key.bootstrap_file = "${keys}"
+cluster.heartbeat_interval = 200ms
+# short, for the test of a dying worker, but not so short that a busy machine's late heartbeat makes a
+# live worker look stopped (a SUBACK does not wait for the routes of a node seen stopped)
+cluster.node_timeout = 3s
+# the flood test offers 96 MiB of QoS 1 messages (1,536) to one subscriber at once: a busy machine's client
+# acknowledges slowly, and what waits for it must fit the session's queue limits, or the oldest are dropped
+mqtt.max_mqueue_len = 4000
+force_shutdown.max_heap_size = 256MB
+log.console.enable = false
+log.file.default { enable = true, path = "${log}", level = info, formatter = json }
+`, tcp)
+
+async function logLines (): Promise<Record<string, unknown>[]> {
+  const text = await readFile(log, 'utf8').catch(() => '')
+  return text.split('\n').flatMap((line) => {
+    try { return [JSON.parse(line) as Record<string, unknown>] } catch { return [] }
+  })
+}
+await until(async () => (await logLines()).some((l) => /^culex \S+ started in \d+ ms$/.test(String(l.msg))), 'the primary logs culex started', 30_000)
+
+function apiGet (path: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet({ host: '127.0.0.1', port: http, path, agent: false, timeout: 3000, headers: { authorization: basic(ADMIN) } }, (res) => {
+      let body = ''
+      res.on('data', (c: Buffer) => { body += String(c) })
+      res.on('end', () => { try { resolve(JSON.parse(body)) } catch (err) { reject(err as Error) } })
+    })
+    req.on('timeout', () => req.destroy(new Error('timeout')))
+    req.on('error', reject)
+  })
+}
+
+const nodeOf = (id: string) => until(async () => {
+  const c = await apiGet(`/api/v5/clients/${encodeURIComponent(id)}`).catch(() => null) as { node?: string } | null
+  return c?.node ?? null
+}, `the node of ${id}`, 5000)
+
+/** The process of a worker, from its latest start line. */
+function pidOf (node: string): Promise<number> {
+  return until(async () => (await logLines()).filter((l) => l.msg === 'workers: worker started' && l.worker === node).at(-1)?.pid as number | undefined,
+    `the start line of ${node}`, 5000)
+}
+
+/** Both workers' node names, as the management API lists them. */
+function workerNames (): Promise<string[]> {
+  return until(async () => {
+    const nodes = await apiGet('/api/v5/nodes').catch(() => []) as { node: string }[]
+    return nodes.length === 2 ? nodes.map((n) => n.node) : null
+  }, 'the API lists both workers', 5000)
+}
+
+let made = 0
+/** An MQTT 5 client on the given worker, or on either. */
+async function clientOn (tt: Test, node: string | null, opts: IClientOptions = {}): Promise<{ c: MqttClient, node: string }> {
+  // Which worker accepts is not the test's to choose: on a busy machine one may take several in a row.
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const id = `c${++made}`
+    const c = await connectClient(tcp, { clientId: id, protocolVersion: 5, reconnectPeriod: 0, ...opts })
+    const on = await nodeOf(id)
+    if (node === null || on === node) { tt.teardown(() => end(c, true)); return { c, node: on } }
+    await end(c, true)
+  }
+  throw new Error(`no connection landed on ${node}`)
+}
+
+function rssKiB (pid: number): Promise<number> {
+  return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0))
+}
+
+t.test('a message published right after the SUBACK reaches the new subscriber on the other worker', async (t) => {
+  const { c: sub, node: subNode } = await clientOn(t, null)
+  const workers = await workerNames()
+  const other = workers.find((w) => w !== subNode)!
+  const { c: pub } = await clientOn(t, other)
+  const got = collect(sub)
+  const rounds = 30
+  for (let i = 0; i < rounds; i++) {
+    await sub.subscribeAsync([`fresh/${i}/x`, `fresh/${i}/+`, `fresh/${i}/#`][i % 3]!, { qos: 0 })
+    pub.publish(`fresh/${i}/x`, String(i), { qos: 0 })
+    await got.waitFor(i + 1, 5000)
+  }
+  t.same(got.messages.map((m) => m.payload.toString()), Array.from({ length: rounds }, (_, i) => String(i)), 'every message, the first after each SUBACK included')
+})
+
+t.test('a worker dies while routes replicate: the SUBACK still comes, and the new worker routes to the subscriber', async (t) => {
+  const { c: sub, node: subNode } = await clientOn(t, null)
+  const workers = await workerNames()
+  const other = workers.find((w) => w !== subNode)!
+  const pid = await pidOf(other)
+  t.ok(pid > 0, `the other worker's process (${pid})`)
+  const got = collect(sub)
+  const startsBefore = (await logLines()).filter((l) => l.msg === 'workers: worker started').length
+
+  process.kill(pid, 'SIGSTOP')
+  const suback = sub.subscribeAsync('gone/#', { qos: 1 })
+  t.ok(await within(15_000, suback), 'the SUBACK comes although the stopped worker never acknowledged the route')
+  process.kill(pid, 'SIGKILL')
+  await until(async () => (await logLines()).filter((l) => l.msg === 'workers: worker started').length > startsBefore, 'the worker forked again', 30_000)
+
+  const { c: pub } = await clientOn(t, other)
+  await pub.publishAsync('gone/1', 'from the new worker', { qos: 1 })
+  await got.waitFor(1, 5000)
+  t.equal(got.messages[0]!.payload.toString(), 'from the new worker', 'the new worker learnt the route when it started')
+})
+
+t.test('a worker that stops reading never makes the primary grow without bound', async (t) => {
+  const { c: sub, node: subNode } = await clientOn(t, null)
+  await sub.subscribeAsync('flood/#', { qos: 1 })
+  const got = collect(sub)
+  const workers = await workerNames()
+  const { c: pub } = await clientOn(t, workers.find((w) => w !== subNode)!)
+  const pid = await pidOf(subNode)
+  const before = await rssKiB(primary.pid!)
+
+  process.kill(pid, 'SIGSTOP')
+  let resumed = false
+  t.teardown(() => { if (!resumed) process.kill(pid, 'SIGCONT') })
+  // 96 MiB offered to a worker that reads nothing: the primary holds at most its bound (16 MiB) of it.
+  const count = 1536
+  const payload = Buffer.alloc(64 * 1024, 0x66)
+  let acked = 0
+  const acks = Array.from({ length: count }, (_, i) => pub.publishAsync(`flood/${i}`, payload, { qos: 1 }).then(() => { acked++ }))
+  await until(async () => (await logLines()).some((l) => String(l.msg).startsWith('workers: a worker reads the messages relayed to it too slowly')), 'the primary holds the publishers', 30_000)
+  let peak = 0
+  for (let i = 0; i < 10; i++) {
+    peak = Math.max(peak, await rssKiB(primary.pid!))
+    await delay(100)
+  }
+  t.ok(acked < count, `the publisher is held (${acked} of ${count} acknowledged)`)
+  t.ok(peak - before < 64 * 1024, `the primary grew by ${Math.round((peak - before) / 1024)} MiB for ${count * 64 / 1024} MiB offered`)
+
+  process.kill(pid, 'SIGCONT')
+  resumed = true
+  await Promise.all(acks)
+  await got.waitFor(count, 30_000)
+  t.equal(got.messages.length, count, 'every message delivered once the worker reads again')
+})
