@@ -111,7 +111,10 @@ export class RedisBackend {
     } catch (err) {
       const message = (err as Error).message ?? String(err)
       let reason: string
-      if (/timed? ?out/i.test(message)) reason = `redis ${this.#where} did not answer within ${COMMAND_TIMEOUT_MS} ms`
+      if (/timed? ?out/i.test(message)) {
+        // A connection that keeps failing (a sentinel that knows no such master, say) says why.
+        reason = `redis ${this.#where} did not answer within ${COMMAND_TIMEOUT_MS} ms${this.#cause ? ` (${this.#cause})` : ''}`
+      }
       else if (/max retries|Stream isn't writeable|Connection is closed|None of startup nodes/i.test(message)) reason = this.#cause ?? `redis ${this.#where} is not reachable`
       else if ((err as { code?: string }).code) reason = describeNetworkError(err, `redis ${this.#where}`)
       else reason = `redis ${this.#where} answered ${command.name.toUpperCase()} with an error: ${message}`
