@@ -206,6 +206,36 @@ t.test('ws: the header is read before HTTP, and wins over proxy_address_header',
   t.match(await clientRecord(b, 'ws-client'), { ip_address: '203.0.113.80', port: 8080, listener: 'ws:default' })
 })
 
+t.test('wss: the header is read before the TLS handshake, then HTTP; the verified certificate counts', async (t) => {
+  const dir = await pkiDir(t)
+  const pki = await basePki(dir, 'ec256', 'wss-cn')
+  const b = await startApiBroker(t, {
+    keys: [ADMIN],
+    config: {
+      mqtt: { peer_cert_as_username: 'cn' },
+      listeners: {
+        tcp: { default: { bind: '127.0.0.1:0' } },
+        wss: { default: { bind: '127.0.0.1:0', proxy_protocol: true, ssl_options: sslOptions(pki, { verify: 'verify_peer', fail_if_no_peer_cert: true }) } },
+      },
+    },
+  })
+  const port = b.broker.port('wss')
+  const ws = new WebSocket(`wss://localhost:${port}/mqtt`, 'mqtt', {
+    createConnection: () => {
+      const raw = netConnect({ host: '127.0.0.1', port })
+      raw.write(v2('198.51.100.7', 7777))
+      return tlsConnect({ socket: raw, servername: 'localhost', ca: pki.ca.certPem, cert: pki.client.certPem, key: pki.client.keyPem })
+    },
+  } as WebSocket.ClientOptions)
+  const client = await connected(new mqtt.MqttClient(() => createWebSocketStream(ws), { clientId: 'wss-client', protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000 }))
+  t.teardown(() => end(client, true))
+  t.match(await clientRecord(b, 'wss-client'), { ip_address: '198.51.100.7', port: 7777, listener: 'wss:default', is_ssl: true, username: 'wss-cn' })
+  const bare = await rawSocket(port)
+  bare.socket.write(Buffer.from('160301', 'hex'))
+  t.ok(await within(5000, bare.closed), 'a TLS ClientHello without a header is closed')
+  await until(() => b.logs.find((l) => l.reason === 'not_proxy' && l.listener === 'wss:default'), 'logged for the wss listener')
+})
+
 t.test('dashboard.listeners.http.proxy_header: the API reads the header; a request without one is closed', async (t) => {
   const b = await startApiBroker(t, { keys: [ADMIN], config: { dashboard: { listeners: { http: { bind: '127.0.0.1:0', proxy_header: true } } } } })
   const port = b.broker.apiPort()
