@@ -44,6 +44,10 @@ export class RedisAuthenticator implements Authenticator {
     return checkSelected(this.#config.password_hash_algorithm, selected, credentials.password)
   }
 
+  get failing (): boolean {
+    return this.#backend.health.failing
+  }
+
   close (): Promise<void> {
     return this.#backend.close()
   }
