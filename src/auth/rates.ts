@@ -2,7 +2,7 @@
 // authenticators, as its metrics worker computes them: every 10 s each counter's increase over that
 // interval is the current rate; rate_max is the highest since start; rate_last5m the mean of the last 30.
 
-export const SAMPLE_MS = 10_000
+const SAMPLE_MS = 10_000
 const SAMPLES_5M = 300_000 / SAMPLE_MS
 
 export interface Rate { rate: number, rate_max: number, rate_last5m: number }
