@@ -165,6 +165,15 @@ export async function ping (client: MqttClient, timeoutMs = 10_000): Promise<voi
   }
 }
 
+/** Publishes at QoS 1 and resolves with the PUBACK's reason code (0: accepted; MQTT.js rejects on a failure code). */
+export function pubackCode (client: MqttClient, topic: string): Promise<number> {
+  return new Promise((resolve, reject) => client.publish(topic, 'x', { qos: 1 }, (err) => {
+    const code = (err as { code?: number } | undefined)?.code
+    if (err && code === undefined) reject(err)
+    else resolve(code ?? 0)
+  }))
+}
+
 /** Polls `check` every 10 ms until it returns a truthy value, and resolves with that; throws after timeoutMs. */
 export async function until<T> (check: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs

@@ -4,9 +4,11 @@
 // sent back in a PUT keeps the current value. Changes live in memory: a restart reloads the config file.
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { authenticatorId, type AuthnChain, type ChainPosition } from '../auth/chain.js'
+import { orderMessage } from '../auth/order.js'
 import type { Authenticator } from '../auth/types.js'
 import { authenticationList, type AuthenticatorConfig } from '../config/schema.js'
 import { CulexError } from '../errors.js'
+import { orderSchema, parseOrder, statusAnswer, statusSchema } from './auth-common.js'
 import type { Role } from './auth.js'
 import { errors, NO_CONTENT, type ApiHost } from './common.js'
 import { maskSecrets, unmaskSecrets } from './mask.js'
@@ -29,6 +31,9 @@ const bodySchema = {
 const idParam = { type: 'string', description: 'Authenticator id, e.g. jwt or password_based:built_in_database (the colon may be URL-encoded)' } as const
 const listenerParam = { type: 'string', description: 'Listener id, type:name, e.g. tcp:default' } as const
 const positionParam = { type: 'string', description: 'front, rear, before:<authenticator id> or after:<authenticator id>' } as const
+
+const orderBody = orderSchema('id', 'Authenticator id, e.g. password_based:built_in_database', '[{ "id": "jwt" }, { "id": "password_based:built_in_database" }]')
+const authnStatus = statusSchema(['total', 'success', 'failed', 'nomatch'], 'connected; disconnected while its backend\'s last request failed')
 
 interface Params { listener_id?: string, id?: string, position?: string }
 
@@ -62,6 +67,19 @@ function parsePosition (position: string): ChainPosition {
   throw new CulexError('CULEX_ERR_API_BAD_REQUEST', `bad position ${position}: expected front, rear, before:<id> or after:<id>`)
 }
 
+/** EMQX's status of an authenticator on this node: its answers (success, failed, nomatch: ignored or failing) and their rate. */
+function status (chain: AuthnChain, authenticator: Authenticator, node: string): Record<string, unknown> {
+  const counts = chain.results.get(authenticator.id) ?? { allow: 0, deny: 0, ignore: 0, error: 0 }
+  const metrics = {
+    total: counts.allow + counts.deny + counts.ignore + counts.error,
+    success: counts.allow,
+    failed: counts.deny,
+    nomatch: counts.ignore + counts.error,
+    ...chain.rates.rate(authenticator.id),
+  }
+  return statusAnswer(node, metrics, authenticator.failing === true ? 'disconnected' : 'connected')
+}
+
 function chainOf (host: ApiHost): AuthnChain {
   if (!host.authn) throw new CulexError('CULEX_ERR_API_UNAVAILABLE', 'no authenticator chain')
   return host.authn
@@ -89,7 +107,7 @@ function build (chain: AuthnChain, config: AuthenticatorConfig): Authenticator {
   }
 }
 
-/** The five routes under `base` (global, or per listener with a :listener_id parameter). */
+/** The routes under `base` (global, or per listener with a :listener_id parameter). */
 function chainRoutes (app: FastifyInstance, host: ApiHost, base: string, perListener: boolean): void {
   const tags = ['Authentication']
   const where = perListener ? 'the listener\'s chain (created on the first POST; it replaces the global chain for that listener)' : 'the global chain'
@@ -122,6 +140,33 @@ function chainRoutes (app: FastifyInstance, host: ApiHost, base: string, perList
     log(listener, id, 'added')
     host.cluster?.authnChanged({ op: 'add', listener: listener ?? null, config })
     return render(chain, authenticator, request.apiRole)
+  })
+
+  app.put<{ Params: Params, Body: unknown }>(`${base}/order`, {
+    schema: {
+      tags,
+      summary: `Put ${where} in a new order`,
+      description: `The body names every authenticator of the chain exactly once; an id the chain does not have, one named twice or one left out is refused (400) and the order stays. ${IN_MEMORY}`,
+      ...baseParams,
+      body: orderBody,
+      response: { 204: NO_CONTENT, ...errors(400, 404) },
+    },
+  }, async (request, reply) => {
+    const chain = chainOf(host)
+    const listener = scope(host, request.params)
+    const ids = parseOrder(request.body, 'id')
+    const problem = chain.reorder(ids, listener)
+    if (problem) throw new CulexError('CULEX_ERR_API_BAD_REQUEST', orderMessage(problem, 'Authenticators'))
+    host.log.notice({ order: ids.join(','), ...(listener === undefined ? {} : { listener }) }, 'authenticators ordered through the management API')
+    host.cluster?.authnChanged({ op: 'order', listener: listener ?? null, ids })
+    return reply.code(204).send()
+  })
+
+  app.get<{ Params: Params }>(`${base}/:id/status`, {
+    schema: { tags, summary: `What an authenticator of ${where} answered on this node, and whether its backend answers`, params: idParams, response: { 200: authnStatus, ...errors(404) } },
+  }, async (request) => {
+    const chain = chainOf(host)
+    return status(chain, find(chain, request.params.id!, scope(host, request.params)), host.config.node.name)
   })
 
   app.get<{ Params: Params }>(`${base}/:id`, {

@@ -9,10 +9,12 @@ import type { Authorizer, AuthzSettings } from '../auth/authz.js'
 import { AclParseError } from '../auth/acl-file.js'
 import { fileSourceView, FileSource } from '../auth/authz-file.js'
 import type { SourceEntry, SourcePosition } from '../auth/authz-sources.js'
-import { authzCache, authzSource, type AuthzSourceConfig } from '../config/schema.js'
+import { orderMessage } from '../auth/order.js'
+import { AUTHZ_SOURCE_TYPES, authzCache, authzSource, type AuthzSourceConfig } from '../config/schema.js'
 import { CulexError } from '../errors.js'
 import { z } from 'zod'
 import type { Role } from './auth.js'
+import { orderSchema, parseOrder, statusAnswer, statusSchema } from './auth-common.js'
 import { errors, NO_CONTENT, type ApiHost } from './common.js'
 import { maskSecrets, unmaskSecrets } from './mask.js'
 
@@ -44,26 +46,16 @@ const settingsSchema = {
   },
 } as const
 
-const metricsSchema = {
-  type: 'object',
-  properties: {
-    total: { type: 'integer' }, allow: { type: 'integer' }, deny: { type: 'integer' }, nomatch: { type: 'integer' },
-    rate: { type: 'number' }, rate_max: { type: 'number' }, rate_last5m: { type: 'number' },
-  },
-} as const
+const orderBody = orderSchema('type', `Source type: ${AUTHZ_SOURCE_TYPES.join(', ')}`, '[{ "type": "file" }, { "type": "built_in_database" }]')
+const authzStatus = statusSchema(['total', 'allow', 'deny', 'nomatch'], 'connected; disconnected while the source\'s last request failed')
 
-const statusSchema = {
-  type: 'object',
-  properties: {
-    metrics: metricsSchema,
-    node_metrics: { type: 'array', items: { type: 'object', properties: { node: { type: 'string' }, metrics: metricsSchema } } },
-    status: { type: 'string', description: 'connected; failing while the source\'s last request failed' },
-    node_status: { type: 'array', items: { type: 'object', properties: { node: { type: 'string' }, status: { type: 'string' } } } },
-    resource_metrics: { type: 'object', additionalProperties: true },
-    node_resource_metrics: { type: 'array', items: { type: 'object', additionalProperties: true } },
-    node_error: { type: 'array', items: { type: 'object', additionalProperties: true } },
-  },
-} as const
+/** The types of an order body; 400 for a body that is not one, or a type no source has. */
+function parseTypes (body: unknown): string[] {
+  const types = parseOrder(body, 'type')
+  const unknown = types.filter((type) => !(AUTHZ_SOURCE_TYPES as readonly string[]).includes(type))
+  if (unknown.length > 0) throw new CulexError('CULEX_ERR_API_BAD_REQUEST', `Unknown authorization source types: ${unknown.join(', ')} (expected ${AUTHZ_SOURCE_TYPES.join(', ')})`)
+  return types
+}
 
 const settingsBody = z.strictObject({
   no_match: z.enum(['allow', 'deny']),
@@ -215,19 +207,30 @@ export const authorizationRoutes: FastifyPluginAsync<{ host: ApiHost }> = async 
     return reply.code(204).send()
   })
 
+  app.put<{ Body: unknown }>('/api/v5/authorization/sources/order', {
+    schema: {
+      tags,
+      summary: 'Put the sources in a new order',
+      description: `The body names every configured source exactly once; a type no source has, one named twice or one left out is refused (400) and the order stays. ${IN_MEMORY}`,
+      body: orderBody,
+      response: { 204: NO_CONTENT, ...errors(400) },
+    },
+  }, async (request, reply) => {
+    const types = parseTypes(request.body)
+    const problem = authzOf(host).sourceList.reorder(types)
+    if (problem) throw new CulexError('CULEX_ERR_API_BAD_REQUEST', orderMessage(problem, 'Authorization sources'))
+    changed(`sources ordered ${types.join(', ')}`)
+    return reply.code(204).send()
+  })
+
   app.get<{ Params: { type: string } }>('/api/v5/authorization/sources/:type/status', {
-    schema: { tags, summary: 'What a source answered on this node, and whether it answers', params: typeParam, response: { 200: statusSchema, ...errors(404) } },
+    schema: { tags, summary: 'What a source answered on this node, and whether it answers', params: typeParam, response: { 200: authzStatus, ...errors(404) } },
   }, async (request) => {
-    const entry = found(authzOf(host), request.params.type)
+    const authz = authzOf(host)
+    const entry = found(authz, request.params.type)
     const { allow, deny, nomatch, error } = entry.counts
-    const metrics = { total: allow + deny + nomatch + error, allow, deny, nomatch, rate: 0, rate_max: 0, rate_last5m: 0 }
-    const node = host.config.node.name
-    const status = entry.source === null ? 'disconnected' : entry.failure === null ? 'connected' : 'disconnected'
-    return {
-      metrics, node_metrics: [{ node, metrics }],
-      status, node_status: [{ node, status }],
-      resource_metrics: {}, node_resource_metrics: [], node_error: [],
-    }
+    const metrics = { total: allow + deny + nomatch + error, allow, deny, nomatch, ...authz.rates.rate(entry.id) }
+    return statusAnswer(host.config.node.name, metrics, entry.source !== null && entry.failure === null ? 'connected' : 'disconnected')
   })
 
   app.get('/api/v5/authorization/settings', {

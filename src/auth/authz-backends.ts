@@ -14,7 +14,7 @@ import { AUTHZ_PLACEHOLDERS, clientLookup, type Lookup } from './backends/placeh
 import { PostgresBackend, prepareQuery, type PreparedQuery } from './backends/postgres.js'
 import { parseCommand, RedisBackend, type RedisCommand } from './backends/redis.js'
 import { rulesAnswer } from './authz-match.js'
-import { compileRule, parseRawRule } from './authz-raw-rule.js'
+import { compileRule, parseRawRule, type StoredRule } from './authz-raw-rule.js'
 import type { AuthzRequest, AuthzSource, SourceAnswer } from './authz-types.js'
 
 function lookupFor (client: ClientInfo, request: AuthzRequest): Lookup {
@@ -25,15 +25,55 @@ function warnDisallowed (log: Log, where: string, names: readonly string[]): voi
   if (names.length > 0) log.warning({ source: where, placeholders: names.join(',') }, `${where}: placeholders ${names.map((n) => `\${${n}}`).join(', ')} are not available to authorization and stay as written`)
 }
 
-/** Rules read from a service that cannot be used: logged once each (at most MAX_BAD of them), skipped. */
-class BadRules {
+/** How a backend's entries (hash fields, rows) read as rules, and how each is named in the log. */
+interface RuleShape<T> {
+  /** The rule object of an entry, for parseRawRule; throws when the entry cannot be one. */
+  raw (entry: T): unknown
+  /** Names the entry in parse errors. */
+  where (entry: T): string
+  /** The entry as the warning quotes it (and the key it is warned about once by). */
+  text (entry: T): string
+  /** Names a rule the entry gave, as matched rules are named in the log. */
+  origin (entry: T, rule: StoredRule): string
+}
+
+/**
+ * The rules a service answered with, asked in order until one matches. An entry that cannot be used is
+ * skipped, with one warning per distinct entry (at most MAX_BAD of them).
+ */
+class BackendRules<T> {
   static readonly MAX_BAD = 1000
   readonly #seen = new Set<string>()
-  constructor (readonly log: Log, readonly where: string) {}
-  skip (text: string, err: unknown): void {
-    if (this.#seen.has(text) || this.#seen.size >= BadRules.MAX_BAD) return
+  readonly #log: Log
+  readonly #where: string
+  readonly #shape: RuleShape<T>
+
+  constructor (log: Log, where: string, shape: RuleShape<T>) {
+    this.#log = log
+    this.#where = where
+    this.#shape = shape
+  }
+
+  answer (entries: Iterable<T>, client: ClientInfo, request: AuthzRequest): SourceAnswer {
+    const shape = this.#shape
+    for (const entry of entries) {
+      let rules: StoredRule[]
+      try {
+        rules = parseRawRule(shape.raw(entry), shape.where(entry))
+      } catch (err) {
+        this.#skip(shape.text(entry), err)
+        continue
+      }
+      const answer = rulesAnswer(rules.map((r) => compileRule(r, shape.origin(entry, r))), client, request)
+      if (answer) return answer
+    }
+    return undefined
+  }
+
+  #skip (text: string, err: unknown): void {
+    if (this.#seen.has(text) || this.#seen.size >= BackendRules.MAX_BAD) return
     this.#seen.add(text)
-    this.log.warning({ source: this.where, rule: text.slice(0, 200) }, `${this.where}: a rule from the backend is skipped: ${(err as Error).message}`)
+    this.#log.warning({ source: this.#where, rule: text.slice(0, 200) }, `${this.#where}: a rule from the backend is skipped: ${(err as Error).message}`)
   }
 }
 
@@ -91,12 +131,20 @@ function resultOf (contentType: string, body: string): 'allow' | 'deny' | 'ignor
   return result === 'allow' || result === 'deny' || result === 'ignore' ? result : undefined
 }
 
+/** A hash field (a topic filter) and its value (an action, or JSON), every one an allow. */
+const REDIS_RULE: RuleShape<[string, string]> = {
+  raw: ([topic, value]) => ({ ...redisRule(value), permission: 'allow', topic }),
+  where: ([topic]) => `redis ${topic}`,
+  text: ([topic, value]) => `${topic} ${value}`,
+  origin: ([topic]) => `redis ${topic}`,
+}
+
 export class RedisSource implements AuthzSource {
   readonly id = 'redis'
   readonly asynchronous = true
   readonly #command: RedisCommand
   readonly #backend: RedisBackend
-  readonly #bad: BadRules
+  readonly #rules: BackendRules<[string, string]>
 
   constructor (config: RedisAuthzSourceConfig, log: Log, where: string) {
     this.#command = parseCommand(config.cmd, `${where}.cmd`, AUTHZ_PLACEHOLDERS)
@@ -106,23 +154,12 @@ export class RedisSource implements AuthzSource {
     }
     warnDisallowed(log, where, this.#command.args.flatMap((a) => a.disallowed))
     this.#backend = new RedisBackend(config, log, where)
-    this.#bad = new BadRules(log, where)
+    this.#rules = new BackendRules(log, where, REDIS_RULE)
   }
 
   async authorize (client: ClientInfo, request: AuthzRequest): Promise<SourceAnswer> {
     const reply = await this.#backend.run(this.#command, lookupFor(client, request))
-    for (const [topic, value] of hashEntries(reply)) {
-      let rules
-      try {
-        rules = parseRawRule({ ...redisRule(value), permission: 'allow', topic }, `redis ${topic}`)
-      } catch (err) {
-        this.#bad.skip(`${topic} ${value}`, err)
-        continue
-      }
-      const answer = rulesAnswer(rules.map((r) => compileRule(r, `redis ${topic}`)), client, request)
-      if (answer) return answer
-    }
-    return undefined
+    return this.#rules.answer(hashEntries(reply), client, request)
   }
 
   async close (): Promise<void> {
@@ -155,35 +192,31 @@ function redisRule (value: string): Record<string, unknown> {
   return { action, qos, retain }
 }
 
+/** A row's permission, action, topic, qos and retain columns (others ignored). */
+const POSTGRESQL_RULE: RuleShape<Record<string, unknown>> = {
+  raw: ({ permission, action, topic, qos, retain }) => ({ permission, action, topic, qos, retain }),
+  where: () => 'postgresql row',
+  text: (row) => JSON.stringify(POSTGRESQL_RULE.raw(row)),
+  origin: (_row, r) => `postgresql ${r.permission} ${r.action} ${r.topic}`,
+}
+
 export class PostgresqlSource implements AuthzSource {
   readonly id = 'postgresql'
   readonly asynchronous = true
   readonly #query: PreparedQuery
   readonly #backend: PostgresBackend
-  readonly #bad: BadRules
+  readonly #rules: BackendRules<Record<string, unknown>>
 
   constructor (config: PostgresqlAuthzSourceConfig, log: Log, where: string) {
     this.#query = prepareQuery(config.query, AUTHZ_PLACEHOLDERS)
     warnDisallowed(log, where, this.#query.disallowed)
     this.#backend = new PostgresBackend(config, log, where)
-    this.#bad = new BadRules(log, where)
+    this.#rules = new BackendRules(log, where, POSTGRESQL_RULE)
   }
 
   async authorize (client: ClientInfo, request: AuthzRequest): Promise<SourceAnswer> {
     const rows = await this.#backend.query(this.#query, lookupFor(client, request))
-    for (const row of rows) {
-      const { permission, action, topic, qos, retain } = row
-      let rules
-      try {
-        rules = parseRawRule({ permission, action, topic, qos, retain }, 'postgresql row')
-      } catch (err) {
-        this.#bad.skip(JSON.stringify({ permission, action, topic, qos, retain }), err)
-        continue
-      }
-      const answer = rulesAnswer(rules.map((r) => compileRule(r, `postgresql ${r.permission} ${r.action} ${r.topic}`)), client, request)
-      if (answer) return answer
-    }
-    return undefined
+    return this.#rules.answer(rows, client, request)
   }
 
   async close (): Promise<void> {

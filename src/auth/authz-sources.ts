@@ -10,6 +10,7 @@ import { DatabaseSource } from './authz-database.js'
 import { FileSource, managedAclPath, writeAclFile } from './authz-file.js'
 import type { StoredRule } from './authz-raw-rule.js'
 import type { AuthzSource, SourceEvents } from './authz-types.js'
+import { orderProblem, type OrderProblem } from './order.js'
 
 /** What one source answered, for culex_authz_total and the status endpoint. */
 export interface SourceCounts { allow: number, deny: number, nomatch: number, error: number }
@@ -148,6 +149,19 @@ export class SourceList {
     this.#entries.splice(this.#index(position), 0, moving!)
     this.#commit()
     return true
+  }
+
+  /**
+   * Puts the configured sources in this order of types, which must name each exactly once; library sources
+   * keep their places. Returns what is wrong with the list instead, changing nothing.
+   */
+  reorder (types: readonly string[]): OrderProblem | null {
+    const problem = orderProblem(this.configured().map((e) => e.id), types)
+    if (problem) return problem
+    const ordered = types.map((type) => this.find(type)!)
+    this.#entries = this.#entries.map((e) => (e.config === null ? e : ordered.shift()!))
+    this.#commit()
+    return null
   }
 
   /** The configured sources as other nodes rebuild them: rules text set through the API travels as text. */

@@ -15,6 +15,7 @@ import { FileSource } from './authz-file.js'
 import { matchesAny, NOT_LISTED, tokenAclAnswer, tokenDenyFilters } from './authz-match.js'
 import type { StoredRule } from './authz-raw-rule.js'
 import { newCounts, SourceList, type SourceCounts, type SourceEntry } from './authz-sources.js'
+import { RateSampler } from './rates.js'
 import type { AuthzDecision, AuthzRequest, AuthzSource, SourceAnswer } from './authz-types.js'
 
 export type { AuthzDecision, AuthzRequest, AuthzSource, SourceAnswer } from './authz-types.js'
@@ -51,6 +52,8 @@ export class Authorizer {
   cacheMisses = 0
   /** What each source (and superuser, token_acl, no_match, cache) answered: culex_authz_total{source,result}. */
   readonly counts = new Map<string, SourceCounts>()
+  /** Decisions per second by source (the status endpoint's rate, rate_max, rate_last5m). */
+  readonly rates = new RateSampler(() => [...this.counts].map(([id, c]) => [id, c.allow + c.deny + c.nomatch + c.error] as const))
   readonly #list: SourceList
   readonly #config: AuthorizationConfig
   readonly #log: Log
@@ -155,6 +158,7 @@ export class Authorizer {
   }
 
   async close (): Promise<void> {
+    this.rates.close()
     await this.#list.close()
   }
 

@@ -8,6 +8,8 @@ import { RC } from '../mqtt/reason-codes.js'
 import { CertAuthenticator } from './cert.js'
 import { HttpAuthenticator } from './http.js'
 import { JwtAuthenticator } from './jwt.js'
+import { orderProblem, type OrderProblem } from './order.js'
+import { RateSampler } from './rates.js'
 import { PasswordAuthenticator } from './password.js'
 import { PostgresAuthenticator } from './postgres.js'
 import { RedisAuthenticator } from './redis.js'
@@ -68,6 +70,8 @@ export class AuthnChain {
   readonly failures = new Map<string, Map<number, number>>()
   /** Every answer, by authenticator id, then allow | deny | ignore | error (its backend failed: ignored too). */
   readonly results = new Map<string, Record<AuthnOutcome, number>>()
+  /** Answers per second by authenticator id (the status endpoint's rate, rate_max, rate_last5m). */
+  readonly rates = new RateSampler(() => [...this.results].map(([id, r]) => [id, r.allow + r.deny + r.ignore + r.error] as const))
   readonly #hook: HookMap['authenticate'] = (client, credentials) => this.authenticate(client, credentials)
 
   constructor (hooks: Hooks, log: Log) {
@@ -145,6 +149,16 @@ export class AuthnChain {
     chain.splice(to, 0, moving!)
   }
 
+  /** Puts the chain in this order of ids, which must name each authenticator exactly once; else returns what is wrong, changing nothing. */
+  reorder (ids: readonly string[], listener = GLOBAL): OrderProblem | null {
+    const chain = this.#chains.get(listener) ?? []
+    const problem = orderProblem(chain.map((a) => a.id), ids)
+    if (problem) return problem
+    const byId = new Map(chain.map((a) => [a.id, a]))
+    chain.splice(0, chain.length, ...ids.map((id) => byId.get(id)!))
+    return null
+  }
+
   /** The config an authenticator was built from, when it was built from one. */
   configOf (authenticator: Authenticator): AuthenticatorConfig | undefined {
     return this.#configs.get(authenticator)
@@ -180,6 +194,7 @@ export class AuthnChain {
   }
 
   async close (): Promise<void> {
+    this.rates.close()
     const all = [...this.#chains.values()].flat()
     for (const chain of this.#chains.values()) chain.length = 0
     await Promise.allSettled(all.map((a) => a.close?.()))

@@ -62,6 +62,10 @@ export class HttpAuthenticator implements Authenticator {
     }
   }
 
+  get failing (): boolean {
+    return this.#backend.health.failing
+  }
+
   close (): Promise<void> {
     return this.#backend.close()
   }

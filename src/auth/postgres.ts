@@ -7,7 +7,7 @@ import type { Log } from '../log.js'
 import type { AuthResult, ClientInfo, Credentials } from '../mqtt/hooks.js'
 import { clientLookup } from './backends/placeholders.js'
 import { PostgresBackend, prepareQuery, type PreparedQuery } from './backends/postgres.js'
-import { BAD_PASSWORD, checkSelected } from './selected.js'
+import { authenticateSelected } from './selected.js'
 import type { Authenticator } from './types.js'
 
 export const POSTGRES_AUTHENTICATOR_ID = 'password_based:postgresql'
@@ -25,18 +25,15 @@ export class PostgresAuthenticator implements Authenticator {
     this.#backend = new PostgresBackend(config, log, where)
   }
 
-  async authenticate (client: ClientInfo, credentials: Credentials): Promise<AuthResult> {
-    if (credentials.password === undefined) return BAD_PASSWORD
-    let rows: Record<string, unknown>[]
-    try {
-      rows = await this.#backend.query(this.#query, clientLookup(client, { password: credentials.password }))
-    } catch (err) {
-      return { result: 'ignore', reason: (err as Error).message, failed: true }
-    }
-    const row = rows[0]
-    if (!row) return { result: 'ignore', reason: 'no such user' }
-    const selected = Object.fromEntries(Object.entries(row).filter(([, v]) => v !== null && v !== undefined))
-    return checkSelected(this.#config.password_hash_algorithm, selected, credentials.password)
+  authenticate (client: ClientInfo, credentials: Credentials): Promise<AuthResult> {
+    return authenticateSelected(this.#config.password_hash_algorithm, credentials.password, async (password) => {
+      const row = (await this.#backend.query(this.#query, clientLookup(client, { password })))[0]
+      return row && Object.fromEntries(Object.entries(row).filter(([, v]) => v !== null && v !== undefined))
+    })
+  }
+
+  get failing (): boolean {
+    return this.#backend.health.failing
   }
 
   close (): Promise<void> {

@@ -7,7 +7,7 @@ import type { Log } from '../log.js'
 import type { AuthResult, ClientInfo, Credentials } from '../mqtt/hooks.js'
 import { clientLookup } from './backends/placeholders.js'
 import { parseCommand, RedisBackend, type RedisCommand } from './backends/redis.js'
-import { BAD_PASSWORD, checkSelected } from './selected.js'
+import { authenticateSelected } from './selected.js'
 import type { Authenticator } from './types.js'
 
 export const REDIS_AUTHENTICATOR_ID = 'password_based:redis'
@@ -29,19 +29,18 @@ export class RedisAuthenticator implements Authenticator {
     this.#backend = new RedisBackend(config, log, where)
   }
 
-  async authenticate (client: ClientInfo, credentials: Credentials): Promise<AuthResult> {
-    if (credentials.password === undefined) return BAD_PASSWORD
-    let reply: unknown
-    try {
-      reply = await this.#backend.run(this.#command, clientLookup(client, { password: credentials.password }))
-    } catch (err) {
-      return { result: 'ignore', reason: (err as Error).message, failed: true }
-    }
-    const values = Array.isArray(reply) ? reply : [reply]
-    const selected: Record<string, unknown> = {}
-    this.#fields.forEach((field, i) => { if (values[i] !== null && values[i] !== undefined) selected[field] = values[i] })
-    if (Object.keys(selected).length === 0) return { result: 'ignore', reason: 'no such user' }
-    return checkSelected(this.#config.password_hash_algorithm, selected, credentials.password)
+  authenticate (client: ClientInfo, credentials: Credentials): Promise<AuthResult> {
+    return authenticateSelected(this.#config.password_hash_algorithm, credentials.password, async (password) => {
+      const reply = await this.#backend.run(this.#command, clientLookup(client, { password }))
+      const values = Array.isArray(reply) ? reply : [reply]
+      const selected: Record<string, unknown> = {}
+      this.#fields.forEach((field, i) => { if (values[i] !== null && values[i] !== undefined) selected[field] = values[i] })
+      return Object.keys(selected).length > 0 ? selected : undefined
+    })
+  }
+
+  get failing (): boolean {
+    return this.#backend.health.failing
   }
 
   close (): Promise<void> {

@@ -1,7 +1,8 @@
 // What EMQX does with the row a Redis or PostgreSQL authenticator selected (emqx_authn_utils
 // check_password_from_selected_map): password_hash (or password) and salt checked with the configured
 // algorithm, is_superuser read as EMQX reads it. Outcomes: no password in CONNECT, or a wrong one → deny
-// 0x86; a row without a hash → deny 0x87; the right password → ok.
+// 0x86; a row without a hash → deny 0x87; the right password → ok. No record, or the backend failing →
+// ignore (the next authenticator decides).
 import type { AuthResult } from '../mqtt/hooks.js'
 import { RC } from '../mqtt/reason-codes.js'
 import { checkPassword, type HashAlgorithm } from './hash.js'
@@ -28,4 +29,20 @@ export async function checkSelected (algorithm: HashAlgorithm, selected: Record<
   if (hash === undefined) return { result: 'deny', reasonCode: RC.NOT_AUTHORIZED, reason: 'not authorized', detail: 'the user\'s record has no password_hash' }
   const ok = await checkPassword(algorithm, text(selected.salt) ?? '', hash, password)
   return ok ? { result: 'ok', isSuperuser: toBool(selected.is_superuser) } : BAD_PASSWORD
+}
+
+/**
+ * EMQX's password_based flow over a backend that selects the user's record (redis, postgresql): `select`
+ * reads it (undefined: no such user; it throws when the backend fails, which logs why), then checkSelected.
+ */
+export async function authenticateSelected (algorithm: HashAlgorithm, password: Buffer | undefined, select: (password: Buffer) => Promise<Record<string, unknown> | undefined>): Promise<AuthResult> {
+  if (password === undefined) return BAD_PASSWORD
+  let selected: Record<string, unknown> | undefined
+  try {
+    selected = await select(password)
+  } catch (err) {
+    return { result: 'ignore', reason: (err as Error).message, failed: true }
+  }
+  if (!selected) return { result: 'ignore', reason: 'no such user' }
+  return checkSelected(algorithm, selected, password)
 }

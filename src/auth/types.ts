@@ -8,6 +8,8 @@ export interface Authenticator {
   authenticate (client: ClientInfo, credentials: Credentials): AuthResult | Promise<AuthResult>
   /** MQTT 5 enhanced authentication: an exchange when this authenticator serves `method` (e.g. SCRAM-SHA-256). */
   enhanced? (method: string, client: ClientInfo): EnhancedAuthExchange | undefined
+  /** True while its backend's last request failed (the status endpoint's disconnected). */
+  readonly failing?: boolean
   /** Stops timers and fetches (JWKS refresh, ...). */
   close? (): void | Promise<void>
 }

@@ -31,6 +31,7 @@ export type AuthnChange =
   | { op: 'add' | 'replace', listener: string | null, config: AuthenticatorConfig }
   | { op: 'remove', listener: string | null, id: string }
   | { op: 'move', listener: string | null, id: string, position: ChainPosition }
+  | { op: 'order', listener: string | null, ids: string[] }
 
 export type ManageNotice =
   | { t: 'authn', change: AuthnChange }
@@ -214,6 +215,13 @@ export class ManagementSync {
       case 'move':
         chain.move(change.id, change.position, listener)
         break
+      case 'order':
+        if (chain.reorder(change.ids, listener)) {
+          this.#log.warning({ order: change.ids.join(','), listener: listener ?? 'global', node: from }, 'cluster: authenticators ordered on another node, but this node\'s chain has other ones: its order stays')
+          return
+        }
+        this.#log.notice({ order: change.ids.join(','), listener: listener ?? 'global', node: from }, 'cluster: authenticators ordered on another node')
+        return
     }
     const id = 'id' in change ? change.id : authenticatorId(change.config)
     this.#log.notice({ op: change.op, authenticator: id, listener: listener ?? 'global', node: from }, 'cluster: authenticator chain changed on another node')

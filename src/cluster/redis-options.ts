@@ -2,7 +2,7 @@
 // the broker keeps serving its own clients and never waits on Redis for an MQTT packet.
 import type { RedisOptions } from 'ioredis'
 import type { ClusterConfig } from '../config/schema.js'
-import { readTlsFile, type TlsFileKey } from '../config/tls-files.js'
+import { readTlsFiles } from '../config/tls-files.js'
 import { CulexError } from '../errors.js'
 
 /** How long start-up waits for Redis before refusing to start. */
@@ -33,13 +33,5 @@ export function redisOptions (redis: ClusterConfig['redis']): RedisOptions {
 }
 
 function tlsOptions (tls: ClusterConfig['redis']['tls']): NonNullable<RedisOptions['tls']> {
-  const read = (key: TlsFileKey): Buffer | undefined => readTlsFile(tls, key, 'cluster.redis.tls', 'CULEX_ERR_CLUSTER')
-  const options: NonNullable<RedisOptions['tls']> = { rejectUnauthorized: tls.verify === 'verify_peer' }
-  const ca = read('cacertfile')
-  const cert = read('certfile')
-  const key = read('keyfile')
-  if (ca) options.ca = ca
-  if (cert) options.cert = cert
-  if (key) options.key = key
-  return options
+  return { rejectUnauthorized: tls.verify === 'verify_peer', ...readTlsFiles(tls, 'cluster.redis.tls', 'CULEX_ERR_CLUSTER') }
 }

@@ -18,7 +18,7 @@ import { crlCache, ocsp, pskAuthentication, sslListenerOptions, sslOptions } fro
 export { LOG_LEVELS } from './schema/log.js'
 export { TLS_VERSIONS } from './schema/tls.js'
 export { AUTHENTICATOR_SCHEMAS, authenticationList, passwordAuthenticator, scramAuthenticator, type AuthenticatorConfig, type HttpAuthenticatorConfig, type JwtAuthenticatorConfig, type PasswordAuthenticatorConfig, type PostgresAuthenticatorConfig, type RedisAuthenticatorConfig, type ScramAuthenticatorConfig } from './schema/authentication.js'
-export { AUTHZ_SOURCE_SCHEMAS, authzSource, authzCache, type AuthorizationConfig, type AuthzSourceConfig, type AuthzCacheConfig, type HttpAuthzSourceConfig, type RedisAuthzSourceConfig, type PostgresqlAuthzSourceConfig } from './schema/authorization.js'
+export { AUTHZ_SOURCE_SCHEMAS, AUTHZ_SOURCE_TYPES, authzSource, authzCache, type AuthorizationConfig, type AuthzSourceConfig, type AuthzCacheConfig, type HttpAuthzSourceConfig, type RedisAuthzSourceConfig, type PostgresqlAuthzSourceConfig } from './schema/authorization.js'
 
 /**
  * Keys naming a file, wherever they are: as EMQX, a value starting with $VAR or ${VAR} (EMQX's examples write

@@ -15,3 +15,15 @@ export function readTlsFile (settings: Partial<Record<TlsFileKey, string>>, key:
     throw new CulexError(code, `${where}.${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err })
   }
 }
+
+/** The CA, certificate and key that `settings` name, read as readTlsFile reads each; only those set. */
+export function readTlsFiles (settings: Partial<Record<TlsFileKey, string>>, where: string, code: ErrorCode): { ca?: Buffer, cert?: Buffer, key?: Buffer } {
+  const files: { ca?: Buffer, cert?: Buffer, key?: Buffer } = {}
+  const ca = readTlsFile(settings, 'cacertfile', where, code)
+  const cert = readTlsFile(settings, 'certfile', where, code)
+  const key = readTlsFile(settings, 'keyfile', where, code)
+  if (ca) files.ca = ca
+  if (cert) files.cert = cert
+  if (key) files.key = key
+  return files
+}

@@ -52,6 +52,9 @@ if (!hasRedis) {
     t.equal((await api('/api/v5/authorization/sources/built_in_database/move', { method: 'POST', json: { position: 'rear' } })).status, 204)
     await until('B to move it', () => b.broker.authz.sources.map((s) => s.id).join() === 'file,built_in_database')
     t.pass('moved on B too')
+    t.equal((await api('/api/v5/authorization/sources/order', { method: 'PUT', json: [{ type: 'built_in_database' }, { type: 'file' }] })).status, 204)
+    await until('B to take the new order', () => b.broker.authz.sources.map((s) => s.id).join() === 'built_in_database,file')
+    t.pass('reordered on B too')
 
     const settings = { no_match: 'allow', deny_action: 'ignore', cache: { enable: true, max_size: 16, ttl: '10s', excludes: [] } }
     t.equal((await api('/api/v5/authorization/settings', { method: 'PUT', json: settings })).status, 200)

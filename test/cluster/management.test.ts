@@ -75,6 +75,9 @@ if (!hasRedis) {
     t.same(order, ['jwt', PASSWORD_DB])
     await until('B to have the same chain, in the same order', () => b.broker.authn.list().map((x) => x.id).join() === order.join())
     t.pass('added and moved on B too')
+    t.equal((await api('/api/v5/authentication/order', { method: 'PUT', json: [{ id: PASSWORD_DB }, { id: 'jwt' }] })).status, 204)
+    await until('B to take the new order', () => b.broker.authn.list().map((x) => x.id).join() === `${PASSWORD_DB},jwt`)
+    t.pass('ordered as a whole on B too')
 
     t.equal((await api(`/api/v5/authentication/${encodeURIComponent(PASSWORD_DB)}`, { method: 'DELETE' })).status, 204)
     await until('B to remove it', () => b.broker.authn.list().map((x) => x.id).join() === 'jwt')

@@ -9,7 +9,6 @@
 export function splitCommand (line: string): string[] {
   const args: string[] = []
   let i = 0
-  const space = (c: string | undefined) => c === ' ' || c === '\t' || c === '\n' || c === '\r'
   while (i < line.length) {
     while (space(line[i])) i++
     if (i >= line.length) break
@@ -17,46 +16,10 @@ export function splitCommand (line: string): string[] {
     for (;;) {
       const c = line[i]
       if (c === undefined || space(c)) break
-      if (c === '"') {
-        i++
-        for (;;) {
-          const d = line[i]
-          if (d === undefined) throw new Error('unterminated double quote')
-          if (d === '\\' && line[i + 1] === 'x' && /^[0-9a-fA-F]{2}$/.test(line.slice(i + 2, i + 4))) {
-            arg += String.fromCharCode(parseInt(line.slice(i + 2, i + 4), 16))
-            i += 4
-          } else if (d === '\\' && i + 1 < line.length) {
-            const e = line[i + 1]!
-            arg += ({ n: '\n', r: '\r', t: '\t', b: '\b', a: '\x07' } as Record<string, string>)[e] ?? e
-            i += 2
-          } else if (d === '"') {
-            i++
-            if (line[i] !== undefined && !space(line[i])) throw new Error('text right after a closing double quote')
-            break
-          } else {
-            arg += d
-            i++
-          }
-        }
-        break
-      }
-      if (c === '\'') {
-        i++
-        for (;;) {
-          const d = line[i]
-          if (d === undefined) throw new Error('unterminated single quote')
-          if (d === '\\' && line[i + 1] === '\'') {
-            arg += '\''
-            i += 2
-          } else if (d === '\'') {
-            i++
-            if (line[i] !== undefined && !space(line[i])) throw new Error('text right after a closing single quote')
-            break
-          } else {
-            arg += d
-            i++
-          }
-        }
+      if (c === '"' || c === '\'') {
+        const [text, next] = quoted(line, i + 1, QUOTES[c])
+        arg += text
+        i = next
         break
       }
       arg += c
@@ -65,4 +28,45 @@ export function splitCommand (line: string): string[] {
     args.push(arg)
   }
   return args
+}
+
+const space = (c: string | undefined): boolean => c === ' ' || c === '\t' || c === '\n' || c === '\r'
+
+const ESCAPES: Record<string, string> = { n: '\n', r: '\r', t: '\t', b: '\b', a: '\x07' }
+
+/** A quote style: its name in errors and its escapes (the backslash at `i`: the text and where it ends, or undefined for a plain backslash). */
+interface Quote { char: string, name: string, escape (line: string, i: number): [string, number] | undefined }
+
+const QUOTES: Record<'"' | '\'', Quote> = {
+  '"': {
+    char: '"',
+    name: 'double',
+    escape: (line, i) => {
+      if (line[i + 1] === 'x' && /^[0-9a-fA-F]{2}$/.test(line.slice(i + 2, i + 4))) return [String.fromCharCode(parseInt(line.slice(i + 2, i + 4), 16)), i + 4]
+      if (i + 1 < line.length) return [ESCAPES[line[i + 1]!] ?? line[i + 1]!, i + 2]
+      return undefined
+    },
+  },
+  '\'': { char: '\'', name: 'single', escape: (line, i) => (line[i + 1] === '\'' ? ['\'', i + 2] : undefined) },
+}
+
+/** The text of a quoted part that starts at `i` (after its opening quote), and where the argument goes on (after the closing quote). */
+function quoted (line: string, i: number, quote: Quote): [string, number] {
+  let text = ''
+  for (;;) {
+    const d = line[i]
+    if (d === undefined) throw new Error(`unterminated ${quote.name} quote`)
+    const escaped = d === '\\' ? quote.escape(line, i) : undefined
+    if (escaped) {
+      text += escaped[0]
+      i = escaped[1]
+    } else if (d === quote.char) {
+      i++
+      if (line[i] !== undefined && !space(line[i])) throw new Error(`text right after a closing ${quote.name} quote`)
+      return [text, i]
+    } else {
+      text += d
+      i++
+    }
+  }
 }

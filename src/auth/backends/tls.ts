@@ -2,7 +2,7 @@
 // when the backend is made: an unreadable one is a configuration error naming the key.
 import type { ConnectionOptions, SecureVersion } from 'node:tls'
 import type { ClientSslConfig } from '../../config/schema/backends.js'
-import { readTlsFile, type TlsFileKey } from '../../config/tls-files.js'
+import { readTlsFiles } from '../../config/tls-files.js'
 import { IANA_TO_OPENSSL } from '../../listeners/tls-ciphers.js'
 
 const NODE_VERSIONS: Record<string, SecureVersion> = { 'tlsv1.3': 'TLSv1.3', 'tlsv1.2': 'TLSv1.2', 'tlsv1.1': 'TLSv1.1', tlsv1: 'TLSv1' }
@@ -10,14 +10,7 @@ const ORDER: SecureVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']
 
 /** Node TLS options for a connection to `host`; `where` names the config key in errors (e.g. `authentication.password_based:http.ssl`). */
 export function clientTlsOptions (ssl: ClientSslConfig, host: string, where: string): ConnectionOptions {
-  const read = (key: TlsFileKey): Buffer | undefined => readTlsFile(ssl, key, where, 'CULEX_ERR_BACKEND_CONFIG')
-  const options: ConnectionOptions = { rejectUnauthorized: ssl.verify === 'verify_peer' }
-  const ca = read('cacertfile')
-  const cert = read('certfile')
-  const key = read('keyfile')
-  if (ca) options.ca = ca
-  if (cert) options.cert = cert
-  if (key) options.key = key
+  const options: ConnectionOptions = { rejectUnauthorized: ssl.verify === 'verify_peer', ...readTlsFiles(ssl, where, 'CULEX_ERR_BACKEND_CONFIG') }
   if (ssl.password) options.passphrase = ssl.password
   const sni = ssl.server_name_indication
   // Node sends no SNI for an IP address anyway; "disable" turns it off for names too.

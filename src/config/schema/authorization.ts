@@ -47,6 +47,9 @@ export const AUTHZ_SOURCE_SCHEMAS = [fileAuthzSource, builtInDatabaseAuthzSource
 
 export const authzSource = z.discriminatedUnion('type', AUTHZ_SOURCE_SCHEMAS)
 
+/** Every source type, each once (the record's keys are checked against the schema's types). */
+export const AUTHZ_SOURCE_TYPES = Object.keys({ file: 0, built_in_database: 0, http: 0, redis: 0, postgresql: 0 } satisfies Record<z.output<typeof authzSource>['type'], 0>) as readonly z.output<typeof authzSource>['type'][]
+
 export type HttpAuthzSourceConfig = z.output<typeof httpAuthzSource>
 export type RedisAuthzSourceConfig = z.output<typeof redisAuthzSource>
 export type PostgresqlAuthzSourceConfig = z.output<typeof postgresqlAuthzSource>
