@@ -2,31 +2,14 @@
 // cross from worker to worker without the primary (its relayed-bytes counter stays put), in order across
 // the switch from the primary's relay to the direct connection, and a worker that stops reading holds the
 // sending worker's publishers without that worker growing without bound.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { get as httpGet } from 'node:http'
-import { tmpdir } from 'node:os'
+import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { IClientOptions, MqttClient } from 'mqtt'
+import type { MqttClient } from 'mqtt'
 import t, { type Test } from 'tap'
-import { ADMIN, basic } from '../api/api-helpers.js'
-import { collect, connectClient, delay, end, freePort, spawnBrokerProcess, until } from '../helpers.js'
+import { collect, delay, until } from '../helpers.js'
+import { rssKiB, startWorkers, stopProcess } from './workers-helpers.js'
 
-const dir = await mkdtemp(join(tmpdir(), 'culex-direct-workers-'))
-t.teardown(() => rm(dir, { recursive: true, force: true }))
-const [tcp, http] = [await freePort(), await freePort()]
-const log = join(dir, 'culex.log')
-const keys = join(dir, 'keys.txt')
-const data = join(dir, 'data')
-await writeFile(keys, `${ADMIN}\n`)
-const primary = await spawnBrokerProcess(t, join(dir, 'culex.hocon'), `node.workers = 2
-node.data_dir = "${data}"
-listeners.tcp.default.bind = "127.0.0.1:${tcp}"
-listeners.ws.default.enable = false
-listeners.ssl.default.enable = false
-listeners.wss.default.enable = false
-dashboard.listeners.http.bind = "127.0.0.1:${http}"
-api_key.bootstrap_file = "${keys}"
-cluster.heartbeat_interval = 200ms
+const { primary, data, logLines, apiText, pidOf, clientOn } = await startWorkers(t, 'direct-workers', `cluster.heartbeat_interval = 200ms
 cluster.node_timeout = 3s
 # no retained $SYS messages, which go to every worker: the first message from one worker to the other is the test's
 sys_topics.sys_msg_interval = disabled
@@ -35,30 +18,7 @@ sys_topics.sys_heartbeat_interval = disabled
 # machine's client to acknowledge must fit the session's queue limits, or the oldest are dropped
 mqtt.max_mqueue_len = 4000
 force_shutdown.max_heap_size = 256MB
-log.console.enable = false
-log.file.default { enable = true, path = "${log}", level = info, formatter = json }
-`, tcp)
-
-async function logLines (): Promise<Record<string, unknown>[]> {
-  const text = await readFile(log, 'utf8').catch(() => '')
-  return text.split('\n').flatMap((line) => {
-    try { return [JSON.parse(line) as Record<string, unknown>] } catch { return [] }
-  })
-}
-await until(async () => (await logLines()).some((l) => /^culex \S+ started in \d+ ms$/.test(String(l.msg))), 'the primary logs culex started', 30_000)
-
-/** GET of the management API on a connection of its own (each lands on either worker); the body as text. */
-function apiText (path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = httpGet({ host: '127.0.0.1', port: http, path, agent: false, timeout: 3000, headers: { authorization: basic(ADMIN) } }, (res) => {
-      let body = ''
-      res.on('data', (c: Buffer) => { body += String(c) })
-      res.on('end', () => resolve(body))
-    })
-    req.on('timeout', () => req.destroy(new Error('timeout')))
-    req.on('error', reject)
-  })
-}
+`)
 
 /** Bytes the primary relayed between the workers (all of them: either worker answers the same). */
 async function relayed (): Promise<number> {
@@ -66,31 +26,6 @@ async function relayed (): Promise<number> {
   const m = /^culex_workers_relayed_bytes_total (\d+)$/m.exec(text)
   if (!m) throw new Error('no culex_workers_relayed_bytes_total in the metrics')
   return Number(m[1])
-}
-
-const nodeOf = (id: string) => until(async () => {
-  const text = await apiText(`/api/v5/clients/${encodeURIComponent(id)}`).catch(() => '{}')
-  return (JSON.parse(text) as { node?: string }).node ?? null
-}, `the node of ${id}`, 5000)
-
-/** The process of a worker, from its latest start line. */
-function pidOf (node: string): Promise<number> {
-  return until(async () => (await logLines()).filter((l) => l.msg === 'workers: worker started' && l.worker === node).at(-1)?.pid as number | undefined,
-    `the start line of ${node}`, 5000)
-}
-
-let made = 0
-/** An MQTT 5 client on the given worker, or on either. */
-async function clientOn (tt: Test, node: string | null, opts: IClientOptions = {}): Promise<{ c: MqttClient, node: string }> {
-  // Which worker accepts is not the test's to choose: on a busy machine one may take several in a row.
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const id = `d${++made}`
-    const c = await connectClient(tcp, { clientId: id, protocolVersion: 5, reconnectPeriod: 0, ...opts })
-    const on = await nodeOf(id)
-    if (node === null || on === node) { tt.teardown(() => end(c, true)); return { c, node: on } }
-    await end(c, true)
-  }
-  throw new Error(`no connection landed on ${node}`)
 }
 
 /** A subscriber on one worker and a publisher on the other. */
@@ -104,12 +39,7 @@ async function pair (tt: Test, filter: string): Promise<{ sub: MqttClient, pub: 
   throw new Error('no connection landed on the other worker')
 }
 
-function rssKiB (pid: number): Promise<number> {
-  return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0))
-}
-
 t.test('the sockets are in a private directory under node.data_dir', async (t) => {
-  const { stat, readdir } = await import('node:fs/promises')
   const info = await stat(join(data, 'workers'))
   t.equal(info.mode & 0o777, 0o700, 'node.data_dir/workers is 0700')
   const sockets = await readdir(join(data, 'workers'))
@@ -125,15 +55,12 @@ t.test('1..N published at once right after start reach the other worker in order
   const before = await relayed()
   const count = 3000
   const pad = 'x'.repeat(2000)
-  primary.kill('SIGSTOP')
-  let resumed = false
-  t.teardown(() => { if (!resumed) primary.kill('SIGCONT') })
+  const resume = stopProcess(t, primary.pid!)
   let acked = 0
   const acks = Array.from({ length: count }, (_, i) => pub.publishAsync(`order/${i % 7}`, `${i + 1} ${pad}`, { qos: 1 }).then(() => { acked++ }))
   // Acknowledged: the publisher's worker has sent each on, through the primary or straight.
   await until(() => acked === count, 'every message acknowledged', 30_000)
-  primary.kill('SIGCONT')
-  resumed = true
+  resume()
   await Promise.all(acks)
   await got.waitFor(count, 30_000)
   const numbers = got.messages.map((m) => Number(m.payload.toString().split(' ')[0]))
@@ -169,9 +96,7 @@ t.test('a worker that stops reading holds the sending worker\'s publishers, whic
   const relayedBefore = await relayed()
   const holds = (await logLines()).filter((l) => String(l.msg).startsWith('workers: a worker reads the messages relayed to it too slowly')).length
 
-  process.kill(subPid, 'SIGSTOP')
-  let resumed = false
-  t.teardown(() => { if (!resumed) process.kill(subPid, 'SIGCONT') })
+  const resume = stopProcess(t, subPid)
   // 96 MiB offered to a worker that reads nothing: the sender holds at most its bound (16 MiB) of it.
   const count = 1536
   const payload = Buffer.alloc(64 * 1024, 0x66)
@@ -188,8 +113,7 @@ t.test('a worker that stops reading holds the sending worker\'s publishers, whic
   t.ok(acked < count, `the publisher is held (${acked} of ${count} acknowledged)`)
   t.ok(peak - before < 64 * 1024, `the sending worker grew by ${Math.round((peak - before) / 1024)} MiB for ${count * 64 / 1024} MiB offered`)
 
-  process.kill(subPid, 'SIGCONT')
-  resumed = true
+  resume()
   await Promise.all(acks)
   await got.waitFor(1 + count, 60_000)
   t.equal(got.messages.length, 1 + count, 'every message delivered once the worker reads again')
