@@ -120,3 +120,10 @@ t.test('a worker that stops reading holds the sending worker\'s publishers, whic
   t.ok(await relayed() - relayedBefore < payload.length, 'none of it through the primary')
   await until(async () => (await logLines()).some((l) => l.msg === 'workers: relayed messages drained; publishers go on' && l.worker !== undefined), 'the sending worker logs the end of the hold', 10_000)
 })
+
+t.test('SIGTERM to the primary: the workers close their connections and exit, and no socket is left', async (t) => {
+  const exited = new Promise<[number | null, string | null]>((resolve) => primary.once('exit', (code, signal) => resolve([code, signal])))
+  primary.kill('SIGTERM')
+  t.same(await Promise.race([exited, delay(30_000).then(() => null)]), [0, null], 'the primary exited with code 0')
+  t.same(await readdir(join(data, 'workers')), [], 'node.data_dir/workers is empty')
+})

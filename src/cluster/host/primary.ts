@@ -55,7 +55,7 @@ export class WorkerPrimary {
   /** Announcements of a joined worker not acknowledged yet by every other: ack id → who is still to answer. */
   readonly #acks = new Map<number, { waiting: Set<Slot>, done (): void }>()
   #nextAck = 1
-  readonly #figures: PrimaryFigures = { relayedBytes: 0, relayedPayloads: 0 }
+  readonly #figures: PrimaryFigures = { relayedBytes: 0 }
   #started: { resolve (): void, reject (err: Error): void } | null = null
 
   constructor (config: CulexConfig, log: Log, count = workerCount(config)) {
@@ -114,7 +114,7 @@ export class WorkerPrimary {
   #receive (slot: Slot, from: Worker, m: WorkerMessage): void {
     switch (m.t) {
       case 'tx': {
-        const rx: PrimaryMessage = { t: 'rx', c: m.c, p: m.p }
+        const rx = { t: 'rx' as const, c: m.c, p: m.p }
         if (typeof m.to === 'string') this.#relayTo(m.to, from, rx)
         else for (const name of m.to) this.#relayTo(name, from, rx)
         break
@@ -152,7 +152,6 @@ export class WorkerPrimary {
     const to = this.#byName.get(name)
     if (!to?.worker || to.worker === from) return
     this.#figures.relayedBytes += m.p.length
-    this.#figures.relayedPayloads++
     this.#relay(to, to.worker, m)
   }
 

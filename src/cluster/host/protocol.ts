@@ -42,7 +42,7 @@ export type PrimaryMessage =
   | { t: 'switch', from: string, gen: string }
 
 /** What the primary counts: payload bytes it relayed between workers (those without a direct connection yet). */
-export interface PrimaryFigures { relayedBytes: number, relayedPayloads: number }
+export interface PrimaryFigures { relayedBytes: number }
 
 /** The environment variable that gives a worker the path of its direct socket (src/cluster/host/direct.ts). */
 export const WORKER_SOCKET_ENV = 'CULEX_WORKER_SOCKET'

@@ -13,6 +13,7 @@ const SUN_PATH_MAX = 103
 export interface SocketDir {
   /** The socket path of worker `index` (1-based). */
   path (index: number): string
+  /** Removes what is left (a worker that closes its socket removes it; one that was killed leaves it). */
   remove (): void
 }
 
@@ -25,7 +26,8 @@ export function makeSocketDir (dataDir: string, count: number, log: Log): Socket
     try {
       mkdirSync(under, { recursive: true, mode: 0o700 })
       chmodSync(under, 0o700)
-      return { path: (i) => join(under, name(i)), remove: () => {} }
+      const path = (i: number) => join(under, name(i))
+      return { path, remove: () => { for (let i = 1; i <= count; i++) rmSync(path(i), { force: true }) } }
     } catch (err) {
       log.warning({ dir: under, err: (err as Error).message }, 'workers: no directory for the direct sockets in node.data_dir; using one in the temporary directory')
     }
