@@ -10,6 +10,10 @@
 //
 //   node bench/workers.mjs [--workers N] [--efficiency pairs0,pairs0c,fanin0,fanout0,pairs1,fanin1]
 //     [--saturation fanin,pairs,fanout,fanin1] [--rate 20000] [--fanout-rate 200] [--rounds 2] [--duration 6] [--no-write]
+//     [--checkout DIR]
+//
+// --checkout DIR measures the build in DIR/dist (another worktree, built) with this checkout's load
+// generator, to compare two builds in turns on a shared machine; the report names DIR's revision.
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import http from 'node:http'
@@ -51,9 +55,11 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     duration: { type: 'string', default: '6' },
     'no-write': { type: 'boolean', default: false },
+    checkout: { type: 'string', default: ROOT },
   },
 })
 const N = Number(values.workers)
+const CHECKOUT = path.resolve(values.checkout)
 const pick = (list, table) => list.split(',').filter(Boolean).map((s) => {
   if (!table[s]) throw new Error(`unknown scenario ${s}: one of ${Object.keys(table).join(', ')}`)
   return s
@@ -93,7 +99,7 @@ async function startBroker (workers, port, dir, apiPort) {
     'mqtt { max_mqueue_len = 10000000, max_inflight = 65535 }',
   ].join('\n'))
   const brokerCores = `0-${Math.min(workers, cores) - 1}`
-  const child = spawn('taskset', ['-c', brokerCores, process.execPath, path.join(ROOT, 'dist/broker.js'), '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn('taskset', ['-c', brokerCores, process.execPath, path.join(CHECKOUT, 'dist/broker.js'), '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (d) => { stderr += d })
   await waitUntilAccepting(child, HOST, port, 15_000, () => `broker exited during start-up: ${stderr.slice(-500)}`)
@@ -246,10 +252,10 @@ function report () {
   const lines = [
     '## Scaling with node.workers',
     '',
-    `Generated ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC by \`npm run bench:workers\` (bench/workers.mjs) at ${gitRevision(ROOT)}; ${cores} CPUs, Node ${process.version}; load average (1, 5, 15 min) from ${loads[0]} at the start to ${loads.at(-1)} at the end (the machine is shared: CPU per message is what is compared, not throughput).`,
+    `Generated ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC by \`npm run bench:workers\` (bench/workers.mjs) at ${gitRevision(CHECKOUT)}; ${cores} CPUs, Node ${process.version}; load average (1, 5, 15 min) from ${loads[0]} at the start to ${loads.at(-1)} at the end (the machine is shared: CPU per message is what is compared, not throughput).`,
     '',
     `- Each run: \`node dist/broker.js\` with \`node.workers = N\` (1 or ${N}), the primary and its workers pinned to cores 0..N-1, bench/loadgen pinned to core N, or to the last core when the machine has none left for it ("shared").`,
-    `- Efficiency: a fixed offered load (\`--pub-rate\`: ${fmt(rates.rate)} publishes/s; fan-out ${fmt(rates.fanout)} publishes/s, i.e. ${fmt(rates.fanout * 100)} deliveries/s), ${duration} s window. CPU per message: utime+stime of every Culex process (primary and workers, /proc) over the window, divided by the messages delivered in it. Efficiency = CPU per message with 1 worker ÷ with ${N}. 1 worker and ${N} are run in turns, ${rounds} times each; the table gives the medians. "Primary": its share of the CPU with ${N} workers (what crosses between workers goes through it). "Skipped": publishes the generator's window refused (the offered load was not met).`,
+    `- Efficiency: a fixed offered load (\`--pub-rate\`: ${fmt(rates.rate)} publishes/s; fan-out ${fmt(rates.fanout)} publishes/s, i.e. ${fmt(rates.fanout * 100)} deliveries/s), ${duration} s window. CPU per message: utime+stime of every Culex process (primary and workers, /proc) over the window, divided by the messages delivered in it. Efficiency = CPU per message with 1 worker ÷ with ${N}. 1 worker and ${N} are run in turns, ${rounds} times each; the table gives the medians. "Primary": its share of the CPU with ${N} workers (it holds their cluster store, and relays what crosses between workers only while their direct connection comes up). "Skipped": publishes the generator's window refused (the offered load was not met).`,
     '- Placement: the generator opens its connections one after the other (`--sequential`), each once the previous has its CONNACK, and the primary hands them to the workers in turn. Spread: pairs opened subscriber, publisher, subscriber, ... (`--interleave 1`), each pair on two workers; fan-in and fan-out have publishers and subscribers on every worker. Co-located: pairs opened N subscribers, then their N publishers, ... (`--interleave N`), each pair on one worker. "Pairs on one worker" is read from the management API (`GET /api/v5/clients/{id}`, during set-up and warm-up) with N workers.',
     '',
     `| Scenario | CPU/msg, 1 worker | CPU/msg, ${N} workers | Efficiency | Target | Primary | Pairs on one worker | Delivered/s (1 / ${N}) | Skipped (1 / ${N}) |`,

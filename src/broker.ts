@@ -2,7 +2,7 @@
 // Command-line entry: `node dist/broker.js -c etc/base.hocon` or `culex start -c etc/base.hocon`.
 import cluster from 'node:cluster'
 import { parseArgs } from 'node:util'
-import { refuseWorkersWithRedis, WORKER_ENV, workerCount } from './cluster/host/protocol.js'
+import { refuseWorkersWithRedis, WORKER_ENV, WORKER_SOCKET_ENV, workerCount } from './cluster/host/protocol.js'
 import { loadConfig } from './config/load.js'
 import type { CulexConfig } from './config/schema.js'
 import { createLog, type Log } from './log.js'
@@ -59,7 +59,9 @@ async function main (argv: string[]): Promise<number> {
     env.CULEX_LOG__CONSOLE__LEVEL = level
   }
   const worker = cluster.isWorker ? Number(env[WORKER_ENV]) || undefined : undefined
+  // Not configuration keys: the host bus reads its socket path from process.env.
   delete env[WORKER_ENV]
+  delete env[WORKER_SOCKET_ENV]
   const loaded = loadConfig({ file: values.config, env })
   if (worker === undefined && workerCount(loaded.config) > 1) return runWorkers(loaded.config, values.config)
   const broker = new Broker({ loaded, ...(worker ? { worker } : {}) })

@@ -9,6 +9,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import { certificateBlocks, oneLineName } from '../certs/pem.js'
 import { refOf } from '../certs/store.js'
+import type { BusTraffic } from '../cluster/peer-bus.js'
 import type { SslOptions } from '../config/schema.js'
 import { reasonName } from '../mqtt/reason-codes.js'
 import { parseShared } from '../mqtt/topic.js'
@@ -141,6 +142,14 @@ export function brokerRegistry (host: ApiHost, current: () => Scan): Registry {
   labeledCounter('culex_authz_total', 'Authorization answers at PUBLISH and SUBSCRIBE, by source (a source type, token_acl, superuser, no_match, cache) and result (allow, deny, nomatch, error: the source failed and was passed over)', ['source', 'result'], () =>
     [...host.authz?.counts ?? []].flatMap(([source, counts]) =>
       Object.entries(counts).filter(([, n]) => n > 0).map(([result, n]): [Labels, number] => [{ source, result }, n])))
+  const traffic = host.cluster?.bus.traffic?.bind(host.cluster.bus)
+  if (traffic) {
+    // The primary answers the relayed figure: unanswered (it is stopping), the counters keep their last values.
+    const busCounter = (name: string, help: string, pick: (t: BusTraffic) => number) =>
+      new Counter({ name, help, registers, async collect () { const t = await traffic().catch(() => null); if (t) { this.reset(); this.inc(pick(t)) } } })
+    busCounter('culex_workers_direct_bytes_total', 'node.workers: bus payload bytes this worker wrote straight to other workers (direct connections)', (t) => t.direct)
+    busCounter('culex_workers_relayed_bytes_total', 'node.workers: bus payload bytes the primary process relayed between workers, all workers together (to a worker the sender has no direct connection to yet)', (t) => t.relayed)
+  }
   labeledGauge('culex_cert_expiry_seconds', 'Seconds until notAfter of each certificate a running TLS listener serves (negative: expired)',
     ['listener', 'file', 'bundle', 'subject'], () => certExpiry(host))
 

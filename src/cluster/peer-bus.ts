@@ -19,8 +19,11 @@ const NO_NODES: readonly string[] = []
 /** How long close() waits for the owner's last writes. */
 const LAST_WRITES_MS = 2000
 /** Bytes the carrier may hold unsent before publishers wait (congested()), and the level they wait for. */
-const BACKLOG_HIGH = 16 * 1024 * 1024
-const BACKLOG_LOW = 8 * 1024 * 1024
+export const BACKLOG_HIGH = 16 * 1024 * 1024
+export const BACKLOG_LOW = 8 * 1024 * 1024
+
+/** node.workers: payload bytes this worker wrote straight to the others, and those the primary relayed (all workers'). */
+export interface BusTraffic { direct: number, relayed: number }
 
 export abstract class PeerBus implements MessageBus {
   /** What the nodes keep in common, through the same carrier. */
@@ -83,6 +86,9 @@ export abstract class PeerBus implements MessageBus {
 
   /** Bytes handed to the carrier and not yet sent on; a carrier that cannot tell says 0. */
   protected get backlog (): number { return 0 }
+
+  /** What crossed how, for a carrier that counts it (node.workers). */
+  traffic? (): Promise<BusTraffic>
 
   congested (): Promise<void> | null {
     if (this.backlog <= BACKLOG_HIGH || this.#closed) return null

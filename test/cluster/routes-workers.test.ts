@@ -2,31 +2,11 @@
 // message published right after a SUBACK on the other worker reaches the new subscriber; a worker that
 // dies while routes replicate delays a SUBACK only until it is seen stopped, and its successor routes to
 // the subscriber; a worker that stops reading never makes the primary grow without bound.
-import { readFile, rm, writeFile } from 'node:fs/promises'
-import { mkdtemp } from 'node:fs/promises'
-import { get as httpGet } from 'node:http'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import type { IClientOptions, MqttClient } from 'mqtt'
-import t, { type Test } from 'tap'
-import { ADMIN, basic } from '../api/api-helpers.js'
-import { collect, connectClient, delay, end, freePort, spawnBrokerProcess, until, within } from '../helpers.js'
+import t from 'tap'
+import { collect, delay, until, within } from '../helpers.js'
+import { rssKiB, startWorkers } from './workers-helpers.js'
 
-const dir = await mkdtemp(join(tmpdir(), 'culex-routes-workers-'))
-t.teardown(() => rm(dir, { recursive: true, force: true }))
-const [tcp, http] = [await freePort(), await freePort()]
-const log = join(dir, 'culex.log')
-const keys = join(dir, 'keys.txt')
-await writeFile(keys, `${ADMIN}\n`)
-const primary = await spawnBrokerProcess(t, join(dir, 'culex.hocon'), `node.workers = 2
-node.data_dir = "${join(dir, 'data')}"
-listeners.tcp.default.bind = "127.0.0.1:${tcp}"
-listeners.ws.default.enable = false
-listeners.ssl.default.enable = false
-listeners.wss.default.enable = false
-dashboard.listeners.http.bind = "127.0.0.1:${http}"
-api_key.bootstrap_file = "${keys}"
-cluster.heartbeat_interval = 200ms
+const { primary, logLines, pidOf, workerNames, clientOn } = await startWorkers(t, 'routes-workers', `cluster.heartbeat_interval = 200ms
 # short, for the test of a dying worker, but not so short that a busy machine's late heartbeat makes a
 # live worker look stopped (a SUBACK does not wait for the routes of a node seen stopped)
 cluster.node_timeout = 3s
@@ -34,66 +14,7 @@ cluster.node_timeout = 3s
 # acknowledges slowly, and what waits for it must fit the session's queue limits, or the oldest are dropped
 mqtt.max_mqueue_len = 4000
 force_shutdown.max_heap_size = 256MB
-log.console.enable = false
-log.file.default { enable = true, path = "${log}", level = info, formatter = json }
-`, tcp)
-
-async function logLines (): Promise<Record<string, unknown>[]> {
-  const text = await readFile(log, 'utf8').catch(() => '')
-  return text.split('\n').flatMap((line) => {
-    try { return [JSON.parse(line) as Record<string, unknown>] } catch { return [] }
-  })
-}
-await until(async () => (await logLines()).some((l) => /^culex \S+ started in \d+ ms$/.test(String(l.msg))), 'the primary logs culex started', 30_000)
-
-function apiGet (path: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const req = httpGet({ host: '127.0.0.1', port: http, path, agent: false, timeout: 3000, headers: { authorization: basic(ADMIN) } }, (res) => {
-      let body = ''
-      res.on('data', (c: Buffer) => { body += String(c) })
-      res.on('end', () => { try { resolve(JSON.parse(body)) } catch (err) { reject(err as Error) } })
-    })
-    req.on('timeout', () => req.destroy(new Error('timeout')))
-    req.on('error', reject)
-  })
-}
-
-const nodeOf = (id: string) => until(async () => {
-  const c = await apiGet(`/api/v5/clients/${encodeURIComponent(id)}`).catch(() => null) as { node?: string } | null
-  return c?.node ?? null
-}, `the node of ${id}`, 5000)
-
-/** The process of a worker, from its latest start line. */
-function pidOf (node: string): Promise<number> {
-  return until(async () => (await logLines()).filter((l) => l.msg === 'workers: worker started' && l.worker === node).at(-1)?.pid as number | undefined,
-    `the start line of ${node}`, 5000)
-}
-
-/** Both workers' node names, as the management API lists them. */
-function workerNames (): Promise<string[]> {
-  return until(async () => {
-    const nodes = await apiGet('/api/v5/nodes').catch(() => []) as { node: string }[]
-    return nodes.length === 2 ? nodes.map((n) => n.node) : null
-  }, 'the API lists both workers', 5000)
-}
-
-let made = 0
-/** An MQTT 5 client on the given worker, or on either. */
-async function clientOn (tt: Test, node: string | null, opts: IClientOptions = {}): Promise<{ c: MqttClient, node: string }> {
-  // Which worker accepts is not the test's to choose: on a busy machine one may take several in a row.
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const id = `c${++made}`
-    const c = await connectClient(tcp, { clientId: id, protocolVersion: 5, reconnectPeriod: 0, ...opts })
-    const on = await nodeOf(id)
-    if (node === null || on === node) { tt.teardown(() => end(c, true)); return { c, node: on } }
-    await end(c, true)
-  }
-  throw new Error(`no connection landed on ${node}`)
-}
-
-function rssKiB (pid: number): Promise<number> {
-  return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0))
-}
+`)
 
 t.test('a message published right after the SUBACK reaches the new subscriber on the other worker', async (t) => {
   const { c: sub, node: subNode } = await clientOn(t, null)

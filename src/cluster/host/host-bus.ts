@@ -1,10 +1,16 @@
-// A worker's side of the host cluster (node.workers): the cluster bus and store over the IPC channel
-// to the primary process, which relays payloads to the other workers and holds the store.
+// A worker's side of the host cluster (node.workers): the cluster bus over direct connections to the
+// other workers (direct.ts), through the primary process while a connection is not up yet, and the
+// cluster store over the IPC channel to the primary, which holds it.
 import { CulexError } from '../../errors.js'
 import type { Log } from '../../log.js'
-import { PeerBus } from '../peer-bus.js'
+import { BACKLOG_HIGH, BACKLOG_LOW, PeerBus, type BusTraffic } from '../peer-bus.js'
 import type { ClusterStore, StoreWrite } from '../store.js'
-import type { PrimaryMessage, StoreOp, WorkerMessage } from './protocol.js'
+import { DirectLinks } from './direct.js'
+import { HoldLog } from './hold-log.js'
+import { WORKER_SOCKET_ENV, type PeerInfo, type PrimaryFigures, type PrimaryMessage, type StoreOp, type WorkerMessage } from './protocol.js'
+
+/** A worker holding more than this unsent for another is named in the hold's log line. */
+const BEHIND_BYTES = 1024 * 1024
 
 export class HostBus extends PeerBus {
   readonly store: ClusterStore
@@ -16,19 +22,41 @@ export class HostBus extends PeerBus {
   #unsent = 0
   /** Set while the primary holds too much for some worker (a 'hold' message). */
   #held = false
+  readonly #links: DirectLinks
+  /** Message channels (a first message to a worker opens a direct connection to it; control notices alone do not). */
+  readonly #messages: string
+  /** Whether this worker's publishers wait because another worker takes what is written to it too slowly. */
+  #holding = false
+  readonly #holdLog: HoldLog
   readonly #onMessage = (m: PrimaryMessage): void => {
-    if (m.t === 'rx') this.receive(m.c, m.p)
-    else if (m.t === 'ret') this.#settle(m)
-    else if (m.t === 'hold') {
-      this.#held = m.on
-      if (!m.on) this.eased()
+    switch (m.t) {
+      case 'rx': this.receive(m.c, m.p); break
+      case 'ret': this.#settle(m); break
+      case 'hold':
+        this.#held = m.on
+        if (!m.on) this.eased()
+        break
+      case 'peer':
+        if (m.gone) { this.#links.gone(m.peer); this.#drained() } else {
+          this.#links.peer(m.peer)
+          this.#send({ t: 'peered', ack: m.ack })
+        }
+        break
+      case 'switch': this.#links.switchFrom(m.from, m.gen); break
     }
   }
 
   constructor (prefix: string, node: string, log: Log) {
     super(prefix, node, log)
     if (!process.send) throw new CulexError('CULEX_ERR_CLUSTER', 'a node.workers worker needs the IPC channel of the primary that forked it')
-    this.store = new HostStore((op, args) => this.#call(op, args))
+    this.store = new HostStore((op, args) => this.#request({ t: 'call', id: 0, op, args }))
+    this.#messages = `${prefix}:msg`
+    this.#holdLog = new HoldLog(log, 'this worker\'s')
+    this.#links = new DirectLinks(node, process.env[WORKER_SOCKET_ENV] ?? null, log, {
+      receive: (channel, payload) => this.receive(channel, payload),
+      switched: (to, gen) => this.#send({ t: 'switch', to, gen }),
+      drained: () => this.#drained(),
+    })
     process.on('message', this.#onMessage)
     process.on('disconnect', () => this.outage(new CulexError('CULEX_ERR_CLUSTER_BUS', 'IPC channel closed')))
   }
@@ -43,7 +71,10 @@ export class HostBus extends PeerBus {
       timer = setTimeout(() => reject(new CulexError('CULEX_ERR_CLUSTER_BUS', `no answer within ${timeoutMs} ms`)), timeoutMs)
     })
     try {
-      await Promise.race([this.store.mget([]), timeout])
+      const path = await this.#links.listen()
+      // Once the others have heard of this worker, what they broadcast reaches it: it loads the store after.
+      const peers = await Promise.race([this.#request<PeerInfo[]>({ t: 'join', id: 0, path }), timeout])
+      for (const peer of peers) this.#links.peer(peer)
     } catch (err) {
       throw new CulexError('CULEX_ERR_CLUSTER', `cannot reach ${this.where}: ${(err as Error).message}`, { cause: err })
     } finally {
@@ -58,20 +89,52 @@ export class HostBus extends PeerBus {
   }
 
   protected transmit (channel: string, payload: Buffer, to?: string): void {
+    const connect = channel.startsWith(this.#messages)
+    if (to !== undefined) {
+      if (!this.#links.write(to, channel, payload, connect)) this.#relay(channel, payload, to)
+    } else {
+      let rest: string[] | null = null
+      for (const node of this.#links.nodes()) {
+        if (!this.#links.write(node, channel, payload, connect)) (rest ??= []).push(node)
+      }
+      if (rest !== null) this.#relay(channel, payload, rest.length === 1 ? rest[0]! : rest)
+    }
+    if (!this.#holding && this.#links.backlog > BACKLOG_HIGH) {
+      this.#holding = true
+      this.#holdLog.started(this.#links.behind(BEHIND_BYTES))
+    }
+  }
+
+  /** Through the primary, to workers without a direct connection (yet). */
+  #relay (channel: string, payload: Buffer, to: string | string[]): void {
     const bytes = payload.length
     this.#unsent += bytes
-    const sent = this.#send(to === undefined ? { t: 'tx', c: channel, p: payload } : { t: 'tx', c: channel, p: payload, to }, () => {
+    const sent = this.#send({ t: 'tx', c: channel, p: payload, to }, () => {
       this.#unsent -= bytes
       this.eased()
     })
     if (!sent) this.#unsent -= bytes
   }
 
+  #drained (): void {
+    this.eased()
+    if (this.#holding && this.#links.backlog <= BACKLOG_LOW) {
+      this.#holding = false
+      this.#holdLog.ended()
+    }
+  }
+
   protected override get backlog (): number {
-    return this.#held ? Number.POSITIVE_INFINITY : this.#unsent
+    return this.#held ? Number.POSITIVE_INFINITY : this.#unsent + this.#links.backlog
+  }
+
+  override async traffic (): Promise<BusTraffic> {
+    const figures = await this.#request<PrimaryFigures>({ t: 'figures', id: 0 })
+    return { direct: this.#links.bytes, relayed: figures.relayedBytes }
   }
 
   protected async disconnect (): Promise<void> {
+    this.#links.close()
     process.off('message', this.#onMessage)
     for (const { reject } of this.#pending.values()) reject(new CulexError('CULEX_ERR_CLUSTER_BUS', 'closed'))
     this.#pending.clear()
@@ -87,12 +150,13 @@ export class HostBus extends PeerBus {
     return true
   }
 
-  #call (op: StoreOp, args: unknown[]): Promise<unknown> {
+  /** Asks the primary; the answer is the `ret` with the message's id (set here). */
+  #request<T> (message: Extract<WorkerMessage, { id: number }>): Promise<T> {
     if (!this.ready) return Promise.reject(new CulexError('CULEX_ERR_CLUSTER_BUS', `${this.carrier} is unreachable`))
-    const id = this.#nextId++
+    message.id = this.#nextId++
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject })
-      this.#send({ t: 'call', id, op, args })
+      this.#pending.set(message.id, { resolve: resolve as (v: unknown) => void, reject })
+      this.#send(message)
     })
   }
 

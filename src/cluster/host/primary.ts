@@ -1,14 +1,19 @@
 // The primary process of the workers on one host (node.workers > 1): forks one worker per slot, each
-// a whole broker on the same listeners (node:cluster hands them the accepted connections), relays
-// bus payloads between them (to the one worker a payload names, or to every other one) and holds their cluster store (src/cluster/memory-store.ts), so that
-// messages, retained messages, shared groups, sessions, kicks and bans reach every worker without Redis.
-// A worker that dies is forked again; its persistent sessions come back from its own durable store.
+// a whole broker on the same listeners (node:cluster hands them the accepted connections), and holds their
+// cluster store (src/cluster/memory-store.ts), so that messages, retained messages, shared groups,
+// sessions, kicks and bans reach every worker without Redis. The workers send bus payloads to each other
+// over direct connections (src/cluster/host/direct.ts): the primary gives each its socket path, tells
+// every worker of the others as they join and leave, and relays payloads to a worker the sender has no
+// connection to yet. A worker that dies is forked again; its persistent sessions come back from its own
+// durable store.
 import cluster, { type Worker } from 'node:cluster'
 import { CulexError } from '../../errors.js'
 import type { CulexConfig } from '../../config/schema.js'
 import type { Log } from '../../log.js'
 import { MemoryStore } from '../memory-store.js'
-import { WORKER_ENV, workerCount, workerName, type PrimaryMessage, type StoreOp, type WorkerMessage } from './protocol.js'
+import { HoldLog } from './hold-log.js'
+import { WORKER_ENV, WORKER_SOCKET_ENV, workerCount, workerName, type PeerInfo, type PrimaryFigures, type PrimaryMessage, type StoreOp, type WorkerMessage } from './protocol.js'
+import { makeSocketDir, type SocketDir } from './socket-dir.js'
 
 /** How long a stop waits for the workers to close cleanly before killing them. */
 const STOP_TIMEOUT_MS = 10_000
@@ -22,9 +27,19 @@ const STORE_OPS: ReadonlySet<StoreOp> = new Set<StoreOp>(['hget', 'hgetBuffer', 
 /** Bytes relayed to a worker and not yet written to its channel above which every worker's publishers wait, and the level they wait for. */
 const RELAY_HIGH = 16 * 1024 * 1024
 const RELAY_LOW = 8 * 1024 * 1024
-const HOLD_LOG_INTERVAL_MS = 60_000
+/**
+ * How long a joining worker waits for the others to acknowledge it (from then on what they broadcast
+ * reaches it): one that does not answer within this is stopped or stuck, and sends nothing meanwhile.
+ */
+const JOIN_ACK_MS = 2000
 
-interface Slot { index: number, name: string, worker: Worker | null, ready: boolean, restarts: number, lastStart: number, unsent: number }
+interface Slot {
+  index: number, name: string, worker: Worker | null, ready: boolean, restarts: number, lastStart: number, unsent: number
+  /** Whether the worker's bus is up (a `join`): it is announced to the others, and they to it. */
+  joined: boolean
+  /** Its direct socket, once joined (null: it has none). */
+  path: string | null
+}
 
 export class WorkerPrimary {
   readonly store = new MemoryStore()
@@ -35,16 +50,21 @@ export class WorkerPrimary {
   #stopping = false
   /** Whether the workers were told to hold their publishers (a worker reads its relayed messages too slowly). */
   #holding = false
-  #holdLoggedAt = 0
-  /** Whether the current hold was logged at warning (its end is then logged at info). */
-  #holdLoud = false
+  readonly #holdLog: HoldLog
+  readonly #sockets: SocketDir | null
+  /** Announcements of a joined worker not acknowledged yet by every other: ack id → who is still to answer. */
+  readonly #acks = new Map<number, { waiting: Set<Slot>, done (): void }>()
+  #nextAck = 1
+  readonly #figures: PrimaryFigures = { relayedBytes: 0 }
   #started: { resolve (): void, reject (err: Error): void } | null = null
 
   constructor (config: CulexConfig, log: Log, count = workerCount(config)) {
     this.#config = config
     this.#log = log
-    this.#slots = Array.from({ length: count }, (_, i) => ({ index: i + 1, name: workerName(config.node.name, i + 1), worker: null, ready: false, restarts: 0, lastStart: 0, unsent: 0 }))
+    this.#slots = Array.from({ length: count }, (_, i) => ({ index: i + 1, name: workerName(config.node.name, i + 1), worker: null, ready: false, restarts: 0, lastStart: 0, unsent: 0, joined: false, path: null }))
     this.#byName = new Map(this.#slots.map((s) => [s.name, s]))
+    this.#holdLog = new HoldLog(log, 'every worker\'s')
+    this.#sockets = makeSocketDir(config.node.data_dir, count, log)
   }
 
   /** The workers' process ids, by slot. */
@@ -74,13 +94,16 @@ export class WorkerPrimary {
     const timer = setTimeout(() => { for (const w of running) if (!w.isDead()) w.process.kill('SIGKILL') }, STOP_TIMEOUT_MS)
     await Promise.all(exited)
     clearTimeout(timer)
+    this.#sockets?.remove()
   }
 
   #fork (slot: Slot): void {
     slot.lastStart = Date.now()
     slot.ready = false
     slot.unsent = 0
-    const worker = cluster.fork({ [WORKER_ENV]: String(slot.index) })
+    const env: Record<string, string> = { [WORKER_ENV]: String(slot.index) }
+    if (this.#sockets) env[WORKER_SOCKET_ENV] = this.#sockets.path(slot.index)
+    const worker = cluster.fork(env)
     slot.worker = worker
     worker.on('message', (m: WorkerMessage) => this.#receive(slot, worker, m))
     worker.on('exit', (code, signal) => this.#exited(slot, worker, code, signal))
@@ -90,15 +113,27 @@ export class WorkerPrimary {
 
   #receive (slot: Slot, from: Worker, m: WorkerMessage): void {
     switch (m.t) {
-      case 'tx':
-        if (m.to !== undefined) {
-          const to = this.#byName.get(m.to)
-          if (to?.worker && to.worker !== from) this.#relay(to, to.worker, { t: 'rx', c: m.c, p: m.p })
-          break
-        }
-        for (const other of this.#slots) {
-          if (other.worker && other.worker !== from) this.#relay(other, other.worker, { t: 'rx', c: m.c, p: m.p })
-        }
+      case 'tx': {
+        const rx = { t: 'rx' as const, c: m.c, p: m.p }
+        if (typeof m.to === 'string') this.#relayTo(m.to, from, rx)
+        else for (const name of m.to) this.#relayTo(name, from, rx)
+        break
+      }
+      case 'switch': {
+        const to = this.#byName.get(m.to)
+        if (to?.worker && to.worker !== from) send(to.worker, { t: 'switch', from: slot.name, gen: m.gen })
+        break
+      }
+      case 'join':
+        this.#join(slot, from, m.id, m.path)
+        break
+      case 'peered': {
+        const pending = this.#acks.get(m.ack)
+        if (pending?.waiting.delete(slot) && pending.waiting.size === 0) pending.done()
+        break
+      }
+      case 'figures':
+        send(from, { t: 'ret', id: m.id, v: { ...this.#figures } })
         break
       case 'call':
         this.#call(m.op, m.args).then(
@@ -111,6 +146,44 @@ export class WorkerPrimary {
         if (this.#started && this.#slots.every((s) => s.ready)) { this.#started.resolve(); this.#started = null }
         break
     }
+  }
+
+  #relayTo (name: string, from: Worker, m: Extract<PrimaryMessage, { t: 'rx' }>): void {
+    const to = this.#byName.get(name)
+    if (!to?.worker || to.worker === from) return
+    this.#figures.relayedBytes += m.p.length
+    this.#relay(to, to.worker, m)
+  }
+
+  /**
+   * A worker's bus is up: every other joined worker hears of it, and once each has acknowledged (or
+   * JOIN_ACK_MS passed, or it exited), the worker is told of the others. What it loads from the store after
+   * that is all it could have missed: the others' later broadcasts reach it.
+   */
+  #join (slot: Slot, worker: Worker, id: number, path: string | null): void {
+    slot.joined = true
+    slot.path = path
+    const info = this.#info(slot)
+    const ack = this.#nextAck++
+    const waiting = new Set<Slot>()
+    for (const other of this.#slots) {
+      if (other === slot || !other.joined || !other.worker) continue
+      if (send(other.worker, { t: 'peer', ack, peer: info })) waiting.add(other)
+    }
+    const timer = setTimeout(() => done(), JOIN_ACK_MS)
+    const done = () => {
+      clearTimeout(timer)
+      this.#acks.delete(ack)
+      if (slot.worker !== worker) return
+      const peers = this.#slots.filter((s) => s !== slot && s.joined && s.worker).map((s) => this.#info(s))
+      send(worker, { t: 'ret', id, v: peers })
+    }
+    this.#acks.set(ack, { waiting, done })
+    if (waiting.size === 0) done()
+  }
+
+  #info (slot: Slot): PeerInfo {
+    return { node: slot.name, pid: slot.worker!.process.pid!, path: slot.path }
   }
 
   /**
@@ -135,14 +208,8 @@ export class WorkerPrimary {
       : this.#slots.some((s) => s.unsent > RELAY_HIGH)
     if (hold === this.#holding) return
     this.#holding = hold
-    // Under a sustained overload holds come and go many times a second: one warning a minute, the rest at debug.
-    if (hold) {
-      const now = Date.now()
-      this.#holdLoud = now - this.#holdLoggedAt >= HOLD_LOG_INTERVAL_MS
-      if (this.#holdLoud) this.#holdLoggedAt = now
-      const slow = this.#slots.filter((s) => s.unsent > RELAY_HIGH).map((s) => s.name)
-      this.#log[this.#holdLoud ? 'warning' : 'debug']({ workers: slow }, 'workers: a worker reads the messages relayed to it too slowly; every worker\'s publishers wait')
-    } else this.#log[this.#holdLoud ? 'info' : 'debug']('workers: relayed messages drained; publishers go on')
+    if (hold) this.#holdLog.started(this.#slots.filter((s) => s.unsent > RELAY_HIGH).map((s) => s.name))
+    else this.#holdLog.ended()
     for (const slot of this.#slots) if (slot.worker) send(slot.worker, { t: 'hold', on: hold })
   }
 
@@ -153,8 +220,15 @@ export class WorkerPrimary {
 
   #exited (slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
     if (slot.worker !== worker) return
+    if (slot.joined) {
+      const gone: PrimaryMessage = { t: 'peer', ack: 0, peer: this.#info(slot), gone: true }
+      for (const other of this.#slots) if (other !== slot && other.joined && other.worker) send(other.worker, gone)
+    }
     slot.worker = null
     slot.unsent = 0
+    slot.joined = false
+    slot.path = null
+    for (const pending of [...this.#acks.values()]) if (pending.waiting.delete(slot) && pending.waiting.size === 0) pending.done()
     if (this.#holding) this.#checkHold()
     // Its name is free at once: the others stop waiting for it at their next look (cluster.heartbeat_interval).
     this.store.drop(`${this.#config.cluster.redis.key_prefix}:node:${slot.name}`)

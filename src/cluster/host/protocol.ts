@@ -8,11 +8,25 @@ import type { ClusterStore } from '../store.js'
 /** A cluster store operation the primary runs for a worker. */
 export type StoreOp = keyof ClusterStore
 
+/** Another worker, as the primary announces it: its node name, process and direct socket (null: it has none). */
+export interface PeerInfo { node: string, pid: number, path: string | null }
+
 export type WorkerMessage =
-  /** A bus payload for one worker (`to`, by node name), or for every other worker. */
-  | { t: 'tx', c: string, p: Buffer, to?: string }
+  /** A bus payload for the workers named (node names), relayed by the primary while they have no direct connection. */
+  | { t: 'tx', c: string, p: Buffer, to: string | string[] }
   /** A store operation; answered by a `ret` with the same id. */
   | { t: 'call', id: number, op: StoreOp, args: unknown[] }
+  /**
+   * The worker's bus is up, its direct socket listening at `path` (null: none); answered by a `ret` with
+   * the other workers (PeerInfo[]) once every other worker has acknowledged the announcement.
+   */
+  | { t: 'join', id: number, path: string | null }
+  /** An announcement (`peer`) applied: what this worker sends from now on reaches the new one. */
+  | { t: 'peered', ack: number }
+  /** Everything sent to `to` through the primary before this went first: `to` may read the direct connection `gen` from now on. */
+  | { t: 'switch', to: string, gen: string }
+  /** The primary's own figures (PrimaryFigures); answered by a `ret`. */
+  | { t: 'figures', id: number }
   /** The worker's listeners are up. */
   | { t: 'ready' }
 
@@ -22,6 +36,16 @@ export type PrimaryMessage =
   | { t: 'ret', id: number, v?: unknown, e?: string }
   /** Whether the primary holds too much unsent for some worker: publishers wait while it does. */
   | { t: 'hold', on: boolean }
+  /** Another worker joined (answered by `peered` with the same ack), or with `gone`, exited (not answered). */
+  | { t: 'peer', ack: number, peer: PeerInfo, gone?: true }
+  /** The direct connection `gen` from `from` may be read: what it sent through the primary before is here. */
+  | { t: 'switch', from: string, gen: string }
+
+/** What the primary counts: payload bytes it relayed between workers (those without a direct connection yet). */
+export interface PrimaryFigures { relayedBytes: number }
+
+/** The environment variable that gives a worker the path of its direct socket (src/cluster/host/direct.ts). */
+export const WORKER_SOCKET_ENV = 'CULEX_WORKER_SOCKET'
 
 /** The environment variable that tells a process it is worker <i> (1-based) of the primary that forked it. */
 export const WORKER_ENV = 'CULEX_WORKER'

@@ -7,7 +7,7 @@ export const node = section({
   name: z.string().default('culex@127.0.0.1').describe('Node name, shown in $SYS topics and the API; unique within a cluster (a second node with the same name refuses to start).'),
   data_dir: z.string().default('data').describe('Directory for sessions, certificates and registries.'),
   cookie: noEffect(z.string().optional(), 'Culex nodes do not use Erlang cookies.'),
-  workers: z.union([z.literal('auto'), int().pipe(z.number().min(1).max(256))]).default(1).describe('Broker processes on this host (`culex start` only; embedded brokers are one). auto: one per CPU core. More than 1: the workers share every listener, route messages to each other and keep one session per client through their primary process, without Redis; each is named <name>-w<i> (before the @) and keeps its durable store in node.data_dir/store-w<i>. Not combined with cluster.backend = redis.'),
+  workers: z.union([z.literal('auto'), int().pipe(z.number().min(1).max(256))]).default(1).describe('Broker processes on this host (`culex start` only; embedded brokers are one). auto: one per CPU core. More than 1: the workers share every listener, send messages to each other over Unix sockets of their own (in node.data_dir/workers) and keep one session per client through their primary process, without Redis; each is named <name>-w<i> (before the @) and keeps its durable store in node.data_dir/store-w<i>. Not combined with cluster.backend = redis.'),
   // EMQX's other node keys tune the Erlang VM and its distribution.
   process_limit: erlang(int().optional()),
   max_ports: erlang(int().default(1048576)),
