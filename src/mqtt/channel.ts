@@ -17,7 +17,7 @@ import { cachedEncoding, rememberEncoding } from './encode-cache.js'
 import type { DelayedPublisher } from './delayed.js'
 import type { ExclusiveLocks } from './exclusive.js'
 import type { FlappingDetector } from './flapping.js'
-import { encodePlainAck, isAckCommand } from './packet-encoder.js'
+import { encodePlainAck, encodeV3Connack, isAckCommand, PINGRESP } from './packet-encoder.js'
 import { encodePublish, OutgoingAliases } from './publish-encoding.js'
 import type { ClientInfo, ConnInfo, EnhancedAuthExchange, EnhancedAuthStep, Hooks } from './hooks.js'
 import { aliasBytes, memoryBudget } from './memory.js'
@@ -30,6 +30,7 @@ import type { SessionTransfer } from './store/session-record.js'
 import type { Delivery, Session, SessionLink } from './session.js'
 import type { TlsInfo } from './tls-info.js'
 import type { Subscription } from './topic-tree.js'
+import type { WriteBatch } from './write-batch.js'
 
 export type ChannelState = 'new' | 'connecting' | 'connected' | 'closed'
 
@@ -84,6 +85,8 @@ export interface ChannelCore {
   readonly alarms: AlarmSink
   readonly journal: SessionJournal | undefined
   readonly bus: Pick<MessageBus, 'congested'>
+  /** Gathers the connections' writes while one of them handles a read (src/mqtt/write-batch.ts). */
+  readonly writes: WriteBatch
   /** Sessions held on this node, by client id. */
   readonly sessions: { get (clientId: string): Session | undefined }
   /** Connected clients by client id. */
@@ -296,7 +299,10 @@ export class Channel implements SessionLink {
 
   send (packet: Packet): void {
     if (this.state === 'closed') return
-    if (isAckCommand(packet.cmd) && plainAck(packet)) this.#write(encodePlainAck(packet.cmd, packet.messageId!))
+    const cmd = packet.cmd
+    if (isAckCommand(cmd) && plainAck(packet)) this.#write(encodePlainAck(cmd, packet.messageId!))
+    else if (cmd === 'pingresp') this.#write(PINGRESP)
+    else if (cmd === 'connack' && this.protocolVersion !== 5 && typeof packet.returnCode === 'number') this.#write(encodeV3Connack(packet.sessionPresent, packet.returnCode))
     else this.#write(mqtt.generate(packet, { protocolVersion: this.protocolVersion }))
   }
 

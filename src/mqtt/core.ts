@@ -22,6 +22,7 @@ import { MemoryRetainedStore, MemorySessionStore, type RetainedStore, type Sessi
 import type { SessionJournal } from './store/journal.js'
 import type { SessionTransfer } from './store/session-record.js'
 import type { KvTable } from '../store/kv.js'
+import { WriteBatch } from './write-batch.js'
 
 export interface CoreOptions {
   config: CulexConfig
@@ -73,6 +74,7 @@ export class Core implements ChannelCore {
   readonly journal: SessionJournal | undefined
   /** Every open connection's channel, connected or not. */
   readonly connections = new Set<Channel>()
+  readonly writes = new WriteBatch()
   readonly startedAt = Date.now()
   closing = false
   /** Set by the cluster back-end once it runs; null on a single node. */
@@ -157,6 +159,15 @@ export class Core implements ChannelCore {
       if (this.retainer.stopsClearMessage(message)) return
     }
     this.#bus.publish(message)
+  }
+
+  /**
+   * Whether a message under `$SYS` may reach anyone: only a filter starting with `$SYS` matches it
+   * [MQTT-4.7.2-1], so none in this node's tree and no cluster (whose other nodes may hold one) and no
+   * `published` observer means that nobody can.
+   */
+  sysListened (): boolean {
+    return this.cluster !== null || this.hooks.published.length > 0 || this.router.tree.hasTopLevel('$SYS')
   }
 
   /** What the bus brings: another node's retained message is stored here too (core.publish stored our own). */
