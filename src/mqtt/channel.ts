@@ -30,7 +30,6 @@ import type { SessionTransfer } from './store/session-record.js'
 import type { Delivery, Session, SessionLink } from './session.js'
 import type { TlsInfo } from './tls-info.js'
 import type { Subscription } from './topic-tree.js'
-import type { WriteBatch } from './write-batch.js'
 
 export type ChannelState = 'new' | 'connecting' | 'connected' | 'closed'
 
@@ -85,8 +84,6 @@ export interface ChannelCore {
   readonly alarms: AlarmSink
   readonly journal: SessionJournal | undefined
   readonly bus: Pick<MessageBus, 'congested'>
-  /** Gathers the connections' writes while one of them handles a read (src/mqtt/write-batch.ts). */
-  readonly writes: WriteBatch
   /** Sessions held on this node, by client id. */
   readonly sessions: { get (clientId: string): Session | undefined }
   /** Connected clients by client id. */

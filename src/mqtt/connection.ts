@@ -88,13 +88,7 @@ export class Connection implements Wire {
       channel.protocolError(new CulexError('CULEX_ERR_MQTT_MALFORMED', 'remaining length longer than 4 bytes'))
       return
     }
-    const writes = this.#core.writes
-    writes.begin()
-    try {
-      this.#reader.read(chunk, this.#stopped)
-    } finally {
-      writes.end()
-    }
+    this.#reader.read(chunk, this.#stopped)
     // libuv reads up to 32 chunks of 64 KiB from one socket per turn: a client sending at full speed
     // would hold the event loop for all of them. Past READ_SLICE this one waits a turn, so the other
     // clients, timers and accept() get theirs.
@@ -176,22 +170,17 @@ export class Connection implements Wire {
   // ---- output ----
 
   /**
-   * Queues bytes; everything written while a connection handles what it read leaves as one buffer when
-   * that read is done (src/mqtt/write-batch.ts), anything else on the next tick. One socket write per
-   * read or tick instead of one per packet: no per-packet stream bookkeeping, and no limit of 1,024
-   * buffers per writev when a burst of small deliveries goes to one client.
+   * Queues bytes; everything written in one tick leaves on the next as one buffer. One socket write
+   * per tick instead of one per packet: no per-packet stream bookkeeping, and no limit of 1,024 buffers
+   * per writev when a burst of small deliveries goes to one client.
    */
   write (buf: Buffer): void {
-    if (this.#pending.length === 0) {
-      const writes = this.#core.writes
-      if (writes.open) writes.add(this)
-      else process.nextTick(flushPending, this)
-    }
+    if (this.#pending.length === 0) process.nextTick(flushPending, this)
     this.#pending.push(buf)
     this.#pendingBytes += buf.length
   }
 
-  /** @internal called at the end of a read (WriteBatch) or on the next tick after the first write of a tick */
+  /** @internal called on the next tick after the first write of a tick */
   flush (): void {
     const list = this.#pending
     if (list.length === 0) return

@@ -22,7 +22,6 @@ import { MemoryRetainedStore, MemorySessionStore, type RetainedStore, type Sessi
 import type { SessionJournal } from './store/journal.js'
 import type { SessionTransfer } from './store/session-record.js'
 import type { KvTable } from '../store/kv.js'
-import { WriteBatch } from './write-batch.js'
 
 export interface CoreOptions {
   config: CulexConfig
@@ -74,7 +73,6 @@ export class Core implements ChannelCore {
   readonly journal: SessionJournal | undefined
   /** Every open connection's channel, connected or not. */
   readonly connections = new Set<Channel>()
-  readonly writes = new WriteBatch()
   readonly startedAt = Date.now()
   closing = false
   /** Set by the cluster back-end once it runs; null on a single node. */
