@@ -4,13 +4,15 @@
 // lines on stderr), not the generator's.
 //
 //   node bench/lightload.mjs --port P --mode pairs --pairs 50 --rate 1000 [--duration 10] [--warmup 2]
-//   node bench/lightload.mjs --port P --mode churn [--parallel 10] [--duration 10]
+//   node bench/lightload.mjs --port P --mode churn [--parallel 10] [--duration 10] [--ca ca.pem]
 //   node bench/lightload.mjs --port P --mode idle --clients 10000 [--keepalive 60] [--duration 20]
 //
 // Prints one JSON line: what was sent and received in the measuring window.
+import fs from 'node:fs'
 import net from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
+import tls from 'node:tls'
 import mqtt from 'mqtt-packet'
 
 const { values: opt } = parseArgs({
@@ -25,12 +27,15 @@ const { values: opt } = parseArgs({
     keepalive: { type: 'string', default: '60' },
     duration: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
+    // MQTT over TLS (1.3, a full handshake per connection, the server verified against this CA).
+    ca: { type: 'string' },
   },
 })
 const HOST = opt.host
 const PORT = Number(opt.port)
 const DURATION_MS = Number(opt.duration) * 1000
 const WARMUP_MS = Number(opt.warmup) * 1000
+const CA = opt.ca ? fs.readFileSync(opt.ca) : null
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const die = (message) => { console.error(`lightload: ${message}`); process.exit(1) }
 setTimeout(() => die('did not finish in time'), WARMUP_MS + DURATION_MS + 120_000).unref()
@@ -38,7 +43,9 @@ setTimeout(() => die('did not finish in time'), WARMUP_MS + DURATION_MS + 120_00
 /** A raw MQTT 3.1.1 client: resolves once CONNACK came; `onPacket` sees everything after it. */
 function connect (clientId, keepalive = 0, onPacket = () => {}) {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(PORT, HOST)
+    const socket = CA
+      ? tls.connect({ port: PORT, host: HOST, ca: CA, servername: 'localhost', minVersion: 'TLSv1.3' })
+      : net.connect(PORT, HOST)
     socket.setNoDelay(true)
     const parser = mqtt.parser({ protocolVersion: 4 })
     let connected = false
@@ -133,7 +140,7 @@ async function churn () {
   await sleep(DURATION_MS)
   counting = false; window.end(); stop = true
   await Promise.all(loops)
-  return { mode: 'churn', parallel, window_s: window.seconds, connections: counted, connections_per_s: counted / window.seconds, total: done }
+  return { mode: 'churn', tls: CA !== null, parallel, window_s: window.seconds, connections: counted, connections_per_s: counted / window.seconds, total: done }
 }
 
 /** `clients` connections with a keep-alive, each sending PINGREQ at its own offset within the keep-alive period. */

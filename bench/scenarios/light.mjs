@@ -4,6 +4,7 @@
 import path from 'node:path'
 import { HOST, ROOT, runGenerator, runOnFreshBroker } from '../brokers.mjs'
 import { raiseFileLimit } from '../proc.mjs'
+import { makeCerts } from './tls.mjs'
 import { cell, describeCpu, fmtInt, fmtRatio, ratioColumns, ratioHeader, table } from '../report.mjs'
 
 const GENERATOR = path.join(ROOT, 'bench/lightload.mjs')
@@ -17,16 +18,23 @@ export const scenarios = [
   paced('light-10k', '50 pairs, 10,000 msg/s in all, QoS 0', 50, 10000),
   paced('light-1k-devices', '1,000 publishers at 1 msg/s each (1,000 pairs), QoS 0', 1000, 1000),
   { name: 'light-churn', label: 'CONNECT, CONNACK, DISCONNECT (10 at a time, plain TCP)', light: 'connection', args: ['--mode', 'churn', '--parallel', '10'] },
+  { name: 'light-churn-tls', label: 'CONNECT, CONNACK, DISCONNECT over TLS 1.3, full handshake, ECDSA P-256 (10 at a time)', light: 'connection', overTls: true, args: ['--mode', 'churn', '--parallel', '10'] },
   { name: 'light-idle', label: `${fmtInt(IDLE_CLIENTS)} idle connections, keep-alive 60 s (PINGREQ at 45 s, spread)`, light: 'second', args: ['--mode', 'idle', '--clients', String(IDLE_CLIENTS), '--keepalive', '60'] },
 ]
 
+// The TLS churn's certificates (`culex certs init --key ec256`), made once.
+export function setUp (options) {
+  if (options.scenarios.some((s) => s.overTls)) options.lightCertDir = makeCerts(options.scratchDir(), 'ec256', 'light-ec256')
+}
+
 export const runsOn = (broker) => !broker.tlsOnly
-export const run = (scenario, broker, options) => runOnFreshBroker(broker, undefined, async ({ port, pid }) => {
+export const run = (scenario, broker, options) => runOnFreshBroker(broker, scenario.overTls ? options.lightCertDir : undefined, async ({ port, tls, pid }) => {
   const idle = scenario.light === 'second'
   if (idle) raiseFileLimit(pid, IDLE_CLIENTS + 100, broker.label)
   // The idle window is long enough for a third of the keep-alives to come in.
   const duration = idle ? Math.max(15, options.duration) : Math.max(5, options.duration)
-  const args = [GENERATOR, '--host', HOST, '--port', String(port), '--duration', String(duration), '--warmup', String(WARMUP_S), ...scenario.args]
+  const target = tls ? ['--port', String(tls.port), '--ca', path.join(tls.certDir, 'ca.pem')] : ['--port', String(port)]
+  const args = [GENERATOR, '--host', HOST, ...target, '--duration', String(duration), '--warmup', String(WARMUP_S), ...scenario.args]
   // The generator holds every idle connection's socket too.
   const command = idle ? 'prlimit' : process.execPath
   const result = await runGenerator(command, idle ? [`--nofile=${IDLE_CLIENTS + 1000}:${IDLE_CLIENTS + 1000}`, process.execPath, ...args] : args, pid, (WARMUP_S + duration + 180) * 1000)
@@ -57,7 +65,7 @@ export function describe (scenario, run) {
 export const isLight = (scenario) => scenario.light !== undefined
 
 export const method = (options) => (options.scenarios.some(isLight)
-  ? [`- Light load (bench/lightload.mjs, Node.js over raw sockets): the broker's CPU time over the measuring window (${WARMUP_S} s warm-up), divided by what it served. Paced publishing sends each message when it is due (a 1 ms timer), round robin over the publishers, 16-byte payloads, clean sessions; churn opens, acknowledges and closes connections 10 at a time; ${fmtInt(IDLE_CLIENTS)} idle clients send PINGREQ every 45 s, spread evenly over the period, for at least 15 s.`]
+  ? [`- Light load (bench/lightload.mjs, Node.js over raw sockets): the broker's CPU time over the measuring window (${WARMUP_S} s warm-up), divided by what it served. Paced publishing sends each message when it is due (a 1 ms timer), round robin over the publishers, 16-byte payloads, clean sessions; churn opens, acknowledges and closes connections 10 at a time (over TLS: TLS 1.3, a full handshake each, the server's ECDSA P-256 certificate made by \`culex certs init --key ec256\` and verified against its CA); ${fmtInt(IDLE_CLIENTS)} idle clients send PINGREQ every 45 s, spread evenly over the period, for at least 15 s.`]
   : [])
 
 export function lightTable (results, brokers, scenarios) {

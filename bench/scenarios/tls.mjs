@@ -50,16 +50,19 @@ function prepareTls (scenarios, dir) {
   buildC(TLS_STORM_SRC, TLS_STORM_BIN, ['-lssl', '-lcrypto'])
   if (!fs.existsSync(CULEX_ENTRY)) throw new Error('dist/broker.js not found: the certificates are made by `culex certs init` (npm run build)')
   const certDirs = new Map()
-  for (const key of new Set(scenarios.map((s) => s.tls.key))) {
-    const certDir = path.join(dir, key)
-    execFileSync(process.execPath, [CULEX_ENTRY, 'certs', 'init', '--dir', certDir, '--key', key], { stdio: 'ignore' })
-    // Mosquitto started as root drops to user mosquitto before it reads them.
-    fs.chmodSync(dir, 0o755)
-    fs.chmodSync(certDir, 0o755)
-    for (const file of fs.readdirSync(certDir)) fs.chmodSync(path.join(certDir, file), 0o644)
-    certDirs.set(key, certDir)
-  }
+  for (const key of new Set(scenarios.map((s) => s.tls.key))) certDirs.set(key, makeCerts(dir, key))
   return certDirs
+}
+
+/** dir/<name>: a CA, a server certificate (key type `key`) for localhost and 127.0.0.1 and a client certificate, by `culex certs init`. */
+export function makeCerts (dir, key, name = key) {
+  const certDir = path.join(dir, name)
+  execFileSync(process.execPath, [CULEX_ENTRY, 'certs', 'init', '--dir', certDir, '--key', key], { stdio: 'ignore' })
+  // Mosquitto started as root drops to user mosquitto before it reads them.
+  fs.chmodSync(dir, 0o755)
+  fs.chmodSync(certDir, 0o755)
+  for (const file of fs.readdirSync(certDir)) fs.chmodSync(path.join(certDir, file), 0o644)
+  return certDir
 }
 
 // Without OpenSSL headers or certificates the TLS scenarios are left out, with the reason in the report.

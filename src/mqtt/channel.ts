@@ -17,7 +17,7 @@ import { cachedEncoding, rememberEncoding } from './encode-cache.js'
 import type { DelayedPublisher } from './delayed.js'
 import type { ExclusiveLocks } from './exclusive.js'
 import type { FlappingDetector } from './flapping.js'
-import { encodePlainAck, isAckCommand } from './packet-encoder.js'
+import { encodePlainAck, encodeV3Connack, isAckCommand, PINGRESP } from './packet-encoder.js'
 import { encodePublish, OutgoingAliases } from './publish-encoding.js'
 import type { ClientInfo, ConnInfo, EnhancedAuthExchange, EnhancedAuthStep, Hooks } from './hooks.js'
 import { aliasBytes, memoryBudget } from './memory.js'
@@ -296,7 +296,10 @@ export class Channel implements SessionLink {
 
   send (packet: Packet): void {
     if (this.state === 'closed') return
-    if (isAckCommand(packet.cmd) && plainAck(packet)) this.#write(encodePlainAck(packet.cmd, packet.messageId!))
+    const cmd = packet.cmd
+    if (isAckCommand(cmd) && plainAck(packet)) this.#write(encodePlainAck(cmd, packet.messageId!))
+    else if (cmd === 'pingresp') this.#write(PINGRESP)
+    else if (cmd === 'connack' && this.protocolVersion !== 5 && typeof packet.returnCode === 'number') this.#write(encodeV3Connack(packet.sessionPresent, packet.returnCode))
     else this.#write(mqtt.generate(packet, { protocolVersion: this.protocolVersion }))
   }
 

@@ -52,7 +52,8 @@ export class Connection implements Wire {
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('error', (err: Error) => this.#ended(`socket error: ${err.message}`))
     socket.on('close', () => this.#ended(this.channel.state === 'closed' ? 'closed' : 'connection lost'))
-    socket.on('end', () => socket.end())
+    // A half-open client (it sent FIN first) is answered with ours; ending twice would build an error to drop.
+    socket.on('end', () => { if (!socket.writableEnded) socket.end() })
   }
 
   /** @internal whether mqtt-packet's parser is held now (see packet-reader.ts) */

@@ -159,6 +159,15 @@ export class Core implements ChannelCore {
     this.#bus.publish(message)
   }
 
+  /**
+   * Whether a message under `$SYS` may reach anyone: only a filter starting with `$SYS` matches it
+   * [MQTT-4.7.2-1], so none in this node's tree and no cluster (whose other nodes may hold one) and no
+   * `published` observer means that nobody can.
+   */
+  sysListened (): boolean {
+    return this.cluster !== null || this.hooks.published.length > 0 || this.router.tree.hasTopLevel('$SYS')
+  }
+
   /** What the bus brings: another node's retained message is stored here too (core.publish stored our own). */
   #fromBus (message: Message, groups: ReadonlySet<string> | undefined): void {
     if (message.retain && message.node !== undefined && message.node !== this.config.node.name) this.retainer.retain(message, false)

@@ -55,3 +55,11 @@ export function encodePlainAck (cmd: AckCommand, packetId: number): Buffer {
   buf[3] = packetId & 0xff
   return buf
 }
+
+/** PINGRESP: the same two bytes for every client; written as it is (a socket write never changes a buffer). */
+export const PINGRESP = Buffer.from([0xd0, 0x00])
+
+/** CONNACK of MQTT 3.1 and 3.1.1, which has no properties: Session Present and the return code. */
+export function encodeV3Connack (sessionPresent: boolean, returnCode: number): Buffer {
+  return Buffer.from([0x20, 0x02, sessionPresent ? 0x01 : 0x00, returnCode])
+}

@@ -276,7 +276,7 @@ export class SessionRegistry {
     if (session.expiryInterval !== 0 && session.expiryInterval !== NEVER_EXPIRES) {
       session.armExpiry(session.expiryInterval * 1000, () => this.end(session))
     }
-    this.#log.info({ client: channel.label, reason }, 'client disconnected')
+    if (this.#log.isLevelEnabled('info')) this.#log.info({ client: channel.label, reason }, 'client disconnected')
     if (channel.client) this.#hooks.notify('clientDisconnected', channel.client, reason, channel.connInfo())
   }
 

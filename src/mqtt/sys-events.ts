@@ -1,6 +1,8 @@
 // sys_topics.sys_event_messages: a JSON message on $SYS/brokers/<node>/clients/<clientid>/connected,
 // disconnected, subscribed and unsubscribed as clients come, go and change their subscriptions (EMQX's
-// emqx_sys hooks, with its payload fields). Observers on the client hooks; QoS 0, not retained.
+// emqx_sys hooks, with its payload fields). Observers on the client hooks; QoS 0, not retained. An event
+// nobody can receive (no subscription to a `$SYS` filter on any node, no observer of published messages)
+// is not built: a CONNECT then costs no JSON and no routing.
 import type { CulexConfig } from '../config/schema.js'
 import type { ClientInfo, ConnInfo, Hooks, SubscribedInfo } from './hooks.js'
 import { createMessage, type Message } from './message.js'
@@ -10,6 +12,8 @@ export interface SysEventsCore {
   readonly config: CulexConfig
   readonly hooks: Hooks
   publish (message: Message, client: ClientInfo | null): void
+  /** Whether a message under `$SYS` may reach anyone (a subscriber on any node, a `published` observer). */
+  sysListened (): boolean
 }
 
 /**
@@ -81,6 +85,7 @@ export class SysEvents {
   }
 
   #connected (client: ClientInfo, conn: ConnInfo): void {
+    if (!this.#core.sysListened()) return
     this.#publish(client, 'connected', {
       ...this.#common(client, conn),
       conn_props: {},
@@ -93,6 +98,7 @@ export class SysEvents {
   }
 
   #disconnected (client: ClientInfo, reason: string, conn: ConnInfo): void {
+    if (!this.#core.sysListened()) return
     this.#publish(client, 'disconnected', {
       ...this.#common(client, conn),
       disconn_props: {},
@@ -103,6 +109,7 @@ export class SysEvents {
   }
 
   #subscribed (client: ClientInfo, sub: SubscribedInfo): void {
+    if (!this.#core.sysListened()) return
     this.#publish(client, 'subscribed', {
       clientid: client.clientId,
       username: client.username ?? null,
@@ -114,6 +121,7 @@ export class SysEvents {
   }
 
   #unsubscribed (client: ClientInfo, topic: string): void {
+    if (!this.#core.sysListened()) return
     this.#publish(client, 'unsubscribed', {
       clientid: client.clientId,
       username: client.username ?? null,

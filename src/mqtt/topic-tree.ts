@@ -92,6 +92,11 @@ export class TopicTree<S extends Subscriber> {
     return true
   }
 
+  /** Whether a filter (plain or a `$share` group's) starts with this level. */
+  hasTopLevel (level: string): boolean {
+    return this.#root.children.has(level)
+  }
+
   /** Removes the subscriber's subscription; returns whether one existed. */
   remove (subscriber: S, filter: string, group?: string): boolean {
     const levels = filter.split('/')

@@ -2,7 +2,7 @@
 // flag and Remaining Length size, and its packets parse back to what went in.
 import t from 'tap'
 import mqtt from 'mqtt-packet'
-import { encodePlainAck, encodePlainPublish } from '../../src/mqtt/packet-encoder.js'
+import { encodePlainAck, encodePlainPublish, encodeV3Connack, PINGRESP } from '../../src/mqtt/packet-encoder.js'
 
 const topics = ['a', 'sensors/+level/temp', 'ünïcødé/トピック/😀', 'x'.repeat(300)]
 // Remaining Length on both sides of each Variable Byte Integer boundary.
@@ -46,6 +46,18 @@ t.test('acknowledgements', async (t) => {
       for (const id of [1, 255, 256, 65535]) {
         const theirs = mqtt.generate({ cmd, messageId: id, ...(version === 5 ? { reasonCode: 0 } : {}) } as mqtt.Packet, { protocolVersion: version })
         t.same([...encodePlainAck(cmd, id)], [...theirs], `${cmd} ${id}, level ${version}`)
+      }
+    }
+  }
+})
+
+t.test('PINGRESP and MQTT 3 CONNACK are the bytes mqtt-packet generates', async (t) => {
+  t.same(PINGRESP, mqtt.generate({ cmd: 'pingresp' }), 'PINGRESP')
+  for (const version of [3, 4] as const) {
+    for (const sessionPresent of [false, true]) {
+      for (const returnCode of [0, 1, 2, 3, 4, 5]) {
+        t.same(encodeV3Connack(sessionPresent, returnCode), mqtt.generate({ cmd: 'connack', sessionPresent, returnCode }, { protocolVersion: version }),
+          `level ${version}, session present ${sessionPresent}, return code ${returnCode}`)
       }
     }
   }

@@ -93,3 +93,18 @@ t.test('a client id with /, +, # or control characters stays one topic level', a
   await t.rejects(connectClient(b.tcpPort, { clientId: 'tab\there' }), { code: 2 })
   t.equal(victim.messages.length, hostile.length, 'no event for the refused client')
 })
+
+t.test('events reach a shared subscription under $SYS, and start once a $SYS filter is subscribed', async (t) => {
+  const b = await broker(t, { client_connected: true })
+  const watcher = await connectOwned(t, b.tcpPort, { clientId: 'watcher' })
+  const got = collect(watcher)
+  // Before any filter under $SYS the events are skipped; a shared one must turn them on.
+  const early = await connectClient(b.tcpPort, { clientId: 'early' })
+  await end(early)
+  await watcher.subscribeAsync('$share/g/$SYS/brokers/+/clients/+/connected')
+  const c = await connectClient(b.tcpPort, { clientId: 'late' })
+  const seen = await got.waitFor(1, 5000)
+  t.equal(seen[0]!.topic, '$SYS/brokers/n1@127.0.0.1/clients/late/connected', 'the first event is the connect after the subscription')
+  t.match(json(seen[0]!.payload), { clientid: 'late' })
+  await end(c)
+})

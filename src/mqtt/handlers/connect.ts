@@ -329,7 +329,7 @@ function attach (channel: Channel, packet: IConnectPacket, client: ClientInfo, a
   channel.state = 'connected'
   session.resend()
   session.pump()
-  core.log.info({ client: channel.label, protocol: channel.protocolVersion, cleanStart: packet.clean, sessionPresent: present, keepalive: channel.keepalive }, 'client connected')
+  if (core.log.isLevelEnabled('info')) core.log.info({ client: channel.label, protocol: channel.protocolVersion, cleanStart: packet.clean, sessionPresent: present, keepalive: channel.keepalive }, 'client connected')
   if (core.hooks.clientConnected.length > 0) core.hooks.notify('clientConnected', client, channel.connInfo())
 }
 
