@@ -86,6 +86,22 @@ async function proxyBroker (t: Test, tcp: Record<string, unknown> = {}, config: 
   })
 }
 
+/** A broker whose `type` listener (ssl or wss) reads a PROXY header, then asks for a client certificate whose CN is the user name. */
+async function tlsProxyBroker (t: Test, type: 'ssl' | 'wss', cn: string) {
+  const pki = await basePki(await pkiDir(t), 'ec256', cn)
+  const b = await startApiBroker(t, {
+    keys: [ADMIN],
+    config: {
+      mqtt: { peer_cert_as_username: 'cn' },
+      listeners: {
+        tcp: { default: { bind: '127.0.0.1:0' } },
+        [type]: { default: { bind: '127.0.0.1:0', proxy_protocol: true, ssl_options: sslOptions(pki, { verify: 'verify_peer', fail_if_no_peer_cert: true }) } },
+      },
+    },
+  })
+  return { pki, b }
+}
+
 t.test('tcp: the v1 and v2 header\'s client address and port are the client\'s in /api/v5/clients and logs', async (t) => {
   const b = await proxyBroker(t)
   const one = await viaProxy(b.tcpPort, Buffer.from('PROXY TCP4 203.0.113.7 127.0.0.1 40001 1883\r\n'), { clientId: 'v1-client' })
@@ -165,18 +181,7 @@ t.test('tcp: PP2_TYPE_SSL of a verified certificate gives its CN to peer_cert_as
 })
 
 t.test('ssl: the header is read before the TLS handshake (TCP passthrough); the handshake\'s certificate counts', async (t) => {
-  const dir = await pkiDir(t)
-  const pki = await basePki(dir, 'ec256', 'passthrough-cn')
-  const b = await startApiBroker(t, {
-    keys: [ADMIN],
-    config: {
-      mqtt: { peer_cert_as_username: 'cn' },
-      listeners: {
-        tcp: { default: { bind: '127.0.0.1:0' } },
-        ssl: { default: { bind: '127.0.0.1:0', proxy_protocol: true, ssl_options: sslOptions(pki, { verify: 'verify_peer', fail_if_no_peer_cert: true }) } },
-      },
-    },
-  })
+  const { pki, b } = await tlsProxyBroker(t, 'ssl', 'passthrough-cn')
   const client = await connected(new mqtt.MqttClient(() => {
     const raw: Socket = netConnect({ host: '127.0.0.1', port: b.broker.port('ssl') })
     raw.write(v2('192.0.2.44', 4444))
@@ -207,18 +212,7 @@ t.test('ws: the header is read before HTTP, and wins over proxy_address_header',
 })
 
 t.test('wss: the header is read before the TLS handshake, then HTTP; the verified certificate counts', async (t) => {
-  const dir = await pkiDir(t)
-  const pki = await basePki(dir, 'ec256', 'wss-cn')
-  const b = await startApiBroker(t, {
-    keys: [ADMIN],
-    config: {
-      mqtt: { peer_cert_as_username: 'cn' },
-      listeners: {
-        tcp: { default: { bind: '127.0.0.1:0' } },
-        wss: { default: { bind: '127.0.0.1:0', proxy_protocol: true, ssl_options: sslOptions(pki, { verify: 'verify_peer', fail_if_no_peer_cert: true }) } },
-      },
-    },
-  })
+  const { pki, b } = await tlsProxyBroker(t, 'wss', 'wss-cn')
   const port = b.broker.port('wss')
   const ws = new WebSocket(`wss://localhost:${port}/mqtt`, 'mqtt', {
     createConnection: () => {
