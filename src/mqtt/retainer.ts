@@ -70,7 +70,7 @@ export class Retainer {
     const override = this.#config.msg_expiry_interval_override
     if (override === 0) return isExpired(message, now)
     const overridden = (message.retainedAt ?? this.#startedAt) + override
-    if (message.expiresAt === 0) return !this.#config.allow_never_expire && overridden < now
+    if (message.expiresAt === 0) return !this.#config.allow_never_expire && overridden <= now
     return Math.min(overridden, message.expiresAt) <= now
   }
 
