@@ -327,8 +327,11 @@ function attach (channel: Channel, packet: IConnectPacket, client: ClientInfo, a
     ? { cmd: 'connack', sessionPresent: present, reasonCode: RC.SUCCESS, properties: connack }
     : { cmd: 'connack', sessionPresent: present, returnCode: 0 })
   channel.state = 'connected'
+  core.watchKeepalive(channel)
   session.resend()
   session.pump()
+  // A resumed session may hold messages in flight and PUBRELs awaited.
+  channel.attend()
   if (core.log.isLevelEnabled('info')) core.log.info({ client: channel.label, protocol: channel.protocolVersion, cleanStart: packet.clean, sessionPresent: present, keepalive: channel.keepalive }, 'client connected')
   if (core.hooks.clientConnected.length > 0) core.hooks.notify('clientConnected', client, channel.connInfo())
 }
