@@ -34,7 +34,7 @@ export const mqtt = section({
   max_awaiting_rel: countOrInfinity().prefault(100).describe('Most incoming QoS 2 messages awaiting PUBREL; the Receive Maximum announced to MQTT 5 clients.'),
   await_rel_timeout: duration().prefault('300s').describe('Drop an incoming QoS 2 message whose PUBREL has not come within this time.'),
   session_expiry_interval: duration().prefault('2h').describe('Session expiry for MQTT 3 clients with clean_session = false, and the ceiling for MQTT 5.'),
-  max_mqueue_len: countOrInfinity().prefault(1000).describe('Most messages queued for one session; the oldest is dropped beyond it.'),
+  max_mqueue_len: countOrInfinity().transform((n) => (n === 0 ? Number.POSITIVE_INFINITY : n)).prefault(1000).describe('Most messages queued for one session; the oldest is dropped beyond it. 0 or infinity: no limit in count (as EMQX\'s mqueue); force_shutdown.max_heap_size still bounds the bytes.'),
   mqueue_store_qos0: bool().default(true).describe('Queue QoS 0 messages for offline sessions too.'),
   max_subscriptions: countOrInfinity().prefault('infinity').describe('Most subscriptions per client.'),
   max_write_buffer: size().prefault('8MB').describe('Unsent bytes a client\'s connection may hold (a slow consumer): above it QoS 0 messages to that client are dropped and counted; QoS 1/2 wait in its session (max_inflight). See force_shutdown.'),
