@@ -23,7 +23,7 @@ export const mqtt = section({
   retain_available: bool().default(true).describe('Whether retained messages are supported.'),
   wildcard_subscription: bool().default(true).describe('Whether wildcard subscriptions are allowed.'),
   shared_subscription: bool().default(true).describe('Whether $share/ subscriptions are allowed.'),
-  shared_subscription_strategy: z.enum(['round_robin', 'random', 'sticky', 'hash_clientid', 'hash_topic']).default('round_robin').describe('How a shared subscription group picks the member for each message.'),
+  shared_subscription_strategy: z.enum(['round_robin', 'round_robin_per_group', 'random', 'local', 'sticky', 'hash_clientid', 'hash_topic']).default('round_robin').describe('How a shared subscription group picks the member for each message. round_robin and round_robin_per_group both take the members in turn with one counter per group (EMQX keeps round_robin\'s counter per publisher); local: a member on the node the message arrived at when one is online, else random over the cluster.'),
   ignore_loop_deliver: bool().default(false).describe('Do not deliver a client its own messages (No Local for every subscription).'),
   strict_mode: noEffect(bool().default(false), 'Culex always checks UTF-8 strings as EMQX does in strict mode (ill-formed UTF-8 and U+0000 are malformed packets).'),
   idle_timeout: durationOrInfinity().prefault('15s').describe('Close a connection that sends no CONNECT within this time (infinity: never).'),
