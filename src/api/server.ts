@@ -12,6 +12,7 @@ import { authorizationRuleRoutes } from './authorization-rules.js'
 import { authorizationRoutes } from './authorization.js'
 import { bannedRoutes } from './banned.js'
 import { certRoutes } from './certs.js'
+import { certsExpiringRoutes } from './certs-expiring.js'
 import { clientRoutes } from './clients.js'
 import { delayedRoutes } from './delayed.js'
 import { deviceCertRoutes } from './device-certs.js'
@@ -88,7 +89,7 @@ export async function buildApi (host: ApiHost, keys: ApiKeys): Promise<FastifyIn
     })
   }
 
-  for (const routes of [statusRoutes, nodeRoutes, statsRoutes, monitorRoutes, prometheusRoutes, listenerRoutes, clientRoutes, subscriptionRoutes, retainerRoutes, bannedRoutes, delayedRoutes, certRoutes, deviceCertRoutes, authenticationUserRoutes, authenticationRoutes, authorizationRuleRoutes, authorizationRoutes, alarmRoutes]) await app.register(routes, { host })
+  for (const routes of [statusRoutes, nodeRoutes, statsRoutes, monitorRoutes, prometheusRoutes, listenerRoutes, clientRoutes, subscriptionRoutes, retainerRoutes, bannedRoutes, delayedRoutes, certRoutes, certsExpiringRoutes, deviceCertRoutes, authenticationUserRoutes, authenticationRoutes, authorizationRuleRoutes, authorizationRoutes, alarmRoutes]) await app.register(routes, { host })
   for (const path of OPENAPI_PATHS) {
     app.get(path, { schema: { hide: true }, config: { public: true } }, async () => app.swagger())
   }
