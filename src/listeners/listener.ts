@@ -5,6 +5,7 @@ import type { AccessRule } from '../config/access-rules.js'
 import type { BindAddress, Rate } from '../config/types.js'
 import type { ListenerContext, TransportInfo } from '../mqtt/channel.js'
 import type { TlsInfo } from '../mqtt/tls-info.js'
+import type { ServedChain } from './cert-expiry.js'
 import type { ListenerCore } from './listener-core.js'
 import { AcceptGuard } from './accept-guard.js'
 import { AccessRules } from './access-rules.js'
@@ -22,6 +23,8 @@ export interface Listener extends ListenerContext {
   start (): Promise<void>
   /** Stops accepting, gives open connections `graceMs` to end, then closes them. */
   stop (graceMs?: number): Promise<void>
+  /** ssl and wss: the certificate chains handshakes get now (empty while stopped). */
+  servedCertificates? (): ServedChain[]
 }
 
 /** tcp_options.send_timeout, send_timeout_close and high_watermark. */

@@ -162,7 +162,7 @@ export class Core implements ChannelCore {
   publish (message: Message, client: ClientInfo | null): void {
     if (this.hooks.published.length > 0) this.hooks.notify('published', message, client)
     if (message.retain) {
-      this.retainer.retain(message, true)
+      this.retainer.retain(message, true, client?.username)
       if (this.retainer.stopsClearMessage(message)) return
     }
     this.#bus.publish(message)

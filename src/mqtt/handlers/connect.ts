@@ -78,6 +78,9 @@ export function handleConnect (channel: Channel, packet: IConnectPacket): void |
     if (answer.attrs) client.attrs = { ...client.attrs, ...answer.attrs }
     if (answer.acl) client.acl = answer.acl
     if (answer.aclExpireAt !== undefined) client.aclExpireAt = answer.aclExpireAt
+    if (answer.authenticator !== undefined) client.authenticator = answer.authenticator
+    const expireAt = answer.expireAt ?? answer.aclExpireAt
+    if (expireAt !== undefined) client.expireAt = expireAt
     await accept(channel, packet, client, assigned !== undefined)
     if (answer.expireAt !== undefined) disconnectAtExpiry(channel, answer.expireAt)
   }, (err: unknown) => {
