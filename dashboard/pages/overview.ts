@@ -1,0 +1,130 @@
+// Overview: the node, the live figures, charts of the last 15 minutes (/monitor), listeners, certificate expiry
+// and TLS handshake failures.
+import { html } from 'htm/preact'
+import { useMemo } from 'preact/hooks'
+import { t, type Key } from '../i18n'
+import { date, duration, num, text } from '../format'
+import { useApi, type ApiState } from '../components/use-api'
+import { Loadable } from '../components/states'
+import { DataTable } from '../components/table'
+import { LineChart } from '../components/chart'
+import { PageHeader, Section } from '../components/page'
+
+const POLL_MS = 3000
+
+interface NodeRecord { node: string, node_status: string, version: string | null, uptime: number | null, connections: number | null }
+interface Sample { time_stamp: number, [figure: string]: number }
+interface ListenerRecord { id: string, type: string, bind: string, running: boolean, current_connections: number, max_connections: number | string }
+type Figures = Record<string, number>
+
+const CARDS: [Key, string, 'stats' | 'metrics'][] = [
+  ['overview.connections', 'connections.count', 'stats'],
+  ['overview.subscriptions', 'subscriptions.count', 'stats'],
+  ['overview.topics', 'topics.count', 'stats'],
+  ['overview.retained', 'retained.count', 'stats'],
+  ['overview.received', 'messages.received', 'metrics'],
+  ['overview.sent', 'messages.sent', 'metrics'],
+  ['overview.dropped', 'messages.dropped', 'metrics'],
+]
+
+const CHARTS: [Key, string, string][] = [
+  ['overview.connections', 'connections', '#2f6fdb'],
+  ['overview.subscriptions', 'subscriptions', '#7a4cc2'],
+  ['overview.retained', 'retained_msg_count', '#0b7a75'],
+  ['overview.received', 'received', '#1f7a1f'],
+  ['overview.sent', 'sent', '#a35a00'],
+  ['overview.dropped', 'dropped', '#b42318'],
+]
+
+export function Overview () {
+  const nodes = useApi<NodeRecord[]>('/nodes', undefined, POLL_MS)
+  const stats = useApi<Figures>('/stats', { aggregate: true }, POLL_MS)
+  const metrics = useApi<Figures>('/metrics', { aggregate: true }, POLL_MS)
+  const monitor = useApi<Sample[]>('/monitor', { latest: 900 }, POLL_MS * 2)
+  const listeners = useApi<ListenerRecord[]>('/listeners', undefined, POLL_MS)
+  const expiring = useApi<unknown>('/certs/expiring', { days: 30 }, 60_000)
+  return html`
+    <${PageHeader} title=${t('nav.overview')} />
+    <${Section} title=${t('overview.nodes')}><${Nodes} state=${nodes} /></${Section}>
+    <${Section} title=${t('overview.now')}><${Cards} stats=${stats} metrics=${metrics} /></${Section}>
+    <${Section} title=${t('overview.charts')}><${Charts} state=${monitor} /></${Section}>
+    <div class="grid2">
+      <${Section} title=${t('overview.listeners')}><${Listeners} state=${listeners} /></${Section}>
+      <${Section} title=${t('overview.tls_failures')}><${TlsFailures} state=${metrics} /></${Section}>
+    </div>
+    <${Section} title=${t('overview.expiring')}><${Expiring} state=${expiring} /></${Section}>`
+}
+
+function Nodes ({ state }: { state: ApiState<NodeRecord[]> }) {
+  return html`<${Loadable} state=${state}>${(rows: NodeRecord[]) => html`<${DataTable} caption=${t('overview.nodes')} rows=${rows} rowKey=${(n: NodeRecord) => n.node} columns=${[
+    { label: 'overview.node', value: (n: NodeRecord) => n.node },
+    { label: 'overview.status', value: (n: NodeRecord) => html`<span class=${`badge ${n.node_status === 'running' ? 'ok' : 'bad'}`}>${n.node_status === 'running' ? t('state.running') : t('state.stopped')}</span>` },
+    { label: 'overview.version', value: (n: NodeRecord) => text(n.version) },
+    { label: 'overview.uptime', value: (n: NodeRecord) => duration(n.uptime) },
+    { label: 'overview.connections', value: (n: NodeRecord) => num(n.connections), numeric: true },
+  ]} />`}</${Loadable}>`
+}
+
+function Cards ({ stats, metrics }: { stats: ApiState<Figures>, metrics: ApiState<Figures> }) {
+  const sources = { stats, metrics }
+  return html`<ul class="cards">${CARDS.map(([label, figure, source]) => {
+    const value = sources[source].data?.[figure]
+    return html`<li class="figure" data-figure=${figure}><span class="figure-label">${t(label)}</span><span class="figure-value">${num(value)}</span></li>`
+  })}</ul>`
+}
+
+function Charts ({ state }: { state: ApiState<Sample[]> }) {
+  const series = useMemo(() => {
+    const samples = [...(state.data ?? [])].sort((a, b) => a.time_stamp - b.time_stamp)
+    return { times: samples.map((s) => s.time_stamp), values: (figure: string) => samples.map((s) => Number(s[figure] ?? 0)) }
+  }, [state.data])
+  return html`<${Loadable} state=${state}>${() => html`<div class="charts">${CHARTS.map(([label, figure, color]) =>
+    html`<${LineChart} key=${figure} label=${t(label)} times=${series.times} values=${series.values(figure)} color=${color} />`)}</div>`}</${Loadable}>`
+}
+
+function Listeners ({ state }: { state: ApiState<ListenerRecord[]> }) {
+  return html`<${Loadable} state=${state} isEmpty=${(l: ListenerRecord[]) => l.length === 0}>${(rows: ListenerRecord[]) => html`<${DataTable} caption=${t('overview.listeners')} rows=${rows} rowKey=${(l: ListenerRecord) => l.id} columns=${[
+    { label: 'listeners.id', value: (l: ListenerRecord) => l.id },
+    { label: 'listeners.bind', value: (l: ListenerRecord) => l.bind },
+    { label: 'overview.status', value: (l: ListenerRecord) => html`<span class=${`badge ${l.running ? 'ok' : 'bad'}`}>${l.running ? t('state.running') : t('state.stopped')}</span>` },
+    { label: 'overview.connections', value: (l: ListenerRecord) => `${num(l.current_connections)} / ${typeof l.max_connections === 'number' ? num(l.max_connections) : '∞'}`, numeric: true },
+  ]} />`}</${Loadable}>`
+}
+
+function TlsFailures ({ state }: { state: ApiState<Figures> }) {
+  const prefix = 'tls.handshake_failures.'
+  return html`<${Loadable} state=${state}>${(m: Figures) => {
+    const rows = Object.entries(m).filter(([name]) => name.startsWith(prefix)).map(([name, n]) => ({ reason: name.slice(prefix.length), n }))
+    return html`
+      <p>${t('overview.handshakes', { ok: num(m['tls.handshakes']), failed: num(m['tls.handshake_failures']) })}</p>
+      <${DataTable} caption=${t('overview.tls_failures')} rows=${rows} rowKey=${(r: { reason: string }) => r.reason} columns=${[
+        { label: 'overview.reason', value: (r: { reason: string }) => r.reason },
+        { label: 'overview.count', value: (r: { n: number }) => num(r.n), numeric: true },
+      ]} />`
+  }}</${Loadable}>`
+}
+
+interface Expiry { name: string, subject: string, notAfter: string, expired: boolean }
+
+/** /certs/expiring rows, whatever the list is wrapped in: a name, subject and expiry each. */
+function expiries (body: unknown): Expiry[] {
+  const list = Array.isArray(body) ? body : Array.isArray((body as { data?: unknown })?.data) ? (body as { data: unknown[] }).data : []
+  return list.map((raw) => {
+    const r = raw as Record<string, unknown>
+    const notAfter = String(r.not_after ?? r.expires_at ?? r.expiry ?? '')
+    const name = [r.name, r.file, r.listener, r.namespace].filter((x) => typeof x === 'string' && x !== '').join(' · ')
+    return { name: name || '—', subject: String(r.subject ?? r.cn ?? ''), notAfter, expired: r.expired === true || (notAfter !== '' && Date.parse(notAfter) < Date.now()) }
+  })
+}
+
+function Expiring ({ state }: { state: ApiState<unknown> }) {
+  return html`<${Loadable} state=${state}>${(body: unknown) => {
+    const rows = expiries(body)
+    if (rows.length === 0) return html`<p class="note ok">${t('overview.none_expiring')}</p>`
+    return html`<ul class="expiring">${rows.map((r) => html`
+      <li class=${r.expired ? 'expired' : 'soon'}>
+        <strong>${r.expired ? t('overview.expired') : t('overview.expires_soon')}</strong>
+        ${' '}${r.name}${r.subject ? ` (${r.subject})` : ''} — ${date(r.notAfter)}
+      </li>`)}</ul>`
+  }}</${Loadable}>`
+}
