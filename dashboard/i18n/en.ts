@@ -76,6 +76,8 @@ export const en = {
   'overview.none_expiring': 'No certificate expires within 30 days.',
   'overview.expired': 'Expired:',
   'overview.expires_soon': 'Expires soon:',
+  'overview.days_left': '{days} days left',
+  'overview.used_by': 'Served by {listeners}',
   'listeners.id': 'Listener',
   'listeners.bind': 'Address',
 
@@ -109,7 +111,6 @@ export const en = {
   'client.auth': 'Authentication',
   'client.authenticator': 'Authenticated by',
   'client.token_expiry': 'Token expiry',
-  'client.superuser': 'Superuser',
   'client.session': 'Session',
   'client.inflight': 'In flight',
   'client.awaiting_rel': 'Awaiting PUBREL',

@@ -77,6 +77,8 @@ export const ja: Dict = {
   'overview.none_expiring': '30 日以内に期限切れとなる証明書はありません。',
   'overview.expired': '期限切れ:',
   'overview.expires_soon': 'まもなく期限切れ:',
+  'overview.days_left': '残り {days} 日',
+  'overview.used_by': '使用中のリスナー: {listeners}',
   'listeners.id': 'リスナー',
   'listeners.bind': 'アドレス',
 
@@ -110,7 +112,6 @@ export const ja: Dict = {
   'client.auth': '認証',
   'client.authenticator': '認証方式',
   'client.token_expiry': 'トークンの有効期限',
-  'client.superuser': 'スーパーユーザー',
   'client.session': 'セッション',
   'client.inflight': '送信中',
   'client.awaiting_rel': 'PUBREL 待ち',

@@ -49,8 +49,7 @@ export function ClientDetails ({ clientid }: { clientid: string }) {
           ['client.cert_serial', text(c.cert_serial)], ['client.cert_not_after', date(c.cert_not_after as string | undefined)],
         ]} /></${Section}>
         <${Section} title=${t('client.auth')}><${Facts} rows=${[
-          ['client.authenticator', text(c.authenticator ?? c.auth_by)], ['client.token_expiry', date((c.token_expire_at ?? c.expire_at) as string | undefined)],
-          ['client.superuser', yesNo(c.is_superuser)],
+          ['client.authenticator', text(c.authenticator)], ['client.token_expiry', date(c.expire_at as string | null)]
         ]} /></${Section}>
         <${Section} title=${t('client.session')}><${Facts} rows=${[
           ['clients.subscriptions', num(c.subscriptions_cnt)], ['client.inflight', num(c.inflight_cnt as number)], ['client.awaiting_rel', num(c.awaiting_rel_cnt as number)],

@@ -14,7 +14,7 @@ const POLL_MS = 3000
 
 interface NodeRecord { node: string, node_status: string, version: string | null, uptime: number | null, connections: number | null }
 interface Sample { time_stamp: number, [figure: string]: number }
-interface ListenerRecord { id: string, type: string, bind: string, running: boolean, current_connections: number, max_connections: number | string }
+interface ListenerRecord { id: string, type: string, bind: string, running: boolean, current_connections: number, max_connections: number | string, tls?: { handshakes: number, handshake_failures: Record<string, number> } | null }
 type Figures = Record<string, number>
 
 const CARDS: [Key, string, 'stats' | 'metrics'][] = [
@@ -42,7 +42,7 @@ export function Overview () {
   const metrics = useApi<Figures>('/metrics', { aggregate: true }, POLL_MS)
   const monitor = useApi<Sample[]>('/monitor', { latest: 900 }, POLL_MS * 2)
   const listeners = useApi<ListenerRecord[]>('/listeners', undefined, POLL_MS)
-  const expiring = useApi<unknown>('/certs/expiring', { days: 30 }, 60_000)
+  const expiring = useApi<{ data: Expiring[] }>('/certs/expiring', { days: 30 }, 60_000)
   return html`
     <${PageHeader} title=${t('nav.overview')} />
     <${Section} title=${t('overview.nodes')}><${Nodes} state=${nodes} /></${Section}>
@@ -50,9 +50,9 @@ export function Overview () {
     <${Section} title=${t('overview.charts')}><${Charts} state=${monitor} /></${Section}>
     <div class="grid2">
       <${Section} title=${t('overview.listeners')}><${Listeners} state=${listeners} /></${Section}>
-      <${Section} title=${t('overview.tls_failures')}><${TlsFailures} state=${metrics} /></${Section}>
+      <${Section} title=${t('overview.tls_failures')}><${TlsFailures} metrics=${metrics} listeners=${listeners} /></${Section}>
     </div>
-    <${Section} title=${t('overview.expiring')}><${Expiring} state=${expiring} /></${Section}>`
+    <${Section} title=${t('overview.expiring')}><${ExpiringCerts} state=${expiring} /></${Section}>`
 }
 
 function Nodes ({ state }: { state: ApiState<NodeRecord[]> }) {
@@ -91,40 +91,38 @@ function Listeners ({ state }: { state: ApiState<ListenerRecord[]> }) {
   ]} />`}</${Loadable}>`
 }
 
-function TlsFailures ({ state }: { state: ApiState<Figures> }) {
-  const prefix = 'tls.handshake_failures.'
-  return html`<${Loadable} state=${state}>${(m: Figures) => {
-    const rows = Object.entries(m).filter(([name]) => name.startsWith(prefix)).map(([name, n]) => ({ reason: name.slice(prefix.length), n }))
-    return html`
-      <p>${t('overview.handshakes', { ok: num(m['tls.handshakes']), failed: num(m['tls.handshake_failures']) })}</p>
-      <${DataTable} caption=${t('overview.tls_failures')} rows=${rows} rowKey=${(r: { reason: string }) => r.reason} columns=${[
-        { label: 'overview.reason', value: (r: { reason: string }) => r.reason },
-        { label: 'overview.count', value: (r: { n: number }) => num(r.n), numeric: true },
+interface Failure { listener: string, reason: string, n: number }
+
+/** Failed TLS handshakes by listener and reason (the listeners' records), under the totals of /metrics. */
+function TlsFailures ({ metrics, listeners }: { metrics: ApiState<Figures>, listeners: ApiState<ListenerRecord[]> }) {
+  const m = metrics.data
+  return html`
+    ${m ? html`<p>${t('overview.handshakes', { ok: num(m['tls.handshakes']), failed: num(m['tls.handshake_failures']) })}</p>` : null}
+    <${Loadable} state=${listeners}>${(ls: ListenerRecord[]) => {
+      const rows: Failure[] = ls.flatMap((l) => Object.entries(l.tls?.handshake_failures ?? {}).map(([reason, n]) => ({ listener: l.id, reason, n })))
+      return html`<${DataTable} caption=${t('overview.tls_failures')} rows=${rows} rowKey=${(r: Failure) => `${r.listener} ${r.reason}`} columns=${[
+        { label: 'listeners.id', value: (r: Failure) => r.listener },
+        { label: 'overview.reason', value: (r: Failure) => r.reason },
+        { label: 'overview.count', value: (r: Failure) => num(r.n), numeric: true },
       ]} />`
-  }}</${Loadable}>`
+    }}</${Loadable}>`
 }
 
-interface Expiry { name: string, subject: string, notAfter: string, expired: boolean }
+interface CertFacts { subject: string, not_after: string, days_left: number, expired: boolean }
+interface Expiring { kind: 'bundle' | 'certfile', source: string, leaf: CertFacts, ends_first: CertFacts, used_by: { listener: string, sni: string | null }[] }
 
-/** /certs/expiring rows, whatever the list is wrapped in: a name, subject and expiry each. */
-function expiries (body: unknown): Expiry[] {
-  const list = Array.isArray(body) ? body : Array.isArray((body as { data?: unknown })?.data) ? (body as { data: unknown[] }).data : []
-  return list.map((raw) => {
-    const r = raw as Record<string, unknown>
-    const notAfter = String(r.not_after ?? r.expires_at ?? r.expiry ?? '')
-    const name = [r.name, r.file, r.listener, r.namespace].filter((x) => typeof x === 'string' && x !== '').join(' · ')
-    return { name: name || '—', subject: String(r.subject ?? r.cn ?? ''), notAfter, expired: r.expired === true || (notAfter !== '' && Date.parse(notAfter) < Date.now()) }
-  })
-}
-
-function Expiring ({ state }: { state: ApiState<unknown> }) {
-  return html`<${Loadable} state=${state}>${(body: unknown) => {
-    const rows = expiries(body)
-    if (rows.length === 0) return html`<p class="note ok">${t('overview.none_expiring')}</p>`
-    return html`<ul class="expiring">${rows.map((r) => html`
-      <li class=${r.expired ? 'expired' : 'soon'}>
-        <strong>${r.expired ? t('overview.expired') : t('overview.expires_soon')}</strong>
-        ${' '}${r.name}${r.subject ? ` (${r.subject})` : ''} — ${date(r.notAfter)}
-      </li>`)}</ul>`
+function ExpiringCerts ({ state }: { state: ApiState<{ data: Expiring[] }> }) {
+  return html`<${Loadable} state=${state}>${({ data }: { data: Expiring[] }) => {
+    if (data.length === 0) return html`<p class="note ok">${t('overview.none_expiring')}</p>`
+    return html`<ul class="expiring">${data.map((r) => {
+      const c = r.ends_first
+      const users = r.used_by.map((u) => u.sni ? `${u.listener} (SNI ${u.sni})` : u.listener).join(', ')
+      return html`
+      <li key=${r.source} class=${c.expired ? 'expired' : 'soon'}>
+        <strong>${c.expired ? t('overview.expired') : t('overview.expires_soon')}</strong>
+        ${' '}${r.source} — ${c.subject} — ${date(c.not_after)} (${t('overview.days_left', { days: c.days_left })})
+        ${users ? html`<br /><small>${t('overview.used_by', { listeners: users })}</small>` : null}
+      </li>`
+    })}</ul>`
   }}</${Loadable}>`
 }
