@@ -135,6 +135,7 @@ export const en = {
   'subs.rh': 'Retain handling',
 
   'retained.search': 'Search retained messages',
+  'retained.filter': 'Topic or filter (+, #)',
   'retained.from': 'From client',
   'retained.at': 'Published at',
   'retained.actions': 'Actions',

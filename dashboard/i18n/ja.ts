@@ -136,6 +136,7 @@ export const ja: Dict = {
   'subs.rh': 'Retain Handling',
 
   'retained.search': '保持メッセージの検索',
+  'retained.filter': 'トピックまたはフィルター (+, #)',
   'retained.from': '送信元クライアント',
   'retained.at': 'パブリッシュ日時',
   'retained.actions': '操作',

@@ -1,4 +1,4 @@
-// Retained messages: list, search by topic, view one (payload as text, or hex when it is not UTF-8), delete.
+// Retained messages: list, search by topic or filter (the server matches it), view one (payload as text, or hex when it is not UTF-8), delete.
 import { html } from 'htm/preact'
 import { useState } from 'preact/hooks'
 import { api, seg, type Paged } from '../api'
@@ -37,14 +37,13 @@ export function RetainedMessages () {
   return html`
     <${PageHeader} title=${t('nav.retained')} />
     <form class="filters card" role="search" aria-label=${t('retained.search')} onSubmit=${(e: Event) => { e.preventDefault(); setPage(1); setTopic(draft) }}>
-      <${Input} label="subs.topic" name="topic" value=${draft} onValue=${setDraft} />
+      <${Input} label="retained.filter" name="topic" value=${draft} onValue=${setDraft} />
       <div class="filter-actions"><button type="submit" class="primary">${t('action.search')}</button></div>
     </form>
     ${open !== null ? html`<${RetainedView} topic=${open} onClose=${() => setOpen(null)} />` : null}
     <${Loadable} state=${list}>${(paged: Paged<Retained>) => {
-      const rows = topic ? paged.data.filter((r) => r.topic.includes(topic) || topicMatches(topic, r.topic)) : paged.data
       return html`
-        <${DataTable} caption=${t('nav.retained')} rows=${rows} rowKey=${(r: Retained) => r.topic} columns=${[
+        <${DataTable} caption=${t('nav.retained')} rows=${paged.data} rowKey=${(r: Retained) => r.topic} columns=${[
           { label: 'subs.topic', value: (r: Retained) => r.topic },
           { label: 'subs.qos', value: (r: Retained) => r.qos, numeric: true },
           { label: 'retained.from', value: (r: Retained) => text(r.from_clientid) },
@@ -55,17 +54,6 @@ export function RetainedMessages () {
         ]} />
         <${Pager} page=${page} hasnext=${paged.meta.hasnext} count=${paged.meta.count} onPage=${setPage} />`
     }}</${Loadable}>`
-}
-
-/** Whether a topic filter (with + and #) matches a topic, for a search typed as a filter. */
-function topicMatches (filter: string, topic: string): boolean {
-  const f = filter.split('/')
-  const n = topic.split('/')
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true
-    if (i >= n.length || (f[i] !== '+' && f[i] !== n[i])) return false
-  }
-  return f.length === n.length
 }
 
 function RetainedView ({ topic, onClose }: { topic: string, onClose: () => void }) {
