@@ -17,23 +17,17 @@ interface Sample { time_stamp: number, [figure: string]: number }
 interface ListenerRecord { id: string, type: string, bind: string, running: boolean, current_connections: number, max_connections: number | string, tls?: { handshakes: number, handshake_failures: Record<string, number> } | null }
 type Figures = Record<string, number>
 
-const CARDS: [Key, string, 'stats' | 'metrics'][] = [
-  ['overview.connections', 'connections.count', 'stats'],
-  ['overview.subscriptions', 'subscriptions.count', 'stats'],
-  ['overview.topics', 'topics.count', 'stats'],
-  ['overview.retained', 'retained.count', 'stats'],
-  ['overview.received', 'messages.received', 'metrics'],
-  ['overview.sent', 'messages.sent', 'metrics'],
-  ['overview.dropped', 'messages.dropped', 'metrics'],
-]
+/** Each figure: its label, where its current value is (/stats or /metrics), and its /monitor field when charted. */
+interface Figure { label: Key, source: 'stats' | 'metrics', name: string, monitor?: string, color?: string }
 
-const CHARTS: [Key, string, string][] = [
-  ['overview.connections', 'connections', '#2f6fdb'],
-  ['overview.subscriptions', 'subscriptions', '#7a4cc2'],
-  ['overview.retained', 'retained_msg_count', '#0b7a75'],
-  ['overview.received', 'received', '#1f7a1f'],
-  ['overview.sent', 'sent', '#a35a00'],
-  ['overview.dropped', 'dropped', '#b42318'],
+const FIGURES: Figure[] = [
+  { label: 'overview.connections', source: 'stats', name: 'connections.count', monitor: 'connections', color: '#2f6fdb' },
+  { label: 'overview.subscriptions', source: 'stats', name: 'subscriptions.count', monitor: 'subscriptions', color: '#7a4cc2' },
+  { label: 'overview.topics', source: 'stats', name: 'topics.count' },
+  { label: 'overview.retained', source: 'stats', name: 'retained.count', monitor: 'retained_msg_count', color: '#0b7a75' },
+  { label: 'overview.received', source: 'metrics', name: 'messages.received', monitor: 'received', color: '#1f7a1f' },
+  { label: 'overview.sent', source: 'metrics', name: 'messages.sent', monitor: 'sent', color: '#a35a00' },
+  { label: 'overview.dropped', source: 'metrics', name: 'messages.dropped', monitor: 'dropped', color: '#b42318' },
 ]
 
 export function Overview () {
@@ -67,10 +61,8 @@ function Nodes ({ state }: { state: ApiState<NodeRecord[]> }) {
 
 function Cards ({ stats, metrics }: { stats: ApiState<Figures>, metrics: ApiState<Figures> }) {
   const sources = { stats, metrics }
-  return html`<ul class="cards">${CARDS.map(([label, figure, source]) => {
-    const value = sources[source].data?.[figure]
-    return html`<li class="figure" data-figure=${figure}><span class="figure-label">${t(label)}</span><span class="figure-value">${num(value)}</span></li>`
-  })}</ul>`
+  return html`<ul class="cards">${FIGURES.map((f) => html`
+    <li class="figure" data-figure=${f.name}><span class="figure-label">${t(f.label)}</span><span class="figure-value">${num(sources[f.source].data?.[f.name])}</span></li>`)}</ul>`
 }
 
 function Charts ({ state }: { state: ApiState<Sample[]> }) {
@@ -78,8 +70,8 @@ function Charts ({ state }: { state: ApiState<Sample[]> }) {
     const samples = [...(state.data ?? [])].sort((a, b) => a.time_stamp - b.time_stamp)
     return { times: samples.map((s) => s.time_stamp), values: (figure: string) => samples.map((s) => Number(s[figure] ?? 0)) }
   }, [state.data])
-  return html`<${Loadable} state=${state}>${() => html`<div class="charts">${CHARTS.map(([label, figure, color]) =>
-    html`<${LineChart} key=${figure} label=${t(label)} times=${series.times} values=${series.values(figure)} color=${color} />`)}</div>`}</${Loadable}>`
+  return html`<${Loadable} state=${state}>${() => html`<div class="charts">${FIGURES.filter((f) => f.monitor).map((f) =>
+    html`<${LineChart} key=${f.monitor} label=${t(f.label)} times=${series.times} values=${series.values(f.monitor!)} color=${f.color} />`)}</div>`}</${Loadable}>`
 }
 
 function Listeners ({ state }: { state: ApiState<ListenerRecord[]> }) {

@@ -10,6 +10,7 @@ import { Loadable } from '../components/states'
 import { DataTable, Pager } from '../components/table'
 import { Facts, Input } from '../components/field'
 import { PageHeader, Section } from '../components/page'
+import { FilterForm, useFilters } from '../components/filters'
 import { confirmed } from '../components/action'
 
 interface Retained { topic: string, qos: number, publish_at?: string, from_clientid?: string, from_username?: string, payload?: string }
@@ -25,21 +26,18 @@ function payloadText (base64: string | undefined): string {
 }
 
 export function RetainedMessages () {
-  const [draft, setDraft] = useState('')
-  const [topic, setTopic] = useState('')
-  const [page, setPage] = useState(1)
+  const filters = useFilters({ topic: '' })
   const [open, setOpen] = useState<string | null>(null)
   const canWrite = useCanWrite()
-  const list = useApi<Paged<Retained>>('/mqtt/retainer/messages', { topic, page, limit: 50 }, 5000)
+  const list = useApi<Paged<Retained>>('/mqtt/retainer/messages', { ...filters.applied, page: filters.page, limit: 50 }, 5000)
   const remove = (r: Retained) => confirmed({
     title: t('retained.delete_title'), message: t('retained.delete_message', { topic: r.topic }), confirm: t('action.delete'), done: t('retained.deleted', { topic: r.topic }),
   }, () => api(`/mqtt/retainer/message/${seg(r.topic)}`, { method: 'DELETE' })).then((ok) => { if (ok) { if (open === r.topic) setOpen(null); list.reload() } })
   return html`
     <${PageHeader} title=${t('nav.retained')} />
-    <form class="filters card" role="search" aria-label=${t('retained.search')} onSubmit=${(e: Event) => { e.preventDefault(); setPage(1); setTopic(draft) }}>
-      <${Input} label="retained.filter" name="topic" value=${draft} onValue=${setDraft} />
-      <div class="filter-actions"><button type="submit" class="primary">${t('action.search')}</button></div>
-    </form>
+    <${FilterForm} label=${t('retained.search')} filters=${filters}>
+      <${Input} label="retained.filter" ...${filters.field('topic')} />
+    </${FilterForm}>
     ${open !== null ? html`<${RetainedView} topic=${open} onClose=${() => setOpen(null)} />` : null}
     <${Loadable} state=${list}>${(paged: Paged<Retained>) => {
       return html`
@@ -52,7 +50,7 @@ export function RetainedMessages () {
             <button type="button" class="link" onClick=${() => setOpen(r.topic)} aria-label=${t('retained.view_topic', { topic: r.topic })}>${t('action.view')}</button>
             ${canWrite ? html` <button type="button" class="link danger" onClick=${() => remove(r)} aria-label=${t('retained.delete_topic', { topic: r.topic })}>${t('action.delete')}</button>` : null}` },
         ]} />
-        <${Pager} page=${page} hasnext=${paged.meta.hasnext} count=${paged.meta.count} onPage=${setPage} />`
+        <${Pager} page=${filters.page} hasnext=${paged.meta.hasnext} count=${paged.meta.count} onPage=${filters.setPage} />`
     }}</${Loadable}>`
 }
 
