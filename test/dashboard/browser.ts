@@ -82,7 +82,8 @@ export async function startDashboardBroker (t: Teardown, config: Record<string, 
 
 /** Opens the dashboard signed in (the API on loopback without API keys takes any token) at `route` (#/clients). */
 export async function openSignedIn (context: BrowserContext, b: DashboardBroker, route = 'overview', role: 'administrator' | 'viewer' = 'administrator'): Promise<Page> {
-  await context.addInitScript((s) => { if (!sessionStorage.getItem('culex.session')) sessionStorage.setItem('culex.session', s) }, JSON.stringify({ token: 'loopback', username: 'admin', role }))
+  const session = JSON.stringify(JSON.stringify({ token: 'loopback', username: 'admin', role }))
+  await context.addInitScript({ content: `if (!sessionStorage.getItem('culex.session')) sessionStorage.setItem('culex.session', ${session})` })
   const page = await context.newPage()
   await page.goto(`${b.url}#/${route}`)
   return page
@@ -96,12 +97,10 @@ export async function axeViolations (page: Page): Promise<string[]> {
   axeSource ??= await readFile(require.resolve('axe-core/axe.min.js'), 'utf8')
   // evaluate, not a <script>: the page's CSP (default-src 'self') refuses injected scripts.
   await page.evaluate(axeSource)
-  const violations = await page.evaluate(async () => {
-    const axe = (globalThis as unknown as { axe: { run: (ctx: Document) => Promise<{ violations: { id: string, impact: string, nodes: { target: string[] }[] }[] }> } }).axe
-    const result = await axe.run(document)
-    return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
-  })
-  return violations
+  // A string: it runs in the page, where the test's (Node) types do not apply.
+  return page.evaluate<string[]>(`axe.run(document).then((result) => result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => v.id + ': ' + v.nodes.map((n) => n.target.join(' ')).join(', ')))`)
 }
 
 /** Saves a screenshot: to docs/dashboard/ with CULEX_SCREENSHOTS=1 (to commit), else to a temporary directory. */

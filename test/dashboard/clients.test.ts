@@ -1,7 +1,6 @@
 // The clients pages in a real browser: find a client connected over ssl with a client certificate, read its
 // certificate in the details, kick it; ban another and lift the ban on the Banned page.
 import t from 'tap'
-import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import type { Page } from 'playwright-core'
 import { connectOwned, until } from '../helpers.js'
@@ -44,7 +43,7 @@ t.test('a client with a client certificate: found, its certificate read, kicked;
   t.equal(await fact(page, 'Listener').textContent(), 'ssl:default', 'listener')
   await screenshot(t, page, 'client-details')
 
-  const closed = once(device, 'close')
+  const closed = new Promise<void>((resolve) => device.once('close', () => resolve()))
   await page.getByRole('button', { name: 'Kick' }).click()
   const kickDialog = page.getByRole('dialog', { name: 'Kick this client?' })
   await kickDialog.getByRole('button', { name: 'Kick' }).click()
@@ -55,7 +54,7 @@ t.test('a client with a client certificate: found, its certificate read, kicked;
   await table.getByRole('link', { name: 'plain-client' }).waitFor()
   t.equal(await table.getByRole('link', { name: 'tls-device' }).count(), 0, 'the kicked client is gone from the list')
 
-  const plainClosed = once(plain, 'close')
+  const plainClosed = new Promise<void>((resolve) => plain.once('close', () => resolve()))
   await table.getByRole('link', { name: 'plain-client' }).click()
   await page.getByRole('button', { name: 'Ban' }).click()
   await page.getByRole('dialog', { name: 'Ban this client?' }).getByRole('button', { name: 'Ban' }).click()
