@@ -114,6 +114,6 @@ export async function screenshot (t: Teardown, page: Page, name: string): Promis
     t.teardown(() => rm(dir, { recursive: true, force: true }))
   }
   const file = join(dir, `${name}.png`)
-  await page.screenshot({ path: file, fullPage: true })
+  await page.screenshot({ path: file })
   return file
 }
