@@ -1,0 +1,31 @@
+// A uPlot line chart of one figure over time; the numbers it draws are also given as text (aria-label).
+import { html } from 'htm/preact'
+import { useEffect, useRef } from 'preact/hooks'
+import uPlot from 'uplot'
+import 'uplot/dist/uPlot.min.css'
+
+export function LineChart ({ label, times, values, color = '#2f6fdb' }: { label: string, times: number[], values: number[], color?: string }) {
+  const box = useRef<HTMLDivElement>(null)
+  const plot = useRef<uPlot | null>(null)
+  useEffect(() => {
+    const el = box.current!
+    const chart = new uPlot({
+      width: Math.max(el.clientWidth, 200),
+      height: 140,
+      legend: { show: false },
+      cursor: { show: true, drag: { x: false, y: false } },
+      scales: { x: { time: true } },
+      axes: [{ stroke: '#555', grid: { stroke: '#eee' } }, { stroke: '#555', grid: { stroke: '#eee' }, size: 50 }],
+      series: [{}, { label, stroke: color, width: 2, fill: `${color}22` }],
+    }, [[], []], el)
+    plot.current = chart
+    const resize = new ResizeObserver(() => chart.setSize({ width: Math.max(el.clientWidth, 200), height: 140 }))
+    resize.observe(el)
+    return () => { resize.disconnect(); chart.destroy(); plot.current = null }
+  }, [label, color])
+  useEffect(() => {
+    plot.current?.setData([times.map((ms) => ms / 1000), values])
+  }, [times, values])
+  const last = values.length ? values[values.length - 1] : undefined
+  return html`<figure class="chart"><figcaption>${label}</figcaption><div ref=${box} role="img" aria-label=${`${label}: ${last ?? '—'}`}></div></figure>`
+}
