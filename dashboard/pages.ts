@@ -8,6 +8,7 @@ import { Subscriptions } from './pages/subscriptions'
 import { RetainedMessages } from './pages/retained'
 import { Banned } from './pages/banned'
 import { Metrics } from './pages/metrics'
+import { Authentication } from './pages/authentication'
 
 export interface PageDef {
   path: string
@@ -22,4 +23,5 @@ export const PAGES: PageDef[] = [
   { path: 'retained', title: 'nav.retained', component: RetainedMessages },
   { path: 'banned', title: 'nav.banned', component: Banned },
   { path: 'metrics', title: 'nav.metrics', component: Metrics },
+  { path: 'authentication', title: 'nav.authentication', component: Authentication },
 ]

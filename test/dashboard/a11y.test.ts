@@ -11,6 +11,7 @@ const PAGES = [
   ['retained', 'Retained messages'],
   ['banned', 'Banned'],
   ['metrics', 'Metrics'],
+  ['authentication', 'Authentication'],
 ] as const
 
 t.test('every page passes axe-core and is saved as a screenshot', async (t) => {
