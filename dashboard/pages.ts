@@ -9,6 +9,7 @@ import { RetainedMessages } from './pages/retained'
 import { Banned } from './pages/banned'
 import { Metrics } from './pages/metrics'
 import { Authentication } from './pages/authentication'
+import { Authorization } from './pages/authorization'
 
 export interface PageDef {
   path: string
@@ -24,4 +25,5 @@ export const PAGES: PageDef[] = [
   { path: 'banned', title: 'nav.banned', component: Banned },
   { path: 'metrics', title: 'nav.metrics', component: Metrics },
   { path: 'authentication', title: 'nav.authentication', component: Authentication },
+  { path: 'authorization', title: 'nav.authorization', component: Authorization },
 ]

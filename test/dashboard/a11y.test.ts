@@ -12,6 +12,7 @@ const PAGES = [
   ['banned', 'Banned'],
   ['metrics', 'Metrics'],
   ['authentication', 'Authentication'],
+  ['authorization', 'Authorization'],
 ] as const
 
 t.test('every page passes axe-core and is saved as a screenshot', async (t) => {
