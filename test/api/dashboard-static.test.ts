@@ -4,14 +4,14 @@
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { freePort, tcpOnlyHocon } from '../helpers.js'
 import { spawnNodeOwned } from '../processes.js'
 import { ADMIN, call, startApiBroker, tempDir, until } from './api-helpers.js'
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url))
 
-function checkHeaders (t: Tap.Test, headers: Headers): void {
+function checkHeaders (t: Test, headers: Headers): void {
   const csp = headers.get('content-security-policy') ?? ''
   t.match(csp, /default-src 'self'/)
   t.match(csp, /script-src 'self'(;|$)/, 'no inline script')
