@@ -192,3 +192,22 @@ t.test('dashboard.bootstrap_users_file adds users at start; a bad line stops sta
   const refused = startApiBroker(t, { config: { dashboard: { listeners: { http: { bind: '127.0.0.1:0' } }, bootstrap_users_file: file } } })
   await t.rejects(refused, { code: 'CULEX_ERR_DASHBOARD_USERS', message: /users\.txt:2: bad password/ })
 })
+
+t.test('users and changed passwords outlive a restart; a logout needs no body', async (t) => {
+  const dir = await tempDir(t)
+  const config = { node: { data_dir: dir }, dashboard: { listeners: { http: { bind: '127.0.0.1:0' } } } }
+  const first = await startApiBroker(t, { config })
+  t.equal((await first.call('/api/v5/users/admin/change_pwd', { method: 'POST', json: { old_pwd: 'public', new_pwd: 'Kept-pass-1' } })).status, 204)
+  t.equal((await first.call('/api/v5/users', { method: 'POST', json: { username: 'ann', password: 'Viewer-pass-1', role: 'viewer' } })).status, 200)
+  const token = await tokenOf(first, 'admin', 'Kept-pass-1')
+  await first.close()
+
+  const second = await startApiBroker(t, { config })
+  t.equal((await login(second, 'admin', 'public')).status, 401, 'the default password is not restored')
+  t.match((await login(second, 'ann', 'Viewer-pass-1')).json, { role: 'viewer' })
+  t.equal((await second.call('/api/v5/clients', bearer(token))).status, 401, 'tokens are not kept')
+  const fresh = await tokenOf(second, 'admin', 'Kept-pass-1')
+  const out = await second.call('/api/v5/logout', bearer(fresh, { method: 'POST' }))
+  t.equal(out.status, 204)
+  t.equal((await second.call('/api/v5/users', bearer(fresh))).status, 401)
+})
