@@ -76,7 +76,7 @@ export const ERRORS = {
   CULEX_ERR_API_TOO_LARGE: { message: 'A management API request\'s body is larger than the API accepts (2 MB; an uploaded PEM file 1 MB)', reasonCode: null, http: { status: 413, code: 'PAYLOAD_TOO_LARGE' } },
   CULEX_ERR_API_UNAVAILABLE: { message: 'A management API request needs what is not there: the cluster store (unreachable) or the authenticator chain', reasonCode: null, http: { status: 503, code: 'SERVICE_UNAVAILABLE' } },
   CULEX_ERR_API_DELAYED_ID: { message: 'A delayed message ID in a management API path is not 32 hexadecimal digits', reasonCode: null, http: { status: 400, code: 'MESSAGE_ID_SCHEMA_ERROR' } },
-  CULEX_ERR_API_INVALID_NODE: { message: 'A management API path names a node other than the one answering (delayed messages are per node)', reasonCode: null, http: { status: 400, code: 'INVALID_NODE' } },
+  CULEX_ERR_API_INVALID_NODE: { message: 'A management API path names a node other than the one answering (delayed messages and the monitor are per node)', reasonCode: null, http: { status: 400, code: 'INVALID_NODE' } },
   CULEX_ERR_API_INVALID_TOPIC: { message: 'A management API path names a topic with a wildcard where a topic name is needed', reasonCode: null, http: { status: 400, code: 'INVALID_TOPIC_NAME' } },
   CULEX_ERR_API_DELAYED_NOT_FOUND: { message: 'A management API request names a delayed message that is not held (published already, or deleted)', reasonCode: null, http: { status: 404, code: 'MESSAGE_ID_NOT_FOUND' } },
   CULEX_ERR_API_DELAYED_TOPIC_NOT_FOUND: { message: 'A management API request deletes the delayed messages of a topic that has none', reasonCode: null, http: { status: 404, code: 'MESSAGE_NOT_FOUND' } },

@@ -168,3 +168,8 @@ function levelValue (level: string): number {
 export function silentLog (): Log {
   return pino({ level: 'silent', customLevels: CUSTOM_LEVELS }) as Log
 }
+
+/** A log that hands the message of each warning and worse to `sink` (culex check turns them into notices). */
+export function warningSink (sink: (message: string) => void): Log {
+  return pino({ level: 'warning', customLevels: CUSTOM_LEVELS }, { write: (line: string) => sink((JSON.parse(line) as { msg: string }).msg) }) as Log
+}

@@ -42,6 +42,11 @@ const clientSchema = {
     sni: nullableStr('Server name the client asked for in the TLS handshake'),
     cert_subject: nullableStr('Subject DN of the verified client certificate'),
     cert_common_name: nullableStr('Common name of the verified client certificate'),
+    cert_issuer: nullableStr('Culex: issuer DN of the verified client certificate'),
+    cert_serial: nullableStr('Culex: serial number of the verified client certificate, upper-case hex'),
+    cert_not_after: nullableStr('Culex: end of validity of the verified client certificate, RFC 3339'),
+    authenticator: nullableStr('Culex: id of the authenticator that accepted the client (jwt, password_based:built_in_database, ...); null when none was asked'),
+    expire_at: nullableStr('Culex: when the credentials the client was accepted with expire (a JWT\'s exp), RFC 3339'),
   },
 } as const
 
@@ -62,6 +67,8 @@ function sessionFields (s: Session) {
 function connected (host: ApiHost, channel: Channel): ClientRecord {
   const c = channel.client!
   const tls = channel.transport.tls
+  const cert = tls?.peerCert
+  const notAfter = cert?.notAfter ? Date.parse(cert.notAfter) : NaN
   return {
     clientid: c.clientId,
     username: c.username ?? null,
@@ -82,8 +89,13 @@ function connected (host: ApiHost, channel: Channel): ClientRecord {
     tls_version: tls?.version ?? null,
     tls_cipher: tls?.cipher ?? null,
     sni: tls ? tls.sni || null : null,
-    cert_subject: tls?.peerCert ? tls.peerCert.subject || null : null,
-    cert_common_name: tls?.peerCert ? tls.peerCert.cn || null : null,
+    cert_subject: cert?.subject || null,
+    cert_common_name: cert?.cn || null,
+    cert_issuer: cert?.issuer || null,
+    cert_serial: cert?.serial || null,
+    cert_not_after: Number.isNaN(notAfter) ? null : rfc3339(notAfter),
+    authenticator: c.authenticator ?? null,
+    expire_at: c.expireAt === undefined ? null : rfc3339(c.expireAt),
   }
 }
 
@@ -94,6 +106,7 @@ function offline (host: ApiHost, s: Session): ClientRecord {
     ip_address: null, port: null, listener: null, mountpoint: null, proto_name: null, proto_ver: null,
     keepalive: 0, clean_start: false, connected_at: null, ...sessionFields(s),
     is_ssl: false, tls_version: null, tls_cipher: null, sni: null, cert_subject: null, cert_common_name: null,
+    cert_issuer: null, cert_serial: null, cert_not_after: null, authenticator: null, expire_at: null,
   }
 }
 

@@ -10,7 +10,7 @@ import type { Log } from '../log.js'
 import type { Core } from '../mqtt/core.js'
 
 /** The parts of the MQTT core the routes read or act on. */
-export type ApiCore = Pick<Core, 'config' | 'clients' | 'connections' | 'sessions' | 'registry' | 'metrics' | 'banned' | 'delayed' | 'closing' | 'startedAt' | 'tree' | 'retained' | 'alarms'>
+export type ApiCore = Pick<Core, 'config' | 'clients' | 'connections' | 'sessions' | 'registry' | 'metrics' | 'banned' | 'delayed' | 'closing' | 'startedAt' | 'tree' | 'retained' | 'retainer' | 'alarms'>
 
 /** The broker as the API sees it (the Broker class satisfies it). */
 export interface ApiHost {

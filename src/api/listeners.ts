@@ -3,7 +3,26 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { Listener } from '../listeners/index.js'
 import { RC } from '../mqtt/reason-codes.js'
 import { CulexError } from '../errors.js'
+import type { SslOptions } from '../config/schema.js'
 import { errors, type ApiHost } from './common.js'
+import { servedCertSchema, servedCerts } from './served-certs.js'
+
+const tlsSchema = {
+  type: ['object', 'null'],
+  description: 'Culex: the TLS settings in force and the certificates served (ssl and wss listeners; null for the others)',
+  properties: {
+    verify: { type: 'string', enum: ['verify_none', 'verify_peer'] },
+    fail_if_no_peer_cert: { type: 'boolean' },
+    versions: { type: 'array', items: { type: 'string' } },
+    ciphers: { type: 'array', items: { type: 'string' }, description: 'As configured; empty: OpenSSL\'s defaults' },
+    honor_cipher_order: { type: 'boolean' },
+    depth: { type: 'integer' },
+    device_registry: { type: 'boolean', description: 'Client certificates are checked against the device registry (ssl listeners)' },
+    certificates: { type: 'array', items: servedCertSchema, description: 'certfile, or each managed bundle with its SNI name' },
+    handshakes: { type: 'integer', description: 'TLS handshakes completed since start' },
+    handshake_failures: { type: 'object', additionalProperties: { type: 'integer' }, description: 'TLS handshakes failed since start, by reason (no_peer_cert, unknown_ca, cert_expired, version_mismatch, ...)' },
+  },
+} as const
 
 const listenerSchema = {
   type: 'object',
@@ -20,12 +39,29 @@ const listenerSchema = {
       type: 'object',
       properties: { running: { type: 'boolean' }, current_connections: { type: 'integer' }, max_connections: { type: ['integer', 'string'] } },
     },
+    tls: tlsSchema,
   },
 } as const
 
 type ListenerType = 'tcp' | 'ssl' | 'ws' | 'wss'
 
-function describe (host: ApiHost, l: Listener) {
+async function tls (host: ApiHost, l: Listener, ssl: SslOptions & { device_registry?: boolean }) {
+  const m = host.core.metrics
+  return {
+    verify: ssl.verify,
+    fail_if_no_peer_cert: ssl.fail_if_no_peer_cert,
+    versions: ssl.versions,
+    ciphers: ssl.ciphers,
+    honor_cipher_order: ssl.honor_cipher_order,
+    depth: ssl.depth,
+    device_registry: ssl.device_registry === true,
+    certificates: await servedCerts(host, l, ssl),
+    handshakes: m.tlsHandshakesByListener[l.id] ?? 0,
+    handshake_failures: { ...m.tlsFailuresByListener[l.id] },
+  }
+}
+
+async function describe (host: ApiHost, l: Listener) {
   const config = host.config.listeners[l.type as ListenerType]?.[l.name]
   const bound = l.address()
   const bind = bound ?? config?.bind
@@ -39,6 +75,7 @@ function describe (host: ApiHost, l: Listener) {
     bind: bind ? `${bind.host.includes(':') ? `[${bind.host}]` : bind.host}:${bind.port}` : '',
     ...status,
     status,
+    tls: config && 'ssl_options' in config ? await tls(host, l, config.ssl_options) : null,
   }
 }
 
@@ -81,7 +118,7 @@ export const listenerRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app,
 
   app.get('/api/v5/listeners', {
     schema: { tags: ['Listeners'], summary: 'The MQTT listeners and their state', response: { 200: { type: 'array', items: listenerSchema } } },
-  }, async () => host.listeners.map((l) => describe(host, l)))
+  }, async () => Promise.all(host.listeners.map((l) => describe(host, l))))
 
   app.get<{ Params: IdParams }>('/api/v5/listeners/:id', {
     schema: { tags: ['Listeners'], summary: 'One listener', params: idParams, response: { 200: listenerSchema, ...errors(404) } },

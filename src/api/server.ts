@@ -12,17 +12,21 @@ import { authorizationRuleRoutes } from './authorization-rules.js'
 import { authorizationRoutes } from './authorization.js'
 import { bannedRoutes } from './banned.js'
 import { certRoutes } from './certs.js'
+import { certsExpiringRoutes } from './certs-expiring.js'
 import { clientRoutes } from './clients.js'
 import { delayedRoutes } from './delayed.js'
 import { deviceCertRoutes } from './device-certs.js'
 import { errorSchema, type ApiHost } from './common.js'
 import { ProxyProtocolReader, peerOf } from '../listeners/index.js'
 import { listenerRoutes } from './listeners.js'
+import { monitorRoutes } from './monitor.js'
 import { checkRequestOrigin } from './origin.js'
 import { nodeRoutes } from './nodes.js'
 import { prometheusRoutes } from './prometheus.js'
+import { retainerRoutes } from './retainer.js'
 import { statsRoutes } from './stats.js'
 import { statusRoutes } from './status.js'
+import { subscriptionRoutes } from './subscriptions.js'
 
 /** Where the OpenAPI document is served: EMQX's path, and one beside the API. Both are public. */
 export const OPENAPI_PATHS = ['/api-docs/swagger.json', '/api/v5/openapi.json'] as const
@@ -85,7 +89,7 @@ export async function buildApi (host: ApiHost, keys: ApiKeys): Promise<FastifyIn
     })
   }
 
-  for (const routes of [statusRoutes, nodeRoutes, statsRoutes, prometheusRoutes, listenerRoutes, clientRoutes, bannedRoutes, delayedRoutes, certRoutes, deviceCertRoutes, authenticationUserRoutes, authenticationRoutes, authorizationRuleRoutes, authorizationRoutes, alarmRoutes]) await app.register(routes, { host })
+  for (const routes of [statusRoutes, nodeRoutes, statsRoutes, monitorRoutes, prometheusRoutes, listenerRoutes, clientRoutes, subscriptionRoutes, retainerRoutes, bannedRoutes, delayedRoutes, certRoutes, certsExpiringRoutes, deviceCertRoutes, authenticationUserRoutes, authenticationRoutes, authorizationRuleRoutes, authorizationRoutes, alarmRoutes]) await app.register(routes, { host })
   for (const path of OPENAPI_PATHS) {
     app.get(path, { schema: { hide: true }, config: { public: true } }, async () => app.swagger())
   }

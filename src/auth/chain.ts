@@ -226,7 +226,7 @@ export class AuthnChain {
       this.#count(authenticator.id, answer.result === 'ok' ? 'allow' : answer.result === 'deny' ? 'deny' : answer.failed ? 'error' : 'ignore')
       if (answer.result === 'ok') {
         this.successes.set(authenticator.id, (this.successes.get(authenticator.id) ?? 0) + 1)
-        return answer
+        return { ...answer, authenticator: authenticator.id }
       }
       if (answer.result === 'deny') return this.#refused(client, authenticator.id, answer)
       undecided.push(`${authenticator.id}: ${answer.reason ?? 'ignored'}`)

@@ -57,6 +57,17 @@ export class CertStore extends EventEmitter<CertStoreEvents> {
     }
   }
 
+  /** The namespaces that hold bundles, the global one (undefined) first. */
+  async namespaces (): Promise<(string | undefined)[]> {
+    try {
+      const entries = await readdir(this.root, { withFileTypes: true })
+      return [undefined, ...entries.filter((e) => e.isDirectory() && e.name !== GLOBAL && NAME.test(e.name)).map((e) => e.name).sort()]
+    } catch (err) {
+      if (isAbsent(err)) return [undefined]
+      throw storeError(`cannot list ${this.root}`, err)
+    }
+  }
+
   async info (ref: BundleRef): Promise<BundleInfo | undefined> {
     const dir = this.dir(ref)
     if (!existsSync(dir)) return undefined

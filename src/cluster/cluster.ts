@@ -210,6 +210,10 @@ export class Cluster implements ClusterLink {
     this.#retained.store(message)
   }
 
+  retainedDeleted (topic: string): void {
+    this.#control.broadcast({ t: 'retained_delete', topic })
+  }
+
   sharedChanged (group: string, filter: string): void {
     if (this.#dirty.size === 0) setImmediate(() => this.#flushShared())
     this.#dirty.set(`${group}/${filter}`, [group, filter])
@@ -343,6 +347,9 @@ export class Cluster implements ClusterLink {
         break
       case 'routes':
         this.#routes.apply(from, notice.add, notice.del)
+        break
+      case 'retained_delete':
+        this.#core.retainer.delete(notice.topic, false)
         break
       case 'leave':
         this.#running.delete(from)

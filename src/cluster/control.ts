@@ -29,6 +29,8 @@ export type ControlNotice =
   | { t: 'manage', change: ManageNotice }
   /** Plain filters the sender gained a first subscriber for, or lost the last one of (src/cluster/routes.ts). */
   | { t: 'routes', add: string[], del: string[] }
+  /** A retained message the sender's management API removed. */
+  | { t: 'retained_delete', topic: string }
 
 type Envelope = { from: string, id: number } & (ControlRequest | ControlReply | ControlNotice)
 

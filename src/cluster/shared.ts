@@ -143,6 +143,10 @@ export class SharedView {
     }
     let turn: number
     switch (this.#strategy) {
+      case 'local':
+        if (shares.some((s) => s.clientId === this.#node && s.online > 0)) return this.#node
+        turn = Math.floor(Math.random() * total)
+        break
       case 'random': turn = Math.floor(Math.random() * total); break
       case 'hash_topic': turn = hash(message.topic) % total; break
       case 'hash_clientid': turn = hash(message.origin ?? '') % total; break

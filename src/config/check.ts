@@ -1,6 +1,7 @@
 // `culex check -c FILE` (as `emqx check_config`, `mosquitto -t`): reads and validates a configuration and every
-// file it names (TLS certificates and keys, acl.conf, API keys, PSK file, JWT keys) without starting anything;
-// lists the keys it sets that Culex accepts without effect.
+// file it names (TLS certificates and keys, acl.conf, API keys, PSK file, JWT keys, backends' TLS files) and
+// every backend template (HTTP url/headers/body, Redis cmd, SQL query placeholders) without starting anything;
+// lists the keys it sets that Culex accepts without effect. It does not wait on backends being reachable.
 import { loadApiKeys } from '../api/auth.js'
 import { Authorizer } from '../auth/authz.js'
 import { createAuthenticator } from '../auth/chain.js'
@@ -8,7 +9,7 @@ import { devCertificateDir } from '../certs/dev.js'
 import { PskTable } from '../listeners/psk.js'
 import { loadBanCsv } from '../mqtt/banned-csv.js'
 import { readTlsFiles, tlsServerOptions } from '../listeners/tls-context.js'
-import { silentLog } from '../log.js'
+import { warningSink } from '../log.js'
 import { loadConfig, type LoadedConfig } from './load.js'
 import { keysWithoutEffect } from './notices.js'
 import type { AuthenticatorConfig, CulexConfig } from './schema.js'
@@ -46,7 +47,9 @@ export async function checkConfigFile (file: string, env: Record<string, string 
       await attempt(() => tlsServerOptions(listener.ssl_options, readTlsFiles(listener.ssl_options, id, registry), id))
     }
   }
-  await attempt(() => new Authorizer(config.authorization, silentLog()).close())
+  // Warnings a source or an authenticator logs when made (placeholders sent as written) are notices here.
+  const log = warningSink((message) => notices.push(message))
+  await attempt(() => new Authorizer(config.authorization, log).close())
   if (config.dashboard.listeners.http.enable) await attempt(() => loadApiKeys(config.api_key.bootstrap_file))
   await attempt(() => PskTable.load(config.psk_authentication))
   const banFile = config.banned.bootstrap_file
@@ -55,15 +58,16 @@ export async function checkConfigFile (file: string, env: Record<string, string 
       for (const { line, why } of (await loadBanCsv(banFile)).skipped) notices.push(`banned.bootstrap_file ${banFile}:${line}: row skipped at start: ${why}`)
     })
   }
-  for (const authenticator of jwtAuthenticators(config)) {
-    await attempt(() => createAuthenticator(authenticator, { log: silentLog(), dataDir: config.node.data_dir }).close?.())
+  for (const authenticator of fileFreeAuthenticators(config)) {
+    await attempt(() => createAuthenticator(authenticator, { log, dataDir: config.node.data_dir }).close?.())
   }
   return { errors, notices: [...notices, ...keysWithoutEffect(loaded.origins).map((k) => k.line)] }
 }
 
-/** JWT authenticators only: the others may read or write their user files, which a check must not. */
-function jwtAuthenticators (config: CulexConfig): AuthenticatorConfig[] {
+/** Every authenticator but built_in_database and scram, which may read or write their user files: a check must not. */
+function fileFreeAuthenticators (config: CulexConfig): AuthenticatorConfig[] {
   const perListener = Object.values(config.listeners).flatMap((byName) =>
     Object.values(byName as Record<string, { authentication?: AuthenticatorConfig[] }>).flatMap((l) => l.authentication ?? []))
-  return [...config.authentication, ...perListener].filter((a) => a.enable && a.mechanism === 'jwt')
+  return [...config.authentication, ...perListener].filter((a) => a.enable && a.mechanism !== 'scram' &&
+    !(a.mechanism === 'password_based' && a.backend === 'built_in_database'))
 }

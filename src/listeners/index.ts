@@ -8,6 +8,7 @@ import { WsListener } from './ws.js'
 import { WssListener } from './wss.js'
 
 export type { Listener } from './listener.js'
+export type { ServedChain } from './cert-expiry.js'
 export type { TlsServices } from './tls-services.js'
 export { ProxyProtocolReader, peerOf } from './proxy-protocol.js'
 

@@ -5,6 +5,7 @@ import type { AccessRule } from '../config/access-rules.js'
 import type { BindAddress, Rate } from '../config/types.js'
 import type { ListenerContext, TransportInfo } from '../mqtt/channel.js'
 import type { TlsInfo } from '../mqtt/tls-info.js'
+import type { ServedChain } from './cert-expiry.js'
 import type { ListenerCore } from './listener-core.js'
 import { AcceptGuard } from './accept-guard.js'
 import { AccessRules } from './access-rules.js'
@@ -22,6 +23,8 @@ export interface Listener extends ListenerContext {
   start (): Promise<void>
   /** Stops accepting, gives open connections `graceMs` to end, then closes them. */
   stop (graceMs?: number): Promise<void>
+  /** ssl and wss: the certificate chains handshakes get now (empty while stopped). */
+  servedCertificates? (): ServedChain[]
 }
 
 /** tcp_options.send_timeout, send_timeout_close and high_watermark. */
@@ -40,10 +43,13 @@ interface Tracked {
  * Connection accounting shared by all listener types: max_connections, the open-socket set, and
  * send_timeout: a connection whose unsent bytes (not taken by the OS: the client does not read) stay at or
  * above high_watermark for send_timeout is closed (send_timeout_close) or logged, as EMQX's blocked send
- * times out. One sweep per listener, at most every second, while it has connections.
+ * times out. One sweep per listener, at most every second, over the sockets a write left bytes in (watch()),
+ * while there are any: idle connections cost nothing.
  */
 export class ConnectionGate {
   readonly #sockets = new Map<Duplex, Tracked>()
+  /** Sockets a write left unsent bytes in, until they drain below high_watermark. */
+  readonly #backlogged = new Set<Duplex>()
   readonly #max: number
   readonly #core: ListenerCore
   readonly #context: ListenerContext
@@ -73,25 +79,35 @@ export class ConnectionGate {
       return
     }
     this.#sockets.set(stream, { raw: raw === stream ? null : raw, busySince: 0, warned: false, peer: `${transport.remoteAddress}:${transport.remotePort}` })
-    stream.once('close', () => this.#sockets.delete(stream))
-    if (this.#send !== null && this.#sweep === null) {
-      this.#sweep = setInterval(() => this.#checkSends(), Math.min(1000, Math.max(50, this.#send.timeoutMs / 4))).unref()
-    }
+    stream.once('close', () => {
+      this.#sockets.delete(stream)
+      this.#backlogged.delete(stream)
+    })
     this.#core.accept(stream, this.#context, transport)
+  }
+
+  /** A write left bytes the OS did not take in `stream`: send_timeout watches it. */
+  watch (stream: Duplex): void {
+    if (this.#send === null || this.#backlogged.has(stream) || !this.#sockets.has(stream)) return
+    this.#backlogged.add(stream)
+    this.#sweep ??= setInterval(() => this.#checkSends(), Math.min(1000, Math.max(50, this.#send.timeoutMs / 4))).unref()
   }
 
   #checkSends (): void {
     const send = this.#send!
-    if (this.#sockets.size === 0) {
+    if (this.#backlogged.size === 0) {
       clearInterval(this.#sweep!)
       this.#sweep = null
       return
     }
     const now = Date.now()
-    for (const [stream, tracked] of this.#sockets) {
+    for (const stream of this.#backlogged) {
+      const tracked = this.#sockets.get(stream)!
       const unsent = stream.writableLength + (tracked.raw?.writableLength ?? 0)
       if (unsent < send.highWatermark) {
+        // Below the mark it can only grow again through a write, which calls watch().
         tracked.busySince = 0
+        this.#backlogged.delete(stream)
         continue
       }
       if (tracked.busySince === 0) { tracked.busySince = now; continue }
@@ -191,6 +207,10 @@ export abstract class NetListener<C extends NetListenerConfig> implements Listen
 
   get running (): boolean { return this.#server?.listening ?? false }
   get connectionCount (): number { return this.gate.size }
+
+  sendBacklogged (stream: Duplex): void {
+    this.gate.watch(stream)
+  }
 
   address () {
     const a = this.#server?.address()

@@ -9,6 +9,7 @@ import { checkRegistryOptions, linkRegistry } from './registry-link.js'
 import type { OcspStapler } from './ocsp.js'
 import type { ManagedCerts } from './sni.js'
 import type { TlsFront } from './tls-front.js'
+import type { ServedChain } from './cert-expiry.js'
 
 export class SslListener extends NetListener<SslListenerConfig> {
   readonly type = 'ssl'
@@ -72,6 +73,10 @@ export class SslListener extends NetListener<SslListenerConfig> {
   }
 
   /** Re-reads certfile, keyfile and cacertfile (SIGHUP). */
+  servedCertificates (): ServedChain[] {
+    return this.#front?.served() ?? []
+  }
+
   reloadTls (why: string): boolean {
     const reloaded = this.#front?.reload(why) ?? false
     if (reloaded) void this.#ocsp?.refresh()

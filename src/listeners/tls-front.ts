@@ -91,7 +91,7 @@ export class TlsFront {
     this.#installed = options
     this.#expiry = new CertExpiry(core.alarms, listenerId)
     if (options.allowPartialTrustChain) this.#install(options)
-    else this.#expiry.update(this.#served())
+    else this.#expiry.update(this.served())
     this.#warnIfNoClientCa('start')
     // Node leaves the socket open after some of these errors (ERR_TLS_HANDSHAKE_TIMEOUT): close it here.
     server.on('tlsClientError', (err: Error, socket: TLSSocket) => this.#refuse(socket, describeHandshakeError(err)))
@@ -252,11 +252,11 @@ export class TlsFront {
   #install (options: TlsOptions): void {
     setSecureContextWithPartialChain(this.#server, options)
     this.#installed = options
-    this.#expiry.update(this.#served())
+    this.#expiry.update(this.served())
   }
 
   /** The certificate chains handshakes get: each loaded managed bundle's, else certfile's. */
-  #served (): ServedChain[] {
+  served (): ServedChain[] {
     if (this.#managed) return this.#managed.served()
     const cert = this.#installed?.cert
     return cert === undefined ? [] : [{ bundle: undefined, source: this.#opts.certfile, pem: Array.isArray(cert) ? cert.join('\n') : cert }]

@@ -9,6 +9,7 @@ import type { TlsInfo } from '../mqtt/tls-info.js'
 import type { CertStore } from '../certs/store.js'
 import type { ManagedCerts } from './sni.js'
 import type { TlsFront } from './tls-front.js'
+import type { ServedChain } from './cert-expiry.js'
 import { createTcpServer } from './listener.js'
 import type { ListenerCore } from './listener-core.js'
 import { WsListener } from './ws.js'
@@ -55,6 +56,10 @@ export class WssListener extends WsListener<WssListenerConfig> {
     const info = super.transportInfo(req)
     // The PROXY header's TLS facts (the proxy terminated the client's TLS) win over this listener's handshake.
     return info.tls ? info : { ...info, tls: this.#tls.get(req.socket) }
+  }
+
+  servedCertificates (): ServedChain[] {
+    return this.#front?.served() ?? []
   }
 
   reloadTls (why: string): boolean {

@@ -5,6 +5,7 @@
 // tests do. The channel knows nothing of sockets.
 import mqtt from 'mqtt-packet'
 import type { Packet } from 'mqtt-packet'
+import type { Duplex } from 'node:stream'
 import type { CulexConfig } from '../config/schema.js'
 import type { Rate } from '../config/types.js'
 import { CulexError } from '../errors.js'
@@ -53,6 +54,8 @@ export interface ListenerContext {
   /** messages_rate and bytes_rate of each client; null or absent = none. */
   readonly messagesRate?: Rate | null
   readonly bytesRate?: Rate | null
+  /** Told when a write leaves bytes the OS did not take (tcp_options.send_timeout watches the socket then). */
+  sendBacklogged? (stream: Duplex): void
 }
 
 /** What a channel needs of the connection under it. */
@@ -107,6 +110,10 @@ export interface ChannelCore {
   /** Accepts a message from a client: observers, retained store, subscribers. */
   publish (message: Message, client: ClientInfo | null): void
   channelClosed (channel: Channel, reason: string, wasConnected: boolean): void
+  /** The client is connected: its keep-alive deadline starts now. */
+  watchKeepalive (channel: Channel): void
+  /** The channel has something for the core's sweep to look after (see Core.attend). */
+  attend (channel: Channel): void
 }
 
 /** What CONNECT settled for the rest of the connection (handlers/connect.ts). */
@@ -142,6 +149,8 @@ export class Channel implements SessionLink {
   session: Session | null = null
   /** When the client last sent anything (keep alive). */
   lastSeen = Date.now()
+  /** Where the core's deadline wheel files this channel (deadline-wheel.ts). */
+  wheelStep = -1
   // What CONNECT settled (ConnectTerms), as plain fields: read on every delivery. Set only by settle().
   readonly keepalive: number = DEFAULT_TERMS.keepalive
   readonly cleanStart: boolean = DEFAULT_TERMS.cleanStart
@@ -416,6 +425,16 @@ export class Channel implements SessionLink {
     this.core.metrics.messagesDropped++
     this.core.metrics.limits.slowConsumerDropped++
     return true
+  }
+
+  /** Asks the core's sweep to look after this channel (in-flight messages, awaited PUBRELs, a partial packet). */
+  attend (): void {
+    this.core.attend(this)
+  }
+
+  /** Whether a conn_congestion alarm is raised for this connection. */
+  get congestionRaised (): boolean {
+    return this.#congestion?.raised === true
   }
 
   sendPubrel (packetId: number): void {

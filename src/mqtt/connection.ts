@@ -41,10 +41,12 @@ export class Connection implements Wire {
   /** Reads paused by #limiter until a timer resumes them. */
   #throttled = false
   #wasThrottled = false
+  readonly #listener: ListenerContext
 
   constructor (core: ChannelCore, socket: Duplex, listener: ListenerContext, transport: TransportInfo) {
     this.#core = core
     this.socket = socket
+    this.#listener = listener
     this.channel = new Channel(core, this, listener, transport)
     this.#guard = new FrameGuard(core.config.mqtt.max_packet_size)
     this.#limiter = PublishLimiter.create(listener.messagesRate ?? null, listener.bytesRate ?? null)
@@ -89,6 +91,7 @@ export class Connection implements Wire {
       return
     }
     this.#reader.read(chunk, this.#stopped)
+    if (this.#reader.holdsParser) channel.attend()
     // libuv reads up to 32 chunks of 64 KiB from one socket per turn: a client sending at full speed
     // would hold the event loop for all of them. Past READ_SLICE this one waits a turn, so the other
     // clients, timers and accept() get theirs.
@@ -195,6 +198,8 @@ export class Connection implements Wire {
       for (const buf of list) this.socket.write(buf)
       this.socket.uncork()
     }
+    // The OS did not take it all: the listener's send_timeout watches this socket until it drains.
+    if (this.socket.writableLength > 0) this.#listener.sendBacklogged?.(this.socket)
   }
 
   /** Unsent bytes: queued this tick plus what the socket holds. */

@@ -9,6 +9,7 @@ import { LocalBus, type MessageBus } from './bus.js'
 import { BanList } from './banned.js'
 import type { Channel, ChannelCore, ListenerContext, TransportInfo } from './channel.js'
 import { Connection } from './connection.js'
+import { DeadlineWheel } from './deadline-wheel.js'
 import { DelayedPublisher, type DelayedRecord } from './delayed.js'
 import { FlappingDetector } from './flapping.js'
 import { Hooks, type ClientInfo } from './hooks.js'
@@ -79,6 +80,11 @@ export class Core implements ChannelCore {
   cluster: ClusterLink | null = null
   #bus: MessageBus
   readonly #sweepTimer: NodeJS.Timeout
+  /** Every connection by its next deadline: no CONNECT within idle_timeout, or keep-alive. */
+  readonly #deadlines = new DeadlineWheel<Channel>(SWEEP_INTERVAL_MS)
+  /** Connections with something to look after every sweep (see attend()); the others are not visited. */
+  readonly #attention = new Set<Channel>()
+  readonly #deadlinePassed = (conn: Channel, now: number): void => this.#checkDeadline(conn, now)
 
   constructor (opts: CoreOptions) {
     this.config = opts.config
@@ -124,12 +130,15 @@ export class Core implements ChannelCore {
   accept (socket: Duplex, listener: ListenerContext, transport: TransportInfo): Channel {
     const { channel } = new Connection(this, socket, listener, transport)
     this.connections.add(channel)
+    this.#deadlines.add(channel, channel.createdAt + this.config.mqtt.idle_timeout + 1)
     if (this.connections.size > this.metrics.connectionsMax) this.metrics.connectionsMax = this.connections.size
     return channel
   }
 
   channelClosed (channel: Channel, reason: string, wasConnected: boolean): void {
     this.connections.delete(channel)
+    this.#deadlines.remove(channel)
+    this.#attention.delete(channel)
     if (wasConnected) this.registry.channelClosed(channel, reason)
   }
 
@@ -153,7 +162,7 @@ export class Core implements ChannelCore {
   publish (message: Message, client: ClientInfo | null): void {
     if (this.hooks.published.length > 0) this.hooks.notify('published', message, client)
     if (message.retain) {
-      this.retainer.retain(message, true)
+      this.retainer.retain(message, true, client?.username)
       if (this.retainer.stopsClearMessage(message)) return
     }
     this.#bus.publish(message)
@@ -176,41 +185,75 @@ export class Core implements ChannelCore {
 
   // ---- connection timers ----
 
+  /** A client just connected: its deadline is now keep-alive's (none with Keep Alive 0). */
+  watchKeepalive (conn: Channel): void {
+    this.#deadlines.remove(conn)
+    if (conn.keepalive > 0) this.#deadlines.add(conn, conn.lastSeen + this.#keepaliveLimit(conn) + 1)
+  }
+
+  /**
+   * The channel has something the sweep looks after: messages in flight (retries, the memory budget), PUBRELs
+   * awaited (await_rel_timeout), part of a packet read (the memory budget), a congestion alarm to clear. The
+   * sweep forgets it once none is left; whoever adds one calls this again.
+   */
+  attend (conn: Channel): void {
+    this.#attention.add(conn)
+  }
+
+  #keepaliveLimit (conn: Channel): number {
+    return conn.keepalive * 1000 * this.config.mqtt.keepalive_multiplier
+  }
+
   #sweep (): void {
     const now = Date.now()
+    this.#deadlines.advance(now, this.#deadlinePassed)
+    for (const conn of this.#attention) if (!this.#tend(conn, now)) this.#attention.delete(conn)
+  }
+
+  #checkDeadline (conn: Channel, now: number): void {
+    if (conn.state === 'new' || conn.state === 'connecting') {
+      const limit = this.config.mqtt.idle_timeout
+      if (now - conn.createdAt <= limit) {
+        this.#deadlines.add(conn, conn.createdAt + limit + 1)
+        return
+      }
+      const err = new CulexError('CULEX_ERR_MQTT_IDLE', 'no CONNECT within mqtt.idle_timeout')
+      this.log.info({ client: conn.label, code: err.code }, `closing connection: ${err.message}`)
+      conn.disconnectFor(err)
+      return
+    }
+    if (conn.state !== 'connected' || conn.keepalive <= 0) return
+    const limit = this.#keepaliveLimit(conn)
+    if (now - conn.lastSeen <= limit) {
+      this.#deadlines.add(conn, conn.lastSeen + limit + 1)
+      return
+    }
+    const err = new CulexError('CULEX_ERR_MQTT_KEEPALIVE', 'keep alive timeout')
+    this.log.info({ client: conn.label, keepalive: conn.keepalive, code: err.code }, 'closing connection: keepalive timeout')
+    conn.disconnectFor(err)
+  }
+
+  /** One sweep's care of a connection attend() named; false once it needs none. */
+  #tend (conn: Channel, now: number): boolean {
+    if (conn.state !== 'connected') return false
+    if (conn.overMemoryBudget()) return false
+    conn.checkCongestion(now)
     const mqtt = this.config.mqtt
-    for (const conn of this.connections) {
-      if (conn.state === 'new' || conn.state === 'connecting') {
-        if (now - conn.createdAt > mqtt.idle_timeout) {
-          const err = new CulexError('CULEX_ERR_MQTT_IDLE', 'no CONNECT within mqtt.idle_timeout')
-          this.log.info({ client: conn.label, code: err.code }, `closing connection: ${err.message}`)
-          conn.disconnectFor(err)
-        }
-        continue
-      }
-      if (conn.state !== 'connected') continue
-      if (conn.keepalive > 0 && now - conn.lastSeen > conn.keepalive * 1000 * mqtt.keepalive_multiplier) {
-        const err = new CulexError('CULEX_ERR_MQTT_KEEPALIVE', 'keep alive timeout')
-        this.log.info({ client: conn.label, keepalive: conn.keepalive, code: err.code }, 'closing connection: keepalive timeout')
-        conn.disconnectFor(err)
-        continue
-      }
-      if (conn.overMemoryBudget()) continue
-      conn.checkCongestion(now)
-      const session = conn.session!
-      if (session.awaitingRel.size > 0) {
-        for (const [id, at] of session.awaitingRel) if (now - at > mqtt.await_rel_timeout) session.awaitingRel.delete(id)
-      }
-      // MQTT 5 forbids resending except on reconnect [MQTT-4.4.0-1]; MQTT 3 clients get a retry.
-      if (conn.protocolVersion !== 5 && mqtt.retry_interval > 0 && session.inflight.size > 0) {
-        for (const d of session.inflight.values()) {
-          if (now - d.sentAt < mqtt.retry_interval) continue
-          d.sentAt = now
-          if (d.state === 'pubrel') conn.sendPubrel(d.packetId)
-          else conn.sendPublish(d, true)
-        }
+    const session = conn.session!
+    if (session.awaitingRel.size > 0) {
+      for (const [id, at] of session.awaitingRel) if (now - at > mqtt.await_rel_timeout) session.awaitingRel.delete(id)
+    }
+    // MQTT 5 forbids resending except on reconnect [MQTT-4.4.0-1]; MQTT 3 clients get a retry.
+    if (conn.protocolVersion !== 5 && mqtt.retry_interval > 0 && session.inflight.size > 0) {
+      for (const d of session.inflight.values()) {
+        if (now - d.sentAt < mqtt.retry_interval) continue
+        d.sentAt = now
+        if (d.state === 'pubrel') conn.sendPubrel(d.packetId)
+        else conn.sendPublish(d, true)
       }
     }
+    return session.inflight.size > 0 || session.awaitingRel.size > 0 || session.queueLength > 0 ||
+      conn.wire.bufferedBytes > 0 || conn.congestionRaised
   }
 
   /** Stops timers, sends the wills that shutdown triggers, and disconnects everyone with 0x8B. */

@@ -25,6 +25,10 @@ export interface ClientInfo {
   acl?: TokenAcl
   /** When the token behind `acl` expires (epoch ms). */
   aclExpireAt?: number
+  /** Id of the authenticator that accepted the client (`jwt`, `password_based:built_in_database`). */
+  authenticator?: string
+  /** When the credentials the client was accepted with expire (epoch ms; a JWT's exp). */
+  expireAt?: number
 }
 
 /**
@@ -60,6 +64,8 @@ export type AuthResult =
     expireAt?: number
     /** Epoch ms after which the token's ACL no longer applies and cached decisions are made again (JWT exp). */
     aclExpireAt?: number
+    /** Id of the authenticator that accepted the client: the chain names it. */
+    authenticator?: string
   }
   | {
     result: 'deny', reasonCode?: number, reason?: string

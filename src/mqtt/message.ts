@@ -16,8 +16,10 @@ export interface Message {
   origin: string | undefined
   /** Node that accepted the publish (for cluster routing and $SYS). */
   node?: string
-  /** Epoch ms the retainer stored this copy; set only with retainer.msg_expiry_interval_override. */
+  /** Epoch ms the retainer stored this copy (set on retained copies only). */
   retainedAt?: number
+  /** User name of the client that published it, on retained copies only (the retainer API's from_username). */
+  username?: string
 }
 
 export function createMessage (

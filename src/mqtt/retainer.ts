@@ -11,6 +11,8 @@ import type { SessionJournal } from './store/journal.js'
 /** Where a retained message accepted on this node is announced (a cluster); null on a single node. */
 export interface RetainedListener {
   retained (message: Message): void
+  /** A retained message removed through the management API: the other nodes remove theirs. */
+  retainedDeleted (topic: string): void
 }
 
 export class Retainer {
@@ -86,8 +88,11 @@ export class Retainer {
     return count
   }
 
-  /** Stores (or, with an empty payload, clears) a retained message; `local`: accepted on this node. */
-  retain (message: Message, local: boolean): void {
+  /**
+   * Stores (or, with an empty payload, clears) a retained message; `local`: accepted on this node, from
+   * a client with this user name.
+   */
+  retain (message: Message, local: boolean, username?: string): void {
     const cfg = this.#config
     if (!cfg.enable) return
     // EMQX: past max_publish_rate a retained message is still delivered, but not stored (nor cleared).
@@ -110,14 +115,33 @@ export class Retainer {
       this.#log.info({ topic: message.topic }, 'retainer.max_retained_messages reached; retained message not stored')
       return
     }
-    let stored = cfg.msg_expiry_interval > 0 && message.expiresAt === 0
-      ? { ...message, expiresAt: Date.now() + cfg.msg_expiry_interval }
-      : message
-    if (cfg.msg_expiry_interval_override > 0) stored = { ...stored, retainedAt: Date.now() }
+    const now = Date.now()
+    // A copy of its own: the time it was stored and who published it are the retainer API's publish_at and from_username.
+    const stored: Message = { ...message, retainedAt: now }
+    if (cfg.msg_expiry_interval > 0 && message.expiresAt === 0) stored.expiresAt = now + cfg.msg_expiry_interval
+    if (username !== undefined) stored.username = username
     ownPayload(stored)
     this.store.set(stored)
     this.#journal?.retain(stored)
     if (local) this.#cluster()?.retained(stored)
+  }
+
+  /**
+   * Removes the retained message of `topic` (the management API), without publishing anything; `local`:
+   * asked on this node, whose cluster then removes it everywhere. False when there is none.
+   */
+  delete (topic: string, local = true): boolean {
+    const old = this.store.get(topic)
+    if (!old) return false
+    const clear: Message = { ...old, payload: Buffer.alloc(0), expiresAt: 0 }
+    this.store.set(clear)
+    this.#journal?.retain(clear)
+    if (local) {
+      const cluster = this.#cluster()
+      cluster?.retained(clear)
+      cluster?.retainedDeleted(topic)
+    }
+    return true
   }
 
   /** Replaces the retained messages with the cluster's (a node joining), keeping the journal in step. */

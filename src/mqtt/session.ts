@@ -32,6 +32,8 @@ export interface SessionLink {
   readonly sendWindow: number
   sendPublish (d: Delivery, dup: boolean): void
   sendPubrel (packetId: number): void
+  /** Messages are in flight now: retries and limits need looking after. */
+  attend (): void
 }
 
 /** Where a persistent session's QoS 1/2 deliveries are written down (store/journal.ts on disk). */
@@ -341,6 +343,7 @@ export class Session {
     d.state = 'publish'
     d.sentAt = Date.now()
     this.inflight.set(d.packetId, d)
+    if (this.inflight.size === 1) link.attend()
     link.sendPublish(d, false)
   }
 

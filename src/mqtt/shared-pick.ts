@@ -4,7 +4,7 @@ import type { Message } from './message.js'
 import type { Session } from './session.js'
 import type { SharedGroup, Subscription } from './topic-tree.js'
 
-export type ShareStrategy = 'round_robin' | 'random' | 'sticky' | 'hash_clientid' | 'hash_topic'
+export type ShareStrategy = 'round_robin' | 'round_robin_per_group' | 'random' | 'local' | 'sticky' | 'hash_clientid' | 'hash_topic'
 
 /** mqtt.shared_subscription_initial_sticky_pick: how `sticky` picks a member when it has none online. */
 export type InitialStickyPick = 'random' | 'local' | 'hash_topic' | 'hash_clientid'
@@ -19,6 +19,8 @@ export function pickMember (group: SharedGroup<Session>, message: Message, strat
   if (n === 0) return undefined
   const online = (m: Subscription<Session>) => m.subscriber.link !== null && m.subscriber !== exclude
   switch (strategy) {
+    // Every member of a node's group is local to it (across a cluster src/cluster/shared.ts picks the node).
+    case 'local':
     case 'random': {
       const candidates = members.filter(online)
       if (candidates.length > 0) return candidates[Math.floor(Math.random() * candidates.length)]

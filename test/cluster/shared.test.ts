@@ -170,4 +170,35 @@ if (!hasRedis) {
       t.ok((onA === 3 && onB === 0) || (onA === 0 && onB === 3), `group l${k}: C's three messages to one member (A: ${onA}, B: ${onB})`)
     }
   })
+
+  t.test('strategy local: a member on the node the message arrived at gets it, whichever node publishes', async (t) => {
+    const prefix = 'sh4'
+    const redis = redisClient(t, redisPort)
+    const config = { mqtt: { shared_subscription_strategy: 'local' } }
+    const a = await startNode(t, 'a@test', servers, prefix, config)
+    const b = await startNode(t, 'b@test', servers, prefix, config)
+    const memberA = await connectClient(a.tcpPort, { clientId: 'here-a' })
+    const memberB = await connectClient(b.tcpPort, { clientId: 'here-b' })
+    const pubA = await connectClient(a.tcpPort, { clientId: 'lpub-a' })
+    const pubB = await connectClient(b.tcpPort, { clientId: 'lpub-b' })
+    t.teardown(() => Promise.all([memberA, memberB, pubA, pubB].map((x) => end(x, true))))
+    const gotA = collect(memberA)
+    const gotB = collect(memberB)
+    for (const m of [memberA, memberB]) await m.subscribeAsync('$share/near/near/#', { qos: 1 })
+    for (const m of [memberA, memberB]) await m.subscribeAsync('probe/sh4', { qos: 2 })
+    await until('both nodes to record their members', async () => {
+      const all = await redis.hgetall(`${prefix}:shared:near/near/#`)
+      return all['a@test'] === '1,1' && all['b@test'] === '1,1'
+    })
+    for (const node of [a, b]) await probe(node.broker, 'probe/sh4', [gotA, gotB])
+    for (let i = 0; i < 10; i++) {
+      await pubA.publishAsync(`near/${i}`, `a-${i}`, { qos: 1 })
+      await pubB.publishAsync(`near/${i}`, `b-${i}`, { qos: 1 })
+    }
+    await until('20 deliveries', () => gotA.messages.length + gotB.messages.length >= 20)
+    for (const pub of [pubA, pubB]) await probe(pub, 'probe/sh4', [gotA, gotB])
+    const payloads = (got: typeof gotA) => got.messages.map((m) => m.payload.toString())
+    t.ok(payloads(gotA).length === 10 && payloads(gotA).every((p) => p.startsWith('a-')), 'what is published on A goes to A\'s member')
+    t.ok(payloads(gotB).length === 10 && payloads(gotB).every((p) => p.startsWith('b-')), 'what is published on B goes to B\'s member')
+  })
 }

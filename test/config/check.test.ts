@@ -50,3 +50,27 @@ t.test('every error is listed with file:line:column, keys without effect are nam
   t.match(ok.stdout, `${join(dir, 'ok.hocon')}:1:20: mqtt.strict_mode: accepted without effect:`)
   t.notOk(existsSync(join(dir, 'data')), 'no data directory made')
 })
+
+t.test('backends: their TLS files are read and their templates compiled, without waiting on the servers', async (t) => {
+  const redis = 'mechanism = password_based, backend = redis, redis_type = single, server = "127.0.0.1:1", cmd = "HMGET mqtt_user:${username} password_hash", password_hash_algorithm { name = sha256, salt_position = suffix }'
+  const dir = t.testdir({
+    'absent-ca.hocon': `authentication = [ { ${redis}, ssl { enable = true, cacertfile = "absent-ca.pem" } } ]\n`,
+    'servers-down.hocon': [
+      'authentication = [',
+      '  { mechanism = password_based, backend = http, method = post, url = "http://127.0.0.1:1/auth", body { username = "${username}", t = "${topic}" } }',
+      `  { ${redis} }`,
+      '  { mechanism = password_based, backend = postgresql, server = "127.0.0.1:1", database = mqtt, username = u, password = p, query = "SELECT password_hash FROM mqtt_user WHERE username = ${username} LIMIT 1", password_hash_algorithm { name = sha256, salt_position = suffix } }',
+      ']',
+      'authorization.sources = [ { type = http, method = post, url = "http://127.0.0.1:1/acl", body { t = "${topic}" } } ]',
+      '',
+    ].join('\n'),
+  })
+  const absent = await check(join(dir, 'absent-ca.hocon'))
+  t.equal(absent.code, 2)
+  t.match(absent.stderr, 'culex check: password_based:redis.ssl.cacertfile: cannot read absent-ca.pem: ENOENT')
+
+  const down = await check(join(dir, 'servers-down.hocon'))
+  t.equal(down.code, 0, down.stderr)
+  t.match(down.stdout, /^password_based:http: placeholders not available to authentication are sent as written: \$\{topic\}$/m, 'a start-up warning is a notice')
+  t.match(down.stdout, /^OK: /m)
+})

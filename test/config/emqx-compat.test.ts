@@ -118,6 +118,7 @@ t.test('EMQX\'s value forms', async (t) => {
   const { config } = load('mqtt { retry_interval = infinity, idle_timeout = infinity }\nretainer.backend.max_retained_messages = 7\nlog.file { level = info }\nlog.file.default.path = "x.log"\nlog.file.audit { enable = true, path = "a.log" }')
   t.equal(config.mqtt.retry_interval, 0, 'retry_interval = infinity (EMQX\'s default): resend on reconnect only')
   t.equal(config.mqtt.idle_timeout, Number.POSITIVE_INFINITY)
+  t.equal(load('mqtt.max_mqueue_len = 0').config.mqtt.max_mqueue_len, Number.POSITIVE_INFINITY, 'max_mqueue_len = 0: no limit, as EMQX\'s mqueue (MAX_LEN_INFINITY)')
   t.equal(config.retainer.max_retained_messages, 7, 'backend.max_retained_messages applies')
   t.equal(load('retainer { max_retained_messages = 3, backend.max_retained_messages = 7 }').config.retainer.max_retained_messages, 3, 'the top-level key wins')
   t.match(config.log.file, { default: { level: 'info', path: 'x.log' }, audit: { enable: true, path: 'a.log' } }, 'log.file { level } is the handler named default')

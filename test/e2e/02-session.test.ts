@@ -293,6 +293,33 @@ t.test('retry_interval resends unacknowledged QoS 1 to MQTT 3 clients, never to 
   t.equal(publishes(v4).length, count, 'no resend once acknowledged')
 })
 
+t.test('await_rel_timeout: a QoS 2 message whose PUBREL never comes is forgotten, and its packet id carries a new message', async (t) => {
+  const b = await startBroker({ mqtt: { await_rel_timeout: '2s' } })
+  t.teardown(() => b.close())
+  const sub = await connectClient(b.tcpPort, { clientId: 'rel-sub' })
+  t.teardown(() => end(sub))
+  const inbox = collect(sub)
+  await sub.subscribeAsync('rel/t', { qos: 0 })
+  const raw = await rawMqtt(b.tcpPort, 5)
+  t.teardown(() => raw.socket.destroy())
+  raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: 'rel-pub' })
+  await raw.take('connack')
+  raw.send({ cmd: 'publish', topic: 'rel/t', payload: Buffer.from('first'), qos: 2, messageId: 7, dup: false, retain: false })
+  await raw.take('pubrec')
+  await inbox.takePayload('first')
+  // The same packet id again, as a client would resend it: a duplicate while the PUBREL is awaited, a new
+  // message once await_rel_timeout has dropped the wait.
+  let sent = 0
+  await until(async () => {
+    raw.send({ cmd: 'publish', topic: 'rel/t', payload: Buffer.from(`again ${++sent}`), qos: 2, messageId: 7, dup: true, retain: false })
+    await raw.take('pubrec')
+    await raw.ping()
+    return inbox.messages.length > 0
+  }, 'the packet id freed by await_rel_timeout')
+  t.ok(sent > 1, `the first resends, within the timeout, were duplicates (${sent} sent)`)
+  t.match(inbox.messages[0]!.payload.toString(), /^again \d+$/, 'a resend after the timeout is a new message')
+})
+
 t.test('session takeover: the first MQTT 5 connection gets DISCONNECT 0x8E', async (t) => {
   const b = await startBroker()
   t.teardown(() => b.close())

@@ -107,7 +107,7 @@ t.test('unsubscribing a member leaves the others to receive everything', async (
   await end(c!)
 })
 
-for (const strategy of ['random', 'sticky', 'hash_clientid', 'hash_topic'] as const) {
+for (const strategy of ['random', 'local', 'round_robin_per_group', 'sticky', 'hash_clientid', 'hash_topic'] as const) {
   t.test(`shared_subscription_strategy = ${strategy}: each message to exactly one member`, async (t) => {
     const b = await startBroker({ mqtt: { shared_subscription_strategy: strategy } })
     t.teardown(() => b.close())
@@ -128,6 +128,9 @@ for (const strategy of ['random', 'sticky', 'hash_clientid', 'hash_topic'] as co
     const holders = (topic: string) => new Set(inboxes.flatMap((inbox, n) => inbox.messages.filter((m) => m.topic === topic).map(() => n)))
     if (strategy === 'sticky' || strategy === 'hash_clientid') {
       t.equal(inboxes.filter((i) => i.messages.length > 0).length, 1, 'one publisher: one member')
+    }
+    if (strategy === 'round_robin_per_group') {
+      t.same(inboxes.map((i) => i.messages.length), [4, 4, 4], 'the members in turn')
     }
     if (strategy === 'hash_topic') {
       for (const topic of ['st/0', 'st/1', 'st/2']) t.equal(holders(topic).size, 1, `${topic} always to the same member`)

@@ -8,7 +8,10 @@ import type { SharedGroup } from '../../src/mqtt/topic-tree.js'
 class Recorder implements SessionLink {
   readonly sent: { topic: string, id: number, qos: number, dup: boolean }[] = []
   readonly pubrels: number[] = []
+  /** How often the session asked for the sweep's care (in-flight messages appeared). */
+  attended = 0
   constructor (readonly sendWindow: number) {}
+  attend (): void { this.attended++ }
   sendPublish (d: Delivery, dup: boolean): void { this.sent.push({ topic: d.message.topic, id: d.packetId, qos: d.qos, dup }) }
   sendPubrel (packetId: number): void { this.pubrels.push(packetId) }
   topics (): string[] { return this.sent.map((s) => s.topic) }
@@ -37,6 +40,11 @@ t.test('an offline queue keeps the newest max_mqueue_len messages and counts the
   t.same(link.sent.map((x) => x.id), [1, 2, 3])
   t.equal(s.inflight.size, 3)
   t.equal(s.queueLength, 0)
+  t.equal(link.attended, 1, 'the sweep is asked once, when the first message goes in flight')
+  for (const d of [...s.inflight.values()]) s.complete(d)
+  s.deliver(delivery('m6'))
+  s.pump()
+  t.equal(link.attended, 2, 'and again when messages are in flight after none were')
 })
 
 t.test('a long offline stream through a full queue keeps only the newest', async (t) => {

@@ -8,7 +8,10 @@ import { sslOptions } from './tls.js'
 const dashboardSettings = {
   default_username: notYet(z.string().default('admin'), 'dashboard login', 'User name of the dashboard\'s first administrator.'),
   default_password: notYet(z.string().default('public'), 'dashboard login', 'Password of default_username until changed.'),
-  sample_interval: noEffect(duration().prefault('10s'), 'Culex has no dashboard monitor to sample for; /api/v5/stats and /api/v5/prometheus/stats are read live.'),
+  sample_interval: duration()
+    .refine((ms) => ms % 1000 === 0 && ms >= 1000 && ms <= 60_000 && 60_000 % ms === 0, { message: 'must be whole seconds from 1s to 60s that divide a minute (1s, 2s, 5s, 10s, 15s, 20s, 30s, 60s)' })
+    .prefault('10s')
+    .describe('How often the node samples its connections, subscriptions, topics, retained messages and message counts for GET /api/v5/monitor (the last hour is kept, in memory) and the rates of /api/v5/monitor_current. Samples fall on multiples of the interval, as in EMQX.'),
   token_expired_time: notYet(duration().prefault('60m'), 'dashboard login', 'Lifetime of a dashboard login token.'),
   cors: bool().default(false).describe('As EMQX: answer requests that carry an Origin header with Access-Control-Allow-Origin: *, and preflights, so that a web page elsewhere can call the management API with an API key it sends itself (never the browser\'s stored credentials); cross-origin changes that need no preflight (HTML forms) stay refused. Ignored, with a warning, without API keys.'),
   swagger_support: noEffect(bool().default(true), 'Culex always serves the OpenAPI document (/api-docs/swagger.json).'),

@@ -78,6 +78,9 @@ export function handleConnect (channel: Channel, packet: IConnectPacket): void |
     if (answer.attrs) client.attrs = { ...client.attrs, ...answer.attrs }
     if (answer.acl) client.acl = answer.acl
     if (answer.aclExpireAt !== undefined) client.aclExpireAt = answer.aclExpireAt
+    if (answer.authenticator !== undefined) client.authenticator = answer.authenticator
+    const expireAt = answer.expireAt ?? answer.aclExpireAt
+    if (expireAt !== undefined) client.expireAt = expireAt
     await accept(channel, packet, client, assigned !== undefined)
     if (answer.expireAt !== undefined) disconnectAtExpiry(channel, answer.expireAt)
   }, (err: unknown) => {
@@ -327,8 +330,11 @@ function attach (channel: Channel, packet: IConnectPacket, client: ClientInfo, a
     ? { cmd: 'connack', sessionPresent: present, reasonCode: RC.SUCCESS, properties: connack }
     : { cmd: 'connack', sessionPresent: present, returnCode: 0 })
   channel.state = 'connected'
+  core.watchKeepalive(channel)
   session.resend()
   session.pump()
+  // A resumed session may hold messages in flight and PUBRELs awaited.
+  channel.attend()
   if (core.log.isLevelEnabled('info')) core.log.info({ client: channel.label, protocol: channel.protocolVersion, cleanStart: packet.clean, sessionPresent: present, keepalive: channel.keepalive }, 'client connected')
   if (core.hooks.clientConnected.length > 0) core.hooks.notify('clientConnected', client, channel.connInfo())
 }

@@ -106,7 +106,7 @@ function accept (channel: Channel, packet: IPublishPacket, message: Message, del
   core.publish(message, channel.client)
   if (packet.qos === 1) channel.acknowledge({ cmd: 'puback', messageId: packet.messageId! })
   else if (packet.qos === 2) {
-    channel.session!.awaitingRel.set(packet.messageId!, Date.now())
+    awaitRelease(channel, packet.messageId!)
     channel.acknowledge({ cmd: 'pubrec', messageId: packet.messageId! })
   }
   return core.bus.congested?.() ?? undefined
@@ -126,7 +126,7 @@ function hold (channel: Channel, packet: IPublishPacket, message: Message, delay
   const rc = channel.protocolVersion === 5 ? { reasonCode: RC.NO_MATCHING_SUBSCRIBERS } : {}
   if (packet.qos === 1) channel.acknowledge({ cmd: 'puback', messageId: packet.messageId!, ...rc }, held.stored)
   else if (packet.qos === 2) {
-    channel.session!.awaitingRel.set(packet.messageId!, Date.now())
+    awaitRelease(channel, packet.messageId!)
     channel.acknowledge({ cmd: 'pubrec', messageId: packet.messageId!, ...rc }, held.stored)
   }
   return undefined
@@ -145,6 +145,13 @@ function reject (channel: Channel, packet: IPublishPacket, rc: number, reason: s
     channel.acknowledge({ cmd, messageId: packet.messageId!, reasonCode: rc, ...(channel.problemInfo ? { properties: { reasonString: reason } } : {}) })
   } else {
     channel.acknowledge({ cmd, messageId: packet.messageId! })
-    if (packet.qos === 2) channel.session!.awaitingRel.set(packet.messageId!, Date.now())
+    if (packet.qos === 2) awaitRelease(channel, packet.messageId!)
   }
+}
+
+/** A QoS 2 PUBLISH handled: its PUBREL is awaited (await_rel_timeout, which the core's sweep keeps). */
+function awaitRelease (channel: Channel, packetId: number): void {
+  const awaiting = channel.session!.awaitingRel
+  awaiting.set(packetId, Date.now())
+  if (awaiting.size === 1) channel.attend()
 }
