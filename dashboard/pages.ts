@@ -10,6 +10,7 @@ import { Banned } from './pages/banned'
 import { Metrics } from './pages/metrics'
 import { Authentication } from './pages/authentication'
 import { Authorization } from './pages/authorization'
+import { Users } from './pages/users'
 
 export interface PageDef {
   path: string
@@ -26,4 +27,5 @@ export const PAGES: PageDef[] = [
   { path: 'metrics', title: 'nav.metrics', component: Metrics },
   { path: 'authentication', title: 'nav.authentication', component: Authentication },
   { path: 'authorization', title: 'nav.authorization', component: Authorization },
+  { path: 'users', title: 'nav.users', component: Users },
 ]

@@ -312,6 +312,21 @@ export const en = {
   'rules.delete_owner_named': 'Delete every rule of {name}',
   'rules.delete_owner_title': 'Delete these rules?',
   'rules.delete_owner_message': 'Every rule of {name} is removed.',
+  'nav.users': 'Users',
+  'users.add': 'Add a user',
+  'users.username': 'User name',
+  'users.role': 'Role',
+  'users.description': 'Description',
+  'users.added': 'User {user} was added.',
+  'users.saved': 'User {user} was saved.',
+  'users.edit_named': 'Edit user {user}',
+  'users.edit_title': 'Edit user {user}',
+  'users.delete_named': 'Delete user {user}',
+  'users.delete_title': 'Delete this user?',
+  'users.delete_message': '{user} can no longer sign in; their sessions end now.',
+  'users.deleted': 'User {user} was deleted.',
+  'users.old_pwd': 'Current password',
+  'users.pwd_changed': 'Your password was changed: sign in again with it.',
 } as const
 
 export type Dict = Record<keyof typeof en, string>

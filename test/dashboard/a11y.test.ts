@@ -13,6 +13,7 @@ const PAGES = [
   ['metrics', 'Metrics'],
   ['authentication', 'Authentication'],
   ['authorization', 'Authorization'],
+  ['users', 'Users'],
 ] as const
 
 t.test('every page passes axe-core and is saved as a screenshot', async (t) => {

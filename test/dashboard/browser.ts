@@ -80,9 +80,24 @@ export async function startDashboardBroker (t: Teardown, config: Record<string, 
   return { ...b, url: await sameOrigin(t, b.broker.apiPort()) }
 }
 
-/** Opens the dashboard signed in (the API on loopback without API keys takes any token) at `route` (#/clients). */
+/**
+ * A dashboard user of `role` made through the API (keyless on loopback: an administrator's call) and signed in:
+ * its real Bearer token, as the login page would get it.
+ */
+export async function dashboardToken (b: DashboardBroker, role: 'administrator' | 'viewer'): Promise<{ token: string, username: string }> {
+  const username = `test_${role}`
+  const password = 'Dashboard-pass-1'
+  const made = await b.call('/api/v5/users', { method: 'POST', json: { username, password, role } })
+  if (made.status !== 200 && !/exist/i.test(made.text)) throw new Error(`dashboard user ${username}: ${made.status} ${made.text}`)
+  const login = await b.call('/api/v5/login', { method: 'POST', json: { username, password } })
+  if (login.status !== 200) throw new Error(`login ${username}: ${login.status} ${login.text}`)
+  return { token: login.json.token as string, username }
+}
+
+/** Opens the dashboard signed in as a user of `role` (a real login) at `route` (#/clients). */
 export async function openSignedIn (context: BrowserContext, b: DashboardBroker, route = 'overview', role: 'administrator' | 'viewer' = 'administrator'): Promise<Page> {
-  const session = JSON.stringify(JSON.stringify({ token: 'loopback', username: 'admin', role }))
+  const { token, username } = await dashboardToken(b, role)
+  const session = JSON.stringify(JSON.stringify({ token, username, role }))
   await context.addInitScript({ content: `if (!sessionStorage.getItem('culex.session')) sessionStorage.setItem('culex.session', ${session})` })
   const page = await context.newPage()
   await page.goto(`${b.url}#/${route}`)
