@@ -5,7 +5,7 @@ import t from 'tap'
 import { SignJWT } from 'jose'
 import { until } from '../helpers.js'
 import { connack } from '../auth/authn-helpers.js'
-import { axeViolations, dashboardToken, launchBrowser, openSignedIn, screenshot, startDashboardBroker } from './browser.js'
+import { axeViolations, launchBrowser, login, openSignedIn, screenshot, startDashboardBroker } from './browser.js'
 
 // Seed 004: the console's default JWT settings accept this token (HS256, secret emqxsecret, password field).
 // Its claims are {sub: "EMQX Cloud", iat: 1516239022} with no exp: it does not expire.
@@ -109,7 +109,7 @@ t.test('a listener\'s own chain, and the viewer', async (t) => {
   const viewer = await openSignedIn(await launchBrowser(t), b, 'authentication', 'viewer')
   await viewer.getByRole('cell', { name: 'jwt', exact: true }).waitFor()
   t.equal(await viewer.getByRole('button', { name: /Add an authenticator|Move|Disable|Edit|Delete/ }).count(), 0, 'no write control for a viewer')
-  const { token } = await dashboardToken(b, 'viewer')
+  const { token } = await login(b, 'viewer')
   const denied = await b.call('/api/v5/authentication/jwt', { method: 'PUT', json: { mechanism: 'jwt', secret: 'x', enable: false }, headers: { authorization: `Bearer ${token}` } })
   t.equal(denied.status, 403, 'the viewer\'s own token cannot change an authenticator either')
   t.equal((await b.call('/api/v5/authentication/jwt')).json.enable, true, 'it stayed enabled')

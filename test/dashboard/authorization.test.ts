@@ -3,7 +3,7 @@
 // added, moved and disabled; built-in database rules; settings and the cache; a viewer changes nothing.
 import t from 'tap'
 import { connectOwned, pubackCode, until } from '../helpers.js'
-import { axeViolations, dashboardToken, launchBrowser, openSignedIn, screenshot, startDashboardBroker } from './browser.js'
+import { axeViolations, launchBrowser, login, openSignedIn, screenshot, startDashboardBroker } from './browser.js'
 
 const BAD = '{deny, all, publish, ["secret/#"]}\n{allow, all}.\n'
 const GOOD = '{deny, all, publish, ["secret/#"]}.\n{allow, all}.\n'
@@ -86,7 +86,7 @@ t.test('a viewer reads the rules and changes nothing', async (t) => {
   t.equal(await page.getByRole('button', { name: /Add|Move|Disable|Save|Clear|Delete/ }).count(), 0, 'no write control')
   t.equal(await page.getByRole('textbox', { name: 'Rules' }).count(), 0, 'no editor')
   t.ok(await page.getByLabel('When no source matches').isDisabled(), 'the settings are read-only')
-  const { token } = await dashboardToken(b, 'viewer')
+  const { token } = await login(b, 'viewer')
   const denied = await b.call('/api/v5/authorization/sources/file', { method: 'PUT', json: { type: 'file', enable: true, rules: '{allow, all}.' }, headers: { authorization: `Bearer ${token}` } })
   t.equal(denied.status, 403, 'the viewer\'s token cannot change the rules through the API either')
   t.equal((await b.call('/api/v5/authorization/sources/file')).json.rules, GOOD, 'the rules stayed')

@@ -15,7 +15,7 @@ const dashboardSettings = {
   token_expired_time: duration().pipe(z.number().min(1000, 'at least 1s')).prefault('60m').describe('A dashboard login token (POST /api/v5/login) ends this long after its last use, as EMQX\'s.'),
   cors: bool().default(false).describe('As EMQX: answer requests that carry an Origin header with Access-Control-Allow-Origin: *, and preflights, so that a web page elsewhere can call the management API with an API key it sends itself (never the browser\'s stored credentials); cross-origin changes that need no preflight (HTML forms) stay refused. Ignored, with a warning, without API keys.'),
   swagger_support: noEffect(bool().default(true), 'Culex always serves the OpenAPI document (/api-docs/swagger.json).'),
-  i18n_lang: noEffect(z.enum(['en', 'zh']).default('en'), 'Culex has no dashboard UI.'),
+  i18n_lang: noEffect(z.enum(['en', 'zh']).default('en'), 'the dashboard speaks English or Japanese, chosen from the browser\'s language and switchable on every page (no Chinese).'),
   bootstrap_users_file: z.string().default('').describe('Dashboard users added at start when not there yet: one username:password or username:password:role (administrator, viewer) per line, # comments; the passwords must follow the rules of POST /api/v5/users. A bad line stops start-up. (Deprecated in EMQX 5.8, which ignores it.)'),
   unsuccessful_login_max_attempts: int().pipe(z.number().min(1)).default(5).describe('Failed dashboard logins for one user name within unsuccessful_login_interval that lock it (EMQX 5.9\'s key; 5.8 has no lock).'),
   unsuccessful_login_lock_duration: duration().prefault('10m').describe('How long a user name stays locked: its logins are refused with 401 LOGIN_LOCKED, even with the right password.'),
