@@ -8,6 +8,9 @@ import { Subscriptions } from './pages/subscriptions'
 import { RetainedMessages } from './pages/retained'
 import { Banned } from './pages/banned'
 import { Metrics } from './pages/metrics'
+import { Listeners } from './pages/listeners'
+import { Certificates } from './pages/certificates'
+import { DeviceCerts } from './pages/device-certs'
 
 export interface PageDef {
   path: string
@@ -22,4 +25,7 @@ export const PAGES: PageDef[] = [
   { path: 'retained', title: 'nav.retained', component: RetainedMessages },
   { path: 'banned', title: 'nav.banned', component: Banned },
   { path: 'metrics', title: 'nav.metrics', component: Metrics },
+  { path: 'listeners', title: 'nav.listeners', component: Listeners },
+  { path: 'certificates', title: 'nav.certificates', component: Certificates },
+  { path: 'device-certs', title: 'nav.device_certs', component: DeviceCerts },
 ]
