@@ -81,7 +81,10 @@ export function Certificates () {
     document.getElementById('bundle-form')?.scrollIntoView()
   }
 
-  const remove = (b: Bundle) => {
+  const remove = async (listed: Bundle) => {
+    // Fresh figures: the confirmation tells how many clients are connected now.
+    const now = await api<{ data: Bundle[] }>('/certs/bundles').catch(() => undefined)
+    const b = now?.data.find((x) => x.namespace === listed.namespace && x.name === listed.name) ?? listed
     const clients = b.used_by.reduce((n, u) => n + u.connections, 0)
     const message = b.used_by.length === 0 ? t('certs.delete_unused', { name: b.name }) : t('certs.delete_used', { name: b.name, listeners: usersOf(b), count: clients })
     void confirmed({ title: t('certs.delete_title', { name: b.name }), message, confirm: t('action.delete'), done: t('certs.deleted', { name: b.name }) },
@@ -120,7 +123,7 @@ export function Certificates () {
           { label: 'certs.used_by', value: (b: Bundle) => usersOf(b) || t('certs.unused') },
           ...(canWrite ? [{ label: 'retained.actions' as const, value: (b: Bundle) => html`
             <button type="button" class="link" onClick=${() => replace(b)} aria-label=${t('certs.replace_name', { name: b.name })}>${t('certs.replace')}</button>
-            <button type="button" class="link danger" onClick=${() => remove(b)} aria-label=${t('certs.delete_name', { name: b.name })}>${t('action.delete')}</button>` }] : []),
+            <button type="button" class="link danger" onClick=${() => { void remove(b) }} aria-label=${t('certs.delete_name', { name: b.name })}>${t('action.delete')}</button>` }] : []),
         ]} />`}</${Loadable}>
     </${Section}>`
 }
