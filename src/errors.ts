@@ -47,6 +47,7 @@ export const ERRORS = {
   CULEX_ERR_CLUSTER: { message: 'The cluster cannot start: Redis (cluster.redis.servers) unreachable or refusing the connection, unreadable TLS files, or node.name already used by a running node', reasonCode: null },
   CULEX_ERR_ACL_PARSE: { message: 'An authorization rule file (acl.conf) cannot be read or has a malformed rule', reasonCode: null },
   CULEX_ERR_BANNED_FILE: { message: 'The ban bootstrap file (banned.bootstrap_file) cannot be read, or its first line does not name the columns as and who', reasonCode: null },
+  CULEX_ERR_DASHBOARD_USERS: { message: 'The dashboard users (node.data_dir/dashboard/users.json) cannot be read, or dashboard.bootstrap_users_file cannot be read or has a line that is no user', reasonCode: null },
   CULEX_ERR_AUTHZ_RULE: { message: 'An authorization rule given as JSON (the built-in database API, a database row, a service\'s answer) has a field that is missing or not valid (the message says which)', reasonCode: null, http: { status: 400, code: 'BAD_REQUEST' } },
   CULEX_ERR_MQTT_MALFORMED: { message: 'A packet does not follow the MQTT wire format', reasonCode: 0x81 },
   CULEX_ERR_MQTT_PROTOCOL: { message: 'A packet breaks an MQTT protocol rule', reasonCode: 0x82 },
@@ -68,9 +69,19 @@ export const ERRORS = {
   CULEX_ERR_API_ALREADY_BANNED: { message: 'A management API request bans a client ID, username or address that is banned already (400, as EMQX answers)', reasonCode: null, http: { status: 400, code: 'ALREADY_EXISTS' } },
   CULEX_ERR_API_CLIENT_NOT_FOUND: { message: 'A management API request names a client ID that has no connection or session', reasonCode: null, http: { status: 404, code: 'CLIENTID_NOT_FOUND' } },
   CULEX_ERR_API_LISTENER_NOT_FOUND: { message: 'A management API request names a listener that does not exist', reasonCode: null, http: { status: 404, code: 'BAD_LISTENER_ID' } },
-  CULEX_ERR_API_NO_CREDENTIALS: { message: 'A management API request has no basic-auth Authorization header', reasonCode: null, http: { status: 401, code: 'AUTHORIZATION_HEADER_ERROR' } },
+  CULEX_ERR_API_NO_CREDENTIALS: { message: 'A management API request has no Authorization header (basic auth with an API key, or a dashboard login\'s Bearer token)', reasonCode: null, http: { status: 401, code: 'AUTHORIZATION_HEADER_ERROR' } },
   CULEX_ERR_API_BAD_CREDENTIALS: { message: 'A management API request\'s API key or secret is wrong', reasonCode: null, http: { status: 401, code: 'BAD_API_KEY_OR_SECRET' } },
-  CULEX_ERR_API_ROLE: { message: 'The API key\'s role (viewer) may not make this management API request', reasonCode: null, http: { status: 403, code: 'UNAUTHORIZED_ROLE' } },
+  CULEX_ERR_API_ROLE: { message: 'The role (viewer) of the API key or dashboard token may not make this management API request', reasonCode: null, http: { status: 403, code: 'UNAUTHORIZED_ROLE' } },
+  CULEX_ERR_API_LOGIN_FAILED: { message: 'A dashboard login (POST /api/v5/login) names no user, or a wrong password', reasonCode: null, http: { status: 401, code: 'BAD_USERNAME_OR_PWD' } },
+  CULEX_ERR_API_LOGIN_LOCKED: { message: 'A dashboard login names a user name locked after too many failed attempts (dashboard.unsuccessful_login_*)', reasonCode: null, http: { status: 401, code: 'LOGIN_LOCKED' } },
+  CULEX_ERR_API_BAD_TOKEN: { message: 'A management API request\'s Bearer token is not one the dashboard login gave, or it was closed (logout, password or role change, user deleted)', reasonCode: null, http: { status: 401, code: 'BAD_TOKEN' } },
+  CULEX_ERR_API_TOKEN_EXPIRED: { message: 'A management API request\'s Bearer token was not used for dashboard.token_expired_time', reasonCode: null, http: { status: 401, code: 'TOKEN_TIME_OUT' } },
+  CULEX_ERR_API_LOGOUT: { message: 'A logout names a user other than the token\'s, or carries no Bearer token', reasonCode: null, http: { status: 401, code: 'WRONG_TOKEN_OR_USERNAME' } },
+  CULEX_ERR_API_KEY_NOT_ALLOWED: { message: 'An API key was used for the dashboard users or logout, which take a dashboard login\'s Bearer token only (as EMQX)', reasonCode: null, http: { status: 401, code: 'API_KEY_NOT_ALLOW' } },
+  CULEX_ERR_API_PASSWORD_CHANGE_REQUIRED: { message: 'A dashboard token of a user who still has the default password was used for something other than changing it, logging out or reading the user itself', reasonCode: null, http: { status: 403, code: 'PASSWORD_CHANGE_REQUIRED' } },
+  CULEX_ERR_API_USER_NOT_FOUND: { message: 'A management API request names a dashboard user that does not exist', reasonCode: null, http: { status: 404, code: 'USER_NOT_FOUND' } },
+  CULEX_ERR_API_PASSWORD_MISMATCH: { message: 'A dashboard password change gives a wrong old password', reasonCode: null, http: { status: 400, code: 'ERROR_PWD_NOT_MATCH' } },
+  CULEX_ERR_API_NOT_ALLOWED: { message: 'A dashboard user change would delete the user making it, or leave no administrator', reasonCode: null, http: { status: 400, code: 'NOT_ALLOWED' } },
   CULEX_ERR_API_ORIGIN: { message: 'A management API request is refused as one a web page could have made: cross-origin, or for a host other than the loopback without API keys', reasonCode: null, http: { status: 403, code: 'FORBIDDEN' } },
   CULEX_ERR_API_MEDIA_TYPE: { message: 'A management API request\'s body has a content type the route does not accept', reasonCode: null, http: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' } },
   CULEX_ERR_API_TOO_LARGE: { message: 'A management API request\'s body is larger than the API accepts (2 MB; an uploaded PEM file 1 MB)', reasonCode: null, http: { status: 413, code: 'PAYLOAD_TOO_LARGE' } },
@@ -94,7 +105,7 @@ export type ApiErrorCode = { [C in ErrorCode]: (typeof ERRORS)[C] extends { http
 /** Errors in what the operator configured (files included): `culex start` exits with code 2 on them, 1 on the rest. */
 export const CONFIGURATION_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'CULEX_ERR_CONFIG_PARSE', 'CULEX_ERR_CONFIG_INVALID', 'CULEX_ERR_CONFIG_FILE', 'CULEX_ERR_TLS_CONFIG', 'CULEX_ERR_API_KEYS', 'CULEX_ERR_ACL_PARSE',
-  'CULEX_ERR_AUTHN_CONFIG', 'CULEX_ERR_BANNED_FILE', 'CULEX_ERR_BACKEND_CONFIG',
+  'CULEX_ERR_AUTHN_CONFIG', 'CULEX_ERR_BANNED_FILE', 'CULEX_ERR_BACKEND_CONFIG', 'CULEX_ERR_DASHBOARD_USERS',
 ])
 
 export class CulexError extends Error {

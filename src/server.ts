@@ -2,6 +2,8 @@
 import type { Message } from './mqtt/message.js'
 import { loadApiKeys, type ApiKeys } from './api/auth.js'
 import type { ManagementApi } from './api/index.js'
+import { loadDashboardUsers } from './api/dashboard/bootstrap.js'
+import type { DashboardUsers } from './api/dashboard/users.js'
 import type { PushGateway } from './api/prometheus-push.js'
 import { DeviceRegistry } from './certs/registry.js'
 import { CertStore } from './certs/store.js'
@@ -179,13 +181,17 @@ export class Broker {
     this.#started = true
     const started: Listener[] = []
     let apiKeys: ApiKeys | null = null
+    let dashboardUsers: DashboardUsers | null = null
     try {
       await this.#loadOptional()
       // The cluster's retained messages and bans are in place before the first client connects.
       await this.cluster?.start()
       await this.#importBans()
       // A bad key file stops start-up before any port opens.
-      if (this.config.dashboard.listeners.http.enable) apiKeys = await loadApiKeys(this.config.api_key.bootstrap_file)
+      if (this.config.dashboard.listeners.http.enable) {
+        apiKeys = await loadApiKeys(this.config.api_key.bootstrap_file)
+        dashboardUsers = await loadDashboardUsers(this.config, this.log)
+      }
       for (const listener of this.listeners) {
         if (!listener.enabled) continue
         await listener.start()
@@ -205,7 +211,7 @@ export class Broker {
     this.#osMonitor.start()
     this.authz.start()
     warmLengthCache()
-    if (apiKeys) await this.#startApi(apiKeys)
+    if (apiKeys && dashboardUsers) await this.#startApi(apiKeys, dashboardUsers)
     await this.#startPush()
     this.#hostBus?.listening()
     return this
@@ -232,11 +238,11 @@ export class Broker {
     this.log.notice({ file, imported: bans.length, skipped: skipped.length }, `banned.bootstrap_file: ${bans.length} ban${bans.length === 1 ? '' : 's'} imported`)
   }
 
-  async #startApi (keys: ApiKeys): Promise<void> {
+  async #startApi (keys: ApiKeys, users: DashboardUsers): Promise<void> {
     // Loaded on demand: a broker without the API never loads fastify.
     const { startApi } = await import('./api/index.js')
     try {
-      this.api = await startApi(this, keys)
+      this.api = await startApi(this, keys, users)
     } catch (err) {
       // As EMQX: the MQTT service runs on when the management listener cannot bind.
       if (!(err instanceof CulexError && err.code === 'CULEX_ERR_LISTEN')) {

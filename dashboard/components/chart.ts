@@ -4,6 +4,8 @@ import { useEffect, useRef } from 'preact/hooks'
 import uPlot from 'uplot'
 import 'uplot/dist/uPlot.min.css'
 
+const WINDOW_S = 15 * 60
+
 export function LineChart ({ label, times, values, color = '#2f6fdb' }: { label: string, times: number[], values: number[], color?: string }) {
   const box = useRef<HTMLDivElement>(null)
   const plot = useRef<uPlot | null>(null)
@@ -14,7 +16,9 @@ export function LineChart ({ label, times, values, color = '#2f6fdb' }: { label:
       height: 140,
       legend: { show: false },
       cursor: { show: true, drag: { x: false, y: false } },
-      scales: { x: { time: true } },
+      // The window is always the last 15 minutes, however few samples there are yet.
+      scales: { x: { time: true, range: () => { const now = Date.now() / 1000; return [now - WINDOW_S, now] } },
+        y: { range: (_u, _min, max) => [0, Math.max(1, Math.ceil((max ?? 0) * 1.1))] } },
       axes: [{ stroke: '#555', grid: { stroke: '#eee' } }, { stroke: '#555', grid: { stroke: '#eee' }, size: 50 }],
       series: [{}, { label, stroke: color, width: 2, fill: `${color}22` }],
     }, [[], []], el)

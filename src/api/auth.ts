@@ -13,12 +13,16 @@ interface ApiKey { secretHash: Buffer, role: Role }
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The role of the request's API key (administrator when the API has no keys). */
+    /** The role of the request's API key or dashboard token (administrator when the API has no keys and the request no token). */
     apiRole: Role
+    /** The dashboard user whose Bearer token the request carries, else null. */
+    dashboardUser: string | null
   }
   interface FastifyContextConfig {
-    /** Served without an API key (status, the OpenAPI document). */
+    /** Served without credentials (status, the OpenAPI document, login). */
     public?: boolean
+    /** The dashboard's files: served without credentials, except under /api/. */
+    dashboardFiles?: boolean
   }
 }
 
@@ -72,12 +76,17 @@ export async function loadApiKeys (file: string): Promise<ApiKeys> {
 }
 
 
-/** Checks a request's Authorization header against the keys; returns the key's role, or throws a 401 or 403 CulexError. */
-export function authorize (keys: ApiKeys, header: string | undefined, method: string): Role {
+/** The paths an API key may not use, as EMQX: dashboard users and logout take a dashboard login's token. */
+const TOKEN_ONLY = /^\/api\/v5\/(users|logout)(\/|\?|$)/
+
+/** Checks a request's basic-auth Authorization header against the keys; returns the key's role, or throws a 401 or 403 CulexError. */
+export function authorize (keys: ApiKeys, header: string | undefined, method: string, path = ''): Role {
   const m = /^Basic\s+(\S+)$/i.exec(header ?? '')
   if (!m) {
-    throw new CulexError('CULEX_ERR_API_NO_CREDENTIALS', 'Missing authorization header: use basic auth with an API key and secret (api_key.bootstrap_file)')
+    throw new CulexError('CULEX_ERR_API_NO_CREDENTIALS', 'Missing authorization header: use basic auth with an API key and secret (api_key.bootstrap_file), or a Bearer token from POST /api/v5/login')
   }
+  const where = TOKEN_ONLY.exec(path)
+  if (where) throw new CulexError('CULEX_ERR_API_KEY_NOT_ALLOWED', `Please use a Bearer token (POST /api/v5/login) instead: an API key may not be used for /api/v5/${where[1]!}`)
   const decoded = Buffer.from(m[1]!, 'base64').toString('utf8')
   const colon = decoded.indexOf(':')
   const role = colon > 0 ? keys.verify(decoded.slice(0, colon), decoded.slice(colon + 1)) : undefined

@@ -202,11 +202,14 @@ async function certExpiry (host: ApiHost): Promise<[Labels, number][]> {
  */
 export function prometheusText (host: ApiHost): { read (): Promise<string>, readonly contentType: string } {
   let last: Scan | null = null
-  const registry = brokerRegistry(host, () => (last ??= scan(host)))
+  // Made at the first read: the process metrics' event-loop monitor wakes the process every 10 ms, which a
+  // broker nobody scrapes need not pay for.
+  let registry: Registry | null = null
   return {
-    contentType: registry.contentType,
+    contentType: Registry.PROMETHEUS_CONTENT_TYPE,
     read: () => {
       last = null
+      registry ??= brokerRegistry(host, () => (last ??= scan(host)))
       return registry.metrics()
     },
   }

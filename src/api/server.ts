@@ -3,8 +3,8 @@
 import swagger from '@fastify/swagger'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { BindAddress } from '../config/types.js'
-import { CulexError, ERRORS, type HttpErrorCode } from '../errors.js'
-import { authorize, type ApiKeys } from './auth.js'
+import { CulexError, ERRORS, type ErrorCode, type HttpErrorCode } from '../errors.js'
+import type { ApiKeys } from './auth.js'
 import { alarmRoutes } from './alarms.js'
 import { authenticationUserRoutes } from './authentication-users.js'
 import { authenticationRoutes } from './authentication.js'
@@ -17,6 +17,12 @@ import { certsBundlesRoutes } from './certs-bundles.js'
 import { clientRoutes } from './clients.js'
 import { delayedRoutes } from './delayed.js'
 import { deviceCertRoutes } from './device-certs.js'
+import { Dashboard } from './dashboard/dashboard.js'
+import { loadDashboardUsers } from './dashboard/bootstrap.js'
+import type { DashboardUsers } from './dashboard/users.js'
+import { dashboardLoginRoutes } from './dashboard-login.js'
+import { dashboardRoot, serveDashboard } from './dashboard-static.js'
+import { dashboardUserRoutes } from './dashboard-users.js'
 import { errorSchema, type ApiHost } from './common.js'
 import { ProxyProtocolReader, peerOf } from '../listeners/index.js'
 import { listenerRoutes } from './listeners.js'
@@ -25,6 +31,7 @@ import { checkRequestOrigin } from './origin.js'
 import { nodeRoutes } from './nodes.js'
 import { prometheusRoutes } from './prometheus.js'
 import { retainerRoutes } from './retainer.js'
+import { isApiPath, requestAuthenticator } from './request-auth.js'
 import { statsRoutes } from './stats.js'
 import { statusRoutes } from './status.js'
 import { subscriptionRoutes } from './subscriptions.js'
@@ -35,26 +42,37 @@ export const OPENAPI_PATHS = ['/api-docs/swagger.json', '/api/v5/openapi.json'] 
 /** The code of fastify's own 4xx errors (a body too large, a content type no parser takes, ...) by their status; any other is a bad request. */
 const FASTIFY_ERRORS: Record<number, HttpErrorCode> = { 401: 'CULEX_ERR_API_BAD_CREDENTIALS', 404: 'CULEX_ERR_API_NOT_FOUND', 413: 'CULEX_ERR_API_TOO_LARGE', 415: 'CULEX_ERR_API_MEDIA_TYPE' }
 
+/** The WWW-Authenticate challenge of a 401: basic auth for API keys, Bearer for dashboard tokens, none for a failed login. */
+const CHALLENGES: Partial<Record<ErrorCode, string>> = {
+  CULEX_ERR_API_NO_CREDENTIALS: 'Basic realm="culex"',
+  CULEX_ERR_API_BAD_CREDENTIALS: 'Basic realm="culex"',
+  CULEX_ERR_API_BAD_TOKEN: 'Bearer realm="culex"',
+  CULEX_ERR_API_TOKEN_EXPIRED: 'Bearer realm="culex"',
+}
+
 /** The status and EMQX code of a CULEX_ERR_API_* code, from the table. */
 const http = (code: HttpErrorCode) => ERRORS[code].http
 
-/** The fastify instance with every route, not listening yet. */
-export async function buildApi (host: ApiHost, keys: ApiKeys): Promise<FastifyInstance> {
+/** The fastify instance with every route, not listening yet; `users`: the dashboard users (else read from node.data_dir). */
+export async function buildApi (host: ApiHost, keys: ApiKeys, users?: DashboardUsers): Promise<FastifyInstance> {
+  const dashboard = new Dashboard(users ?? await loadDashboardUsers(host.config, host.log), host.config.dashboard, host.log)
   const app = Fastify({ logger: false, routerOptions: { ignoreTrailingSlash: true }, bodyLimit: 2 * 1024 * 1024 })
+  app.addHook('onClose', async () => dashboard.close())
   app.addSchema(errorSchema)
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'Culex management API', description: 'EMQX-compatible /api/v5 subset. Authenticate with HTTP basic auth: an API key and its secret (api_key.bootstrap_file).', version: host.version },
-      components: { securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' } } },
-      security: [{ basicAuth: [] }],
+      info: { title: 'Culex management API', description: 'EMQX-compatible /api/v5 subset. Authenticate with HTTP basic auth, an API key and its secret (api_key.bootstrap_file), or with a Bearer token from POST /api/v5/login.', version: host.version },
+      components: { securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' }, bearerAuth: { type: 'http', scheme: 'bearer' } } },
+      security: [{ basicAuth: [] }, { bearerAuth: [] }],
     },
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   })
 
   app.setErrorHandler((err: FastifyError | CulexError, request, reply) => {
     if (err instanceof CulexError && err.http) {
-      if (err.http.status === 401) void reply.header('WWW-Authenticate', 'Basic realm="culex"')
+      const challenge = CHALLENGES[err.code]
+      if (challenge) void reply.header('WWW-Authenticate', challenge)
       return reply.code(err.http.status).send({ ...err.details, code: err.http.code, message: err.message })
     }
     const status = 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : 500
@@ -63,10 +81,6 @@ export async function buildApi (host: ApiHost, keys: ApiKeys): Promise<FastifyIn
     host.log.error({ err, method: request.method, url: request.url }, 'management API request failed')
     const internal = http('CULEX_ERR_API_INTERNAL')
     return reply.code(internal.status).send({ code: internal.code, message: 'internal error; see the broker log' })
-  })
-  app.setNotFoundHandler((request, reply) => {
-    const notFound = http('CULEX_ERR_API_NOT_FOUND')
-    void reply.code(notFound.status).send({ code: notFound.code, message: `no route ${request.method} ${request.url.split('?')[0]}` })
   })
   const keyless = keys.size === 0
   // dashboard.cors as EMQX 5.8: Access-Control-Allow-Origin: * on answers to requests that name an Origin. Never
@@ -82,14 +96,22 @@ export async function buildApi (host: ApiHost, keys: ApiKeys): Promise<FastifyIn
       throw err
     }
   })
-  // Without keys only local processes reach the API (127.0.0.1): they are administrators.
+  // Without keys only local processes reach the API (127.0.0.1): without a token they are administrators.
   app.decorateRequest('apiRole', 'administrator')
-  if (!keyless) {
-    app.addHook('onRequest', async (request) => {
-      if (request.routeOptions.config.public !== true) request.apiRole = authorize(keys, request.headers.authorization, request.method)
-    })
-  }
+  app.decorateRequest('dashboardUser', null)
+  app.addHook('onRequest', requestAuthenticator(keys, dashboard))
 
+  // The dashboard's files, and its pages for GETs outside the API that match no route.
+  app.addHook('onRoute', (route) => {
+    if (route.url === '/*') route.config = { ...route.config, dashboardFiles: true }
+  })
+  const page = await serveDashboard(app, dashboardRoot())
+  app.setNotFoundHandler((request, reply) => {
+    if ((request.method === 'GET' || request.method === 'HEAD') && !isApiPath(request.url)) return page(request, reply)
+    const notFound = http('CULEX_ERR_API_NOT_FOUND')
+    void reply.code(notFound.status).send({ code: notFound.code, message: `no route ${request.method} ${request.url.split('?')[0]}` })
+  })
+  for (const routes of [dashboardLoginRoutes, dashboardUserRoutes]) await app.register(routes, { host, dashboard })
   for (const routes of [statusRoutes, nodeRoutes, statsRoutes, monitorRoutes, prometheusRoutes, listenerRoutes, clientRoutes, subscriptionRoutes, retainerRoutes, bannedRoutes, delayedRoutes, certRoutes, certsExpiringRoutes, certsBundlesRoutes, deviceCertRoutes, authenticationUserRoutes, authenticationRoutes, authorizationRuleRoutes, authorizationRoutes, alarmRoutes]) await app.register(routes, { host })
   for (const path of OPENAPI_PATHS) {
     app.get(path, { schema: { hide: true }, config: { public: true } }, async () => app.swagger())
@@ -139,7 +161,7 @@ export class ManagementApi {
  * configured (then it asks for no credentials, so only local processes may reach it). A bind failure
  * is CULEX_ERR_LISTEN.
  */
-export async function startApi (host: ApiHost, keys: ApiKeys): Promise<ManagementApi> {
+export async function startApi (host: ApiHost, keys: ApiKeys, users?: DashboardUsers): Promise<ManagementApi> {
   const http = host.config.dashboard.listeners.http
   // inet6: an unspecified IPv4 address means the IPv6 one.
   const bind = http.inet6 && http.bind.host === '0.0.0.0' ? { host: '::', port: http.bind.port } : http.bind
@@ -148,7 +170,7 @@ export async function startApi (host: ApiHost, keys: ApiKeys): Promise<Managemen
     host.log.warning({ bind: `${bind.host}:${bind.port}`, address: `${address.host}:${address.port}` },
       'no API key configured (api_key.bootstrap_file): the management API listens on 127.0.0.1 only, without authentication')
   }
-  const app = await buildApi(host, keys)
+  const app = await buildApi(host, keys, users)
   // Connections beyond max_connections are closed at accept (net.Server.maxConnections).
   app.server.maxConnections = http.max_connections
   if (http.proxy_header) new ProxyProtocolReader({ log: host.log, metrics: host.core.metrics }, 'dashboard:http', 3000, null).install(app.server)

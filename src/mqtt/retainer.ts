@@ -123,7 +123,11 @@ export class Retainer {
     ownPayload(stored)
     this.store.set(stored)
     this.#journal?.retain(stored)
-    if (local) this.#cluster()?.retained(stored)
+    if (!local) return
+    const cluster = this.#cluster()
+    cluster?.retained(stored)
+    // stop_publish_clear_msg keeps the clearing message off the bus, which is how other nodes would hear of it.
+    if (this.stopsClearMessage(message)) cluster?.retainedDeleted(message.topic)
   }
 
   /**

@@ -75,6 +75,31 @@ if (!hasRedis) {
     t.same(seen(gotA), expected, 'A delivers its own messages once (not again from Redis) and B\'s too')
   })
 
+  t.test('retainer.stop_publish_clear_msg: a clearing PUBLISH on B, kept off the bus, still clears A\'s copy', async (t) => {
+    const prefix = nextPrefix()
+    const config = { retainer: { stop_publish_clear_msg: true } }
+    const a = await startNode(t, 'a@test', servers, prefix, config)
+    const b = await startNode(t, 'b@test', servers, prefix, config)
+    const pubA = await connectClient(a.tcpPort, { clientId: 'spc-pub-a' })
+    const pubB = await connectClient(b.tcpPort, { clientId: 'spc-pub-b' })
+    t.teardown(() => Promise.all([pubA, pubB].map((c) => end(c, true))))
+    /** The topics a new subscriber to spc/# on `node` gets retained now. */
+    const retainedOn = async (node: typeof a) => {
+      const reader = await connectClient(node.tcpPort)
+      const got = collect(reader)
+      await reader.subscribeAsync('spc/#', { qos: 1 })
+      await ping(reader) // retained messages go out right behind the SUBACK
+      await end(reader, true)
+      return got.messages.map((m) => m.topic).sort()
+    }
+    await pubA.publishAsync('spc/x', 'x', { qos: 1, retain: true })
+    await until('B to hold spc/x', async () => (await retainedOn(b)).includes('spc/x'))
+    await pubB.publishAsync('spc/x', '', { qos: 1, retain: true })
+    await pubB.publishAsync('spc/y', 'y', { qos: 1, retain: true })
+    await until('A to hold spc/y and no longer spc/x', async () => (await retainedOn(a)).join() === 'spc/y')
+    t.same(await retainedOn(a), ['spc/y'], 'cleared on B, gone on A')
+  })
+
   t.test('retained messages are shared: set on A, seen and cleared on B, loaded by a node that starts later', async (t) => {
     const prefix = nextPrefix()
     const redis = redisClient(t, redisPort)

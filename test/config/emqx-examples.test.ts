@@ -71,7 +71,6 @@ const EXPECTED: Record<string, string[]> = {
     ...without('rpc', ['port_discovery', 'client_num']),
   ],
   'dashboard-prometheus.conf': [
-    'dashboard.token_expired_time',
     ...without('prometheus.collectors', ['mnesia', 'vm_dist', 'vm_memory', 'vm_msacc', 'vm_statistics', 'vm_system_info']),
   ],
   'ratelimit-psk.conf': ['psk_authentication.chunk_size', 'limiter.max_conn_rate'],

@@ -1,16 +1,14 @@
 // The browser-test harness: Debian's Chromium driven by playwright-core (Playwright's own browser download is not
-// available here), a fresh profile per test file, a broker with the management API on loopback, and helpers for
-// axe-core checks and screenshots. Everything is closed at the test's teardown.
-import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises'
-import { createReadStream } from 'node:fs'
-import { createServer, request as httpRequest, type Server } from 'node:http'
+// available here), a fresh profile per test file, a broker whose management listener serves the dashboard on
+// loopback with two dashboard users, real logins, and helpers for axe-core checks and screenshots. Everything is
+// closed at the test's teardown.
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { extname, join, normalize } from 'node:path'
-import { once } from 'node:events'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createRequire } from 'node:module'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
-import { startApiBroker, type ApiBroker } from '../api/api-helpers.js'
+import { call, startApiBroker, type ApiBroker } from '../api/api-helpers.js'
 
 type Teardown = { teardown: (fn: () => unknown) => void }
 
@@ -41,48 +39,52 @@ export interface DashboardBroker extends ApiBroker {
   url: string
 }
 
-const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' }
-
 /**
- * The built dashboard and the broker's /api/v5 behind one loopback origin, as the management listener serves
- * them: files from dist/dashboard, /api/ passed on to the broker unchanged (Host and Origin included).
+ * The dashboard users of a test broker: the default administrator (admin / public, whose password the first
+ * login() changes, as a person's first login does), and a viewer from dashboard.bootstrap_users_file.
  */
-async function sameOrigin (t: Teardown, apiPort: number): Promise<string> {
-  const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0]!
-    if (path.startsWith('/api/')) {
-      const upstream = httpRequest({ host: '127.0.0.1', port: apiPort, method: req.method, path: req.url, headers: req.headers }, (reply) => {
-        res.writeHead(reply.statusCode ?? 502, reply.headers)
-        reply.pipe(res)
-      })
-      upstream.on('error', () => { res.writeHead(502).end() })
-      req.pipe(upstream)
-      return
-    }
-    const file = normalize(join(DASHBOARD_DIR, path === '/' ? 'index.html' : decodeURIComponent(path)))
-    if (!file.startsWith(DASHBOARD_DIR)) return void res.writeHead(403).end()
-    const stream = createReadStream(file)
-    stream.once('open', () => {
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-security-policy': "default-src 'self'" })
-      stream.pipe(res)
-    })
-    stream.once('error', () => { res.writeHead(404).end() })
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}/`
-}
+export const USERS = {
+  administrator: { username: 'admin', password: 'Operator-pass-1' },
+  viewer: { username: 'watcher', password: 'Watcher-pass-1' },
+} as const
 
-/** A broker (its own data directory) with the management API and the dashboard on one loopback origin. */
+/** A broker (its own data directory) whose management listener serves the API and the dashboard, on loopback. */
 export async function startDashboardBroker (t: Teardown, config: Record<string, unknown> = {}): Promise<DashboardBroker> {
-  const b = await startApiBroker(t, { config })
-  return { ...b, url: await sameOrigin(t, b.broker.apiPort()) }
+  const dir = await mkdtemp(join(tmpdir(), 'culex-dash-users-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const users = join(dir, 'users.txt')
+  await writeFile(users, `${USERS.viewer.username}:${USERS.viewer.password}:viewer\n`)
+  const { dashboard, ...rest } = config as { dashboard?: Record<string, unknown> }
+  const b = await startApiBroker(t, { config: { ...rest, dashboard: { listeners: { http: { bind: '127.0.0.1:0' } }, bootstrap_users_file: users, ...dashboard } } })
+  return { ...b, url: `${b.base}/` }
 }
 
-/** Opens the dashboard signed in (the API on loopback without API keys takes any token) at `route` (#/clients). */
+const adminReady = new WeakSet<DashboardBroker>()
+
+async function postLogin (b: DashboardBroker, username: string, password: string) {
+  const reply = await call(b.base, '/api/v5/login', { method: 'POST', json: { username, password } })
+  if (reply.status !== 200) throw new Error(`login of ${username}: ${reply.status} ${reply.text}`)
+  return reply.json as { token: string, role: string }
+}
+
+/** Signs `role`'s user in through POST /api/v5/login; returns what the dashboard keeps of the session. */
+export async function login (b: DashboardBroker, role: 'administrator' | 'viewer' = 'administrator'): Promise<{ token: string, username: string, role: string }> {
+  const user = USERS[role]
+  if (role === 'administrator' && !adminReady.has(b)) {
+    const first = await postLogin(b, user.username, 'public')
+    const changed = await call(b.base, `/api/v5/users/${user.username}/change_pwd`, {
+      method: 'POST', headers: { authorization: `Bearer ${first.token}` }, json: { old_pwd: 'public', new_pwd: user.password },
+    })
+    if (changed.status !== 204) throw new Error(`change_pwd: ${changed.status} ${changed.text}`)
+    adminReady.add(b)
+  }
+  const { token, role: granted } = await postLogin(b, user.username, user.password)
+  return { token, username: user.username, role: granted }
+}
+
+/** Opens the dashboard at `route` (#/clients), signed in as `role`'s user with a real token. */
 export async function openSignedIn (context: BrowserContext, b: DashboardBroker, route = 'overview', role: 'administrator' | 'viewer' = 'administrator'): Promise<Page> {
-  const session = JSON.stringify(JSON.stringify({ token: 'loopback', username: 'admin', role }))
+  const session = JSON.stringify(JSON.stringify(await login(b, role)))
   await context.addInitScript({ content: `if (!sessionStorage.getItem('culex.session')) sessionStorage.setItem('culex.session', ${session})` })
   const page = await context.newPage()
   await page.goto(`${b.url}#/${route}`)

@@ -1,7 +1,8 @@
 // The viewer role in a real browser: the pages show everything and offer no write control.
 import t from 'tap'
 import { connectOwned } from '../helpers.js'
-import { launchBrowser, openSignedIn, startDashboardBroker } from './browser.js'
+import { call } from '../api/api-helpers.js'
+import { launchBrowser, login, openSignedIn, startDashboardBroker } from './browser.js'
 
 t.test('a viewer sees no write control', async (t) => {
   const b = await startDashboardBroker(t)
@@ -17,4 +18,11 @@ t.test('a viewer sees no write control', async (t) => {
   await page.getByRole('table', { name: 'Banned' }).getByRole('cell', { name: 'intruder' }).waitFor()
   t.equal(await page.getByRole('heading', { name: 'Add a ban' }).count(), 0, 'no form to add a ban')
   t.equal(await page.getByRole('button', { name: /Delete/ }).count(), 0, 'no delete on bans')
+
+  const { token, role } = await login(b, 'viewer')
+  t.equal(role, 'viewer')
+  const auth = { authorization: `Bearer ${token}` }
+  t.equal((await call(b.base, '/api/v5/clients/watched', { headers: auth })).status, 200, 'the viewer\'s token reads')
+  t.equal((await call(b.base, '/api/v5/clients/watched', { method: 'DELETE', headers: auth })).status, 403, 'and cannot kick')
+  t.equal((await call(b.base, '/api/v5/banned', { method: 'POST', headers: auth, json: { as: 'clientid', who: 'x' } })).status, 403, 'nor ban')
 })
