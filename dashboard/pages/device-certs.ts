@@ -22,6 +22,15 @@ interface Device { serial: string, subject: string, cn: string, ca_serial: strin
 
 const badge = (s: Status) => html`<span class=${`badge ${s === 'active' ? 'ok' : 'bad'}`}>${s === 'active' ? t('devices.active') : t('devices.inactive')}</span>`
 
+/** Activate or deactivate (the opposite of its status), and delete: for a CA or a device. */
+function actions (x: { cn: string, status: Status }, setStatus: (to: Status) => void, remove: () => void) {
+  const active = x.status === 'active'
+  return html`
+    <button type="button" class=${`link${active ? ' danger' : ''}`} onClick=${() => setStatus(active ? 'inactive' : 'active')}
+      aria-label=${t(active ? 'devices.deactivate_cn' : 'devices.activate_cn', { cn: x.cn })}>${t(active ? 'devices.deactivate' : 'devices.activate')}</button>
+    <button type="button" class="link danger" onClick=${remove} aria-label=${t('devices.delete_cn', { cn: x.cn })}>${t('action.delete')}</button>`
+}
+
 export function DeviceCerts () {
   const canWrite = useCanWrite()
   const cas = useApi<Paged<Ca>>('/ca_certs', { limit: 1000 }, 10_000)
@@ -73,10 +82,7 @@ export function DeviceCerts () {
           { label: 'certs.not_after', value: (c: Ca) => date(c.not_after) },
           { label: 'devices.status', value: (c: Ca) => badge(c.status) },
           { label: 'devices.registered_at', value: (c: Ca) => date(c.registered_at) },
-          ...(canWrite ? [{ label: 'retained.actions' as const, value: (c: Ca) => html`
-            <button type="button" class=${`link${c.status === 'active' ? ' danger' : ''}`} onClick=${() => setCa(c, c.status === 'active' ? 'inactive' : 'active')}
-              aria-label=${t(c.status === 'active' ? 'devices.deactivate_cn' : 'devices.activate_cn', { cn: c.cn })}>${t(c.status === 'active' ? 'devices.deactivate' : 'devices.activate')}</button>
-            <button type="button" class="link danger" onClick=${() => deleteCa(c)} aria-label=${t('devices.delete_cn', { cn: c.cn })}>${t('action.delete')}</button>` }] : []),
+          ...(canWrite ? [{ label: 'retained.actions' as const, value: (c: Ca) => actions(c, (to) => setCa(c, to), () => deleteCa(c)) }] : []),
         ]} />`}</${Loadable}>
     </${Section}>
     <${Section} title=${t('devices.devices')}>
@@ -95,10 +101,7 @@ export function DeviceCerts () {
           { label: 'devices.first_seen', value: (d: Device) => date(d.first_seen) },
           { label: 'devices.last_seen', value: (d: Device) => date(d.last_seen) },
           { label: 'certs.not_after', value: (d: Device) => date(d.not_after) },
-          ...(canWrite ? [{ label: 'retained.actions' as const, value: (d: Device) => html`
-            <button type="button" class=${`link${d.status === 'active' ? ' danger' : ''}`} onClick=${() => setDevice(d, d.status === 'active' ? 'inactive' : 'active')}
-              aria-label=${t(d.status === 'active' ? 'devices.deactivate_cn' : 'devices.activate_cn', { cn: d.cn })}>${t(d.status === 'active' ? 'devices.deactivate' : 'devices.activate')}</button>
-            <button type="button" class="link danger" onClick=${() => deleteDevice(d)} aria-label=${t('devices.delete_cn', { cn: d.cn })}>${t('action.delete')}</button>` }] : []),
+          ...(canWrite ? [{ label: 'retained.actions' as const, value: (d: Device) => actions(d, (to) => setDevice(d, to), () => deleteDevice(d)) }] : []),
         ]} />
         <${Pager} page=${filters.page} hasnext=${paged.meta.hasnext} count=${paged.meta.count} onPage=${filters.setPage} />`}</${Loadable}>
     </${Section}>`

@@ -11,6 +11,9 @@ const PAGES = [
   ['retained', 'Retained messages'],
   ['banned', 'Banned'],
   ['metrics', 'Metrics'],
+  ['listeners', 'Listeners'],
+  ['certificates', 'Certificates'],
+  ['device-certs', 'Device certificates'],
 ] as const
 
 t.test('every page passes axe-core and is saved as a screenshot', async (t) => {

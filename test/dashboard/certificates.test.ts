@@ -8,7 +8,7 @@ import type { Page } from 'playwright-core'
 import { createCa, issueServer, type Issued } from '../../src/certs/index.js'
 import { connectOwned, until } from '../helpers.js'
 import { handshake, hasMosquitto, MOSQUITTO_PUB, pkiDir, run, writeFiles } from '../listeners/tls-helpers.js'
-import { launchBrowser, openSignedIn, screenshot, startDashboardBroker } from './browser.js'
+import { axeViolations, launchBrowser, openSignedIn, screenshot, startDashboardBroker } from './browser.js'
 
 // Seed 000 refuses certificates within 30 days of their start: issue them as if made 40 days ago.
 const AGED = { startDaysAgo: 40, days: 400 }
@@ -88,6 +88,7 @@ t.test('seed 000 rules explained per field, then a good bundle served by SNI, th
     t.match(await errorOf(page, field).textContent(), explained, `${what}: explained under ${field}`)
   }
   await screenshot(t, page, 'certificates-refused')
+  t.same(await axeViolations(page), [], 'no serious or critical axe-core violation with the errors shown')
   t.equal((await b.call('/api/v5/certs/global/list')).json.length, 1, 'nothing was stored')
 
   await fill(page, 'site', { chain: site.certPem, key: site.keyPem, ca: ca.certPem })
