@@ -6,11 +6,14 @@ import { navigate } from './router'
 export class ApiError extends Error {
   readonly status: number
   readonly code: string
+  /** The error body's other fields (a certificate upload's `field` and `rule`). */
+  readonly details: Record<string, unknown>
 
-  constructor (status: number, code: string, message: string) {
+  constructor (status: number, code: string, message: string, details: Record<string, unknown> = {}) {
     super(message)
     this.status = status
     this.code = code
+    this.details = details
   }
 }
 
@@ -41,7 +44,7 @@ export async function api<T> (path: string, init: { method?: string, body?: unkn
   try { json = text ? JSON.parse(text) : undefined } catch { json = undefined }
   if (!res.ok) {
     const body = (json ?? {}) as { code?: unknown, message?: unknown }
-    const error = new ApiError(res.status, typeof body.code === 'string' ? body.code : `HTTP_${res.status}`, typeof body.message === 'string' ? body.message : res.statusText)
+    const error = new ApiError(res.status, typeof body.code === 'string' ? body.code : `HTTP_${res.status}`, typeof body.message === 'string' ? body.message : res.statusText, body as Record<string, unknown>)
     if (res.status === 401 && path !== '/login' && session.get()) {
       signOut()
       navigate('login')

@@ -11,6 +11,9 @@ import { Metrics } from './pages/metrics'
 import { Authentication } from './pages/authentication'
 import { Authorization } from './pages/authorization'
 import { Users } from './pages/users'
+import { Listeners } from './pages/listeners'
+import { Certificates } from './pages/certificates'
+import { DeviceCerts } from './pages/device-certs'
 
 export interface PageDef {
   path: string
@@ -23,9 +26,12 @@ export const PAGES: PageDef[] = [
   { path: 'clients', title: 'nav.clients', component: Clients },
   { path: 'subscriptions', title: 'nav.subscriptions', component: Subscriptions },
   { path: 'retained', title: 'nav.retained', component: RetainedMessages },
-  { path: 'banned', title: 'nav.banned', component: Banned },
-  { path: 'metrics', title: 'nav.metrics', component: Metrics },
+  { path: 'listeners', title: 'nav.listeners', component: Listeners },
+  { path: 'certificates', title: 'nav.certificates', component: Certificates },
+  { path: 'device-certs', title: 'nav.device_certs', component: DeviceCerts },
   { path: 'authentication', title: 'nav.authentication', component: Authentication },
   { path: 'authorization', title: 'nav.authorization', component: Authorization },
+  { path: 'banned', title: 'nav.banned', component: Banned },
   { path: 'users', title: 'nav.users', component: Users },
+  { path: 'metrics', title: 'nav.metrics', component: Metrics },
 ]

@@ -113,13 +113,16 @@ export class CulexError extends Error {
   readonly reasonCode: number | null
   /** How the management API answers it; null: 500 INTERNAL_ERROR. */
   readonly http: HttpError | null
+  /** Machine-readable facts the management API adds to its answer's body (e.g. the field and rule at fault). */
+  readonly details: Readonly<Record<string, string>> | undefined
 
-  constructor (code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+  constructor (code: ErrorCode, detail?: string, options?: { cause?: unknown, details?: Record<string, string> }) {
     super(detail ?? ERRORS[code].message, options)
     this.name = 'CulexError'
     this.code = code
     this.reasonCode = ERRORS[code].reasonCode
     this.http = httpOf(code)
+    this.details = options?.details
   }
 }
 

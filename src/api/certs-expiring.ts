@@ -1,11 +1,9 @@
 // GET /api/v5/certs/expiring?days=30 (Culex's; EMQX 5.8 has no such endpoint): the managed bundles and the
 // listeners' certfiles with a certificate that ends within that many days or has ended, and who uses each.
 import type { FastifyPluginAsync } from 'fastify'
-import type { SslOptions } from '../config/schema.js'
 import { errors, type ApiHost } from './common.js'
-import { certFactsSchema, chainFacts, readCertfile, type CertFacts } from './served-certs.js'
+import { bundleUsers, certFactsSchema, chainFacts, readCertfile, tlsListeners, type BundleUse as Use, type CertFacts } from './served-certs.js'
 
-interface Use { listener: string, sni: string | null }
 interface Expiring { kind: 'bundle' | 'certfile', source: string, leaf: CertFacts, ends_first: CertFacts, used_by: Use[] }
 
 const expiringSchema = {
@@ -23,15 +21,6 @@ const expiringSchema = {
   },
 } as const
 
-/** Every ssl and wss listener's TLS options, by listener id. */
-function tlsListeners (host: ApiHost): [string, SslOptions][] {
-  const { ssl, wss } = host.config.listeners
-  return [
-    ...Object.entries(ssl).map(([name, c]) => [`ssl:${name}`, c.ssl_options] as [string, SslOptions]),
-    ...Object.entries(wss).map(([name, c]) => [`wss:${name}`, c.ssl_options] as [string, SslOptions]),
-  ]
-}
-
 async function expiring (host: ApiHost, days: number): Promise<Expiring[]> {
   const listeners = tlsListeners(host)
   const out: Expiring[] = []
@@ -42,11 +31,7 @@ async function expiring (host: ApiHost, days: number): Promise<Expiring[]> {
   for (const namespace of await host.certStore.namespaces()) {
     for (const name of await host.certStore.list(namespace)) {
       const pem = await host.certStore.read({ namespace, name }).catch(() => undefined)
-      const used: Use[] = []
-      for (const [id, ssl] of listeners) {
-        for (const m of ssl.managed_certs) if (m.bundle_name === name && m.namespace === namespace) used.push({ listener: id, sni: m.sni })
-      }
-      add('bundle', `${namespace ?? 'global'}/${name}`, pem?.chain, used)
+      add('bundle', `${namespace ?? 'global'}/${name}`, pem?.chain, bundleUsers(listeners, { namespace, name }))
     }
   }
   // certfiles of listeners without managed bundles, each file once.

@@ -38,7 +38,7 @@ async function store<T> (op: () => Promise<T>): Promise<T> {
   try {
     return await op()
   } catch (err) {
-    if (err instanceof CulexError && err.code === 'CULEX_ERR_CERT_INVALID') throw new CulexError('CULEX_ERR_API_BAD_REQUEST', err.message, { cause: err })
+    if (err instanceof CulexError && err.code === 'CULEX_ERR_CERT_INVALID') throw new CulexError('CULEX_ERR_API_BAD_REQUEST', err.message, { cause: err, details: err.details })
     throw err
   }
 }

@@ -44,6 +44,8 @@ export const errorSchema = {
   properties: {
     code: { type: 'string', description: 'BAD_REQUEST, NOT_FOUND, BAD_API_KEY_OR_SECRET, ...' },
     message: { type: 'string' },
+    field: { type: 'string', description: 'Culex: the request field at fault, when one is (a certificate upload: key, chain, ca, key_password, name)' },
+    rule: { type: 'string', description: 'Culex: the rule it broke (a certificate upload: pem, key_match, chain_order, ...)' },
   },
   required: ['code', 'message'],
 } as const

@@ -136,16 +136,29 @@ export const deviceCertRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (ap
 
   // ---- device certificates ----
 
-  app.get<{ Querystring: { page: number, limit: number, ca_serial?: string, status?: CertStatus } }>('/api/v5/device_certs', {
+  app.get<{ Querystring: { page: number, limit: number, ca_serial?: string, status?: CertStatus, like_serial?: string, like_cn?: string } }>('/api/v5/device_certs', {
     schema: {
       tags: ['Device certificates'],
       summary: 'Registered device certificates, paged; ?ca_serial= lists those one CA issued',
-      querystring: { type: 'object', properties: { ...pageQuery, ca_serial: { type: 'string' }, status } },
+      querystring: {
+        type: 'object',
+        properties: {
+          ...pageQuery,
+          ca_serial: { type: 'string' },
+          status,
+          like_serial: { type: 'string', maxLength: 64, description: 'Culex: serials containing this hex text (any case)' },
+          like_cn: { type: 'string', maxLength: 256, description: 'Culex: common names containing this text (any case)' },
+        },
+      },
       response: { 200: { type: 'object', properties: { data: { type: 'array', items: deviceSchema }, meta: pageMeta } } },
     },
   }, async (request) => {
     const { page, limit, ca_serial, status: wanted } = request.query
-    return paginate(reg.devices({ ca_serial, status: wanted }), page, limit)
+    const serial = request.query.like_serial?.toUpperCase()
+    const cn = request.query.like_cn?.toLowerCase()
+    const found = reg.devices({ ca_serial, status: wanted })
+      .filter((d) => (!serial || d.serial.includes(serial)) && (!cn || d.cn.toLowerCase().includes(cn)))
+    return paginate(found, page, limit)
   })
 
   app.get<{ Params: SerialParams, Querystring: CaQuery }>('/api/v5/device_certs/:serial', {

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { inspectPem, type CertificateInfo } from '../certs/index.js'
-import { refOf } from '../certs/store.js'
+import { refOf, sameRef, type BundleRef } from '../certs/store.js'
 import type { SslOptions } from '../config/schema.js'
 import type { Listener, ServedChain } from '../listeners/index.js'
 import type { ApiHost } from './common.js'
@@ -60,7 +60,7 @@ export const servedCertSchema = {
 
 const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, '+00:00')
 
-function facts (c: CertificateInfo): CertFacts {
+export function certFacts (c: CertificateInfo): CertFacts {
   return {
     subject: c.subject,
     issuer: c.issuer,
@@ -83,7 +83,7 @@ export function chainFacts (pem: string | Buffer): { leaf: CertFacts, ends_first
   }
   if (certs.length === 0) return undefined
   const first = certs.reduce((a, b) => (b.notAfter.getTime() < a.notAfter.getTime() ? b : a))
-  return { leaf: facts(certs[0]!), ends_first: facts(first) }
+  return { leaf: certFacts(certs[0]!), ends_first: certFacts(first) }
 }
 
 const labelOf = (m: { namespace?: string | undefined, bundle_name: string }) => `${m.namespace ?? 'global'}/${m.bundle_name}`
@@ -117,4 +117,20 @@ export async function servedCerts (host: ApiHost, listener: Listener, ssl: SslOp
     out.push({ kind: chain.bundle === undefined ? 'certfile' : 'bundle', source: chain.source, sni: entry ? entry.sni : null, ...f })
   }
   return out
+}
+
+/** Every ssl and wss listener's TLS options, by listener id. */
+export function tlsListeners (host: ApiHost): [string, SslOptions][] {
+  const { ssl, wss } = host.config.listeners
+  return [
+    ...Object.entries(ssl).map(([name, c]) => [`ssl:${name}`, c.ssl_options] as [string, SslOptions]),
+    ...Object.entries(wss).map(([name, c]) => [`wss:${name}`, c.ssl_options] as [string, SslOptions]),
+  ]
+}
+
+export interface BundleUse { listener: string, sni: string | null }
+
+/** The listeners whose configuration serves this bundle (enabled or not), with the server name selecting it. */
+export function bundleUsers (listeners: [string, SslOptions][], ref: BundleRef): BundleUse[] {
+  return listeners.flatMap(([id, ssl]) => ssl.managed_certs.filter((m) => sameRef(refOf(m), ref)).map((m) => ({ listener: id, sni: m.sni })))
 }

@@ -13,6 +13,7 @@ import { authorizationRoutes } from './authorization.js'
 import { bannedRoutes } from './banned.js'
 import { certRoutes } from './certs.js'
 import { certsExpiringRoutes } from './certs-expiring.js'
+import { certsBundlesRoutes } from './certs-bundles.js'
 import { clientRoutes } from './clients.js'
 import { delayedRoutes } from './delayed.js'
 import { deviceCertRoutes } from './device-certs.js'
@@ -72,7 +73,7 @@ export async function buildApi (host: ApiHost, keys: ApiKeys, users?: DashboardU
     if (err instanceof CulexError && err.http) {
       const challenge = CHALLENGES[err.code]
       if (challenge) void reply.header('WWW-Authenticate', challenge)
-      return reply.code(err.http.status).send({ code: err.http.code, message: err.message })
+      return reply.code(err.http.status).send({ ...err.details, code: err.http.code, message: err.message })
     }
     const status = 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : 500
     if ('validation' in err && err.validation) return reply.code(400).send({ code: http('CULEX_ERR_API_BAD_REQUEST').code, message: err.message })
@@ -111,7 +112,7 @@ export async function buildApi (host: ApiHost, keys: ApiKeys, users?: DashboardU
     void reply.code(notFound.status).send({ code: notFound.code, message: `no route ${request.method} ${request.url.split('?')[0]}` })
   })
   for (const routes of [dashboardLoginRoutes, dashboardUserRoutes]) await app.register(routes, { host, dashboard })
-  for (const routes of [statusRoutes, nodeRoutes, statsRoutes, monitorRoutes, prometheusRoutes, listenerRoutes, clientRoutes, subscriptionRoutes, retainerRoutes, bannedRoutes, delayedRoutes, certRoutes, certsExpiringRoutes, deviceCertRoutes, authenticationUserRoutes, authenticationRoutes, authorizationRuleRoutes, authorizationRoutes, alarmRoutes]) await app.register(routes, { host })
+  for (const routes of [statusRoutes, nodeRoutes, statsRoutes, monitorRoutes, prometheusRoutes, listenerRoutes, clientRoutes, subscriptionRoutes, retainerRoutes, bannedRoutes, delayedRoutes, certRoutes, certsExpiringRoutes, certsBundlesRoutes, deviceCertRoutes, authenticationUserRoutes, authenticationRoutes, authorizationRuleRoutes, authorizationRoutes, alarmRoutes]) await app.register(routes, { host })
   for (const path of OPENAPI_PATHS) {
     app.get(path, { schema: { hide: true }, config: { public: true } }, async () => app.swagger())
   }

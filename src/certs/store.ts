@@ -145,7 +145,7 @@ function storeError (what: string, err: unknown): CulexError {
 }
 
 function checkName (what: string, name: string): void {
-  if (!NAME.test(name)) throw new CulexError('CULEX_ERR_CERT_INVALID', `${what} ${JSON.stringify(name)} must be letters, digits, '_', '.' or '-'`)
+  if (!NAME.test(name)) throw new CulexError('CULEX_ERR_CERT_INVALID', `${what} ${JSON.stringify(name)} must be letters, digits, '_', '.' or '-'`, { details: { field: what === 'namespace' ? 'namespace' : 'name', rule: 'name' } })
 }
 
 /** Writes through a temporary file and rename, so a listener never reads half a file. */

@@ -88,12 +88,14 @@ t.test('a refused bundle is a 400 naming the rule, and nothing is written', asyn
   t.equal(mismatch.status, 400)
   t.equal(mismatch.json.code, 'BAD_REQUEST')
   t.match(mismatch.json.message, /^rule key_match: /, 'a key that does not match the certificate')
+  t.match(mismatch.json, { field: 'key', rule: 'key_match' }, 'the body names the field and the rule')
 
   const form = new FormData()
   form.append('chain', new Blob(['not a certificate\n']), 'chain.pem')
   const notPem = await b.call('/api/v5/certs/global/name/bad', { method: 'POST', body: form })
   t.equal(notPem.status, 400)
   t.match(notPem.json.message, /^rule pem: /, 'multipart refusals name the rule too')
+  t.match(notPem.json, { field: 'chain', rule: 'pem' })
 
   const empty = await b.call('/api/v5/certs/global/name/bad', { method: 'POST', json: {} })
   t.equal(empty.status, 400)
@@ -103,6 +105,7 @@ t.test('a refused bundle is a 400 naming the rule, and nothing is written', asyn
   const badName = await b.call('/api/v5/certs/global/name/..%2Fetc', { method: 'POST', json: { chain: leaf.certPem } })
   t.equal(badName.status, 400, 'a name that is not letters, digits, _ . - is refused')
   t.equal(badName.json.code, 'BAD_REQUEST')
+  t.match(badName.json, { field: 'name', rule: 'name' })
 
   const text = await b.call('/api/v5/certs/global/name/bad', { method: 'POST', body: 'key=x', headers: { 'content-type': 'text/plain' } })
   t.equal(text.status, 415, 'neither JSON nor multipart')
@@ -162,4 +165,49 @@ t.test('the listeners serve what the API uploads, and drop their clients when it
   const disconnect = new Promise<number | undefined>((resolve) => client.once('disconnect', (p) => resolve(p.reasonCode)))
   t.equal((await call(base, '/api/v5/certs/global/name/live', { method: 'DELETE' })).status, 204)
   t.equal(await disconnect, 0x98, 'the bundle\'s clients are dropped with 0x98')
+})
+
+t.test('each refusal names the upload field it concerns and the rule', async (t) => {
+  const b = await startApiBroker(t, { keys: [ADMIN] })
+  const encrypted = await issueServer({ ca, cn: 'enc.example.com', sans: ['enc.example.com'], keyPassword: 'pw', ...AGED })
+  const expired = await issueServer({ ca, cn: 'old.example.com', sans: ['old.example.com'], startDaysAgo: 400, days: 100 })
+  const cases: [string, Record<string, string>, string, string][] = [
+    ['chain reversed', { key: leaf.keyPem, chain: ca.certPem + leaf.certPem }, 'chain', 'chain_order'],
+    ['no issuer', { key: leaf.keyPem, chain: leaf.certPem }, 'chain', 'chain_complete'],
+    ['key is not PEM', { key: 'just text', chain: leaf.certPem, ca: ca.certPem }, 'key', 'pem'],
+    ['certificate in ca is a key', { chain: leaf.certPem, ca: leaf.keyPem }, 'ca', 'pem'],
+    ['encrypted key without password', { key: encrypted.keyPem, chain: encrypted.certPem, ca: ca.certPem }, 'key_password', 'key_password'],
+    ['wrong password', { key: encrypted.keyPem, chain: encrypted.certPem, ca: ca.certPem, key_password: 'nope' }, 'key_password', 'key_password'],
+    ['expired', { key: expired.keyPem, chain: expired.certPem, ca: ca.certPem }, 'chain', 'validity_window'],
+  ]
+  for (const [what, json, field, rule] of cases) {
+    const r = await b.call('/api/v5/certs/global/name/bad', { method: 'POST', json })
+    t.equal(r.status, 400, what)
+    t.match(r.json, { code: 'BAD_REQUEST', field, rule, message: new RegExp(`^rule ${rule}: `) }, `${what}: ${field} / ${rule}`)
+  }
+  const good = await b.call('/api/v5/certs/global/name/good', { method: 'POST', json: { key: encrypted.keyPem, chain: encrypted.certPem, ca: ca.certPem, key_password: 'pw' } })
+  t.equal(good.status, 204, 'the password decrypts the key')
+})
+
+t.test('/certs/bundles lists every namespace\'s bundles with their certificates and the listeners serving them', async (t) => {
+  const b = await startApiBroker(t, {
+    keys: [ADMIN],
+    config: { listeners: { tcp: { default: { bind: '127.0.0.1:0' } }, ssl: { default: { enable: false, bind: '127.0.0.1:0', ssl_options: { managed_certs: [{ bundle_name: 'site', sni: 'mqtt.example.com' }] } } } } },
+  })
+  t.same((await b.call('/api/v5/certs/bundles')).json, { data: [] }, 'none yet')
+  t.equal((await b.call('/api/v5/certs/global/name/site', { method: 'POST', json: { key: leaf.keyPem, chain: leaf.certPem, ca: ca.certPem } })).status, 204)
+  t.equal((await b.call('/api/v5/certs/ns/tenant-a/name/spare', { method: 'POST', json: { chain: other.certPem + ca.certPem } })).status, 204)
+  t.equal((await b.call('/api/v5/listeners/ssl:default/start', { method: 'POST' })).status, 200, 'the listener starts once its bundle exists')
+  const list = await b.call('/api/v5/certs/bundles')
+  t.equal(list.status, 200, list.text)
+  t.equal(list.json.data.length, 2)
+  const [site, spare] = list.json.data
+  t.match(site, {
+    namespace: 'global', name: 'site', files: ['key', 'chain', 'ca'],
+    leaf: { subject: /CN=mqtt\.example\.com/, issuer: /CN=API Test CA/, sans: ['DNS:mqtt.example.com'], expired: false },
+    ca: [{ subject: /CN=API Test CA/ }],
+    used_by: [{ listener: 'ssl:default', sni: 'mqtt.example.com', running: true, connections: 0 }],
+  })
+  t.match(spare, { namespace: 'tenant-a', name: 'spare', files: ['chain'], leaf: { subject: /CN=other\.example\.com/ }, ends_first: { subject: /CN=/ }, ca: [], used_by: [] })
+  t.notMatch(list.text, /PRIVATE KEY/, 'never the key')
 })

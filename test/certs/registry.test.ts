@@ -78,6 +78,9 @@ t.test('seed 001: register a CA, connect a device, deactivate, activate, delete,
   const listed = await b.call(`/api/v5/device_certs?ca_serial=${caSerial}`)
   t.equal(listed.json.data.length, 1, 'listed by CA serial')
   t.match(listed.json.data[0], { serial: device.serial, cn: 'client-test', ca_serial: caSerial, status: 'active' })
+  t.equal((await b.call('/api/v5/device_certs?like_cn=CLIENT-T')).json.data.length, 1, 'found by part of its CN, any case')
+  t.equal((await b.call(`/api/v5/device_certs?like_serial=${device.serial.slice(2, 10).toLowerCase()}`)).json.data.length, 1, 'found by part of its serial')
+  t.equal((await b.call('/api/v5/device_certs?like_cn=nobody')).json.data.length, 0, 'a CN nobody has finds nothing')
   const firstSeen = listed.json.data[0].first_seen as string
   t.equal((await b.call(`/api/v5/device_certs/${device.serial}`)).json.serial, device.serial, 'queried by device serial')
 

@@ -14,6 +14,9 @@ const PAGES = [
   ['authentication', 'Authentication'],
   ['authorization', 'Authorization'],
   ['users', 'Users'],
+  ['listeners', 'Listeners'],
+  ['certificates', 'Certificates'],
+  ['device-certs', 'Device certificates'],
 ] as const
 
 t.test('every page passes axe-core and is saved as a screenshot', async (t) => {
