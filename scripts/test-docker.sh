@@ -103,6 +103,11 @@ status=$(timeout 10 podman exec "$NAME" node -e \
 [[ "$status" == "Node $NODE_NAME is started"* ]] && pass "EMQX_NODE__NAME override applied (/api/v5/status: ${status%%$'\n'*})" ||
   fail "/api/v5/status said '$status', expected the node name $NODE_NAME"
 
+page=$(timeout 10 podman exec "$NAME" node -e \
+  'fetch("http://127.0.0.1:18083/").then((r) => r.text()).then((t) => process.stdout.write(t), (e) => process.stdout.write(String(e)))' 2>&1)
+[[ "$page" == *"<title>Culex</title>"* && "$page" == *"assets/app-"* ]] && pass "the dashboard is served at / on 18083" ||
+  fail "GET / on 18083 did not answer the dashboard: '${page:0:200}'"
+
 port() { local p; p=$(timeout 10 podman port "$NAME" "$1/tcp" 2>/dev/null | head -n 1); echo "${p##*:}"; }
 tcp_port=$(port 1883)
 tls_port=$(port 8883)
