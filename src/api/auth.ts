@@ -48,6 +48,11 @@ function digest (text: string): Buffer {
   return createHash('sha256').update(text).digest()
 }
 
+/** Whether two secrets are equal, in constant time whatever their lengths (both are hashed first). */
+export function sameSecret (a: string, b: string): boolean {
+  return timingSafeEqual(digest(a), digest(b))
+}
+
 /** Parses a bootstrap file's text; throws CULEX_ERR_API_KEYS naming file:line. */
 export function parseApiKeys (text: string, file: string, keys = new ApiKeys()): ApiKeys {
   const lines = text.split(/\r?\n/)

@@ -42,6 +42,7 @@ interface TopicParams { topic: string }
 
 export const retainerRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app, { host }) => {
   const retainer = host.core.retainer
+  const everything = (): Message[] => retainer.store.all?.() ?? retainer.store.match('#')
   /** The messages in force whose topic is `topic`, or that it matches when it has wildcards. */
   const find = (topic: string): Message[] => {
     const now = Date.now()
@@ -61,14 +62,14 @@ export const retainerRoutes: FastifyPluginAsync<{ host: ApiHost }> = async (app,
   }, async (request) => {
     const { topic, page, limit } = request.query
     const now = Date.now()
-    const all = topic === undefined ? retainer.store.all?.() ?? retainer.store.match('#') : retainer.store.match(topic)
+    const all = topic === undefined ? everything() : retainer.store.match(topic)
     return paginate(all.filter((m) => !isExpired(m, now)).map(summary), page, limit)
   })
 
   app.delete('/api/v5/mqtt/retainer/messages', {
     schema: { tags: ['Retainer'], summary: 'Delete every retained message, on every node of the cluster', response: { 204: NO_CONTENT } },
   }, async (_request, reply) => {
-    const topics = (retainer.store.all?.() ?? retainer.store.match('#')).map((m) => m.topic)
+    const topics = everything().map((m) => m.topic)
     for (const topic of topics) retainer.delete(topic)
     host.log.notice({ count: topics.length }, 'every retained message deleted through the management API')
     return reply.code(204).send()

@@ -11,7 +11,7 @@ import type { SessionJournal } from './store/journal.js'
 /** Where a retained message accepted on this node is announced (a cluster); null on a single node. */
 export interface RetainedListener {
   retained (message: Message): void
-  /** A retained message removed through the management API: the other nodes remove theirs. */
+  /** A retained message removed without a message on the bus (the management API, stop_publish_clear_msg): the other nodes remove theirs. */
   retainedDeleted (topic: string): void
 }
 

@@ -2,10 +2,10 @@
 // atomically (mode 0600) after each change, as the built-in authentication database is. Passwords are scrypt
 // hashes. The first administrator is dashboard.default_username; until its password is changed it has no hash
 // of its own: its password is dashboard.default_password, and it must change it (password_change_required).
-import { createHash, timingSafeEqual } from 'node:crypto'
 import { join } from 'node:path'
 import { UserStore } from '../../auth/users.js'
 import { CulexError } from '../../errors.js'
+import { sameSecret } from '../auth.js'
 import { decoyHash, hashPassword, verifyPassword, type PasswordHash } from './hash.js'
 import { badPassword, badUsername } from './rules.js'
 
@@ -110,7 +110,7 @@ export class DashboardUsers {
     const user = this.#require(username)
     const why = badPassword(password)
     if (why) throw bad(why)
-    if (sameText(password, this.#defaultPassword)) throw bad('bad password: the default password (dashboard.default_password) cannot be used')
+    if (sameSecret(password, this.#defaultPassword)) throw bad('bad password: the default password (dashboard.default_password) cannot be used')
     if (await this.#matches(user, password)) throw bad('bad password: the new password is the current one')
     const { password_change_required: _, ...rest } = user
     await this.#store.put({ ...rest, ...await hashPassword(password) })
@@ -124,7 +124,7 @@ export class DashboardUsers {
 
   #matches (user: StoredDashboardUser, password: string): Promise<boolean> {
     if (user.password_hash === undefined || user.salt === undefined || user.kdf === undefined) {
-      return Promise.resolve(user.password_change_required === true && sameText(password, this.#defaultPassword))
+      return Promise.resolve(user.password_change_required === true && sameSecret(password, this.#defaultPassword))
     }
     return verifyPassword({ password_hash: user.password_hash, salt: user.salt, kdf: user.kdf }, password)
   }
@@ -132,10 +132,4 @@ export class DashboardUsers {
 
 function view (user: StoredDashboardUser): DashboardUserView {
   return { username: user.user_id, role: user.role, description: user.description, backend: 'local', password_change_required: user.password_change_required === true }
-}
-
-/** Equality in constant time whatever the lengths. */
-function sameText (a: string, b: string): boolean {
-  const digest = (s: string) => createHash('sha256').update(s).digest()
-  return timingSafeEqual(digest(a), digest(b))
 }
