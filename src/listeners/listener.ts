@@ -167,14 +167,16 @@ export function socketTransport (socket: Socket, transport: string, tls?: TlsInf
   return info
 }
 
-/** A net.Server whose sockets get tcp_options (Nagle off, TCP keepalive) before `onSocket`. */
-export function createTcpServer (options: TcpOptions, onSocket: (socket: Socket) => void): Server {
+/** tcp_options as net.Server options (Nagle off, TCP keepalive): for net, tls and https servers alike. */
+export function tcpServerOptions (options: TcpOptions): { noDelay: boolean, keepAlive: boolean, keepAliveInitialDelay: number } {
   // EMQX writes keepalive as "idle,interval,probes" in seconds; Node can set only the idle time.
   const idle = options.keepalive === 'none' ? 0 : Number(options.keepalive.split(',')[0])
-  return createServer({ noDelay: options.nodelay }, (socket: Socket) => {
-    if (idle > 0) socket.setKeepAlive(true, idle * 1000)
-    onSocket(socket)
-  })
+  return { noDelay: options.nodelay, keepAlive: idle > 0, keepAliveInitialDelay: idle * 1000 }
+}
+
+/** A net.Server whose sockets get tcp_options before `onSocket`. */
+export function createTcpServer (options: TcpOptions, onSocket: (socket: Socket) => void): Server {
+  return createServer(tcpServerOptions(options), onSocket)
 }
 
 /** A listener on a Node server (net, http, tls, https): binding, accounting and graceful stop. */

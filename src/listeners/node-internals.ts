@@ -1,4 +1,4 @@
-// The two places Culex reaches into Node's TLS internals, because Node 20 has no public API for them.
+// The places Culex reaches into Node's TLS internals, because Node 20 has no public API for them.
 // test/listeners/node-internals.test.ts fails if a Node release changes either.
 import type { Socket } from 'node:net'
 import { createSecureContext, type Server as TlsServer, type TlsOptions } from 'node:tls'
@@ -9,6 +9,11 @@ import { createSecureContext, type Server as TlsServer, type TlsOptions } from '
  */
 export function acceptedSocket (socket: Socket): Socket {
   return (socket as Socket & { _parent?: Socket })._parent ?? socket
+}
+
+/** Bytes the client sent on the raw socket under a server-side TLSSocket (for a handshake that timed out). */
+export function rawBytesRead (socket: Socket): number {
+  return acceptedSocket(socket).bytesRead
 }
 
 /**

@@ -2,7 +2,7 @@
 import type { Server } from 'node:net'
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import type { SslListenerConfig } from '../config/schema.js'
-import { NetListener, createTcpServer, socketTransport } from './listener.js'
+import { NetListener, createTcpServer, socketTransport, tcpServerOptions } from './listener.js'
 import type { ListenerCore } from './listener-core.js'
 import type { TlsServices } from './tls-services.js'
 import { checkRegistryOptions, linkRegistry } from './registry-link.js'
@@ -54,7 +54,7 @@ export class SslListener extends NetListener<SslListenerConfig> {
     const options = TlsFront.options(this.config.ssl_options, this.id, this.#managed, extraCa?.())
     const psk = this.#services.psk
     if (psk) options.pskCallback = psk.callback
-    const inner = createTlsServer(options)
+    const inner = createTlsServer({ ...options, ...tcpServerOptions(this.config.tcp_options) })
     this.#ocsp?.attach(inner)
     const front = new TlsFront(this.core, this.id, this.config.ssl_options, inner, options, this.#managed, extraCa)
     if (registry) this.#unlinkRegistry = linkRegistry(this.core, this.id, front, registry)
@@ -69,7 +69,8 @@ export class SslListener extends NetListener<SslListenerConfig> {
     }))
     front.watch()
     this.#front = front
-    return createTcpServer(this.config.tcp_options, (socket) => front.accept(socket))
+    // Behind a PROXY header the TLS server gets the connection once its header is read (TlsFront.accept).
+    return this.config.proxy_protocol ? createTcpServer(this.config.tcp_options, (socket) => front.accept(socket)) : front.listening()
   }
 
   /** Re-reads certfile, keyfile and cacertfile (SIGHUP). */

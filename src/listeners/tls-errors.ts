@@ -29,16 +29,27 @@ export const NO_CLIENT_CA: TlsFailureReport = {
   detail: 'the listener has verify = verify_peer but no CA for client certificates (ssl_options.cacertfile, the managed bundle\'s ca.pem or the device registry), so every client certificate is refused; the system\'s public roots are never trusted for clients',
 }
 
+const NOT_TLS: TlsFailureReport = {
+  reason: 'not_tls',
+  detail: 'the client did not start a TLS handshake (plain MQTT, or other data that is not TLS, sent to a TLS port): use the tcp port (1883) or enable TLS in the client',
+}
+
 /** From `tlsSocket.authorizationError` (the OpenSSL verify result of the client certificate). */
 export function describeVerifyError (code: string): TlsFailureReport {
   return VERIFY_ERRORS[code] ?? { reason: 'bad_peer_cert', detail: `the client certificate failed verification (${code})` }
 }
 
 /** From a `tlsClientError`: errors raised while the handshake was running. */
-export function describeHandshakeError (err: Error & { code?: string }): TlsFailureReport {
+export function describeHandshakeError (err: Error & { code?: string }, bytesReceived: number): TlsFailureReport {
   const code = err.code ?? ''
   const text = `${code} ${err.message}`.toLowerCase()
-  if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return { reason: 'handshake_timeout', detail: 'the client did not finish the TLS handshake within ssl_options.handshake_timeout' }
+  if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') {
+    return bytesReceived === 0
+      ? { reason: 'handshake_timeout', detail: 'the client sent nothing within ssl_options.handshake_timeout' }
+      : { reason: 'handshake_timeout', detail: 'the client did not finish the TLS handshake within ssl_options.handshake_timeout' }
+  }
+  // OpenSSL's answer when the first record is not TLS at all (its version field is not 3.x).
+  if (/wrong.version.number|packet.length.too.long|https.proxy.request/.test(text)) return NOT_TLS
   if (/unsupported.protocol|no.protocols.available|version.too.low|version.too.high|wrong.version|protocol.version/.test(text)) {
     return { reason: 'version_mismatch', detail: `the client offers no TLS version that ssl_options.versions allows (${err.message})` }
   }
@@ -55,7 +66,7 @@ export function describeHandshakeError (err: Error & { code?: string }): TlsFail
   return { reason: 'other', detail: err.message }
 }
 
-/** First bytes of a connection that is not a TLS ClientHello (record type 0x16). */
+/** The first byte of a connection, read behind a PROXY header, that is not a TLS record (type 0x16). */
 export function describeNotTls (first: number): TlsFailureReport {
   if ((first & 0xf0) === 0x10) return { reason: 'not_tls', detail: 'the client sent plain MQTT to a TLS port: use the tcp port (1883) or enable TLS in the client' }
   if (first === 0x47 || first === 0x50) return { reason: 'not_tls', detail: 'the client sent plain HTTP to a TLS port' }

@@ -1,6 +1,5 @@
-// The TLS side shared by ssl and wss listeners: a plain TCP accept that checks the first byte is a TLS
-// ClientHello, a tls.Server (or https.Server) doing the handshake, the verify policy of seed 003's table
-// applied after it, one log line and one counter per failed handshake, and hot reload of the files.
+// The TLS side shared by ssl and wss listeners: a tls.Server (or https.Server) doing the handshake, the
+// verify policy of seed 003's table applied after it, one log line and one counter per failed handshake, and hot reload of the files.
 import { watch, type FSWatcher } from 'node:fs'
 import { dirname, basename } from 'node:path'
 import type { Socket } from 'node:net'
@@ -10,7 +9,7 @@ import type { PeerCertificate, TlsInfo } from '../mqtt/tls-info.js'
 import type { BundleRef, CertStore } from '../certs/store.js'
 import { CulexError } from '../errors.js'
 import { RC } from '../mqtt/reason-codes.js'
-import { acceptedSocket, setSecureContextWithPartialChain } from './node-internals.js'
+import { acceptedSocket, rawBytesRead, setSecureContextWithPartialChain } from './node-internals.js'
 import { CertExpiry, type ServedChain } from './cert-expiry.js'
 import { peerOf } from './proxy-protocol.js'
 import { ManagedCerts } from './sni.js'
@@ -94,11 +93,13 @@ export class TlsFront {
     else this.#expiry.update(this.served())
     this.#warnIfNoClientCa('start')
     // Node leaves the socket open after some of these errors (ERR_TLS_HANDSHAKE_TIMEOUT): close it here.
-    server.on('tlsClientError', (err: Error, socket: TLSSocket) => this.#refuse(socket, describeHandshakeError(err)))
-    if (opts.reuse_sessions) {
+    server.on('tlsClientError', (err: Error, socket: TLSSocket) => this.#refuse(socket, describeHandshakeError(err, rawBytesRead(socket))))
+    if (opts.reuse_sessions && !opts.versions.includes('tlsv1.3')) {
+      // Session ids only where TLS 1.3 is off (clients of TLS 1.2 and older; tickets, which need no server
+      // state, resume every version). With these callbacks Node parses every ClientHello in JavaScript and
+      // hands each TLS 1.3 ticket's session to it: about 4% of the CPU per handshake and a third of the
+      // memory per idle connection that Culex adds to Node's own TLS (BENCHMARKS.md).
       server.on('newSession', (id: Buffer, data: Buffer, done: () => void) => {
-        // TLS 1.3 resumes from self-contained tickets; keeping its sessions would only cost memory.
-        if (sessionIsTls13(data)) { done(); return }
         if (this.#sessions.size >= SESSION_CACHE_LIMIT) this.#sessions.delete(this.#sessions.keys().next().value!)
         this.#sessions.set(id.toString('hex'), data)
         done()
@@ -109,7 +110,23 @@ export class TlsFront {
     }
   }
 
-  /** A raw TCP connection: hand it to the TLS server if it starts a TLS handshake, else explain and close. */
+  /**
+   * The TLS server itself listens: its handshake starts on the connection's first bytes, with no JavaScript
+   * read before it (a first-byte check in front cost about 5% of the CPU per handshake). OpenSSL's verdict on
+   * a first record that is not TLS, and Node's handshakeTimeout, give the failures their reasons.
+   */
+  listening (): TlsServer {
+    this.#server.prependListener('connection', (socket: Socket) => {
+      const peer = peerOf(socket)
+      this.#peers.set(socket, `${peer.address}:${peer.port}`)
+    })
+    return this.#server
+  }
+
+  /**
+   * Behind proxy_protocol: the raw connection once its PROXY header is read, handed to the TLS server when its
+   * next bytes start a TLS handshake (the TLS server must not see the connection before they arrive).
+   */
   accept (socket: Socket): void {
     const peer = peerOf(socket)
     this.#peers.set(socket, `${peer.address}:${peer.port}`)
@@ -365,7 +382,7 @@ export class TlsFront {
     return null
   }
 
-  #failed (socket: Socket | TLSSocket, report: TlsFailureReport): void {
+  #failed (socket: Socket, report: TlsFailureReport): void {
     const metrics = this.#core.metrics
     metrics.tlsFailures[report.reason] = (metrics.tlsFailures[report.reason] ?? 0) + 1
     const mine = metrics.tlsFailuresByListener[this.#id] ??= {}
@@ -392,19 +409,10 @@ function caPem (options: TlsOptions | undefined): string {
   return (Array.isArray(ca) ? ca : [ca]).map((c) => c.toString()).join('\n')
 }
 
-function destroySocket (this: Socket): void {
-  this.destroy()
-}
-
 /**
  * Whether a serialized SSL_SESSION (OpenSSL's ASN.1: SEQUENCE { INTEGER 1, INTEGER protocol, ... })
  * is a TLS 1.3 session.
  */
-function sessionIsTls13 (data: Buffer): boolean {
-  const at = data.indexOf(Buffer.from([0x02, 0x01, 0x01, 0x02, 0x02]))
-  return at >= 0 && at < 8 && data.readUInt16BE(at + 5) === 0x0304
-}
-
 /** Intermediate CAs between the client certificate and its trust anchor. */
 function chainDepth (socket: TLSSocket): number {
   let cert = socket.getPeerCertificate(true) as { issuerCertificate?: unknown, fingerprint256?: string }
@@ -419,4 +427,8 @@ function chainDepth (socket: TLSSocket): number {
   }
   // The anchor itself is not an intermediate.
   return Math.max(0, depth - 1)
+}
+
+function destroySocket (this: Socket): void {
+  this.destroy()
 }

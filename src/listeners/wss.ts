@@ -10,7 +10,7 @@ import type { CertStore } from '../certs/store.js'
 import type { ManagedCerts } from './sni.js'
 import type { TlsFront } from './tls-front.js'
 import type { ServedChain } from './cert-expiry.js'
-import { createTcpServer } from './listener.js'
+import { createTcpServer, tcpServerOptions } from './listener.js'
 import type { ListenerCore } from './listener-core.js'
 import { WsListener } from './ws.js'
 
@@ -37,7 +37,7 @@ export class WssListener extends WsListener<WssListenerConfig> {
   protected override createServer (): Server {
     const { TlsFront } = this.#frontModule!
     const options = TlsFront.options(this.config.ssl_options, this.id, this.#managed)
-    const inner = createHttpsServer(options, (_req, res) => {
+    const inner = createHttpsServer({ ...options, ...tcpServerOptions(this.config.tcp_options) }, (_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain' }).end(`MQTT over WebSocket: upgrade at ${this.config.websocket.mqtt_path}\n`)
     })
     const front = new TlsFront(this.core, this.id, this.config.ssl_options, inner, options, this.#managed)
@@ -49,7 +49,8 @@ export class WssListener extends WsListener<WssListenerConfig> {
     this.attachWebSocket(this.#inner)
     front.watch()
     this.#front = front
-    return createTcpServer(this.config.tcp_options, (socket) => front.accept(socket))
+    // Behind a PROXY header the TLS server gets the connection once its header is read (TlsFront.accept).
+    return this.config.proxy_protocol ? createTcpServer(this.config.tcp_options, (socket) => front.accept(socket)) : front.listening()
   }
 
   protected override transportInfo (req: IncomingMessage): TransportInfo {

@@ -77,7 +77,7 @@ t.test('plain MQTT to the ssl port is closed and logged as not_tls', async (t) =
   t.ok(await within(3000, raw.closed), 'the broker closes the connection')
   t.same(raw.packets, [], 'no CONNACK')
   t.match(await failureFrom(b, localPort), {
-    listener: 'ssl:default', reason: 'not_tls', msg: /the client sent plain MQTT to a TLS port: use the tcp port/,
+    listener: 'ssl:default', reason: 'not_tls', msg: /did not start a TLS handshake \(plain MQTT, or other data that is not TLS, sent to a TLS port\): use the tcp port/,
   })
   t.same(b.broker.core.metrics.tlsFailures, { not_tls: 1 })
 })

@@ -16,7 +16,7 @@ const sslOptionsShape = {
   versions: z.array(z.enum(TLS_VERSIONS)).min(1).default(['tlsv1.3', 'tlsv1.2']).describe('TLS versions offered; tlsv1.1 and tlsv1 only when listed.'),
   ciphers: stringList().default([]).describe('Cipher suites, OpenSSL or IANA names; empty = OpenSSL defaults. TLS 1.3 suites apply to TLS 1.3 only.'),
   honor_cipher_order: bool().default(true).describe('Prefer the server\'s cipher order over the client\'s.'),
-  reuse_sessions: bool().default(true).describe('Allow TLS session resumption (session tickets and session ids).'),
+  reuse_sessions: bool().default(true).describe('Allow TLS session resumption: session tickets, and session ids when versions leave out tlsv1.3.'),
   handshake_timeout: duration().prefault('15s').describe('Close a connection whose TLS handshake has not finished by then.'),
   partial_chain: z.union([z.boolean(), z.enum(['true', 'false', 'two_cacerts_from_cacertfile', 'cacert_from_cacertfile'])])
     .default(false).transform((v) => v !== false && v !== 'false')
