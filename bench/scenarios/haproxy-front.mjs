@@ -54,7 +54,7 @@ function haproxyConfig (culexPort, tlsPort, pem) {
     'defaults',
     '  mode tcp',
     '  timeout connect 5s',
-    // Longer than opening tls-idle-50k's connections may take (bench/scenarios/tls.mjs gives up after 200 s).
+    // Longer than opening tls-idle-50k's connections may take (bench/scenarios/tls.mjs gives up after 333 s).
     '  timeout client 10m',
     '  timeout server 10m',
     'frontend mqtts',
