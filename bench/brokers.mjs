@@ -117,7 +117,8 @@ export function brokerConfigDescription (withTls) {
 export const describeExit = (child) => `exited during startup (${child.exitCode ?? child.signalCode}): ${lastLines(child.output.text)}`
 export const peakRssKiB = (pid) => statusKiB(pid, 'VmHWM')
 export const stopBroker = (child) => stopProcess(child, BROKER_STOP_TIMEOUT_MS)
-export const spawnBroker = (command, args) => spawnPinned(BROKER_CORE, command, args)
+// Every broker may open as many files as the machine lets it (the idle scenarios hold tens of thousands of sockets).
+export const spawnBroker = (command, args) => spawnPinned(BROKER_CORE, command, args, { raiseFiles: true })
 
 /**
  * Starts `broker` fresh on a free port (and, with tlsCertDir, a TLS listener on another) in a fresh

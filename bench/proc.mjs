@@ -47,6 +47,9 @@ export function fileLimits (pid) {
   return match ? { soft: parse(match[1]), hard: parse(match[2]) } : null
 }
 
+/** The hard limit of open files of this process, and so of every process it starts; Infinity when unlimited. */
+export const hardFileLimit = () => fileLimits(process.pid)?.hard ?? Infinity
+
 /**
  * Lifts a process's soft limit of open files to its hard one when it is below `needed` (idle scenarios
  * hold thousands of sockets); throws, naming `who`, when that is still too low.
@@ -62,6 +65,18 @@ export function raiseFileLimit (pid, needed, who) {
     throw new Error(`${who} may open only ${limits.soft} files (hard limit ${limits.hard}), ${needed} needed: raise it, e.g. \`ulimit -n ${needed}\` (as root, or after raising the hard limit)`)
   }
 }
+
+/** How many ports one client address may use towards one server address and port (net.ipv4.ip_local_port_range). */
+export function ephemeralPortCount () {
+  const [low, high] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number)
+  return high - low + 1
+}
+
+/**
+ * Client addresses needed to hold `connections` to one server port: one per half of the ephemeral range
+ * (the other half left to sockets in TIME_WAIT), as bench/tls-storm.c chooses its --sources.
+ */
+export const sourceAddressCount = (connections) => Math.max(1, Math.ceil(connections / Math.floor(ephemeralPortCount() / 2)))
 
 /** A port the OS calls free on `host`, other than `other`. */
 export async function freePort (host, other) {
@@ -137,9 +152,15 @@ export function cpuPercentages (begin, end) {
 
 const liveChildren = new Set()
 
-/** Spawns `command` pinned to `core`; `child.exitPromise` resolves with { code, signal }, `child.output.text` is its output's tail. */
-export function spawnPinned (core, command, args) {
-  const child = spawn('taskset', ['-c', core, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+/**
+ * Spawns `command` pinned to `core`, with `raiseFiles` its soft limit of open files at the hard one (prlimit);
+ * `child.exitPromise` resolves with { code, signal }, `child.output.text` is its output's tail.
+ */
+export function spawnPinned (core, command, args, { raiseFiles = false } = {}) {
+  const hard = hardFileLimit() === Infinity ? 'unlimited' : String(hardFileLimit())
+  const pinned = ['taskset', '-c', core, command, ...args]
+  const argv = raiseFiles ? ['prlimit', `--nofile=${hard}:${hard}`, ...pinned] : pinned
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
   liveChildren.add(child)
   child.exitPromise = new Promise((resolve) => {
     child.on('exit', (code, signal) => {

@@ -31,6 +31,23 @@ const INCOMPLETE_NOTE = '‡ Not every connection completed its handshake and CO
 
 export const allRuns = (results) => Object.values(results.runs).flatMap(Object.values)
 
+const failedOrSkipped = (run) => (run.skipped ? 'skipped' : 'failed')
+
+// Each reason once, with the runs it kept from running: scenario (brokers).
+function skippedNotes (results) {
+  const byReason = new Map()
+  for (const [scenario, runs] of Object.entries(results.runs)) {
+    const skipped = Object.entries(runs).filter(([, run]) => run.skipped)
+    for (const [broker, run] of skipped) {
+      const scenarios = byReason.get(run.error) ?? new Map()
+      scenarios.set(scenario, [...(scenarios.get(scenario) ?? []), broker])
+      byReason.set(run.error, scenarios)
+    }
+  }
+  return [...byReason].map(([reason, scenarios]) =>
+    `Not run: ${[...scenarios].map(([scenario, brokers]) => `${scenario} (${brokers.join(', ')})`).join(', ')}: ${reason}.`)
+}
+
 /** The notes for the marks in the tables, for those that occur. */
 export function notes (results) {
   const runs = allRuns(results)
@@ -38,6 +55,7 @@ export function notes (results) {
     ...(runs.some(isDisturbed) ? [DISTURBED_NOTE] : []),
     ...(runs.some(isLoadgenBound) ? [LOADGEN_BOUND_NOTE] : []),
     ...(runs.some(isIncomplete) ? [INCOMPLETE_NOTE] : []),
+    ...skippedNotes(results),
   ]
 }
 
@@ -49,7 +67,7 @@ export function cell (results, scenario, broker, render) {
   if (!results.available.has(broker.name)) return 'n/a'
   const run = results.runs[scenario.name]?.[broker.name]
   if (!run) return '–'
-  if (!run.ok) return 'failed'
+  if (!run.ok) return failedOrSkipped(run)
   return `${render(run)}${isDisturbed(run) ? ' \\*' : ''}${isLoadgenBound(run) ? ' †' : ''}${isIncomplete(run) ? ' ‡' : ''}`
 }
 
@@ -77,7 +95,7 @@ export function runsTable (results, brokers, scenarios) {
       if (!run) continue
       rows.push(run.ok
         ? [s.name, b.label, fmtPct(run.cpu.broker), fmtPct(run.cpu.loadgen), fmtPct(run.cpu.other), fmtPct(run.cpu.steal), fmtMiB(run.rssKiB)]
-        : [s.name, b.label, `failed: ${run.error.replaceAll('|', '/')}`, '', '', '', ''])
+        : [s.name, b.label, `${failedOrSkipped(run)}${run.skipped ? ' (see the notes)' : `: ${run.error.replaceAll('|', '/')}`}`, '', '', '', ''])
     }
   }
   return table(['Scenario', 'Broker', 'Broker CPU', 'Load generator CPU', 'Other CPU on both cores', 'Steal', 'Broker peak RSS'], rows, 2)

@@ -102,7 +102,9 @@ function scratchDir () {
 // ---------- the runs ----------
 
 // A broker that has never come up is "not available" from then on; one that
-// did come up before gets a failed run instead.
+// did come up before gets a failed run instead. A run may be skipped without
+// starting the broker ({ ok: false, skipped: true, error: why }), e.g. when the
+// machine's limits cannot hold it.
 async function benchmark (options) {
   const results = { runs: {}, rows: {}, available: new Set(options.brokers.map((b) => b.name)), unavailableReasons: {} }
   const cameUp = new Set()
@@ -124,7 +126,7 @@ async function benchmark (options) {
       const started = Date.now()
       const run = await group.run(scenario, broker, options)
       const prefix = `${scenario.name.padEnd(nameWidth)} ${broker.label.padEnd(labelWidth)} ${seconds(started)}`
-      if (!run.brokerStarted && !cameUp.has(broker.name)) {
+      if (!run.brokerStarted && !run.skipped && !cameUp.has(broker.name)) {
         results.available.delete(broker.name)
         results.unavailableReasons[broker.name] = run.error
         console.log(`${prefix} not available: ${run.error}`)
@@ -132,7 +134,7 @@ async function benchmark (options) {
       }
       cameUp.add(broker.name)
       results.runs[scenario.name][broker.name] = run
-      console.log(`${prefix} ${run.ok ? group.describe(scenario, run) : `FAILED: ${run.error}`}`)
+      console.log(`${prefix} ${run.ok ? group.describe(scenario, run) : `${run.skipped ? 'SKIPPED' : 'FAILED'}: ${run.error}`}`)
     }
   }
   return results

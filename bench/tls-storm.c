@@ -16,6 +16,17 @@
  *          seconds of silence; a connection the broker closes meanwhile is no
  *          longer held.
  *
+ * One client address gives one server port at most its ephemeral ports
+ * (net.ipv4.ip_local_port_range). --sources N binds the sockets round-robin
+ * to 127.0.0.1 ... 127.0.0.N (all of 127/8 is the loopback interface) with
+ * IP_BIND_ADDRESS_NO_PORT, so the kernel picks the port per address at
+ * connect; by default N is 1 up to half the range's ports and grows by one
+ * per further half-range (4 for 50,000 connections with 32768-60999).
+ *
+ * Every connection is an open file: the generator lifts its soft limit of open
+ * files to the hard one and, in idle mode, stops when that is below
+ * --connections.
+ *
  * "window-begin" / "window-end" lines go to stderr as the window opens and
  * closes (bench/run.mjs samples the broker's CPU time and RSS then); one JSON
  * line with the results goes to stdout.
@@ -43,13 +54,18 @@
 #define TICK_MS 20
 #define SETTLE_NS (200 * 1000000LL)   /* storm: let the broker finish the last closes */
 #define NS_PER_S 1000000000LL
+#define SPARE_FDS 64
+#define MAX_SOURCES 254
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
 
 enum mode { STORM, IDLE };
 enum state { TCP_CONNECTING, HANDSHAKING, SENDING_CONNECT, AWAIT_CONNACK, HELD, CLOSED };
 
 struct config {
     const char *host, *ca;
-    int port, connections, parallel, warmup;
+    int port, connections, parallel, warmup, sources;
     enum mode mode;
     double duration_s, idle_s, timeout_s;
 };
@@ -69,12 +85,13 @@ struct counts {
 };
 
 static struct config cfg = {
-    .host = "127.0.0.1", .ca = NULL, .port = 0, .connections = 3000, .parallel = 16, .warmup = 100,
+    .host = "127.0.0.1", .ca = NULL, .port = 0, .connections = 3000, .parallel = 16, .warmup = 100, .sources = 0,
     .mode = STORM, .duration_s = 3, .idle_s = 2, .timeout_s = 25,
 };
 static SSL_CTX *ctx;
 static int ep;
 static struct sockaddr_in addr;
+static struct sockaddr_in *sources;   /* client addresses when cfg.sources > 1 */
 static struct counts counts;
 static long inflight;   /* started, not yet connacked or failed */
 static char first_error[256];
@@ -147,6 +164,11 @@ static void start_one (void)
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->state = TCP_CONNECTING;
+    if (sources) {
+        setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        struct sockaddr_in *src = &sources[(counts.started - 1) % cfg.sources];
+        if (bind(c->fd, (struct sockaddr *)src, sizeof *src) < 0) { fail(c, "bind source address"); return; }
+    }
     if (connect(c->fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS) { fail(c, "connect"); return; }
     struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c };
     if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) { fail(c, "epoll_ctl"); return; }
@@ -246,9 +268,9 @@ static void storm (void)
     double elapsed = seconds_since(begin);
     while (now_ns() < begin + (int64_t)(elapsed * NS_PER_S) + SETTLE_NS) poll_once();
     fputs("window-end\n", stderr);
-    printf("{\"mode\":\"storm\",\"parallel\":%d,\"started\":%ld,\"completed\":%ld,\"failed\":%ld,\"unfinished\":%ld,"
+    printf("{\"mode\":\"storm\",\"parallel\":%d,\"sources\":%d,\"started\":%ld,\"completed\":%ld,\"failed\":%ld,\"unfinished\":%ld,"
            "\"elapsed_s\":%.3f,\"per_s\":%.1f,\"error\":\"%s\"}\n",
-           cfg.parallel, counts.started, counts.connacked, counts.failed, inflight,
+           cfg.parallel, cfg.sources, counts.started, counts.connacked, counts.failed, inflight,
            elapsed, counts.connacked / elapsed, first_error);
 }
 
@@ -265,9 +287,9 @@ static void idle (void)
     int64_t idle_end = now_ns() + (int64_t)(cfg.idle_s * NS_PER_S);
     while (now_ns() < idle_end) poll_once();
     fputs("window-end\n", stderr);
-    printf("{\"mode\":\"idle\",\"parallel\":%d,\"started\":%ld,\"connacked\":%ld,\"held\":%ld,\"failed\":%ld,"
+    printf("{\"mode\":\"idle\",\"parallel\":%d,\"sources\":%d,\"started\":%ld,\"connacked\":%ld,\"held\":%ld,\"failed\":%ld,"
            "\"dropped\":%ld,\"unfinished\":%ld,\"open_s\":%.3f,\"idle_s\":%.1f,\"error\":\"%s\"}\n",
-           cfg.parallel, counts.started, counts.connacked, counts.connacked - counts.dropped, counts.failed,
+           cfg.parallel, cfg.sources, counts.started, counts.connacked, counts.connacked - counts.dropped, counts.failed,
            counts.dropped, inflight, open_s, cfg.idle_s, first_error);
     fflush(stdout);
     /* Exiting closes every held connection. */
@@ -276,7 +298,7 @@ static void idle (void)
 static void usage (void)
 {
     fputs("usage: tls-storm --port P --ca FILE [--host H] [--mode storm|idle] [--connections N] [--parallel K]\n"
-          "                 [--warmup N] [--duration S] [--idle S] [--timeout S]\n", stderr);
+          "                 [--warmup N] [--duration S] [--idle S] [--timeout S] [--sources N]\n", stderr);
     exit(2);
 }
 
@@ -288,6 +310,7 @@ static void parse_args (int argc, char **argv)
         { "connections", required_argument, 0, 'n' }, { "parallel", required_argument, 0, 'k' },
         { "warmup", required_argument, 0, 'w' }, { "duration", required_argument, 0, 'd' },
         { "idle", required_argument, 0, 'i' }, { "timeout", required_argument, 0, 't' },
+        { "sources", required_argument, 0, 's' },
         { 0, 0, 0, 0 },
     };
     int o;
@@ -307,23 +330,61 @@ static void parse_args (int argc, char **argv)
         case 'd': cfg.duration_s = atof(optarg); break;
         case 'i': cfg.idle_s = atof(optarg); break;
         case 't': cfg.timeout_s = atof(optarg); break;
+        case 's': cfg.sources = atoi(optarg); break;
         default: usage();
         }
     }
-    if (cfg.port <= 0 || !cfg.ca || cfg.connections <= 0 || cfg.parallel <= 0 || cfg.warmup < 0) usage();
+    if (cfg.port <= 0 || !cfg.ca || cfg.connections <= 0 || cfg.parallel <= 0 || cfg.warmup < 0 || cfg.sources < 0) usage();
 }
 
-/* Room for every connection plus a margin; the soft limit may rise up to the hard one. */
+/* Room for every connection plus a margin: the soft limit goes up to the hard one. */
 static void raise_fd_limit (void)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return;
-    rlim_t want = (rlim_t)cfg.connections + 64;
-    if (rl.rlim_cur >= want) return;
-    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    getrlimit(RLIMIT_NOFILE, &rl);
-    if (cfg.mode == IDLE && rl.rlim_cur < want) die("not enough file descriptors for --connections (ulimit -n)");
+    rlim_t want = (rlim_t)cfg.connections + SPARE_FDS;
+    if (rl.rlim_cur < want && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (cfg.mode == IDLE && rl.rlim_cur < want) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "--connections %d needs %llu open files, the hard limit is %llu (ulimit -Hn): raise it",
+                 cfg.connections, (unsigned long long)want, (unsigned long long)rl.rlim_max);
+        die(msg);
+    }
+}
+
+/* Ports one client address may use towards one server port, from net.ipv4.ip_local_port_range. */
+static int ephemeral_ports (void)
+{
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    int lo = 32768, hi = 60999;   /* the kernel's default */
+    if (f) {
+        if (fscanf(f, "%d %d", &lo, &hi) != 2) { lo = 32768; hi = 60999; }
+        fclose(f);
+    }
+    return hi >= lo ? hi - lo + 1 : 1;
+}
+
+/* --sources, or by default one address per half of the ephemeral range (leaving room for TIME_WAIT). */
+static void choose_sources (void)
+{
+    if (cfg.sources == 0) {
+        int per_source = ephemeral_ports() / 2;
+        if (per_source < 1) per_source = 1;
+        cfg.sources = (cfg.connections + per_source - 1) / per_source;
+    }
+    if (cfg.sources > MAX_SOURCES) die("--sources: at most 254 addresses (127.0.0.1 ... 127.0.0.254)");
+    if (cfg.sources <= 1) { cfg.sources = 1; return; }
+    if ((ntohl(addr.sin_addr.s_addr) >> 24) != 127) die("several source addresses (--sources) need a loopback --host (127.0.0.0/8)");
+    sources = calloc((size_t)cfg.sources, sizeof *sources);
+    if (!sources) die("out of memory");
+    for (int i = 0; i < cfg.sources; i++) {
+        sources[i].sin_family = AF_INET;
+        sources[i].sin_addr.s_addr = htonl((127u << 24) | (uint32_t)(i + 1));
+    }
 }
 
 int main (int argc, char **argv)
@@ -333,6 +394,7 @@ int main (int argc, char **argv)
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)cfg.port);
     if (inet_pton(AF_INET, cfg.host, &addr.sin_addr) != 1) die("--host must be an IPv4 address");
+    choose_sources();
 
     ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx) die("SSL_CTX_new failed");

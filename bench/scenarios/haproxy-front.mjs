@@ -6,23 +6,28 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { fileLimits } from '../proc.mjs'
+import { hardFileLimit, sourceAddressCount } from '../proc.mjs'
 
 export const HAPROXY = '/usr/sbin/haproxy'
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const CULEX_ENTRY = path.join(ROOT, 'dist/broker.js')
 const HOST = '127.0.0.1'
-// Above the largest idle scenario (tls-idle-10k), with room for the warm-up, unless the hard limit of open
+// Above the largest idle scenario (tls-idle-50k), with room for the warm-up, unless the hard limit of open
 // files is lower: HAProxy needs two per connection (client and Culex side) and refuses to start otherwise.
-const WANTED_CONNECTIONS = 20_000
-const maxConnections = () => Math.min(WANTED_CONNECTIONS, Math.floor(((fileLimits(process.pid)?.hard ?? Infinity) - 200) / 2))
+const WANTED_CONNECTIONS = 51_000
+const SPARE_FILES = 200
+const openFiles = (connections) => 2 * connections + SPARE_FILES
+const maxConnections = () => Math.min(WANTED_CONNECTIONS, Math.floor((hardFileLimit() - SPARE_FILES) / 2))
+// HAProxy's connections to Culex all go to one port: beyond one client address's ephemeral ports they need
+// more, one server line per address (127.0.1.x, apart from the load generator's 127.0.0.x), round robin.
+const culexSources = () => sourceAddressCount(maxConnections())
 
 /**
  * The bench/brokers.mjs entry. prepare() returns HAProxy as the command (listening on the TLS port) and Culex
  * as its companion (on the plain port, where only HAProxy connects); runOnFreshBroker starts, samples and
  * stops both.
  */
-export const haproxyFront = { name: 'haproxy-front', label: 'HAProxy TLS front + Culex', prepare, tlsOnly: true }
+export const haproxyFront = { name: 'haproxy-front', label: 'HAProxy TLS front + Culex', prepare, tlsOnly: true, openFiles, openFilesWho: 'HAProxy (two per connection)' }
 
 function prepare (port, dir, tls) {
   if (!tls) throw new Error('the HAProxy TLS front runs only the TLS scenarios')
@@ -49,15 +54,22 @@ function haproxyConfig (culexPort, tlsPort, pem) {
     'defaults',
     '  mode tcp',
     '  timeout connect 5s',
-    '  timeout client 120s',
-    '  timeout server 120s',
+    // Longer than opening tls-idle-50k's connections may take (bench/scenarios/tls.mjs gives up after 333 s).
+    '  timeout client 10m',
+    '  timeout server 10m',
     'frontend mqtts',
     `  bind ${HOST}:${tlsPort} ssl crt ${pem}`,
     '  default_backend culex',
     'backend culex',
-    `  server culex ${HOST}:${culexPort} send-proxy-v2-ssl`,
+    ...culexServers(culexPort),
     '',
   ].join('\n')
+}
+
+function culexServers (culexPort) {
+  const count = culexSources()
+  if (count === 1) return [`  server culex ${HOST}:${culexPort} send-proxy-v2-ssl`]
+  return Array.from({ length: count }, (_, i) => `  server culex${i + 1} ${HOST}:${culexPort} source 127.0.1.${i + 1} send-proxy-v2-ssl`)
 }
 
 function culexConfig (port, dataDir) {
@@ -80,5 +92,5 @@ export function haproxyVersion () {
 
 /** The method paragraph's line. */
 export function method () {
-  return `HAProxy TLS front + Culex (TLS scenarios only): HAProxy ${haproxyVersion()} (\`nbthread 1\`, \`mode tcp\`, \`bind ... ssl crt\` with the certificate and key the others get, \`server ... send-proxy-v2-ssl\`) terminates TLS and passes each connection to Culex's tcp listener with \`proxy_protocol = true\` (bench/scenarios/haproxy-front.mjs); both pinned to the broker's core, their CPU and RSS summed. HAProxy's \`maxconn\` is ${maxConnections()} here (two open files per connection, under this machine's hard limit of ${fileLimits(process.pid)?.hard ?? 'unlimited'}).`
+  return `HAProxy TLS front + Culex (TLS scenarios only): HAProxy ${haproxyVersion()} (\`nbthread 1\`, \`mode tcp\`, \`bind ... ssl crt\` with the certificate and key the others get, \`server ... send-proxy-v2-ssl\`) terminates TLS and passes each connection to Culex's tcp listener with \`proxy_protocol = true\` (bench/scenarios/haproxy-front.mjs); both pinned to the broker's core, their CPU and RSS summed. HAProxy's \`maxconn\` is ${maxConnections()} here (two open files per connection, under this machine's hard limit of ${hardFileLimit().toLocaleString('en-US')})${culexSources() > 1 ? `, its connections to Culex spread over ${culexSources()} \`server\` lines with \`source 127.0.1.1\`… (one client address has only so many ephemeral ports)` : ''}.`
 }

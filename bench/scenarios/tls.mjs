@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { CULEX_ENTRY, HOST, LOADGEN_CORE, ROOT, runGenerator, runOnFreshBroker } from '../brokers.mjs'
-import { CLOCK_TICKS, buildC, raiseFileLimit } from '../proc.mjs'
+import { CLOCK_TICKS, buildC, ephemeralPortCount, hardFileLimit, raiseFileLimit, sourceAddressCount } from '../proc.mjs'
 import { cell, describeCpu, describeDisturbed, fmtInt, fmtMiB, fmtRatio, ratioColumns, ratioHeader, table } from '../report.mjs'
 
 const TLS_STORM_SRC = path.join(ROOT, 'bench/tls-storm.c')
@@ -15,21 +15,26 @@ const TLS_STORM = { parallel: 32, warmup: 100, connections: 3000, durationS: 3 }
 // Mosquitto listens with a backlog of 100; more in flight only overflows it (the load generator,
 // at about 1 ms of CPU per handshake, limits the opening rate anyway).
 const TLS_IDLE = { parallel: 100, idleS: 2 }
-// bench/tls-storm gives up on connections still unfinished after this long.
+// bench/tls-storm gives up on connections still unfinished after this long; opening idle connections may
+// take a second per IDLE_OPENED_PER_S of them (about 800/s on a quiet machine, 300/s with the cores shared).
 const TLS_TIMEOUT_S = 25
+const IDLE_OPENED_PER_S = 150
+// Open files besides one per held connection: bench/tls-storm's (as SPARE_FDS in bench/tls-storm.c), a broker's.
+const GENERATOR_SPARE_FILES = 64
+const BROKER_SPARE_FILES = 100
 const FLOOR = 'node-tls-floor'
 
 function tlsHandshake (name, label, key) {
   const { parallel, warmup, connections, durationS } = TLS_STORM
   return {
-    name, label, unit: 'µs', tls: { key, mode: 'storm' },
+    name, label, unit: 'µs', tls: { key, mode: 'storm', timeoutS: TLS_TIMEOUT_S },
     args: ['--mode', 'storm', '--parallel', String(parallel), '--warmup', String(warmup), '--connections', String(connections), '--duration', String(durationS)],
   }
 }
 
 function tlsIdle (name, label, connections) {
   return {
-    name, label, unit: 'KiB', tls: { key: 'ec256', mode: 'idle', connections },
+    name, label, unit: 'KiB', tls: { key: 'ec256', mode: 'idle', connections, timeoutS: Math.max(TLS_TIMEOUT_S, connections / IDLE_OPENED_PER_S) },
     args: ['--mode', 'idle', '--parallel', String(TLS_IDLE.parallel), '--connections', String(connections), '--idle', String(TLS_IDLE.idleS)],
   }
 }
@@ -39,6 +44,7 @@ export const scenarios = [
   tlsHandshake('tls-handshake-rsa', 'Broker CPU per TLS 1.3 handshake, RSA 2048 certificate', 'rsa2048'),
   tlsIdle('tls-idle-1k', 'Memory per idle TLS connection, 1,000 connections', 1000),
   tlsIdle('tls-idle-10k', 'Memory per idle TLS connection, 10,000 connections', 10_000),
+  tlsIdle('tls-idle-50k', 'Memory per idle TLS connection, 50,000 connections', 50_000),
 ]
 
 export const isTls = (scenario) => scenario.tls !== undefined
@@ -78,15 +84,35 @@ export function setUp (options) {
 }
 
 export const runsOn = () => true
-export const run = (scenario, broker, options) =>
-  runOnFreshBroker(broker, options.certDirs.get(scenario.tls.key), ({ tls, pid }) => {
-    for (const p of [pid].flat()) raiseFileLimit(p, (scenario.tls.connections ?? TLS_STORM.parallel) + 100, 'the broker')
+export async function run (scenario, broker, options) {
+  const tooFew = tooFewFiles(scenario, broker)
+  if (tooFew) return { ok: false, skipped: true, brokerStarted: false, error: tooFew }
+  return runOnFreshBroker(broker, options.certDirs.get(scenario.tls.key), ({ tls, pid }) => {
+    for (const p of [pid].flat()) raiseFileLimit(p, (scenario.tls.connections ?? TLS_STORM.parallel) + BROKER_SPARE_FILES, 'the broker')
     return runTlsStorm(scenario, tls, pid)
   })
+}
+
+// Every idle connection is an open file in bench/tls-storm and in the broker (two in HAProxy: broker.openFiles),
+// both limited by the hard limit they inherit from this process. Why a run cannot hold them all, or null.
+function tooFewFiles (scenario, broker) {
+  if (scenario.tls.mode !== 'idle') return null
+  const n = scenario.tls.connections
+  const hard = hardFileLimit()
+  const needs = [
+    { who: 'bench/tls-storm', files: n + GENERATOR_SPARE_FILES },
+    { who: broker.openFilesWho ?? broker.label, files: broker.openFiles?.(n) ?? n + BROKER_SPARE_FILES },
+  ]
+  const short = needs.find((need) => need.files > hard)
+  return short
+    ? `${fmtInt(n)} connections need ${fmtInt(short.files)} open files in ${short.who}, above this machine's hard limit of ${fmtInt(hard)} (\`ulimit -Hn\`); raise it (as root with CAP_SYS_RESOURCE: /etc/security/limits.conf, systemd LimitNOFILE=, \`docker run --ulimit nofile=N:N\`)`
+    : null
+}
 
 async function runTlsStorm (scenario, tls, brokerPid) {
-  const args = ['--host', HOST, '--port', String(tls.port), '--ca', path.join(tls.certDir, 'ca.pem'), '--timeout', String(TLS_TIMEOUT_S), ...scenario.args]
-  const result = await runGenerator(TLS_STORM_BIN, args, brokerPid, (TLS_TIMEOUT_S * 2 + TLS_STORM.durationS + TLS_IDLE.idleS + 10) * 1000)
+  const { timeoutS } = scenario.tls
+  const args = ['--host', HOST, '--port', String(tls.port), '--ca', path.join(tls.certDir, 'ca.pem'), '--timeout', String(timeoutS), ...scenario.args]
+  const result = await runGenerator(TLS_STORM_BIN, args, brokerPid, (timeoutS * 2 + TLS_STORM.durationS + TLS_IDLE.idleS + 10) * 1000)
   return { ...result, tls: tlsFigures(scenario, result.figures, result.samples) }
 }
 
@@ -110,6 +136,8 @@ function tlsFigures (scenario, figures, { begin, end }) {
   }
 }
 
+// bench/tls-storm binds its sockets to several 127.0.0.x when one address has too few ephemeral ports.
+const fromSources = (figures) => (figures.sources > 1 ? ` from ${figures.sources} addresses` : '')
 const fmtUs = (us) => (us == null ? 'n/a' : fmtInt(us))
 const fmtKiB = (kib) => (kib == null ? 'n/a' : kib.toFixed(1))
 
@@ -119,7 +147,7 @@ export function describe (scenario, run) {
   const main = scenario.tls.mode === 'storm'
     ? `${fmtUs(t.brokerUs)} µs broker CPU/handshake  ${fmtInt(f.completed)} handshakes (${fmtInt(f.per_s)}/s)  client ${fmtUs(t.clientUs)} µs/handshake` +
       (t.complete ? '' : `  INCOMPLETE (failed ${f.failed}, unfinished ${f.unfinished}: ${f.error})`)
-    : `${fmtKiB(t.kibPerConnection)} KiB/connection  held ${fmtInt(f.held)} of ${fmtInt(scenario.tls.connections)}  rss ${fmtMiB(t.rssBeforeKiB)} → ${fmtMiB(t.rssAfterKiB)}  opened in ${f.open_s.toFixed(1)} s` +
+    : `${fmtKiB(t.kibPerConnection)} KiB/connection  held ${fmtInt(f.held)} of ${fmtInt(scenario.tls.connections)}${fromSources(f)}  rss ${fmtMiB(t.rssBeforeKiB)} → ${fmtMiB(t.rssAfterKiB)}  opened in ${f.open_s.toFixed(1)} s` +
       (t.complete ? '' : `  INCOMPLETE (started ${f.started}, failed ${f.failed}, dropped ${f.dropped}, unfinished ${f.unfinished}: ${f.error})`)
   return `${main}  ${describeCpu(run)}${describeDisturbed(run)}`
 }
@@ -132,7 +160,8 @@ export function method (env, options) {
   return [
     `- TLS: bench/tls-storm.c (one thread, epoll, OpenSSL ${env.openssl}) pinned to core ${LOADGEN_CORE}, TLS 1.3 only, a full handshake per connection (no session resumption), server certificate verified against the CA; certificates made by \`culex certs init --key ec256|rsa2048\`. Every connection sends an MQTT 3.1.1 CONNECT (clean session, keepalive 0) and waits for its CONNACK.`,
     `- TLS handshake: after ${warmup} warm-up connections, ${parallel} connections in flight, each closing (DISCONNECT, close_notify, close) after its CONNACK, until ${fmtInt(connections)} were started or ${durationS} s passed. Figure: broker utime+stime over the window (until every started connection finished, plus 0.2 s) divided by completed handshakes. The load generator's CPU per handshake is in the TLS details table; when it saturates its core the broker simply idles part of the time.`,
-    `- Idle TLS connections: open N connections, at most ${TLS_IDLE.parallel} handshaking at once, keep them ${TLS_IDLE.idleS} s idle; figure: (broker VmRSS after − VmRSS before opening) / connections still held, in KiB (1024 bytes, /proc's "kB").`,
+    `- Idle TLS connections: open N connections, at most ${TLS_IDLE.parallel} handshaking at once (whatever N: the load generator's ~1 ms of CPU per handshake sets the pace, and more in flight would only overflow Mosquitto's listen backlog of 100), keep them ${TLS_IDLE.idleS} s idle; figure: (broker VmRSS after − VmRSS before opening) / connections still held, in KiB (1024 bytes, /proc's "kB"). The load generator gives up on connections not open after max(${TLS_TIMEOUT_S} s, N / ${IDLE_OPENED_PER_S} s).`,
+    `- Idle TLS connections, limits: one client address reaches one server port through at most its ephemeral ports (net.ipv4.ip_local_port_range, ${fmtInt(ephemeralPortCount())} here), so above half of them bench/tls-storm binds its sockets round robin to 127.0.0.1 … 127.0.0.K (IP_BIND_ADDRESS_NO_PORT; K = N / half the range, rounded up: ${sourceAddressCount(50_000)} for 50,000 here); the TLS details table says how many. Every connection is an open file in the load generator and in the broker (two in HAProxy): brokers start with their soft limit of open files raised to the hard one (\`prlimit --nofile\`), the generator raises its own; a run the hard limit (${fmtInt(hardFileLimit())} here) cannot hold is skipped, with the reason in the notes.`,
   ]
 }
 
@@ -164,7 +193,7 @@ export function tlsDetailsTable (results, brokers, scenarios) {
       const f = run.figures
       rows.push(s.tls.mode === 'storm'
         ? [s.name, b.label, `${fmtInt(f.completed)} of ${fmtInt(f.started)} completed`, `${fmtInt(f.per_s)} handshakes/s`, `${fmtUs(run.tls.clientUs)} µs per handshake`, '']
-        : [s.name, b.label, `${fmtInt(f.held)} of ${fmtInt(s.tls.connections)} held`, `opened in ${f.open_s.toFixed(1)} s`, '', `${fmtMiB(run.tls.rssBeforeKiB)} → ${fmtMiB(run.tls.rssAfterKiB)}`])
+        : [s.name, b.label, `${fmtInt(f.held)} of ${fmtInt(s.tls.connections)} held${fromSources(f)}`, `opened in ${f.open_s.toFixed(1)} s`, '', `${fmtMiB(run.tls.rssBeforeKiB)} → ${fmtMiB(run.tls.rssAfterKiB)}`])
     }
   }
   return table(['Scenario', 'Broker', 'Connections', 'Rate', 'Load generator CPU', 'Broker RSS before → after'], rows, 2)
