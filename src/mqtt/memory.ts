@@ -73,32 +73,57 @@ export function aliasBytes (topic: string): number {
   return ALIAS_OVERHEAD + topic.length
 }
 
-/** A Map that keeps the sum of its values' sizes (`bytes`) through every set, delete and clear. */
-export class SizedMap<K, V> extends Map<K, V> {
+const NOTHING: readonly never[] = []
+
+/**
+ * A Map that keeps the sum of its values' sizes (`bytes`) through every set, delete and clear. Its Map is
+ * made at the first set: most sessions never hold a message in flight, and an empty Map costs about 200
+ * bytes per connection (BENCHMARKS.md, memory per idle TLS connection).
+ */
+export class SizedMap<K, V> implements Iterable<[K, V]> {
   bytes = 0
+  #map: Map<K, V> | null = null
   readonly #sizeOf: (value: V) => number
 
   constructor (sizeOf: (value: V) => number) {
-    super()
     this.#sizeOf = sizeOf
   }
 
-  override set (key: K, value: V): this {
-    const old = super.get(key)
+  get size (): number { return this.#map === null ? 0 : this.#map.size }
+
+  get (key: K): V | undefined { return this.#map?.get(key) }
+
+  has (key: K): boolean { return this.#map !== null && this.#map.has(key) }
+
+  set (key: K, value: V): this {
+    const map = this.#map ??= new Map()
+    const old = map.get(key)
     if (old !== undefined) this.bytes -= this.#sizeOf(old)
     this.bytes += this.#sizeOf(value)
-    return super.set(key, value)
+    map.set(key, value)
+    return this
   }
 
-  override delete (key: K): boolean {
-    const old = super.get(key)
+  delete (key: K): boolean {
+    const old = this.#map?.get(key)
     if (old === undefined) return false
     this.bytes -= this.#sizeOf(old)
-    return super.delete(key)
+    return this.#map!.delete(key)
   }
 
-  override clear (): void {
+  clear (): void {
     this.bytes = 0
-    super.clear()
+    this.#map?.clear()
+    this.#map = null
   }
+
+  keys (): IterableIterator<K> { return this.#map === null ? NOTHING.values() : this.#map.keys() }
+
+  values (): IterableIterator<V> { return this.#map === null ? NOTHING.values() : this.#map.values() }
+
+  entries (): IterableIterator<[K, V]> { return this.#map === null ? NOTHING.values() : this.#map.entries() }
+
+  forEach (fn: (value: V, key: K) => void): void { this.#map?.forEach(fn) }
+
+  [Symbol.iterator] (): IterableIterator<[K, V]> { return this.entries() }
 }

@@ -82,8 +82,8 @@ export class Session {
   readonly subscriptions = new SizedMap<string, Subscription<Session>>(subscriptionBytes)
   /** Outgoing QoS 1/2 by packet id, in send order; `bytes`: what they pin. */
   readonly inflight = new SizedMap<number, Delivery>(deliveryBytes)
-  /** Incoming QoS 2 packet ids awaiting PUBREL → arrival time. */
-  readonly awaitingRel = new Map<number, number>()
+  /** Incoming QoS 2 packet ids awaiting PUBREL → arrival time (a SizedMap for its Map made at first use). */
+  readonly awaitingRel = new SizedMap<number, number>(() => 0)
   will: WillMessage | null = null
   /** The session's two timers, armed and stopped only through the methods below: session expiry and will delay. */
   expiryTimer: LongTimeout | null = null

@@ -14,6 +14,9 @@ import { expandIdentity, hasControlCharacter, resolveCertClientId, resolveUserna
 import { ownerRefusal, reauthorize } from '../resume.js'
 import { hasClientExpressions, initialAttrs, overriddenClientId, type AttrSource } from '../client-attrs.js'
 
+/** The attributes of a client that has none: shared (and frozen: a client's attributes are replaced, never changed). */
+const NO_ATTRS: Record<string, string> = Object.freeze({})
+
 type ConnackProps = NonNullable<IConnackPacket['properties']>
 
 export function handleConnect (channel: Channel, packet: IConnectPacket): void | Promise<void> {
@@ -34,7 +37,7 @@ export function handleConnect (channel: Channel, packet: IConnectPacket): void |
   const assigned = chosenId === undefined && packet.clientId === '' ? `culex-${randomBytes(8).toString('hex')}` : undefined
   let clientId = chosenId ?? assigned ?? packet.clientId
   // As EMQX: attributes once the client id and user name are settled, then the id override, which may read them.
-  let attrs: Record<string, string> = {}
+  let attrs: Record<string, string> = NO_ATTRS
   if (hasClientExpressions(mqtt)) {
     const source: AttrSource = {
       clientId, username, remoteAddress: channel.transport.remoteAddress, remotePort: channel.transport.remotePort,
