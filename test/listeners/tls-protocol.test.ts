@@ -1,5 +1,6 @@
 // TLS protocol settings of the ssl and wss listeners: versions, cipher suites, what arrives when a client
 // does not speak TLS (or stalls mid-handshake), and session resumption.
+import { constants } from 'node:crypto'
 import t from 'tap'
 import WebSocket from 'ws'
 import type { ClientInfo } from '../../src/mqtt/hooks.js'
@@ -109,6 +110,21 @@ t.test('handshake_timeout: a client that sends one 0x16 byte, or nothing, is clo
   t.ok(await within(3000, silent.closed), 'a silent client is closed too')
   t.match(await failureFrom(b, silentPort), { reason: 'handshake_timeout', msg: /sent nothing within ssl_options\.handshake_timeout/ })
   t.same(b.broker.core.metrics.tlsFailures, { handshake_timeout: 2 })
+})
+
+t.test('reuse_sessions: a TLS 1.2 client without tickets resumes by session id where versions leave out TLS 1.3', async (t) => {
+  // SSL_OP_NO_TICKET on the client: it offers no session ticket extension, so only the server's session-id cache can resume it.
+  const noTickets = { ...trusted, maxVersion: 'TLSv1.2' as const, secureOptions: constants.SSL_OP_NO_TICKET }
+  for (const versions of [['tlsv1.2'], ['tlsv1.3', 'tlsv1.2']]) {
+    const b = await startTlsBroker(t, sslOptions(pki, { versions }))
+    const first = await handshake(b.sslPort, noTickets, 50)
+    t.ok(first.session, `versions ${versions.join(',')}: the client got a session`)
+    const second = await handshake(b.sslPort, { ...noTickets, session: first.session! }, 50)
+    t.ok(second.secure, 'second handshake done')
+    // With TLS 1.3 on, the cache is off: it would cost every handshake (BENCHMARKS.md); tickets resume instead.
+    t.equal(second.reused, versions.length === 1, `versions ${versions.join(',')}: resumed by session id: ${versions.length === 1}`)
+    await b.close()
+  }
 })
 
 t.test('reuse_sessions: a second connection with the first one\'s session resumes; off, it does not', async (t) => {
