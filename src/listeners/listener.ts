@@ -36,7 +36,8 @@ interface Tracked {
   /** When the unsent bytes were first seen at or above high_watermark (0 = they are not). */
   busySince: number
   warned: boolean
-  peer: string
+  /** Its peer, named in the log when send_timeout acts. */
+  transport: TransportInfo
 }
 
 /**
@@ -78,7 +79,7 @@ export class ConnectionGate {
       stream.destroy()
       return
     }
-    this.#sockets.set(stream, { raw: raw === stream ? null : raw, busySince: 0, warned: false, peer: `${transport.remoteAddress}:${transport.remotePort}` })
+    this.#sockets.set(stream, { raw: raw === stream ? null : raw, busySince: 0, warned: false, transport })
     stream.once('close', () => {
       this.#sockets.delete(stream)
       this.#backlogged.delete(stream)
@@ -112,7 +113,7 @@ export class ConnectionGate {
       }
       if (tracked.busySince === 0) { tracked.busySince = now; continue }
       if (now - tracked.busySince < send.timeoutMs) continue
-      const details = { listener: this.#context.id, peer: tracked.peer, unsent, high_watermark: send.highWatermark, send_timeout_ms: send.timeoutMs }
+      const details = { listener: this.#context.id, peer: `${tracked.transport.remoteAddress}:${tracked.transport.remotePort}`, unsent, high_watermark: send.highWatermark, send_timeout_ms: send.timeoutMs }
       if (send.close) {
         this.#core.metrics.limits.slowConsumerDisconnected++
         this.#core.log.info(details, 'closing connection: its unsent data stayed above tcp_options.high_watermark for send_timeout (the client does not read)')

@@ -2,6 +2,7 @@
 // packet reader to the client's Channel, packets out gathered per tick so that a burst of deliveries
 // leaves in one write; reads paused while a packet is handled asynchronously, for a rate limit, or to
 // let other clients read.
+import { performance } from 'node:perf_hooks'
 import type { Duplex } from 'node:stream'
 import type { Packet, IPublishPacket } from 'mqtt-packet'
 import { CulexError } from '../errors.js'
@@ -55,7 +56,8 @@ export class Connection implements Wire {
     socket.on('error', (err: Error) => this.#ended(`socket error: ${err.message}`))
     socket.on('close', () => this.#ended(this.channel.state === 'closed' ? 'closed' : 'connection lost'))
     // A half-open client (it sent FIN first) is answered with ours; ending twice would build an error to drop.
-    socket.on('end', () => { if (!socket.writableEnded) socket.end() })
+    // A stream that does not allow half-open (a net.Server's socket) ends itself.
+    if (socket.allowHalfOpen) socket.on('end', () => { if (!socket.writableEnded) socket.end() })
   }
 
   /** @internal whether mqtt-packet's parser is held now (see packet-reader.ts) */
@@ -209,8 +211,42 @@ export class Connection implements Wire {
     this.#backlog.length = 0
     this.flush()
     this.socket.end()
-    setTimeout(() => this.socket.destroy(), END_GRACE_MS).unref()
+    destroyLater(this.socket)
   }
+}
+
+/**
+ * Sockets ended by us, destroyed END_GRACE_MS later if the peer has not finished closing by then. One
+ * queue and one timer for all: every socket waits the same time, so the queue is in due order, and a
+ * connection's end costs no timer of its own.
+ */
+const ending: { socket: Duplex, due: number }[] = []
+let endingHead = 0
+let endingTimer: NodeJS.Timeout | null = null
+
+function destroyLater (socket: Duplex): void {
+  ending.push({ socket, due: performance.now() + END_GRACE_MS })
+  endingTimer ??= setTimeout(destroyDue, END_GRACE_MS).unref()
+}
+
+function destroyDue (): void {
+  const now = performance.now()
+  while (endingHead < ending.length && ending[endingHead]!.due <= now) {
+    const { socket } = ending[endingHead]!
+    ending[endingHead++] = undefined as never
+    if (!socket.destroyed) socket.destroy()
+  }
+  if (endingHead === ending.length) {
+    ending.length = 0
+    endingHead = 0
+    endingTimer = null
+    return
+  }
+  if (endingHead > 1024 && endingHead * 2 > ending.length) {
+    ending.splice(0, endingHead)
+    endingHead = 0
+  }
+  endingTimer = setTimeout(destroyDue, ending[endingHead]!.due - now).unref()
 }
 
 function flushPending (conn: Connection): void {

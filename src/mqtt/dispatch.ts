@@ -31,10 +31,15 @@ const HANDLERS: Partial<Record<Packet['cmd'], Handler>> = {
 
 export function dispatch (channel: Channel, packet: Packet): void | Promise<void> {
   channel.core.metrics.packetsReceived++
-  const repeated = repeatedProperty(packet)
-  if (repeated) throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', `${packet.cmd.toUpperCase()} includes the ${repeated} property more than once`)
-  const invalid = invalidProperty(packet)
-  if (invalid) throw new CulexError('CULEX_ERR_MQTT_MALFORMED', `${packet.cmd.toUpperCase()} ${invalid} (spec 2.2.2.2)`)
+  // Property sets: the packet's own, and for CONNECT its will's (most packets have neither).
+  const props = (packet as { properties?: Props }).properties
+  const willProps = packet.cmd === 'connect' && packet.will ? packet.will.properties as Props : undefined
+  if (props !== undefined || willProps !== undefined) {
+    const repeated = repeatedProperty(props) ?? repeatedProperty(willProps)
+    if (repeated) throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', `${packet.cmd.toUpperCase()} includes the ${repeated} property more than once`)
+    const invalid = invalidProperty(packet.cmd, props, false) ?? invalidProperty(packet.cmd, willProps, true)
+    if (invalid) throw new CulexError('CULEX_ERR_MQTT_MALFORMED', `${packet.cmd.toUpperCase()} ${invalid} (spec 2.2.2.2)`)
+  }
   if (packet.cmd === 'connect') {
     if (channel.state !== 'new') throw new CulexError('CULEX_ERR_MQTT_PROTOCOL', 'second CONNECT on a connection [MQTT-3.1.0-2]')
     return handleConnect(channel, packet)
@@ -54,18 +59,9 @@ export function dispatch (channel: Channel, packet: Packet): void | Promise<void
 
 type Props = Record<string, unknown> | undefined
 
-/** The property sets of a packet: its own, and for CONNECT its will's. */
-function propertySets (packet: Packet): { props: Props, will: boolean }[] {
-  const sets = [{ props: (packet as { properties?: Props }).properties, will: false }]
-  if (packet.cmd === 'connect' && packet.will) sets.push({ props: packet.will.properties as Props, will: true })
-  return sets
-}
-
 /** mqtt-packet turns a repeated property into an array; of what a client sends, only User Property may repeat. */
-function repeatedProperty (packet: Packet): string | undefined {
-  for (const { props } of propertySets(packet)) {
-    for (const name in props) if (Array.isArray(props[name])) return name
-  }
+function repeatedProperty (props: Props): string | undefined {
+  for (const name in props) if (Array.isArray(props[name])) return name
   return undefined
 }
 
@@ -95,15 +91,13 @@ const NUMBER_PROPS = new Set(['sessionExpiryInterval', 'willDelayInterval', 'rec
 const STRING_PROPS = new Set(['authenticationMethod', 'contentType', 'responseTopic', 'reasonString', 'serverReference'])
 const BINARY_PROPS = new Set(['authenticationData', 'correlationData'])
 
-/** Why a property makes the packet malformed, or undefined. */
-function invalidProperty (packet: Packet): string | undefined {
-  for (const { props, will } of propertySets(packet)) {
-    const allowed = ALLOWED_PROPS[will ? 'will' : packet.cmd]
-    for (const name in props) {
-      const value = props[name]
-      if (!allowed?.has(name)) return `carries the ${name} property, which is not one of ${will ? 'a will' : 'its'} properties`
-      if (!validPropertyValue(name, value)) return `carries a ${name} property that is cut off by the end of the packet`
-    }
+/** Why a property of `props` (the packet's, or its will's) makes the packet malformed, or undefined. */
+function invalidProperty (cmd: Packet['cmd'], props: Props, will: boolean): string | undefined {
+  const allowed = ALLOWED_PROPS[will ? 'will' : cmd]
+  for (const name in props) {
+    const value = props[name]
+    if (!allowed?.has(name)) return `carries the ${name} property, which is not one of ${will ? 'a will' : 'its'} properties`
+    if (!validPropertyValue(name, value)) return `carries a ${name} property that is cut off by the end of the packet`
   }
   return undefined
 }

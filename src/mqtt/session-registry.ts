@@ -277,7 +277,7 @@ export class SessionRegistry {
       session.armExpiry(session.expiryInterval * 1000, () => this.end(session))
     }
     if (this.#log.isLevelEnabled('info')) this.#log.info({ client: channel.label, reason }, 'client disconnected')
-    if (channel.client) this.#hooks.notify('clientDisconnected', channel.client, reason, channel.connInfo())
+    if (channel.client && this.#hooks.clientDisconnected.length > 0) this.#hooks.notify('clientDisconnected', channel.client, reason, channel.connInfo())
   }
 
   #scheduleWill (session: Session): void {

@@ -208,6 +208,8 @@ export class Session {
 
   /** Takes out the deliveries `pick` selects, in flight (not yet PUBREC'd) then queued, in order. */
   #take (pick: (d: Delivery) => boolean): Delivery[] {
+    // Nothing held (a clean session's client leaving, most often): nothing to take or rebuild.
+    if (this.inflight.size === 0 && this.queueLength === 0) return []
     const out: Delivery[] = []
     for (const [id, d] of this.inflight) {
       if (d.state === 'publish' && pick(d)) { out.push(d); this.inflight.delete(id) }

@@ -145,3 +145,25 @@ t.test('mqtt-packet\'s parser is made when a packet needs it and dropped after c
   await end(pub, true)
   t.equal((await raw.take('publish')).properties?.subscriptionIdentifier, 9, 'its MQTT 5 property was read')
 })
+
+t.test('an MQTT 3.1.1 DISCONNECT is read without the parser: the will is discarded; one with a reserved flag set is malformed and the will goes out', async (t) => {
+  const b = await startBroker()
+  t.teardown(() => b.close())
+  const sub = await connectClient(b.tcpPort)
+  t.teardown(() => end(sub, true))
+  const got = collect(sub)
+  await sub.subscribeAsync('dw/#', { qos: 0 })
+  const will = (topic: string) => ({ topic, payload: Buffer.from('gone'), qos: 0 as const, retain: false })
+
+  const normal = await rawConnect(b.tcpPort, 4, { clientId: 'dw-normal', will: will('dw/normal') })
+  t.equal(normal.connack.returnCode, 0, 'connected with a will')
+  normal.raw.socket.write(Buffer.from([0xe0, 0x00]))
+  await normal.raw.closed
+  t.equal(b.broker.core.sessions.get('dw-normal'), undefined, 'the clean session ended with the connection')
+
+  const flagged = await rawConnect(b.tcpPort, 4, { clientId: 'dw-flagged', will: will('dw/flagged') })
+  flagged.raw.socket.write(Buffer.from([0xe2, 0x00]))
+  await flagged.raw.closed
+  const messages = await got.waitFor(1)
+  t.same(messages.map((m) => m.topic), ['dw/flagged'], 'only the malformed DISCONNECT\'s will is published')
+})

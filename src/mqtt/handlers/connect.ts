@@ -19,6 +19,9 @@ const NO_ATTRS: Record<string, string> = Object.freeze({})
 
 type ConnackProps = NonNullable<IConnackPacket['properties']>
 
+/** Properties of a packet that has none (MQTT 3): shared, read only. */
+const NO_PROPS: Readonly<ConnackProps & NonNullable<IConnectPacket['properties']>> = Object.freeze({})
+
 export function handleConnect (channel: Channel, packet: IConnectPacket): void | Promise<void> {
   channel.state = 'connecting'
   channel.protocolVersion = packet.protocolVersion ?? 4
@@ -71,9 +74,8 @@ export function handleConnect (channel: Channel, packet: IConnectPacket): void |
   channel.core.flapping.connecting(clientId, client.remoteAddress)
   const method = packet.properties?.authenticationMethod
   if (method !== undefined) return startEnhancedAuth(channel, packet, client, method, assigned !== undefined)
-  const credentials = { username, password: packet.password }
   if (channel.core.hooks.authenticate.length === 0) return accept(channel, packet, client, assigned !== undefined)
-  return runAuthenticate(channel.core.hooks, client, credentials).then(async (answer) => {
+  return runAuthenticate(channel.core.hooks, client, { username, password: packet.password }).then(async (answer) => {
     if (channel.state !== 'connecting') return
     if (answer.result !== 'ok') return refuseAuth(channel, answer)
     client.isSuperuser = answer.isSuperuser ?? false
@@ -245,7 +247,7 @@ function reply (channel: Channel, rc: number, reason: string): void {
 }
 
 /** Attaches the session and answers CONNACK; in a cluster, first brings the session from the node that holds it. */
-function accept (channel: Channel, packet: IConnectPacket, client: ClientInfo, assignedId: boolean, extra: ConnackProps = {}): void | Promise<void> {
+function accept (channel: Channel, packet: IConnectPacket, client: ClientInfo, assignedId: boolean, extra: ConnackProps = NO_PROPS): void | Promise<void> {
   const unsafe = mountpointIdentityRefusal(channel.listener.mountpoint, client)
   if (unsafe) return refuse(channel, unsafe.rc, unsafe.reason)
   const cluster = channel.core.cluster
@@ -276,7 +278,7 @@ function attach (channel: Channel, packet: IConnectPacket, client: ClientInfo, a
   const core = channel.core
   const mqtt = core.config.mqtt
   const v5 = channel.protocolVersion === 5
-  const props = packet.properties ?? {}
+  const props = packet.properties ?? NO_PROPS
   const existing = core.clients.get(client.clientId)
   if (existing && existing !== channel) {
     const err = new CulexError('CULEX_ERR_MQTT_TAKEN_OVER', 'session taken over')

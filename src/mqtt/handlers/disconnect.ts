@@ -4,6 +4,9 @@ import { CulexError } from '../../errors.js'
 import type { Channel } from '../channel.js'
 import { RC, describeReason } from '../reason-codes.js'
 
+/** The close reason of the usual DISCONNECT, made once. */
+const NORMAL = `client sent DISCONNECT ${describeReason(RC.SUCCESS)}`
+
 export function handleDisconnect (channel: Channel, packet: IDisconnectPacket): void {
   const session = channel.session!
   const rc = packet.reasonCode ?? RC.SUCCESS
@@ -16,5 +19,5 @@ export function handleDisconnect (channel: Channel, packet: IDisconnectPacket): 
   }
   if (rc !== RC.DISCONNECT_WITH_WILL) session.will = null
   channel.disconnectReceived = true
-  channel.close(`client sent DISCONNECT ${describeReason(rc)}`)
+  channel.close(rc === RC.SUCCESS ? NORMAL : `client sent DISCONNECT ${describeReason(rc)}`)
 }
