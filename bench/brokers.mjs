@@ -17,9 +17,11 @@ export const LOADGEN_CORE = '1'
 export const BROKER_START_TIMEOUT_MS = 10_000
 const BROKER_STOP_TIMEOUT_MS = 5_000
 
-// Each prepare(port, dir, tls) writes whatever config it needs into dir and returns the command to
+// Each prepare(port, dir, tls, spare) writes whatever config it needs into dir and returns the command to
 // run, or throws if the broker is not installed or built. tls, for the TLS scenarios: { port, certDir }
-// of an extra MQTT-over-TLS listener with certDir/server.pem, server.key and ca.pem.
+// of an extra MQTT-over-TLS listener with certDir/server.pem, server.key and ca.pem. spare: another free
+// port, for a broker that opens one more (Culex: its management API); the broker counts as started once
+// the returned readyPort accepts too.
 // tlsOnly: runs only the TLS scenarios, listening on the TLS port alone. A prepare may return a companion
 // { command, args, port } started beside it (the HAProxy TLS front's Culex): pinned to the same core, waited
 // for on its port, its CPU and memory added to the broker's.
@@ -74,19 +76,28 @@ function prepareNodeTlsFloor (_port, _dir, tls) {
   }
 }
 
-function prepareCulex (port, dir, tls) {
+// Culex opens its MQTT listeners first and loads the management API after (start-up time is spawn until
+// MQTT accepts): the load waits for the API port, so that it meets the broker fully started, as it meets
+// Mosquitto, and no measuring window overlaps the loading.
+function prepareCulex (port, dir, tls, spare) {
   if (!fs.existsSync(CULEX_ENTRY)) throw new Error('dist/broker.js not found (not built yet?)')
   const config = path.join(dir, 'culex.hocon')
-  fs.writeFileSync(config, culexConfig(port, dir, tls))
-  return { command: process.execPath, args: [CULEX_ENTRY, '-c', config] }
+  fs.writeFileSync(config, culexConfig(port, dir, tls, spare))
+  return { command: process.execPath, args: [...culexNodeFlags(), CULEX_ENTRY, '-c', config], readyPort: spare }
 }
 
-export function culexConfig (port, dataDir, tls) {
+// For looking into a run, e.g. CULEX_BENCH_NODE_FLAGS='--trace-gc': node flags for Culex (the end of
+// its output shows when it fails). Not for figures that go into BENCHMARKS.md.
+const culexNodeFlags = () => (process.env.CULEX_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)
+
+/** apiPort: the management API's (0, the default, lets the OS pick one: brokers side by side never collide on 18083). */
+export function culexConfig (port, dataDir, tls, apiPort = 0) {
   const file = (name) => JSON.stringify(path.join(tls.certDir, name))
   return [
     `node.data_dir = ${JSON.stringify(dataDir)}`,
     'log.console { enable = true, level = warning }',
     `listeners.tcp.default { bind = "${HOST}:${port}" }`,
+    `dashboard.listeners.http.bind = "${HOST}:${apiPort}"`,
     'listeners.ws.default { enable = false }',
     ...(tls
       ? [
@@ -105,7 +116,7 @@ export function brokerConfigDescription (withTls) {
   return [
     `Mosquitto: \`${mosquittoConfig('<port>', tls).trim().split('\n').join('`, `')}\`; everything else default.`,
     `aedes: library defaults on \`net.createServer\` with \`noDelay\`${withTls ? ' (and `tls.createServer` with `noDelay`, certificate and key for TLS)' : ''} (bench/peers/aedes.mjs).`,
-    `Culex: \`${culexConfig('<port>', '<tmpdir>', tls).trim().split('\n').join('`, `')}\`.`,
+    `Culex: \`${culexConfig('<port>', '<tmpdir>', tls, '<apiport>').trim().split('\n').join('`, `')}\`.`,
     ...(withTls
       ? [haproxyFrontMethod(), 'Node TLS floor (TLS scenarios only): `tls.createServer` with `noDelay` and the certificate, key and CA Culex gets, node:tls defaults otherwise; per connection it reads until a whole CONNECT (fixed header + remaining length) has arrived, answers CONNACK `20 02 00 00` and holds the socket idle until DISCONNECT or end, nothing parsed or kept beyond that (bench/peers/node-tls-floor.mjs). The least any Node.js MQTT-over-TLS server does: Culex / Node TLS floor is Culex\'s own cost, Node TLS floor / Mosquitto that of Node\'s tls and its OpenSSL binding.']
       : []),
@@ -128,12 +139,14 @@ export const spawnBroker = (command, args) => spawnPinned(BROKER_CORE, command, 
 export async function runOnFreshBroker (broker, tlsCertDir, measure) {
   const port = await freePort(HOST)
   const tls = tlsCertDir ? { port: await freePort(HOST, port), certDir: tlsCertDir } : undefined
+  let spare = await freePort(HOST, port)
+  while (spare === tls?.port) spare = await freePort(HOST, port)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${broker.name}-`))
   let child
   let companion
   let brokerStarted = false
   try {
-    const prepared = broker.prepare(port, dir, tls)
+    const prepared = broker.prepare(port, dir, tls, spare)
     if (prepared.companion) {
       companion = spawnBroker(prepared.companion.command, prepared.companion.args)
       await waitUntilAccepting(companion, HOST, prepared.companion.port, BROKER_START_TIMEOUT_MS, describeExit)
@@ -141,6 +154,7 @@ export async function runOnFreshBroker (broker, tlsCertDir, measure) {
     child = spawnBroker(prepared.command, prepared.args)
     if (!broker.tlsOnly) await waitUntilAccepting(child, HOST, port, BROKER_START_TIMEOUT_MS, describeExit)
     if (tls) await waitUntilAccepting(child, HOST, tls.port, BROKER_START_TIMEOUT_MS, describeExit)
+    if (prepared.readyPort) await waitUntilAccepting(child, HOST, prepared.readyPort, BROKER_START_TIMEOUT_MS, describeExit)
     brokerStarted = true
     // A pid list: proc.mjs sums CPU ticks and RSS over it.
     const pid = companion ? [child.pid, companion.pid] : child.pid

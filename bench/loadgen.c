@@ -27,7 +27,10 @@
  * The drain stops publishing and waits until everything sent was delivered
  * (and acked), the broker has been silent for a second, or --drain expires.
  * "window-begin" / "window-end" lines go to stderr as the window opens and
- * closes; one JSON line with the results goes to stdout.
+ * closes; one JSON line with the results goes to stdout. In the latency
+ * scenario that line has p50/p99/p99.9/max over the whole window and, with
+ * --window-ms N, a "windows" array with the same for each consecutive N ms
+ * (by receive time), so that one stall is not averaged away.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -78,6 +81,7 @@ struct config {
     double warmup_s, duration_s, drain_s, setup_timeout_s;
     int persistent;       /* subscribers connect with clean session = 0 (durable storage writes) */
     int wildcard;         /* fanout subscribers use bench/+ (per-delivery authorization checks) */
+    int window_ms;        /* latency: percentiles also per consecutive window of this length; 0 = totals only */
 };
 
 struct bitmap {
@@ -139,7 +143,9 @@ static int64_t phase_deadline;
 static int64_t last_receive_ns;
 static uint64_t total_delivered, duplicates, unexpected;
 static uint64_t *latency_ns;
+static uint32_t *latency_at_us;     /* when each sample was received, µs into the measuring window */
 static size_t nlatency, latency_cap;
+static int64_t window_start_ns;
 
 /* ---------- utilities ---------- */
 
@@ -427,11 +433,30 @@ static void start_rate_timer(int ticks_per_s) {
 
 /* ---------- incoming packets ---------- */
 
-static void record_latency(int64_t ns) {
+/* Room (touched, so no page faults later) for every sample the window should bring, plus slack:
+ * growing a large array mid-window would copy it and stall this loop, showing up as latency. */
+static void reserve_latency(void) {
+    latency_cap = (size_t)((double)cfg.rate * (cfg.duration_s + 1) * 1.25) + 65536;
+    latency_ns = xrealloc(latency_ns, latency_cap * sizeof *latency_ns);
+    latency_at_us = xrealloc(latency_at_us, latency_cap * sizeof *latency_at_us);
+    memset(latency_ns, 0, latency_cap * sizeof *latency_ns);
+    memset(latency_at_us, 0, latency_cap * sizeof *latency_at_us);
+}
+
+static int nwindows(void) {
+    if (!cfg.window_ms) return 0;
+    int64_t window_ns = (int64_t)cfg.window_ms * 1000000LL;
+    return (int)((seconds_to_ns(cfg.duration_s) + window_ns - 1) / window_ns);
+}
+
+static void record_latency(int64_t ns, int64_t received_ns) {
     if (nlatency == latency_cap) {
-        latency_cap = latency_cap ? latency_cap * 2 : 65536;
+        latency_cap *= 2;
         latency_ns = xrealloc(latency_ns, latency_cap * sizeof *latency_ns);
+        latency_at_us = xrealloc(latency_at_us, latency_cap * sizeof *latency_at_us);
     }
+    int64_t at_us = (received_ns - window_start_ns) / 1000;
+    latency_at_us[nlatency] = (uint32_t)(at_us < 0 ? 0 : at_us > UINT32_MAX ? UINT32_MAX : at_us);
     latency_ns[nlatency++] = ns > 0 ? (uint64_t)ns : 0;
 }
 
@@ -450,7 +475,7 @@ static void on_delivery(struct conn *sub, const uint8_t *payload, size_t len, in
     total_delivered++;
     if (seq >= st->next_expected) st->next_expected = seq + 1;
     mark_dirty(&pubs[publisher]);
-    if (cfg.scenario == LATENCY && phase == MEASURE) record_latency(received_ns - sent_ns);
+    if (cfg.scenario == LATENCY && phase == MEASURE) record_latency(received_ns - sent_ns, received_ns);
 }
 
 static void on_puback(struct conn *pub, uint16_t packet_id) {
@@ -607,7 +632,7 @@ static bool everything_delivered(void) {
 }
 
 static struct counters window_start, window_end;
-static int64_t window_start_ns, window_end_ns, drain_end_ns;
+static int64_t window_end_ns, drain_end_ns;
 static bool drain_cut_off;      /* deliveries were still arriving when --drain expired */
 
 static void enter_phase(enum phase next, int64_t now) {
@@ -615,7 +640,10 @@ static void enter_phase(enum phase next, int64_t now) {
     switch (next) {
     case WARMUP:
         phase_deadline = now + seconds_to_ns(cfg.warmup_s);
-        if (cfg.scenario == LATENCY) start_rate_timer(cfg.rate);
+        if (cfg.scenario == LATENCY) {
+            reserve_latency();
+            start_rate_timer(cfg.rate);
+        }
         else if (cfg.pub_rate) start_rate_timer(PACE_TICKS_PER_S);
         for (int i = 0; i < npubs; i++) mark_dirty(&pubs[i]);
         break;
@@ -786,11 +814,48 @@ static int compare_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static double percentile_us(double p) {
-    if (nlatency == 0) return 0;
-    size_t rank = (size_t)(p * (double)nlatency + 0.999999);
+/* The p-quantile (nearest rank) of n sorted samples. */
+static double percentile_us(const uint64_t *sorted, size_t n, double p) {
+    if (n == 0) return 0;
+    size_t rank = (size_t)(p * (double)n + 0.999999);
     if (rank < 1) rank = 1;
-    return (double)latency_ns[rank - 1] / 1000.0;
+    return (double)sorted[rank - 1] / 1000.0;
+}
+
+/* A sample read just after the deadline, before the phase moved on, counts in the last window. */
+static int window_of(uint32_t at_us) {
+    int w = (int)(at_us / ((uint32_t)cfg.window_ms * 1000u));
+    return w < nwindows() ? w : nwindows() - 1;
+}
+
+static void print_percentiles(const uint64_t *sorted, size_t n) {
+    printf("\"samples\":%zu,\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f", n,
+           percentile_us(sorted, n, 0.50), percentile_us(sorted, n, 0.99), percentile_us(sorted, n, 0.999),
+           percentile_us(sorted, n, 1.0));
+}
+
+/* --window-ms: the percentiles of each window, in order, and when (ms into the measuring window) its
+ * slowest message arrived; before the totals sort the samples. */
+static void print_windows(void) {
+    int n = nwindows();
+    uint64_t *scratch = xrealloc(NULL, (nlatency ? nlatency : 1) * sizeof *scratch);
+    printf(",\"window_ms\":%d,\"windows\":[", cfg.window_ms);
+    for (int w = 0; w < n; w++) {
+        size_t count = 0;
+        uint64_t slowest = 0;
+        uint32_t slowest_at_us = 0;
+        for (size_t i = 0; i < nlatency; i++) {
+            if (window_of(latency_at_us[i]) != w) continue;
+            scratch[count++] = latency_ns[i];
+            if (latency_ns[i] >= slowest) { slowest = latency_ns[i]; slowest_at_us = latency_at_us[i]; }
+        }
+        qsort(scratch, count, sizeof *scratch, compare_u64);
+        printf("%s{", w ? "," : "");
+        print_percentiles(scratch, count);
+        printf(",\"max_at_ms\":%.1f}", slowest_at_us / 1000.0);
+    }
+    printf("]");
+    free(scratch);
 }
 
 /* Messages each subscriber should have received but did not; for QoS 1 only acked ones count. */
@@ -841,9 +906,10 @@ static void print_results(void) {
         printf(",\"pub_rate\":%d,\"rate_skipped\":%llu", cfg.pub_rate,
                (unsigned long long)(pace_skipped_at_window_end - pace_skipped_at_window_start));
     if (cfg.scenario == LATENCY) {
+        if (cfg.window_ms) print_windows();
         qsort(latency_ns, nlatency, sizeof *latency_ns, compare_u64);
-        printf(",\"rate\":%d,\"samples\":%zu,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f",
-               cfg.rate, nlatency, percentile_us(0.50), percentile_us(0.99), percentile_us(1.0));
+        printf(",\"rate\":%d,", cfg.rate);
+        print_percentiles(latency_ns, nlatency);
     }
     printf("}\n");
 }
@@ -854,6 +920,8 @@ static void usage(void) {
     fputs("usage: loadgen --port N [--sub-port N] [--host 127.0.0.1] [--scenario fanin|fanout|pairs|latency]\n"
           "               [--qos 0|1] [--clients N] [--inflight 300] [--rate 5000] [--pub-rate N] [--interleave K] [--sequential]\n"
           "               [--warmup 1] [--duration 4] [--drain 10] [--setup-timeout 5] [--persistent] [--wildcard]\n"
+          "               [--window-ms N]\n"
+          "  --window-ms: latency percentiles also for each consecutive N ms of the measuring window\n"
           "  --sub-port: subscribers connect to this port (another node of a cluster), publishers to --port\n"
           "  --persistent: subscribers keep their sessions (clean session = 0)\n"
           "  --wildcard: fanout subscribers subscribe to bench/+ instead of bench/out\n"
@@ -886,7 +954,7 @@ static void parse_args(int argc, char **argv) {
         { "setup-timeout", required_argument, 0, 't' }, { "persistent", no_argument, 0, 'P' },
         { "sub-port", required_argument, 0, 'S' }, { "wildcard", no_argument, 0, 'W' },
         { "pub-rate", required_argument, 0, 'R' }, { "interleave", required_argument, 0, 'I' },
-        { "sequential", no_argument, 0, 'Q' },
+        { "sequential", no_argument, 0, 'Q' },     { "window-ms", required_argument, 0, 'M' },
         { 0, 0, 0, 0 },
     };
     int opt;
@@ -902,6 +970,7 @@ static void parse_args(int argc, char **argv) {
         case 'R': cfg.pub_rate = (int)parse_positive("--pub-rate", optarg); break;
         case 'I': cfg.interleave = (int)parse_positive("--interleave", optarg); break;
         case 'Q': cfg.sequential = 1; break;
+        case 'M': cfg.window_ms = (int)parse_positive("--window-ms", optarg); break;
         case 'w': cfg.warmup_s = parse_positive("--warmup", optarg); break;
         case 'd': cfg.duration_s = parse_positive("--duration", optarg); break;
         case 'D': cfg.drain_s = parse_positive("--drain", optarg); break;
@@ -917,6 +986,8 @@ static void parse_args(int argc, char **argv) {
     if (cfg.inflight > 30000) die("--inflight must be at most 30000 (packet ids must stay unique)");
     if (cfg.rate > 1000000) die("--rate must be at most 1000000");
     if (cfg.scenario == LATENCY) cfg.qos = 0;
+    if (cfg.window_ms && cfg.scenario != LATENCY) die("--window-ms applies to the latency scenario only");
+    if (cfg.window_ms && nwindows() > 10000) die("--window-ms: at most 10000 windows");
     if (cfg.clients < 0) cfg.clients = cfg.scenario == PAIRS ? 50 : 100;
     if (cfg.clients > 10000) die("--clients must be at most 10000");
 }

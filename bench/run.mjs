@@ -147,7 +147,7 @@ function methodSection (env, options) {
     `Generated ${env.date} by \`${options.command}\`.`,
     '',
     `- Machine: ${env.cpus} CPUs (${env.cpuModel}), ${env.kernel}; Node ${env.node}, Mosquitto ${env.mosquitto}, aedes ${env.aedes}, Culex ${env.culex}.`,
-    `- The broker runs pinned to core ${BROKER_CORE} (\`taskset -c ${BROKER_CORE}\`), the load generator (bench/loadgen.c: one thread, epoll, its own MQTT 3.1.1 client code) pinned to core ${LOADGEN_CORE}. Every scenario gets a fresh broker process on a fresh loopback port.`,
+    `- The broker runs pinned to core ${BROKER_CORE} (\`taskset -c ${BROKER_CORE}\`), the load generator (bench/loadgen.c: one thread, epoll, its own MQTT 3.1.1 client code) pinned to core ${LOADGEN_CORE}. Every scenario gets a fresh broker process on a fresh loopback port, and its load starts once the broker is fully started: for Culex, once its management API accepts too (it opens the MQTT port first and loads the API after).`,
     ...throughput.loadMethod(options),
     ...cluster.method(options),
     ...authz.method(options),

@@ -7,6 +7,7 @@ import { isExpired, type Message } from './message.js'
 import { TokenBucket } from './rate-limit.js'
 import type { RetainedStore } from './store/index.js'
 import type { SessionJournal } from './store/journal.js'
+import { isSysTopic } from './topic.js'
 
 /** Where a retained message accepted on this node is announced (a cluster); null on a single node. */
 export interface RetainedListener {
@@ -81,10 +82,13 @@ export class Retainer {
     this.#clearTimer = null
   }
 
-  /** The retained messages the journal kept; returns how many. */
+  /** The retained messages the journal kept; returns how many. $SYS ones an older version kept are dropped (see retain()). */
   restore (journal: SessionJournal): number {
     let count = 0
-    for (const [, message] of journal.retained()) { this.store.set(message); count++ }
+    for (const [topic, message] of [...journal.retained()]) {
+      if (isSysTopic(topic)) journal.retain({ ...message, payload: Buffer.alloc(0) })
+      else { this.store.set(message); count++ }
+    }
     return count
   }
 
@@ -122,7 +126,9 @@ export class Retainer {
     if (username !== undefined) stored.username = username
     ownPayload(stored)
     this.store.set(stored)
-    this.#journal?.retain(stored)
+    // The broker's own $SYS messages are published again at every start: kept on disk they were only an
+    // LMDB write on the event loop at every heartbeat and stats interval.
+    if (!isSysTopic(message.topic)) this.#journal?.retain(stored)
     if (!local) return
     const cluster = this.#cluster()
     cluster?.retained(stored)

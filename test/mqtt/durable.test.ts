@@ -88,6 +88,27 @@ t.test('delivered messages are not delivered again; a clean session leaves nothi
   t.same(again.messages.map((m) => m.topic), ['a/probe'], 'acknowledged messages are gone from the store')
 })
 
+t.test('the broker\'s own $SYS messages are retained in memory only, not kept on disk', async (t) => {
+  const dir = await dataDir(t)
+  const first = await startBroker({ ...durable(dir), sys_topics: { sys_msg_interval: '1m', sys_heartbeat_interval: '30s' } })
+  const reader = await connectClient(first.tcpPort, { clientId: 'reader' })
+  const sys = collect(reader)
+  await reader.subscribeAsync('$SYS/brokers/+/uptime', { qos: 0 })
+  await sys.waitFor(1)
+  t.ok(sys.messages[0]!.packet.retain, '$SYS uptime is a retained message')
+  const pub = await connectClient(first.tcpPort, { clientId: 'pub' })
+  await pub.publishAsync('r/kept', 'retained', { qos: 1, retain: true })
+  await end(pub)
+  await end(reader)
+  t.ok(first.broker.core.retained.size > 1, 'the $SYS messages and r/kept are retained while it runs')
+  await first.close()
+
+  const second = await startBroker(durable(dir))
+  t.teardown(() => second.close())
+  t.match(second.logs.find((l) => l.msg === 'persistent sessions and retained messages restored'), { retained: 1 })
+  t.same((second.broker.core.retained.all?.() ?? []).map((m) => m.topic), ['r/kept'], 'only the client\'s retained message came back')
+})
+
 /** A broker process on the durable store, killed with SIGKILL by the test. */
 function spawnBroker (t: { teardown: (fn: () => unknown) => void }, dir: string, port: number): Promise<ChildProcess> {
   return spawnBrokerProcess(t, join(dir, 'culex.hocon'), tcpOnlyHocon(join(dir, 'data'), port), port)
