@@ -50,7 +50,7 @@ export function describeHandshakeError (err: Error & { code?: string }, bytesRec
   }
   // OpenSSL's answer when the first record is not TLS at all (its version field is not 3.x).
   if (/wrong.version.number|packet.length.too.long|https.proxy.request/.test(text)) return NOT_TLS
-  if (/unsupported.protocol|no.protocols.available|version.too.low|version.too.high|wrong.version|protocol.version/.test(text)) {
+  if (/unsupported.protocol|no.protocols.available|version.too.low|version.too.high|protocol.version/.test(text)) {
     return { reason: 'version_mismatch', detail: `the client offers no TLS version that ssl_options.versions allows (${err.message})` }
   }
   if (/no.shared.cipher|handshake.failure|no.suitable.signature/.test(text)) {

@@ -1,5 +1,6 @@
 // The TLS side shared by ssl and wss listeners: a tls.Server (or https.Server) doing the handshake, the
-// verify policy of seed 003's table applied after it, one log line and one counter per failed handshake, and hot reload of the files.
+// verify policy of seed 003's table applied after it, one log line and one counter per failed handshake,
+// and hot reload of the files.
 import { watch, type FSWatcher } from 'node:fs'
 import { dirname, basename } from 'node:path'
 import type { Socket } from 'node:net'
@@ -116,10 +117,7 @@ export class TlsFront {
    * a first record that is not TLS, and Node's handshakeTimeout, give the failures their reasons.
    */
   listening (): TlsServer {
-    this.#server.prependListener('connection', (socket: Socket) => {
-      const peer = peerOf(socket)
-      this.#peers.set(socket, `${peer.address}:${peer.port}`)
-    })
+    this.#server.prependListener('connection', (socket: Socket) => this.#remember(socket))
     return this.#server
   }
 
@@ -128,8 +126,7 @@ export class TlsFront {
    * next bytes start a TLS handshake (the TLS server must not see the connection before they arrive).
    */
   accept (socket: Socket): void {
-    const peer = peerOf(socket)
-    this.#peers.set(socket, `${peer.address}:${peer.port}`)
+    this.#remember(socket)
     socket.on('error', destroySocket)
     const timer = setTimeout(() => {
       this.#failed(socket, { reason: 'handshake_timeout', detail: 'the client sent nothing within ssl_options.handshake_timeout' })
@@ -150,6 +147,12 @@ export class TlsFront {
       socket.unshift(chunk)
       this.#server.emit('connection', socket)
     })
+  }
+
+  /** Keeps the raw socket's peer address for the failure log (see #peers). */
+  #remember (socket: Socket): void {
+    const peer = peerOf(socket)
+    this.#peers.set(socket, `${peer.address}:${peer.port}`)
   }
 
   addPeerCheck (check: PeerCheck): void {
