@@ -74,8 +74,13 @@ export class Cluster implements ClusterLink {
   readonly #peers = new Set<string>()
   /** Nodes a hello is on its way to. */
   readonly #greeting = new Set<string>()
-  /** Nodes seen stopped whose routes are kept for now, and since when. */
+  /**
+   * Nodes seen stopped (no heartbeat; not those that said they leave), and since when: their routes are
+   * kept for now, and a SUBACK waits for them too, since a late heartbeat does not prove a node gone.
+   */
   readonly #stoppedAt = new Map<string, number>()
+  /** Nodes that let a SUBACK's wait run out while not peers: not waited for again until a hello is answered. */
+  readonly #silent = new Set<string>()
   #routesScheduled = false
   /** Until the other nodes acknowledged the routes (and shared groups) last sent: what a SUBACK waits for. */
   #syncing: Promise<void> | null = null
@@ -354,7 +359,7 @@ export class Cluster implements ClusterLink {
       case 'leave':
         this.#running.delete(from)
         this.#routes.drop(from)
-        this.#nodeStopped(from)
+        this.#nodeStopped(from, true)
         break
       case 'manage':
         this.#management?.apply(notice.change, from).catch((err: Error) =>
@@ -382,8 +387,8 @@ export class Cluster implements ClusterLink {
       if (del.length > 0) this.#control.broadcast({ t: 'routes', add, del })
       return
     }
-    const peers = [...this.#peers]
-    const acked = this.#control.broadcastAcked({ t: 'routes', add, del }, peers, ROUTE_SYNC_TIMEOUT_MS).then((missing) => {
+    const acked = this.#control.broadcastAcked({ t: 'routes', add, del }, this.#syncTargets(), ROUTE_SYNC_TIMEOUT_MS).then((missing) => {
+      for (const node of missing) if (!this.#peers.has(node)) this.#silent.add(node)
       if (missing.length > 0) {
         this.#log.warning({ nodes: missing, filters: add.slice(0, 10) },
           `cluster: nodes did not acknowledge this node's new subscriptions within ${ROUTE_SYNC_TIMEOUT_MS} ms; SUBACK sent anyway`)
@@ -391,6 +396,19 @@ export class Cluster implements ClusterLink {
     })
     const syncing: Promise<void> = acked.finally(() => { if (this.#syncing === syncing) this.#syncing = null })
     this.#syncing = syncing
+  }
+
+  /**
+   * The nodes a SUBACK waits for: the peers, and the nodes that may be running without being peers yet
+   * (a hello on its way or timed out, a heartbeat late on a busy host), but not those that went silent.
+   */
+  #syncTargets (): Set<string> {
+    const nodes = new Set(this.#peers)
+    for (const node of this.#running) nodes.add(node)
+    for (const node of this.#stoppedAt.keys()) nodes.add(node)
+    nodes.delete(this.node)
+    for (const node of this.#silent) if (!this.#peers.has(node)) nodes.delete(node)
+    return nodes
   }
 
   /** Exchanges every filter with a node (it started, or this one did, or the bus was away); the node is then a peer. */
@@ -410,6 +428,7 @@ export class Cluster implements ClusterLink {
     if (!Array.isArray(routes)) return
     this.#routes.set(node, routes)
     this.#peers.add(node)
+    this.#silent.delete(node)
   }
 
   /** Recounts this node's members of the groups that changed; tells the others (and the store) what differs; true when it told them something. */
@@ -450,19 +469,24 @@ export class Cluster implements ClusterLink {
       const since = this.#stoppedAt.get(n.node)
       if (since !== undefined && Date.now() - since > ROUTE_PURGE_MS) {
         this.#stoppedAt.delete(n.node)
+        this.#silent.delete(n.node)
         this.#routes.drop(n.node)
       }
       if (n.node === this.node || !this.#running.has(n.node)) continue
       this.#log.notice({ node: n.node }, 'cluster: a node stopped')
-      this.#nodeStopped(n.node)
+      this.#nodeStopped(n.node, false)
     }
     this.#running = running
   }
 
-  #nodeStopped (node: string): void {
+  /** `left`: it said so; otherwise it was seen stopped, and may only be late. */
+  #nodeStopped (node: string, left: boolean): void {
     this.#peers.delete(node)
     this.#control.forget(node)
-    if (this.#routes.filtersOf(node) > 0) this.#stoppedAt.set(node, Date.now())
+    if (left) {
+      this.#stoppedAt.delete(node)
+      this.#silent.delete(node)
+    } else this.#stoppedAt.set(node, Date.now())
     if (this.#core.closing) return
     this.#shared.unrecord(this.#shared.nodeDown(node), node)
     this.#adopt(node).catch((err: Error) => this.#log.warning({ node, err: err.message }, 'cluster: adopting the sessions of a stopped node failed'))

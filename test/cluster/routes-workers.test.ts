@@ -1,10 +1,11 @@
 // Route-aware delivery between the workers of one host (node.workers = 2, through `culex start`): a
 // message published right after a SUBACK on the other worker reaches the new subscriber; a worker that
+// seen stopped only because its heartbeat was late is still waited for; a worker that
 // dies while routes replicate delays a SUBACK only until it is seen stopped, and its successor routes to
 // the subscriber; a worker that stops reading never makes the primary grow without bound.
 import t from 'tap'
 import { collect, delay, until, within } from '../helpers.js'
-import { rssKiB, startWorkers } from './workers-helpers.js'
+import { rssKiB, startWorkers, stopProcess } from './workers-helpers.js'
 
 const { primary, logLines, pidOf, workerNames, clientOn } = await startWorkers(t, 'routes-workers', `cluster.heartbeat_interval = 200ms
 # short, for the test of a dying worker, but not so short that a busy machine's late heartbeat makes a
@@ -29,6 +30,28 @@ t.test('a message published right after the SUBACK reaches the new subscriber on
     await got.waitFor(i + 1, 5000)
   }
   t.same(got.messages.map((m) => m.payload.toString()), Array.from({ length: rounds }, (_, i) => String(i)), 'every message, the first after each SUBACK included')
+})
+
+t.test('a worker seen stopped only because its heartbeat was late still gets the routes before the SUBACK', async (t) => {
+  const { c: sub, node: subNode } = await clientOn(t, null)
+  const workers = await workerNames()
+  const other = workers.find((w) => w !== subNode)!
+  const { c: pub } = await clientOn(t, other)
+  const got = collect(sub)
+  const stoppedLines = async () => (await logLines()).filter((l) => l.msg === 'cluster: a node stopped' && l.node === other).length
+  const before = await stoppedLines()
+  const resume = stopProcess(t, await pidOf(other))
+  await until(async () => (await stoppedLines()) > before, 'the subscriber\'s worker sees the other stopped', 15_000)
+  // Stopped, it cannot acknowledge: the SUBACK waits for it (up to 3 s) rather than take it for gone.
+  let subacked = false
+  const suback = sub.subscribeAsync('late/+', { qos: 0 }).then(() => { subacked = true })
+  await delay(1000)
+  t.notOk(subacked, 'no SUBACK while the worker that may only be late has not acknowledged the route')
+  resume()
+  await suback
+  pub.publish('late/1', 'after a late heartbeat', { qos: 0 })
+  await got.waitFor(1, 5000)
+  t.equal(got.messages[0]!.payload.toString(), 'after a late heartbeat', 'the first message after the SUBACK arrived')
 })
 
 t.test('a worker dies while routes replicate: the SUBACK still comes, and the new worker routes to the subscriber', async (t) => {

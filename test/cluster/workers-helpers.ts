@@ -38,7 +38,8 @@ log.console.enable = false
 log.file.default { enable = true, path = "${log}", level = info, formatter = json }
 ${extra}`, tcp)
   const helpers = workersHelpers({ tcp, http, log }, name)
-  await until(async () => (await helpers.logLines()).some((l) => /^culex \S+ started in \d+ ms$/.test(String(l.msg))), 'the primary logs culex started', 30_000)
+  // The primary's line (the workers log theirs too, with their number).
+  await until(async () => (await helpers.logLines()).some((l) => l.worker === undefined && /^culex \S+ started in \d+ ms$/.test(String(l.msg))), 'the primary logs culex started', 30_000)
   return { primary, data, ...helpers }
 }
 
