@@ -167,3 +167,72 @@ t.test('an MQTT 3.1.1 DISCONNECT is read without the parser: the will is discard
   const messages = await got.waitFor(1)
   t.same(messages.map((m) => m.topic), ['dw/flagged'], 'only the malformed DISCONNECT\'s will is published')
 })
+
+// A CONNECT the reader decodes itself must come out as mqtt-packet's parser reads it: each one below is
+// sent whole (read by the reader when it has no properties) and in 1-byte pieces (always the parser).
+const connects: { name: string, bytes: Buffer, accepted: boolean }[] = (() => {
+  const gen = (p: Partial<mqtt.IConnectPacket>, v: 3 | 4 | 5) => mqtt.generate({ cmd: 'connect', protocolId: v === 3 ? 'MQIsdp' : 'MQTT', protocolVersion: v, clean: true, keepalive: 30, clientId: '', ...p } as mqtt.IConnectPacket, { protocolVersion: v })
+  const will = (qos: 0 | 1 | 2, retain: boolean) => ({ topic: 'cw/ü', payload: Buffer.from([0, 1, 2, 0xff]), qos, retain })
+  const plain = gen({ clientId: 'cr-plain' }, 4)
+  const patched = (bytes: Buffer, at: number, value: number) => { const b = Buffer.from(bytes); b[at] = value; return b }
+  return [
+    { name: 'MQTT 3.1.1, client id only', bytes: plain, accepted: true },
+    { name: 'MQTT 3.1.1, user name and password', bytes: gen({ clientId: 'cr-user', username: 'ü-user', password: Buffer.from('pw') }, 4), accepted: true },
+    { name: 'MQTT 3.1.1, will QoS 1 retained', bytes: gen({ clientId: 'cr-will', will: will(1, true), clean: false, keepalive: 5 }, 4), accepted: true },
+    { name: 'MQTT 3.1, will and user name', bytes: gen({ clientId: 'cr-31', will: will(2, false), username: 'u31' }, 3), accepted: true },
+    { name: 'MQTT 5 without properties, will, user name and password', bytes: gen({ clientId: 'cr-5', will: will(0, false), username: 'u5', password: Buffer.from('p5') }, 5), accepted: true },
+    { name: 'MQTT 5 with properties', bytes: gen({ clientId: 'cr-5p', properties: { sessionExpiryInterval: 10 } }, 5), accepted: true },
+    { name: 'a trailing byte after the last field (mqtt-packet ignores it)', bytes: Buffer.concat([patched(plain, 1, plain[1]! + 1).subarray(0, plain.length), Buffer.from([0x41])]), accepted: true },
+    { name: 'reserved connect flag set', bytes: patched(plain, 9, plain[9]! | 0x01), accepted: false },
+    { name: 'will QoS without the will flag', bytes: patched(plain, 9, plain[9]! | 0x08), accepted: false },
+    { name: 'will retain without the will flag', bytes: patched(plain, 9, plain[9]! | 0x20), accepted: false },
+    { name: 'protocol name MQTX', bytes: patched(plain, 7, 0x58), accepted: false },
+    { name: 'protocol level 6 (CONNACK 1, then closed)', bytes: patched(plain, 8, 6), accepted: false },
+    { name: 'client id longer than the packet', bytes: patched(plain, 13, 0x40), accepted: false },
+    { name: 'password flag without user name flag (MQTT 3.1.1)', bytes: (() => { const b = gen({ clientId: 'cr-pw', username: 'x', password: Buffer.from('p') }, 4); return Buffer.concat([Buffer.from([0x10, b[1]! - 3]), patched(b, 9, b[9]! & ~0x80).subarray(2, 19), b.subarray(22)]) })(), accepted: false },
+  ]
+})()
+
+t.test('a CONNECT read by the reader comes out as mqtt-packet reads it, whole or in 1-byte pieces', async (t) => {
+  const b = await startBroker()
+  t.teardown(() => b.close())
+  const sub = await connectClient(b.tcpPort)
+  t.teardown(() => end(sub, true))
+  const wills = collect(sub)
+  await sub.subscribeAsync('cw/#', { qos: 2 })
+  const seen: string[] = []
+  for (const { name, bytes, accepted } of connects) {
+    const views: string[] = []
+    for (const pieces of [false, true]) {
+      const raw = await rawSocket(b.tcpPort)
+      if (pieces) for (const byte of bytes) { raw.socket.write(Buffer.from([byte])); await delay(1) } else raw.socket.write(bytes)
+      let open = true
+      await Promise.race([raw.closed.then(() => { open = false }), (async () => { while (open && raw.received().length < 4) await delay(5) })()])
+      // 'data' comes before 'close': a CONNACK sent just before the close is in what was received.
+      const answer = raw.received()
+      const outcome = answer.length >= 4 && answer[0] === 0x20 ? `CONNACK ${answer[3]}` : 'closed'
+      let view = outcome
+      if (outcome !== 'CONNACK 0') raw.socket.destroy()
+      else {
+        const channel = [...b.broker.core.connections].find((c) => c.state === 'connected' && !seen.includes(c.client!.clientId) && c.client!.clientId.startsWith('cr-'))
+        const will = channel?.session?.will?.message
+        view += ` ${channel?.client?.clientId} v${channel?.protocolVersion} user=${channel?.client?.username} keepalive=${channel?.keepalive} clean=${channel?.cleanStart}`
+        if (will) view += ` will=${will.topic}:${will.qos}:${will.retain}:${Buffer.from(will.payload).toString('hex')}`
+        seen.push(channel?.client?.clientId ?? '')
+        raw.socket.destroy()
+        await raw.closed
+        if (will) {
+          const got = await wills.waitFor(1)
+          view += ` published=${got[0]!.topic}:${got[0]!.payload.toString('hex')}`
+          wills.messages.length = 0
+        }
+        // Let the session go before the same client id connects again.
+        await delay(20)
+        seen.length = 0
+      }
+      views.push(view)
+    }
+    t.equal(views[0], views[1], `${name}: the same whole as in pieces (${views[0]})`)
+    t.equal(views[0]!.startsWith('CONNACK 0 '), accepted, `${name}: ${accepted ? 'accepted' : 'refused or closed'}`)
+  }
+})
