@@ -156,13 +156,14 @@ export interface NetListenerConfig {
 /**
  * A socket's TransportInfo: its client's address, port and the port it reached, from the PROXY protocol
  * header when the listener read one, and the TLS facts: the header's when the proxy terminated the
- * client's TLS (PP2_TYPE_SSL), else `tls`, the listener's own handshake.
+ * client's TLS (PP2_TYPE_SSL), else `tls`, the listener's own handshake. `localPort`: the listener's
+ * (socket.localPort would cost a getsockname call per connection).
  */
-export function socketTransport (socket: Socket, transport: string, tls?: TlsInfo): TransportInfo {
+export function socketTransport (socket: Socket, transport: string, localPort: number, tls?: TlsInfo): TransportInfo {
   const peer = proxiedPeer(socket)
   const info: TransportInfo = peer
     ? { remoteAddress: peer.address, remotePort: peer.port, localPort: peer.localPort, transport }
-    : { remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, localPort: socket.localPort ?? 0, transport }
+    : { remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, localPort, transport }
   const used = peer?.tls ?? tls
   if (used) info.tls = used
   return info
@@ -194,6 +195,8 @@ export abstract class NetListener<C extends NetListenerConfig> implements Listen
   protected readonly gate: ConnectionGate
   #server: Server | null = null
   #guard: AcceptGuard | null = null
+  /** The port the listener is bound to (0 while stopped): the port its connections reached. */
+  protected port = 0
 
   constructor (core: ListenerCore, type: string, name: string, config: C) {
     this.name = name
@@ -220,6 +223,7 @@ export abstract class NetListener<C extends NetListenerConfig> implements Listen
     return a && typeof a === 'object' ? { host: a.address, port: a.port } : null
   }
 
+
   /** A server whose connections go to `this.gate.admit`. */
   protected abstract createServer (): Server
 
@@ -239,11 +243,13 @@ export abstract class NetListener<C extends NetListenerConfig> implements Listen
     this.#guard?.install(server)
     await listen(server, this.config.bind, this.config.tcp_options.backlog, this.id)
     this.#server = server
+    this.port = this.address()?.port ?? 0
   }
 
   async stop (graceMs = 0): Promise<void> {
     const server = this.#server
     this.#server = null
+    this.port = 0
     const closed = server ? close(server) : Promise.resolve()
     this.#guard?.close()
     await this.gate.drain(graceMs)

@@ -65,7 +65,7 @@ export class SslListener extends NetListener<SslListenerConfig> {
     inner.on('secureConnection', (socket: TLSSocket) => front.accepted(socket, (tls) => {
       const pskIdentity = psk?.identityOf(socket)
       if (pskIdentity !== undefined) tls.pskIdentity = pskIdentity
-      this.gate.admit(socket, socketTransport(socket, 'ssl', tls))
+      this.gate.admit(socket, socketTransport(socket, 'ssl', this.port, tls))
     }))
     front.watch()
     this.#front = front

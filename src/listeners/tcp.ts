@@ -13,7 +13,7 @@ export class TcpListener extends NetListener<TcpListenerConfig> {
 
   protected createServer (): Server {
     return createTcpServer(this.config.tcp_options, (socket: Socket) => {
-      this.gate.admit(socket, socketTransport(socket, 'tcp'))
+      this.gate.admit(socket, socketTransport(socket, 'tcp', this.port))
     })
   }
 }

@@ -106,7 +106,7 @@ export class WsListener<C extends WsListenerConfig = WsListenerConfig> extends N
    */
   protected transportInfo (req: IncomingMessage): TransportInfo {
     // A PROXY protocol header wins over the HTTP headers, as in EMQX.
-    if (proxiedPeer(req.socket)) return socketTransport(req.socket, this.type)
+    if (proxiedPeer(req.socket)) return socketTransport(req.socket, this.type, this.port)
     const ws = this.config.websocket
     let remoteAddress = req.socket.remoteAddress ?? ''
     let remotePort = req.socket.remotePort ?? 0
@@ -118,7 +118,7 @@ export class WsListener<C extends WsListenerConfig = WsListenerConfig> extends N
       const first = firstHeaderValue(req, ws.proxy_port_header)
       if (first !== undefined && /^\d{1,5}$/.test(first) && Number(first) <= 65535) remotePort = Number(first)
     }
-    return { remoteAddress, remotePort, localPort: req.socket.localPort ?? 0, transport: this.type }
+    return { remoteAddress, remotePort, localPort: this.port, transport: this.type }
   }
 
   protected override afterDrain (server: NetServer | null): void {

@@ -27,12 +27,15 @@ export class PacketReader {
   #parser: SettledParser | null = null
   /** Protocol level and bridge flag of the CONNECT, for a parser made after it. */
   #settings: { protocolVersion?: number, bridgeMode?: boolean } = {}
+  /** The protocol level of the CONNECT read (0 before it); a field, as a private getter is a runtime call per read. */
+  #version = 0
   /** Whether the last packet the parser read was not a PUBLISH (see the header). */
   #controlRead = false
   readonly #emit: (packet: Packet) => void
   readonly #onError: (err: Error) => void
   readonly #onParsed = (packet: Packet): void => {
     this.#controlRead = packet.cmd !== 'publish'
+    if (packet.cmd === 'connect') this.#version = packet.protocolVersion ?? 4
     this.#emit(packet)
   }
 
@@ -46,10 +49,6 @@ export class PacketReader {
     this.#onError = onError
   }
 
-  /** The protocol level of the CONNECT read (0 before it). */
-  get #version (): number {
-    return this.#parser?.settings.protocolVersion ?? this.#settings.protocolVersion ?? 0
-  }
 
   get holdsParser (): boolean { return this.#parser !== null }
 
@@ -180,6 +179,7 @@ export class PacketReader {
     }
     if (p !== end) return null
     this.#settings = { protocolVersion }
+    this.#version = protocolVersion
     return packet
   }
 
