@@ -1,5 +1,5 @@
 // The brokers of bench/run.mjs and how a scenario runs against one: Culex, Mosquitto, aedes and the
-// Node TLS floor (TLS scenarios only), each started fresh, pinned to BROKER_CORE, with the load
+// Node TLS floor (TLS scenarios only) and the Node floor (light-load scenarios only), each started fresh, pinned to BROKER_CORE, with the load
 // generator pinned to LOADGEN_CORE and CPU sampled around its measuring window.
 import fs from 'node:fs'
 import os from 'node:os'
@@ -22,7 +22,7 @@ const BROKER_STOP_TIMEOUT_MS = 5_000
 // of an extra MQTT-over-TLS listener with certDir/server.pem, server.key and ca.pem. spare: another free
 // port, for a broker that opens one more (Culex: its management API); the broker counts as started once
 // the returned readyPort accepts too.
-// tlsOnly: runs only the TLS scenarios, listening on the TLS port alone. A prepare may return a companion
+// tlsOnly: runs only the TLS scenarios, listening on the TLS port alone. lightOnly: runs only the light-load scenarios. A prepare may return a companion
 // { command, args, port } started beside it (the HAProxy TLS front's Culex): pinned to the same core, waited
 // for on its port, its CPU and memory added to the broker's.
 export const BROKERS = [
@@ -30,6 +30,7 @@ export const BROKERS = [
   { name: 'mosquitto', label: 'Mosquitto', prepare: prepareMosquitto },
   { name: 'aedes', label: 'aedes', prepare: prepareAedes },
   { name: 'node-tls-floor', label: 'Node TLS floor', prepare: prepareNodeTlsFloor, tlsOnly: true },
+  { name: 'node-floor', label: 'Node floor', prepare: prepareNodeFloor, lightOnly: true },
   haproxyFront,
 ]
 
@@ -74,6 +75,12 @@ function prepareNodeTlsFloor (_port, _dir, tls) {
     command: process.execPath,
     args: [path.join(ROOT, 'bench/peers/node-tls-floor.mjs'), '--tls-port', String(tls.port), '--cert', file('server.pem'), '--key', file('server.key'), '--ca', file('ca.pem')],
   }
+}
+
+function prepareNodeFloor (port, _dir, tls) {
+  const file = (name) => path.join(tls.certDir, name)
+  const tlsArgs = tls ? ['--tls-port', String(tls.port), '--cert', file('server.pem'), '--key', file('server.key')] : []
+  return { command: process.execPath, args: [path.join(ROOT, 'bench/peers/node-floor.mjs'), '--port', String(port), ...tlsArgs] }
 }
 
 // Culex opens its MQTT listeners first and loads the management API after (start-up time is spawn until

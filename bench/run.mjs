@@ -8,7 +8,7 @@
 // The start-up scenario instead times spawn → accepting TCP connections (bench/startup.mjs).
 // Results go to the console and, between the markers, to BENCHMARKS.md.
 //
-//   node bench/run.mjs [--only culex,mosquitto,aedes,node-tls-floor] [--scenarios fanin0,latency,tls-idle-1k]
+//   node bench/run.mjs [--only culex,mosquitto,aedes,node-tls-floor,node-floor] [--scenarios fanin0,latency,tls-idle-1k]
 //                      [--duration 4] [--no-write]
 //
 // The brokers are in bench/brokers.mjs, the scenarios in bench/scenarios/*.mjs (GROUPS below). A group
@@ -164,7 +164,7 @@ function methodSection (env, options) {
 
 function renderReport (results, options, env) {
   const { brokers: allBrokers, scenarios } = options
-  const brokers = allBrokers.filter((b) => !b.tlsOnly) // columns of the tables other than the TLS ones
+  const brokers = allBrokers.filter((b) => !b.tlsOnly && !b.lightOnly) // columns of the tables other than the TLS and light ones
   const latencyScenario = scenarios.find((s) => s.latency)
   const lost = throughput.lostTable(results, brokers, scenarios)
   const redis = cluster.redisTable(results, scenarios)
@@ -178,15 +178,15 @@ function renderReport (results, options, env) {
     ...(unavailable.length ? [unavailable.join('\n')] : []),
     ...(scenarios.some(throughput.isThroughput) ? ['### Throughput (higher is better)', throughput.throughputTable(results, brokers, scenarios)] : []),
     ...(latencyScenario ? [`### ${latencyScenario.label} (lower is better)`, latency.latencyTable(results, brokers, latencyScenario)] : []),
-    ...(scenarios.some(light.isLight) ? ['### Light load: broker CPU per message, per connection and per second of idle keep-alives (lower is better)', light.lightTable(results, brokers, scenarios)] : []),
+    ...(scenarios.some(light.isLight) ? ['### Light load: broker CPU per message, per connection and per second of idle keep-alives (lower is better)', light.lightTable(results, allBrokers.filter((b) => !b.tlsOnly), scenarios)] : []),
     ...(lost ? ['### QoS 1 lost messages (acknowledged but never delivered)', lost] : []),
     ...(redis ? ['### Cluster: what crossed Redis (subscribers on one node only: nothing should)', redis] : []),
-    ...(withTls ? ['### TLS: broker CPU per handshake and memory per idle connection (lower is better)', tls.tlsTable(results, allBrokers, scenarios)] : []),
+    ...(withTls ? ['### TLS: broker CPU per handshake and memory per idle connection (lower is better)', tls.tlsTable(results, allBrokers.filter((b) => !b.lightOnly), scenarios)] : []),
     ...(results.rows.startup ? ['### Start-up: spawn until the MQTT port accepts TCP connections (lower is better)', startup.startupTable(results.rows.startup)] : []),
     ...(results.rows['authn-connect']?.length ? ['### Authentication: CONNECTs per second through one authenticator (higher is better)', authn.authnTable(results.rows['authn-connect'])] : []),
     ...(options.tlsSkipped ? [`TLS scenarios not run: ${options.tlsSkipped}`] : []),
     ...notes(results),
-    ...(withTls ? ['### TLS details', tls.tlsDetailsTable(results, allBrokers, scenarios)] : []),
+    ...(withTls ? ['### TLS details', tls.tlsDetailsTable(results, allBrokers.filter((b) => !b.lightOnly), scenarios)] : []),
     ...(allRuns(results).length ? ['### CPU and memory per run', runsTable(results, allBrokers, scenarios)] : []),
     '### Reproduce',
     'Needs gcc, util-linux `taskset`, Debian `mosquitto` at /usr/sbin/mosquitto, OpenSSL headers (`libssl-dev`) for the TLS scenarios and 2+ cores.\n\n' +

@@ -33,7 +33,7 @@ export const scenarios = [
 // has to have a chance to show.
 const MEASURE_S = (WINDOWS * WINDOW_MS) / 1000
 
-export const runsOn = (broker) => !broker.tlsOnly
+export const runsOn = (broker) => !broker.tlsOnly && !broker.lightOnly
 export const run = (scenario, broker, _options) =>
   runOnFreshBroker(broker, undefined, ({ port, pid }) => runLoadgen(scenario, port, pid, MEASURE_S))
 

@@ -65,11 +65,15 @@ export function describe (scenario, run) {
 export const isLight = (scenario) => scenario.light !== undefined
 
 export const method = (options) => (options.scenarios.some(isLight)
-  ? [`- Light load (bench/lightload.mjs, Node.js over raw sockets): the broker's CPU time over the measuring window (${WARMUP_S} s warm-up), divided by what it served. Paced publishing sends each message when it is due (a 1 ms timer), round robin over the publishers, 16-byte payloads, clean sessions; churn opens, acknowledges and closes connections 10 at a time (over TLS: TLS 1.3, a full handshake each, the server's ECDSA P-256 certificate made by \`culex certs init --key ec256\` and verified against its CA); ${fmtInt(IDLE_CLIENTS)} idle clients send PINGREQ every 45 s, spread evenly over the period, for at least 15 s.`]
+  ? [`- Light load (bench/lightload.mjs, Node.js over raw sockets): the broker's CPU time over the measuring window (${WARMUP_S} s warm-up), divided by what it served. Paced publishing sends each message when it is due (a 1 ms timer), round robin over the publishers, 16-byte payloads, clean sessions; churn opens, acknowledges and closes connections 10 at a time (over TLS: TLS 1.3, a full handshake each, the server's ECDSA P-256 certificate made by \`culex certs init --key ec256\` and verified against its CA); ${fmtInt(IDLE_CLIENTS)} idle clients send PINGREQ every 45 s, spread evenly over the period, for at least 15 s. Node floor (light load only, bench/peers/node-floor.mjs): \`net.createServer\` (and \`tls.createServer\` for the TLS churn) with one 'data' listener per socket that answers CONNECT, SUBSCRIBE and PINGREQ with fixed bytes and forwards each PUBLISH's bytes to its topic's one subscriber, nothing validated or kept per connection: the least a Node.js broker does per packet. Culex / Node floor is Culex's own cost, Node floor / Mosquitto Node's.`]
   : [])
 
 export function lightTable (results, brokers, scenarios) {
   const ratios = ratioColumns(brokers)
+  // Culex's own cost: against the least a Node broker does (bench/peers/node-floor.mjs).
+  const floor = brokers.find((b) => b.name === 'node-floor')
+  const culex = brokers.find((b) => b.name === 'culex')
+  if (floor && culex) ratios.push({ broker: culex, base: floor })
   const cpu = (s, broker) => {
     const run = results.runs[s.name]?.[broker.name]
     return run?.ok ? cpuMicros(s, run) : null

@@ -29,7 +29,7 @@ export const scenarios = [
 
 // Every run of `npm run bench` builds the load generator, whichever scenarios it runs.
 export const setUp = () => buildC(LOADGEN_SRC, LOADGEN_BIN)
-export const runsOn = (broker) => !broker.tlsOnly
+export const runsOn = (broker) => !broker.tlsOnly && !broker.lightOnly
 export const run = (scenario, broker, options) =>
   runOnFreshBroker(broker, undefined, ({ port, pid }) => runLoadgen(scenario, port, pid, options.duration))
 

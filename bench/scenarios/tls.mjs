@@ -85,7 +85,7 @@ export function setUp (options) {
   }
 }
 
-export const runsOn = () => true
+export const runsOn = (broker) => !broker.lightOnly
 export async function run (scenario, broker, options) {
   const fits = fittingConnections(scenario, broker)
   if (fits !== null) scenario = fits
