@@ -57,7 +57,7 @@ export function latencyTable (results, brokers, scenario) {
   const runs = results.runs[scenario.name] ?? {}
   const ratios = ratioColumns(brokers)
   const row = (label, pick, key) => [
-    `${label}`,
+    label,
     ...brokers.map((b) => cell(results, scenario, b, (run) => fmtInt(pick(run, key)))),
     ...ratios.map((r) => (windowsOf(runs[r.broker.name]) && windowsOf(runs[r.base.name])
       ? fmtRatio(pick(runs[r.broker.name], key), pick(runs[r.base.name], key))

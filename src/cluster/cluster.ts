@@ -407,7 +407,8 @@ export class Cluster implements ClusterLink {
     for (const node of this.#running) nodes.add(node)
     for (const node of this.#stoppedAt.keys()) nodes.add(node)
     nodes.delete(this.node)
-    for (const node of this.#silent) if (!this.#peers.has(node)) nodes.delete(node)
+    // Never a peer too: #met takes a node out of #silent, and only a non-peer goes in.
+    for (const node of this.#silent) nodes.delete(node)
     return nodes
   }
 

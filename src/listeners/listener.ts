@@ -223,7 +223,6 @@ export abstract class NetListener<C extends NetListenerConfig> implements Listen
     return a && typeof a === 'object' ? { host: a.address, port: a.port } : null
   }
 
-
   /** A server whose connections go to `this.gate.admit`. */
   protected abstract createServer (): Server
 

@@ -18,14 +18,14 @@ import { ACK_HEADERS } from './packet-encoder.js'
 const MQTT = Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54])
 const MQISDP = Buffer.from([0, 6, 0x4d, 0x51, 0x49, 0x73, 0x64, 0x70])
 
-/** mqtt-packet's parser adopts the CONNECT packet as its settings (protocolVersion among them). */
-type SettledParser = mqtt.Parser & { settings: { protocolVersion?: number, bridgeMode?: boolean }, error: Error | null }
+/** mqtt-packet keeps the error it reported; the reader drops a parser only when it has none. */
+type SettledParser = mqtt.Parser & { error: Error | null }
 
 const ACKS = ['puback', 'pubrec', 'pubrel', 'pubcomp'] as const
 
 export class PacketReader {
   #parser: SettledParser | null = null
-  /** Protocol level and bridge flag of the CONNECT, for a parser made after it. */
+  /** Protocol level and bridge flag of the CONNECT, for a parser made after it (#connected). */
   #settings: { protocolVersion?: number, bridgeMode?: boolean } = {}
   /** The protocol level of the CONNECT read (0 before it); a field, as a private getter is a runtime call per read. */
   #version = 0
@@ -35,7 +35,8 @@ export class PacketReader {
   readonly #onError: (err: Error) => void
   readonly #onParsed = (packet: Packet): void => {
     this.#controlRead = packet.cmd !== 'publish'
-    if (packet.cmd === 'connect') this.#version = packet.protocolVersion ?? 4
+    // mqtt-packet sets bridgeMode on a bridge's CONNECT (protocol level + 128); its type leaves it out.
+    if (packet.cmd === 'connect') this.#connected(packet.protocolVersion ?? 4, (packet as { bridgeMode?: boolean }).bridgeMode)
     this.#emit(packet)
   }
 
@@ -49,6 +50,11 @@ export class PacketReader {
     this.#onError = onError
   }
 
+  /** A CONNECT was read (here or by the parser): what the packets after it are read with. */
+  #connected (protocolVersion: number, bridgeMode?: boolean): void {
+    this.#settings = { protocolVersion, bridgeMode }
+    this.#version = protocolVersion
+  }
 
   get holdsParser (): boolean { return this.#parser !== null }
 
@@ -66,11 +72,7 @@ export class PacketReader {
       parser.on('error', this.#onError)
     }
     const left = parser.parse(bytes)
-    if (left === 0 && this.#toParser === 0 && this.#controlRead && parser.error === null) {
-      const { protocolVersion, bridgeMode } = parser.settings
-      this.#settings = { protocolVersion, bridgeMode }
-      this.#parser = null
-    }
+    if (left === 0 && this.#toParser === 0 && this.#controlRead && parser.error === null) this.#parser = null
   }
 
   /** Reads a chunk; `stopped()` is asked between packets (the connection may have closed). */
@@ -178,8 +180,7 @@ export class PacketReader {
       p = data
     }
     if (p !== end) return null
-    this.#settings = { protocolVersion }
-    this.#version = protocolVersion
+    this.#connected(protocolVersion)
     return packet
   }
 
