@@ -328,7 +328,7 @@ export class Broker {
     await this.authn.close()
     await this.authz.close()
     // Message writes the journal still holds (sessions that ended as the listeners closed) go first.
-    this.core.journal?.flush()
+    await this.core.journal?.close()
     await this.store.close()
     this.log.info('broker stopped')
     this.log.flush?.()

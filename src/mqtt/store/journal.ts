@@ -59,8 +59,14 @@ export class SessionJournal {
     return this.#pending > 0 ? this.#last : undefined
   }
 
-  /** Writes what the window holds now (at shutdown, before the store closes). */
-  flush (): void {
+  /** At shutdown, before the store closes: lets writes in flight commit (a removal may wait for one), then writes the window. */
+  async close (): Promise<void> {
+    while (this.#pending > 0) await this.#last.catch(() => {})
+    this.#flush()
+  }
+
+  /** Writes what the window holds now. */
+  #flush (): void {
     const open = this.#open
     if (open === null) return
     this.#open = null
@@ -83,11 +89,25 @@ export class SessionJournal {
     const prefix = clientId + SEP
     for (const key of [...this.#window.keys()]) if (key.startsWith(prefix)) this.#unstage(key)
     try {
-      if (this.#sessions.get(clientId)) this.#write('removing a session', () => this.#sessions.remove(clientId))
-      for (const [key] of this.#messages.entries(prefix)) this.#stage(key, null)
+      if (this.#stored(this.#sessions, clientId)) this.#write('removing a session', () => this.#sessions.remove(clientId))
     } catch (err) {
       this.#onError(err as Error, 'removing a session')
     }
+    // Reads see committed writes only: messages written but not yet committed are removed once they are.
+    // Keys are ordered by sequence, so the ones queued later, to a new session of this client id, stay.
+    const last = `${prefix}${this.#seq.toString(16).padStart(13, '0')}`
+    const removeStored = (): void => {
+      try {
+        for (const [key] of this.#messages.entries(prefix)) {
+          if (key > last) break
+          this.#stage(key, null)
+        }
+      } catch (err) {
+        this.#onError(err as Error, 'removing a session')
+      }
+    }
+    if (this.#pending === 0) removeStored()
+    else this.#last.then(removeStored, removeStored)
   }
 
   sessions (): IterableIterator<[string, SessionRecord]> {
@@ -139,7 +159,7 @@ export class SessionJournal {
     const done = new Promise<void>((r) => { resolve = r })
     // A failed write was reported to #onError by #write; barrier() callers see the rejection, nobody else must.
     done.catch(() => {})
-    this.#open = { timer: setTimeout(() => this.flush(), WINDOW_MS), done, resolve }
+    this.#open = { timer: setTimeout(() => this.#flush(), WINDOW_MS), done, resolve }
   }
 
   /** The message is gone: a key added in this window is simply forgotten, any other is removed from the store. */
@@ -154,7 +174,7 @@ export class SessionJournal {
     const topic = message.topic
     if (message.payload.length === 0) {
       try {
-        if (this.#retained.get(topic)) this.#write('removing a retained message', () => this.#retained.remove(topic))
+        if (this.#stored(this.#retained, topic)) this.#write('removing a retained message', () => this.#retained.remove(topic))
       } catch (err) {
         this.#onError(err as Error, 'removing a retained message')
       }
@@ -166,6 +186,14 @@ export class SessionJournal {
 
   retained (): IterableIterator<[string, RetainedRecord]> {
     return this.#read('reading retained messages', () => this.#retained.entries())
+  }
+
+  /**
+   * Whether `key` may be in the store. Reads see committed writes only, so while writes are in flight a
+   * put of this key may be among them: then it may be, and a removal must be written after it.
+   */
+  #stored (table: KvTable<unknown>, key: string): boolean {
+    return this.#pending > 0 || table.get(key) !== undefined
   }
 
   /** What `open` iterates; a failure part-way is reported and ends the iteration. */
