@@ -10,7 +10,7 @@
 //
 //   node bench/workers.mjs [--workers N] [--efficiency pairs0,pairs0c,fanin0,fanout0,pairs1,fanin1]
 //     [--saturation fanin,pairs,fanout,fanin1] [--rate 20000] [--fanout-rate 200] [--rounds 2] [--duration 6] [--no-write]
-//     [--checkout DIR]
+//     [--storm 2000] [--checkout DIR]
 //
 // --checkout DIR measures the build in DIR/dist (another worktree, built) with this checkout's load
 // generator, to compare two builds in turns on a shared machine; the report names DIR's revision.
@@ -39,10 +39,10 @@ const EFFICIENCY = {
 }
 // Saturation: as fast as the --inflight window allows.
 const SATURATION = {
-  fanin: { name: 'Fan-in 100 → 1, QoS 0 (msg/s)', args: ['--scenario', 'fanin'] },
-  pairs: { name: '50 pairs, QoS 0, spread (msg/s)', args: ['--scenario', 'pairs', '--interleave', '1'] },
-  fanout: { name: 'Fan-out 1 → 100, QoS 0 (deliveries/s)', args: ['--scenario', 'fanout'] },
-  fanin1: { name: 'Fan-in 100 → 1, QoS 1 (msg/s)', args: ['--scenario', 'fanin', '--qos', '1'] },
+  fanin: { name: 'Fan-in 100 → 1, QoS 0 (msg/s)', args: ['--scenario', 'fanin'], efficiency: 'fanin0' },
+  pairs: { name: '50 pairs, QoS 0, spread (msg/s)', args: ['--scenario', 'pairs', '--interleave', '1'], efficiency: 'pairs0' },
+  fanout: { name: 'Fan-out 1 → 100, QoS 0 (deliveries/s)', args: ['--scenario', 'fanout'], efficiency: 'fanout0' },
+  fanin1: { name: 'Fan-in 100 → 1, QoS 1 (msg/s)', args: ['--scenario', 'fanin', '--qos', '1'], efficiency: 'fanin1' },
 }
 
 const { values } = parseArgs({
@@ -56,6 +56,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '6' },
     'no-write': { type: 'boolean', default: false },
     checkout: { type: 'string', default: ROOT },
+    storm: { type: 'string', default: '2000' },
   },
 })
 const N = Number(values.workers)
@@ -70,6 +71,10 @@ const rates = { rate: Number(values.rate), fanout: Number(values['fanout-rate'])
 const rounds = Number(values.rounds)
 const duration = Number(values.duration)
 const cores = os.availableParallelism()
+const PROJECTED_CORES = 16
+// Each of N workers sees 1/N of the load, so its code takes N times as long to be optimised; with a short
+// warm-up, the compiler's work and unoptimised code land in N workers' windows and not in 1 worker's.
+const WARMUP_S = 5
 
 buildC(path.join(ROOT, 'bench/loadgen.c'), LOADGEN)
 
@@ -140,7 +145,7 @@ async function placement (apiPort, loadgenPid, pairs) {
 
 function runLoadgen (scenarioArgs, port, pids, loadgenCore, apiPort) {
   return new Promise((resolve, reject) => {
-    const args = ['-c', String(loadgenCore), LOADGEN, '--host', HOST, '--port', String(port), '--duration', String(duration), '--warmup', '3', '--setup-timeout', '60', '--sequential', ...scenarioArgs]
+    const args = ['-c', String(loadgenCore), LOADGEN, '--host', HOST, '--port', String(port), '--duration', String(duration), '--warmup', String(WARMUP_S), '--setup-timeout', '60', '--sequential', ...scenarioArgs]
     const gen = spawn('taskset', args, { stdio: ['ignore', 'pipe', 'pipe'] })
     const placed = scenarioArgs.includes('pairs') ? placement(apiPort, gen.pid, 50) : Promise.resolve(null)
     let out = ''
@@ -196,6 +201,64 @@ async function measure (workers, args) {
   }
 }
 
+/** Sockets a process holds (its open files that are sockets). */
+function socketCount (pid) {
+  try {
+    return fs.readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+      try { return fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:') } catch { return false }
+    }).length
+  } catch {
+    return 0
+  }
+}
+
+/**
+ * A connection storm on a fresh broker with that many workers: bench/storm-gen.mjs (pinned as the load
+ * generator is) opens --storm connections, 100 connecting at once; each worker's share is counted from the
+ * sockets it holds while they are all open.
+ */
+async function storm (workers) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-workers-'))
+  const port = await freePort(HOST)
+  const apiPort = await freePort(HOST, port)
+  const loadgenCore = Math.min(workers, cores - 1)
+  let child
+  try {
+    child = await startBroker(workers, port, dir, apiPort)
+    const holders = workers > 1 ? children(child.pid) : [child.pid]
+    const before = holders.map(socketCount)
+    const all = [child.pid, ...(workers > 1 ? holders : [])]
+    const ticks = () => all.map(processTicks)
+    const ticksBefore = ticks()
+    const shares = await new Promise((resolve, reject) => {
+      const gen = spawn('taskset', ['-c', String(loadgenCore), process.execPath, path.join(ROOT, 'bench/storm-gen.mjs'), '--host', HOST, '--port', String(port), '--connections', values.storm, '--parallel', '100', '--hold', '1'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      let out = ''
+      let counts = null
+      gen.stdout.on('data', (d) => { out += d })
+      let used = null
+      gen.stderr.on('data', (d) => {
+        if (counts || !String(d).includes('storm-done')) return
+        used = ticks().map((n, i) => n - ticksBefore[i])
+        counts = holders.map((pid, i) => socketCount(pid) - before[i])
+      })
+      gen.on('exit', (code) => {
+        try {
+          const result = JSON.parse(out.trim().split('\n').pop())
+          if (code !== 0 || result.error) return reject(new Error(result.error ?? `storm-gen exited with ${code}`))
+          const cpuUs = used ? used.reduce((a, b) => a + b, 0) / CLOCK_TICKS * 1e6 / Math.max(1, result.connected) : NaN
+          resolve({ ...result, counts, cpuUs, primaryShare: used && workers > 1 ? used[0] / Math.max(1, used.reduce((a, b) => a + b, 0)) : 0, loadgenCore, shared: workers >= cores })
+        } catch (err) {
+          reject(err)
+        }
+      })
+    })
+    return shares
+  } finally {
+    if (child) await stop(child)
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b)
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
@@ -230,6 +293,21 @@ for (const key of efficiency) {
   eff.push({ key, ...s, rate, runs, error })
 }
 
+// Connection storm: 1 worker and N, once each.
+const storms = {}
+if (Number(values.storm) > 0) {
+  for (const workers of [1, N]) {
+    try {
+      storms[workers] = await storm(workers)
+      const r = storms[workers]
+      console.log(`storm workers ${workers}: ${Math.round(r.per_s).toLocaleString('en-US')} connections/s  ${r.cpuUs.toFixed(0)} µs CPU each (primary ${(100 * r.primaryShare).toFixed(0)}%)  CONNACK p50 ${r.p50_ms.toFixed(1)} ms  p99 ${r.p99_ms.toFixed(1)} ms  max ${r.max_ms.toFixed(1)} ms  per worker ${r.counts?.join(' / ')}`)
+    } catch (err) {
+      storms[workers] = { error: err.message }
+      console.log(`storm workers ${workers}: ${err.message}`)
+    }
+  }
+}
+
 // Saturation: 1 worker and N, once each.
 const sat = []
 for (const key of saturation) {
@@ -255,30 +333,45 @@ function report () {
     `Generated ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC by \`npm run bench:workers\` (bench/workers.mjs) at ${gitRevision(CHECKOUT)}; ${cores} CPUs, Node ${process.version}; load average (1, 5, 15 min) from ${loads[0]} at the start to ${loads.at(-1)} at the end (the machine is shared: CPU per message is what is compared, not throughput).`,
     '',
     `- Each run: \`node dist/broker.js\` with \`node.workers = N\` (1 or ${N}), the primary and its workers pinned to cores 0..N-1, bench/loadgen pinned to core N, or to the last core when the machine has none left for it ("shared").`,
-    `- Efficiency: a fixed offered load (\`--pub-rate\`: ${fmt(rates.rate)} publishes/s; fan-out ${fmt(rates.fanout)} publishes/s, i.e. ${fmt(rates.fanout * 100)} deliveries/s), ${duration} s window. CPU per message: utime+stime of every Culex process (primary and workers, /proc) over the window, divided by the messages delivered in it. Efficiency = CPU per message with 1 worker ÷ with ${N}. 1 worker and ${N} are run in turns, ${rounds} times each; the table gives the medians. "Primary": its share of the CPU with ${N} workers (it holds their cluster store, and relays what crosses between workers only while their direct connection comes up). "Skipped": publishes the generator's window refused (the offered load was not met).`,
+    `- Efficiency: a fixed offered load (\`--pub-rate\`: ${fmt(rates.rate)} publishes/s; fan-out ${fmt(rates.fanout)} publishes/s, i.e. ${fmt(rates.fanout * 100)} deliveries/s), ${WARMUP_S} s warm-up, ${duration} s window. CPU per message: utime+stime of every Culex process (primary and workers, /proc) over the window, divided by the messages delivered in it. Efficiency = CPU per message with 1 worker ÷ with ${N}. 1 worker and ${N} are run in turns, ${rounds} times each; the table gives the medians. "Primary": its share of the CPU with ${N} workers (it holds their cluster store, and relays what crosses between workers only while their direct connection comes up). "Skipped": publishes the generator's window refused (the offered load was not met).`,
     '- Placement: the generator opens its connections one after the other (`--sequential`), each once the previous has its CONNACK, and the primary hands them to the workers in turn. Spread: pairs opened subscriber, publisher, subscriber, ... (`--interleave 1`), each pair on two workers; fan-in and fan-out have publishers and subscribers on every worker. Co-located: pairs opened N subscribers, then their N publishers, ... (`--interleave N`), each pair on one worker. "Pairs on one worker" is read from the management API (`GET /api/v5/clients/{id}`, during set-up and warm-up) with N workers.',
     '',
     `| Scenario | CPU/msg, 1 worker | CPU/msg, ${N} workers | Efficiency | Target | Primary | Pairs on one worker | Delivered/s (1 / ${N}) | Skipped (1 / ${N}) |`,
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ]
+  const efficiencyOf = {}
   for (const e of eff) {
     const one = e.runs[1]
     const many = e.runs[N]
     if (e.error || one.length === 0 || many.length === 0) { lines.push(`| ${e.name} | failed: ${String(e.error).replace(/\|/g, '\\|').slice(0, 100)} | | | | | | | |`); continue }
     const a = median(one.map((r) => r.usPerMsg))
     const b = median(many.map((r) => r.usPerMsg))
+    efficiencyOf[e.key] = a / b
     const primary = median(many.map((r) => 100 * r.primaryTicks / Math.max(1, r.ticks)))
     const skipped = (runs) => fmt(runs.reduce((n, r) => n + (r.figures.rate_skipped ?? 0), 0))
     const placed = many[0].colocated === null ? '' : `${(100 * median(many.map((r) => r.colocated))).toFixed(0)}%`
     lines.push(`| ${e.name} | ${a.toFixed(2)} µs | ${b.toFixed(2)} µs | ${(a / b).toFixed(2)} | ≥ ${e.target} | ${primary.toFixed(0)}% | ${placed} | ${fmt(median(one.map((r) => r.figures.delivered_per_s)))} / ${fmt(median(many.map((r) => r.figures.delivered_per_s)))} | ${skipped(one)} / ${skipped(many)} |`)
   }
-  lines.push('', `Saturation (as fast as the generator's window allows, ${duration} s window):`, '',
-    `| Scenario | 1 worker | ${N} workers | Broker CPU (1 / ${N}) | Load generator | RSS, ${N} workers (all processes) |`,
-    '| --- | ---: | ---: | ---: | --- | ---: |')
+  lines.push('', `Saturation (as fast as the generator's window allows, ${duration} s window), and the projection for a host of ${PROJECTED_CORES} cores:`, '',
+    `| Scenario | 1 worker | ${N} workers | Broker CPU (1 / ${N}) | Load generator | RSS, ${N} workers (all processes) | Projected, ${PROJECTED_CORES} cores |`,
+    '| --- | ---: | ---: | ---: | --- | ---: | ---: |')
   for (const r of sat) {
-    if (!r[1] || !r[N]) { lines.push(`| ${r.name} | failed: ${String(r.error).replace(/\|/g, '\\|').slice(0, 100)} | | | | |`); continue }
-    lines.push(`| ${r.name} | ${fmt(r[1].figures.delivered_per_s)} | ${fmt(r[N].figures.delivered_per_s)} | ${r[1].broker.toFixed(0)}% / ${r[N].broker.toFixed(0)}% | core ${r[N].loadgenCore}${r[N].shared ? ' (shared)' : ''}, ${r[N].loadgen.toFixed(0)}% | ${r[N].rssKiB ? `${(r[N].rssKiB / 1024).toFixed(0)} MiB` : 'n/a'} |`)
+    if (!r[1] || !r[N]) { lines.push(`| ${r.name} | failed: ${String(r.error).replace(/\|/g, '\\|').slice(0, 100)} | | | | | |`); continue }
+    const e = efficiencyOf[r.efficiency]
+    const projected = e === undefined ? 'n/a' : `${fmt(e * PROJECTED_CORES * r[1].figures.delivered_per_s)} (${e.toFixed(2)} × ${PROJECTED_CORES} × ${fmt(r[1].figures.delivered_per_s)})`
+    lines.push(`| ${r.name} | ${fmt(r[1].figures.delivered_per_s)} | ${fmt(r[N].figures.delivered_per_s)} | ${r[1].broker.toFixed(0)}% / ${r[N].broker.toFixed(0)}% | core ${r[N].loadgenCore}${r[N].shared ? ' (shared)' : ''}, ${r[N].loadgen.toFixed(0)}% | ${r[N].rssKiB ? `${(r[N].rssKiB / 1024).toFixed(0)} MiB` : 'n/a'} | ${projected} |`)
   }
+  if (Object.keys(storms).length) {
+    lines.push('', `Connection storm: ${fmt(Number(values.storm))} plain TCP connections (MQTT 3.1.1 CONNECT, clean session), 100 connecting at once (bench/storm-gen.mjs, pinned as the load generator), each timed from connect() to its CONNACK and held until all are in; "Per worker" counts the sockets each worker holds then. The primary hands a connection only to a worker that has taken the one before (Node's round-robin), so a worker that is behind gets fewer.`, '',
+      '| Workers | Connections/s | Broker CPU per connection (primary) | CONNACK p50 | p99 | max | Per worker | Load generator |', '| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |')
+    for (const workers of [1, N]) {
+      const r = storms[workers]
+      if (!r) continue
+      if (r.error) { lines.push(`| ${workers} | failed: ${String(r.error).replace(/\|/g, '\\|').slice(0, 100)} | | | | | | |`); continue }
+      lines.push(`| ${workers} | ${fmt(r.per_s)} | ${fmt(r.cpuUs)} µs${workers > 1 ? ` (${(100 * r.primaryShare).toFixed(0)}%)` : ''} | ${r.p50_ms.toFixed(1)} ms | ${r.p99_ms.toFixed(1)} ms | ${r.max_ms.toFixed(1)} ms | ${r.counts ? r.counts.map(fmt).join(' / ') : 'n/a'} | core ${r.loadgenCore}${r.shared ? ' (shared)' : ''} |`)
+    }
+  }
+  lines.push('', `Projection: the efficiency of the same scenario (first table) × ${PROJECTED_CORES} × the 1-worker saturation throughput, measured with the generator on a core of its own. It assumes that the CPU per message measured with ${N} workers holds with ${PROJECTED_CORES} (in the spread rows every message already crosses to another worker, as nearly all would with ${PROJECTED_CORES}; what ${N} workers do not show is each worker's growing share of route-table updates and of cluster-store traffic as workers are added), that the network, the kernel's socket work and the sources of the load scale with the cores, and that the host's cores are as fast as this machine's. The ${N}-worker saturation column cannot show it on this ${cores}-core machine: the generator shares a core with a worker.`)
   return lines.join('\n')
 }
 

@@ -40,7 +40,7 @@ ${extra}`, tcp)
   const helpers = workersHelpers({ tcp, http, log }, name)
   // The primary's line (the workers log theirs too, with their number).
   await until(async () => (await helpers.logLines()).some((l) => l.worker === undefined && /^culex \S+ started in \d+ ms$/.test(String(l.msg))), 'the primary logs culex started', 30_000)
-  return { primary, data, ...helpers }
+  return { primary, data, tcp, ...helpers }
 }
 
 export function workersHelpers ({ tcp, http, log }: WorkersUnderTest, idPrefix: string) {
