@@ -184,8 +184,8 @@ async function stop (child) {
   clearTimeout(timer)
 }
 
-/** One run: a fresh broker with that many workers, the load generator with those arguments. */
-async function measure (workers, args, warmup = WARMUP_S) {
+/** A fresh broker with that many workers in a directory of its own, for `use`; stopped and removed after. */
+async function withBroker (workers, use) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-workers-'))
   const port = await freePort(HOST)
   const apiPort = await freePort(HOST, port)
@@ -193,15 +193,22 @@ async function measure (workers, args, warmup = WARMUP_S) {
   let child
   try {
     child = await startBroker(workers, port, dir, apiPort)
+    return await use({ child, port, apiPort, loadgenCore })
+  } finally {
+    if (child) await stop(child)
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** One run: a fresh broker with that many workers, the load generator with those arguments. */
+function measure (workers, args, warmup = WARMUP_S) {
+  return withBroker(workers, async ({ child, port, apiPort, loadgenCore }) => {
     const pids = () => [child.pid, ...children(child.pid)]
     const run = await runLoadgen(args, port, pids, loadgenCore, apiPort, warmup)
     const rssKiB = statusKiB(pids(), 'VmRSS')
     const delivered = run.figures.delivered_per_s * run.figures.duration_s
     return { ...run, rssKiB, loadgenCore, shared: workers >= cores, delivered, usPerMsg: delivered > 0 ? (run.ticks / CLOCK_TICKS) * 1e6 / delivered : NaN }
-  } finally {
-    if (child) await stop(child)
-    fs.rmSync(dir, { recursive: true, force: true })
-  }
+  })
 }
 
 /** Sockets a process holds (its open files that are sockets). */
@@ -244,14 +251,8 @@ function runStormGen (core, port, connections, allIn) {
  * generator is) opens --storm connections, 100 connecting at once; each worker's share is counted from the
  * sockets it holds while they are all open.
  */
-async function storm (workers) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-workers-'))
-  const port = await freePort(HOST)
-  const apiPort = await freePort(HOST, port)
-  const loadgenCore = Math.min(workers, cores - 1)
-  let child
-  try {
-    child = await startBroker(workers, port, dir, apiPort)
+function storm (workers) {
+  return withBroker(workers, async ({ child, port, loadgenCore }) => {
     // A first storm, not measured, so that the code a connection runs is optimised as on a broker that has
     // been up a while (a reconnect storm comes after a network outage, not at start-up).
     await runStormGen(loadgenCore, port, Math.ceil(Number(values.storm) / 2), () => {})
@@ -267,12 +268,10 @@ async function storm (workers) {
       used = ticks().map((n, i) => n - ticksBefore[i])
       counts = holders.map((pid, i) => socketCount(pid) - before[i])
     })
-    const cpuUs = used ? used.reduce((a, b) => a + b, 0) / CLOCK_TICKS * 1e6 / Math.max(1, result.connected) : NaN
-    return { ...result, counts, cpuUs, primaryShare: used && workers > 1 ? used[0] / Math.max(1, used.reduce((a, b) => a + b, 0)) : 0, loadgenCore, shared: workers >= cores }
-  } finally {
-    if (child) await stop(child)
-    fs.rmSync(dir, { recursive: true, force: true })
-  }
+    const total = used ? used.reduce((a, b) => a + b, 0) : NaN
+    const cpuUs = total / CLOCK_TICKS * 1e6 / Math.max(1, result.connected)
+    return { ...result, counts, cpuUs, primaryShare: used && workers > 1 ? used[0] / Math.max(1, total) : 0, loadgenCore, shared: workers >= cores }
+  })
 }
 
 const median = (xs) => {
