@@ -173,14 +173,14 @@ export class Cluster implements ClusterLink {
 
   // ---- what the core asks ----
 
-  takeover (clientId: string, cleanStart: boolean): Promise<SessionTransfer | undefined> {
-    return this.#takeover(clientId, cleanStart, true)
-  }
-
-  async #takeover (clientId: string, cleanStart: boolean, retry: boolean): Promise<SessionTransfer | undefined> {
-    const found = await this.#owner(clientId)
+  /**
+   * The client is recorded as held here (the directory's entry taken in one step with reading who held
+   * it), and its session brought from that node if another did.
+   */
+  async takeover (clientId: string, cleanStart: boolean): Promise<SessionTransfer | undefined> {
+    const found = await this.#owner(clientId, true)
     if (!found) return undefined
-    if (!found.running) return this.#inherit(clientId, found.node, cleanStart, retry)
+    if (!found.running) return this.#inherit(clientId, found.node, cleanStart)
     const owner = found.node
     const reply = await this.#control.request(owner, { t: 'takeover', clientId, cleanStart }, TAKEOVER_TIMEOUT_MS)
     if (!reply) {
@@ -192,8 +192,8 @@ export class Cluster implements ClusterLink {
     return cleanStart ? undefined : reply.session
   }
 
-  sessionOpened (clientId: string): void {
-    this.#clients.claim(clientId)
+  connectAbandoned (clientId: string): void {
+    if (!this.#core.sessions.get(clientId)) void this.#clients.release(clientId)
   }
 
   sessionEnded (clientId: string, persistent: boolean): void {
@@ -230,6 +230,10 @@ export class Cluster implements ClusterLink {
 
   filterRemoved (filter: string): void {
     if (this.#routes.localRemoved(filter)) this.#scheduleRoutes()
+  }
+
+  listened (level: string): boolean {
+    return this.#routes.hasTopLevel(level) || this.#shared.hasTopLevel(level)
   }
 
   routesSynced (): Promise<void> | null {
@@ -287,7 +291,7 @@ export class Cluster implements ClusterLink {
 
   /** Kicks the client on the node holding it; false when no running node does. */
   async kick (clientId: string): Promise<boolean> {
-    const found = await this.#owner(clientId)
+    const found = await this.#owner(clientId, false)
     if (!found?.running) return false
     const owner = found.node
     const reply = await this.#control.request(owner, { t: 'kick', clientId }, TAKEOVER_TIMEOUT_MS)
@@ -523,13 +527,13 @@ export class Cluster implements ClusterLink {
   }
 
   /** A client whose session a stopped node (or this node in a previous run) left in the store: continued here. */
-  async #inherit (clientId: string, from: string, cleanStart: boolean, retry: boolean): Promise<SessionTransfer | undefined> {
+  /**
+   * The directory's entry is already this node's (taken from `from`): a node adopting the stopped node's
+   * sessions skips this one, or, had it taken the entry first, it is the node the takeover asked.
+   */
+  async #inherit (clientId: string, from: string, cleanStart: boolean): Promise<SessionTransfer | undefined> {
     let transfer: SessionTransfer | undefined
     try {
-      if (!(await this.#clients.inherit(clientId, from))) {
-        // Another node took it first (adopting the stopped node's sessions): ask that one.
-        return retry ? await this.#takeover(clientId, cleanStart, false) : undefined
-      }
       transfer = await this.#sessions.load(clientId)
     } catch (err) {
       this.#log.debug({ clientId, node: from, err: (err as Error).message }, 'cluster: the session left in the store could not be read; starting a fresh session')
@@ -562,17 +566,18 @@ export class Cluster implements ClusterLink {
 
   /**
    * The node, other than this one, recorded as holding the client's session, and whether it runs; this
-   * node too when the record names it but it has no such session (a previous run). A slow store counts as none.
+   * node too when the record names it but it has no such session (a previous run). A slow store counts as
+   * none. `take`: the record names this node from now on.
    */
-  #owner (clientId: string): Promise<{ node: string, running: boolean } | undefined> {
+  #owner (clientId: string, take: boolean): Promise<{ node: string, running: boolean } | undefined> {
     let timer: NodeJS.Timeout | undefined
     const late = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), TAKEOVER_TIMEOUT_MS) })
-    return Promise.race([this.#lookUp(clientId), late]).finally(() => clearTimeout(timer))
+    return Promise.race([this.#lookUp(clientId, take), late]).finally(() => clearTimeout(timer))
   }
 
-  async #lookUp (clientId: string): Promise<{ node: string, running: boolean } | undefined> {
+  async #lookUp (clientId: string, take: boolean): Promise<{ node: string, running: boolean } | undefined> {
     try {
-      const owner = await this.#clients.owner(clientId)
+      const owner = await (take ? this.#clients.take(clientId) : this.#clients.owner(clientId))
       if (!owner) return undefined
       if (owner === this.node) return this.#core.sessions.get(clientId) ? undefined : { node: owner, running: false }
       return { node: owner, running: await this.nodes.alive(owner) }

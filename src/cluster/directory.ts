@@ -1,6 +1,7 @@
 // Which node holds which client's session: the hash <prefix>:clients, client id → node name. A node
-// writes the entry when a session opens there and removes it when the session ends there, unless
-// another node has taken the client since. Writes are not waited for.
+// takes the entry when a client connects there (reading who held it before, in the same step), and
+// removes it when the session ends there, unless another node has taken the client since. Removals are
+// not waited for.
 import type { Log } from '../log.js'
 import type { ClusterStore } from './store.js'
 
@@ -43,12 +44,17 @@ export class ClientDirectory {
     await this.#store.hdelIf(this.#hash, clientId, node)
   }
 
+  /** Records the client as held here; resolves with the node that held it before (null: none). */
+  async take (clientId: string): Promise<string | null> {
+    return this.#store.hswap(this.#hash, clientId, this.#node)
+  }
+
   claim (clientId: string): void {
-    this.#store.write(['hset', this.#hash, clientId, this.#node]).catch((err: Error) => this.#failed('claim', clientId, err))
+    this.#store.post(['hset', this.#hash, clientId, this.#node]).catch((err: Error) => this.#failed('claim', clientId, err))
   }
 
   release (clientId: string): Promise<void> {
-    return this.#store.hdelIf(this.#hash, clientId, this.#node).then(() => {}, (err: Error) => this.#failed('release', clientId, err))
+    return this.#store.post(['hdelIf', this.#hash, clientId, this.#node]).catch((err: Error) => this.#failed('release', clientId, err))
   }
 
   #failed (what: string, clientId: string, err: Error): void {

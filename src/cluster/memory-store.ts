@@ -41,6 +41,16 @@ export class MemoryStore implements ClusterStore {
     for (const w of writes) this.#apply(w)
   }
 
+  async post (...writes: StoreWrite[]): Promise<void> {
+    for (const w of writes) this.#apply(w)
+  }
+
+  async hswap (key: string, field: string, value: string): Promise<string | null> {
+    const before = text(this.#hashes.get(key)?.get(field))
+    this.#apply(['hset', key, field, value])
+    return before
+  }
+
   async hsetIf (key: string, field: string, expected: string, value: string): Promise<boolean> {
     if (text(this.#hashes.get(key)?.get(field)) !== expected) return false
     this.#apply(['hset', key, field, value])
@@ -86,6 +96,11 @@ export class MemoryStore implements ClusterStore {
     return entry.value
   }
 
+  #hdel (key: string, field: string): void {
+    const hash = this.#hashes.get(key)
+    if (hash?.delete(field) && hash.size === 0) this.#hashes.delete(key)
+  }
+
   #apply (w: StoreWrite): void {
     switch (w[0]) {
       case 'hset': {
@@ -94,11 +109,12 @@ export class MemoryStore implements ClusterStore {
         hash.set(w[2], w[3])
         break
       }
-      case 'hdel': {
-        const hash = this.#hashes.get(w[1])
-        if (hash?.delete(w[2]) && hash.size === 0) this.#hashes.delete(w[1])
+      case 'hdel':
+        this.#hdel(w[1], w[2])
         break
-      }
+      case 'hdelIf':
+        if (text(this.#hashes.get(w[1])?.get(w[2])) === w[3]) this.#hdel(w[1], w[2])
+        break
       case 'del':
         this.#hashes.delete(w[1])
         this.#lists.delete(w[1])

@@ -9,6 +9,10 @@ return 0`
 const HDEL_IF = `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
 return 0`
 
+const HSWAP = `local old = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return old`
+
 const RENEW = `local v = redis.call('GET', KEYS[1])
 if v and v ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -50,6 +54,16 @@ export class RedisStore implements ClusterStore {
     if (failed) throw failed[0]!
   }
 
+  /** Redis answers once the writes are applied: nothing is gained by not waiting. */
+  post (...writes: StoreWrite[]): Promise<void> {
+    return this.write(...writes)
+  }
+
+  async hswap (key: string, field: string, value: string): Promise<string | null> {
+    const old = await this.#redis.eval(HSWAP, 1, key, field, value)
+    return typeof old === 'string' ? old : null
+  }
+
   async hsetIf (key: string, field: string, expected: string, value: string): Promise<boolean> {
     return (await this.#redis.eval(HSET_IF, 1, key, field, expected, value)) === 1
   }
@@ -82,6 +96,7 @@ function queue (multi: ChainableCommander, w: StoreWrite): void {
     case 'del': multi.del(w[1]); break
     case 'rpush': if (w.length > 2) multi.rpush(w[1], ...(w.slice(2) as Buffer[])); break
     case 'keep': multi.ltrim(w[1], -w[2], -1); break
+    case 'hdelIf': multi.eval(HDEL_IF, 1, w[1], w[2], w[3]); break
   }
 }
 

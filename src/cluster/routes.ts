@@ -112,6 +112,11 @@ export class RouteTable {
     return nodes
   }
 
+  /** Whether another node has a filter starting with this level. */
+  hasTopLevel (level: string): boolean {
+    return this.#tree.hasTopLevel(level)
+  }
+
   /** How many filters another node has. */
   filtersOf (node: string): number {
     return this.#peers.get(node)?.filters.size ?? 0

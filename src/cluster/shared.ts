@@ -44,6 +44,11 @@ export class SharedView {
     this.#log = log
   }
 
+  /** Whether a group anywhere in the cluster has a filter starting with this level. */
+  hasTopLevel (level: string): boolean {
+    return this.#tree.hasTopLevel(level)
+  }
+
   hashKey (key: string): string { return `${this.#prefix}:shared:${key}` }
 
   /** The cluster's groups as the store has them; this node's own old entries (a previous run) are removed. */

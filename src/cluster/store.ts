@@ -13,6 +13,8 @@ export type StoreWrite =
   | ['rpush', key: string, ...values: Buffer[]]
   /** Keeps the last `count` elements of the list. */
   | ['keep', key: string, count: number]
+  /** Removes the hash field only while it is `expected`. */
+  | ['hdelIf', key: string, field: string, expected: string]
 
 export interface ClusterStore {
   hget (key: string, field: string): Promise<string | null>
@@ -25,6 +27,13 @@ export interface ClusterStore {
   keys (prefix: string): Promise<string[]>
   /** Applies the writes together, in order. */
   write (...writes: StoreWrite[]): Promise<void>
+  /**
+   * Applies the writes together, in order, without an answer: resolves once they are on their way, so that
+   * whatever this node asks the store next sees them; rejects only when they could not be sent.
+   */
+  post (...writes: StoreWrite[]): Promise<void>
+  /** Sets the hash field; resolves with what it held before (null: nothing). */
+  hswap (key: string, field: string, value: string): Promise<string | null>
   /** Sets the hash field to `value` only while it is `expected`; true when it did. */
   hsetIf (key: string, field: string, expected: string, value: string): Promise<boolean>
   /** Removes the hash field only while it is `expected`; true when it did. */

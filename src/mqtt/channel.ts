@@ -105,8 +105,12 @@ export interface ChannelCore {
     /** `$exclusive/` filters' holders. */
     readonly exclusive: Pick<ExclusiveLocks, 'acquire'>
   }
-  /** Set in a cluster: brings the client's session from the node that holds it. */
-  readonly cluster: { takeover (clientId: string, cleanStart: boolean): Promise<SessionTransfer | undefined>, routesSynced (): Promise<void> | null } | null
+  /** Set in a cluster: brings the client's session from the node that holds it (core.ts, ClusterLink). */
+  readonly cluster: {
+    takeover (clientId: string, cleanStart: boolean): Promise<SessionTransfer | undefined>
+    connectAbandoned (clientId: string): void
+    routesSynced (): Promise<void> | null
+  } | null
   /** Accepts a message from a client: observers, retained store, subscribers. */
   publish (message: Message, client: ClientInfo | null): void
   channelClosed (channel: Channel, reason: string, wasConnected: boolean): void

@@ -44,13 +44,20 @@ export interface CoreOptions {
  * shared record of who holds which client and which retained messages.
  */
 export interface ClusterLink extends SessionListener, RetainedListener, SharedListener, RouteListener {
-  /** Before CONNACK: takes the client's session from the node that holds it, if another node does. */
+  /**
+   * Before CONNACK: records the client as held on this node, and takes its session from the node that
+   * holds it, if another node does.
+   */
   takeover (clientId: string, cleanStart: boolean): Promise<SessionTransfer | undefined>
+  /** The connection closed during the takeover, and no session came of it: the client is not held here. */
+  connectAbandoned (clientId: string): void
   /**
    * Before SUBACK: resolves once every other node knows this node's subscriptions as they are now, so that
    * a message published anywhere after the SUBACK reaches them; null when they already do.
    */
   routesSynced (): Promise<void> | null
+  /** Whether another node (or a `$share` group anywhere) has a filter starting with this level: the route table's word. */
+  listened (level: string): boolean
 }
 
 const SWEEP_INTERVAL_MS = 500
@@ -170,11 +177,11 @@ export class Core implements ChannelCore {
 
   /**
    * Whether a message under `$SYS` may reach anyone: only a filter starting with `$SYS` matches it
-   * [MQTT-4.7.2-1], so none in this node's tree and no cluster (whose other nodes may hold one) and no
-   * `published` observer means that nobody can.
+   * [MQTT-4.7.2-1], so none in this node's tree, none in the cluster's route table and no `published`
+   * observer means that nobody can.
    */
   sysListened (): boolean {
-    return this.cluster !== null || this.hooks.published.length > 0 || this.router.tree.hasTopLevel('$SYS')
+    return this.hooks.published.length > 0 || this.router.tree.hasTopLevel('$SYS') || (this.cluster?.listened('$SYS') ?? false)
   }
 
   /** What the bus brings: another node's retained message is stored here too (core.publish stored our own). */

@@ -19,8 +19,6 @@ import { publishWill, type WillContext } from './wills.js'
 
 /** What the cluster (src/cluster/) is told of this node's sessions. */
 export interface SessionListener {
-  /** This node now holds the client's session. */
-  sessionOpened (clientId: string): void
   /** The client's session ended on this node (`persistent`: it was kept for another node to continue). */
   sessionEnded (clientId: string, persistent: boolean): void
   /** A session opened, changed its subscriptions or lost its connection (`disconnectedAt`): kept for another node if persistent. */
@@ -98,11 +96,7 @@ export class SessionRegistry {
     channel.session = session
     this.clients.set(clientId, channel)
     this.save(session)
-    const cluster = this.#cluster()
-    if (cluster) {
-      cluster.sessionOpened(clientId)
-      this.#router.sharedPresence(session)
-    }
+    if (this.#cluster()) this.#router.sharedPresence(session)
     return present
   }
 
@@ -220,7 +214,6 @@ export class SessionRegistry {
     for (const id of awaitingRel) session.awaitingRel.set(id, Date.now())
     this.save(session, record.disconnectedAt)
     if (session.journal) this.#journalDeliveries(session)
-    this.#cluster()?.sessionOpened(record.clientId)
     return true
   }
 

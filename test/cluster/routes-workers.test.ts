@@ -32,6 +32,28 @@ t.test('a message published right after the SUBACK reaches the new subscriber on
   t.same(got.messages.map((m) => m.payload.toString()), Array.from({ length: rounds }, (_, i) => String(i)), 'every message, the first after each SUBACK included')
 })
 
+t.test('a client event under $SYS reaches a subscriber on the other worker, and a shared group there', async (t) => {
+  // A worker publishes a $SYS event only when a filter under $SYS is in its own tree or the route table
+  // (plain filters, then `$share` groups).
+  const { c: sub, node: subNode } = await clientOn(t, null)
+  const other = (await workerNames()).find((w) => w !== subNode)!
+  await sub.subscribeAsync('$SYS/brokers/+/clients/+/connected', { qos: 0 })
+  const got = collect(sub)
+  const { c: device, node } = await clientOn(t, other)
+  t.equal(node, other, 'the device is on the other worker')
+  const id = device.options.clientId!
+  const event = (what: string) => got.messages.find((m) => m.topic === `$SYS/brokers/${other}/clients/${id}/${what}`)
+  const connected = await until(() => event('connected'), 'the connected event arrives', 5000)
+  t.equal(JSON.parse(connected.payload.toString()).clientid, id, 'the connected event names the device')
+
+  await sub.unsubscribeAsync('$SYS/brokers/+/clients/+/connected')
+  await sub.subscribeAsync('$share/ops/$SYS/brokers/+/clients/+/disconnected', { qos: 0 })
+  await delay(500) // the removed route reaches the other worker: only the group is left under $SYS
+  await new Promise<void>((resolve) => device.end(false, {}, () => resolve()))
+  const disconnected = await until(() => event('disconnected'), 'the shared group gets the disconnected event', 5000)
+  t.equal(JSON.parse(disconnected.payload.toString()).reason, 'normal', 'the disconnected event says why')
+})
+
 t.test('a worker seen stopped only because its heartbeat was late still gets the routes before the SUBACK', async (t) => {
   const { c: sub, node: subNode } = await clientOn(t, null)
   const workers = await workerNames()

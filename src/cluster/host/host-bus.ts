@@ -7,7 +7,7 @@ import { BACKLOG_HIGH, BACKLOG_LOW, PeerBus, type BusTraffic } from '../peer-bus
 import type { ClusterStore, StoreWrite } from '../store.js'
 import { DirectLinks } from './direct.js'
 import { HoldLog } from './hold-log.js'
-import { WORKER_SOCKET_ENV, type PeerInfo, type PrimaryFigures, type PrimaryMessage, type StoreOp, type WorkerMessage } from './protocol.js'
+import { WORKER_SOCKET_ENV, type PeerInfo, type PrimaryFigures, type PrimaryMessage, type StoreCall, type StoreOp, type WorkerMessage } from './protocol.js'
 
 /** A worker holding more than this unsent for another is named in the hold's log line. */
 const BEHIND_BYTES = 1024 * 1024
@@ -18,6 +18,15 @@ export class HostBus extends PeerBus {
   protected readonly carrier = 'the primary process'
   readonly #pending = new Map<number, { resolve (v: unknown): void, reject (e: Error): void }>()
   #nextId = 1
+  /** Store operations asked this turn, sent together at its end (setImmediate) or before any other message. */
+  #calls: StoreCall[] = []
+  readonly #flushCalls = (): void => {
+    const calls = this.#calls
+    if (calls.length === 0) return
+    this.#calls = []
+    if (this.#send({ t: 'calls', c: calls })) return
+    for (const [id] of calls) if (id !== 0) this.#settle(id, undefined, `${this.carrier} is unreachable`)
+  }
   /** Bus payload bytes given to process.send and not yet written to the channel. */
   #unsent = 0
   /** Set while the primary holds too much for some worker (a 'hold' message). */
@@ -31,7 +40,8 @@ export class HostBus extends PeerBus {
   readonly #onMessage = (m: PrimaryMessage): void => {
     switch (m.t) {
       case 'rx': this.receive(m.c, m.p); break
-      case 'ret': this.#settle(m); break
+      case 'ret': this.#settle(m.id, m.v, m.e); break
+      case 'rets': for (const [id, v, e] of m.r) this.#settle(id, v, e); break
       case 'hold':
         this.#held = m.on
         if (!m.on) this.eased()
@@ -49,7 +59,7 @@ export class HostBus extends PeerBus {
   constructor (prefix: string, node: string, log: Log) {
     super(prefix, node, log)
     if (!process.send) throw new CulexError('CULEX_ERR_CLUSTER', 'a node.workers worker needs the IPC channel of the primary that forked it')
-    this.store = new HostStore((op, args) => this.#request({ t: 'call', id: 0, op, args }))
+    this.store = new HostStore((op, args, answered) => this.#call(op, args, answered))
     this.#messages = `${prefix}:msg`
     this.#holdLog = new HoldLog(log, 'this worker\'s')
     this.#links = new DirectLinks(node, process.env[WORKER_SOCKET_ENV] ?? null, log, {
@@ -143,6 +153,8 @@ export class HostBus extends PeerBus {
   /** Returns whether the message was handed to the channel (`written` then runs once it is written out or failed). */
   #send (message: WorkerMessage, written?: () => void): boolean {
     if (!process.connected) { this.outage(); return false }
+    // What this worker asked the store goes first: whatever it sends after sees it applied.
+    if (this.#calls.length > 0 && message.t !== 'calls') this.#flushCalls()
     process.send!(message, undefined, undefined, (err: Error | null) => {
       if (err) this.outage(err)
       written?.()
@@ -160,24 +172,40 @@ export class HostBus extends PeerBus {
     })
   }
 
-  #settle (m: Extract<PrimaryMessage, { t: 'ret' }>): void {
-    const pending = this.#pending.get(m.id)
+  /**
+   * A store operation, sent with the others of this turn; `answered` false: nobody waits for its result,
+   * the primary sends none, and the promise resolves at once (what this worker asks next sees it applied).
+   */
+  #call (op: StoreOp, args: unknown[], answered: boolean): Promise<unknown> {
+    if (!this.ready) return Promise.reject(new CulexError('CULEX_ERR_CLUSTER_BUS', `${this.carrier} is unreachable`))
+    if (this.#calls.length === 0) setImmediate(this.#flushCalls)
+    if (!answered) {
+      this.#calls.push([0, op, args])
+      return Promise.resolve()
+    }
+    const id = this.#nextId++
+    this.#calls.push([id, op, args])
+    return new Promise((resolve, reject) => this.#pending.set(id, { resolve, reject }))
+  }
+
+  #settle (id: number, value: unknown, error: string | undefined): void {
+    const pending = this.#pending.get(id)
     if (!pending) return
-    this.#pending.delete(m.id)
-    if (m.e !== undefined) pending.reject(new CulexError('CULEX_ERR_CLUSTER_BUS', m.e))
-    else pending.resolve(m.v)
+    this.#pending.delete(id)
+    if (error !== undefined) pending.reject(new CulexError('CULEX_ERR_CLUSTER_BUS', error))
+    else pending.resolve(value)
   }
 }
 
 /** The cluster store, each operation run by the primary. */
 class HostStore implements ClusterStore {
-  readonly #call: (op: StoreOp, args: unknown[]) => Promise<unknown>
+  readonly #call: (op: StoreOp, args: unknown[], answered: boolean) => Promise<unknown>
 
-  constructor (call: (op: StoreOp, args: unknown[]) => Promise<unknown>) {
+  constructor (call: (op: StoreOp, args: unknown[], answered: boolean) => Promise<unknown>) {
     this.#call = call
   }
 
-  #run<T> (op: StoreOp, ...args: unknown[]): Promise<T> { return this.#call(op, args) as Promise<T> }
+  #run<T> (op: StoreOp, ...args: unknown[]): Promise<T> { return this.#call(op, args, true) as Promise<T> }
   hget (key: string, field: string): Promise<string | null> { return this.#run('hget', key, field) }
   hgetBuffer (key: string, field: string): Promise<Buffer | null> { return this.#run('hgetBuffer', key, field) }
   hmget (key: string, fields: string[]): Promise<(string | null)[]> { return this.#run('hmget', key, fields) }
@@ -186,6 +214,8 @@ class HostStore implements ClusterStore {
   lrangeBuffer (key: string): Promise<Buffer[]> { return this.#run('lrangeBuffer', key) }
   keys (prefix: string): Promise<string[]> { return this.#run('keys', prefix) }
   write (...writes: StoreWrite[]): Promise<void> { return this.#run('write', ...writes) }
+  post (...writes: StoreWrite[]): Promise<void> { return this.#call('write', writes, false) as Promise<void> }
+  hswap (key: string, field: string, value: string): Promise<string | null> { return this.#run('hswap', key, field, value) }
   hsetIf (key: string, field: string, expected: string, value: string): Promise<boolean> { return this.#run('hsetIf', key, field, expected, value) }
   hdelIf (key: string, field: string, expected: string): Promise<boolean> { return this.#run('hdelIf', key, field, expected) }
   acquire (key: string, value: string, ms: number): Promise<boolean> { return this.#run('acquire', key, value, ms) }

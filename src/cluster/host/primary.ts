@@ -12,7 +12,7 @@ import type { CulexConfig } from '../../config/schema.js'
 import type { Log } from '../../log.js'
 import { MemoryStore } from '../memory-store.js'
 import { HoldLog } from './hold-log.js'
-import { WORKER_ENV, WORKER_SOCKET_ENV, workerCount, workerName, type PeerInfo, type PrimaryFigures, type PrimaryMessage, type StoreOp, type WorkerMessage } from './protocol.js'
+import { WORKER_ENV, WORKER_SOCKET_ENV, workerCount, workerName, type PeerInfo, type PrimaryFigures, type PrimaryMessage, type StoreCall, type StoreOp, type StoreReturn, type WorkerMessage } from './protocol.js'
 import { makeSocketDir, type SocketDir } from './socket-dir.js'
 
 /** How long a stop waits for the workers to close cleanly before killing them. */
@@ -22,7 +22,7 @@ const RESTART_DELAY_MS = 1000
 const MAX_RESTART_DELAY_MS = 30_000
 
 const STORE_OPS: ReadonlySet<StoreOp> = new Set<StoreOp>(['hget', 'hgetBuffer', 'hmget', 'hgetall', 'hgetallBuffer', 'lrangeBuffer', 'keys',
-  'write', 'hsetIf', 'hdelIf', 'acquire', 'renew', 'releaseIf', 'mget'])
+  'write', 'hswap', 'hsetIf', 'hdelIf', 'acquire', 'renew', 'releaseIf', 'mget'])
 
 /** Bytes relayed to a worker and not yet written to its channel above which every worker's publishers wait, and the level they wait for. */
 const RELAY_HIGH = 16 * 1024 * 1024
@@ -135,10 +135,8 @@ export class WorkerPrimary {
       case 'figures':
         send(from, { t: 'ret', id: m.id, v: { ...this.#figures } })
         break
-      case 'call':
-        this.#call(m.op, m.args).then(
-          (v) => send(from, { t: 'ret', id: m.id, v }),
-          (err: Error) => send(from, { t: 'ret', id: m.id, e: err.message }))
+      case 'calls':
+        void this.#calls(from, m.c)
         break
       case 'ready':
         slot.ready = true
@@ -211,6 +209,26 @@ export class WorkerPrimary {
     if (hold) this.#holdLog.started(this.#slots.filter((s) => s.unsent > RELAY_HIGH).map((s) => s.name))
     else this.#holdLog.ended()
     for (const slot of this.#slots) if (slot.worker) send(slot.worker, { t: 'hold', on: hold })
+  }
+
+  /** A worker's batch of store operations, run in order; the answers wanted go back in one message. */
+  async #calls (from: Worker, calls: StoreCall[]): Promise<void> {
+    // Each starts before the next (the store applies it before its promise settles), so order holds.
+    const results = calls.map(([id, op, args]) => {
+      const run = this.#call(op, args)
+      return id === 0 ? run.then(() => undefined, () => undefined) : run
+    })
+    const answers: StoreReturn[] = []
+    for (let i = 0; i < calls.length; i++) {
+      const id = calls[i]![0]
+      if (id === 0) { await results[i]; continue }
+      try {
+        answers.push([id, await results[i]])
+      } catch (err) {
+        answers.push([id, undefined, (err as Error).message])
+      }
+    }
+    if (answers.length > 0) send(from, { t: 'rets', r: answers })
   }
 
   #call (op: StoreOp, args: unknown[]): Promise<unknown> {

@@ -8,14 +8,23 @@ import type { ClusterStore } from '../store.js'
 /** A cluster store operation the primary runs for a worker. */
 export type StoreOp = keyof ClusterStore
 
+/** A store operation: [id (0: not answered), operation, arguments]. */
+export type StoreCall = [id: number, op: StoreOp, args: unknown[]]
+
+/** A store operation's answer: [id, value] or [id, undefined, error message]. */
+export type StoreReturn = [id: number, value: unknown, error?: string]
+
 /** Another worker, as the primary announces it: its node name, process and direct socket (null: it has none). */
 export interface PeerInfo { node: string, pid: number, path: string | null }
 
 export type WorkerMessage =
   /** A bus payload for the workers named (node names), relayed by the primary while they have no direct connection. */
   | { t: 'tx', c: string, p: Buffer, to: string | string[] }
-  /** A store operation; answered by a `ret` with the same id. */
-  | { t: 'call', id: number, op: StoreOp, args: unknown[] }
+  /**
+   * Store operations, run in order; those with an id other than 0 are answered, all together, by one
+   * `rets` (one message per batch each way, not per operation: a worker gathers what it asks in one turn).
+   */
+  | { t: 'calls', c: StoreCall[] }
   /**
    * The worker's bus is up, its direct socket listening at `path` (null: none); answered by a `ret` with
    * the other workers (PeerInfo[]) once every other worker has acknowledged the announcement.
@@ -34,6 +43,8 @@ export type PrimaryMessage =
   /** A bus payload another worker sent. */
   | { t: 'rx', c: string, p: Buffer }
   | { t: 'ret', id: number, v?: unknown, e?: string }
+  /** The answers to a `calls`, in its order. */
+  | { t: 'rets', r: StoreReturn[] }
   /** Whether the primary holds too much unsent for some worker: publishers wait while it does. */
   | { t: 'hold', on: boolean }
   /** Another worker joined (answered by `peered` with the same ack), or with `gone`, exited (not answered). */

@@ -255,6 +255,7 @@ function accept (channel: Channel, packet: IConnectPacket, client: ClientInfo, a
   return cluster.takeover(client.clientId, packet.clean !== false).then((moved) => {
     // Adopted even if this connection went meanwhile: the session has left its node and must not be lost.
     if (moved) channel.core.registry.adopt(moved)
+    else if (channel.state !== 'connecting') cluster.connectAbandoned(client.clientId)
     // Its subscriptions are routed here by every node before the CONNACK, as after a SUBACK.
     const synced = moved ? cluster.routesSynced() : null
     if (synced) return synced.then(() => { if (channel.state === 'connecting') return resume(channel, packet, client, assignedId, extra) })
