@@ -526,10 +526,10 @@ export class Cluster implements ClusterLink {
     if (sessions > 0) this.#log.notice({ node, sessions, messages }, 'cluster: persistent sessions of a stopped node continued on this node')
   }
 
-  /** A client whose session a stopped node (or this node in a previous run) left in the store: continued here. */
   /**
-   * The directory's entry is already this node's (taken from `from`): a node adopting the stopped node's
-   * sessions skips this one, or, had it taken the entry first, it is the node the takeover asked.
+   * A client whose session a stopped node (or this node in a previous run) left in the store: continued
+   * here. The directory's entry is already this node's (taken from `from`): a node adopting the stopped
+   * node's sessions skips this one, or, had it taken the entry first, it is the node the takeover asked.
    */
   async #inherit (clientId: string, from: string, cleanStart: boolean): Promise<SessionTransfer | undefined> {
     let transfer: SessionTransfer | undefined
