@@ -29,8 +29,12 @@ export class Connection implements Wire {
   readonly #reader: PacketReader
   readonly #stopped = (): boolean => this.channel.state === 'closed'
   readonly #guard: FrameGuard
-  /** Packets written this tick, sent together on the next tick (see write()). */
-  #pending: Buffer[] = []
+  /**
+   * Packets written this tick, sent together on the next tick (see write()): the first, and the others
+   * (a list only for a tick that writes more than one, so that one message at a time allocates none).
+   */
+  #first: Buffer | null = null
+  #more: Buffer[] | null = null
   #pendingBytes = 0
   /** Bytes read since this connection last let the others read (see #onData). */
   #readSinceYield = 0
@@ -180,24 +184,38 @@ export class Connection implements Wire {
    * per writev when a burst of small deliveries goes to one client.
    */
   write (buf: Buffer): void {
-    if (this.#pending.length === 0) process.nextTick(flushPending, this)
-    this.#pending.push(buf)
+    if (this.#first === null) {
+      process.nextTick(flushPending, this)
+      this.#first = buf
+    } else if (this.#more === null) this.#more = [buf]
+    else this.#more.push(buf)
     this.#pendingBytes += buf.length
   }
 
   /** @internal called on the next tick after the first write of a tick */
   flush (): void {
-    const list = this.#pending
-    if (list.length === 0) return
+    const first = this.#first
+    if (first === null) return
+    const more = this.#more
     const bytes = this.#pendingBytes
-    this.#pending = []
+    this.#first = null
+    this.#more = null
     this.#pendingBytes = 0
-    if (list.length === 1) this.socket.write(list[0])
-    else if (bytes <= CONCAT_LIMIT) this.socket.write(Buffer.concat(list, bytes))
-    else {
+    if (more === null) this.socket.write(first)
+    else if (bytes <= CONCAT_LIMIT) {
+      const out = Buffer.allocUnsafe(bytes)
+      out.set(first, 0)
+      let at = first.length
+      for (const buf of more) {
+        out.set(buf, at)
+        at += buf.length
+      }
+      this.socket.write(out)
+    } else {
       // Large payloads: hand them over as they are, in one writev, rather than copy them.
       this.socket.cork()
-      for (const buf of list) this.socket.write(buf)
+      this.socket.write(first)
+      for (const buf of more) this.socket.write(buf)
       this.socket.uncork()
     }
     // The OS did not take it all: the listener's send_timeout watches this socket until it drains.
