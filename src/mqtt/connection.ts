@@ -47,6 +47,8 @@ export class Connection implements Wire {
   #throttled = false
   #wasThrottled = false
   readonly #listener: ListenerContext
+  /** This connection's place in the queue of ended sockets (see destroyLater), once it ended the socket. */
+  #ending: Ending | null = null
 
   constructor (core: ChannelCore, socket: Duplex, listener: ListenerContext, transport: TransportInfo) {
     this.#core = core
@@ -58,7 +60,12 @@ export class Connection implements Wire {
     this.#reader = new PacketReader((packet) => this.#onPacket(packet), (err) => this.#onParseError(err))
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('error', (err: Error) => this.#ended(`socket error: ${err.message}`))
-    socket.on('close', () => this.#ended(this.channel.state === 'closed' ? 'closed' : 'connection lost'))
+    socket.on('close', () => {
+      // Closed before its grace period ran out: the queue no longer holds the socket (and with it this
+      // connection's objects) for the rest of it.
+      if (this.#ending !== null) this.#ending.socket = null
+      this.#ended(this.channel.state === 'closed' ? 'closed' : 'connection lost')
+    })
     // A half-open client (it sent FIN first) is answered with ours; ending twice would build an error to drop.
     // A stream that does not allow half-open (a net.Server's socket) ends itself.
     if (socket.allowHalfOpen) socket.on('end', () => { if (!socket.writableEnded) socket.end() })
@@ -229,7 +236,7 @@ export class Connection implements Wire {
     this.#backlog.length = 0
     this.flush()
     this.socket.end()
-    destroyLater(this.socket)
+    this.#ending = destroyLater(this.socket)
   }
 }
 
@@ -238,13 +245,18 @@ export class Connection implements Wire {
  * queue and one timer for all: every socket waits the same time, so the queue is in due order, and a
  * connection's end costs no timer of its own.
  */
-const ending: { socket: Duplex, due: number }[] = []
+/** An ended socket waiting for its peer; `socket` is cleared once it closes. */
+interface Ending { socket: Duplex | null, readonly due: number }
+
+const ending: Ending[] = []
 let endingHead = 0
 let endingTimer: NodeJS.Timeout | null = null
 
-function destroyLater (socket: Duplex): void {
-  ending.push({ socket, due: performance.now() + END_GRACE_MS })
+function destroyLater (socket: Duplex): Ending {
+  const entry: Ending = { socket, due: performance.now() + END_GRACE_MS }
+  ending.push(entry)
   endingTimer ??= setTimeout(destroyDue, END_GRACE_MS).unref()
+  return entry
 }
 
 function destroyDue (): void {
@@ -252,7 +264,7 @@ function destroyDue (): void {
   while (endingHead < ending.length && ending[endingHead]!.due <= now) {
     const { socket } = ending[endingHead]!
     ending[endingHead++] = undefined as never
-    if (!socket.destroyed) socket.destroy()
+    if (socket !== null && !socket.destroyed) socket.destroy()
   }
   if (endingHead === ending.length) {
     ending.length = 0
