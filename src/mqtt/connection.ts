@@ -240,14 +240,14 @@ export class Connection implements Wire {
   }
 }
 
+/** An ended socket waiting for its peer; `socket` is cleared once it closes. */
+interface Ending { socket: Duplex | null, readonly due: number }
+
 /**
  * Sockets ended by us, destroyed END_GRACE_MS later if the peer has not finished closing by then. One
  * queue and one timer for all: every socket waits the same time, so the queue is in due order, and a
  * connection's end costs no timer of its own.
  */
-/** An ended socket waiting for its peer; `socket` is cleared once it closes. */
-interface Ending { socket: Duplex | null, readonly due: number }
-
 const ending: Ending[] = []
 let endingHead = 0
 let endingTimer: NodeJS.Timeout | null = null
