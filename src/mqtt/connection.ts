@@ -30,11 +30,11 @@ export class Connection implements Wire {
   readonly #stopped = (): boolean => this.channel.state === 'closed'
   readonly #guard: FrameGuard
   /**
-   * Packets written this tick, sent together on the next tick (see write()): the first, and the others
-   * (a list only for a tick that writes more than one, so that one message at a time allocates none).
+   * Packets written this tick, sent together on the next tick (see write()): the first, and all of them
+   * once there is a second (a list only then, so that one message at a time allocates none).
    */
   #first: Buffer | null = null
-  #more: Buffer[] | null = null
+  #all: Buffer[] | null = null
   #pendingBytes = 0
   /** Bytes read since this connection last let the others read (see #onData). */
   #readSinceYield = 0
@@ -194,8 +194,8 @@ export class Connection implements Wire {
     if (this.#first === null) {
       process.nextTick(flushPending, this)
       this.#first = buf
-    } else if (this.#more === null) this.#more = [buf]
-    else this.#more.push(buf)
+    } else if (this.#all === null) this.#all = [this.#first, buf]
+    else this.#all.push(buf)
     this.#pendingBytes += buf.length
   }
 
@@ -203,26 +203,17 @@ export class Connection implements Wire {
   flush (): void {
     const first = this.#first
     if (first === null) return
-    const more = this.#more
+    const all = this.#all
     const bytes = this.#pendingBytes
     this.#first = null
-    this.#more = null
+    this.#all = null
     this.#pendingBytes = 0
-    if (more === null) this.socket.write(first)
-    else if (bytes <= CONCAT_LIMIT) {
-      const out = Buffer.allocUnsafe(bytes)
-      out.set(first, 0)
-      let at = first.length
-      for (const buf of more) {
-        out.set(buf, at)
-        at += buf.length
-      }
-      this.socket.write(out)
-    } else {
+    if (all === null) this.socket.write(first)
+    else if (bytes <= CONCAT_LIMIT) this.socket.write(Buffer.concat(all, bytes))
+    else {
       // Large payloads: hand them over as they are, in one writev, rather than copy them.
       this.socket.cork()
-      this.socket.write(first)
-      for (const buf of more) this.socket.write(buf)
+      for (const buf of all) this.socket.write(buf)
       this.socket.uncork()
     }
     // The OS did not take it all: the listener's send_timeout watches this socket until it drains.

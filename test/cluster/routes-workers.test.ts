@@ -4,7 +4,7 @@
 // dies while routes replicate delays a SUBACK only until it is seen stopped, and its successor routes to
 // the subscriber; a worker that stops reading never makes the primary grow without bound.
 import t from 'tap'
-import { collect, delay, until, within } from '../helpers.js'
+import { collect, delay, end, until, within } from '../helpers.js'
 import { rssKiB, startWorkers, stopProcess } from './workers-helpers.js'
 
 const { primary, logLines, pidOf, workerNames, clientOn } = await startWorkers(t, 'routes-workers', `cluster.heartbeat_interval = 200ms
@@ -49,7 +49,7 @@ t.test('a client event under $SYS reaches a subscriber on the other worker, and 
   await sub.unsubscribeAsync('$SYS/brokers/+/clients/+/connected')
   await sub.subscribeAsync('$share/ops/$SYS/brokers/+/clients/+/disconnected', { qos: 0 })
   await delay(500) // the removed route reaches the other worker: only the group is left under $SYS
-  await new Promise<void>((resolve) => device.end(false, {}, () => resolve()))
+  await end(device)
   const disconnected = await until(() => event('disconnected'), 'the shared group gets the disconnected event', 5000)
   t.equal(JSON.parse(disconnected.payload.toString()).reason, 'normal', 'the disconnected event says why')
 })

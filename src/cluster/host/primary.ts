@@ -214,21 +214,14 @@ export class WorkerPrimary {
   /** A worker's batch of store operations, run in order; the answers wanted go back in one message. */
   async #calls (from: Worker, calls: StoreCall[]): Promise<void> {
     // Each starts before the next (the store applies it before its promise settles), so order holds.
-    const results = calls.map(([id, op, args]) => {
+    const answers: Promise<StoreReturn>[] = []
+    for (const [id, op, args] of calls) {
       const run = this.#call(op, args)
-      return id === 0 ? run.then(() => undefined, () => undefined) : run
-    })
-    const answers: StoreReturn[] = []
-    for (let i = 0; i < calls.length; i++) {
-      const id = calls[i]![0]
-      if (id === 0) { await results[i]; continue }
-      try {
-        answers.push([id, await results[i]])
-      } catch (err) {
-        answers.push([id, undefined, (err as Error).message])
-      }
+      // Id 0: nobody waits for it, and only an unknown operation can fail here.
+      if (id === 0) run.catch(() => {})
+      else answers.push(run.then((v): StoreReturn => [id, v], (err: Error): StoreReturn => [id, undefined, err.message]))
     }
-    if (answers.length > 0) send(from, { t: 'rets', r: answers })
+    if (answers.length > 0) send(from, { t: 'rets', r: await Promise.all(answers) })
   }
 
   #call (op: StoreOp, args: unknown[]): Promise<unknown> {
