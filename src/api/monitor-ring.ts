@@ -41,12 +41,15 @@ export class MonitorRing {
   /** Samples on each multiple of the interval until stop(); the timer keeps no process alive. */
   start (): void {
     if (this.#timer) return
-    const schedule = () => {
+    // A timer may fire a millisecond before its time by the wall clock: the next slot is counted from
+    // the one just sampled, never from the clock alone, so that no two samples share a stamp.
+    const schedule = (after: number) => {
       const now = Date.now()
-      const at = now - (now % this.intervalMs) + this.intervalMs
-      this.#timer = setTimeout(() => { this.sample(at); schedule() }, at - now).unref()
+      const from = Math.max(now, after)
+      const at = from - (from % this.intervalMs) + this.intervalMs
+      this.#timer = setTimeout(() => { this.sample(at); schedule(at) }, at - now).unref()
     }
-    schedule()
+    schedule(0)
   }
 
   stop (): void {
