@@ -1,8 +1,9 @@
 // "Node floor" peer for the light-load scenarios of bench/run.mjs: the least a Node.js MQTT broker does per
 // packet, so that its figures split Culex's cost into Node's (vs Mosquitto) and Culex's own (vs this).
 //   node bench/peers/node-floor.mjs --port <port> [--tls-port <port> --cert <server.pem> --key <server.key>]
-// net.createServer (and tls.createServer for the TLS churn) with noDelay, one 'data' listener per socket,
-// whole packets assumed in each read (true of bench/lightload.mjs at these rates), no validation:
+// net.createServer (and tls.createServer for the TLS churn) with noDelay, each socket read as Culex reads
+// it (src/mqtt/socket-reads.ts onReads: libuv reads into one buffer, no Readable stream; TLS
+// through 'data'), whole packets assumed in each read (true of bench/lightload.mjs at these rates), no validation:
 // CONNECT → CONNACK 20 02 00 00, SUBSCRIBE → SUBACK granting QoS 0 to its first filter, kept as an exact
 // topic in one Map, PUBLISH → its bytes as they came to that topic's subscriber, PINGREQ → PINGRESP,
 // DISCONNECT → end. No sessions, no wildcards, no QoS, no keep-alive timers: not a broker.
@@ -10,6 +11,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import tls from 'node:tls'
 import { parseArgs } from 'node:util'
+import { onReads } from '../../dist/mqtt/socket-reads.js'
 
 const { values } = parseArgs({
   options: { port: { type: 'string' }, 'tls-port': { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' } },
@@ -25,7 +27,7 @@ const PINGRESP = Buffer.from([0xd0, 0x00])
 const subscribers = new Map()
 
 function serve (socket) {
-  socket.on('data', (buf) => {
+  onReads(socket, (buf) => {
     let i = 0
     while (i < buf.length) {
       let j = i + 1

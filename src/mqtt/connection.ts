@@ -11,6 +11,7 @@ import { dispatch } from './dispatch.js'
 import { FrameGuard } from './frame-guard.js'
 import { PacketReader } from './packet-reader.js'
 import { PublishLimiter } from './rate-limit.js'
+import { onReads } from './socket-reads.js'
 
 /** Bytes read from one client before it lets the others read (a turn of the event loop). */
 const READ_SLICE = 64 * 1024
@@ -58,7 +59,7 @@ export class Connection implements Wire {
     this.#guard = new FrameGuard(core.config.mqtt.max_packet_size)
     this.#limiter = PublishLimiter.create(listener.messagesRate ?? null, listener.bytesRate ?? null)
     this.#reader = new PacketReader((packet) => this.#onPacket(packet), (err) => this.#onParseError(err))
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk))
+    onReads(socket, (chunk) => this.#onData(chunk))
     socket.on('error', (err: Error) => this.#ended(`socket error: ${err.message}`))
     socket.on('close', () => {
       // Closed before its grace period ran out: the queue no longer holds the socket (and with it this
@@ -86,6 +87,20 @@ export class Connection implements Wire {
   // ---- input ----
 
   #onData (chunk: Buffer): void {
+    if (reading) {
+      this.#read(chunk)
+      return
+    }
+    reading = true
+    try {
+      this.#read(chunk)
+    } finally {
+      reading = false
+      flushWritten()
+    }
+  }
+
+  #read (chunk: Buffer): void {
     if (this.#closed()) return
     const channel = this.channel
     channel.lastSeen = Date.now()
@@ -192,7 +207,8 @@ export class Connection implements Wire {
    */
   write (buf: Buffer): void {
     if (this.#first === null) {
-      process.nextTick(flushPending, this)
+      if (reading) written[writtenCount++] = this
+      else process.nextTick(flushPending, this)
       this.#first = buf
     } else if (this.#all === null) this.#all = [this.#first, buf]
     else this.#all.push(buf)
@@ -229,6 +245,24 @@ export class Connection implements Wire {
     this.socket.end()
     this.#ending = destroyLater(this.socket)
   }
+}
+
+/**
+ * Whether a read is being handled, and the connections written to meanwhile: they are flushed when it
+ * ends rather than on the next tick. A packet read alone then queues no tick, and Node skips its tick and
+ * microtask processing after the read callback.
+ */
+let reading = false
+const written: (Connection | null)[] = []
+/** Entries of `written` in use; the array is not shortened (setting an array's length is a runtime call). */
+let writtenCount = 0
+
+function flushWritten (): void {
+  for (let i = 0; i < writtenCount; i++) {
+    written[i]!.flush()
+    written[i] = null
+  }
+  writtenCount = 0
 }
 
 /** An ended socket waiting for its peer; `socket` is cleared once it closes. */

@@ -1,0 +1,51 @@
+// Reads of a connection's socket. Reaches into Node's internals (net.Socket's onread symbols) because
+// Node 20 has no public API for it; test/mqtt/socket-reads.test.ts fails if a Node release changes them.
+import { Socket as NetSocket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { TLSSocket } from 'node:tls'
+
+// net.Socket's `onread` option (a buffer libuv reads into and a callback per read) skips the Readable
+// stream: no push, no 'data' emit, no read(0) scheduled on the next tick after every read. On a socket
+// that reads one small packet per wake-up, that stream machinery is a third of Node's user-space cost per
+// packet (bench/peers/node-floor.mjs, measured both ways). Node offers `onread` only to sockets it
+// creates for us (net.connect), not to those a net.Server accepts, so it is set here the way the Socket
+// constructor sets it: its three symbols, then the handle's useUserBuffer().
+const probe = new NetSocket({ onread: { buffer: Buffer.alloc(1), callback: () => true } } as ConstructorParameters<typeof NetSocket>[0])
+const symbols = new Map(Object.getOwnPropertySymbols(probe).map((s) => [s.description, s]))
+const kBuffer = symbols.get('kBuffer')
+const kBufferCb = symbols.get('kBufferCb')
+const kBufferGen = symbols.get('kBufferGen')
+probe.destroy()
+
+/** What libuv reads into, for every socket of the process: each read is copied out before anything else sees it. */
+let readBuffer: Buffer | null = null
+const READ_BUFFER_BYTES = 64 * 1024
+
+interface HandleWithUserBuffer { useUserBuffer?: (buf: Uint8Array) => void }
+
+/**
+ * Calls `onChunk` with each read of `socket`, in a Buffer no later read overwrites. A plain socket accepted by a
+ * net.Server reads into one shared buffer (see above); any other stream (TLS, WebSocket, a socket with
+ * bytes already in its Readable buffer such as those a PROXY protocol header left) uses 'data'.
+ * pause() and resume() work either way.
+ */
+export function onReads (socket: Duplex, onChunk: (chunk: Buffer) => void): void {
+  const handle = (socket as { _handle?: HandleWithUserBuffer | null })._handle
+  if (kBuffer === undefined || kBufferCb === undefined || kBufferGen === undefined || !(socket instanceof NetSocket) ||
+    socket instanceof TLSSocket || typeof handle?.useUserBuffer !== 'function' || socket.readableLength > 0 || socket.listenerCount('data') > 0) {
+    socket.on('data', onChunk)
+    return
+  }
+  readBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES)
+  const fields = socket as unknown as Record<symbol, unknown>
+  fields[kBuffer] = readBuffer
+  fields[kBufferGen] = null
+  fields[kBufferCb] = (nread: number, buf: Buffer): void => {
+    // From Node's Buffer pool: no ArrayBuffer of its own per read, which a scavenge would have to sweep
+    // (a 'data' chunk has one). A message kept for long copies its payload out (mqtt/memory.ts ownPayload).
+    const chunk = Buffer.allocUnsafe(nread)
+    buf.copy(chunk, 0, 0, nread)
+    onChunk(chunk)
+  }
+  handle.useUserBuffer(readBuffer)
+}
