@@ -66,7 +66,7 @@ export interface Wire {
   flush (): void
   /** Bytes written and not yet sent. */
   readonly unsentBytes: number
-  /** Bytes of a packet read in part. */
+  /** Bytes read and not handled yet: a packet read in part, reads held while a packet is handled. */
   readonly bufferedBytes: number
   /** Closes once what was written has been sent. */
   end (): void

@@ -15,6 +15,8 @@ import { onReads } from './socket-reads.js'
 
 /** Bytes read from one client before it lets the others read (a turn of the event loop). */
 const READ_SLICE = 64 * 1024
+/** Bytes read while reads are held (see #hold) before the socket stops reading. */
+const HELD_LIMIT = 64 * 1024
 /** Up to this many bytes a tick's packets are copied into one buffer; above, they go as a writev. */
 const CONCAT_LIMIT = 256 * 1024
 /** A closed connection's socket is destroyed if the peer has not finished closing by then. */
@@ -42,6 +44,15 @@ export class Connection implements Wire {
   #yielding = false
   #busy = false
   #backlog: Packet[] = []
+  /**
+   * Chunks read while reads are held (a read slice's wait, a packet handled asynchronously, a rate limit),
+   * handled in order once they no longer are; past HELD_LIMIT bytes the socket itself stops reading. A
+   * short hold thus costs no system call: a socket reading through one buffer (socket-reads.ts) stops
+   * and restarts its reads in the kernel's poll set, where a Readable stream only stops emitting.
+   */
+  #held: Buffer[] | null = null
+  #heldBytes = 0
+  #socketPaused = false
   /** messages_rate / bytes_rate, when the listener limits them. */
   readonly #limiter: PublishLimiter | null
   /** Reads paused by #limiter until a timer resumes them. */
@@ -75,12 +86,14 @@ export class Connection implements Wire {
   /** @internal whether mqtt-packet's parser is held now (see packet-reader.ts) */
   get holdsParser (): boolean { return this.#reader.holdsParser }
 
-  get bufferedBytes (): number { return this.#reader.bufferedBytes }
+  get bufferedBytes (): number { return this.#reader.bufferedBytes + this.#heldBytes }
 
   #closed (): boolean { return this.channel.state === 'closed' }
 
   #ended (reason: string): void {
     this.#backlog.length = 0
+    this.#held = null
+    this.#heldBytes = 0
     this.channel.ended(reason)
   }
 
@@ -88,15 +101,46 @@ export class Connection implements Wire {
 
   #onData (chunk: Buffer): void {
     if (reading) {
-      this.#read(chunk)
+      this.#arrive(chunk)
       return
     }
     reading = true
     try {
-      this.#read(chunk)
+      this.#arrive(chunk)
     } finally {
       reading = false
       flushWritten()
+    }
+  }
+
+  #holding (): boolean { return this.#busy || this.#throttled || this.#yielding }
+
+  #arrive (chunk: Buffer): void {
+    if (this.#held === null && !this.#holding()) {
+      this.#read(chunk)
+      return
+    }
+    if (this.#closed()) return
+    ;(this.#held ??= []).push(chunk)
+    this.#heldBytes += chunk.length
+    if (this.#heldBytes >= HELD_LIMIT && !this.#socketPaused) {
+      this.#socketPaused = true
+      this.socket.pause()
+    }
+  }
+
+  /** Handles the chunks held while reads were, until one holds them again; the socket reads again once none are left. */
+  #release (): void {
+    const held = this.#held
+    while (held !== null && held.length > 0 && !this.#holding() && !this.#closed()) {
+      const chunk = held.shift()!
+      this.#heldBytes -= chunk.length
+      this.#read(chunk)
+    }
+    if (held !== null && held.length === 0) this.#held = null
+    if (this.#socketPaused && this.#held === null && !this.#holding() && !this.#closed()) {
+      this.#socketPaused = false
+      this.socket.resume()
     }
   }
 
@@ -130,14 +174,13 @@ export class Connection implements Wire {
     this.#readSinceYield = 0
     if (this.#yielding || this.#closed()) return
     this.#yielding = true
-    this.socket.pause()
     setImmediate(endYield, this)
   }
 
   /** @internal the end of a read slice's wait */
   endYield (): void {
     this.#yielding = false
-    if (!this.#busy && !this.#throttled && !this.#closed()) this.socket.resume()
+    this.#release()
   }
 
   #onPacket (packet: Packet): void {
@@ -156,7 +199,6 @@ export class Connection implements Wire {
     }
     if (result instanceof Promise) {
       this.#busy = true
-      this.socket.pause()
       result.then(() => this.#resume(), (err: unknown) => { this.#busy = false; this.channel.protocolError(err) })
     }
     if (this.#limiter !== null && packet.cmd === 'publish') this.#charge(packet)
@@ -172,7 +214,6 @@ export class Connection implements Wire {
       this.#core.log.info({ client: this.channel.label, pause_ms: wait }, 'client throttled by messages_rate / bytes_rate (logged once per connection)')
     }
     this.#throttled = true
-    this.socket.pause()
     setTimeout(unthrottle, wait, this).unref()
   }
 
@@ -187,7 +228,7 @@ export class Connection implements Wire {
   #resume (): void {
     this.#busy = false
     while (!this.#busy && !this.#throttled && this.#backlog.length > 0 && !this.#closed()) this.#handle(this.#backlog.shift()!)
-    if (!this.#busy && !this.#throttled && !this.#yielding && !this.#closed()) this.socket.resume()
+    if (!this.#busy && !this.#throttled) this.#release()
   }
 
   #onParseError (err: Error): void {
@@ -241,6 +282,8 @@ export class Connection implements Wire {
 
   end (): void {
     this.#backlog.length = 0
+    this.#held = null
+    this.#heldBytes = 0
     this.flush()
     this.socket.end()
     this.#ending = destroyLater(this.socket)

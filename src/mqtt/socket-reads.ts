@@ -20,6 +20,8 @@ probe.destroy()
 /** What libuv reads into, for every socket of the process: each read is copied out before anything else sees it. */
 let readBuffer: Buffer | null = null
 const READ_BUFFER_BYTES = 64 * 1024
+/** Reads up to this size are copied into Node's Buffer pool, larger ones into memory of their own. */
+const POOLED_READ_BYTES = 0
 
 interface HandleWithUserBuffer { useUserBuffer?: (buf: Uint8Array) => void }
 
@@ -41,9 +43,12 @@ export function onReads (socket: Duplex, onChunk: (chunk: Buffer) => void): void
   fields[kBuffer] = readBuffer
   fields[kBufferGen] = null
   fields[kBufferCb] = (nread: number, buf: Buffer): void => {
-    // From Node's Buffer pool: no ArrayBuffer of its own per read, which a scavenge would have to sweep
-    // (a 'data' chunk has one). A message kept for long copies its payload out (mqtt/memory.ts ownPayload).
-    const chunk = Buffer.allocUnsafe(nread)
+    // A small read (a packet or two, as at light load) goes into Node's Buffer pool: no ArrayBuffer of its
+    // own, which a scavenge would have to sweep (a 'data' chunk has one per read). A larger one gets memory
+    // of exactly its size, as a 'data' chunk has: the messages a client sends in bulk are the ones that
+    // get queued, and a queued message copies out a payload whose memory is much larger than itself
+    // (mqtt/memory.ts ownPayload), which a pool's 8 KiB always is.
+    const chunk = nread <= POOLED_READ_BYTES ? Buffer.allocUnsafe(nread) : Buffer.allocUnsafeSlow(nread)
     buf.copy(chunk, 0, 0, nread)
     onChunk(chunk)
   }
