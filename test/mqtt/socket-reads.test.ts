@@ -10,11 +10,15 @@ import { basePki, pkiDir } from '../listeners/tls-helpers.js'
 
 const pki = await basePki(await pkiDir(t))
 
-/** A plain server whose accepted sockets read through onReads, and one client connected to it. */
-async function plainPair (t: { teardown: (fn: () => unknown) => void }): Promise<{ server: Socket, client: Socket, chunks: Buffer[] }> {
+/**
+ * A plain server and one client connected to it. Each accepted socket goes to `before` (default: nothing)
+ * and then reads through onReads into `chunks`.
+ */
+async function plainPair (t: { teardown: (fn: () => unknown) => void }, before = (_socket: Socket): void => {}): Promise<{ server: Socket, client: Socket, chunks: Buffer[] }> {
   const chunks: Buffer[] = []
   const accepted: Socket[] = []
   const srv = net.createServer((socket) => {
+    before(socket)
     onReads(socket, (chunk) => chunks.push(chunk))
     accepted.push(socket)
   })
@@ -82,19 +86,12 @@ t.test('a TLS socket, or one with bytes already in its stream, is read through d
   client.write('over tls')
   t.equal((await received(chunks, 8)).toString(), 'over tls')
 
-  const unshifted: Buffer[] = []
-  const plain = net.createServer((socket) => {
+  const unshifted = await plainPair(t, (socket) => {
     socket.pause()
     socket.unshift(Buffer.from('left '))
-    onReads(socket, (chunk) => unshifted.push(chunk))
-    socket.resume()
   })
-  plain.listen(0, '127.0.0.1')
-  await once(plain, 'listening')
-  t.teardown(() => plain.close())
-  const c2 = net.connect((plain.address() as { port: number }).port, '127.0.0.1')
-  t.teardown(() => c2.destroy())
-  await once(c2, 'connect')
-  c2.write('over')
-  t.equal((await received(unshifted, 9)).toString(), 'left over', 'what was unshifted comes first')
+  unshifted.server.resume()
+  unshifted.client.write('over')
+  t.equal((await received(unshifted.chunks, 9)).toString(), 'left over', 'what was unshifted comes first')
+  t.equal(unshifted.server.listenerCount('data'), 1, 'read through a data listener')
 })
