@@ -21,7 +21,7 @@ probe.destroy()
 let readBuffer: Buffer | null = null
 const READ_BUFFER_BYTES = 64 * 1024
 /** Reads up to this size are copied into Node's Buffer pool, larger ones into memory of their own. */
-const POOLED_READ_BYTES = 0
+const POOLED_READ_BYTES = 1024
 
 interface HandleWithUserBuffer { useUserBuffer?: (buf: Uint8Array) => void }
 
