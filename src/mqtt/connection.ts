@@ -1,7 +1,7 @@
 // One client connection's socket side (EMQX: emqx_connection): bytes in through the frame guard and the
-// packet reader to the client's Channel, packets out gathered per tick so that a burst of deliveries
-// leaves in one write; reads paused while a packet is handled asynchronously, for a rate limit, or to
-// let other clients read.
+// packet reader to the client's Channel, packets out gathered per read (or tick) so that a burst of
+// deliveries leaves in one write; reads held while a packet is handled asynchronously, for a rate limit,
+// or to let other clients read.
 import { performance } from 'node:perf_hooks'
 import type { Duplex } from 'node:stream'
 import type { Packet, IPublishPacket } from 'mqtt-packet'
@@ -15,7 +15,7 @@ import { onReads } from './socket-reads.js'
 
 /** Bytes read from one client before it lets the others read (a turn of the event loop). */
 const READ_SLICE = 64 * 1024
-/** Bytes read while reads are held (see #hold) before the socket stops reading. */
+/** Bytes read while reads are held (see #held) before the socket stops reading. */
 const HELD_LIMIT = 64 * 1024
 /** Up to this many bytes a tick's packets are copied into one buffer; above, they go as a writev. */
 const CONCAT_LIMIT = 256 * 1024
@@ -242,9 +242,10 @@ export class Connection implements Wire {
   // ---- output ----
 
   /**
-   * Queues bytes; everything written in one tick leaves on the next as one buffer. One socket write
-   * per tick instead of one per packet: no per-packet stream bookkeeping, and no limit of 1,024 buffers
-   * per writev when a burst of small deliveries goes to one client.
+   * Queues bytes; everything written while a read is handled leaves as one buffer when it ends, and
+   * everything written otherwise on the next tick. One socket write per read or tick instead of one per
+   * packet: no per-packet stream bookkeeping, and no limit of 1,024 buffers per writev when a burst of
+   * small deliveries goes to one client.
    */
   write (buf: Buffer): void {
     if (this.#first === null) {
