@@ -285,6 +285,12 @@ export class Connection implements Wire {
     this.#backlog.length = 0
     this.#held = null
     this.#heldBytes = 0
+    // Read (and drop) what the client still sends until it closes: a socket left paused would fill, and
+    // its destruction at the end of the grace period would reset a client that is still writing.
+    if (this.#socketPaused) {
+      this.#socketPaused = false
+      this.socket.resume()
+    }
     this.flush()
     this.socket.end()
     this.#ending = destroyLater(this.socket)
