@@ -33,7 +33,7 @@ export class Connection implements Wire {
   readonly #stopped = (): boolean => this.channel.state === 'closed'
   readonly #guard: FrameGuard
   /**
-   * Packets written this tick, sent together on the next tick (see write()): the first, and all of them
+   * Packets written during this read or tick, sent together when it ends (see write()): the first, and all of them
    * once there is a second (a list only then, so that one message at a time allocates none).
    */
   #first: Buffer | null = null
@@ -90,10 +90,15 @@ export class Connection implements Wire {
 
   #closed (): boolean { return this.channel.state === 'closed' }
 
-  #ended (reason: string): void {
+  /** Forgets what was read and not handled: the connection is done with it. */
+  #dropInput (): void {
     this.#backlog.length = 0
     this.#held = null
     this.#heldBytes = 0
+  }
+
+  #ended (reason: string): void {
+    this.#dropInput()
     this.channel.ended(reason)
   }
 
@@ -282,9 +287,7 @@ export class Connection implements Wire {
   get unsentBytes (): number { return this.#pendingBytes + this.socket.writableLength }
 
   end (): void {
-    this.#backlog.length = 0
-    this.#held = null
-    this.#heldBytes = 0
+    this.#dropInput()
     // Read (and drop) what the client still sends until it closes: a socket left paused would fill, and
     // its destruction at the end of the grace period would reset a client that is still writing.
     if (this.#socketPaused) {
