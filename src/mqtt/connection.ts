@@ -21,6 +21,8 @@ const HELD_LIMIT = 64 * 1024
 const CONCAT_LIMIT = 256 * 1024
 /** A closed connection's socket is destroyed if the peer has not finished closing by then. */
 const END_GRACE_MS = 2000
+/** Sockets due for destruction within this long of each other are destroyed together (one timer, not one each). */
+const END_BATCH_MS = 250
 
 // mqtt-packet reports these as parse errors; MQTT 5 makes them Protocol Errors, not Malformed Packets (spec 3.8.3.1).
 const PARSER_PROTOCOL_ERRORS = new Set(['Invalid subscribe QoS, must be <= 2', 'Invalid retain handling, must be <= 2'])
@@ -354,7 +356,8 @@ function destroyDue (): void {
     ending.splice(0, endingHead)
     endingHead = 0
   }
-  endingTimer = setTimeout(destroyDue, ending[endingHead]!.due - now).unref()
+  // Under connection churn every entry is due at its own time: waking for each would cost a timer per connection.
+  endingTimer = setTimeout(destroyDue, Math.max(ending[endingHead]!.due - now, END_BATCH_MS)).unref()
 }
 
 function flushPending (conn: Connection): void {
