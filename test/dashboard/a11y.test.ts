@@ -51,6 +51,8 @@ t.test('the sidebar, filters and confirmation work from the keyboard', async (t)
   await clients.focus()
   await page.keyboard.press('Enter')
   await page.getByRole('heading', { level: 1, name: 'Clients' }).waitFor()
+  // The page moves the focus in an effect, which runs after the new page has been painted.
+  await page.waitForFunction("document.activeElement?.id === 'main'", undefined, { timeout: 5000 }).catch(() => {})
   t.equal(await page.evaluate('document.activeElement?.id'), 'main', 'the new page takes the focus')
   await page.keyboard.press('Tab')
   t.equal(await page.evaluate('document.activeElement?.name'), 'like_clientid', 'the first filter comes next')
