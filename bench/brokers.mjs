@@ -23,8 +23,8 @@ const BROKER_STOP_TIMEOUT_MS = 5_000
 // port, for a broker that opens one more (Culex: its management API); the broker counts as started once
 // the returned readyPort accepts too.
 // tlsOnly: runs only the TLS scenarios, listening on the TLS port alone. lightOnly: runs only the light-load scenarios. A prepare may return a companion
-// { command, args, port } started beside it (the HAProxy TLS front's Culex): pinned to the same core, waited
-// for on its port, its CPU and memory added to the broker's.
+// { command, args, port, readyPort? } started beside it (the HAProxy TLS front's Culex): pinned to the same
+// core, waited for on its port and readyPort, its CPU and memory added to the broker's.
 export const BROKERS = [
   { name: 'culex', label: 'Culex', prepare: prepareCulex },
   { name: 'mosquitto', label: 'Mosquitto', prepare: prepareMosquitto },
@@ -157,6 +157,7 @@ export async function runOnFreshBroker (broker, tlsCertDir, measure) {
     if (prepared.companion) {
       companion = spawnBroker(prepared.companion.command, prepared.companion.args)
       await waitUntilAccepting(companion, HOST, prepared.companion.port, BROKER_START_TIMEOUT_MS, describeExit)
+      if (prepared.companion.readyPort) await waitUntilAccepting(companion, HOST, prepared.companion.readyPort, BROKER_START_TIMEOUT_MS, describeExit)
     }
     child = spawnBroker(prepared.command, prepared.args)
     if (!broker.tlsOnly) await waitUntilAccepting(child, HOST, port, BROKER_START_TIMEOUT_MS, describeExit)

@@ -29,7 +29,7 @@ const culexSources = () => sourceAddressCount(maxConnections())
  */
 export const haproxyFront = { name: 'haproxy-front', label: 'HAProxy TLS front + Culex', prepare, tlsOnly: true, openFiles, openFilesWho: 'HAProxy (two per connection)' }
 
-function prepare (port, dir, tls) {
+function prepare (port, dir, tls, apiPort) {
   if (!tls) throw new Error('the HAProxy TLS front runs only the TLS scenarios')
   if (!fs.existsSync(HAPROXY)) throw new Error(`${HAPROXY} not found (Debian: apt-get install haproxy)`)
   if (!fs.existsSync(CULEX_ENTRY)) throw new Error('dist/broker.js not found (not built yet?)')
@@ -38,11 +38,13 @@ function prepare (port, dir, tls) {
   const haproxyCfg = path.join(dir, 'haproxy.cfg')
   fs.writeFileSync(haproxyCfg, haproxyConfig(port, tls.port, pem))
   const culexCfg = path.join(dir, 'culex.hocon')
-  fs.writeFileSync(culexCfg, culexConfig(port, dir))
+  fs.writeFileSync(culexCfg, culexConfig(port, dir, apiPort))
   return {
     command: HAPROXY,
     args: ['-db', '-f', haproxyCfg],
-    companion: { command: process.execPath, args: [CULEX_ENTRY, '-c', culexCfg], port },
+    // Ready once its API port accepts too, as Culex alone (bench/brokers.mjs prepareCulex): before, the idle
+    // scenarios took their "before" RSS while it was still loading the API, ~40 MiB that counted per connection.
+    companion: { command: process.execPath, args: [CULEX_ENTRY, '-c', culexCfg], port, readyPort: apiPort },
   }
 }
 
@@ -72,9 +74,10 @@ function culexServers (culexPort) {
   return Array.from({ length: count }, (_, i) => `  server culex${i + 1} ${HOST}:${culexPort} source 127.0.1.${i + 1} send-proxy-v2-ssl`)
 }
 
-function culexConfig (port, dataDir) {
+function culexConfig (port, dataDir, apiPort) {
   return [
     `node.data_dir = ${JSON.stringify(dataDir)}`,
+    `dashboard.listeners.http.bind = "${HOST}:${apiPort}"`,
     'log.console { enable = true, level = warning }',
     `listeners.tcp.default { bind = "${HOST}:${port}", proxy_protocol = true }`,
     'listeners.ssl.default { enable = false }',
