@@ -246,7 +246,7 @@ export abstract class NetListener<C extends NetListenerConfig> implements Listen
     const server = this.createServer()
     const access = AccessRules.create(this.config.access_rules)
     // With proxy_protocol, access_rules apply to the client's address from the header, once it is read.
-    if (this.config.proxy_protocol) new ProxyProtocolReader(this.core, this.id, this.config.proxy_protocol_timeout, access).install(server)
+    if (this.config.proxy_protocol) new ProxyProtocolReader(this.core, this.id, this.config.proxy_protocol_timeout, access, this.type === 'tcp').install(server)
     this.#guard = AcceptGuard.create(this.core, this.id, this.config.max_conn_rate, this.config.tcp_options.backlog, this.config.proxy_protocol ? null : access)
     this.#guard?.install(server)
     await listen(server, this.config.bind, this.config.tcp_options.backlog, this.id)

@@ -3,6 +3,7 @@
 // are then the connection's. A connection without a valid header within proxy_protocol_timeout is closed,
 // logged with the reason and counted. A listener without proxy_protocol never reads one.
 import type { Server, Socket } from 'node:net'
+import { onReads, passOn } from '../mqtt/socket-reads.js'
 import type { PeerCertificate, TlsInfo } from '../mqtt/tls-info.js'
 import type { AccessRules } from './access-rules.js'
 import type { ListenerCore } from './listener-core.js'
@@ -68,15 +69,22 @@ export class ProxyProtocolReader {
   readonly #id: string
   readonly #timeoutMs: number
   readonly #access: AccessRules | null
+  readonly #sharedReads: boolean
   #handlers: ((socket: Socket) => void)[] = []
   #server: Server | null = null
 
-  /** `access`: the listener's access_rules, checked against the client's address from the header. */
-  constructor (core: Pick<ListenerCore, 'log' | 'metrics'>, listenerId: string, timeoutMs: number, access: AccessRules | null) {
+  /**
+   * `access`: the listener's access_rules, checked against the client's address from the header.
+   * `sharedReads`: what follows the header is MQTT read by a Connection (a tcp listener), which reads through
+   * the shared read buffer (mqtt/socket-reads.ts): the header is read that way too. Otherwise (TLS, HTTP)
+   * through the socket's stream, which they need.
+   */
+  constructor (core: Pick<ListenerCore, 'log' | 'metrics'>, listenerId: string, timeoutMs: number, access: AccessRules | null, sharedReads = false) {
     this.#core = core
     this.#id = listenerId
     this.#timeoutMs = timeoutMs
     this.#access = access
+    this.#sharedReads = sharedReads
   }
 
   /** Puts the reader in front of the server's 'connection' listeners (the net, TLS-front or HTTP handler). */
@@ -89,9 +97,12 @@ export class ProxyProtocolReader {
 
   #read (socket: Socket): void {
     let buffered: Buffer = EMPTY
+    let shared = false
+    let done = false
     const finish = (): void => {
+      done = true
       clearTimeout(timer)
-      socket.off('data', onData)
+      if (!shared) socket.off('data', onData)
       socket.off('close', onClose)
       socket.off('error', onError)
     }
@@ -100,19 +111,30 @@ export class ProxyProtocolReader {
       this.#failed(socket, reason, detail)
     }
     const onData = (chunk: Buffer): void => {
+      if (done) return
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk])
       const result = parseProxyHeader(buffered)
       if (result.state === 'incomplete') return
       if (result.state === 'failed') return failed(result.reason, result.detail)
       finish()
+      const rest = result.length < buffered.length ? buffered.subarray(result.length) : EMPTY
+      if (shared) {
+        // The handler's Connection takes the reads over (onReads again); the bytes after the header go to it first.
+        this.#accepted(socket, result.header)
+        if (rest.length > 0 && !socket.destroyed) passOn(socket, rest)
+        return
+      }
       socket.pause()
-      if (result.length < buffered.length) socket.unshift(buffered.subarray(result.length))
+      if (rest.length > 0) socket.unshift(rest)
       this.#accepted(socket, result.header)
+      // The handler's own reader (MQTT, the TLS front, HTTP) takes what follows the header.
+      socket.resume()
     }
     const onClose = (): void => failed('closed', 'the connection closed before a complete PROXY protocol header')
     const onError = (err: Error): void => failed('closed', `the connection failed before a complete PROXY protocol header: ${err.message}`)
     const timer = setTimeout(failed, this.#timeoutMs, 'timeout', `no complete PROXY protocol header within proxy_protocol_timeout (${this.#timeoutMs} ms)`)
-    socket.on('data', onData)
+    if (this.#sharedReads) shared = onReads(socket, onData)
+    else socket.on('data', onData)
     socket.once('close', onClose)
     socket.on('error', onError)
   }
@@ -138,8 +160,6 @@ export class ProxyProtocolReader {
         'the proxy passed a client certificate it did not verify (PP2_TYPE_SSL verify != 0): the connection goes on as one without a certificate')
     }
     for (const handler of this.#handlers) handler.call(this.#server, socket)
-    // The handler's own reader (MQTT, the TLS front, HTTP) takes what follows the header.
-    socket.resume()
   }
 
   #failed (socket: Socket, reason: ProxyReadFailure, detail: string): void {

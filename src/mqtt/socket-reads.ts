@@ -25,32 +25,55 @@ const POOLED_READ_BYTES = 1024
 
 interface HandleWithUserBuffer { useUserBuffer?: (buf: Uint8Array) => void }
 
+/** Who gets a shared-buffer socket's reads: a field of the socket, so that a later onReads can take them over. */
+const kReader = Symbol('culex.reader')
+
+type Fields = Record<symbol, unknown>
+
 /**
  * Calls `onChunk` with each read of `socket`, in a Buffer no later read overwrites. A plain socket accepted by a
  * net.Server reads into one shared buffer (see above); any other stream (TLS, WebSocket, a socket with
- * bytes already in its Readable buffer such as those a PROXY protocol header left) uses 'data'.
- * pause() and resume() work either way.
+ * bytes already in its Readable buffer) uses 'data'. pause() and resume() work either way.
+ * Called again on a socket that reads through the shared buffer (after a PROXY protocol header), the new
+ * `onChunk` gets the reads from then on. Returns whether the socket reads through the shared buffer.
  */
-export function onReads (socket: Duplex, onChunk: (chunk: Buffer) => void): void {
+export function onReads (socket: Duplex, onChunk: (chunk: Buffer) => void): boolean {
+  const fields = socket as unknown as Fields
+  if (readBuffer !== null && fields[kBuffer!] === readBuffer) {
+    fields[kReader] = onChunk
+    return true
+  }
   const handle = (socket as { _handle?: HandleWithUserBuffer | null })._handle
   if (kBuffer === undefined || kBufferCb === undefined || kBufferGen === undefined || !(socket instanceof NetSocket) ||
     socket instanceof TLSSocket || typeof handle?.useUserBuffer !== 'function' || socket.readableLength > 0 || socket.listenerCount('data') > 0) {
     socket.on('data', onChunk)
-    return
+    return false
   }
   readBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES)
-  const fields = socket as unknown as Record<symbol, unknown>
+  fields[kReader] = onChunk
   fields[kBuffer] = readBuffer
   fields[kBufferGen] = null
-  fields[kBufferCb] = (nread: number, buf: Buffer): void => {
-    // A small read (a packet or two, as at light load) goes into Node's Buffer pool: no ArrayBuffer of its
-    // own, which a scavenge would have to sweep (a 'data' chunk has one per read). A larger one gets memory
-    // of exactly its size, as a 'data' chunk has: the messages a client sends in bulk are the ones that
-    // get queued, and a queued message copies out a payload whose memory is much larger than itself
-    // (mqtt/memory.ts ownPayload), which a pool's 8 KiB always is.
-    const chunk = nread <= POOLED_READ_BYTES ? Buffer.allocUnsafe(nread) : Buffer.allocUnsafeSlow(nread)
-    buf.copy(chunk, 0, 0, nread)
-    onChunk(chunk)
-  }
+  fields[kBufferCb] = copyRead
   handle.useUserBuffer(readBuffer)
+  return true
+}
+
+/**
+ * Hands `chunk` to the reader of a socket that reads through the shared buffer, as if it had just been read:
+ * the bytes that came with a PROXY protocol header, for whoever reads after it.
+ */
+export function passOn (socket: Duplex, chunk: Buffer): void {
+  ;((socket as unknown as Fields)[kReader] as (chunk: Buffer) => void)(chunk)
+}
+
+/** net.Socket calls it as its own method (`this` is the socket) with each read in the shared buffer. */
+function copyRead (this: Fields, nread: number, buf: Buffer): void {
+  // A small read (a packet or two, as at light load) goes into Node's Buffer pool: no ArrayBuffer of its
+  // own, which a scavenge would have to sweep (a 'data' chunk has one per read). A larger one gets memory
+  // of exactly its size, as a 'data' chunk has: the messages a client sends in bulk are the ones that
+  // get queued, and a queued message copies out a payload whose memory is much larger than itself
+  // (mqtt/memory.ts ownPayload), which a pool's 8 KiB always is.
+  const chunk = nread <= POOLED_READ_BYTES ? Buffer.allocUnsafe(nread) : Buffer.allocUnsafeSlow(nread)
+  buf.copy(chunk, 0, 0, nread)
+  ;(this[kReader] as (chunk: Buffer) => void)(chunk)
 }

@@ -7,7 +7,7 @@ import { connect as tlsConnect } from 'node:tls'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import t, { type Test } from 'tap'
 import WebSocket, { createWebSocketStream } from 'ws'
-import { end, rawSocket, until, within } from '../helpers.js'
+import { delay, end, rawSocket, until, within } from '../helpers.js'
 import { ADMIN, startApiBroker, type ApiBroker } from '../api/api-helpers.js'
 import { basePki, pkiDir, sslOptions } from './tls-helpers.js'
 
@@ -111,6 +111,29 @@ t.test('tcp: the v1 and v2 header\'s client address and port are the client\'s i
   t.match(await clientRecord(b, 'v2-client'), { ip_address: '198.51.100.20', port: 40002 })
   const ip = await b.call('/api/v5/clients?ip_address=198.51.100.20')
   t.same((ip.json.data as { clientid: string }[]).map((c) => c.clientid), ['v2-client'], 'ip_address filter on the proxied address')
+})
+
+t.test('tcp: packets that come in the same read as the header are the client\'s first, in order', async (t) => {
+  const b = await proxyBroker(t)
+  const CONNECT = Buffer.from('101000044d5154540402003c0004736f6c6f', 'hex') // client id "solo"
+  const PINGREQ = Buffer.from('c000', 'hex')
+  const one = await rawSocket(b.tcpPort)
+  t.teardown(() => { one.socket.destroy() })
+  one.socket.write(Buffer.concat([v2('192.0.2.10', 4242), CONNECT, PINGREQ]))
+  await until(() => one.received().length >= 6, 'CONNACK and PINGRESP')
+  t.same(one.received(), Buffer.from('20020000d000', 'hex'), 'CONNACK, then PINGRESP: nothing after the header was lost or reordered')
+  t.match(await clientRecord(b, 'solo'), { ip_address: '192.0.2.10', port: 4242 })
+  // The header's end and the CONNECT's start in one write, after a first part of the header alone.
+  const header = v2('192.0.2.11', 4243)
+  const two = await rawSocket(b.tcpPort)
+  t.teardown(() => { two.socket.destroy() })
+  two.socket.write(header.subarray(0, 7))
+  await delay(50)
+  two.socket.write(Buffer.concat([header.subarray(7), CONNECT.subarray(0, 5)]))
+  await delay(50)
+  two.socket.write(CONNECT.subarray(5))
+  await until(() => two.received().length >= 4, 'CONNACK')
+  t.same(two.received().subarray(0, 4), Buffer.from('20020000', 'hex'), 'a CONNECT split across the header\'s last read and the next one is read whole')
 })
 
 t.test('tcp: LOCAL (a health check) and UNKNOWN keep the socket\'s own address', async (t) => {
