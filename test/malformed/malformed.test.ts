@@ -77,6 +77,8 @@ for (const { file, rows } of tables) {
     for (const row of rows) {
       const index = rowIndex++
       await t.test(`${row.name} [${row.spec}]`, async (t) => {
+        // Only this row's lines: an earlier row's connection may have had the same local port.
+        const logsBefore = b.logs.length
         const { socket, received, closed } = await rawSocket(b.tcpPort)
         t.teardown(() => { socket.destroy() })
         const port = socket.localPort
@@ -111,7 +113,7 @@ for (const { file, rows } of tables) {
         }
         t.equal(replies.length, k, 'nothing else was sent')
 
-        const line = await until(() => b.logs.find((l) => typeof l.client === 'string' && l.client.includes(`:${port} on `) &&
+        const line = await until(() => b.logs.slice(logsBefore).find((l) => typeof l.client === 'string' && l.client.includes(`:${port} on `) &&
           /closing connection|refused CONNECT/.test(String(l.msg))))
         t.ok(line, 'the broker logged why it closed the connection')
         if (line && rc !== null) t.match(String(line.reasonCode), `0x${rc.toString(16)}`, 'the log names the reason code')
