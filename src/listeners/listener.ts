@@ -10,8 +10,7 @@ import type { ListenerCore } from './listener-core.js'
 import { AcceptGuard } from './accept-guard.js'
 import { AccessRules } from './access-rules.js'
 import { close, listen } from './net-util.js'
-import { acceptedSocket } from './node-internals.js'
-import { ProxyProtocolReader, proxiedPeer } from './proxy-protocol.js'
+import { ProxyProtocolReader, proxiedPeer, socketPeer } from './proxy-protocol.js'
 
 export interface Listener extends ListenerContext {
   readonly type: string
@@ -162,20 +161,11 @@ export interface NetListenerConfig {
  */
 export function socketTransport (socket: Socket, transport: string, localPort: number, tls?: TlsInfo): TransportInfo {
   const peer = proxiedPeer(socket)
-  const info: TransportInfo = peer
-    ? { remoteAddress: peer.address, remotePort: peer.port, localPort: peer.localPort, transport }
-    : peerAddress(acceptedSocket(socket), localPort, transport)
+  const from = peer ?? socketPeer(socket)
+  const info: TransportInfo = { remoteAddress: from.address, remotePort: from.port, localPort: peer?.localPort ?? localPort, transport }
   const used = peer?.tls ?? tls
   if (used) info.tls = used
   return info
-}
-
-/**
- * The address of an accepted socket. Asked of the raw socket under a TLSSocket: it already knows it (the TLS
- * front kept it for its failure log), where the TLSSocket would ask the kernel again.
- */
-function peerAddress (raw: Socket, localPort: number, transport: string): TransportInfo {
-  return { remoteAddress: raw.remoteAddress ?? '', remotePort: raw.remotePort ?? 0, localPort, transport }
 }
 
 /** tcp_options as net.Server options (Nagle off, TCP keepalive): for net, tls and https servers alike. */

@@ -31,8 +31,17 @@ export function proxiedPeer (socket: Socket): ProxiedPeer | undefined {
 
 /** The client's address and port: the PROXY header's when there was one, else the socket's. */
 export function peerOf (socket: Socket): { address: string, port: number } {
-  const peer = proxiedPeer(socket)
-  return peer ?? { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }
+  return proxiedPeer(socket) ?? socketPeer(socket)
+}
+
+/**
+ * The address and port the connection came from, as accept() saw them. Asked of the raw socket under a
+ * TLSSocket: it already knows them (the TLS front asks once, for its failure log), where the TLSSocket would
+ * ask the kernel again.
+ */
+export function socketPeer (socket: Socket): { address: string, port: number } {
+  const raw = acceptedSocket(socket)
+  return { address: raw.remoteAddress ?? '', port: raw.remotePort ?? 0 }
 }
 
 const EMPTY = Buffer.alloc(0)

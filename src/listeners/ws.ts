@@ -6,7 +6,7 @@ import type { WebSocket, WebSocketServer } from 'ws'
 import type { WsListenerConfig } from '../config/schema.js'
 import type { TransportInfo } from '../mqtt/channel.js'
 import { NetListener, socketTransport } from './listener.js'
-import { proxiedPeer } from './proxy-protocol.js'
+import { proxiedPeer, socketPeer } from './proxy-protocol.js'
 import type { ListenerCore } from './listener-core.js'
 
 export class WsListener<C extends WsListenerConfig = WsListenerConfig> extends NetListener<C> {
@@ -108,8 +108,9 @@ export class WsListener<C extends WsListenerConfig = WsListenerConfig> extends N
     // A PROXY protocol header wins over the HTTP headers, as in EMQX.
     if (proxiedPeer(req.socket)) return socketTransport(req.socket, this.type, this.port)
     const ws = this.config.websocket
-    let remoteAddress = req.socket.remoteAddress ?? ''
-    let remotePort = req.socket.remotePort ?? 0
+    const own = socketPeer(req.socket)
+    let remoteAddress = own.address
+    let remotePort = own.port
     if (ws.proxy_address_header) {
       const first = firstHeaderValue(req, ws.proxy_address_header)
       if (first !== undefined && isIP(first) !== 0) remoteAddress = first

@@ -2,10 +2,8 @@
 // packet reader to the client's Channel, packets out gathered per read (or tick) so that a burst of
 // deliveries leaves in one write; reads held while a packet is handled asynchronously, for a rate limit,
 // or to let other clients read.
-import { Socket as NetSocket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { Duplex } from 'node:stream'
-import { TLSSocket } from 'node:tls'
 import type { Packet, IPublishPacket } from 'mqtt-packet'
 import { CulexError } from '../errors.js'
 import { Channel, type ChannelCore, type ListenerContext, type TransportInfo, type Wire } from './channel.js'
@@ -13,7 +11,7 @@ import { dispatch } from './dispatch.js'
 import { FrameGuard } from './frame-guard.js'
 import { PacketReader } from './packet-reader.js'
 import { PublishLimiter } from './rate-limit.js'
-import { onReads } from './socket-reads.js'
+import { isPlainSocket, onReads } from './socket-reads.js'
 
 /** Bytes read from one client before it lets the others read (a turn of the event loop). */
 const READ_SLICE = 64 * 1024
@@ -237,7 +235,7 @@ export class Connection implements Wire {
   #resume (): void {
     this.#busy = false
     while (!this.#busy && !this.#throttled && this.#backlog.length > 0 && !this.#closed()) this.#handle(this.#backlog.shift()!)
-    if (!this.#busy && !this.#throttled) this.#release()
+    this.#release()
   }
 
   #onParseError (err: Error): void {
@@ -299,7 +297,7 @@ export class Connection implements Wire {
       this.socket.resume()
     }
     this.flush()
-    if (this.channel.disconnectReceived && isPlainTcp(this.socket) && this.socket.writableLength === 0) {
+    if (this.channel.disconnectReceived && isPlainSocket(this.socket) && this.socket.writableLength === 0) {
       // The client said DISCONNECT and everything written is with the kernel: close now, as Mosquitto does.
       // Ending first would cost a shutdown(), a wake-up for it and a grace period per connection. TLS
       // (close_notify) and WebSocket (a close frame) still end politely.
@@ -379,10 +377,6 @@ function endYield (conn: Connection): void {
 
 function unthrottle (conn: Connection): void {
   conn.unthrottle()
-}
-
-function isPlainTcp (socket: Duplex): boolean {
-  return socket instanceof NetSocket && !(socket instanceof TLSSocket)
 }
 
 /** A TLS handshake record (type 0x16, version 3.x): read as MQTT it is a CONNECT with reserved flags set. */

@@ -44,8 +44,8 @@ export function onReads (socket: Duplex, onChunk: (chunk: Buffer) => void): bool
     return true
   }
   const handle = (socket as { _handle?: HandleWithUserBuffer | null })._handle
-  if (kBuffer === undefined || kBufferCb === undefined || kBufferGen === undefined || !(socket instanceof NetSocket) ||
-    socket instanceof TLSSocket || typeof handle?.useUserBuffer !== 'function' || socket.readableLength > 0 || socket.listenerCount('data') > 0) {
+  if (kBuffer === undefined || kBufferCb === undefined || kBufferGen === undefined || !isPlainSocket(socket) ||
+    typeof handle?.useUserBuffer !== 'function' || socket.readableLength > 0 || socket.listenerCount('data') > 0) {
     socket.on('data', onChunk)
     return false
   }
@@ -56,6 +56,11 @@ export function onReads (socket: Duplex, onChunk: (chunk: Buffer) => void): bool
   fields[kBufferCb] = copyRead
   handle.useUserBuffer(readBuffer)
   return true
+}
+
+/** A TCP socket without TLS over it. */
+export function isPlainSocket (socket: Duplex): socket is NetSocket {
+  return socket instanceof NetSocket && !(socket instanceof TLSSocket)
 }
 
 /**
