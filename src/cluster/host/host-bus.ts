@@ -7,7 +7,7 @@ import { BACKLOG_HIGH, BACKLOG_LOW, PeerBus, type BusTraffic } from '../peer-bus
 import type { ClusterStore, StoreWrite } from '../store.js'
 import { DirectLinks } from './direct.js'
 import { HoldLog } from './hold-log.js'
-import { WORKER_SOCKET_ENV, type PeerInfo, type PrimaryFigures, type PrimaryMessage, type StoreCall, type StoreOp, type WorkerMessage } from './protocol.js'
+import { WORKER_SOCKET_ENV, writeToWire, type PeerInfo, type PrimaryFigures, type PrimaryMessage, type StoreCall, type StoreOp, type WorkerMessage } from './protocol.js'
 
 /** A worker holding more than this unsent for another is named in the hold's log line. */
 const BEHIND_BYTES = 1024 * 1024
@@ -39,7 +39,7 @@ export class HostBus extends PeerBus {
   readonly #holdLog: HoldLog
   readonly #onMessage = (m: PrimaryMessage): void => {
     switch (m.t) {
-      case 'rx': this.receive(m.c, m.p); break
+      case 'rx': this.receive(m.c, Buffer.from(m.p, 'base64')); break
       case 'ret': this.#settle(m.id, m.v, m.e); break
       case 'rets': for (const [id, v, e] of m.r) this.#settle(id, v, e); break
       case 'hold':
@@ -119,7 +119,7 @@ export class HostBus extends PeerBus {
   #relay (channel: string, payload: Buffer, to: string | string[]): void {
     const bytes = payload.length
     this.#unsent += bytes
-    const sent = this.#send({ t: 'tx', c: channel, p: payload, to }, () => {
+    const sent = this.#send({ t: 'tx', c: channel, p: payload.toString('base64'), to }, () => {
       this.#unsent -= bytes
       this.eased()
     })
@@ -207,14 +207,25 @@ class HostStore implements ClusterStore {
 
   #run<T> (op: StoreOp, ...args: unknown[]): Promise<T> { return this.#call(op, args, true) as Promise<T> }
   hget (key: string, field: string): Promise<string | null> { return this.#run('hget', key, field) }
-  hgetBuffer (key: string, field: string): Promise<Buffer | null> { return this.#run('hgetBuffer', key, field) }
+  async hgetBuffer (key: string, field: string): Promise<Buffer | null> {
+    const value = await this.#run<string | null>('hgetBuffer', key, field)
+    return value === null ? null : Buffer.from(value, 'base64')
+  }
+
   hmget (key: string, fields: string[]): Promise<(string | null)[]> { return this.#run('hmget', key, fields) }
   hgetall (key: string): Promise<Record<string, string>> { return this.#run('hgetall', key) }
-  hgetallBuffer (key: string): Promise<Record<string, Buffer>> { return this.#run('hgetallBuffer', key) }
-  lrangeBuffer (key: string): Promise<Buffer[]> { return this.#run('lrangeBuffer', key) }
+  async hgetallBuffer (key: string): Promise<Record<string, Buffer>> {
+    const all = await this.#run<Record<string, string>>('hgetallBuffer', key)
+    return Object.fromEntries(Object.entries(all).map(([field, value]) => [field, Buffer.from(value, 'base64')]))
+  }
+
+  async lrangeBuffer (key: string): Promise<Buffer[]> {
+    return (await this.#run<string[]>('lrangeBuffer', key)).map((value) => Buffer.from(value, 'base64'))
+  }
+
   keys (prefix: string): Promise<string[]> { return this.#run('keys', prefix) }
-  write (...writes: StoreWrite[]): Promise<void> { return this.#run('write', ...writes) }
-  post (...writes: StoreWrite[]): Promise<void> { return this.#call('write', writes, false) as Promise<void> }
+  write (...writes: StoreWrite[]): Promise<void> { return this.#run('write', ...writes.map(writeToWire)) }
+  post (...writes: StoreWrite[]): Promise<void> { return this.#call('write', writes.map(writeToWire), false) as Promise<void> }
   hswap (key: string, field: string, value: string): Promise<string | null> { return this.#run('hswap', key, field, value) }
   hsetIf (key: string, field: string, expected: string, value: string): Promise<boolean> { return this.#run('hsetIf', key, field, expected, value) }
   hdelIf (key: string, field: string, expected: string): Promise<boolean> { return this.#run('hdelIf', key, field, expected) }

@@ -12,7 +12,7 @@ import type { CulexConfig } from '../../config/schema.js'
 import type { Log } from '../../log.js'
 import { MemoryStore } from '../memory-store.js'
 import { HoldLog } from './hold-log.js'
-import { WORKER_ENV, WORKER_SOCKET_ENV, workerCount, workerName, type PeerInfo, type PrimaryFigures, type PrimaryMessage, type StoreCall, type StoreOp, type StoreReturn, type WorkerMessage } from './protocol.js'
+import { BUFFER_READS, WORKER_ENV, WORKER_SOCKET_ENV, workerCount, writeFromWire, workerName, type PeerInfo, type PrimaryFigures, type PrimaryMessage, type StoreCall, type StoreOp, type StoreReturn, type WorkerMessage } from './protocol.js'
 import { makeSocketDir, type SocketDir } from './socket-dir.js'
 
 /** How long a stop waits for the workers to close cleanly before killing them. */
@@ -74,7 +74,7 @@ export class WorkerPrimary {
 
   /** Forks every worker; resolves once all have their listeners up, rejects when one exits first. */
   start (): Promise<void> {
-    cluster.setupPrimary({ serialization: 'advanced' })
+    cluster.setupPrimary({ serialization: 'json' })
     const started = new Promise<void>((resolve, reject) => { this.#started = { resolve, reject } })
     for (const slot of this.#slots) this.#fork(slot)
     return started
@@ -149,7 +149,7 @@ export class WorkerPrimary {
   #relayTo (name: string, from: Worker, m: Extract<PrimaryMessage, { t: 'rx' }>): void {
     const to = this.#byName.get(name)
     if (!to?.worker || to.worker === from) return
-    this.#figures.relayedBytes += m.p.length
+    this.#figures.relayedBytes += Buffer.byteLength(m.p, 'base64')
     this.#relay(to, to.worker, m)
   }
 
@@ -226,7 +226,10 @@ export class WorkerPrimary {
 
   #call (op: StoreOp, args: unknown[]): Promise<unknown> {
     if (!STORE_OPS.has(op)) return Promise.reject(new Error(`unknown store operation ${String(op)}`)) // internal: can't happen, workers send only STORE_OPS
-    return (this.store[op] as (...a: unknown[]) => Promise<unknown>).apply(this.store, args)
+    const run = this.store[op] as (...a: unknown[]) => Promise<unknown>
+    if (op === 'write') return run.apply(this.store, (args as unknown[][]).map(writeFromWire))
+    const toWire = BUFFER_READS[op]
+    return toWire ? run.apply(this.store, args).then(toWire) : run.apply(this.store, args)
   }
 
   #exited (slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
