@@ -494,7 +494,12 @@ export class Cluster implements ClusterLink {
     } else this.#stoppedAt.set(node, Date.now())
     if (this.#core.closing) return
     this.#shared.unrecord(this.#shared.nodeDown(node), node)
-    this.#adopt(node).catch((err: Error) => this.#log.warning({ node, err: err.message }, 'cluster: adopting the sessions of a stopped node failed'))
+    this.#adopt(node).catch((err: Error) => {
+      // This node stopping too (its store closed under the adoption, as when every worker stops at once)
+      // is no failure: the adoption lock expires, and a node still running, or this one's next run, continues.
+      if (this.#core.closing || !this.bus.ready) this.#log.debug({ node, err: err.message }, 'cluster: adopting the sessions of a stopped node ended with this node\'s stop')
+      else this.#log.warning({ node, err: err.message }, 'cluster: adopting the sessions of a stopped node failed')
+    })
   }
 
   /**

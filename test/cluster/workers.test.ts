@@ -383,10 +383,14 @@ t.test('SIGTERM to the primary stops every worker and exits 0', async (t) => {
   const pids = await childrenOf(main.primary.pid!)
   t.equal(pids.length, 2)
   const exited = new Promise<[number | null, string | null]>((resolve) => main.primary.once('exit', (code, signal) => resolve([code, signal])))
+  const before = (await logLines(main.log)).length
   main.primary.kill('SIGTERM')
   const result = await Promise.race([exited, delay(30_000).then(() => null)])
   t.same(result, [0, null], 'the primary exited with code 0')
   for (const pid of pids) t.notOk(await alive(pid), `worker ${pid} is gone`)
+  // A worker hearing that the other stopped must not take the common stop for a failure of its own.
+  const alarms = (await logLines(main.log)).slice(before).filter((l) => Number(l.level) >= 40) // pino's warning and above
+  t.same(alarms.map((l) => l.msg), [], 'nothing at warning or above while they stop')
 })
 
 t.test('the workers exit when their primary is killed', async (t) => {

@@ -131,9 +131,20 @@ export async function waitForLog (logs: Record<string, unknown>[], match: (line:
   }
 }
 
-/** The handshake-failure line for the connection from that local port. */
-export function failureFrom (b: TestBroker, localPort: number, timeoutMs = 3000): Promise<Record<string, unknown>> {
-  return waitForLog(b.logs, (l) => String(l.msg).startsWith('TLS handshake failed') && l.peer === `127.0.0.1:${localPort}`, timeoutMs)
+/** Failure lines already returned by failureFrom, per broker's log. */
+const claimed = new WeakMap<Record<string, unknown>[], Set<Record<string, unknown>>>()
+
+/**
+ * The handshake-failure line for the connection from that local port. Each line is returned once: a
+ * later connection that the kernel gave the same local port finds its own line, not the earlier one's.
+ */
+export async function failureFrom (b: TestBroker, localPort: number, timeoutMs = 3000): Promise<Record<string, unknown>> {
+  let taken = claimed.get(b.logs)
+  if (!taken) claimed.set(b.logs, taken = new Set())
+  const seen = taken
+  const line = await waitForLog(b.logs, (l) => !seen.has(l) && String(l.msg).startsWith('TLS handshake failed') && l.peer === `127.0.0.1:${localPort}`, timeoutMs)
+  seen.add(line)
+  return line
 }
 
 /** What an MQTT.js connection attempt came to: connected, an error, or a close before CONNACK. */
