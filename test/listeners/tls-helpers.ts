@@ -139,9 +139,8 @@ const claimed = new WeakMap<Record<string, unknown>[], Set<Record<string, unknow
  * later connection that the kernel gave the same local port finds its own line, not the earlier one's.
  */
 export async function failureFrom (b: TestBroker, localPort: number, timeoutMs = 3000): Promise<Record<string, unknown>> {
-  let taken = claimed.get(b.logs)
-  if (!taken) claimed.set(b.logs, taken = new Set())
-  const seen = taken
+  const seen = claimed.get(b.logs) ?? new Set()
+  claimed.set(b.logs, seen)
   const line = await waitForLog(b.logs, (l) => !seen.has(l) && String(l.msg).startsWith('TLS handshake failed') && l.peer === `127.0.0.1:${localPort}`, timeoutMs)
   seen.add(line)
   return line
