@@ -14,7 +14,10 @@ const { open } = createRequire(import.meta.url)('lmdb') as typeof import('lmdb')
 
 export interface KvTable<T> {
   get (key: string): T | undefined
-  /** Resolves once the value is durable (at once for the memory backend). */
+  /**
+   * Resolves once the value is durable (at once for the memory backend). Writes to every table of a store
+   * settle in the order they were issued: a write's promise settles after those of the writes before it.
+   */
   put (key: string, value: T): Promise<void>
   remove (key: string): Promise<void>
   /** Entries whose key starts with `prefix`, in key order. */
@@ -146,13 +149,12 @@ class LmdbTable<T> implements KvTable<T> {
     else await committed(this.#long.put(digestKey(key), { key, value }))
   }
 
+  // Always a write, never a read first: reads see committed values only, so a put of this key still in
+  // flight would be missed and survive the removal; and a removal settling at once would settle before
+  // the writes issued ahead of it, which KvTable promises never happens. Under its digest form the key
+  // is the SHA-256 of the whole key, so the entry there is this key's.
   async remove (key: string): Promise<void> {
-    if (fitsLmdb(key)) {
-      await committed(this.#db.remove(key))
-      return
-    }
-    const stored = digestKey(key)
-    if (this.#long.get(stored)?.key === key) await committed(this.#long.remove(stored))
+    await committed(fitsLmdb(key) ? this.#db.remove(key) : this.#long.remove(digestKey(key)))
   }
 
   * entries (prefix = ''): IterableIterator<[string, T]> {

@@ -44,7 +44,9 @@ t.test('a persistent session taken over with Clean Start in the same moment stay
 })
 
 t.test('a retained message cleared right after it was set stays cleared after a restart', async (t) => {
-  const topics = ids.map((id) => `cleared/${id}`)
+  // The last topic is too long for an LMDB key: the store keeps it under a digest, where the removal once
+  // read first too, and also settled before the put ahead of it (the journal's close() then never returned).
+  const topics = [...ids.map((id) => `cleared/${id}`), `cleared/${'l'.repeat(65000)}`]
   const second = await restarted(t, async (b) => {
     const raw = await rawMqtt(b.tcpPort, 5)
     raw.send(connect('retainer', true, 0))

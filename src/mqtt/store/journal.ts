@@ -35,6 +35,8 @@ export class SessionJournal {
   #seq = 0
   #pending = 0
   #last: Promise<void> = Promise.resolve()
+  /** What close() waits on: called when the last write in flight settles. */
+  #drained: (() => void) | null = null
   /** Message writes waiting for the window to close: key → record, or null for a removal. */
   readonly #window = new Map<string, MessageRecord | null>()
   /** Keys added in this window (not in the store: removing them needs no write). */
@@ -61,7 +63,7 @@ export class SessionJournal {
 
   /** At shutdown, before the store closes: lets writes in flight commit (a removal may wait for one), then writes the window. */
   async close (): Promise<void> {
-    while (this.#pending > 0) await this.#last.catch(() => {})
+    if (this.#pending > 0) await new Promise<void>((resolve) => { this.#drained = resolve })
     this.#flush()
   }
 
@@ -214,14 +216,21 @@ export class SessionJournal {
       done = Promise.reject(err as Error)
     }
     this.#pending++
-    const tracked = done.then(() => { this.#pending-- }, (err: unknown) => {
-      this.#pending--
+    const tracked = done.then(() => { this.#settled() }, (err: unknown) => {
+      this.#settled()
       this.#onError(err as Error, what)
       throw err
     })
-    // Writes commit in order, so the newest one covers those before it.
+    // Writes settle in order (KvTable's promise), so the newest one covers those before it.
     this.#last = tracked
     // Reported to #onError above; the rejection is kept only for the barrier() that waits on #last.
     tracked.catch(() => {})
+  }
+
+  #settled (): void {
+    if (--this.#pending === 0 && this.#drained !== null) {
+      this.#drained()
+      this.#drained = null
+    }
   }
 }
