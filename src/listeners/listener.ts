@@ -30,12 +30,10 @@ export interface Listener extends ListenerContext {
 /** tcp_options.send_timeout, send_timeout_close and high_watermark. */
 export interface SendTimeout { timeoutMs: number, close: boolean, highWatermark: number }
 
-interface Tracked {
-  /** Where unsent bytes wait besides the stream itself (a WebSocket's TCP or TLS socket). */
-  raw: Duplex | null
-  /** When the unsent bytes were first seen at or above high_watermark (0 = they are not). */
+/** A stream whose unsent bytes send_timeout watches. */
+interface Backlog {
+  /** When its unsent bytes were first seen at or above high_watermark (0 = they are not). */
   busySince: number
-  warned: boolean
   /** Its peer, named in the log when send_timeout acts. */
   transport: TransportInfo
 }
@@ -48,20 +46,31 @@ interface Tracked {
  * while there are any: idle connections cost nothing.
  */
 export class ConnectionGate {
-  readonly #sockets = new Map<Duplex, Tracked>()
-  /** Sockets a write left unsent bytes in, until they drain below high_watermark. */
-  readonly #backlogged = new Set<Duplex>()
+  /** Open streams → the socket under each when there is another (a WebSocket's TCP or TLS socket), else null. */
+  readonly #sockets = new Map<Duplex, Duplex | null>()
+  /** Streams a write left unsent bytes in, until they drain below high_watermark. */
+  readonly #backlogged = new Map<Duplex, Backlog>()
+  /** Streams send_timeout_close = false warned about: once per connection. */
+  readonly #warned = new WeakSet<Duplex>()
   readonly #max: number
   readonly #core: ListenerCore
   readonly #context: ListenerContext
   readonly #send: SendTimeout | null
   #sweep: NodeJS.Timeout | null = null
+  /** Every stream's 'close' listener: one function for all (EventEmitter calls it on the stream), none made per connection. */
+  readonly #onClose: (this: Duplex) => void
 
   constructor (core: ListenerCore, context: ListenerContext, max: number, send: SendTimeout | null = null) {
     this.#core = core
     this.#context = context
     this.#max = max
     this.#send = send !== null && send.timeoutMs > 0 ? send : null
+    const sockets = this.#sockets
+    const backlogged = this.#backlogged
+    this.#onClose = function (this: Duplex) {
+      sockets.delete(this)
+      backlogged.delete(this)
+    }
   }
 
   get size (): number { return this.#sockets.size }
@@ -79,18 +88,15 @@ export class ConnectionGate {
       stream.destroy()
       return
     }
-    this.#sockets.set(stream, { raw: raw === stream ? null : raw, busySince: 0, warned: false, transport })
-    stream.once('close', () => {
-      this.#sockets.delete(stream)
-      this.#backlogged.delete(stream)
-    })
+    this.#sockets.set(stream, raw === stream ? null : raw)
+    stream.on('close', this.#onClose)
     this.#core.accept(stream, this.#context, transport)
   }
 
   /** A write left bytes the OS did not take in `stream`: send_timeout watches it. */
-  watch (stream: Duplex): void {
+  watch (stream: Duplex, transport: TransportInfo): void {
     if (this.#send === null || this.#backlogged.has(stream) || !this.#sockets.has(stream)) return
-    this.#backlogged.add(stream)
+    this.#backlogged.set(stream, { busySince: 0, transport })
     this.#sweep ??= setInterval(() => this.#checkSends(), Math.min(1000, Math.max(50, this.#send.timeoutMs / 4))).unref()
   }
 
@@ -102,25 +108,24 @@ export class ConnectionGate {
       return
     }
     const now = Date.now()
-    for (const stream of this.#backlogged) {
-      const tracked = this.#sockets.get(stream)!
-      const unsent = stream.writableLength + (tracked.raw?.writableLength ?? 0)
+    for (const [stream, backlog] of this.#backlogged) {
+      const raw = this.#sockets.get(stream) ?? null
+      const unsent = stream.writableLength + (raw?.writableLength ?? 0)
       if (unsent < send.highWatermark) {
         // Below the mark it can only grow again through a write, which calls watch().
-        tracked.busySince = 0
         this.#backlogged.delete(stream)
         continue
       }
-      if (tracked.busySince === 0) { tracked.busySince = now; continue }
-      if (now - tracked.busySince < send.timeoutMs) continue
-      const details = { listener: this.#context.id, peer: `${tracked.transport.remoteAddress}:${tracked.transport.remotePort}`, unsent, high_watermark: send.highWatermark, send_timeout_ms: send.timeoutMs }
+      if (backlog.busySince === 0) { backlog.busySince = now; continue }
+      if (now - backlog.busySince < send.timeoutMs) continue
+      const details = { listener: this.#context.id, peer: `${backlog.transport.remoteAddress}:${backlog.transport.remotePort}`, unsent, high_watermark: send.highWatermark, send_timeout_ms: send.timeoutMs }
       if (send.close) {
         this.#core.metrics.limits.slowConsumerDisconnected++
         this.#core.log.info(details, 'closing connection: its unsent data stayed above tcp_options.high_watermark for send_timeout (the client does not read)')
         stream.destroy()
-        tracked.raw?.destroy()
-      } else if (!tracked.warned) {
-        tracked.warned = true
+        raw?.destroy()
+      } else if (!this.#warned.has(stream)) {
+        this.#warned.add(stream)
         this.#core.log.warning(details, 'send timeout: unsent data above tcp_options.high_watermark for send_timeout (send_timeout_close = false: the connection stays open; logged once per connection)')
       }
     }
@@ -213,8 +218,8 @@ export abstract class NetListener<C extends NetListenerConfig> implements Listen
   get running (): boolean { return this.#server?.listening ?? false }
   get connectionCount (): number { return this.gate.size }
 
-  sendBacklogged (stream: Duplex): void {
-    this.gate.watch(stream)
+  sendBacklogged (stream: Duplex, transport: TransportInfo): void {
+    this.gate.watch(stream, transport)
   }
 
   address () {

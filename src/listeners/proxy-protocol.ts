@@ -142,7 +142,7 @@ export class ProxyProtocolReader {
     const onClose = (): void => failed('closed', 'the connection closed before a complete PROXY protocol header')
     const onError = (err: Error): void => failed('closed', `the connection failed before a complete PROXY protocol header: ${err.message}`)
     const timer = setTimeout(failed, this.#timeoutMs, 'timeout', `no complete PROXY protocol header within proxy_protocol_timeout (${this.#timeoutMs} ms)`)
-    if (this.#sharedReads) shared = onReads(socket, onData)
+    if (this.#sharedReads) shared = onReads(socket, { chunkRead: onData })
     else socket.on('data', onData)
     socket.once('close', onClose)
     socket.on('error', onError)

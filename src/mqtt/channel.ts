@@ -55,7 +55,7 @@ export interface ListenerContext {
   readonly messagesRate?: Rate | null
   readonly bytesRate?: Rate | null
   /** Told when a write leaves bytes the OS did not take (tcp_options.send_timeout watches the socket then). */
-  sendBacklogged? (stream: Duplex): void
+  sendBacklogged? (stream: Duplex, transport: TransportInfo): void
 }
 
 /** What a channel needs of the connection under it. */

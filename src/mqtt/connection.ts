@@ -9,9 +9,9 @@ import { CulexError } from '../errors.js'
 import { Channel, type ChannelCore, type ListenerContext, type TransportInfo, type Wire } from './channel.js'
 import { dispatch } from './dispatch.js'
 import { FrameGuard } from './frame-guard.js'
-import { PacketReader } from './packet-reader.js'
+import { PacketReader, type PacketSink } from './packet-reader.js'
 import { PublishLimiter } from './rate-limit.js'
-import { isPlainSocket, onReads } from './socket-reads.js'
+import { isPlainSocket, onReads, type ReadSink } from './socket-reads.js'
 
 /** Bytes read from one client before it lets the others read (a turn of the event loop). */
 const READ_SLICE = 64 * 1024
@@ -27,12 +27,19 @@ const END_BATCH_MS = 250
 // mqtt-packet reports these as parse errors; MQTT 5 makes them Protocol Errors, not Malformed Packets (spec 3.8.3.1).
 const PARSER_PROTOCOL_ERRORS = new Set(['Invalid subscribe QoS, must be <= 2', 'Invalid retain handling, must be <= 2'])
 
-export class Connection implements Wire {
+const kConnection = Symbol('culex.connection')
+type Owned = Duplex & { [kConnection]: Connection }
+
+function onSocketError (this: Duplex, err: Error): void { (this as Owned)[kConnection].socketFailed(err) }
+function onSocketClose (this: Duplex): void { (this as Owned)[kConnection].socketClosed() }
+/** A half-open client (it sent FIN first) is answered with ours; ending twice would build an error to drop. A stream that does not allow half-open (a net.Server's socket) ends itself. */
+function answerEnd (this: Duplex): void { if (!this.writableEnded) this.end() }
+
+export class Connection implements Wire, PacketSink, ReadSink {
   readonly channel: Channel
   readonly socket: Duplex
   readonly #core: ChannelCore
   readonly #reader: PacketReader
-  readonly #stopped = (): boolean => this.channel.state === 'closed'
   readonly #guard: FrameGuard
   /**
    * Packets written during this read or tick, sent together when it ends (see write()): the first, and all of them
@@ -41,11 +48,12 @@ export class Connection implements Wire {
   #first: Buffer | null = null
   #all: Buffer[] | null = null
   #pendingBytes = 0
-  /** Bytes read since this connection last let the others read (see #onData). */
+  /** Bytes read since this connection last let the others read (see chunkRead). */
   #readSinceYield = 0
   #yielding = false
   #busy = false
-  #backlog: Packet[] = []
+  /** Packets read while one is handled asynchronously or reads are throttled (made at first use). */
+  #backlog: Packet[] | null = null
   /**
    * Chunks read while reads are held (a read slice's wait, a packet handled asynchronously, a rate limit),
    * handled in order once they no longer are; past HELD_LIMIT bytes the socket itself stops reading. A
@@ -71,18 +79,26 @@ export class Connection implements Wire {
     this.channel = new Channel(core, this, listener, transport)
     this.#guard = new FrameGuard(core.config.mqtt.max_packet_size)
     this.#limiter = PublishLimiter.create(listener.messagesRate ?? null, listener.bytesRate ?? null)
-    this.#reader = new PacketReader((packet) => this.#onPacket(packet), (err) => this.#onParseError(err))
-    onReads(socket, (chunk) => this.#onData(chunk))
-    socket.on('error', (err: Error) => this.#ended(`socket error: ${err.message}`))
-    socket.on('close', () => {
-      // Closed before its grace period ran out: the queue no longer holds the socket (and with it this
-      // connection's objects) for the rest of it.
-      if (this.#ending !== null) this.#ending.socket = null
-      this.#ended(this.channel.state === 'closed' ? 'closed' : 'connection lost')
-    })
-    // A half-open client (it sent FIN first) is answered with ours; ending twice would build an error to drop.
-    // A stream that does not allow half-open (a net.Server's socket) ends itself.
-    if (socket.allowHalfOpen) socket.on('end', () => { if (!socket.writableEnded) socket.end() })
+    this.#reader = new PacketReader(this)
+    onReads(socket, this)
+    // The socket's listeners are the same functions for every connection; they find it on the socket.
+    ;(socket as Owned)[kConnection] = this
+    socket.on('error', onSocketError)
+    socket.on('close', onSocketClose)
+    if (socket.allowHalfOpen) socket.on('end', answerEnd)
+  }
+
+  /** @internal the socket failed */
+  socketFailed (err: Error): void {
+    this.#ended(`socket error: ${err.message}`)
+  }
+
+  /** @internal the socket closed */
+  socketClosed (): void {
+    // Closed before its grace period ran out: the queue no longer holds the socket (and with it this
+    // connection's objects) for the rest of it.
+    if (this.#ending !== null) this.#ending.socket = null
+    this.#ended(this.channel.state === 'closed' ? 'closed' : 'connection lost')
   }
 
   /** @internal whether mqtt-packet's parser is held now (see packet-reader.ts) */
@@ -94,7 +110,7 @@ export class Connection implements Wire {
 
   /** Forgets what was read and not handled: the connection is done with it. */
   #dropInput (): void {
-    this.#backlog.length = 0
+    if (this.#backlog !== null) this.#backlog.length = 0
     this.#held = null
     this.#heldBytes = 0
   }
@@ -106,7 +122,8 @@ export class Connection implements Wire {
 
   // ---- input ----
 
-  #onData (chunk: Buffer): void {
+  /** @internal ReadSink: the socket's reads */
+  chunkRead (chunk: Buffer): void {
     if (reading) {
       this.#arrive(chunk)
       return
@@ -169,7 +186,7 @@ export class Connection implements Wire {
       channel.protocolError(new CulexError('CULEX_ERR_MQTT_MALFORMED', 'remaining length longer than 4 bytes'))
       return
     }
-    this.#reader.read(chunk, this.#stopped)
+    this.#reader.read(chunk)
     if (this.#reader.holdsParser) channel.attend()
     // libuv reads up to 32 chunks of 64 KiB from one socket per turn: a client sending at full speed
     // would hold the event loop for all of them. Past READ_SLICE this one waits a turn, so the other
@@ -190,11 +207,15 @@ export class Connection implements Wire {
     this.#release()
   }
 
-  #onPacket (packet: Packet): void {
+  /** @internal PacketSink: the reader's packets */
+  packetRead (packet: Packet): void {
     if (this.#closed()) return
-    if (this.#busy || this.#throttled) { this.#backlog.push(packet); return }
+    if (this.#busy || this.#throttled) { (this.#backlog ??= []).push(packet); return }
     this.#handle(packet)
   }
+
+  /** @internal PacketSink */
+  readStopped (): boolean { return this.channel.state === 'closed' }
 
   #handle (packet: Packet): void {
     let result: void | Promise<void>
@@ -234,11 +255,13 @@ export class Connection implements Wire {
 
   #resume (): void {
     this.#busy = false
-    while (!this.#busy && !this.#throttled && this.#backlog.length > 0 && !this.#closed()) this.#handle(this.#backlog.shift()!)
+    const backlog = this.#backlog
+    while (backlog !== null && !this.#busy && !this.#throttled && backlog.length > 0 && !this.#closed()) this.#handle(backlog.shift()!)
     this.#release()
   }
 
-  #onParseError (err: Error): void {
+  /** @internal PacketSink: mqtt-packet refused the bytes */
+  packetRefused (err: Error): void {
     const channel = this.channel
     if (channel.state === 'closed') return
     if (err.message === 'Invalid protocol version' && channel.state === 'new') channel.refuseProtocolLevel()
@@ -282,7 +305,7 @@ export class Connection implements Wire {
       this.socket.uncork()
     }
     // The OS did not take it all: the listener's send_timeout watches this socket until it drains.
-    if (this.socket.writableLength > 0) this.#listener.sendBacklogged?.(this.socket)
+    if (this.socket.writableLength > 0) this.#listener.sendBacklogged?.(this.socket, this.channel.transport)
   }
 
   /** Unsent bytes: queued this tick plus what the socket holds. */

@@ -23,37 +23,46 @@ type SettledParser = mqtt.Parser & { error: Error | null }
 
 const ACKS = ['puback', 'pubrec', 'pubrel', 'pubcomp'] as const
 
+/** Where a reader's packets go: the connection, one object for all three (no closure per connection). */
+export interface PacketSink {
+  /** A whole packet was read. */
+  packetRead (packet: Packet): void
+  /** mqtt-packet refused what it was given. */
+  packetRefused (err: Error): void
+  /** Asked between packets: whether the connection has closed (the rest of the read is not wanted). */
+  readStopped (): boolean
+}
+
 export class PacketReader {
   #parser: SettledParser | null = null
-  /** Protocol level and bridge flag of the CONNECT, for a parser made after it (#connected). */
-  #settings: { protocolVersion?: number, bridgeMode?: boolean } = {}
   /** The protocol level of the CONNECT read (0 before it); a field, as a private getter is a runtime call per read. */
   #version = 0
+  /** The CONNECT's bridge flag (protocol level + 128), for a parser made after it. */
+  #bridgeMode = false
   /** Whether the last packet the parser read was not a PUBLISH (see the header). */
   #controlRead = false
-  readonly #emit: (packet: Packet) => void
-  readonly #onError: (err: Error) => void
-  readonly #onParsed = (packet: Packet): void => {
-    this.#controlRead = packet.cmd !== 'publish'
-    // mqtt-packet sets bridgeMode on a bridge's CONNECT (protocol level + 128); its type leaves it out.
-    if (packet.cmd === 'connect') this.#connected(packet.protocolVersion ?? 4, (packet as { bridgeMode?: boolean }).bridgeMode)
-    this.#emit(packet)
-  }
+  readonly #sink: PacketSink
 
   /** Bytes of a packet whose start went to the parser, still to come. */
   #toParser = 0
   /** The first bytes of a packet whose fixed header was cut off. */
   #head: Buffer | null = null
 
-  constructor (emit: (packet: Packet) => void, onError: (err: Error) => void) {
-    this.#emit = emit
-    this.#onError = onError
+  constructor (sink: PacketSink) {
+    this.#sink = sink
   }
 
   /** A CONNECT was read (here or by the parser): what the packets after it are read with. */
   #connected (protocolVersion: number, bridgeMode?: boolean): void {
-    this.#settings = { protocolVersion, bridgeMode }
     this.#version = protocolVersion
+    this.#bridgeMode = bridgeMode === true
+  }
+
+  #parsed (packet: Packet): void {
+    this.#controlRead = packet.cmd !== 'publish'
+    // mqtt-packet sets bridgeMode on a bridge's CONNECT (protocol level + 128); its type leaves it out.
+    if (packet.cmd === 'connect') this.#connected(packet.protocolVersion ?? 4, (packet as { bridgeMode?: boolean }).bridgeMode)
+    this.#sink.packetRead(packet)
   }
 
   get holdsParser (): boolean { return this.#parser !== null }
@@ -67,16 +76,19 @@ export class PacketReader {
   #parse (bytes: Buffer): void {
     let parser = this.#parser
     if (parser === null) {
-      parser = this.#parser = mqtt.parser({ ...this.#settings }) as SettledParser
-      parser.on('packet', this.#onParsed)
-      parser.on('error', this.#onError)
+      const settings = this.#version === 0 ? {} : { protocolVersion: this.#version, bridgeMode: this.#bridgeMode }
+      parser = this.#parser = mqtt.parser(settings) as SettledParser
+      // Made with the parser, which most idle connections do not keep.
+      parser.on('packet', (packet: Packet) => this.#parsed(packet))
+      parser.on('error', (err: Error) => this.#sink.packetRefused(err))
     }
     const left = parser.parse(bytes)
     if (left === 0 && this.#toParser === 0 && this.#controlRead && parser.error === null) this.#parser = null
   }
 
-  /** Reads a chunk; `stopped()` is asked between packets (the connection may have closed). */
-  read (chunk: Buffer, stopped: () => boolean): void {
+  /** Reads a chunk; the sink's readStopped() is asked between packets (the connection may have closed). */
+  read (chunk: Buffer): void {
+    const sink = this.#sink
     let buf = chunk
     let i = 0
     if (this.#toParser > 0) {
@@ -90,7 +102,7 @@ export class PacketReader {
       this.#head = null
       i = 0
     }
-    while (i < buf.length && !stopped()) {
+    while (i < buf.length && !sink.readStopped()) {
       // Fixed header: the type byte, then a Remaining Length of 1 to 4 bytes.
       let j = i + 1
       let length = 0
@@ -115,7 +127,7 @@ export class PacketReader {
         return
       }
       const packet = this.#decode(buf, i, j, end)
-      if (packet) this.#emit(packet)
+      if (packet) sink.packetRead(packet)
       else this.#parse(buf.subarray(i, end))
       i = end
     }

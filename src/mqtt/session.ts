@@ -8,6 +8,9 @@ import { isExpired, type Message } from './message.js'
 import { PriorityQueue, type QueuePriorities } from './mqueue-priority.js'
 import type { SharedGroup, Subscription } from './topic-tree.js'
 
+/** An arrival time pins no memory of its own (one function for every session, not a closure each). */
+const noBytes = (): number => 0
+
 /** One message on its way to this session's client. */
 export interface Delivery {
   message: Message
@@ -83,7 +86,7 @@ export class Session {
   /** Outgoing QoS 1/2 by packet id, in send order; `bytes`: what they pin. */
   readonly inflight = new SizedMap<number, Delivery>(deliveryBytes)
   /** Incoming QoS 2 packet ids awaiting PUBREL → arrival time (a SizedMap for its Map made at first use). */
-  readonly awaitingRel = new SizedMap<number, number>(() => 0)
+  readonly awaitingRel = new SizedMap<number, number>(noBytes)
   will: WillMessage | null = null
   /** The session's two timers, armed and stopped only through the methods below: session expiry and will delay. */
   expiryTimer: LongTimeout | null = null

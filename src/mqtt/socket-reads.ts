@@ -28,6 +28,9 @@ interface HandleWithUserBuffer { useUserBuffer?: (buf: Uint8Array) => void }
 /** Who gets a shared-buffer socket's reads: a field of the socket, so that a later onReads can take them over. */
 const kReader = Symbol('culex.reader')
 
+/** Who gets a socket's reads: an object with a method, so that a connection passes itself (no closure each). */
+export interface ReadSink { chunkRead (chunk: Buffer): void }
+
 type Fields = Record<symbol, unknown>
 
 /**
@@ -37,20 +40,20 @@ type Fields = Record<symbol, unknown>
  * Called again on a socket that reads through the shared buffer (after a PROXY protocol header), the new
  * `onChunk` gets the reads from then on. Returns whether the socket reads through the shared buffer.
  */
-export function onReads (socket: Duplex, onChunk: (chunk: Buffer) => void): boolean {
+export function onReads (socket: Duplex, sink: ReadSink): boolean {
   const fields = socket as unknown as Fields
   if (readBuffer !== null && fields[kBuffer!] === readBuffer) {
-    fields[kReader] = onChunk
+    fields[kReader] = sink
     return true
   }
   const handle = (socket as { _handle?: HandleWithUserBuffer | null })._handle
   if (kBuffer === undefined || kBufferCb === undefined || kBufferGen === undefined || !isPlainSocket(socket) ||
     typeof handle?.useUserBuffer !== 'function' || socket.readableLength > 0 || socket.listenerCount('data') > 0) {
-    socket.on('data', onChunk)
+    socket.on('data', (chunk: Buffer) => sink.chunkRead(chunk))
     return false
   }
   readBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES)
-  fields[kReader] = onChunk
+  fields[kReader] = sink
   fields[kBuffer] = readBuffer
   fields[kBufferGen] = null
   fields[kBufferCb] = copyRead
@@ -68,7 +71,7 @@ export function isPlainSocket (socket: Duplex): socket is NetSocket {
  * the bytes that came with a PROXY protocol header, for whoever reads after it.
  */
 export function passOn (socket: Duplex, chunk: Buffer): void {
-  ;((socket as unknown as Fields)[kReader] as (chunk: Buffer) => void)(chunk)
+  ;((socket as unknown as Fields)[kReader] as ReadSink).chunkRead(chunk)
 }
 
 /** net.Socket calls it as its own method (`this` is the socket) with each read in the shared buffer. */
@@ -80,5 +83,5 @@ function copyRead (this: Fields, nread: number, buf: Buffer): void {
   // (mqtt/memory.ts ownPayload), which a pool's 8 KiB always is.
   const chunk = nread <= POOLED_READ_BYTES ? Buffer.allocUnsafe(nread) : Buffer.allocUnsafeSlow(nread)
   buf.copy(chunk, 0, 0, nread)
-  ;(this[kReader] as (chunk: Buffer) => void)(chunk)
+  ;(this[kReader] as ReadSink).chunkRead(chunk)
 }

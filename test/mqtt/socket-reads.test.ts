@@ -19,7 +19,7 @@ async function plainPair (t: { teardown: (fn: () => unknown) => void }, before =
   const accepted: Socket[] = []
   const srv = net.createServer((socket) => {
     before(socket)
-    onReads(socket, (chunk) => chunks.push(chunk))
+    onReads(socket, { chunkRead: (chunk) => chunks.push(chunk) })
     accepted.push(socket)
   })
   srv.listen(0, '127.0.0.1')
@@ -76,7 +76,7 @@ t.test('pause() stops the reads, resume() starts them again; the peer\'s end sti
 t.test('a TLS socket, or one with bytes already in its stream, is read through data events', async (t) => {
   const server = createServer({ cert: pki.server.certPem, key: pki.server.keyPem })
   const chunks: Buffer[] = []
-  server.on('secureConnection', (socket: TLSSocket) => onReads(socket, (chunk) => chunks.push(chunk)))
+  server.on('secureConnection', (socket: TLSSocket) => onReads(socket, { chunkRead: (chunk) => chunks.push(chunk) }))
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   t.teardown(() => server.close())
