@@ -10,6 +10,7 @@ import { CONFIGURATION_ERRORS, CulexError } from './errors.js'
 import { LOG_LEVELS } from './config/schema.js'
 import { ensureDevCertificates } from './certs/dev.js'
 import { Broker } from './server.js'
+import { settleHeap } from './settle-heap.js'
 import { VERSION } from './version.js'
 
 const HELP = `Usage: culex [start] [options]
@@ -71,6 +72,8 @@ async function main (argv: string[]): Promise<number> {
   const addresses = broker.listeners.filter((l) => l.running).map((l) => `${l.id}=${l.address()!.host}:${l.address()!.port}`)
   const api = broker.api?.address()
   broker.log.notice({ version: VERSION, config: values.config, listeners: addresses.join(' '), ...(api ? { api: `http://${api.host}:${api.port}` } : {}) }, startedLine())
+  // This process is the broker's own (not a test or an application embedding it): its start-up garbage goes now.
+  settleHeap()
   // A worker ignores a second signal: Ctrl-C reaches it and its primary, which passes SIGTERM on.
   await untilStopped(broker.log, 'stopping', () => broker.close(), () => broker.reload('SIGHUP'), worker !== undefined)
   // A worker's IPC channel to its primary would keep it running.
