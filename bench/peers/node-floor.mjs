@@ -27,7 +27,7 @@ const PINGRESP = Buffer.from([0xd0, 0x00])
 const subscribers = new Map()
 
 function serve (socket) {
-  onReads(socket, (buf) => {
+  onReads(socket, { chunkRead: (buf) => {
     let i = 0
     while (i < buf.length) {
       let j = i + 1
@@ -48,7 +48,7 @@ function serve (socket) {
       else if (type === 14) socket.end()
       i = end
     }
-  })
+  } })
   socket.on('error', () => {})
 }
 
