@@ -8,7 +8,6 @@ import { createRequire } from 'node:module'
 import { join, resolve } from 'node:path'
 import type { RootDatabase, Database } from 'lmdb'
 import { CulexError } from '../errors.js'
-import { StallGuard } from './stall-guard.js'
 
 // lmdb's CommonJS build is one bundled file (msgpackr's too); its ES modules are dozens, ~20 ms more start-up.
 const { open } = createRequire(import.meta.url)('lmdb') as typeof import('lmdb')
@@ -127,18 +126,13 @@ async function committed (write: Promise<unknown>): Promise<void> {
   }
 }
 
-/** How long writes may wait with none confirmed before they are failed (see StallGuard). */
-const STALL_MS = 10_000
-
 class LmdbTable<T> implements KvTable<T> {
   readonly #db: Database<T, string>
   /** Entries whose key is too long for LMDB, under digestKey(key). */
   readonly #long: Database<LongRecord<T>, string>
-  readonly #guard: StallGuard
-  constructor (db: Database<T, string>, long: Database<LongRecord<T>, string>, guard: StallGuard) {
+  constructor (db: Database<T, string>, long: Database<LongRecord<T>, string>) {
     this.#db = db
     this.#long = long
-    this.#guard = guard
   }
 
   get size (): number { return this.#db.getCount() + this.#long.getCount() }
@@ -151,7 +145,8 @@ class LmdbTable<T> implements KvTable<T> {
 
   // async: an error thrown by lmdb-js before the write is queued rejects the promise as a failed write does.
   async put (key: string, value: T): Promise<void> {
-    await this.#guard.track(committed(fitsLmdb(key) ? this.#db.put(key, value) : this.#long.put(digestKey(key), { key, value })))
+    if (fitsLmdb(key)) await committed(this.#db.put(key, value))
+    else await committed(this.#long.put(digestKey(key), { key, value }))
   }
 
   // Always a write, never a read first: reads see committed values only, so a put of this key still in
@@ -159,7 +154,7 @@ class LmdbTable<T> implements KvTable<T> {
   // the writes issued ahead of it, which KvTable promises never happens. Under its digest form the key
   // is the SHA-256 of the whole key, so the entry there is this key's.
   async remove (key: string): Promise<void> {
-    await this.#guard.track(committed(fitsLmdb(key) ? this.#db.remove(key) : this.#long.remove(digestKey(key))))
+    await committed(fitsLmdb(key) ? this.#db.remove(key) : this.#long.remove(digestKey(key)))
   }
 
   * entries (prefix = ''): IterableIterator<[string, T]> {
@@ -190,7 +185,6 @@ export class LmdbKvStore implements KvStore {
   readonly backend = 'lmdb'
   readonly #root: RootDatabase
   readonly #tables = new Map<string, LmdbTable<unknown>>()
-  readonly #guard = new StallGuard(STALL_MS)
 
   constructor (dataDir: string, dir = 'store') {
     const path = join(resolve(dataDir), dir)
@@ -208,7 +202,7 @@ export class LmdbKvStore implements KvStore {
   table<T> (name: string): KvTable<T> {
     let table = this.#tables.get(name)
     if (!table) {
-      table = new LmdbTable(this.#root.openDB<unknown, string>({ name }), this.#root.openDB<LongRecord<unknown>, string>({ name: `${name}~long` }), this.#guard)
+      table = new LmdbTable(this.#root.openDB<unknown, string>({ name }), this.#root.openDB<LongRecord<unknown>, string>({ name: `${name}~long` }))
       this.#tables.set(name, table)
     }
     return table as KvTable<T>
