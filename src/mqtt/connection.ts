@@ -215,7 +215,7 @@ export class Connection implements Wire, PacketSink, ReadSink {
   }
 
   /** @internal PacketSink */
-  readStopped (): boolean { return this.channel.state === 'closed' }
+  readStopped (): boolean { return this.#closed() }
 
   #handle (packet: Packet): void {
     let result: void | Promise<void>

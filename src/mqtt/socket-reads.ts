@@ -34,11 +34,11 @@ export interface ReadSink { chunkRead (chunk: Buffer): void }
 type Fields = Record<symbol, unknown>
 
 /**
- * Calls `onChunk` with each read of `socket`, in a Buffer no later read overwrites. A plain socket accepted by a
+ * Hands `sink` each read of `socket`, in a Buffer no later read overwrites. A plain socket accepted by a
  * net.Server reads into one shared buffer (see above); any other stream (TLS, WebSocket, a socket with
  * bytes already in its Readable buffer) uses 'data'. pause() and resume() work either way.
  * Called again on a socket that reads through the shared buffer (after a PROXY protocol header), the new
- * `onChunk` gets the reads from then on. Returns whether the socket reads through the shared buffer.
+ * `sink` gets the reads from then on. Returns whether the socket reads through the shared buffer.
  */
 export function onReads (socket: Duplex, sink: ReadSink): boolean {
   const fields = socket as unknown as Fields
