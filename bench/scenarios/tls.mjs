@@ -10,9 +10,10 @@ import { cell, describeCpu, describeDisturbed, fmtInt, fmtMiB, fmtRatio, ratioCo
 const TLS_STORM_SRC = path.join(ROOT, 'bench/tls-storm.c')
 const TLS_STORM_BIN = path.join(ROOT, 'bench/tls-storm')
 // TLS handshake storm: after a warm-up, start connections for this long or until this many were started. The
-// warm-up is long enough for V8 to have compiled the connection path: after 100, its optimizing compiler still
-// took 5 to 7% of Culex's CPU samples during the window.
-const TLS_STORM = { parallel: 32, warmup: 1000, connections: 3000, durationS: 3 }
+// warm-up is long enough for V8 to have compiled the connection path, Culex's and the Node TLS floor's: after
+// 1,000 (`--trace-opt`), 97 functions of Culex and 69 of the floor were still optimized during the window, and
+// both cost 10 to 20% more per handshake than after 5,000, when about ten of each were.
+const TLS_STORM = { parallel: 32, warmup: 5000, connections: 3000, durationS: 3 }
 // Idle TLS connections: at most this many handshakes in flight while opening, then this long idle.
 // Mosquitto listens with a backlog of 100; more in flight only overflows it (the load generator,
 // at about 1 ms of CPU per handshake, limits the opening rate anyway).

@@ -10,7 +10,7 @@ import type { PeerCertificate, TlsInfo } from '../mqtt/tls-info.js'
 import type { BundleRef, CertStore } from '../certs/store.js'
 import { CulexError } from '../errors.js'
 import { RC } from '../mqtt/reason-codes.js'
-import { acceptedSocket, rawBytesRead, setSecureContextWithPartialChain } from './node-internals.js'
+import { rawBytesRead, setSecureContextWithPartialChain } from './node-internals.js'
 import { CertExpiry, type ServedChain } from './cert-expiry.js'
 import { peerOf } from './proxy-protocol.js'
 import { ManagedCerts } from './sni.js'
@@ -44,8 +44,6 @@ export class TlsFront {
   readonly #opts: SslOptions
   readonly #server: TlsServer
   readonly #sessions = new Map<string, Buffer>()
-  /** Peer address of each accepted socket: a socket reset mid-handshake no longer knows it when the failure is logged. */
-  readonly #peers = new WeakMap<Socket, string>()
   #watchers: FSWatcher[] = []
   #reloadTimer: NodeJS.Timeout | null = null
 
@@ -149,10 +147,12 @@ export class TlsFront {
     })
   }
 
-  /** Keeps the raw socket's peer address for the failure log (see #peers). */
+  /**
+   * Asks the raw socket its peer address while it has one: net.Socket keeps the answer, and a socket reset
+   * mid-handshake, which has lost its handle, still gives it to the failure log.
+   */
   #remember (socket: Socket): void {
-    const peer = peerOf(socket)
-    this.#peers.set(socket, `${peer.address}:${peer.port}`)
+    peerOf(socket)
   }
 
   addPeerCheck (check: PeerCheck): void {
@@ -390,9 +390,10 @@ export class TlsFront {
     metrics.tlsFailures[report.reason] = (metrics.tlsFailures[report.reason] ?? 0) + 1
     const mine = metrics.tlsFailuresByListener[this.#id] ??= {}
     mine[report.reason] = (mine[report.reason] ?? 0) + 1
+    const peer = peerOf(socket)
     this.#core.log.warning({
       listener: this.#id,
-      peer: this.#peers.get(acceptedSocket(socket)) ?? `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
+      peer: peer.address === '' ? '?' : `${peer.address}:${peer.port}`,
       sni: sniOf(socket),
       reason: report.reason,
     }, `TLS handshake failed: ${report.detail}`)
@@ -412,10 +413,6 @@ function caPem (options: TlsOptions | undefined): string {
   return (Array.isArray(ca) ? ca : [ca]).map((c) => c.toString()).join('\n')
 }
 
-/**
- * Whether a serialized SSL_SESSION (OpenSSL's ASN.1: SEQUENCE { INTEGER 1, INTEGER protocol, ... })
- * is a TLS 1.3 session.
- */
 /** Intermediate CAs between the client certificate and its trust anchor. */
 function chainDepth (socket: TLSSocket): number {
   let cert = socket.getPeerCertificate(true) as { issuerCertificate?: unknown, fingerprint256?: string }
