@@ -10,7 +10,10 @@
 // an LMDB put and a delete.
 //
 // No store error leaves the journal: a failed read or write is reported to `onError` (logged and counted
-// by the broker) and the broker goes on serving from memory, without that change on disk.
+// by the broker) and the broker goes on serving from memory, without that change on disk. A store that
+// stops confirming writes altogether (lmdb-js, when its writer thread cannot begin a transaction, leaves
+// them waiting) is reported the same way after STALL_MS, and what waited on those writes is failed.
+import { CulexError } from '../../errors.js'
 import type { KvStore, KvTable, StoreErrorHandler } from '../../store/kv.js'
 import type { Message } from '../message.js'
 import type { Delivery } from '../session.js'
@@ -27,14 +30,31 @@ const SEP = '\u0000'
 /** How long message writes wait for their delivery to complete before they go to the store. */
 const WINDOW_MS = 2
 
+/** With writes in flight, how long the store may go without confirming any before it counts as stalled. */
+const STALL_MS = 10_000
+
+/** Called once every write issued before it has settled (`ok`), or when one of them failed or the store stalled. */
+interface Waiter { readonly upTo: number, readonly ok: () => void, readonly failed: (err: Error) => void }
+
 export class SessionJournal {
   readonly #sessions: KvTable<SessionRecord>
   readonly #messages: KvTable<MessageRecord>
   readonly #retained: KvTable<RetainedRecord>
   readonly #onError: StoreErrorHandler
   #seq = 0
-  #pending = 0
-  #last: Promise<void> = Promise.resolve()
+  /** Writes issued and settled so far; they settle in the order they were issued (KvTable). */
+  #issued = 0
+  #settledCount = 0
+  /** What the newest write was doing, for the stall report. */
+  #lastWhat = ''
+  /** Waiting for writes, in the order of `upTo`; entries before `#waitersHead` are done. */
+  readonly #waiters: (Waiter | undefined)[] = []
+  #waitersHead = 0
+  /** The last barrier() outside a window: the PUBACKs of one write's turn share it. */
+  #barrier: { readonly upTo: number, readonly done: Promise<void> } | null = null
+  /** Checks, while writes are in flight, that the store still confirms some (see STALL_MS). */
+  #watchdog: NodeJS.Timeout | null = null
+  #settledAtCheck = 0
   /** What close() waits on: called when the last write in flight settles. */
   #drained: (() => void) | null = null
   /** Message writes waiting for the window to close: key → record, or null for a removal. */
@@ -42,9 +62,13 @@ export class SessionJournal {
   /** Keys added in this window (not in the store: removing them needs no write). */
   readonly #fresh = new Set<string>()
   /** The open window: its timer, and what a PUBACK waits for (settled once its writes are durable). */
-  #open: { timer: NodeJS.Timeout, done: Promise<void>, resolve: (last: Promise<void>) => void } | null = null
+  #open: { timer: NodeJS.Timeout, done: Promise<void>, ok: () => void, failed: (err: Error) => void } | null = null
 
-  constructor (store: KvStore, onError: StoreErrorHandler) {
+  readonly #stallMs: number
+
+  /** `stallMs`: see STALL_MS (tests shorten it). */
+  constructor (store: KvStore, onError: StoreErrorHandler, stallMs = STALL_MS) {
+    this.#stallMs = stallMs
     this.#sessions = store.table('sessions')
     this.#messages = store.table('session_messages')
     this.#retained = store.table('retained')
@@ -58,14 +82,26 @@ export class SessionJournal {
   /** Resolves when every write issued so far is durable; undefined when none is pending (no wait needed). */
   barrier (): Promise<void> | undefined {
     if (this.#open) return this.#open.done
-    return this.#pending > 0 ? this.#last : undefined
+    if (this.#pending === 0) return undefined
+    const shared = this.#barrier
+    if (shared !== null && shared.upTo === this.#issued) return shared.done
+    const done = new Promise<void>((ok, failed) => this.#waiters.push({ upTo: this.#issued, ok, failed }))
+    // A failed write was reported to #onError by #write; barrier() callers see the rejection, nobody else must.
+    done.catch(() => {})
+    this.#barrier = { upTo: this.#issued, done }
+    return done
   }
 
-  /** At shutdown, before the store closes: lets writes in flight commit (a removal may wait for one), then writes the window. */
+  /**
+   * At shutdown, before the store closes: lets writes in flight commit (a removal may wait for one), then
+   * writes the window. A stalled store is given up on (and reported) after STALL_MS.
+   */
   async close (): Promise<void> {
     if (this.#pending > 0) await new Promise<void>((resolve) => { this.#drained = resolve })
     this.#flush()
   }
+
+  get #pending (): number { return this.#issued - this.#settledCount }
 
   /** Writes what the window holds now. */
   #flush (): void {
@@ -78,7 +114,8 @@ export class SessionJournal {
     }
     this.#window.clear()
     this.#fresh.clear()
-    open.resolve(this.#last)
+    if (this.#pending === 0) open.ok()
+    else this.#waiters.push({ upTo: this.#issued, ok: open.ok, failed: open.failed })
   }
 
   // ---- sessions ----
@@ -109,7 +146,7 @@ export class SessionJournal {
       }
     }
     if (this.#pending === 0) removeStored()
-    else this.#last.then(removeStored, removeStored)
+    else this.#waiters.push({ upTo: this.#issued, ok: removeStored, failed: removeStored })
   }
 
   sessions (): IterableIterator<[string, SessionRecord]> {
@@ -156,12 +193,13 @@ export class SessionJournal {
   #stage (key: string, record: MessageRecord | null): void {
     this.#window.set(key, record)
     if (this.#open) return
-    let resolve!: (last: Promise<void>) => void
-    // Resolved with the newest write's promise at flush: it settles when that write is durable.
-    const done = new Promise<void>((r) => { resolve = r })
+    let ok!: () => void
+    let failed!: (err: Error) => void
+    // Settled once the writes issued up to the window's flush are durable.
+    const done = new Promise<void>((resolve, reject) => { ok = resolve; failed = reject })
     // A failed write was reported to #onError by #write; barrier() callers see the rejection, nobody else must.
     done.catch(() => {})
-    this.#open = { timer: setTimeout(() => this.#flush(), WINDOW_MS), done, resolve }
+    this.#open = { timer: setTimeout(() => this.#flush(), WINDOW_MS), done, ok, failed }
   }
 
   /** The message is gone: a key added in this window is simply forgotten, any other is removed from the store. */
@@ -215,22 +253,66 @@ export class SessionJournal {
     } catch (err) {
       done = Promise.reject(err as Error)
     }
-    this.#pending++
-    const tracked = done.then(() => { this.#settled() }, (err: unknown) => {
-      this.#settled()
+    this.#issued++
+    this.#lastWhat = what
+    if (this.#watchdog === null) {
+      this.#settledAtCheck = this.#settledCount
+      this.#watchdog = setTimeout(checkStall, this.#stallMs, this).unref()
+    }
+    done.then(() => { this.#settled(null) }, (err: unknown) => {
       this.#onError(err as Error, what)
-      throw err
+      this.#settled(err as Error)
     })
-    // Writes settle in order (KvTable's promise), so the newest one covers those before it.
-    this.#last = tracked
-    // Reported to #onError above; the rejection is kept only for the barrier() that waits on #last.
-    tracked.catch(() => {})
   }
 
-  #settled (): void {
-    if (--this.#pending === 0 && this.#drained !== null) {
+  /** One write settled (the oldest in flight): wakes the waiters it completes, or fails them all if it failed. */
+  #settled (err: Error | null): void {
+    const settled = ++this.#settledCount
+    const waiters = this.#waiters
+    while (this.#waitersHead < waiters.length) {
+      const waiter = waiters[this.#waitersHead]!
+      // Later waiters wait for this write too: a failure fails every one.
+      if (err === null && waiter.upTo > settled) break
+      waiters[this.#waitersHead++] = undefined
+      if (err === null) waiter.ok()
+      else waiter.failed(err)
+    }
+    if (this.#waitersHead === waiters.length) {
+      waiters.length = 0
+      this.#waitersHead = 0
+    }
+    if (this.#pending === 0) this.#drain()
+  }
+
+  #drain (): void {
+    if (this.#drained !== null) {
       this.#drained()
       this.#drained = null
     }
   }
+
+  /** @internal the watchdog's timer: the store confirmed no write since the last check, with some in flight. */
+  checkStall (): void {
+    if (this.#pending === 0) {
+      this.#watchdog = null
+      return
+    }
+    if (this.#settledCount !== this.#settledAtCheck) {
+      this.#settledAtCheck = this.#settledCount
+      this.#watchdog!.refresh()
+      return
+    }
+    const err = new CulexError('CULEX_ERR_STORE', `the data store has confirmed none of ${this.#pending} writes in ${this.#stallMs / 1000} s; what waited for them fails`)
+    this.#onError(err, this.#lastWhat)
+    const waiters = this.#waiters.splice(this.#waitersHead)
+    this.#waitersHead = 0
+    this.#waiters.length = 0
+    for (const waiter of waiters) waiter!.failed(err)
+    this.#drain()
+    this.#watchdog!.refresh()
+  }
+}
+
+function checkStall (journal: SessionJournal): void {
+  journal.checkStall()
 }
