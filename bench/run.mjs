@@ -9,12 +9,14 @@
 // Results go to the console and, between the markers, to BENCHMARKS.md.
 //
 //   node bench/run.mjs [--only culex,mosquitto,aedes,node-tls-floor,node-floor] [--scenarios fanin0,latency,tls-idle-1k]
-//                      [--duration 4] [--no-write]
+//                      [--duration 4] [--light-turns 3] [--no-write]
 //
 // The brokers are in bench/brokers.mjs, the scenarios in bench/scenarios/*.mjs (GROUPS below). A group
 // exports `scenarios`, `run(scenario, broker, options)` → run and `describe(scenario, run)` → console text,
 // `runsOn(broker)`, and optionally `setUp(options)` (before the first scenario; may drop its scenarios).
-// A group with `together` runs once for all brokers: `run(scenario, brokers, options)` → rows.
+// A group with `together` runs once for all brokers: `run(scenario, brokers, options)` → rows. A group with
+// `turns(options)` > 1 runs each scenario that many times per broker, the brokers in turns (the order reversed
+// every turn), and `pick(scenario, runs)` → the run that stands for them.
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -50,15 +52,19 @@ function parseOptions () {
       only: { type: 'string' },
       scenarios: { type: 'string' },
       duration: { type: 'string', default: '4' },
+      'light-turns': { type: 'string', default: '3' },
       'no-write': { type: 'boolean', default: false },
     },
   })
   const duration = Number(values.duration)
   if (!(duration > 0 && duration <= 60)) throw new Error(`--duration must be a number of seconds in (0, 60], got ${values.duration}`)
+  const lightTurns = Number(values['light-turns'])
+  if (!(Number.isInteger(lightTurns) && lightTurns >= 1 && lightTurns <= 9)) throw new Error(`--light-turns must be an integer in [1, 9], got ${values['light-turns']}`)
   return {
     brokers: pickByName(BROKERS, values.only, '--only'),
     scenarios: pickByName(SCENARIOS, values.scenarios, '--scenarios'),
     duration,
+    lightTurns,
     write: !values['no-write'],
     command: process.argv.length > 2 ? `node bench/run.mjs ${process.argv.slice(2).join(' ')}` : 'npm run bench',
     scratchDir,
@@ -122,20 +128,28 @@ async function benchmark (options) {
       for (const row of rows) console.log(`${prefix} ${row.label}: ${group.describe(scenario, row)}`)
       continue
     }
-    for (const broker of available.filter(group.runsOn)) {
-      const started = Date.now()
-      const run = await group.run(scenario, broker, options)
-      const prefix = `${scenario.name.padEnd(nameWidth)} ${broker.label.padEnd(labelWidth)} ${seconds(started)}`
-      if (!run.brokerStarted && !run.skipped && !cameUp.has(broker.name)) {
-        results.available.delete(broker.name)
-        results.unavailableReasons[broker.name] = run.error
-        console.log(`${prefix} not available: ${run.error}`)
-        continue
+    const turns = group.turns?.(options) ?? 1
+    const runs = new Map()
+    for (let turn = 0; turn < turns; turn++) {
+      const order = available.filter(group.runsOn)
+      if (turn % 2 === 1) order.reverse()
+      for (const broker of order.filter((b) => results.available.has(b.name))) {
+        const started = Date.now()
+        const run = await group.run(scenario, broker, options)
+        const label = turns > 1 ? `${broker.label} (${turn + 1}/${turns})` : broker.label
+        const prefix = `${scenario.name.padEnd(nameWidth)} ${label.padEnd(labelWidth)} ${seconds(started)}`
+        if (!run.brokerStarted && !run.skipped && !cameUp.has(broker.name)) {
+          results.available.delete(broker.name)
+          results.unavailableReasons[broker.name] = run.error
+          console.log(`${prefix} not available: ${run.error}`)
+          continue
+        }
+        cameUp.add(broker.name)
+        runs.set(broker.name, [...(runs.get(broker.name) ?? []), run])
+        console.log(`${prefix} ${run.ok ? group.describe(scenario, run) : `${run.skipped ? 'SKIPPED' : 'FAILED'}: ${run.error}`}`)
       }
-      cameUp.add(broker.name)
-      results.runs[scenario.name][broker.name] = run
-      console.log(`${prefix} ${run.ok ? group.describe(scenario, run) : `${run.skipped ? 'SKIPPED' : 'FAILED'}: ${run.error}`}`)
     }
+    for (const [name, list] of runs) results.runs[scenario.name][name] = list.length > 1 ? group.pick(scenario, list) : list[0]
   }
   return results
 }
@@ -179,6 +193,7 @@ function renderReport (results, options, env) {
     ...(scenarios.some(throughput.isThroughput) ? ['### Throughput (higher is better)', throughput.throughputTable(results, brokers, scenarios)] : []),
     ...(latencyScenario ? [`### ${latencyScenario.label} (lower is better)`, latency.latencyTable(results, brokers, latencyScenario)] : []),
     ...(scenarios.some(light.isLight) ? ['### Light load: broker CPU per message, per connection and per second of idle keep-alives (lower is better)', light.lightTable(results, allBrokers.filter((b) => !b.tlsOnly), scenarios)] : []),
+    ...[light.lightTurnsTable(results, allBrokers.filter((b) => !b.tlsOnly), scenarios)].filter((t) => t !== null),
     ...(lost ? ['### QoS 1 lost messages (acknowledged but never delivered)', lost] : []),
     ...(redis ? ['### Cluster: what crossed Redis (subscribers on one node only: nothing should)', redis] : []),
     ...(withTls ? ['### TLS: broker CPU per handshake and memory per idle connection (lower is better)', tls.tlsTable(results, allBrokers.filter((b) => !b.lightOnly), scenarios)] : []),

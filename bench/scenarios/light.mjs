@@ -28,6 +28,18 @@ export function setUp (options) {
 }
 
 export const runsOn = (broker) => !broker.tlsOnly
+
+// A few microseconds per message move with the machine from one run to the next (a busier neighbour, the
+// hypervisor's wake-ups), more than the brokers differ by: each broker runs several times, in turns with
+// the others, and its median run counts.
+export const turns = (options) => options.lightTurns ?? 1
+
+/** The median run by CPU (the lower middle of an even count), with every turn's figure; the last run when none succeeded. */
+export function pick (scenario, runs) {
+  const ok = runs.filter((r) => r.ok && cpuMicros(scenario, r) !== null).sort((a, b) => cpuMicros(scenario, a) - cpuMicros(scenario, b))
+  if (ok.length === 0) return runs[runs.length - 1]
+  return { ...ok[Math.floor((ok.length - 1) / 2)], turns: runs.map((r) => (r.ok ? cpuMicros(scenario, r) : null)) }
+}
 export const run = (scenario, broker, options) => runOnFreshBroker(broker, scenario.overTls ? options.lightCertDir : undefined, async ({ port, tls, pid }) => {
   const idle = scenario.light === 'second'
   if (idle) raiseFileLimit(pid, IDLE_CLIENTS + 100, broker.label)
@@ -65,7 +77,7 @@ export function describe (scenario, run) {
 export const isLight = (scenario) => scenario.light !== undefined
 
 export const method = (options) => (options.scenarios.some(isLight)
-  ? [`- Light load (bench/lightload.mjs, Node.js over raw sockets): the broker's CPU time over the measuring window (${WARMUP_S} s warm-up), divided by what it served. Paced publishing sends each message when it is due (a 1 ms timer), round robin over the publishers, 16-byte payloads, clean sessions; churn opens, acknowledges and closes connections 10 at a time (over TLS: TLS 1.3, a full handshake each, the server's ECDSA P-256 certificate made by \`culex certs init --key ec256\` and verified against its CA); ${fmtInt(IDLE_CLIENTS)} idle clients send PINGREQ every 45 s, spread evenly over the period, for at least 15 s. Node floor (light load only, bench/peers/node-floor.mjs): \`net.createServer\` (and \`tls.createServer\` for the TLS churn) reading each plain socket as Culex does (net.Socket's \`onread\`: libuv reads into one buffer, no Readable stream; TLS sockets through 'data') and answering CONNECT, SUBSCRIBE and PINGREQ with fixed bytes and forwarding each PUBLISH's bytes to its topic's one subscriber, nothing validated or kept per connection: the least a Node.js broker does per packet. Culex / Node floor is Culex's own cost, Node floor / Mosquitto Node's.`]
+  ? [`- Light load (bench/lightload.mjs, Node.js over raw sockets): the broker's CPU time over the measuring window (${WARMUP_S} s warm-up), divided by what it served; each scenario runs ${options.lightTurns ?? 1} time(s) per broker, the brokers in turns (the order reversed every turn), and the figure is each broker's median run (every turn's figure in the table after it). Paced publishing sends each message when it is due (a 1 ms timer), round robin over the publishers, 16-byte payloads, clean sessions; churn opens, acknowledges and closes connections 10 at a time (over TLS: TLS 1.3, a full handshake each, the server's ECDSA P-256 certificate made by \`culex certs init --key ec256\` and verified against its CA); ${fmtInt(IDLE_CLIENTS)} idle clients send PINGREQ every 45 s, spread evenly over the period, for at least 15 s. Node floor (light load only, bench/peers/node-floor.mjs): \`net.createServer\` (and \`tls.createServer\` for the TLS churn) reading each plain socket as Culex does (net.Socket's \`onread\`: libuv reads into one buffer, no Readable stream; TLS sockets through 'data') and answering CONNECT, SUBSCRIBE and PINGREQ with fixed bytes and forwarding each PUBLISH's bytes to its topic's one subscriber, nothing validated or kept per connection: the least a Node.js broker does per packet. Culex / Node floor is Culex's own cost, Node floor / Mosquitto Node's.`]
   : [])
 
 export function lightTable (results, brokers, scenarios) {
@@ -84,4 +96,19 @@ export function lightTable (results, brokers, scenarios) {
     ...ratios.map((r) => fmtRatio(cpu(s, r.broker), cpu(s, r.base))),
   ])
   return table(ratioHeader('Broker CPU', brokers, ratios), rows)
+}
+
+/** Every turn's figure of each broker (lightTable has their medians); null when the scenarios ran once. */
+export function lightTurnsTable (results, brokers, scenarios) {
+  const light = scenarios.filter(isLight)
+  if (!light.some((s) => brokers.some((b) => results.runs[s.name]?.[b.name]?.turns))) return null
+  const turnFigure = (s, us) => (us == null ? 'failed' : s.light === 'second' ? (us / 1000).toFixed(1) : fmtInt(us))
+  const rows = light.map((s) => [
+    `${s.label} (${UNITS[s.light]})`,
+    ...brokers.map((b) => {
+      const run = results.runs[s.name]?.[b.name]
+      return run?.turns ? run.turns.map((us) => turnFigure(s, us)).join(' / ') : cell(results, s, b, (r) => shown(s, r))
+    }),
+  ])
+  return table(['Every turn (first / second / ...)', ...brokers.map((b) => b.label)], rows)
 }
