@@ -183,7 +183,8 @@ function keepTail (child, limit = 4000) {
 
 /** The exit of a spawnPinned child, or null when it has not exited within ms. */
 export async function exitWithin (child, ms) {
-  const timeout = sleep(ms).then(() => null)
+  // Unreferenced: a timer left after the child exited must not keep the runner alive for the rest of ms.
+  const timeout = sleep(ms, null, { ref: false })
   return Promise.race([child.exitPromise, timeout])
 }
 
