@@ -40,6 +40,7 @@ export function pick (scenario, runs) {
   if (ok.length === 0) return runs[runs.length - 1]
   return { ...ok[Math.floor((ok.length - 1) / 2)], turns: runs.map((r) => (r.ok ? cpuMicros(scenario, r) : null)) }
 }
+
 export const run = (scenario, broker, options) => runOnFreshBroker(broker, scenario.overTls ? options.lightCertDir : undefined, async ({ port, tls, pid }) => {
   const idle = scenario.light === 'second'
   if (idle) raiseFileLimit(pid, IDLE_CLIENTS + 100, broker.label)
@@ -62,10 +63,11 @@ export function cpuMicros (scenario, run) {
 }
 
 const UNITS = { message: 'µs per message', connection: 'µs per connection', second: 'ms per second' }
+/** A figure in its row's unit: µs per message or connection, ms per second. */
+const inUnit = (scenario, us) => (scenario.light === 'second' ? (us / 1000).toFixed(1) : fmtInt(us))
 const shown = (scenario, run) => {
   const us = cpuMicros(scenario, run)
-  if (us == null) return 'n/a'
-  return scenario.light === 'second' ? (us / 1000).toFixed(1) : fmtInt(us)
+  return us == null ? 'n/a' : inUnit(scenario, us)
 }
 
 export function describe (scenario, run) {
@@ -102,12 +104,11 @@ export function lightTable (results, brokers, scenarios) {
 export function lightTurnsTable (results, brokers, scenarios) {
   const light = scenarios.filter(isLight)
   if (!light.some((s) => brokers.some((b) => results.runs[s.name]?.[b.name]?.turns))) return null
-  const turnFigure = (s, us) => (us == null ? 'failed' : s.light === 'second' ? (us / 1000).toFixed(1) : fmtInt(us))
   const rows = light.map((s) => [
     `${s.label} (${UNITS[s.light]})`,
     ...brokers.map((b) => {
       const run = results.runs[s.name]?.[b.name]
-      return run?.turns ? run.turns.map((us) => turnFigure(s, us)).join(' / ') : cell(results, s, b, (r) => shown(s, r))
+      return run?.turns ? run.turns.map((us) => (us == null ? 'failed' : inUnit(s, us))).join(' / ') : cell(results, s, b, (r) => shown(s, r))
     }),
   ])
   return table(['Every turn (first / second / ...)', ...brokers.map((b) => b.label)], rows)

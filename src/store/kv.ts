@@ -145,8 +145,7 @@ class LmdbTable<T> implements KvTable<T> {
 
   // async: an error thrown by lmdb-js before the write is queued rejects the promise as a failed write does.
   async put (key: string, value: T): Promise<void> {
-    if (fitsLmdb(key)) await committed(this.#db.put(key, value))
-    else await committed(this.#long.put(digestKey(key), { key, value }))
+    await committed(fitsLmdb(key) ? this.#db.put(key, value) : this.#long.put(digestKey(key), { key, value }))
   }
 
   // Always a write, never a read first: reads see committed values only, so a put of this key still in

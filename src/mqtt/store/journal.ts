@@ -268,20 +268,28 @@ export class SessionJournal {
   /** One write settled (the oldest in flight): wakes the waiters it completes, or fails them all if it failed. */
   #settled (err: Error | null): void {
     const settled = ++this.#settledCount
-    const waiters = this.#waiters
-    while (this.#waitersHead < waiters.length) {
-      const waiter = waiters[this.#waitersHead]!
-      // Later waiters wait for this write too: a failure fails every one.
-      if (err === null && waiter.upTo > settled) break
-      waiters[this.#waitersHead++] = undefined
-      if (err === null) waiter.ok()
-      else waiter.failed(err)
-    }
-    if (this.#waitersHead === waiters.length) {
-      waiters.length = 0
-      this.#waitersHead = 0
+    // Every waiter left waits for this write too.
+    if (err !== null) this.#failWaiters(err)
+    else {
+      const waiters = this.#waiters
+      while (this.#waitersHead < waiters.length && waiters[this.#waitersHead]!.upTo <= settled) {
+        const waiter = waiters[this.#waitersHead]!
+        waiters[this.#waitersHead++] = undefined
+        waiter.ok()
+      }
+      if (this.#waitersHead === waiters.length) {
+        waiters.length = 0
+        this.#waitersHead = 0
+      }
     }
     if (this.#pending === 0) this.#drain()
+  }
+
+  #failWaiters (err: Error): void {
+    const waiters = this.#waiters.splice(this.#waitersHead)
+    this.#waiters.length = 0
+    this.#waitersHead = 0
+    for (const waiter of waiters) waiter!.failed(err)
   }
 
   #drain (): void {
@@ -304,10 +312,7 @@ export class SessionJournal {
     }
     const err = new CulexError('CULEX_ERR_STORE', `the data store has confirmed none of ${this.#pending} writes in ${this.#stallMs / 1000} s; what waited for them fails`)
     this.#onError(err, this.#lastWhat)
-    const waiters = this.#waiters.splice(this.#waitersHead)
-    this.#waitersHead = 0
-    this.#waiters.length = 0
-    for (const waiter of waiters) waiter!.failed(err)
+    this.#failWaiters(err)
     this.#drain()
     this.#watchdog!.refresh()
   }
