@@ -7,6 +7,7 @@ import type { ListenerContext, TransportInfo } from '../mqtt/channel.js'
 import type { TlsInfo } from '../mqtt/tls-info.js'
 import type { ServedChain } from './cert-expiry.js'
 import type { ListenerCore } from './listener-core.js'
+import { unsentBytes } from '../mqtt/socket-writes.js'
 import { AcceptGuard } from './accept-guard.js'
 import { AccessRules } from './access-rules.js'
 import { close, listen } from './net-util.js'
@@ -110,7 +111,7 @@ export class ConnectionGate {
     const now = Date.now()
     for (const [stream, backlog] of this.#backlogged) {
       const raw = this.#sockets.get(stream) ?? null
-      const unsent = stream.writableLength + (raw?.writableLength ?? 0)
+      const unsent = unsentBytes(stream) + (raw === null ? 0 : unsentBytes(raw))
       if (unsent < send.highWatermark) {
         // Below the mark it can only grow again through a write, which calls watch().
         this.#backlogged.delete(stream)

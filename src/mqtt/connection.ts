@@ -2,6 +2,7 @@
 // packet reader to the client's Channel, packets out gathered per read (or tick) so that a burst of
 // deliveries leaves in one write; reads held while a packet is handled asynchronously, for a rate limit,
 // or to let other clients read.
+import type { Socket as NetSocket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { Duplex } from 'node:stream'
 import type { Packet, IPublishPacket } from 'mqtt-packet'
@@ -12,6 +13,7 @@ import { FrameGuard } from './frame-guard.js'
 import { PacketReader, type PacketSink } from './packet-reader.js'
 import { PublishLimiter } from './rate-limit.js'
 import { isPlainSocket, onReads, type ReadSink } from './socket-reads.js'
+import { directWrites, unsentBytes, writeDirect } from './socket-writes.js'
 
 /** Bytes read from one client before it lets the others read (a turn of the event loop). */
 const READ_SLICE = 64 * 1024
@@ -71,6 +73,8 @@ export class Connection implements Wire, PacketSink, ReadSink {
   readonly #listener: ListenerContext
   /** This connection's place in the queue of ended sockets (see destroyLater), once it ended the socket. */
   #ending: Ending | null = null
+  /** The socket when a whole buffer can go to its handle without the stream (socket-writes.ts). */
+  readonly #direct: NetSocket | null
 
   constructor (core: ChannelCore, socket: Duplex, listener: ListenerContext, transport: TransportInfo) {
     this.#core = core
@@ -80,6 +84,7 @@ export class Connection implements Wire, PacketSink, ReadSink {
     this.#guard = new FrameGuard(core.config.mqtt.max_packet_size)
     this.#limiter = PublishLimiter.create(listener.messagesRate ?? null, listener.bytesRate ?? null)
     this.#reader = new PacketReader(this)
+    this.#direct = directWrites(socket)
     onReads(socket, this)
     // The socket's listeners are the same functions for every connection; they find it on the socket.
     ;(socket as Owned)[kConnection] = this
@@ -296,8 +301,8 @@ export class Connection implements Wire, PacketSink, ReadSink {
     this.#first = null
     this.#all = null
     this.#pendingBytes = 0
-    if (all === null) this.socket.write(first)
-    else if (bytes <= CONCAT_LIMIT) this.socket.write(Buffer.concat(all, bytes))
+    if (all === null) this.#writeOne(first)
+    else if (bytes <= CONCAT_LIMIT) this.#writeOne(Buffer.concat(all, bytes))
     else {
       // Large payloads: hand them over as they are, in one writev, rather than copy them.
       this.socket.cork()
@@ -305,11 +310,16 @@ export class Connection implements Wire, PacketSink, ReadSink {
       this.socket.uncork()
     }
     // The OS did not take it all: the listener's send_timeout watches this socket until it drains.
-    if (this.socket.writableLength > 0) this.#listener.sendBacklogged?.(this.socket, this.channel.transport)
+    if (unsentBytes(this.socket) > 0) this.#listener.sendBacklogged?.(this.socket, this.channel.transport)
+  }
+
+  #writeOne (buf: Buffer): void {
+    if (this.#direct !== null) writeDirect(this.#direct, buf)
+    else this.socket.write(buf)
   }
 
   /** Unsent bytes: queued this tick plus what the socket holds. */
-  get unsentBytes (): number { return this.#pendingBytes + this.socket.writableLength }
+  get unsentBytes (): number { return this.#pendingBytes + unsentBytes(this.socket) }
 
   end (): void {
     this.#dropInput()
@@ -320,7 +330,7 @@ export class Connection implements Wire, PacketSink, ReadSink {
       this.socket.resume()
     }
     this.flush()
-    if (this.channel.disconnectReceived && isPlainSocket(this.socket) && this.socket.writableLength === 0) {
+    if (this.channel.disconnectReceived && isPlainSocket(this.socket) && unsentBytes(this.socket) === 0) {
       // The client said DISCONNECT and everything written is with the kernel: close now, as Mosquitto does.
       // Ending first would cost a shutdown(), a wake-up for it and a grace period per connection. TLS
       // (close_notify) and WebSocket (a close frame) still end politely.
