@@ -75,7 +75,8 @@ export function parseProxyHeader (buf: Buffer): ParseResult {
 
 function prefixMismatch (buf: Buffer, prefix: Buffer): boolean {
   const n = Math.min(buf.length, prefix.length)
-  return buf.compare(prefix, 0, n, 0, n) !== 0
+  for (let i = 0; i < n; i++) if (buf[i] !== prefix[i]) return true
+  return false
 }
 
 function parseV1 (buf: Buffer): ParseResult {
@@ -110,6 +111,8 @@ function port (text: string): number {
   return n <= 65535 ? n : -1
 }
 
+// v2 is what proxies send, once per connection: parsed from offsets into the received bytes, without
+// subarrays or sets, since a proxied connection storm parses one header per connection.
 function parseV2 (buf: Buffer): ParseResult {
   if (prefixMismatch(buf, V2_SIGNATURE)) return fail('not_proxy', 'the connection did not start with a PROXY protocol header')
   if (buf.length < 16) return INCOMPLETE
@@ -119,80 +122,95 @@ function parseV2 (buf: Buffer): ParseResult {
   if (command > 1) return fail('unsupported', `PROXY v2 header with command ${command} (LOCAL or PROXY)`)
   const family = buf[13]! >> 4
   const transport = buf[13]! & 0x0f
-  const bodyLength = buf.readUInt16BE(14)
-  const length = 16 + bodyLength
+  const length = 16 + buf.readUInt16BE(14)
   if (length > V2_MAX) return fail('too_long', `PROXY v2 header of ${length} bytes (at most ${V2_MAX} read)`)
   if (buf.length < length) return INCOMPLETE
-  const body = buf.subarray(16, length)
   const addressLength = family === 1 ? 12 : family === 2 ? 36 : family === 3 ? 216 : 0
   if (family > 3) return fail('unsupported', `PROXY v2 header with address family ${family}`)
   if (transport > 2) return fail('unsupported', `PROXY v2 header with transport ${transport}`)
-  if (body.length < addressLength) return fail('malformed', `PROXY v2 header: ${body.length} bytes of addresses and TLVs, the address family needs ${addressLength}`)
+  if (length - 16 < addressLength) return fail('malformed', `PROXY v2 header: ${length - 16} bytes of addresses and TLVs, the address family needs ${addressLength}`)
   const header: ProxyHeader = { version: 2, local: true }
   if (command === 1 && (family === 1 || family === 2)) {
     if (transport !== 1) return fail('unsupported', 'PROXY v2 header for a datagram (UDP) connection')
     const size = family === 1 ? 4 : 16
     header.local = false
-    header.source = { address: ipText(body.subarray(0, size)), port: body.readUInt16BE(2 * size) }
-    header.destination = { address: ipText(body.subarray(size, 2 * size)), port: body.readUInt16BE(2 * size + 2) }
+    header.source = { address: ipText(buf, 16, size), port: buf.readUInt16BE(16 + 2 * size) }
+    header.destination = { address: ipText(buf, 16 + size, size), port: buf.readUInt16BE(16 + 2 * size + 2) }
   }
-  const problem = readTlvs(buf, body.subarray(addressLength), 16 + addressLength, header)
+  const problem = readTlvs(buf, 16 + addressLength, length, header)
   if (problem) return problem
   return { state: 'done', header, length }
 }
 
-/** The TLVs after the addresses; `at` is their offset in `whole` (for the CRC). Returns a failure or null. */
-function readTlvs (whole: Buffer, tlvs: Buffer, at: number, header: ProxyHeader): ParseResult | null {
-  const seen = new Set<number>()
+/**
+ * Types seen in the TLV list being read: seen[type] === seenMark. A new list takes a new mark, so
+ * nothing is cleared or allocated per header.
+ */
+const seen = new Uint32Array(256)
+let seenMark = 0
+
+function newMark (): number {
+  if (++seenMark === 0xffffffff) {
+    seen.fill(0)
+    seenMark = 1
+  }
+  return seenMark
+}
+
+/** The TLVs of the header that ends at `end`, from `start`. Returns a failure or null. */
+function readTlvs (buf: Buffer, start: number, end: number, header: ProxyHeader): ParseResult | null {
+  const mark = newMark()
   let crcAt = -1
-  for (let i = 0; i < tlvs.length;) {
-    if (i + 3 > tlvs.length) return fail('malformed', 'PROXY v2 header: a TLV cut short')
-    const type = tlvs[i]!
-    const len = tlvs.readUInt16BE(i + 1)
-    if (i + 3 + len > tlvs.length) return fail('malformed', `PROXY v2 header: TLV 0x${type.toString(16)} longer than the header`)
-    const value = tlvs.subarray(i + 3, i + 3 + len)
+  for (let i = start; i < end;) {
+    if (i + 3 > end) return fail('malformed', 'PROXY v2 header: a TLV cut short')
+    const type = buf[i]!
+    const len = buf.readUInt16BE(i + 1)
+    const from = i + 3
+    const to = from + len
+    if (to > end) return fail('malformed', `PROXY v2 header: TLV 0x${type.toString(16)} longer than the header`)
     if (type === PP2_TYPE_AUTHORITY || type === PP2_TYPE_CRC32C || type === PP2_TYPE_SSL) {
-      if (seen.has(type)) return fail('malformed', `PROXY v2 header: TLV 0x${type.toString(16)} twice`)
-      seen.add(type)
+      if (seen[type] === mark) return fail('malformed', `PROXY v2 header: TLV 0x${type.toString(16)} twice`)
+      seen[type] = mark
     }
     if (type === PP2_TYPE_AUTHORITY) {
-      const text = textValue(value)
+      const text = textValue(buf, from, to)
       if (text === null) return fail('malformed', 'PROXY v2 header: PP2_TYPE_AUTHORITY is not printable UTF-8')
       header.authority = text
     } else if (type === PP2_TYPE_CRC32C) {
       if (len !== 4) return fail('malformed', 'PROXY v2 header: PP2_TYPE_CRC32C is not 4 bytes')
-      crcAt = at + i + 3
+      crcAt = from
     } else if (type === PP2_TYPE_SSL) {
-      const tls = readSsl(value)
+      const tls = readSsl(buf, from, to)
       if (typeof tls === 'string') return fail('malformed', `PROXY v2 header: PP2_TYPE_SSL ${tls}`)
       header.tls = tls
     }
     // Other types (ALPN, NOOP, UNIQUE_ID, NETNS, a cloud's own) are skipped, as the protocol asks.
-    i += 3 + len
+    i = to
   }
   if (crcAt >= 0) {
-    const expected = whole.readUInt32BE(crcAt)
-    const copy = Buffer.from(whole.subarray(0, at + tlvs.length))
+    const expected = buf.readUInt32BE(crcAt)
+    const copy = Buffer.from(buf.subarray(0, end))
     copy.writeUInt32BE(0, crcAt)
     if (crc32c(copy) !== expected) return fail('bad_crc', 'PROXY v2 header: its PP2_TYPE_CRC32C checksum does not match')
   }
   return null
 }
 
-function readSsl (value: Buffer): ProxiedTls | string {
-  if (value.length < 5) return 'shorter than its 5 fixed bytes'
-  const tls: ProxiedTls = { client: value[0]!, verify: value.readUInt32BE(1) }
-  const seen = new Set<number>()
-  for (let i = 5; i < value.length;) {
-    if (i + 3 > value.length) return 'has a sub-TLV cut short'
-    const type = value[i]!
-    const len = value.readUInt16BE(i + 1)
-    if (i + 3 + len > value.length) return `sub-TLV 0x${type.toString(16)} is longer than PP2_TYPE_SSL`
-    if (seen.has(type)) return `has sub-TLV 0x${type.toString(16)} twice`
-    seen.add(type)
+/** PP2_TYPE_SSL's value, from `start` to `end` of `buf`: its facts, or what is wrong with it. */
+function readSsl (buf: Buffer, start: number, end: number): ProxiedTls | string {
+  if (end - start < 5) return 'shorter than its 5 fixed bytes'
+  const tls: ProxiedTls = { client: buf[start]!, verify: buf.readUInt32BE(start + 1) }
+  const mark = newMark()
+  for (let i = start + 5; i < end;) {
+    if (i + 3 > end) return 'has a sub-TLV cut short'
+    const type = buf[i]!
+    const len = buf.readUInt16BE(i + 1)
+    if (i + 3 + len > end) return `sub-TLV 0x${type.toString(16)} is longer than PP2_TYPE_SSL`
+    if (seen[type] === mark) return `has sub-TLV 0x${type.toString(16)} twice`
+    seen[type] = mark
     const field = SSL_FIELDS[type]
     if (field) {
-      const text = textValue(value.subarray(i + 3, i + 3 + len))
+      const text = textValue(buf, i + 3, i + 3 + len)
       if (text === null) return `sub-TLV ${field} is not printable UTF-8`
       tls[field] = text
     }
@@ -210,15 +228,21 @@ const SSL_FIELDS: Record<number, 'version' | 'cn' | 'cipher' | 'sigAlg' | 'keyAl
 }
 
 /** UTF-8 without control characters (these values reach logs, user names and ACL placeholders), else null. */
-function textValue (value: Buffer): string | null {
+function textValue (buf: Buffer, start: number, end: number): string | null {
+  let ascii = true
+  for (let i = start; i < end && ascii; i++) ascii = buf[i]! >= 0x20 && buf[i]! < 0x7f
+  if (ascii) return buf.toString('latin1', start, end)
+  const value = buf.subarray(start, end)
   if (!isUtf8(value)) return null
   const text = value.toString('utf8')
   // eslint-disable-next-line no-control-regex
   return /[\u0000-\u001f\u007f-\u009f]/.test(text) ? null : text
 }
 
-function ipText (bytes: Buffer): string {
-  if (bytes.length === 4) return bytes.join('.')
+/** The IPv4 (size 4) or IPv6 (size 16) address at `at` in `buf`, as Node writes a socket's peer. */
+function ipText (buf: Buffer, at: number, size: number): string {
+  if (size === 4) return `${buf[at]}.${buf[at + 1]}.${buf[at + 2]}.${buf[at + 3]}`
+  const bytes = buf.subarray(at, at + 16)
   // An IPv4-mapped address as Node writes a dual-stack socket's peer: ::ffff:a.b.c.d.
   if (bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) return `::ffff:${bytes.subarray(12).join('.')}`
   const groups: string[] = []

@@ -101,51 +101,23 @@ export class ProxyProtocolReader {
     this.#handlers = server.listeners('connection') as ((socket: Socket) => void)[]
     this.#server = server
     server.removeAllListeners('connection')
-    server.on('connection', (socket: Socket) => this.#read(socket))
+    server.on('connection', (socket: Socket) => new HeaderRead(this, socket, this.#timeoutMs, this.#sharedReads))
   }
 
-  #read (socket: Socket): void {
-    let buffered: Buffer = EMPTY
-    let shared = false
-    let done = false
-    const finish = (): void => {
-      done = true
-      clearTimeout(timer)
-      if (!shared) socket.off('data', onData)
-      socket.off('close', onClose)
-      socket.off('error', onError)
+  /** @internal a connection's header was read whole */
+  headerRead (read: HeaderRead, header: ProxyHeader, rest: Buffer): void {
+    const socket = read.socket
+    if (read.shared) {
+      // The handler's Connection takes the reads over (onReads again); the bytes after the header go to it first.
+      this.#accepted(socket, header)
+      if (rest.length > 0 && !socket.destroyed) passOn(socket, rest)
+      return
     }
-    const failed = (reason: ProxyReadFailure, detail: string): void => {
-      finish()
-      this.#failed(socket, reason, detail)
-    }
-    const onData = (chunk: Buffer): void => {
-      if (done) return
-      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk])
-      const result = parseProxyHeader(buffered)
-      if (result.state === 'incomplete') return
-      if (result.state === 'failed') return failed(result.reason, result.detail)
-      finish()
-      const rest = result.length < buffered.length ? buffered.subarray(result.length) : EMPTY
-      if (shared) {
-        // The handler's Connection takes the reads over (onReads again); the bytes after the header go to it first.
-        this.#accepted(socket, result.header)
-        if (rest.length > 0 && !socket.destroyed) passOn(socket, rest)
-        return
-      }
-      socket.pause()
-      if (rest.length > 0) socket.unshift(rest)
-      this.#accepted(socket, result.header)
-      // The handler's own reader (MQTT, the TLS front, HTTP) takes what follows the header.
-      socket.resume()
-    }
-    const onClose = (): void => failed('closed', 'the connection closed before a complete PROXY protocol header')
-    const onError = (err: Error): void => failed('closed', `the connection failed before a complete PROXY protocol header: ${err.message}`)
-    const timer = setTimeout(failed, this.#timeoutMs, 'timeout', `no complete PROXY protocol header within proxy_protocol_timeout (${this.#timeoutMs} ms)`)
-    if (this.#sharedReads) shared = onReads(socket, { chunkRead: onData })
-    else socket.on('data', onData)
-    socket.once('close', onClose)
-    socket.on('error', onError)
+    socket.pause()
+    if (rest.length > 0) socket.unshift(rest)
+    this.#accepted(socket, header)
+    // The handler's own reader (MQTT, the TLS front, HTTP) takes what follows the header.
+    socket.resume()
   }
 
   #accepted (socket: Socket, header: ProxyHeader): void {
@@ -171,7 +143,8 @@ export class ProxyProtocolReader {
     for (const handler of this.#handlers) handler.call(this.#server, socket)
   }
 
-  #failed (socket: Socket, reason: ProxyReadFailure, detail: string): void {
+  /** @internal a connection closed, failed, or sent no valid header in time */
+  failed (socket: Socket, reason: ProxyReadFailure, detail: string): void {
     const metrics = this.#core.metrics
     const mine = metrics.proxyProtocolFailures[this.#id] ??= {}
     mine[reason] = (mine[reason] ?? 0) + 1
@@ -180,5 +153,66 @@ export class ProxyProtocolReader {
     if (reason === 'closed') this.#core.log.info(details, `PROXY protocol: ${detail}`)
     else this.#core.log.warning(details, `connection closed: ${detail} (proxy_protocol = true: it must come from a proxy that sends the header)`)
     socket.destroy()
+  }
+}
+
+const kHeaderRead = Symbol('culex.proxyHeaderRead')
+type Reading = Socket & { [kHeaderRead]: HeaderRead }
+
+// The listeners are the same functions for every connection; they find its read on the socket.
+function onHeaderData (this: Socket, chunk: Buffer): void { (this as Reading)[kHeaderRead].chunkRead(chunk) }
+function onHeaderClose (this: Socket): void { (this as Reading)[kHeaderRead].fail('closed', 'the connection closed before a complete PROXY protocol header') }
+function onHeaderError (this: Socket, err: Error): void {
+  ;(this as Reading)[kHeaderRead].fail('closed', `the connection failed before a complete PROXY protocol header: ${err.message}`)
+}
+function onHeaderTimeout (read: HeaderRead, timeoutMs: number): void {
+  read.fail('timeout', `no complete PROXY protocol header within proxy_protocol_timeout (${timeoutMs} ms)`)
+}
+
+/** One connection's header, while it is read: an object with methods rather than a closure per step, as a storm of proxied connections makes one each. */
+class HeaderRead {
+  readonly reader: ProxyProtocolReader
+  readonly socket: Socket
+  /** Reads through the shared read buffer (see ProxyProtocolReader's sharedReads), else through 'data'. */
+  readonly shared: boolean
+  #buffered: Buffer = EMPTY
+  #done = false
+  readonly #timer: NodeJS.Timeout
+
+  constructor (reader: ProxyProtocolReader, socket: Socket, timeoutMs: number, sharedReads: boolean) {
+    this.reader = reader
+    this.socket = socket
+    ;(socket as Reading)[kHeaderRead] = this
+    this.#timer = setTimeout(onHeaderTimeout, timeoutMs, this, timeoutMs)
+    this.shared = sharedReads && onReads(socket, this)
+    if (!this.shared) socket.on('data', onHeaderData)
+    socket.once('close', onHeaderClose)
+    socket.on('error', onHeaderError)
+  }
+
+  chunkRead (chunk: Buffer): void {
+    if (this.#done) return
+    const buffered = this.#buffered = this.#buffered.length === 0 ? chunk : Buffer.concat([this.#buffered, chunk])
+    const result = parseProxyHeader(buffered)
+    if (result.state === 'incomplete') return
+    if (result.state === 'failed') return this.fail(result.reason, result.detail)
+    this.#finish()
+    this.reader.headerRead(this, result.header, result.length < buffered.length ? buffered.subarray(result.length) : EMPTY)
+  }
+
+  fail (reason: ProxyReadFailure, detail: string): void {
+    if (this.#done) return
+    this.#finish()
+    this.reader.failed(this.socket, reason, detail)
+  }
+
+  #finish (): void {
+    this.#done = true
+    this.#buffered = EMPTY
+    clearTimeout(this.#timer)
+    const socket = this.socket
+    if (!this.shared) socket.off('data', onHeaderData)
+    socket.off('close', onHeaderClose)
+    socket.off('error', onHeaderError)
   }
 }
