@@ -3,7 +3,8 @@
 //   node bench/peers/node-floor.mjs --port <port> [--tls-port <port> --cert <server.pem> --key <server.key>]
 // net.createServer (and tls.createServer for the TLS churn) with noDelay, each socket read as Culex reads
 // it (src/mqtt/socket-reads.ts onReads: libuv reads into one buffer, no Readable stream; TLS
-// through 'data'), whole packets assumed in each read (true of bench/lightload.mjs at these rates), no validation:
+// through 'data') and written as Culex writes it (src/mqtt/socket-writes.ts: a plain socket's writes go
+// to its handle), whole packets assumed in each read (true of bench/lightload.mjs at these rates), no validation:
 // CONNECT → CONNACK 20 02 00 00, SUBSCRIBE → SUBACK granting QoS 0 to its first filter, kept as an exact
 // topic in one Map, PUBLISH → its bytes as they came to that topic's subscriber, PINGREQ → PINGRESP,
 // DISCONNECT → end. No sessions, no wildcards, no QoS, no keep-alive timers: not a broker.
@@ -12,6 +13,7 @@ import net from 'node:net'
 import tls from 'node:tls'
 import { parseArgs } from 'node:util'
 import { onReads } from '../../dist/mqtt/socket-reads.js'
+import { directWrites, writeDirect } from '../../dist/mqtt/socket-writes.js'
 
 const { values } = parseArgs({
   options: { port: { type: 'string' }, 'tls-port': { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' } },
@@ -26,7 +28,13 @@ const CONNACK = Buffer.from([0x20, 0x02, 0x00, 0x00])
 const PINGRESP = Buffer.from([0xd0, 0x00])
 const subscribers = new Map()
 
+function send (socket, buf) {
+  if (socket.direct) writeDirect(socket, buf)
+  else socket.write(buf)
+}
+
 function serve (socket) {
+  socket.direct = directWrites(socket) !== null
   onReads(socket, { chunkRead: (buf) => {
     let i = 0
     while (i < buf.length) {
@@ -39,12 +47,12 @@ function serve (socket) {
       const type = buf[i] >> 4
       if (type === 3) {
         const to = subscribers.get(buf.toString('latin1', j + 2, j + 2 + buf.readUInt16BE(j)))
-        if (to !== undefined && !to.destroyed) to.write(buf.subarray(i, end))
-      } else if (type === 1) socket.write(CONNACK)
+        if (to !== undefined && !to.destroyed) send(to, buf.subarray(i, end))
+      } else if (type === 1) send(socket, CONNACK)
       else if (type === 8) {
         subscribers.set(buf.toString('latin1', j + 4, j + 4 + buf.readUInt16BE(j + 2)), socket)
-        socket.write(Buffer.from([0x90, 0x03, buf[j], buf[j + 1], 0x00]))
-      } else if (type === 12) socket.write(PINGRESP)
+        send(socket, Buffer.from([0x90, 0x03, buf[j], buf[j + 1], 0x00]))
+      } else if (type === 12) send(socket, PINGRESP)
       else if (type === 14) socket.end()
       i = end
     }
