@@ -8,6 +8,7 @@ import type { TlsInfo } from '../mqtt/tls-info.js'
 import type { ServedChain } from './cert-expiry.js'
 import type { ListenerCore } from './listener-core.js'
 import { unsentBytes } from '../mqtt/socket-writes.js'
+import { acceptQuickly } from './accept.js'
 import { AcceptGuard } from './accept-guard.js'
 import { AccessRules } from './access-rules.js'
 import { close, listen } from './net-util.js'
@@ -246,6 +247,7 @@ export abstract class NetListener<C extends NetListenerConfig> implements Listen
     this.#guard = AcceptGuard.create(this.core, this.id, this.config.max_conn_rate, this.config.tcp_options.backlog, this.config.proxy_protocol ? null : access)
     this.#guard?.install(server)
     await listen(server, this.config.bind, this.config.tcp_options.backlog, this.id)
+    acceptQuickly(server, (err) => this.core.log.warning({ listener: this.id, err: err.message }, `a connection could not be accepted: ${err.message}`))
     this.#server = server
     this.port = this.address()?.port ?? 0
   }

@@ -1,35 +1,24 @@
 // src/mqtt/socket-reads.ts: an accepted plain socket read through net.Socket's onread internals (these fail
 // first if a Node release renames or drops them), anything else through 'data'.
 import { once } from 'node:events'
-import net, { type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { connect, createServer, type TLSSocket } from 'node:tls'
 import t from 'tap'
 import { onReads } from '../../src/mqtt/socket-reads.js'
 import { basePki, pkiDir } from '../listeners/tls-helpers.js'
+import { plainPair } from './socket-pair.js'
 
 const pki = await basePki(await pkiDir(t))
 
-/**
- * A plain server and one client connected to it. Each accepted socket goes to `before` (default: nothing)
- * and then reads through onReads into `chunks`.
- */
-async function plainPair (t: { teardown: (fn: () => unknown) => void }, before = (_socket: Socket): void => {}): Promise<{ server: Socket, client: Socket, chunks: Buffer[] }> {
+/** A connected pair whose accepted socket goes to `before` (default: nothing) and then reads through onReads into `chunks`. */
+async function readingPair (t: { teardown: (fn: () => unknown) => void }, before = (_socket: Socket): void => {}): Promise<{ server: Socket, client: Socket, chunks: Buffer[] }> {
   const chunks: Buffer[] = []
-  const accepted: Socket[] = []
-  const srv = net.createServer((socket) => {
+  const pair = await plainPair(t, (socket) => {
     before(socket)
     onReads(socket, { chunkRead: (chunk) => chunks.push(chunk) })
-    accepted.push(socket)
   })
-  srv.listen(0, '127.0.0.1')
-  await once(srv, 'listening')
-  t.teardown(() => srv.close())
-  const client = net.connect((srv.address() as { port: number }).port, '127.0.0.1')
-  t.teardown(() => client.destroy())
-  await once(client, 'connect')
-  while (accepted.length === 0) await sleep(5)
-  return { server: accepted[0]!, client, chunks }
+  return { ...pair, chunks }
 }
 
 async function received (chunks: Buffer[], bytes: number): Promise<Buffer> {
@@ -38,7 +27,7 @@ async function received (chunks: Buffer[], bytes: number): Promise<Buffer> {
 }
 
 t.test('an accepted plain socket reads through one shared buffer, each read handed over as a copy', async (t) => {
-  const { server, client, chunks } = await plainPair(t)
+  const { server, client, chunks } = await readingPair(t)
   const kBuffer = Object.getOwnPropertySymbols(server).find((s) => s.description === 'kBuffer')
   t.ok(kBuffer, 'net.Socket has a kBuffer field')
   t.ok(Buffer.isBuffer((server as unknown as Record<symbol, unknown>)[kBuffer!]), 'set to the buffer libuv reads into')
@@ -58,7 +47,7 @@ t.test('an accepted plain socket reads through one shared buffer, each read hand
 })
 
 t.test('pause() stops the reads, resume() starts them again; the peer\'s end still ends the socket', async (t) => {
-  const { server, client, chunks } = await plainPair(t)
+  const { server, client, chunks } = await readingPair(t)
   server.pause()
   client.write('held')
   await sleep(100)
@@ -86,7 +75,7 @@ t.test('a TLS socket, or one with bytes already in its stream, is read through d
   client.write('over tls')
   t.equal((await received(chunks, 8)).toString(), 'over tls')
 
-  const unshifted = await plainPair(t, (socket) => {
+  const unshifted = await readingPair(t, (socket) => {
     socket.pause()
     socket.unshift(Buffer.from('left '))
   })

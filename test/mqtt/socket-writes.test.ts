@@ -2,30 +2,16 @@
 // found by a probe that fails first if a Node release changes it), in order with the stream's own
 // writes, counted as unsent while the kernel has not taken them, and failing as socket.write() fails.
 import { once } from 'node:events'
-import net, { type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { connect, createServer, type TLSSocket } from 'node:tls'
 import t from 'tap'
 import { onReads } from '../../src/mqtt/socket-reads.js'
 import { directWrites, unsentBytes, writeDirect } from '../../src/mqtt/socket-writes.js'
 import { basePki, pkiDir } from '../listeners/tls-helpers.js'
+import { plainPair } from './socket-pair.js'
 
 const pki = await basePki(await pkiDir(t))
-
-/** A plain server and one client connected to it; the accepted socket. */
-async function plainPair (t: { teardown: (fn: () => unknown) => void }): Promise<{ server: Socket, client: Socket }> {
-  const accepted: Socket[] = []
-  const srv = net.createServer((socket) => { accepted.push(socket) })
-  srv.listen(0, '127.0.0.1')
-  await once(srv, 'listening')
-  t.teardown(() => srv.close())
-  const client = net.connect((srv.address() as { port: number }).port, '127.0.0.1')
-  t.teardown(() => client.destroy())
-  await once(client, 'connect')
-  while (accepted.length === 0) await sleep(5)
-  t.teardown(() => accepted[0]!.destroy())
-  return { server: accepted[0]!, client }
-}
 
 async function until (what: () => boolean): Promise<boolean> {
   for (let i = 0; i < 1000 && !what(); i++) await sleep(5)
@@ -34,6 +20,16 @@ async function until (what: () => boolean): Promise<boolean> {
 
 /** Bytes 0..n-1 of a pattern that shows reordering: byte i is (i * 7 + seed) & 0xff. */
 const pattern = (n: number, seed: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff))
+
+/** A pair whose client does not read, and `bytes` of a pattern written directly to the accepted socket: more than the kernel takes. */
+async function queuedWrite (t: { teardown: (fn: () => unknown) => void }, bytes: number, seed: number): Promise<{ server: Socket, client: Socket, direct: Socket, data: Buffer }> {
+  const { server, client } = await plainPair(t)
+  const direct = directWrites(server)!
+  client.pause()
+  const data = pattern(bytes, seed)
+  writeDirect(direct, data)
+  return { server, client, direct, data }
+}
 
 t.test('an accepted plain socket is written through its handle; a TLS socket is not', async (t) => {
   const { server, client } = await plainPair(t)
@@ -63,11 +59,7 @@ t.test('an accepted plain socket is written through its handle; a TLS socket is 
 })
 
 t.test('what the kernel does not take is unsent until it does; later writes queue behind it, in order', async (t) => {
-  const { server, client } = await plainPair(t)
-  const direct = directWrites(server)!
-  client.pause()
-  const first = pattern(8 * 1024 * 1024, 1)
-  writeDirect(direct, first)
+  const { server, client, direct, data: first } = await queuedWrite(t, 8 * 1024 * 1024, 1)
   const queued = unsentBytes(server)
   t.ok(queued > 0, `more than the socket buffers: ${queued} bytes unsent`)
   t.equal(server.writableLength, 0, 'held by libuv, not by the stream')
@@ -87,11 +79,7 @@ t.test('what the kernel does not take is unsent until it does; later writes queu
 })
 
 t.test('end() after a queued write: the peer gets every byte, then the end', async (t) => {
-  const { server, client } = await plainPair(t)
-  const direct = directWrites(server)!
-  client.pause()
-  const data = pattern(4 * 1024 * 1024, 4)
-  writeDirect(direct, data)
+  const { server, client, data } = await queuedWrite(t, 4 * 1024 * 1024, 4)
   t.ok(unsentBytes(server) > 0, 'queued')
   server.end()
   const got: Buffer[] = []
@@ -124,15 +112,13 @@ t.test('a write to a peer that is gone destroys the socket with the error socket
 })
 
 t.test('a queued write whose peer resets fails: the socket is destroyed with the write\'s error, its count cleared', async (t) => {
-  const { server, client } = await plainPair(t)
-  const direct = directWrites(server)!
+  const { server, client } = await queuedWrite(t, 8 * 1024 * 1024, 5)
   const closed = new Promise((resolve) => server.on('close', resolve))
   const errors: NodeJS.ErrnoException[] = []
   server.on('error', (err) => errors.push(err))
+  // Not reading (see above): the reset shows to the queued write.
   onReads(server, { chunkRead: () => {} })
   server.pause()
-  client.pause()
-  writeDirect(direct, pattern(8 * 1024 * 1024, 5))
   t.ok(unsentBytes(server) > 0, 'queued')
   client.resetAndDestroy()
   await closed
