@@ -4,7 +4,7 @@
 // net.createServer (and tls.createServer for the TLS churn) with noDelay, each socket read as Culex reads
 // it (src/mqtt/socket-reads.ts onReads: libuv reads into one buffer, no Readable stream; TLS
 // through 'data') and written as Culex writes it (src/mqtt/socket-writes.ts: a plain socket's writes go
-// to its handle), whole packets assumed in each read (true of bench/lightload.mjs at these rates), no validation:
+// to its handle), accepted as Culex accepts them (src/listeners/accept.ts), whole packets assumed in each read (true of bench/lightload.mjs at these rates), no validation:
 // CONNECT → CONNACK 20 02 00 00, SUBSCRIBE → SUBACK granting QoS 0 to its first filter, kept as an exact
 // topic in one Map, PUBLISH → its bytes as they came to that topic's subscriber, PINGREQ → PINGRESP,
 // DISCONNECT → end. No sessions, no wildcards, no QoS, no keep-alive timers: not a broker.
@@ -12,6 +12,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import tls from 'node:tls'
 import { parseArgs } from 'node:util'
+import { acceptQuickly } from '../../dist/listeners/accept.js'
 import { onReads } from '../../dist/mqtt/socket-reads.js'
 import { directWrites, writeDirect } from '../../dist/mqtt/socket-writes.js'
 
@@ -60,8 +61,12 @@ function serve (socket) {
   socket.on('error', () => {})
 }
 
-net.createServer({ noDelay: true }, serve).listen(port, '127.0.0.1')
+// Connections accepted as Culex's listeners accept them (src/listeners/accept.ts).
+const acceptAsCulex = (server) => () => acceptQuickly(server, () => {})
+const plain = net.createServer({ noDelay: true }, serve)
+plain.listen(port, '127.0.0.1', acceptAsCulex(plain))
 if (values['tls-port']) {
-  tls.createServer({ cert: fs.readFileSync(values.cert), key: fs.readFileSync(values.key), noDelay: true }, serve).listen(Number(values['tls-port']), '127.0.0.1')
+  const secure = tls.createServer({ cert: fs.readFileSync(values.cert), key: fs.readFileSync(values.key), noDelay: true }, serve)
+  secure.listen(Number(values['tls-port']), '127.0.0.1', acceptAsCulex(secure))
 }
 process.on('SIGTERM', () => process.exit(0))
