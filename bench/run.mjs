@@ -9,14 +9,16 @@
 // Results go to the console and, between the markers, to BENCHMARKS.md.
 //
 //   node bench/run.mjs [--only culex,mosquitto,aedes,node-tls-floor,node-floor] [--scenarios fanin0,latency,tls-idle-1k]
-//                      [--duration 4] [--light-turns 3] [--no-write]
+//                      [--duration 4] [--light-turns 3] [--no-write] [--no-profiles]
 //
 // The brokers are in bench/brokers.mjs, the scenarios in bench/scenarios/*.mjs (GROUPS below). A group
 // exports `scenarios`, `run(scenario, broker, options)` → run and `describe(scenario, run)` → console text,
 // `runsOn(broker)`, and optionally `setUp(options)` (before the first scenario; may drop its scenarios).
 // A group with `together` runs once for all brokers: `run(scenario, brokers, options)` → rows. A group with
 // `turns(options)` > 1 runs each scenario that many times per broker, the brokers in turns (the order reversed
-// every turn), and `pick(scenario, runs)` → the run that stands for them.
+// every turn), and `pick(scenario, runs)` → the run that stands for them. A group with `profile(scenario,
+// culex, options)` gets one more Culex run per scenario after the turns, for a CPU profile in bench/profiles/
+// (not with --no-profiles).
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -54,6 +56,7 @@ function parseOptions () {
       duration: { type: 'string', default: '4' },
       'light-turns': { type: 'string', default: '3' },
       'no-write': { type: 'boolean', default: false },
+      'no-profiles': { type: 'boolean', default: false },
     },
   })
   const duration = Number(values.duration)
@@ -66,6 +69,7 @@ function parseOptions () {
     duration,
     lightTurns,
     write: !values['no-write'],
+    profileDir: values['no-profiles'] ? null : path.join(ROOT, 'bench/profiles'),
     command: process.argv.length > 2 ? `node bench/run.mjs ${process.argv.slice(2).join(' ')}` : 'npm run bench',
     scratchDir,
   }
@@ -150,6 +154,12 @@ async function benchmark (options) {
       }
     }
     for (const [name, list] of runs) results.runs[scenario.name][name] = list.length > 1 ? group.pick(scenario, list) : list[0]
+    const culex = available.find((b) => b.name === 'culex' && results.available.has(b.name))
+    if (group.profile && options.profileDir && culex) {
+      const started = Date.now()
+      const made = (results.profiles ??= {})[scenario.name] = await group.profile(scenario, culex, options)
+      console.log(`${scenario.name.padEnd(nameWidth)} ${'Culex profile'.padEnd(labelWidth)} ${seconds(started)} ${made.ok ? path.relative(ROOT, made.file) : `FAILED: ${made.error}`}`)
+    }
   }
   return results
 }
@@ -193,7 +203,7 @@ function renderReport (results, options, env) {
     ...(scenarios.some(throughput.isThroughput) ? ['### Throughput (higher is better)', throughput.throughputTable(results, brokers, scenarios)] : []),
     ...(latencyScenario ? [`### ${latencyScenario.label} (lower is better)`, latency.latencyTable(results, brokers, latencyScenario)] : []),
     ...(scenarios.some(light.isLight) ? ['### Light load: broker CPU per message, per connection and per second of idle keep-alives (lower is better)', light.lightTable(results, allBrokers.filter((b) => !b.tlsOnly), scenarios)] : []),
-    ...[light.lightTurnsTable(results, allBrokers.filter((b) => !b.tlsOnly), scenarios)].filter((t) => t !== null),
+    ...[light.lightTurnsTable(results, allBrokers.filter((b) => !b.tlsOnly), scenarios), light.profilesNote(results, options)].filter((t) => t !== null),
     ...(lost ? ['### QoS 1 lost messages (acknowledged but never delivered)', lost] : []),
     ...(redis ? ['### Cluster: what crossed Redis (subscribers on one node only: nothing should)', redis] : []),
     ...(withTls ? ['### TLS: broker CPU per handshake and memory per idle connection (lower is better)', tls.tlsTable(results, allBrokers.filter((b) => !b.lightOnly), scenarios)] : []),

@@ -1,6 +1,7 @@
 // Light load: the broker's CPU per message at the rates fleets send (paced, far below saturation), per
 // connection in a connect/disconnect churn, and per second for idle connections sending keep-alives.
 // bench/lightload.mjs generates the load; the figure is the broker's CPU over its measuring window.
+import fs from 'node:fs'
 import path from 'node:path'
 import { HOST, ROOT, runGenerator, runOnFreshBroker } from '../brokers.mjs'
 import { raiseFileLimit } from '../proc.mjs'
@@ -53,6 +54,33 @@ export const run = (scenario, broker, options) => runOnFreshBroker(broker, scena
   const result = await runGenerator(command, idle ? [`--nofile=${IDLE_CLIENTS + 1000}:${IDLE_CLIENTS + 1000}`, process.execPath, ...args] : args, pid, (WARMUP_S + duration + 180) * 1000)
   return result
 })
+
+/**
+ * One more run of Culex under `--cpu-prof`, after the counted turns (the profiler slows it): the profile,
+ * written as the broker exits, is options.profileDir/<scenario>.cpuprofile, a flame graph in Chrome
+ * DevTools (Performance, Load profile) or speedscope.
+ */
+export async function profile (scenario, broker, options) {
+  fs.mkdirSync(options.profileDir, { recursive: true })
+  const name = `${scenario.name}.cpuprofile`
+  const file = path.join(options.profileDir, name)
+  fs.rmSync(file, { force: true })
+  const prepare = (...args) => {
+    const prepared = broker.prepare(...args)
+    return { ...prepared, args: ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`, `--cpu-prof-name=${name}`, ...prepared.args] }
+  }
+  const result = await run(scenario, { ...broker, prepare }, options)
+  if (fs.existsSync(file)) return { ok: true, file }
+  return { ok: false, error: result.ok ? 'no profile written (the broker did not exit by itself)' : result.error }
+}
+
+/** Where the profiles of profile() are, for the report; null when none was made. */
+export function profilesNote (results, options) {
+  const made = Object.entries(results.profiles ?? {}).filter(([, p]) => p.ok)
+  if (made.length === 0) return null
+  const relative = path.relative(ROOT, options.profileDir)
+  return `CPU profiles of one more Culex run per light scenario, after the counted turns and not counted (\`--cpu-prof\` slows it), in ${relative}/ (not committed): ${made.map(([name]) => `\`${name}.cpuprofile\``).join(', ')}. Open one in Chrome DevTools (Performance, Load profile) or speedscope for a flame graph of where a light load's CPU goes.`
+}
 
 /** Broker CPU in the window, in µs: per message delivered, per connection, or per second. */
 export function cpuMicros (scenario, run) {
