@@ -2,6 +2,7 @@
 // status and EMQX error code (the `code` of the `{ code, message }` body) the management API answers it
 // with. docs/errors.md mirrors this table; test/docs.test.ts fails when they disagree, or when a code is
 // raised nowhere in src/. Retired codes are never reused.
+import { getSystemErrorName } from 'node:util'
 
 /** How the management API answers an error: the HTTP status and EMQX 5's error code string. */
 export interface HttpError {
@@ -129,4 +130,10 @@ export class CulexError extends Error {
 /** How the management API answers this code; null: 500 INTERNAL_ERROR. */
 export function httpOf (code: ErrorCode): HttpError | null {
   return (ERRORS[code] as ErrorSpec).http ?? null
+}
+
+/** The error Node gives for a failed system call (`write EPIPE`, `accept EMFILE`), from libuv's negative errno. */
+export function systemError (errno: number, syscall: string): NodeJS.ErrnoException {
+  const code = getSystemErrorName(errno)
+  return Object.assign(new Error(`${syscall} ${code}`), { errno, code, syscall })
 }

@@ -9,10 +9,10 @@
 // test/listeners/accept.test.ts fails if a Node release changes what this relies on.
 import { channel } from 'node:diagnostics_channel'
 import { Socket, type Server } from 'node:net'
-import { getSystemErrorName } from 'node:util'
+import { systemError } from '../errors.js'
 
 interface ListenHandle { onconnection: (err: number, clientHandle: SocketHandle) => void }
-interface SocketHandle { setNoDelay?: (on: boolean) => void, close: () => void }
+interface SocketHandle { close: () => void }
 
 /** What net.Server keeps of its options (Node 20), and the count net.Socket decrements when it closes. */
 interface ServerState {
@@ -42,8 +42,7 @@ export function acceptQuickly (server: Server, acceptFailed: (err: NodeJS.ErrnoE
     typeof state.highWaterMark !== 'number') return false
   handle.onconnection = (err: number, clientHandle: SocketHandle): void => {
     if (err !== 0) {
-      const code = getSystemErrorName(err)
-      acceptFailed(Object.assign(new Error(`accept ${code}`), { errno: err, code, syscall: 'accept' }))
+      acceptFailed(systemError(err, 'accept'))
       return
     }
     if (state.maxConnections !== undefined && state.maxConnections > 0 && state._connections >= state.maxConnections) {

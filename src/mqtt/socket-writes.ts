@@ -3,7 +3,7 @@
 // test/mqtt/socket-writes.test.ts fails if a Node release changes them.
 import { Socket as NetSocket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { getSystemErrorName } from 'node:util'
+import { systemError } from '../errors.js'
 import { isPlainSocket } from './socket-reads.js'
 
 // At light load every delivery is one write of one buffer, and socket.write() runs the Writable stream's
@@ -85,7 +85,7 @@ export function writeDirect (socket: NetSocket, data: Buffer): void {
   req.buffer = null
   const err = handle.writeBuffer(req, data)
   if (err !== 0) {
-    socket.destroy(writeError(err))
+    socket.destroy(systemError(err, 'write'))
     return
   }
   // Nothing was queued before (the stream holds nothing, and its own writes stay in writableLength until
@@ -107,11 +107,5 @@ function afterQueuedWrite (this: DirectWrite, status: number): void {
   const socket = this.socket as WithHandle
   socket[kQueued]! -= this.queued
   this.buffer = null
-  if (status < 0 && !socket.destroyed) socket.destroy(writeError(status))
-}
-
-/** The error socket.write() would report for a failed write. */
-function writeError (errno: number): NodeJS.ErrnoException {
-  const code = getSystemErrorName(errno)
-  return Object.assign(new Error(`write ${code}`), { errno, code, syscall: 'write' })
+  if (status < 0 && !socket.destroyed) socket.destroy(systemError(status, 'write'))
 }
